@@ -1,0 +1,143 @@
+public import Config
+import CRIAPI
+import CrispCore
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+public import Logging
+import ServiceLifecycle
+import Store
+
+/// The crisp daemon: takes its locks, opens the store, serves the CRI socket until SIGTERM/SIGINT, then
+/// shuts down cleanly. Containers are never touched by a shutdown: they belong to their shims.
+public struct Daemon: Sendable {
+  /// Receive limit for one gRPC message: what kubelet itself allows (large ListContainers answers).
+  public static let maxReceiveMessageSize = 16 * 1024 * 1024
+
+  public let config: CrispConfig
+  public let logger: Logger
+
+  public init(config: CrispConfig, logger: Logger) {
+    self.config = config
+    self.logger = logger
+  }
+
+  /// Runs until a termination signal, returning normally after a clean shutdown. Start-up problems (another
+  /// daemon on these paths, an unusable socket or store) throw ``CrispError`` with the reason.
+  public func run() async throws {
+    let address = config.grpc.address
+    try prepareDirectories()
+    let locks = try takeLocks()
+    applyOOMScore()
+
+    let store = try Store(path: FilePath.join(config.root, "crisp.db"))
+    let listener = try openSocket(address)
+    let node = NodeContext(config: config, store: store, logger: logger)
+
+    var transportConfig = HTTP2ServerTransport.Posix.Config.defaults
+    transportConfig.rpc.maxRequestPayloadSize = Self.maxReceiveMessageSize
+    let transport = HTTP2ServerTransport.Posix(
+      listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext, config: transportConfig)
+    let server = GRPCServer(
+      transport: transport,
+      services: [RuntimeServiceHandler(node: node), ImageServiceHandler(node: node)],
+      interceptors: [CallInterceptor(logger: logger)])
+
+    let group = ServiceGroup(configuration: .init(
+      services: [.init(service: CRIServerService(server: server))],
+      gracefulShutdownSignals: [.sigterm, .sigint],
+      logger: logger))
+    logger.info("serving", metadata: [
+      "address": "\(address)", "version": "\(CrispVersion.current)", "root": "\(config.root)",
+      "state": "\(config.state)", "cgroup_driver": "\(node.cgroupDriver.rawValue)",
+    ])
+    UnixSocket.notifySystemd("READY=1")
+    defer {
+      store.close()
+      try? FilePath.remove(address)
+      withExtendedLifetime(locks) {}
+      logger.info("stopped")
+    }
+    try await group.run()
+  }
+
+  private func prepareDirectories() throws(CrispError) {
+    do {
+      try FilePath.makeDirectories(config.root, mode: 0o711)
+      try FilePath.makeDirectories(config.state, mode: 0o711)
+      try FilePath.makeDirectories(FilePath.directory(of: config.grpc.address), mode: 0o711)
+    } catch {
+      throw CrispError(.failedPrecondition, "cannot create crisp's directories: \(error)")
+    }
+  }
+
+  /// One daemon per root and per socket. The locks are flock(2)s, which the kernel drops when their holder
+  /// dies, so a daemon killed with -9 never blocks its successor.
+  private func takeLocks() throws(CrispError) -> [FileLock] {
+    var locks: [FileLock] = []
+    for (path, what) in [(config.grpc.address + ".lock", "socket \(config.grpc.address)"),
+                         (FilePath.join(config.root, "crisp.lock"), "root \(config.root)")] {
+      let lock: FileLock?
+      do {
+        lock = try FileLock.tryAcquire(path)
+      } catch {
+        throw CrispError(.failedPrecondition, "cannot lock \(path): \(error)")
+      }
+      guard let lock else {
+        let holder = FileLock.holder(of: path).map { " (pid \($0))" } ?? ""
+        throw CrispError(.alreadyExists, "another crisp daemon\(holder) is already using \(what)")
+      }
+      locks.append(lock)
+    }
+    return locks
+  }
+
+  /// A stale socket file (its daemon was killed) is replaced; a live one, held by something that does not
+  /// take crisp's lock, is left alone and start-up fails.
+  private func openSocket(_ address: String) throws(CrispError) -> Int32 {
+    if UnixSocket.isLive(address) {
+      throw CrispError(.alreadyExists, "another process is already serving on \(address)")
+    }
+    guard let gid = config.grpc.group.isEmpty ? 0 : Host.groupID(config.grpc.group) else {
+      throw CrispError(.invalidArgument, "grpc.group: no group named \"\(config.grpc.group)\"")
+    }
+    do {
+      if FilePath.exists(address) {
+        logger.info("replacing stale socket", metadata: ["address": "\(address)"])
+        try FilePath.remove(address)
+      }
+      return try UnixSocket.listen(at: address, mode: 0o660, gid: gid)
+    } catch {
+      throw CrispError(.failedPrecondition, "cannot listen on \(address): \(error)")
+    }
+  }
+
+  private func applyOOMScore() {
+    do {
+      switch try OOMScore.apply(config.oomScore) {
+      case .applied:
+        break
+      case .clamped(let requested, let kept):
+        logger.warning("the kernel refused to lower oom_score_adj (no CAP_SYS_RESOURCE); keeping the current score", metadata: [
+          "requested": "\(requested)", "kept": "\(kept)",
+        ])
+      }
+    } catch {
+      logger.warning("cannot set oom_score_adj", metadata: ["error": "\(error)"])
+    }
+  }
+}
+
+/// Runs the gRPC server as a lifecycle service: on a shutdown signal it stops accepting and lets in-flight
+/// calls finish.
+private struct CRIServerService: Service {
+  let server: GRPCServer<HTTP2ServerTransport.Posix>
+
+  func run() async throws {
+    try await withGracefulShutdownHandler {
+      try await server.serve()
+    } onGracefulShutdown: {
+      server.beginGracefulShutdown()
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import CRIAPI
+import Config
+import CrispCore
+import Foundation
+import PodNetwork
+
+/// Builds the CRI `Status` answer: whether the runtime and the pod network are ready, and why not.
+///
+/// kubelet marks the node NotReady while either condition is false and shows the reason and message in
+/// `kubectl describe node`, so both are written for the operator who reads them there.
+struct RuntimeStatusReporter: Sendable {
+  let node: NodeContext
+
+  func status(verbose: Bool) -> Runtime_V1_StatusResponse {
+    let config = node.config
+    let cni = CNIConfigLoader.load(directory: config.cni.confDir, maxConfNum: config.cni.maxConfNum)
+    let handlers = availableHandlers()
+
+    var runtimeReady = Runtime_V1_RuntimeCondition()
+    runtimeReady.type = "RuntimeReady"
+    if handlers[config.runtime.defaultHandler] != nil {
+      runtimeReady.status = true
+    } else {
+      runtimeReady.status = false
+      runtimeReady.reason = "RuntimeHandlerUnavailable"
+      let binary = config.runtime.handlers[config.runtime.defaultHandler]?.binary ?? "?"
+      runtimeReady.message = "default runtime handler \"\(config.runtime.defaultHandler)\": \(binary) is not an executable file"
+    }
+
+    var networkReady = Runtime_V1_RuntimeCondition()
+    networkReady.type = "NetworkReady"
+    networkReady.status = cni.isReady
+    if !cni.isReady {
+      networkReady.reason = "NetworkPluginNotReady"
+      networkReady.message = cni.notReadyMessage
+    }
+
+    var response = Runtime_V1_StatusResponse()
+    response.status.conditions = [runtimeReady, networkReady]
+    // "" stands for the default handler; every usable handler is listed by name as well.
+    response.runtimeHandlers = ([""] + handlers.keys.sorted()).map { name in
+      var handler = Runtime_V1_RuntimeHandler()
+      handler.name = name
+      handler.features.recursiveReadOnlyMounts = false
+      handler.features.userNamespaces = false
+      return handler
+    }
+    response.features.supplementalGroupsPolicy = false
+    if verbose {
+      response.info = verboseInfo(cni: cni, handlers: handlers)
+    }
+    return response
+  }
+
+  /// Configured handlers whose runtime binary exists and is executable.
+  func availableHandlers() -> [String: CrispConfig.Runtime.Handler] {
+    node.config.runtime.handlers.filter { access($0.value.binary, X_OK) == 0 }
+  }
+
+  private func verboseInfo(cni: CNIConfigLoad, handlers: [String: CrispConfig.Runtime.Handler]) -> [String: String] {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    func json(_ value: some Encodable) -> String {
+      (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+    let versions: [String: String] = [
+      "crisp": CrispVersion.current,
+      "runtimeApiVersion": "v1",
+    ]
+    var loadStatus = "OK"
+    if !cni.isReady { loadStatus = cni.notReadyMessage }
+    return [
+      "config": json(node.config.redacted),
+      "versions": json(versions),
+      "sandboxImage": json(node.config.sandboxImage),
+      "cgroupDriver": json(node.cgroupDriver.rawValue),
+      "runtimeHandlers": json(handlers.keys.sorted()),
+      "cniconfig": json(cni),
+      "lastCNILoadStatus": json(loadStatus),
+    ]
+  }
+}

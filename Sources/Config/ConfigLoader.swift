@@ -1,0 +1,207 @@
+import CrispCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns TOML text into a ``CrispConfig``: every key known, every type checked, every value validated.
+///
+/// Unknown keys are errors, not warnings: a misspelt key that is silently ignored is how a node ends up
+/// pulling from the wrong registry.
+public enum ConfigLoader {
+  /// The file the daemon reads when `--config` is not given.
+  public static let defaultPath = "/etc/crisp/config.toml"
+
+  /// Loads `path`. A missing file at the default path means built-in defaults; a missing file that was asked
+  /// for explicitly is an error.
+  public static func load(path: String, required: Bool) throws(ConfigError) -> CrispConfig {
+    let bytes: [UInt8]?
+    do {
+      bytes = try FilePath.read(path, limit: 4 << 20)
+    } catch {
+      throw ConfigError(key: "", line: nil, message: "cannot read: \(error)", source: path)
+    }
+    guard let bytes else {
+      if required { throw ConfigError(key: "", line: nil, message: "no such file", source: path) }
+      return CrispConfig()
+    }
+    return try parse(String(decoding: bytes, as: UTF8.self), source: path)
+  }
+
+  public static func parse(_ text: String, source: String = "config.toml") throws(ConfigError) -> CrispConfig {
+    var reader = try parseTOML(text, source: source)
+    var config = CrispConfig()
+    try readTop(&reader, into: &config)
+    try reader.finish()
+    return config
+  }
+
+  private static func readTop(_ r: inout TableReader, into c: inout CrispConfig) throws(ConfigError) {
+    if let version = try r.int("version"), version != 1 {
+      throw r.error("version", "crisp reads configuration version 1, found \(version)")
+    }
+    if let v = try r.string("root") { c.root = try absolutePath(v, "root", r) }
+    if let v = try r.string("state") { c.state = try absolutePath(v, "state", r) }
+    if let v = try r.int("oom_score") {
+      guard (OOMScore.minimum...OOMScore.maximum).contains(v) else {
+        throw r.error("oom_score", "must be between -1000 and 1000, found \(v)")
+      }
+      c.oomScore = v
+    }
+    if let v = try r.bool("restrict_oom_score_adj") { c.restrictOOMScoreAdj = v }
+    if let v = try r.choice("cgroup_driver", CrispConfig.CgroupDriver.self) { c.cgroupDriver = v }
+    if let v = try r.string("sandbox_image") {
+      guard !v.isEmpty else { throw r.error("sandbox_image", "must not be empty") }
+      c.sandboxImage = v
+    }
+    if let v = try r.stringArray("pinned_images") {
+      if let index = v.firstIndex(where: \.isEmpty) { throw r.error("pinned_images", "element \(index) is empty") }
+      c.pinnedImages = v
+    }
+    if let v = try r.choice("snapshotter", CrispConfig.Snapshotter.self) { c.snapshotter = v }
+    if let v = try r.int("max_concurrent_downloads") {
+      c.maxConcurrentDownloads = try positive(v, "max_concurrent_downloads", r)
+    }
+    if let v = try r.duration("image_pull_progress_timeout") { c.imagePullProgressTimeout = v }
+    if let v = try r.int("max_container_log_line_size") {
+      c.maxContainerLogLineSize = try positive(v, "max_container_log_line_size", r)
+    }
+    if var t = try r.table("grpc") {
+      if let v = try t.string("address") {
+        c.grpc.address = try absolutePath(v, "address", t)
+        guard v.utf8.count < 108 else { throw t.error("address", "a unix socket path must be shorter than 108 bytes") }
+      }
+      if let v = try t.string("group") { c.grpc.group = v }
+      try t.finish()
+    }
+    if var t = try r.table("log") {
+      if let v = try t.choice("level", CrispConfig.Log.Level.self) { c.log.level = v }
+      if let v = try t.choice("format", CrispConfig.Log.Format.self) { c.log.format = v }
+      try t.finish()
+    }
+    if var t = try r.table("cni") {
+      if let v = try t.stringArray("bin_dirs") {
+        guard !v.isEmpty else { throw t.error("bin_dirs", "must name at least one directory") }
+        for dir in v { _ = try absolutePath(dir, "bin_dirs", t) }
+        c.cni.binDirs = v
+      }
+      if let v = try t.string("conf_dir") { c.cni.confDir = try absolutePath(v, "conf_dir", t) }
+      if let v = try t.int("max_conf_num") { c.cni.maxConfNum = try positive(v, "max_conf_num", t) }
+      if let v = try t.string("conf_template") {
+        if !v.isEmpty { _ = try absolutePath(v, "conf_template", t) }
+        c.cni.confTemplate = v
+      }
+      try t.finish()
+    }
+    if var t = try r.table("registry") { try readRegistry(&t, into: &c.registry) }
+    if var t = try r.table("runtime") { try readRuntime(&t, into: &c.runtime) }
+    if var t = try r.table("streaming") {
+      if let v = try t.string("address") {
+        guard !v.isEmpty else { throw t.error("address", "must not be empty") }
+        c.streaming.address = v
+      }
+      if let v = try t.int("port") {
+        guard (0...65535).contains(v) else { throw t.error("port", "must be between 0 and 65535, found \(v)") }
+        c.streaming.port = v
+      }
+      if let v = try t.duration("idle_timeout") {
+        guard v.nanoseconds > 0 else { throw t.error("idle_timeout", "must be longer than 0s") }
+        c.streaming.idleTimeout = v
+      }
+      if let v = try t.string("tls_cert_file") { c.streaming.tlsCertFile = v }
+      if let v = try t.string("tls_key_file") { c.streaming.tlsKeyFile = v }
+      if c.streaming.tlsCertFile.isEmpty != c.streaming.tlsKeyFile.isEmpty {
+        throw t.error(c.streaming.tlsCertFile.isEmpty ? "tls_cert_file" : "tls_key_file", "tls_cert_file and tls_key_file go together")
+      }
+      try t.finish()
+    }
+  }
+
+  private static func readRegistry(_ t: inout TableReader, into registry: inout CrispConfig.Registry) throws(ConfigError) {
+    let explicitConfigPath = try t.string("config_path")
+    if let explicitConfigPath { registry.configPath = explicitConfigPath }
+    if var mirrors = try t.table("mirrors") {
+      for host in mirrors.keysInFileOrder {
+        guard var m = try mirrors.table(host) else { continue }
+        let endpoints = try m.stringArray("endpoint") ?? []
+        for endpoint in endpoints where !(endpoint.hasPrefix("http://") || endpoint.hasPrefix("https://")) {
+          throw m.error("endpoint", "\(tomlQuoted(endpoint)) must start with http:// or https://")
+        }
+        try m.finish()
+        registry.mirrors[host] = .init(endpoints: endpoints)
+      }
+      try mirrors.finish()
+      if !registry.mirrors.isEmpty {
+        if let explicitConfigPath, !explicitConfigPath.isEmpty {
+          throw t.error("mirrors", "cannot be set together with registry.config_path (use one form: hosts.toml directories or inline mirrors)")
+        }
+        // The inline form is in use: hosts.toml directories are not consulted (containerd's rule).
+        registry.configPath = ""
+      }
+    }
+    if var configs = try t.table("configs") {
+      for host in configs.keysInFileOrder {
+        guard var h = try configs.table(host) else { continue }
+        var hostConfig = CrispConfig.Registry.HostConfig()
+        if var a = try h.table("auth") {
+          var auth = CrispConfig.Registry.Auth()
+          if let v = try a.string("username") { auth.username = v }
+          if let v = try a.string("password") { auth.password = v }
+          if let v = try a.string("auth") { auth.auth = v }
+          if let v = try a.string("identitytoken") { auth.identityToken = v }
+          try a.finish()
+          hostConfig.auth = auth
+        }
+        if var s = try h.table("tls") {
+          var tls = CrispConfig.Registry.TLS()
+          if let v = try s.string("ca_file") { tls.caFile = v }
+          if let v = try s.string("cert_file") { tls.certFile = v }
+          if let v = try s.string("key_file") { tls.keyFile = v }
+          if let v = try s.bool("insecure_skip_verify") { tls.insecureSkipVerify = v }
+          try s.finish()
+          hostConfig.tls = tls
+        }
+        try h.finish()
+        registry.configs[host] = hostConfig
+      }
+      try configs.finish()
+    }
+    try t.finish()
+  }
+
+  private static func readRuntime(_ t: inout TableReader, into runtime: inout CrispConfig.Runtime) throws(ConfigError) {
+    if let v = try t.string("default_handler") { runtime.defaultHandler = v }
+    if var handlers = try t.table("handlers") {
+      runtime.handlers = [:]
+      for name in handlers.keysInFileOrder {
+        guard var h = try handlers.table(name) else { continue }
+        guard name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_") }), !name.isEmpty else {
+          throw handlers.error(name, "a handler name uses lowercase letters, digits, '-' and '_'")
+        }
+        guard let binary = try h.string("binary") else { throw h.error("binary", "missing: each handler names its runtime binary") }
+        var handler = CrispConfig.Runtime.Handler(binary: try absolutePath(binary, "binary", h))
+        if let v = try h.string("root") {
+          if !v.isEmpty { _ = try absolutePath(v, "root", h) }
+          handler.root = v
+        }
+        handler.systemdCgroup = try h.bool("systemd_cgroup")
+        try h.finish()
+        runtime.handlers[name] = handler
+      }
+      try handlers.finish()
+    }
+    guard runtime.handlers[runtime.defaultHandler] != nil else {
+      throw t.error("default_handler", "\(tomlQuoted(runtime.defaultHandler)) is not one of the configured handlers (\(runtime.handlers.keys.sorted().joined(separator: ", ")))")
+    }
+    try t.finish()
+  }
+
+  private static func absolutePath(_ value: String, _ key: String, _ r: TableReader) throws(ConfigError) -> String {
+    guard value.hasPrefix("/") else { throw r.error(key, "must be an absolute path, found \(tomlQuoted(value))") }
+    return value
+  }
+
+  private static func positive(_ value: Int, _ key: String, _ r: TableReader) throws(ConfigError) -> Int {
+    guard value > 0 else { throw r.error(key, "must be at least 1, found \(value)") }
+    return value
+  }
+}

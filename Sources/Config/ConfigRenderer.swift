@@ -1,0 +1,153 @@
+/// Writes a ``CrispConfig`` as a complete, commented TOML file.
+///
+/// `crisp config default` prints the defaults through this, and `crisp config import-containerd` prints the
+/// imported configuration through it too, so both outputs document every key and load back to exactly the
+/// values they were rendered from. The comments double as the configuration reference.
+public enum ConfigRenderer {
+  public static func render(_ c: CrispConfig) -> String {
+    var out = TOMLWriter()
+    out.comment("crisp configuration (/etc/crisp/config.toml). Every key is optional; the values shown are")
+    out.comment("the built-in defaults unless this file was generated from another configuration.")
+    out.comment("Check a file with `crisp config check FILE`: unknown keys and bad values are errors.")
+    out.blank()
+    out.comment("Format version of this file.")
+    out.set("version", 1)
+    out.comment("Persistent data: the SQLite database (crisp.db), content store and snapshots.")
+    out.set("root", c.root)
+    out.comment("Data that does not survive a reboot: container state, network namespaces.")
+    out.set("state", c.state)
+    out.comment("The daemon's own oom_score_adj (-1000..1000). Where the kernel refuses to lower it (no")
+    out.comment("CAP_SYS_RESOURCE) the current score is kept and one warning is logged.")
+    out.set("oom_score", c.oomScore)
+    out.comment("When true, no container or shim gets an oom_score_adj below the daemon's own.")
+    out.set("restrict_oom_score_adj", c.restrictOOMScoreAdj)
+    out.comment("\"auto\" (systemd when PID 1 is systemd, else cgroupfs), \"cgroupfs\" or \"systemd\". Must match")
+    out.comment("kubelet's cgroupDriver.")
+    out.set("cgroup_driver", c.cgroupDriver.rawValue)
+    out.comment("The image of every pod's pause container. The default name is built into crisp locally and")
+    out.comment("needs no registry; any other name is pulled (through the mirrors) when first needed.")
+    out.set("sandbox_image", c.sandboxImage)
+    out.comment("Images kubelet's image garbage collection must never remove (the sandbox image always is).")
+    out.set("pinned_images", c.pinnedImages)
+    out.comment("\"auto\" (overlayfs when a test mount on root works, else native), \"overlayfs\" or \"native\".")
+    out.set("snapshotter", c.snapshotter.rawValue)
+    out.comment("Layers of one image downloaded at the same time.")
+    out.set("max_concurrent_downloads", c.maxConcurrentDownloads)
+    out.comment("A pull that receives no bytes for this long is cancelled (Go duration: \"30s\", \"5m\").")
+    out.set("image_pull_progress_timeout", c.imagePullProgressTimeout.description)
+    out.comment("Container output lines longer than this many bytes become several partial log records.")
+    out.set("max_container_log_line_size", c.maxContainerLogLineSize)
+
+    out.table(["grpc"], "The CRI socket kubelet and crictl connect to (mode 0660).")
+    out.comment("Path of the unix socket.")
+    out.set("address", c.grpc.address)
+    out.comment("Group owning the socket (name or numeric id); empty means root.")
+    out.set("group", c.grpc.group)
+
+    out.table(["log"], "Daemon logs, written to standard error.")
+    out.comment("trace, debug, info, notice, warning, error or critical. debug logs every RPC.")
+    out.set("level", c.log.level.rawValue)
+    out.comment("\"text\" or \"json\" (one object per line).")
+    out.set("format", c.log.format.rawValue)
+
+    out.table(["cni"], "Pod networking through CNI plugins.")
+    out.comment("Directories searched, in order, for plugin executables.")
+    out.set("bin_dirs", c.cni.binDirs)
+    out.comment("Network configurations (.conflist, .conf, .json), used in lexical order of file names.")
+    out.set("conf_dir", c.cni.confDir)
+    out.comment("How many valid configurations are used (each gives the pod an interface).")
+    out.set("max_conf_num", c.cni.maxConfNum)
+    out.comment("A template rendered into conf_dir when kubelet reports the node's pod CIDR; empty disables.")
+    out.set("conf_template", c.cni.confTemplate)
+
+    out.table(["registry"], "Image registries: mirrors, credentials, TLS.")
+    out.comment("':'-separated directories of containerd-style hosts.toml files (<dir>/<host>/hosts.toml), read")
+    out.comment("on every pull. Leave empty to use the inline mirrors below instead; setting both is an error.")
+    out.set("config_path", c.registry.configPath)
+    if c.registry.mirrors.isEmpty {
+      out.comment("Inline mirrors, tried in order before the registry itself, e.g.:")
+      out.comment("[registry.mirrors.\"docker.io\"]")
+      out.comment("endpoint = [\"https://mirror.example.com\"]")
+    }
+    for host in c.registry.mirrors.keys.sorted() {
+      guard let mirror = c.registry.mirrors[host] else { continue }
+      out.table(["registry", "mirrors", host], nil)
+      out.set("endpoint", mirror.endpoints)
+    }
+    if c.registry.configs.isEmpty {
+      out.comment("Credentials and TLS per registry host, e.g.:")
+      out.comment("[registry.configs.\"harbor.example.com\".auth]")
+      out.comment("username = \"robot\"")
+      out.comment("password = \"secret\"")
+      out.comment("[registry.configs.\"harbor.example.com\".tls]")
+      out.comment("ca_file = \"/etc/crisp/certs.d/harbor.example.com/ca.crt\"")
+    }
+    for host in c.registry.configs.keys.sorted() {
+      guard let config = c.registry.configs[host] else { continue }
+      if let auth = config.auth {
+        out.table(["registry", "configs", host, "auth"], nil)
+        out.set("username", auth.username)
+        out.set("password", auth.password)
+        out.set("auth", auth.auth)
+        out.set("identitytoken", auth.identityToken)
+      }
+      if let tls = config.tls {
+        out.table(["registry", "configs", host, "tls"], nil)
+        out.set("ca_file", tls.caFile)
+        out.set("cert_file", tls.certFile)
+        out.set("key_file", tls.keyFile)
+        out.set("insecure_skip_verify", tls.insecureSkipVerify)
+      }
+    }
+
+    out.table(["runtime"], "OCI runtimes; a pod selects one with its CRI runtime_handler.")
+    out.comment("The handler used when a pod names none.")
+    out.set("default_handler", c.runtime.defaultHandler)
+    for name in c.runtime.handlers.keys.sorted() {
+      guard let handler = c.runtime.handlers[name] else { continue }
+      out.table(["runtime", "handlers", name], nil)
+      out.comment("The runtime executable.")
+      out.set("binary", handler.binary)
+      out.comment("Its --root; empty means <state>/runtime/\(name).")
+      out.set("root", handler.root)
+      if let systemd = handler.systemdCgroup {
+        out.set("systemd_cgroup", systemd)
+      } else {
+        out.comment("systemd_cgroup = true|false; unset follows cgroup_driver.")
+      }
+    }
+
+    out.table(["streaming"], "The exec/attach/port-forward server kubelet proxies to.")
+    out.comment("Listen address; keep it on loopback unless kubelet runs elsewhere.")
+    out.set("address", c.streaming.address)
+    out.comment("0 picks a free port at start-up.")
+    out.set("port", c.streaming.port)
+    out.comment("An exec or port-forward stream with no traffic for this long is closed.")
+    out.set("idle_timeout", c.streaming.idleTimeout.description)
+    out.comment("PEM certificate and key for HTTPS; both empty means plain HTTP.")
+    out.set("tls_cert_file", c.streaming.tlsCertFile)
+    out.set("tls_key_file", c.streaming.tlsKeyFile)
+    return out.text
+  }
+}
+
+/// Accumulates TOML lines.
+struct TOMLWriter {
+  private(set) var text = ""
+
+  mutating func comment(_ line: String) { text += "# \(line)\n" }
+  mutating func blank() { text += "\n" }
+
+  mutating func table(_ path: [String], _ comment: String?) {
+    text += "\n"
+    if let comment { self.comment(comment) }
+    text += "[\(dotted(path))]\n"
+  }
+
+  mutating func set(_ key: String, _ value: String) { text += "\(key) = \(tomlQuoted(value))\n" }
+  mutating func set(_ key: String, _ value: Int) { text += "\(key) = \(value)\n" }
+  mutating func set(_ key: String, _ value: Bool) { text += "\(key) = \(value)\n" }
+  mutating func set(_ key: String, _ value: [String]) {
+    text += "\(key) = [\(value.map(tomlQuoted).joined(separator: ", "))]\n"
+  }
+}

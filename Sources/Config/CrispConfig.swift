@@ -1,0 +1,206 @@
+import CrispCore
+
+/// crisp's whole configuration, as loaded from `/etc/crisp/config.toml` with defaults filled in.
+///
+/// Field names follow the TOML keys (in snake_case there). Every field has a default, so an empty file (or no
+/// file) is a working configuration; `crisp config default` renders exactly these defaults.
+public struct CrispConfig: Sendable, Equatable, Encodable {
+  /// Persistent data: database, content store, snapshots.
+  public var root: String = "/var/lib/crisp"
+  /// Runtime data lost on reboot: sockets, network namespaces, container state.
+  public var state: String = "/run/crisp"
+  /// The daemon's own `oom_score_adj`.
+  public var oomScore: Int = -999
+  /// Containers and shims may not get an `oom_score_adj` below the daemon's own.
+  public var restrictOOMScoreAdj: Bool = false
+  public var cgroupDriver: CgroupDriver = .auto
+  /// The image every pod sandbox runs (its pause container).
+  public var sandboxImage: String = CrispConfig.builtinSandboxImage
+  /// Images that kubelet must never garbage-collect.
+  public var pinnedImages: [String] = []
+  public var snapshotter: Snapshotter = .auto
+  public var maxConcurrentDownloads: Int = 3
+  /// A pull that receives no bytes for this long is cancelled.
+  public var imagePullProgressTimeout: TimeSpan = .seconds(60)
+  /// Longer container output lines are split into partial (`P`) CRI log records.
+  public var maxContainerLogLineSize: Int = 16 * 1024
+
+  public var grpc = GRPC()
+  public var log = Log()
+  public var cni = CNI()
+  public var registry = Registry()
+  public var runtime = Runtime()
+  public var streaming = Streaming()
+
+  public init() {}
+
+  /// The name of the pause image crisp builds itself, so a node needs no registry to run pods.
+  public static let builtinSandboxImage = "registry.k8s.io/pause:3.10"
+
+  public enum CgroupDriver: String, Sendable, Equatable, Encodable, CaseIterable {
+    /// `systemd` when PID 1 is systemd, else `cgroupfs`.
+    case auto, cgroupfs, systemd
+  }
+
+  public enum Snapshotter: String, Sendable, Equatable, Encodable, CaseIterable {
+    /// overlayfs when a test mount on the root filesystem works, else native.
+    case auto, overlayfs, native
+  }
+
+  public struct GRPC: Sendable, Equatable, Encodable {
+    /// Path of the CRI socket kubelet connects to.
+    public var address: String = "/run/crisp/crisp.sock"
+    /// Group (name or numeric id) owning the socket; empty means root's group.
+    public var group: String = ""
+    public init() {}
+  }
+
+  public struct Log: Sendable, Equatable, Encodable {
+    public var level: Level = .info
+    public var format: Format = .text
+    public init() {}
+
+    public enum Level: String, Sendable, Equatable, Encodable, CaseIterable {
+      case trace, debug, info, notice, warning, error, critical
+    }
+    public enum Format: String, Sendable, Equatable, Encodable, CaseIterable {
+      case text, json
+    }
+  }
+
+  public struct CNI: Sendable, Equatable, Encodable {
+    /// Directories searched, in order, for CNI plugin executables.
+    public var binDirs: [String] = ["/opt/cni/bin"]
+    /// Where network configurations (`.conflist`, `.conf`, `.json`) are read from.
+    public var confDir: String = "/etc/cni/net.d"
+    /// How many valid configurations (in lexical file order) are used.
+    public var maxConfNum: Int = 1
+    /// A template rendered into `conf_dir` when kubelet sets the pod CIDR; empty disables it.
+    public var confTemplate: String = ""
+    public init() {}
+  }
+
+  public struct Registry: Sendable, Equatable, Encodable {
+    /// `:`-separated directories of containerd-style `hosts.toml` files, searched in order.
+    public var configPath: String = "/etc/crisp/certs.d:/etc/containerd/certs.d"
+    /// Inline mirrors, keyed by registry host (containerd's older form).
+    public var mirrors: [String: Mirror] = [:]
+    /// Per-host credentials and TLS settings, keyed by registry host.
+    public var configs: [String: HostConfig] = [:]
+    public init() {}
+
+    public struct Mirror: Sendable, Equatable, Encodable {
+      public var endpoints: [String] = []
+      public init(endpoints: [String] = []) { self.endpoints = endpoints }
+    }
+
+    public struct HostConfig: Sendable, Equatable, Encodable {
+      public var auth: Auth?
+      public var tls: TLS?
+      public init(auth: Auth? = nil, tls: TLS? = nil) {
+        self.auth = auth
+        self.tls = tls
+      }
+    }
+
+    /// Registry credentials. Never logged; redacted wherever the configuration is shown.
+    public struct Auth: Sendable, Equatable, Encodable {
+      public var username: String = ""
+      public var password: String = ""
+      /// base64 of `username:password`, as in a docker config.
+      public var auth: String = ""
+      public var identityToken: String = ""
+      public init(username: String = "", password: String = "", auth: String = "", identityToken: String = "") {
+        self.username = username
+        self.password = password
+        self.auth = auth
+        self.identityToken = identityToken
+      }
+    }
+
+    public struct TLS: Sendable, Equatable, Encodable {
+      public var caFile: String = ""
+      public var certFile: String = ""
+      public var keyFile: String = ""
+      public var insecureSkipVerify: Bool = false
+      public init(caFile: String = "", certFile: String = "", keyFile: String = "", insecureSkipVerify: Bool = false) {
+        self.caFile = caFile
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.insecureSkipVerify = insecureSkipVerify
+      }
+    }
+  }
+
+  public struct Runtime: Sendable, Equatable, Encodable {
+    /// The handler used when a pod names none.
+    public var defaultHandler: String = "runc"
+    public var handlers: [String: Handler] = [
+      "runc": Handler(binary: "/usr/bin/runc"),
+      "crun": Handler(binary: "/usr/bin/crun"),
+    ]
+    public init() {}
+
+    /// One OCI runtime that pods can select by CRI `runtime_handler`.
+    public struct Handler: Sendable, Equatable, Encodable {
+      public var binary: String
+      /// The runtime's `--root`; empty means `<state>/runtime/<handler name>`.
+      public var root: String = ""
+      /// Pass `--systemd-cgroup`; when unset it follows the effective cgroup driver.
+      public var systemdCgroup: Bool? = nil
+      public init(binary: String, root: String = "", systemdCgroup: Bool? = nil) {
+        self.binary = binary
+        self.root = root
+        self.systemdCgroup = systemdCgroup
+      }
+    }
+  }
+
+  public struct Streaming: Sendable, Equatable, Encodable {
+    /// Address the exec/attach/port-forward server listens on.
+    public var address: String = "127.0.0.1"
+    /// 0 picks a free port at start-up.
+    public var port: Int = 0
+    /// An upgraded stream with no traffic for this long is closed.
+    public var idleTimeout: TimeSpan = .seconds(4 * 3600)
+    /// PEM certificate and key; both empty means plain HTTP.
+    public var tlsCertFile: String = ""
+    public var tlsKeyFile: String = ""
+    public init() {}
+  }
+}
+
+extension CrispConfig {
+  /// Applies the command-line overrides the daemon accepts (like containerd's `--root`, `--state`,
+  /// `--address`, `--log-level`). The socket follows `--state` unless it was set on its own.
+  public func overriding(
+    root: String? = nil, state: String? = nil, address: String? = nil, logLevel: Log.Level? = nil
+  ) -> CrispConfig {
+    var copy = self
+    if let root { copy.root = root }
+    if let state {
+      if address == nil && copy.grpc.address == CrispConfig().grpc.address {
+        copy.grpc.address = FilePath.join(state, "crisp.sock")
+      }
+      copy.state = state
+    }
+    if let address { copy.grpc.address = address }
+    if let logLevel { copy.log.level = logLevel }
+    return copy
+  }
+
+  /// The same configuration with every credential replaced, for `Status` verbose output and logs.
+  public var redacted: CrispConfig {
+    var copy = self
+    for (host, var config) in copy.registry.configs {
+      if var auth = config.auth {
+        if !auth.password.isEmpty { auth.password = "<redacted>" }
+        if !auth.auth.isEmpty { auth.auth = "<redacted>" }
+        if !auth.identityToken.isEmpty { auth.identityToken = "<redacted>" }
+        config.auth = auth
+      }
+      copy.registry.configs[host] = config
+    }
+    return copy
+  }
+}

@@ -1,0 +1,145 @@
+import TOMLKit
+
+/// Reads one TOML table key by key, checking each value's type, and remembers which keys it consumed so
+/// that anything left over is reported as unknown instead of silently ignored.
+struct TableReader {
+  let table: TOMLTable
+  let path: [String]
+  let context: ReadContext
+  private var consumed: Set<String> = []
+
+  init(_ table: TOMLTable, path: [String], context: ReadContext) {
+    self.table = table
+    self.path = path
+    self.context = context
+  }
+
+  /// The keys of this table in the order they appear in the file.
+  var keysInFileOrder: [String] {
+    table.keys.sorted { a, b in
+      let la = context.locator.line(of: path + [a]) ?? Int.max
+      let lb = context.locator.line(of: path + [b]) ?? Int.max
+      return la == lb ? a < b : la < lb
+    }
+  }
+
+  func error(_ key: String?, _ message: String) -> ConfigError {
+    let full = key.map { path + [$0] } ?? path
+    return ConfigError(key: dotted(full), line: context.locator.line(of: full), message: message, source: context.source)
+  }
+
+  private mutating func value(_ key: String, expecting expected: String, _ types: TOMLType...) throws(ConfigError) -> TOMLValue? {
+    guard let raw = table[key] else { return nil }
+    consumed.insert(key)
+    let value = raw.tomlValue
+    guard types.contains(value.type) else {
+      throw error(key, "expected \(expected), found \(describe(value.type))")
+    }
+    return value
+  }
+
+  mutating func string(_ key: String) throws(ConfigError) -> String? {
+    try value(key, expecting: "a string", .string)?.string
+  }
+
+  mutating func int(_ key: String) throws(ConfigError) -> Int? {
+    try value(key, expecting: "an integer", .int)?.int
+  }
+
+  /// An integer that may also be written as a decimal string (containerd writes `stream_server_port = "0"`).
+  mutating func intOrNumericString(_ key: String) throws(ConfigError) -> Int? {
+    guard let value = try value(key, expecting: "an integer", .int, .string) else { return nil }
+    if let int = value.int { return int }
+    guard let text = value.string, let int = Int(text) else {
+      throw error(key, "expected an integer, found \(tomlQuoted(value.string ?? ""))")
+    }
+    return int
+  }
+
+  mutating func bool(_ key: String) throws(ConfigError) -> Bool? {
+    try value(key, expecting: "a boolean", .bool)?.bool
+  }
+
+  mutating func stringArray(_ key: String) throws(ConfigError) -> [String]? {
+    guard let array = try value(key, expecting: "an array of strings", .array)?.array else { return nil }
+    var result: [String] = []
+    for (index, element) in array.enumerated() {
+      guard let text = element.tomlValue.string, element.tomlValue.type == .string else {
+        throw error(key, "element \(index): expected a string, found \(describe(element.tomlValue.type))")
+      }
+      result.append(text)
+    }
+    return result
+  }
+
+  mutating func duration(_ key: String) throws(ConfigError) -> TimeSpan? {
+    guard let text = try string(key) else { return nil }
+    guard let span = TimeSpan(parsing: text) else {
+      throw error(key, "\(tomlQuoted(text)) is not a duration (write e.g. \"30s\", \"5m\", \"4h0m0s\")")
+    }
+    return span
+  }
+
+  mutating func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ type: T.Type) throws(ConfigError) -> T?
+  where T.RawValue == String {
+    guard let text = try string(key) else { return nil }
+    guard let value = T(rawValue: text) else {
+      let allowed = T.allCases.map { tomlQuoted($0.rawValue) }.joined(separator: ", ")
+      throw error(key, "\(tomlQuoted(text)) is not one of \(allowed)")
+    }
+    return value
+  }
+
+  mutating func table(_ key: String) throws(ConfigError) -> TableReader? {
+    guard let table = try value(key, expecting: "a table", .table)?.table else { return nil }
+    return TableReader(table, path: path + [key], context: context)
+  }
+
+  /// Marks a key as known without reading it (for keys accepted and deliberately unused).
+  mutating func skip(_ key: String) {
+    consumed.insert(key)
+  }
+
+  /// Fails on the first key (in file order) that nothing read.
+  func finish() throws(ConfigError) {
+    for key in keysInFileOrder where !consumed.contains(key) {
+      throw error(key, "unknown key")
+    }
+  }
+
+  /// The keys nothing read, for importers that warn instead of failing.
+  var unreadKeys: [String] { keysInFileOrder.filter { !consumed.contains($0) } }
+
+  private func describe(_ type: TOMLType) -> String {
+    switch type {
+    case .table: return "a table"
+    case .array: return "an array"
+    case .string: return "a string"
+    case .int: return "an integer"
+    case .double: return "a float"
+    case .bool: return "a boolean"
+    case .date: return "a date"
+    case .time: return "a time"
+    case .dateTime: return "a date-time"
+    }
+  }
+}
+
+/// What every reader of one document shares.
+struct ReadContext {
+  let locator: KeyLocator
+  let source: String
+}
+
+/// Parses TOML text, turning a syntax error into a ``ConfigError`` with its line.
+func parseTOML(_ text: String, source: String) throws(ConfigError) -> TableReader {
+  let table: TOMLTable
+  do {
+    table = try TOMLTable(string: text)
+  } catch let parseError as TOMLParseError {
+    throw ConfigError(key: "", line: parseError.source.begin.line, message: "TOML syntax: \(parseError.description)", source: source)
+  } catch {
+    throw ConfigError(key: "", line: nil, message: "TOML syntax: \(error)", source: source)
+  }
+  return TableReader(table, path: [], context: ReadContext(locator: KeyLocator(text), source: source))
+}

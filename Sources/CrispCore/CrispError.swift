@@ -1,0 +1,47 @@
+/// The one error type of crisp's domain.
+///
+/// Every layer throws this (or wraps what it caught in it) so that the gRPC boundary can turn any failure
+/// into a precise status in one place. The message is written for the operator reading `crictl` output or a
+/// kubelet event: it names the object and the field, e.g. `container "abc": mounts[2].host_path "/x": no such
+/// file or directory`.
+public struct CrispError: Error, Sendable, CustomStringConvertible {
+  /// What kind of failure this is; maps one to one onto a gRPC status code at the server boundary.
+  public enum Code: String, Sendable, CaseIterable {
+    case invalidArgument
+    case notFound
+    case alreadyExists
+    case failedPrecondition
+    case unimplemented
+    case deadlineExceeded
+    case resourceExhausted
+    case unauthenticated
+    case permissionDenied
+    case unavailable
+    case cancelled
+    case `internal`
+  }
+
+  public var code: Code
+  public var message: String
+  /// What went wrong underneath, kept for logs; never shown instead of `message`.
+  public var cause: (any Error)?
+
+  public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+    self.code = code
+    self.message = message
+    self.cause = cause
+  }
+
+  public var description: String {
+    if let cause { return "\(message) (\(cause))" }
+    return message
+  }
+
+  public static func invalidArgument(_ message: String) -> CrispError { .init(.invalidArgument, message) }
+  public static func notFound(_ message: String) -> CrispError { .init(.notFound, message) }
+  public static func alreadyExists(_ message: String) -> CrispError { .init(.alreadyExists, message) }
+  public static func failedPrecondition(_ message: String) -> CrispError { .init(.failedPrecondition, message) }
+  public static func internalError(_ message: String, cause: (any Error)? = nil) -> CrispError {
+    .init(.internal, message, cause: cause)
+  }
+}

@@ -1,0 +1,29 @@
+#if canImport(Glibc)
+public import Glibc
+#elseif canImport(Musl)
+public import Musl
+#endif
+
+/// crisp's own version, reported as `runtime_version` by the CRI `Version` call.
+public enum CrispVersion {
+  public static let current = "0.1.0"
+}
+
+/// Facts about the host that decide defaults.
+public enum Host {
+  /// Whether PID 1 is systemd, which decides the `auto` cgroup driver (kubelet must use the same driver).
+  public static var pid1IsSystemd: Bool {
+    (try? FilePath.readText("/proc/1/comm")) == "systemd"
+  }
+
+  /// The numeric group id for a group given by name or number; `nil` when no such group exists.
+  public static func groupID(_ nameOrNumber: String) -> gid_t? {
+    if let number = gid_t(nameOrNumber) { return number }
+    var group = group()
+    var result: UnsafeMutablePointer<group>? = nil
+    var buffer = [CChar](repeating: 0, count: 16 * 1024)
+    let status = getgrnam_r(nameOrNumber, &group, &buffer, buffer.count, &result)
+    guard status == 0, result != nil else { return nil }
+    return group.gr_gid
+  }
+}

@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+public import Glibc
+#elseif canImport(Musl)
+public import Musl
+#endif
+
+/// Unix-domain socket plumbing shared by the CRI server and the shim client.
+public enum UnixSocket {
+  /// Fills a `sockaddr_un` for `path` and calls `body` with it. Paths longer than `sun_path` fail.
+  public static func withAddress<T>(
+    _ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T
+  ) throws(SystemError) -> T {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    let capacity = MemoryLayout.size(ofValue: address.sun_path)
+    guard bytes.count < capacity else { throw SystemError("socket address", path, errno: ENAMETOOLONG) }
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+      raw.copyBytes(from: bytes)
+      raw[bytes.count] = 0
+    }
+    let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + 1)
+    return withUnsafePointer(to: &address) { pointer in
+      pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
+    }
+  }
+
+  /// Whether some process accepts connections on `path` right now. A socket file left behind by a killed
+  /// process refuses connections; only a live listener accepts.
+  public static func isLive(_ path: String) -> Bool {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    let result = (try? withAddress(path) { address, length in connect(fd, address, length) }) ?? -1
+    return result == 0
+  }
+
+  /// Creates a listening stream socket at `path` with exactly `mode` and group `gid`: the file is created
+  /// under a restrictive umask and only then opened up, so it is never reachable with wider permissions.
+  public static func listen(at path: String, mode: mode_t, gid: gid_t, backlog: Int32 = 1024) throws(SystemError) -> Int32 {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw .last("socket", path) }
+    var ok = false
+    defer { if !ok { close(fd) } }
+    let previous = umask(0o177)
+    let bound = try withAddress(path) { address, length in bind(fd, address, length) }
+    let bindErrno = errno
+    umask(previous)
+    guard bound == 0 else { throw SystemError("bind", path, errno: bindErrno) }
+    guard chown(path, 0, gid) == 0 else { throw .last("chown", path) }
+    guard chmod(path, mode) == 0 else { throw .last("chmod", path) }
+    guard Glibc.listen(fd, backlog) == 0 else { throw .last("listen", path) }
+    ok = true
+    return fd
+  }
+
+  /// Sends a datagram to systemd's notification socket (`$NOTIFY_SOCKET`), e.g. `READY=1` once the CRI
+  /// socket serves, so `Type=notify` units order kubelet after crisp correctly. Does nothing outside systemd.
+  public static func notifySystemd(_ state: String) {
+    guard let raw = getenv("NOTIFY_SOCKET") else { return }
+    var path = String(cString: raw)
+    guard !path.isEmpty else { return }
+    let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    let abstract = path.hasPrefix("@")
+    if abstract { path = "\0" + path.dropFirst() }
+    let message = Array(state.utf8)
+    _ = try? withAddress(path) { address, length in
+      // An abstract address has no terminating NUL in its length.
+      let effective = abstract ? length - 1 : length
+      return message.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, 0, address, effective) }
+    }
+  }
+}

@@ -1,0 +1,214 @@
+import Config
+import Testing
+
+@Suite struct ConfigLoaderTests {
+  @Test func defaultConfigurationRoundTrips() throws {
+    let rendered = ConfigRenderer.render(CrispConfig())
+    let loaded = try ConfigLoader.parse(rendered)
+    #expect(loaded == CrispConfig())
+  }
+
+  @Test func emptyFileMeansDefaults() throws {
+    #expect(try ConfigLoader.parse("") == CrispConfig())
+  }
+
+  @Test func customValuesRoundTrip() throws {
+    var config = CrispConfig()
+    config.root = "/data/crisp"
+    config.oomScore = -500
+    config.cgroupDriver = .systemd
+    config.pinnedImages = ["registry.local/app:1", "quote\"d"]
+    config.imagePullProgressTimeout = .seconds(90)
+    config.registry.configPath = ""
+    config.registry.mirrors["docker.io"] = .init(endpoints: ["https://mirror.local", "http://10.0.0.1:5000"])
+    config.registry.configs["harbor.local"] = .init(
+      auth: .init(username: "robot$ci", password: "p@ss word"), tls: .init(caFile: "/etc/ca.pem", insecureSkipVerify: true))
+    config.runtime.handlers["kata-like"] = .init(binary: "/opt/bin/runsc", root: "/run/runsc", systemdCgroup: true)
+    config.streaming.port = 10010
+    config.streaming.idleTimeout = TimeSpan(parsing: "1h30m")!
+    let loaded = try ConfigLoader.parse(ConfigRenderer.render(config))
+    #expect(loaded == config)
+  }
+
+  /// Parses `text` expecting failure; returns the error.
+  private func failure(_ text: String) -> ConfigError? {
+    do {
+      _ = try ConfigLoader.parse(text, source: "test.toml")
+      return nil
+    } catch {
+      return error
+    }
+  }
+
+  @Test func unknownKeyIsNamedWithItsLine() throws {
+    let error = try #require(failure("root = \"/var/lib/crisp\"\n\n[cni]\nbin_dirs = [\"/opt/cni/bin\"]\nconf_dri = \"/etc/cni/net.d\"\n"))
+    #expect(error.key == "cni.conf_dri")
+    #expect(error.line == 5)
+    #expect(error.message == "unknown key")
+    #expect(error.description == "test.toml:5: key cni.conf_dri: unknown key")
+  }
+
+  @Test func unknownTopLevelKeyAndTable() throws {
+    #expect(try #require(failure("rot = \"/x\"\n")).key == "rot")
+    let table = try #require(failure("[metrics]\naddress = \"x\"\n"))
+    #expect(table.key == "metrics")
+    #expect(table.line == 1)
+  }
+
+  @Test func wrongTypeIsNamed() throws {
+    let error = try #require(failure("oom_score = \"-999\"\n"))
+    #expect(error.key == "oom_score")
+    #expect(error.message == "expected an integer, found a string")
+    #expect(error.line == 1)
+    let array = try #require(failure("[cni]\nbin_dirs = \"/opt/cni/bin\"\n"))
+    #expect(array.key == "cni.bin_dirs")
+    #expect(array.line == 2)
+    let element = try #require(failure("pinned_images = [\"a\", 3]\n"))
+    #expect(element.key == "pinned_images")
+    #expect(element.message.contains("element 1"))
+  }
+
+  @Test func negativeSizesAreRefused() throws {
+    let log = try #require(failure("max_container_log_line_size = -1\n"))
+    #expect(log.key == "max_container_log_line_size")
+    #expect(log.message.contains("at least 1"))
+    let downloads = try #require(failure("max_concurrent_downloads = 0\n"))
+    #expect(downloads.key == "max_concurrent_downloads")
+    let conf = try #require(failure("[cni]\nmax_conf_num = -3\n"))
+    #expect(conf.key == "cni.max_conf_num")
+    #expect(conf.line == 2)
+    let port = try #require(failure("[streaming]\nport = 70000\n"))
+    #expect(port.key == "streaming.port")
+    let score = try #require(failure("oom_score = -1001\n"))
+    #expect(score.key == "oom_score")
+  }
+
+  @Test func relativePathsAreRefused() throws {
+    let root = try #require(failure("# comment\nroot = \"var/lib/crisp\"\n"))
+    #expect(root.key == "root")
+    #expect(root.line == 2)
+    #expect(root.message.contains("absolute path"))
+    #expect(try #require(failure("state = \"run\"\n")).key == "state")
+    #expect(try #require(failure("[grpc]\naddress = \"crisp.sock\"\n")).key == "grpc.address")
+    #expect(try #require(failure("[cni]\nbin_dirs = [\"/ok\", \"bin\"]\n")).key == "cni.bin_dirs")
+  }
+
+  @Test func badChoicesAndDurations() throws {
+    let driver = try #require(failure("cgroup_driver = \"systemd-ish\"\n"))
+    #expect(driver.key == "cgroup_driver")
+    #expect(driver.message.contains("\"cgroupfs\""))
+    let duration = try #require(failure("image_pull_progress_timeout = \"5 minutes\"\n"))
+    #expect(duration.key == "image_pull_progress_timeout")
+    #expect(try #require(failure("[log]\nlevel = \"verbose\"\n")).key == "log.level")
+    #expect(try #require(failure("snapshotter = \"zfs\"\n")).key == "snapshotter")
+  }
+
+  @Test func syntaxErrorCarriesItsLine() throws {
+    let error = try #require(failure("root = \"/x\"\nstate = \n"))
+    #expect(error.line == 2)
+    #expect(error.key.isEmpty)
+  }
+
+  @Test func quotedKeysAreLocated() throws {
+    let text = """
+      [registry]
+      config_path = ""
+      [registry.mirrors."docker.io"]
+      endpoint = ["https://m.example"]
+      [registry.mirrors."quay.io"]
+      endpoints = ["https://q.example"]
+      """
+    let error = try #require(failure(text))
+    #expect(error.key == "registry.mirrors.\"quay.io\".endpoints")
+    #expect(error.line == 6)
+  }
+
+  @Test func mirrorsAndConfigPathTogetherIsAnError() throws {
+    let text = """
+      [registry]
+      config_path = "/etc/containerd/certs.d"
+      [registry.mirrors."docker.io"]
+      endpoint = ["https://m.example"]
+      """
+    let error = try #require(failure(text))
+    #expect(error.key == "registry.mirrors")
+    #expect(error.message.contains("config_path"))
+  }
+
+  @Test func inlineMirrorsTurnOffHostsDirectories() throws {
+    let config = try ConfigLoader.parse("[registry.mirrors.\"docker.io\"]\nendpoint = [\"https://m.example\"]\n")
+    #expect(config.registry.configPath == "")
+    #expect(config.registry.mirrors["docker.io"]?.endpoints == ["https://m.example"])
+  }
+
+  @Test func mirrorEndpointsNeedAScheme() throws {
+    let error = try #require(failure("[registry.mirrors.\"docker.io\"]\nendpoint = [\"mirror.local\"]\n"))
+    #expect(error.key == "registry.mirrors.\"docker.io\".endpoint")
+  }
+
+  @Test func defaultHandlerMustExist() throws {
+    let error = try #require(failure("[runtime]\ndefault_handler = \"runsc\"\n"))
+    #expect(error.key == "runtime.default_handler")
+    let missingBinary = try #require(failure("[runtime.handlers.runc]\nroot = \"/x\"\n"))
+    #expect(missingBinary.key == "runtime.handlers.runc.binary")
+  }
+
+  @Test func multilineValuesDoNotConfuseLines() throws {
+    let text = """
+      pinned_images = [
+        "a",
+        "b = c",
+      ]
+      sandbox_image = \"\"\"
+      x = y
+      \"\"\"
+      bogus = 1
+      """
+    let error = try #require(failure(text))
+    #expect(error.key == "bogus")
+    #expect(error.line == 8)
+  }
+
+  @Test func overridesFollowContainerdFlags() {
+    let config = CrispConfig().overriding(root: "/r", state: "/s", address: nil, logLevel: .debug)
+    #expect(config.root == "/r")
+    #expect(config.state == "/s")
+    #expect(config.grpc.address == "/s/crisp.sock")
+    #expect(config.log.level == .debug)
+    let explicit = CrispConfig().overriding(state: "/s", address: "/a.sock")
+    #expect(explicit.grpc.address == "/a.sock")
+  }
+
+  @Test func credentialsAreRedacted() {
+    var config = CrispConfig()
+    config.registry.configs["h"] = .init(auth: .init(username: "u", password: "secret", auth: "dTpzZWNyZXQ=", identityToken: "tok"))
+    let auth = config.redacted.registry.configs["h"]?.auth
+    #expect(auth?.username == "u")
+    #expect(auth?.password == "<redacted>")
+    #expect(auth?.auth == "<redacted>")
+    #expect(auth?.identityToken == "<redacted>")
+  }
+}
+
+@Suite struct TimeSpanTests {
+  @Test func parsesGoDurations() {
+    #expect(TimeSpan(parsing: "4h0m0s") == .seconds(4 * 3600))
+    #expect(TimeSpan(parsing: "1m") == .seconds(60))
+    #expect(TimeSpan(parsing: "1.5s") == .milliseconds(1500))
+    #expect(TimeSpan(parsing: "300ms") == .milliseconds(300))
+    #expect(TimeSpan(parsing: "0") == .seconds(0))
+    #expect(TimeSpan(parsing: "") == nil)
+    #expect(TimeSpan(parsing: "5") == nil)
+    #expect(TimeSpan(parsing: "-5s") == nil)
+    #expect(TimeSpan(parsing: "5 m") == nil)
+  }
+
+  @Test func formatsLikeGo() {
+    #expect(TimeSpan.seconds(4 * 3600).description == "4h0m0s")
+    #expect(TimeSpan.seconds(60).description == "1m0s")
+    #expect(TimeSpan.milliseconds(1500).description == "1.5s")
+    #expect(TimeSpan.milliseconds(300).description == "300ms")
+    #expect(TimeSpan.seconds(0).description == "0s")
+    #expect(TimeSpan.seconds(5400).description == "1h30m0s")
+  }
+}

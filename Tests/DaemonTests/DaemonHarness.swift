@@ -1,0 +1,153 @@
+import CRIAPI
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+
+/// Runs the real, built `crisp` binary on a private root, state and socket, as kubelet's node would, and
+/// removes everything it made afterwards.
+final class DaemonHarness: @unchecked Sendable {
+  let directory: String
+  var root: String { directory + "/root" }
+  var state: String { directory + "/state" }
+  var socketPath: String { state + "/crisp.sock" }
+  var configPath: String { directory + "/config.toml" }
+  var cniConfDir: String { directory + "/net.d" }
+  var logPath: String { directory + "/daemon.log" }
+  private(set) var process: Process?
+
+  /// The directory holding the built products (the test bundle sits next to them).
+  static var productsDirectory: String {
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: executable).deletingLastPathComponent().path
+  }
+
+  static var crispBinary: String { productsDirectory + "/crisp" }
+  static var crispctlBinary: String { productsDirectory + "/crispctl" }
+
+  init() throws {
+    // Short: unix socket paths are limited to 107 bytes.
+    directory = "/tmp/crisp-it-" + String(UUID().uuidString.prefix(8)).lowercased()
+    try FileManager.default.createDirectory(atPath: cniConfDir, withIntermediateDirectories: true)
+    try writeConfig("")
+  }
+
+  deinit {
+    if let process, process.isRunning {
+      kill(process.processIdentifier, SIGKILL)
+      while process.isRunning { usleep(5_000) }
+    }
+    try? FileManager.default.removeItem(atPath: directory)
+  }
+
+  /// Writes the daemon's config file: `extra` TOML, then the test's own CNI directory.
+  func writeConfig(_ extra: String) throws {
+    let text = """
+      \(extra)
+      [cni]
+      conf_dir = "\(cniConfDir)"
+      """
+    try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+  }
+
+  /// Starts crisp and waits until its socket answers (or it exits).
+  @discardableResult
+  func start(arguments: [String]? = nil, wait: Bool = true) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Self.crispBinary)
+    process.arguments = arguments ?? ["--config", configPath, "--root", root, "--state", state, "--log-level", "debug"]
+    if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+    let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+    _ = try log.seekToEnd()
+    process.standardError = log
+    process.standardOutput = log
+    try process.run()
+    self.process = process
+    if wait { try waitUntilServing(process) }
+    return process
+  }
+
+  func waitUntilServing(_ process: Process, timeout: Duration = .seconds(30)) throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+      if !process.isRunning { throw HarnessError("crisp exited with \(process.terminationStatus): \(log)") }
+      if Self.canConnect(socketPath) { return }
+      usleep(20_000)
+    }
+    throw HarnessError("crisp did not serve on \(socketPath) within \(timeout): \(log)")
+  }
+
+  /// Runs crisp to completion (for invocations expected to fail) and returns its status and output.
+  func runToExit(_ arguments: [String], timeout: Duration = .seconds(30)) throws -> (status: Int32, output: String) {
+    try Self.run(Self.crispBinary, arguments, timeout: timeout)
+  }
+
+  static func run(_ binary: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration = .seconds(30)) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+    if process.isRunning {
+      kill(process.processIdentifier, SIGKILL)
+      while process.isRunning { usleep(5_000) }
+      throw HarnessError("\(binary) \(arguments) did not exit within \(timeout)")
+    }
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+
+  var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+  func signal(_ number: Int32) {
+    guard let process else { return }
+    kill(process.processIdentifier, number)
+  }
+
+  /// Waits for the daemon to exit and returns its status.
+  func waitForExit(timeout: Duration = .seconds(30)) throws -> Int32 {
+    guard let process else { throw HarnessError("not started") }
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+    guard !process.isRunning else { throw HarnessError("crisp did not exit within \(timeout)") }
+    return process.terminationStatus
+  }
+
+  static func canConnect(_ path: String) -> Bool {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    let bytes = Array(path.utf8)
+    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in
+      raw.copyBytes(from: bytes)
+      raw[bytes.count] = 0
+    }
+    return withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+      }
+    }
+  }
+
+  /// Calls the daemon through a generated gRPC client over its unix socket, as kubelet does.
+  func withClients<T: Sendable>(
+    _ body: @Sendable (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>, Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>) async throws -> T
+  ) async throws -> T {
+    let transport = try HTTP2ClientTransport.Posix(target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)
+    return try await withGRPCClient(transport: transport) { client in
+      try await body(Runtime_V1_RuntimeService.Client(wrapping: client), Runtime_V1_ImageService.Client(wrapping: client))
+    }
+  }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
+}

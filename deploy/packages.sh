@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages crisp needs to build, run and test, skipping `apt-get update` when everything
+# is already there. Sourced by deploy/quickstart.sh and deploy/test.sh; run as root.
+set -euo pipefail
+
+crisp_packages=(
+  # runtime: OCI runtimes, CNI plugins, iptables for portmap
+  runc crun containernetworking-plugins iptables iproute2
+  # build: system libraries crisp links
+  libseccomp-dev libsqlite3-dev zlib1g-dev libzstd-dev libnl-3-dev libnl-route-3-dev
+  # tests: a real registry, a static busybox for test images, protoc for proto/generate.sh
+  docker-registry busybox-static protobuf-compiler
+)
+
+install_crisp_packages() {
+  local missing=()
+  for package in "${crisp_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+  # Debian installs the CNI plugins under /usr/lib/cni; crisp's default bin_dirs is /opt/cni/bin.
+  mkdir -p /opt/cni/bin
+  for plugin in /usr/lib/cni/*; do
+    [ -e "/opt/cni/bin/$(basename "$plugin")" ] || ln -s "$plugin" "/opt/cni/bin/$(basename "$plugin")"
+  done
+}

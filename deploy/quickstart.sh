@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets crisp up on this machine and runs it in the foreground with the built-in defaults:
+# installs the Debian packages it needs, builds release binaries, and serves the CRI on
+# /run/crisp/crisp.sock (try `.build/release/crispctl version` from another shell). Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "quickstart.sh: run as root (crisp manages mounts, namespaces and cgroups)" >&2; exit 1; }
+source deploy/packages.sh
+install_crisp_packages
+swift build -c release --product crisp
+swift build -c release --product crispctl
+exec .build/release/crisp "$@"
