@@ -15,6 +15,7 @@ let package = Package(
   products: [
     .executable(name: "crisp", targets: ["crisp"]),
     .executable(name: "crispctl", targets: ["crispctl"]),
+    .executable(name: "crisp-pause", targets: ["crisp-pause"]),
   ],
   dependencies: [
     .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
@@ -26,6 +27,10 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
     .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+    .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+    .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
   ],
   targets: [
     // Swift generated from proto/ by proto/generate.sh; never edited by hand.
@@ -40,6 +45,10 @@ let package = Package(
     ),
     // The bottom layer: the domain error, atomic file writes, and small kernel-facing helpers.
     .target(name: "CrispCore", swiftSettings: strict),
+    // C: wrappers for Linux calls Swift's Glibc module lacks (openat2, xattrs, mounts, namespaces).
+    .target(name: "CLinux"),
+    .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
     .target(
       name: "Config",
       dependencies: ["CrispCore", .product(name: "TOMLKit", package: "TOMLKit")],
@@ -47,7 +56,29 @@ let package = Package(
     ),
     .target(
       name: "Store",
-      dependencies: ["CrispCore", .product(name: "GRDB", package: "GRDB.swift")],
+      dependencies: [
+        "CrispCore", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+      ],
+      swiftSettings: strict
+    ),
+    .target(
+      name: "Registry",
+      dependencies: [
+        "CrispCore", "Config", "Store",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
+    .target(
+      name: "Images",
+      dependencies: [
+        "CrispCore", "CLinux", "CZlib", "CZstd", "Config", "Store", "Registry",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: strict
     ),
     .target(
@@ -58,7 +89,7 @@ let package = Package(
     .target(
       name: "CRIServer",
       dependencies: [
-        "CRIAPI", "CrispCore", "Config", "Store", "PodNetwork",
+        "CRIAPI", "CrispCore", "Config", "Store", "PodNetwork", "Registry", "Images",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
@@ -74,6 +105,12 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict
+    ),
+    // The pod sandbox's init process, built into the default sandbox image: static C, a few KB of memory.
+    .executableTarget(
+      name: "crisp-pause",
+      cSettings: [.unsafeFlags(["-Os"])],
+      linkerSettings: [.unsafeFlags(["-enable-experimental-feature", "Embedded", "-Xclang-linker", "-static", "-Xclang-linker", "-Wno-unused-command-line-argument"])]
     ),
     .executableTarget(
       name: "crispctl",

@@ -4,6 +4,7 @@ import CrispCore
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Images
 public import Logging
 import ServiceLifecycle
 import Store
@@ -31,6 +32,8 @@ public struct Daemon: Sendable {
     applyOOMScore()
 
     let store = try Store(path: FilePath.join(config.root, "crisp.db"))
+    let images = try ImageManager(config: config, store: store, logger: logger)
+    try await images.start(pauseBinary: Self.siblingExecutable("crisp-pause"))
     let listener = try openSocket(address)
     let node = NodeContext(config: config, store: store, logger: logger)
 
@@ -40,7 +43,7 @@ public struct Daemon: Sendable {
       listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext, config: transportConfig)
     let server = GRPCServer(
       transport: transport,
-      services: [RuntimeServiceHandler(node: node), ImageServiceHandler(node: node)],
+      services: [RuntimeServiceHandler(node: node), ImageServiceHandler(node: node, images: images)],
       interceptors: [CallInterceptor(logger: logger)])
 
     let group = ServiceGroup(configuration: .init(
@@ -58,7 +61,20 @@ public struct Daemon: Sendable {
       withExtendedLifetime(locks) {}
       logger.info("stopped")
     }
-    try await group.run()
+    do {
+      try await group.run()
+    } catch {
+      await images.shutdown()
+      throw error
+    }
+    await images.shutdown()
+  }
+
+  /// A program installed next to the running crisp binary (crisp-pause, crisp-shim), if present.
+  static func siblingExecutable(_ name: String) -> String? {
+    guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+    let path = FilePath.join(FilePath.directory(of: executable), name)
+    return access(path, X_OK) == 0 ? path : nil
   }
 
   private func prepareDirectories() throws(CrispError) {

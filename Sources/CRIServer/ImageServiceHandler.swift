@@ -1,33 +1,124 @@
 import CRIAPI
+import CrispCore
+import Foundation
 import GRPCCore
+import Images
+import Registry
+import Store
 
-/// The CRI ImageService. Images (pull through mirrors, unpack into snapshots, list, status, remove) are not
-/// built yet: every call answers UNIMPLEMENTED naming itself (README, "What works today").
+/// The CRI ImageService: pull through the configured mirrors, list, status by any reference form, remove,
+/// and filesystem usage.
 struct ImageServiceHandler: Runtime_V1_ImageService.SimpleServiceProtocol {
   let node: NodeContext
+  let images: ImageManager
 
-  func listImages(request: Runtime_V1_ListImagesRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ListImagesResponse {
-    throw notImplemented("ListImages", "the image service")
+  func pullImage(request: Runtime_V1_PullImageRequest, context: ServerContext) async throws -> Runtime_V1_PullImageResponse {
+    let name = request.image.image
+    guard !name.isEmpty else { throw CrispError.invalidArgument("image.image is empty") }
+    var credentials: RegistryCredentials?
+    if request.hasAuth {
+      let auth = request.auth
+      credentials = RegistryCredentials(
+        username: auth.username, password: auth.password, auth: auth.auth,
+        identityToken: auth.identityToken, registryToken: auth.registryToken)
+    }
+    let record = try await images.pull(name, credentials: credentials)
+    var response = Runtime_V1_PullImageResponse()
+    response.imageRef = record.id
+    return response
   }
 
-  func streamImages(request: Runtime_V1_StreamImagesRequest, response: GRPCCore.RPCWriter<Runtime_V1_StreamImagesResponse>, context: GRPCCore.ServerContext) async throws {
-    throw notImplemented("StreamImages", "the image service")
+  func listImages(request: Runtime_V1_ListImagesRequest, context: ServerContext) async throws -> Runtime_V1_ListImagesResponse {
+    var response = Runtime_V1_ListImagesResponse()
+    response.images = try filtered(request.hasFilter ? request.filter : nil).map(Self.criImage)
+    return response
   }
 
-  func imageStatus(request: Runtime_V1_ImageStatusRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ImageStatusResponse {
-    throw notImplemented("ImageStatus", "the image service")
+  func streamImages(request: Runtime_V1_StreamImagesRequest, response: RPCWriter<Runtime_V1_StreamImagesResponse>, context: ServerContext) async throws {
+    let all = try filtered(request.hasFilter ? request.filter : nil).map(Self.criImage)
+    // Chunks well under the 16 MiB message limit, however many images there are.
+    for start in stride(from: 0, to: max(all.count, 1), by: 500) {
+      var chunk = Runtime_V1_StreamImagesResponse()
+      chunk.images = Array(all[start..<min(start + 500, all.count)])
+      try await response.write(chunk)
+    }
   }
 
-  func pullImage(request: Runtime_V1_PullImageRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_PullImageResponse {
-    throw notImplemented("PullImage", "the image service")
+  private func filtered(_ filter: Runtime_V1_ImageFilter?) throws(CrispError) -> [ImageRecord] {
+    if let filter, !filter.image.image.isEmpty {
+      return try images.resolve(filter.image.image).map { [$0] } ?? []
+    }
+    return try images.list()
   }
 
-  func removeImage(request: Runtime_V1_RemoveImageRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_RemoveImageResponse {
-    throw notImplemented("RemoveImage", "the image service")
+  func imageStatus(request: Runtime_V1_ImageStatusRequest, context: ServerContext) async throws -> Runtime_V1_ImageStatusResponse {
+    guard !request.image.image.isEmpty else { throw CrispError.invalidArgument("image.image is empty") }
+    var response = Runtime_V1_ImageStatusResponse()
+    // An unknown image is not an error: no image and no error, as kubelet expects.
+    guard let record = try images.resolve(request.image.image) else { return response }
+    response.image = Self.criImage(record)
+    if request.verbose {
+      let config = (try? JSONSerialization.jsonObject(with: Data(record.config))) ?? [:]
+      let info: [String: Any] = [
+        "imageSpec": config, "manifestDigest": record.manifestDigest, "chainID": record.chainID,
+        "snapshotter": images.snapshotter.mode.rawValue,
+      ]
+      if let data = try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]) {
+        response.info["info"] = String(decoding: data, as: UTF8.self)
+      }
+    }
+    return response
   }
 
-  func imageFsInfo(request: Runtime_V1_ImageFsInfoRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ImageFsInfoResponse {
-    throw notImplemented("ImageFsInfo", "the image service")
+  func removeImage(request: Runtime_V1_RemoveImageRequest, context: ServerContext) async throws -> Runtime_V1_RemoveImageResponse {
+    guard !request.image.image.isEmpty else { throw CrispError.invalidArgument("image.image is empty") }
+    try await images.remove(request.image.image)
+    return Runtime_V1_RemoveImageResponse()
   }
 
+  func imageFsInfo(request: Runtime_V1_ImageFsInfoRequest, context: ServerContext) async throws -> Runtime_V1_ImageFsInfoResponse {
+    let usage = images.filesystemUsage()
+    func entry(_ bytes: Int64, _ inodes: Int64) -> Runtime_V1_FilesystemUsage {
+      var value = Runtime_V1_FilesystemUsage()
+      value.timestamp = usage.timestamp
+      value.fsID.mountpoint = usage.mountpoint
+      value.usedBytes.value = UInt64(max(bytes, 0))
+      value.inodesUsed.value = UInt64(max(inodes, 0))
+      return value
+    }
+    var response = Runtime_V1_ImageFsInfoResponse()
+    response.imageFilesystems = [entry(usage.imageBytes, usage.imageInodes)]
+    response.containerFilesystems = [entry(usage.containerBytes, usage.containerInodes)]
+    return response
+  }
+
+  /// The CRI view of an image record.
+  static func criImage(_ record: ImageRecord) -> Runtime_V1_Image {
+    var image = Runtime_V1_Image()
+    image.id = record.id
+    image.repoTags = record.repoTags
+    image.repoDigests = record.repoDigests
+    image.size = UInt64(max(record.size, 0))
+    image.pinned = record.pinned
+    image.spec.image = record.id
+    let user = ImageUser(configJSON: record.config)
+    if let uid = user.uid { image.uid.value = uid }
+    image.username = user.username
+    return image
+  }
+}
+
+/// The `USER` of an image config as CRI reports it: a numeric user as `uid`, a named one as `username`;
+/// the group part (`1003:1004`, `www-data:1004`) does not change which.
+struct ImageUser {
+  var uid: Int64?
+  var username = ""
+
+  init(configJSON: [UInt8]) {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(configJSON)) as? [String: Any],
+      let runtime = object["config"] as? [String: Any], let user = runtime["User"] as? String, !user.isEmpty
+    else { return }
+    let name = user.split(separator: ":", maxSplits: 1).first.map(String.init) ?? user
+    if let number = Int64(name) { uid = number } else { username = name }
+  }
 }

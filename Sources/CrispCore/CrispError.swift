@@ -45,3 +45,25 @@ public struct CrispError: Error, Sendable, CustomStringConvertible {
     .init(.internal, message, cause: cause)
   }
 }
+
+extension CrispError {
+  /// Any error as a ``CrispError``: ours pass through, cancellation stays cancellation, anything else is
+  /// internal with its description.
+  public static func from(_ error: any Error) -> CrispError {
+    switch error {
+    case let error as CrispError: return error
+    case is CancellationError: return CrispError(.cancelled, "cancelled")
+    case let error as SystemError: return CrispError(.internal, error.description, cause: error)
+    default: return CrispError(.internal, "\(error)", cause: error)
+    }
+  }
+
+  /// Runs `body`, converting whatever it throws with ``from(_:)``.
+  public static func catching<T>(_ body: () async throws -> T) async throws(CrispError) -> T {
+    do {
+      return try await body()
+    } catch {
+      throw from(error)
+    }
+  }
+}

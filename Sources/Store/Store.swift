@@ -35,9 +35,20 @@ public final class Store: Sendable {
         CREATE TABLE images (
           id TEXT PRIMARY KEY NOT NULL,
           manifest_digest TEXT NOT NULL DEFAULT '',
+          chain_id TEXT NOT NULL DEFAULT '',
           size INTEGER NOT NULL DEFAULT 0,
           pinned INTEGER NOT NULL DEFAULT 0,
           config BLOB,
+          created_at INTEGER NOT NULL
+        );
+        CREATE TABLE snapshots (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          chain_id TEXT UNIQUE,
+          parent_id INTEGER REFERENCES snapshots(id),
+          kind TEXT NOT NULL CHECK (kind IN ('layer', 'active')),
+          state TEXT NOT NULL CHECK (state IN ('preparing', 'committed')),
+          owner TEXT UNIQUE,
+          size INTEGER NOT NULL DEFAULT 0,
           created_at INTEGER NOT NULL
         );
         CREATE TABLE image_references (

@@ -11,7 +11,7 @@ struct Crispctl: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "crispctl",
     abstract: "Operate crisp over its CRI socket.",
-    subcommands: [Version.self, Info.self])
+    subcommands: [Version.self, Info.self, Images.self, Pull.self, RemoveImage.self, InspectImage.self])
 }
 
 /// Where to connect: `--address`, else `$CRISP_ADDRESS`, else the default socket.
@@ -26,11 +26,20 @@ struct Endpoint: ParsableArguments {
 
   /// Runs `body` with a RuntimeService client; a failed call prints the gRPC status and exits non-zero.
   func withRuntime<T: Sendable>(_ body: @Sendable (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T {
-    let transport = try HTTP2ClientTransport.Posix(target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)
+    try await withClient { try await body(Runtime_V1_RuntimeService.Client(wrapping: $0)) }
+  }
+
+  /// Runs `body` with an ImageService client.
+  func withImages<T: Sendable>(_ body: @Sendable (Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T {
+    try await withClient { try await body(Runtime_V1_ImageService.Client(wrapping: $0)) }
+  }
+
+  private func withClient<T: Sendable>(_ body: @Sendable (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T {
+    let transport = try HTTP2ClientTransport.Posix(
+      target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext,
+      config: .defaults { $0.http2.maxFrameSize = 1 << 20 })
     do {
-      return try await withGRPCClient(transport: transport) { client in
-        try await body(Runtime_V1_RuntimeService.Client(wrapping: client))
-      }
+      return try await withGRPCClient(transport: transport) { client in try await body(client) }
     } catch let error as RPCError {
       FileHandle.standardError.write(Data("crispctl: \(socketPath): \(error.code): \(error.message)\n".utf8))
       throw ExitCode(1)
@@ -78,5 +87,139 @@ struct Info: AsyncParsableCommand {
     object["info"] = info
     let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     print(String(decoding: data, as: UTF8.self))
+  }
+}
+
+struct Images: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "List images.")
+  @OptionGroup var endpoint: Endpoint
+  @Option(name: .shortAndLong, help: "Output: table or json.") var output: String = "table"
+  @Flag(name: .shortAndLong, help: "Only image ids.") var quiet = false
+  @Argument(help: "Only this image (any reference form).") var image: String?
+
+  func run() async throws {
+    let filter = image
+    let images = try await endpoint.withImages { client in
+      try await client.listImages(.with { request in
+        if let filter { request.filter.image.image = filter }
+      }).images
+    }
+    if quiet {
+      for image in images { print(image.id) }
+      return
+    }
+    if output == "json" {
+      let list = images.map { image -> [String: Any] in
+        ["id": image.id, "repoTags": image.repoTags, "repoDigests": image.repoDigests, "size": image.size, "pinned": image.pinned]
+      }
+      let data = try JSONSerialization.data(withJSONObject: ["images": list], options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+      print(String(decoding: data, as: UTF8.self))
+      return
+    }
+    var rows = [["IMAGE", "TAG", "IMAGE ID", "SIZE", "PINNED"]]
+    for image in images {
+      let id = String(image.id.dropFirst("sha256:".count).prefix(13))
+      let tags = image.repoTags.isEmpty ? ["<none>:<none>"] : image.repoTags
+      for tag in tags {
+        let split = tag.lastIndex(of: ":").map { (String(tag[..<$0]), String(tag[tag.index(after: $0)...])) } ?? (tag, "")
+        rows.append([split.0, split.1, id, formatSize(image.size), image.pinned ? "true" : "false"])
+      }
+    }
+    printTable(rows)
+  }
+}
+
+struct Pull: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Pull an image through crisp's configured mirrors.")
+  @OptionGroup var endpoint: Endpoint
+  @Option(name: .long, help: "Registry credentials as USERNAME[:PASSWORD].") var creds: String?
+  @Argument(help: "The image reference.") var image: String
+
+  func run() async throws {
+    let reference = image
+    let credentials = creds
+    let start = ContinuousClock.now
+    let response = try await endpoint.withImages { client in
+      try await client.pullImage(.with { request in
+        request.image.image = reference
+        if let credentials {
+          let parts = credentials.split(separator: ":", maxSplits: 1).map(String.init)
+          request.auth.username = parts[0]
+          if parts.count > 1 { request.auth.password = parts[1] }
+        }
+      })
+    }
+    let elapsed = ContinuousClock.now - start
+    print("Image is up to date for \(response.imageRef) (\(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .abbreviated))))")
+  }
+}
+
+struct RemoveImage: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "rmi", abstract: "Remove images (every tag of each).")
+  @OptionGroup var endpoint: Endpoint
+  @Argument(help: "Image references or ids.") var images: [String]
+
+  func run() async throws {
+    for image in images {
+      try await endpoint.withImages { client in
+        _ = try await client.removeImage(.with { $0.image.image = image })
+      }
+      print("Deleted: \(image)")
+    }
+  }
+}
+
+struct InspectImage: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "inspecti", abstract: "Show an image's status and config as JSON.")
+  @OptionGroup var endpoint: Endpoint
+  @Argument(help: "The image reference or id.") var image: String
+
+  func run() async throws {
+    let reference = image
+    let response = try await endpoint.withImages { client in
+      try await client.imageStatus(.with {
+        $0.image.image = reference
+        $0.verbose = true
+      })
+    }
+    guard response.hasImage else {
+      FileHandle.standardError.write(Data("crispctl: no such image: \(reference)\n".utf8))
+      throw ExitCode(1)
+    }
+    let image = response.image
+    var object: [String: Any] = [
+      "status": [
+        "id": image.id, "repoTags": image.repoTags, "repoDigests": image.repoDigests, "size": image.size,
+        "uid": image.hasUid ? image.uid.value as Any : NSNull(), "username": image.username, "pinned": image.pinned,
+      ] as [String: Any]
+    ]
+    if let info = response.info["info"], let parsed = try? JSONSerialization.jsonObject(with: Data(info.utf8)) {
+      object["info"] = parsed
+    }
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    print(String(decoding: data, as: UTF8.self))
+  }
+}
+
+func formatSize(_ bytes: UInt64) -> String {
+  let units = ["B", "kB", "MB", "GB", "TB"]
+  var value = Double(bytes)
+  var unit = 0
+  while value >= 1000 && unit < units.count - 1 {
+    value /= 1000
+    unit += 1
+  }
+  return unit == 0 ? "\(bytes)B" : String(format: "%.3g%@", value, units[unit])
+}
+
+func printTable(_ rows: [[String]]) {
+  guard let header = rows.first else { return }
+  var widths = header.map(\.count)
+  for row in rows { for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) } }
+  for row in rows {
+    let line = row.enumerated().map { index, cell in
+      index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 3, withPad: " ", startingAt: 0)
+    }.joined()
+    print(line)
   }
 }

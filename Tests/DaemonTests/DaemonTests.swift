@@ -72,12 +72,16 @@ import Testing
         #expect(error.message.contains("RunPodSandbox"))
       }
       do {
-        _ = try await images.listImages(.init())
-        Issue.record("ListImages answered")
+        _ = try await runtime.exec(.init())
+        Issue.record("Exec answered")
       } catch let error as RPCError {
         #expect(error.code == .unimplemented)
-        #expect(error.message.contains("ListImages"))
+        #expect(error.message.contains("Exec"))
       }
+      // The built-in pause image is there from the first start, pinned, with no registry involved.
+      let pause = try await images.imageStatus(.with { $0.image.image = "registry.k8s.io/pause:3.10" })
+      #expect(pause.image.pinned)
+      #expect(pause.image.repoTags == ["registry.k8s.io/pause:3.10"])
     }
     // Every call is logged at debug level with method, duration and status code.
     let log = daemon.log

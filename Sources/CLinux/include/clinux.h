@@ -1,0 +1,56 @@
+// Thin wrappers for the Linux calls Swift's Glibc module does not expose (or exposes only as variadics):
+// openat2 path resolution, xattrs, mounts, namespaces. Kept minimal: logic lives in Swift.
+#ifndef CRISP_CLINUX_H
+#define CRISP_CLINUX_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+// RESOLVE_* flags for crisp_openat2 (linux/openat2.h).
+#define CRISP_RESOLVE_NO_XDEV 0x01
+#define CRISP_RESOLVE_NO_MAGICLINKS 0x02
+#define CRISP_RESOLVE_NO_SYMLINKS 0x04
+#define CRISP_RESOLVE_BENEATH 0x08
+#define CRISP_RESOLVE_IN_ROOT 0x10
+
+/// openat2(2): opens `path` relative to `dirfd` under the given RESOLVE_* restrictions.
+int crisp_openat2(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve);
+
+int crisp_lsetxattr(const char *path, const char *name, const void *value, size_t size);
+int crisp_fsetxattr(int fd, const char *name, const void *value, size_t size);
+ssize_t crisp_lgetxattr(const char *path, const char *name, void *value, size_t size);
+ssize_t crisp_llistxattr(const char *path, char *list, size_t size);
+
+int crisp_mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data);
+int crisp_umount2(const char *target, int flags);
+int crisp_unshare(int flags);
+int crisp_setns(int fd, int nstype);
+
+/// mount flags and constants Swift cannot see as macros.
+unsigned long crisp_ms_rdonly(void);
+unsigned long crisp_ms_bind(void);
+unsigned long crisp_ms_rec(void);
+unsigned long crisp_ms_private(void);
+unsigned long crisp_ms_slave(void);
+unsigned long crisp_ms_shared(void);
+unsigned long crisp_ms_nosuid(void);
+unsigned long crisp_ms_nodev(void);
+unsigned long crisp_ms_noexec(void);
+unsigned long crisp_ms_remount(void);
+int crisp_mnt_detach(void);
+int crisp_clone_newnet(void);
+ssize_t crisp_copy_file_range(int in, int out, size_t length);
+dev_t crisp_makedev(unsigned int major, unsigned int minor);
+unsigned int crisp_major(dev_t dev);
+unsigned int crisp_minor(dev_t dev);
+
+
+
+// The new mount API (fsopen/fsconfig/fsmount/move_mount), used for overlay mounts whose layer list does
+// not fit in one page of legacy mount data ("lowerdir+" needs Linux 6.8).
+int crisp_fsopen(const char *fsname, unsigned int flags);
+int crisp_fsconfig_string(int fd, const char *key, const char *value);
+int crisp_fsconfig_create(int fd);
+int crisp_fsmount(int fd);
+int crisp_move_mount_to(int mountfd, const char *target);
+#endif

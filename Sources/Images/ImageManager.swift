@@ -1,0 +1,414 @@
+public import Config
+public import CrispCore
+import Foundation
+import Glibc
+import Synchronization
+public import Logging
+public import Registry
+public import Store
+
+/// Images as kubelet sees them: pulled through the registry client, unpacked into snapshots, recorded in
+/// the store, resolved by any reference form, removed, and garbage-collected.
+public final class ImageManager: Sendable {
+  public let store: Store
+  public let content: ContentStore
+  public let snapshotter: Snapshotter
+  public let registry: RegistryClient
+  let config: CrispConfig
+  let logger: Logger
+  let leases = ContentLeases()
+  private let pulls = Coalescer<ImageRecord>()
+  private let blobs = Coalescer<Bool>()
+  private let layers = Coalescer<Bool>()
+  private let downloadSlots: DownloadSlots
+  private let usageCache = UsageCache()
+
+  public init(config: CrispConfig, store: Store, logger: Logger) throws(CrispError) {
+    self.config = config
+    self.store = store
+    self.logger = logger
+    content = try ContentStore(root: FilePath.join(config.root, "content"))
+    let snapshotsRoot = FilePath.join(config.root, "snapshots")
+    let (mode, reason) = Snapshotter.detect(root: config.root, configured: config.snapshotter)
+    if config.snapshotter == .auto && mode == .native {
+      logger.warning("using the native snapshotter (a full copy per container)", metadata: ["reason": "\(reason)"])
+    } else {
+      logger.info("snapshotter", metadata: ["mode": "\(mode.rawValue)", "reason": "\(reason)"])
+    }
+    snapshotter = try Snapshotter(root: snapshotsRoot, mode: mode, store: store, logger: logger)
+    registry = RegistryClient(readTimeout: config.imagePullProgressTimeout, logger: logger)
+    registry.setConfiguredCredentials(config.registry)
+    downloadSlots = DownloadSlots(limit: config.maxConcurrentDownloads)
+  }
+
+  /// Start-up: drops what a killed daemon left half done, builds the pause image, collects garbage.
+  public func start(pauseBinary: String?) async throws(CrispError) {
+    let ingests = content.removeStaleIngests()
+    if ingests > 0 { logger.info("removed partial downloads", metadata: ["count": "\(ingests)"]) }
+    try snapshotter.removeIncomplete()
+    if config.sandboxImage == CrispConfig.builtinSandboxImage {
+      if let pauseBinary {
+        _ = try await PauseImage.ensure(name: config.sandboxImage, binary: pauseBinary, manager: self)
+      } else {
+        logger.warning("the pause program (crisp-pause) was not found next to crisp; pods need sandbox_image to be pullable")
+      }
+    }
+    try await garbageCollect()
+  }
+
+  public func shutdown() async {
+    await registry.shutdown()
+  }
+
+  // MARK: Resolution
+
+  /// The image a reference names, in any of the forms kubelet and crictl use: an id (`sha256:…`, bare hex,
+  /// or a unique prefix of at least 12 hex digits), a name with tag or digest, a short name (`busybox`).
+  /// Nil when there is none.
+  public func resolve(_ text: String) throws(CrispError) -> ImageRecord? {
+    let trimmed = text.trimmingSpaces
+    guard !trimmed.isEmpty else { throw CrispError.invalidArgument("image reference is empty") }
+    if let id = Self.imageID(from: trimmed) { return try store.image(id: id) }
+    if trimmed.count >= 12, trimmed.count < 64, trimmed.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
+      let ids = try store.imageIDs(withPrefix: "sha256:" + trimmed)
+      if ids.count == 1, let id = ids.first { return try store.image(id: id) }
+    }
+    let reference: ImageReference
+    do {
+      reference = try ImageReference(parsing: trimmed)
+    } catch {
+      throw error
+    }
+    let key = reference.digest.map { reference.digestedName($0) } ?? reference.taggedName ?? reference.description
+    guard let id = try store.imageID(forReference: key) else { return nil }
+    return try store.image(id: id)
+  }
+
+  /// `sha256:<hex>` or a bare 64-digit hex id, normalised; nil for anything else.
+  static func imageID(from text: String) -> String? {
+    let hex = text.hasPrefix("sha256:") ? String(text.dropFirst(7)) : text
+    guard hex.utf8.count == 64, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
+    return "sha256:" + hex
+  }
+
+  public func list() throws(CrispError) -> [ImageRecord] { try store.allImages() }
+
+  // MARK: Pull
+
+  /// Pulls `text` through the configured mirrors, unpacks it, and records it. Concurrent pulls of the same
+  /// reference share one pull.
+  public func pull(_ text: String, credentials: RegistryCredentials?) async throws(CrispError) -> ImageRecord {
+    let reference = try ImageReference(parsing: text)
+    return try await pulls.run("pull \(reference)") {
+      try await self.leases.with { () async throws(CrispError) -> ImageRecord in
+        try await self.pullOnce(reference, credentials: credentials)
+      }
+    }
+  }
+
+  private func pullOnce(_ reference: ImageReference, credentials: RegistryCredentials?) async throws(CrispError) -> ImageRecord {
+    let started = ContinuousClock.now
+    let endpoints = try HostResolver(registry: config.registry).endpoints(for: reference.domain)
+    let top = try await registry.fetchManifest(image: reference, reference: reference.manifestReference, endpoints: endpoints, credentials: credentials)
+    let topDigest = Digest(sha256Hex: SHA256Stream.hex(top.bytes))
+    if let expected = reference.digest, expected != topDigest {
+      throw CrispError.invalidArgument("pull \(reference): \(top.endpoint) sent a manifest with digest \(topDigest), not the requested \(expected)")
+    }
+    try content.write(top.bytes, expectedSHA256: topDigest.hex)
+    var manifestDigest = topDigest
+    let manifest: ImageManifest
+    switch try ManifestParser.parse(top.bytes, mediaType: top.mediaType, reference: reference.description) {
+    case .manifest(let m):
+      manifest = m
+    case .index(let index):
+      let chosen = try ManifestParser.select(from: index, platform: .host, reference: reference.description)
+      let bytes: [UInt8]
+      if let stored = try content.read(sha256: chosen.digest.hex) {
+        bytes = stored
+      } else {
+        let fetched = try await registry.fetchManifest(image: reference, reference: chosen.digest.description, endpoints: endpoints, credentials: credentials)
+        try content.write(fetched.bytes, expectedSHA256: chosen.digest.hex)
+        bytes = fetched.bytes
+      }
+      guard case .manifest(let m) = try ManifestParser.parse(bytes, mediaType: chosen.mediaType, reference: "\(reference)@\(chosen.digest)") else {
+        throw CrispError.invalidArgument("pull \(reference): the index entry for \(Platform.host) is itself an index")
+      }
+      manifest = m
+      manifestDigest = chosen.digest
+    }
+    try checkMediaTypes(manifest, reference: reference)
+
+    if !content.contains(sha256: manifest.config.digest.hex) {
+      try await fetchBlobOnce(reference, manifest.config, endpoints: endpoints, credentials: credentials)
+    }
+    guard let configBytes = try content.read(sha256: manifest.config.digest.hex) else {
+      throw CrispError.internalError("pull \(reference): config blob vanished from the content store")
+    }
+    let imageConfig = try ManifestParser.parseConfig(configBytes, reference: reference.description)
+
+    let chainIDs = try layerChain(manifest, imageConfig, reference: reference)
+    // Download every missing layer (bounded concurrency) while unpacking in order as each arrives.
+    var firstMissing = chainIDs.count
+    for (index, chainID) in chainIDs.enumerated() where try snapshotter.layer(chainID: chainID) == nil {
+      firstMissing = index
+      break
+    }
+    // Download every missing layer (bounded concurrency) while unpacking in order as each arrives.
+    var downloads: [Int: Task<Void, any Error>] = [:]
+    for index in firstMissing..<manifest.layers.count {
+      let descriptor = manifest.layers[index]
+      downloads[index] = Task {
+        if self.content.contains(sha256: descriptor.digest.hex) { return }
+        try await self.downloadSlots.with {
+          try await self.fetchBlobOnce(reference, descriptor, endpoints: endpoints, credentials: credentials)
+        }
+      }
+    }
+    defer { for task in downloads.values { task.cancel() } }
+    for index in firstMissing..<manifest.layers.count {
+      if let download = downloads[index] {
+        try await CrispError.catching { try await download.value }
+      }
+      try await unpackOnce(
+        manifest.layers[index], diffID: imageConfig.rootfs.diffIDs[index], chainID: chainIDs[index],
+        parent: index > 0 ? chainIDs[index - 1] : nil)
+    }
+
+    var references = [ImageReferenceRecord(reference.digestedName(reference.digest ?? topDigest), kind: .digest)]
+    if let tagged = reference.taggedName { references.append(.init(tagged, kind: .tag)) }
+    let record = ImageRecord(
+      id: "sha256:\(manifest.config.digest.hex)", manifestDigest: manifestDigest.description,
+      chainID: chainIDs.last ?? "", size: manifest.config.size + manifest.layers.reduce(0) { $0 + $1.size },
+      pinned: isPinned(references), config: configBytes, createdAt: Store.now(), references: references)
+    try store.putImage(record)
+    usageCache.invalidate()
+    logger.info("pulled image", metadata: [
+      "image": "\(reference)", "id": "\(record.id)", "layers": "\(manifest.layers.count)",
+      "duration_ms": "\((ContinuousClock.now - started).components.seconds * 1000 + (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000)",
+    ])
+    return try store.image(id: record.id) ?? record
+  }
+
+  private func checkMediaTypes(_ manifest: ImageManifest, reference: ImageReference) throws(CrispError) {
+    let configType = manifest.config.mediaType
+    guard configType == MediaType.ociConfig || configType == MediaType.dockerConfig else {
+      throw CrispError.invalidArgument("pull \(reference): unsupported config media type \"\(configType)\" (not a container image?)")
+    }
+    for layer in manifest.layers where MediaType.layerCompression(layer.mediaType) == nil {
+      throw CrispError.invalidArgument("pull \(reference): unsupported layer media type \"\(layer.mediaType)\" (\(layer.digest))")
+    }
+  }
+
+  /// Chain ids for each layer: the first layer's diff id, then sha256("<parent chain> <diff id>").
+  func layerChain(_ manifest: ImageManifest, _ imageConfig: ImageConfig, reference: ImageReference) throws(CrispError) -> [String] {
+    let diffIDs = imageConfig.rootfs.diffIDs
+    guard diffIDs.count == manifest.layers.count else {
+      throw CrispError.invalidArgument("pull \(reference): the manifest has \(manifest.layers.count) layers but the config lists \(diffIDs.count) diff_ids")
+    }
+    var chain: [String] = []
+    for diffID in diffIDs {
+      if let parent = chain.last {
+        chain.append("sha256:" + SHA256Stream.hex(Array("\(parent) \(diffID)".utf8)))
+      } else {
+        chain.append(diffID.description)
+      }
+    }
+    return chain
+  }
+
+  private func fetchBlobOnce(_ reference: ImageReference, _ descriptor: Descriptor, endpoints: [RegistryEndpoint], credentials: RegistryCredentials?) async throws(CrispError) {
+    _ = try await blobs.run("blob \(descriptor.digest)") {
+      if self.content.contains(sha256: descriptor.digest.hex) { return true }
+      try await self.registry.fetchBlob(image: reference, descriptor: descriptor, endpoints: endpoints, credentials: credentials, into: self.content)
+      return true
+    }
+  }
+
+  /// Unpacks one layer blob into the snapshot for `chainID`, checking its uncompressed digest.
+  func unpackOnce(_ descriptor: Descriptor, diffID: Digest, chainID: String, parent: String?) async throws(CrispError) {
+    _ = try await layers.run("layer \(chainID)") {
+      if try self.snapshotter.layer(chainID: chainID) != nil { return true }
+      try self.unpack(descriptor, diffID: diffID, chainID: chainID, parent: parent)
+      return true
+    }
+  }
+
+  private func unpack(_ descriptor: Descriptor, diffID: Digest, chainID: String, parent: String?) throws(CrispError) {
+    guard let compression = MediaType.layerCompression(descriptor.mediaType) else {
+      throw CrispError.invalidArgument("layer \(descriptor.digest): unsupported media type \"\(descriptor.mediaType)\"")
+    }
+    let path = content.path(sha256: descriptor.digest.hex)
+    let name = "layer \(descriptor.digest)"
+    let whiteouts = snapshotter.whiteoutStyle
+    _ = try snapshotter.createLayer(chainID: chainID, parentChainID: parent) { directory throws(CrispError) in
+      let fd = open(path, O_RDONLY | O_CLOEXEC)
+      guard fd >= 0 else { throw CrispError.internalError("\(name): \(SystemError.last("open", path))") }
+      defer { close(fd) }
+      let source = HashingSource(try layerSource(fd: fd, path: path, compression: compression, name: name))
+      var reader = TarReader(source, name: name)
+      defer { reader.close() }
+      var applier = try LayerApplier(directory: directory, whiteouts: whiteouts, layerName: name)
+      defer { applier.close() }
+      try applier.apply(&reader)
+      try reader.drainSource()
+      let actual = reader.source.hasher.finalizeHex()
+      guard actual == diffID.hex else {
+        throw CrispError.invalidArgument("\(name): uncompressed content has digest sha256:\(actual), but the image config's diff_id is \(diffID)")
+      }
+    }
+  }
+
+  /// Whether any of these references is the sandbox image or one of `pinned_images`.
+  func isPinned(_ references: [ImageReferenceRecord]) -> Bool {
+    var pinned: Set<String> = []
+    for name in [config.sandboxImage] + config.pinnedImages {
+      guard let reference = try? ImageReference(parsing: name) else { continue }
+      pinned.insert(reference.digest.map { reference.digestedName($0) } ?? reference.taggedName ?? reference.description)
+    }
+    return references.contains { pinned.contains($0.reference) }
+  }
+
+  // MARK: Removal and garbage collection
+
+  /// Removes the image `text` names, with every tag and digest naming it (also under other registry
+  /// names: they share the image id). Removing an image that does not exist succeeds.
+  public func remove(_ text: String) async throws(CrispError) {
+    guard let image = try resolve(text) else { return }
+    try store.removeImage(id: image.id)
+    usageCache.invalidate()
+    logger.info("removed image", metadata: ["id": "\(image.id)", "references": "\(image.references.map(\.reference))"])
+    try await garbageCollect()
+  }
+
+  /// Deletes blobs and layer snapshots that no image and no container uses. Runs only while nothing is
+  /// pulling or creating (``ContentLeases``).
+  public func garbageCollect() async throws(CrispError) {
+    let (blobCount, snapshotCount) = try await leases.exclusively { () throws(CrispError) -> (Int, Int) in
+      try collect()
+    }
+    if blobCount + snapshotCount > 0 {
+      usageCache.invalidate()
+      logger.info("garbage collected", metadata: ["blobs": "\(blobCount)", "snapshots": "\(snapshotCount)"])
+    }
+  }
+
+  private func collect() throws(CrispError) -> (Int, Int) {
+    let images = try store.allImages()
+    var keepBlobs: Set<String> = []
+    var keepChains: Set<String> = []
+    for image in images {
+      keepBlobs.insert(String(image.id.dropFirst(7)))
+      for digest in [image.manifestDigest] + image.repoDigests.compactMap({ $0.split(separator: "@").last.map(String.init) }) {
+        guard digest.hasPrefix("sha256:") else { continue }
+        let hex = String(digest.dropFirst(7))
+        keepBlobs.insert(hex)
+        guard let bytes = try content.read(sha256: hex) else { continue }
+        switch try? ManifestParser.parse(bytes, mediaType: nil, reference: digest) {
+        case .manifest(let manifest):
+          keepBlobs.insert(manifest.config.digest.hex)
+          for layer in manifest.layers { keepBlobs.insert(layer.digest.hex) }
+        case .index(let index):
+          for entry in index.manifests where entry.digest.description == image.manifestDigest { keepBlobs.insert(entry.digest.hex) }
+        case nil:
+          break
+        }
+      }
+      if !image.chainID.isEmpty { keepChains.insert(image.chainID) }
+    }
+    let snapshots = try store.allSnapshots()
+    let byID = Dictionary(uniqueKeysWithValues: snapshots.map { ($0.id, $0) })
+    var keepIDs: Set<Int64> = []
+    func keepChain(from id: Int64?) {
+      var current = id
+      while let id = current, !keepIDs.contains(id), let record = byID[id] {
+        keepIDs.insert(id)
+        current = record.parentID
+      }
+    }
+    for record in snapshots {
+      if record.kind == .active { keepChain(from: record.id) }
+      if let chain = record.chainID, keepChains.contains(chain) { keepChain(from: record.id) }
+    }
+    var removedSnapshots = 0
+    // Children before parents: highest ids were created last.
+    for record in snapshots.reversed() where !keepIDs.contains(record.id) && record.state == .committed {
+      try snapshotter.discard(record.id)
+      removedSnapshots += 1
+    }
+    var removedBlobs = 0
+    for hex in content.allBlobs() where !keepBlobs.contains(hex) {
+      try content.delete(sha256: hex)
+      removedBlobs += 1
+    }
+    return (removedBlobs, removedSnapshots)
+  }
+
+  // MARK: Usage
+
+  /// Bytes and inodes used by images (layers and content) and by containers' writable layers.
+  public func filesystemUsage() -> FilesystemUsage {
+    usageCache.value {
+      var imageBytes: Int64 = 0, imageInodes: Int64 = 0, containerBytes: Int64 = 0, containerInodes: Int64 = 0
+      for record in (try? store.allSnapshots()) ?? [] {
+        let usage = DiskUsage.measure(snapshotter.directory(of: record.id))
+        if record.kind == .active {
+          containerBytes += usage.bytes
+          containerInodes += usage.inodes
+        } else {
+          imageBytes += usage.bytes
+          imageInodes += usage.inodes
+        }
+      }
+      let contentUsage = DiskUsage.measure(content.root)
+      return FilesystemUsage(
+        mountpoint: snapshotter.root, imageBytes: imageBytes + contentUsage.bytes, imageInodes: imageInodes + contentUsage.inodes,
+        containerBytes: containerBytes, containerInodes: containerInodes, timestamp: Store.now())
+    }
+  }
+
+  /// Called when containers create or remove writable layers.
+  public func invalidateUsage() { usageCache.invalidate() }
+}
+
+public struct FilesystemUsage: Sendable {
+  public var mountpoint: String
+  public var imageBytes: Int64
+  public var imageInodes: Int64
+  public var containerBytes: Int64
+  public var containerInodes: Int64
+  public var timestamp: Int64
+}
+
+/// kubelet asks for filesystem usage every few seconds; walking the tree each time would be wasteful, so
+/// the answer is kept until something changes or ten seconds pass.
+final class UsageCache: Sendable {
+  private let state = Mutex<(FilesystemUsage?, ContinuousClock.Instant)>((nil, .now))
+
+  func value(_ compute: () -> FilesystemUsage) -> FilesystemUsage {
+    if let cached = state.withLock({ $0.0 != nil && ContinuousClock.now - $0.1 < .seconds(10) ? $0.0 : nil }) { return cached }
+    let fresh = compute()
+    state.withLock { $0 = (fresh, .now) }
+    return fresh
+  }
+
+  func invalidate() { state.withLock { $0.0 = nil } }
+}
+
+/// Bounds concurrent layer downloads (`max_concurrent_downloads`) across all pulls.
+actor DownloadSlots {
+  private let limit: Int
+  private var used = 0
+  private var waiters: [CheckedContinuation<Void, Never>] = []
+
+  init(limit: Int) { self.limit = max(1, limit) }
+
+  func with<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+    while used >= limit { await withCheckedContinuation { waiters.append($0) } }
+    used += 1
+    defer {
+      used -= 1
+      if !waiters.isEmpty { waiters.removeFirst().resume() }
+    }
+    return try await body()
+  }
+}

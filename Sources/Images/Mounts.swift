@@ -1,0 +1,196 @@
+public import CrispCore
+import CLinux
+import Glibc
+
+/// Mount and unmount, with errors that say what was being mounted where.
+public enum Mounts {
+  public static func bind(_ source: String, at target: String, readOnly: Bool = false) throws(CrispError) {
+    guard crisp_mount(source, target, nil, crisp_ms_bind() | crisp_ms_rec(), nil) == 0 else {
+      throw CrispError.internalError("\(SystemError.last("bind mount", "\(source) on \(target)"))")
+    }
+    if readOnly {
+      guard crisp_mount(nil, target, nil, crisp_ms_bind() | crisp_ms_remount() | crisp_ms_rdonly(), nil) == 0 else {
+        let error = SystemError.last("remount read-only", target)
+        _ = crisp_umount2(target, crisp_mnt_detach())
+        throw CrispError.internalError("\(error)")
+      }
+    }
+  }
+
+  /// Unmounts everything stacked on `target`. Not mounted (or missing) is fine: unmounting is idempotent.
+  /// Returns whether something was unmounted.
+  @discardableResult
+  public static func unmount(_ target: String) throws(CrispError) -> Bool {
+    var unmounted = false
+    while isMountPoint(target) {
+      if crisp_umount2(target, 0) != 0 {
+        let err = errno
+        if err == EINVAL || err == ENOENT { break }
+        // Busy (a process still has it open): detach so it goes away once the last user does.
+        guard err == EBUSY, crisp_umount2(target, crisp_mnt_detach()) == 0 else {
+          throw CrispError.internalError("\(SystemError("unmount", target, errno: err))")
+        }
+      }
+      unmounted = true
+    }
+    return unmounted
+  }
+
+  /// Whether `path` is a mount point, from /proc/self/mountinfo (exact, unlike comparing st_dev).
+  public static func isMountPoint(_ path: String) -> Bool {
+    mountPoints().contains(path)
+  }
+
+  /// Every mount point of this mount namespace.
+  public static func mountPoints() -> Set<String> {
+    guard let text = try? FilePath.readText("/proc/self/mountinfo") else { return [] }
+    var result: Set<String> = []
+    for line in text.split(separator: "\n") {
+      let fields = line.split(separator: " ", maxSplits: 5)
+      guard fields.count > 4 else { continue }
+      result.insert(unescapeMountInfo(String(fields[4])))
+    }
+    return result
+  }
+
+  /// mountinfo escapes space, tab, newline and backslash as octal.
+  static func unescapeMountInfo(_ text: String) -> String {
+    guard text.contains("\\") else { return text }
+    var bytes: [UInt8] = []
+    let utf8 = Array(text.utf8)
+    var index = 0
+    while index < utf8.count {
+      if utf8[index] == UInt8(ascii: "\\"), index + 3 < utf8.count,
+        let value = UInt8(String(decoding: utf8[(index + 1)...(index + 3)], as: UTF8.self), radix: 8)
+      {
+        bytes.append(value)
+        index += 4
+      } else {
+        bytes.append(utf8[index])
+        index += 1
+      }
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+}
+
+/// Mounts overlayfs with a layer chain of any length.
+enum OverlayMount {
+  /// Legacy mount(2) data is limited to one page; longer layer lists go through the new mount API, which
+  /// takes the layers one by one (`lowerdir+`).
+  static let pageLimit = 4095
+
+  static func mount(lowers: [String], upper: String, work: String, target: String) throws(CrispError) {
+    let data = "lowerdir=\(lowers.joined(separator: ":")),upperdir=\(upper),workdir=\(work)"
+    if data.utf8.count <= pageLimit {
+      guard crisp_mount("overlay", target, "overlay", 0, data) == 0 else {
+        throw CrispError.internalError("\(SystemError.last("mount overlay", target))")
+      }
+      return
+    }
+    let fd = crisp_fsopen("overlay", 0)
+    guard fd >= 0 else { throw CrispError.internalError("\(SystemError.last("fsopen overlay", target))") }
+    defer { close(fd) }
+    for lower in lowers {
+      guard crisp_fsconfig_string(fd, "lowerdir+", lower) == 0 else {
+        throw CrispError.internalError("\(SystemError.last("overlay lowerdir+ (needs Linux 6.8 for \(lowers.count) layers)", lower))")
+      }
+    }
+    guard crisp_fsconfig_string(fd, "upperdir", upper) == 0, crisp_fsconfig_string(fd, "workdir", work) == 0,
+      crisp_fsconfig_create(fd) == 0
+    else { throw CrispError.internalError("\(SystemError.last("configure overlay", target))") }
+    let mountFD = crisp_fsmount(fd)
+    guard mountFD >= 0 else { throw CrispError.internalError("\(SystemError.last("fsmount overlay", target))") }
+    defer { close(mountFD) }
+    guard crisp_move_mount_to(mountFD, target) == 0 else {
+      throw CrispError.internalError("\(SystemError.last("move_mount overlay", target))")
+    }
+  }
+}
+
+/// Checks that overlayfs works on a filesystem the way crisp uses it.
+enum OverlayProbe {
+  /// Why overlayfs cannot be used under `root`, or nil when a test mount with a whiteout and an opaque
+  /// directory behaves.
+  static func problem(in root: String) -> String? {
+    let probe = "\(root)/.overlay-probe-\(getpid())"
+    defer {
+      _ = try? Mounts.unmount("\(probe)/merged")
+      try? FilePath.removeTree(probe)
+    }
+    do {
+      for dir in ["lower", "upper", "work", "merged"] { try FilePath.makeDirectories("\(probe)/\(dir)", mode: 0o700) }
+      try AtomicFile.write("x", to: "\(probe)/lower/file")
+    } catch {
+      return "cannot create test directories: \(error)"
+    }
+    if !DirectoryTypes.supported("\(probe)/lower") {
+      return "the filesystem does not report file types in directory entries (d_type); overlayfs needs them"
+    }
+    if mknod("\(probe)/upper/file", S_IFCHR, crisp_makedev(0, 0)) != 0 {
+      return "cannot create whiteout devices: \(SystemError.last("mknod", "whiteout"))"
+    }
+    let value: [UInt8] = [UInt8(ascii: "y")]
+    if value.withUnsafeBytes({ crisp_lsetxattr("\(probe)/upper", "trusted.overlay.opaque", $0.baseAddress, $0.count) }) != 0 {
+      return "cannot set trusted.* xattrs: \(SystemError.last("setxattr", "trusted.overlay.opaque"))"
+    }
+    do {
+      try OverlayMount.mount(lowers: ["\(probe)/lower"], upper: "\(probe)/upper", work: "\(probe)/work", target: "\(probe)/merged")
+    } catch {
+      return "test mount failed: \(error.message)"
+    }
+    if FilePath.exists("\(probe)/merged/file") {
+      return "a whiteout in the upper layer did not hide the lower file"
+    }
+    return nil
+  }
+}
+
+/// Whether a filesystem fills in d_type.
+enum DirectoryTypes {
+  static func supported(_ directory: String) -> Bool {
+    guard let dir = opendir(directory) else { return false }
+    defer { closedir(dir) }
+    while let entry = readdir(dir) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+      if name == "." || name == ".." { continue }
+      return entry.pointee.d_type != UInt8(DT_UNKNOWN)
+    }
+    return false
+  }
+}
+
+/// Bytes and inodes used under a directory.
+public enum DiskUsage {
+  public static func measure(_ path: String) -> (bytes: Int64, inodes: Int64) {
+    var bytes: Int64 = 0
+    var inodes: Int64 = 0
+    var seen: Set<UInt64> = []
+    func walk(_ fd: Int32) {
+      guard let dir = fdopendir(fd) else { close(fd); return }
+      defer { closedir(dir) }
+      while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name == "." || name == ".." { continue }
+        var info = stat()
+        guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+        // Hard links count once.
+        if info.st_nlink > 1 {
+          if seen.contains(UInt64(info.st_ino)) { continue }
+          seen.insert(UInt64(info.st_ino))
+        }
+        inodes += 1
+        bytes += Int64(info.st_blocks) * 512
+        if info.st_mode & S_IFMT == S_IFDIR {
+          let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+          if child >= 0 { walk(child) }
+        }
+      }
+    }
+    let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard fd >= 0 else { return (0, 0) }
+    inodes += 1
+    walk(fd)
+    return (bytes, inodes)
+  }
+}

@@ -1,0 +1,262 @@
+public import CrispCore
+import Foundation
+
+/// The media types crisp accepts from registries and archives.
+public enum MediaType {
+  public static let ociManifest = "application/vnd.oci.image.manifest.v1+json"
+  public static let ociIndex = "application/vnd.oci.image.index.v1+json"
+  public static let ociConfig = "application/vnd.oci.image.config.v1+json"
+  public static let ociLayer = "application/vnd.oci.image.layer.v1.tar"
+  public static let ociLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip"
+  public static let ociLayerZstd = "application/vnd.oci.image.layer.v1.tar+zstd"
+  public static let ociLayerNondistributableGzip = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+  public static let dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+  public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+  public static let dockerConfig = "application/vnd.docker.container.image.v1+json"
+  public static let dockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+  public static let dockerLayer = "application/vnd.docker.image.rootfs.diff.tar"
+  public static let dockerSchema1 = "application/vnd.docker.distribution.manifest.v1+json"
+  public static let dockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+
+  /// The `Accept` list for manifest requests, most specific first.
+  public static let manifestAccept = [ociIndex, ociManifest, dockerManifestList, dockerManifest]
+
+  /// How a layer blob is compressed, from its media type; `nil` for a type crisp cannot unpack.
+  public static func layerCompression(_ mediaType: String) -> LayerCompression? {
+    switch mediaType {
+    case ociLayer, dockerLayer: return LayerCompression.none
+    case ociLayerGzip, dockerLayerGzip, ociLayerNondistributableGzip, "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip":
+      return .gzip
+    case ociLayerZstd: return .zstd
+    default: return nil
+    }
+  }
+}
+
+public enum LayerCompression: String, Sendable {
+  case none, gzip, zstd
+}
+
+/// A pointer to content: what it is, its digest and size, and (in an index) its platform.
+public struct Descriptor: Codable, Sendable, Hashable {
+  public var mediaType: String
+  public var digest: Digest
+  public var size: Int64
+  public var platform: Platform?
+  public var annotations: [String: String]?
+  public var urls: [String]?
+
+  public init(mediaType: String, digest: Digest, size: Int64, platform: Platform? = nil, annotations: [String: String]? = nil) {
+    self.mediaType = mediaType
+    self.digest = digest
+    self.size = size
+    self.platform = platform
+    self.annotations = annotations
+  }
+}
+
+public struct Platform: Codable, Sendable, Hashable, CustomStringConvertible {
+  public var architecture: String
+  public var os: String
+  public var variant: String?
+  public var osVersion: String?
+
+  enum CodingKeys: String, CodingKey {
+    case architecture, os, variant
+    case osVersion = "os.version"
+  }
+
+  public init(architecture: String, os: String, variant: String? = nil) {
+    self.architecture = architecture
+    self.os = os
+    self.variant = variant
+  }
+
+  public var description: String {
+    [os, architecture, variant].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: "/")
+  }
+
+  /// The platform of this machine, in the OCI/Go naming (`linux/amd64`, `linux/arm64/v8`).
+  public static var host: Platform {
+    #if arch(x86_64)
+    return Platform(architecture: "amd64", os: "linux")
+    #elseif arch(arm64)
+    return Platform(architecture: "arm64", os: "linux", variant: "v8")
+    #elseif arch(arm)
+    return Platform(architecture: "arm", os: "linux", variant: "v7")
+    #else
+    return Platform(architecture: "unknown", os: "linux")
+    #endif
+  }
+
+  /// Whether an image built for `self` runs here. A missing variant matches (most indexes omit it for
+  /// amd64); arm64 treats "v8" and none as the same.
+  public func matches(_ host: Platform) -> Bool {
+    guard os == host.os, architecture == host.architecture else { return false }
+    let mine = variant ?? "", theirs = host.variant ?? ""
+    if mine.isEmpty || mine == theirs { return true }
+    return architecture == "arm64" && (mine == "v8" && theirs.isEmpty)
+  }
+}
+
+/// An image manifest (OCI or Docker schema 2): config plus ordered layers.
+public struct ImageManifest: Codable, Sendable {
+  public var schemaVersion: Int
+  public var mediaType: String?
+  public var config: Descriptor
+  public var layers: [Descriptor]
+  public var annotations: [String: String]?
+
+  public init(mediaType: String, config: Descriptor, layers: [Descriptor], annotations: [String: String]? = nil) {
+    schemaVersion = 2
+    self.mediaType = mediaType
+    self.config = config
+    self.layers = layers
+    self.annotations = annotations
+  }
+}
+
+/// An image index / manifest list: one manifest per platform.
+public struct ImageIndex: Codable, Sendable {
+  public var schemaVersion: Int
+  public var mediaType: String?
+  public var manifests: [Descriptor]
+  public var annotations: [String: String]?
+
+  public init(mediaType: String, manifests: [Descriptor], annotations: [String: String]? = nil) {
+    schemaVersion = 2
+    self.mediaType = mediaType
+    self.manifests = manifests
+    self.annotations = annotations
+  }
+}
+
+/// The parts of an image configuration crisp reads. Unknown fields are kept in the stored JSON, not here.
+public struct ImageConfig: Codable, Sendable {
+  public var architecture: String?
+  public var os: String?
+  public var variant: String?
+  public var config: Runtime?
+  public var rootfs: RootFS
+  public var created: String?
+
+  /// The image's defaults for a container (`config` in the JSON, with Go-style capitalised keys).
+  public struct Runtime: Codable, Sendable {
+    public var user: String?
+    public var env: [String]?
+    public var entrypoint: [String]?
+    public var cmd: [String]?
+    public var workingDir: String?
+    public var labels: [String: String]?
+    public var stopSignal: String?
+    public var exposedPorts: [String: EmptyObject]?
+    public var volumes: [String: EmptyObject]?
+
+    enum CodingKeys: String, CodingKey {
+      case user = "User", env = "Env", entrypoint = "Entrypoint", cmd = "Cmd", workingDir = "WorkingDir"
+      case labels = "Labels", stopSignal = "StopSignal", exposedPorts = "ExposedPorts", volumes = "Volumes"
+    }
+
+    public init() {}
+  }
+
+  public struct RootFS: Codable, Sendable {
+    public var type: String
+    public var diffIDs: [Digest]
+
+    enum CodingKeys: String, CodingKey {
+      case type
+      case diffIDs = "diff_ids"
+    }
+
+    public init(diffIDs: [Digest]) {
+      type = "layers"
+      self.diffIDs = diffIDs
+    }
+  }
+
+  public struct EmptyObject: Codable, Sendable, Hashable {
+    public init() {}
+  }
+}
+
+/// What a manifest request returned, parsed by media type.
+public enum ManifestDocument: Sendable {
+  case manifest(ImageManifest)
+  case index(ImageIndex)
+}
+
+/// Strict parsing of registry documents: size-limited, schema-checked, unknown media types refused by name.
+public enum ManifestParser {
+  /// Manifests, indexes and configs larger than this are refused (no legitimate one comes close).
+  public static let maximumDocumentSize = 4 * 1024 * 1024
+
+  public static func parse(_ bytes: [UInt8], mediaType headerType: String?, reference: String) throws(CrispError) -> ManifestDocument {
+    guard bytes.count <= maximumDocumentSize else {
+      throw CrispError.invalidArgument("\(reference): manifest is \(bytes.count) bytes, over the \(maximumDocumentSize)-byte limit")
+    }
+    struct Probe: Decodable {
+      var schemaVersion: Int?
+      var mediaType: String?
+      var manifests: [Descriptor]?
+      var layers: [Descriptor]?
+    }
+    let data = Data(bytes)
+    let probe: Probe
+    do {
+      probe = try JSONDecoder().decode(Probe.self, from: data)
+    } catch {
+      throw CrispError.invalidArgument("\(reference): manifest is not valid JSON: \(error)")
+    }
+    // The document's own mediaType wins over the Content-Type header, which some registries get wrong.
+    var mediaType = probe.mediaType ?? headerType.map { String($0.split(separator: ";")[0]).trimmingSpaces } ?? ""
+    if mediaType.isEmpty || mediaType == "application/json" {
+      mediaType = probe.manifests != nil ? MediaType.ociIndex : MediaType.ociManifest
+    }
+    if mediaType == MediaType.dockerSchema1 || mediaType == MediaType.dockerSchema1Signed || probe.schemaVersion == 1 {
+      throw CrispError.failedPrecondition("\(reference): Docker schema 1 manifests are not supported (deprecated since 2017); re-push the image with a current client")
+    }
+    guard probe.schemaVersion == 2 else {
+      throw CrispError.invalidArgument("\(reference): manifest schemaVersion \(probe.schemaVersion.map(String.init) ?? "missing"), expected 2")
+    }
+    do {
+      switch mediaType {
+      case MediaType.ociIndex, MediaType.dockerManifestList:
+        return .index(try JSONDecoder().decode(ImageIndex.self, from: data))
+      case MediaType.ociManifest, MediaType.dockerManifest:
+        return .manifest(try JSONDecoder().decode(ImageManifest.self, from: data))
+      default:
+        throw CrispError.invalidArgument("\(reference): unsupported manifest media type \"\(mediaType)\"")
+      }
+    } catch let error as CrispError {
+      throw error
+    } catch {
+      throw CrispError.invalidArgument("\(reference): malformed manifest: \(error)")
+    }
+  }
+
+  public static func parseConfig(_ bytes: [UInt8], reference: String) throws(CrispError) -> ImageConfig {
+    guard bytes.count <= maximumDocumentSize else {
+      throw CrispError.invalidArgument("\(reference): image config is \(bytes.count) bytes, over the \(maximumDocumentSize)-byte limit")
+    }
+    do {
+      return try JSONDecoder().decode(ImageConfig.self, from: Data(bytes))
+    } catch {
+      throw CrispError.invalidArgument("\(reference): malformed image config: \(error)")
+    }
+  }
+
+  /// The manifest for `platform` in an index, or an error listing what the index offers.
+  public static func select(from index: ImageIndex, platform: Platform, reference: String) throws(CrispError) -> Descriptor {
+    let candidates = index.manifests.filter { descriptor in
+      // Attestation manifests (buildkit's "unknown/unknown") are never runnable images.
+      guard let p = descriptor.platform else { return false }
+      return p.matches(platform)
+    }
+    // Prefer an exact variant match over a variant-less one.
+    if let exact = candidates.first(where: { ($0.platform?.variant ?? "") == (platform.variant ?? "") }) { return exact }
+    if let first = candidates.first { return first }
+    let offered = index.manifests.compactMap { $0.platform?.description }
+    throw CrispError.notFound("\(reference): no manifest for platform \(platform) (the index offers: \(offered.isEmpty ? "none" : offered.joined(separator: ", ")))")
+  }
+}

@@ -1,0 +1,225 @@
+public import CrispCore
+import Crypto
+import Foundation
+
+/// Content-addressed blobs (manifests, configs, layers) under `<root>/content/blobs/sha256/<hex>`.
+///
+/// A blob becomes visible only once complete and verified: downloads stream into `<root>/content/ingest/`,
+/// are checked against the expected size and sha256, and are renamed into place. A daemon killed mid-download
+/// leaves only an ingest file, which the next start removes. Blobs are immutable once committed.
+public final class ContentStore: Sendable {
+  public let root: String
+  private let blobs: String
+  private let ingest: String
+
+  public init(root: String) throws(CrispError) {
+    self.root = root
+    blobs = root + "/blobs/sha256"
+    ingest = root + "/ingest"
+    do {
+      try FilePath.makeDirectories(blobs, mode: 0o700)
+      try FilePath.makeDirectories(ingest, mode: 0o700)
+    } catch {
+      throw CrispError.internalError("content store \(root): \(error)")
+    }
+  }
+
+  /// Where the blob with this sha256 hex digest lives (whether or not it exists).
+  public func path(sha256 hex: String) -> String { "\(blobs)/\(hex)" }
+
+  public func contains(sha256 hex: String) -> Bool { FilePath.exists(path(sha256: hex)) }
+
+  /// The size of a committed blob, or nil.
+  public func size(sha256 hex: String) -> Int64? {
+    var info = stat()
+    guard stat(path(sha256: hex), &info) == 0 else { return nil }
+    return Int64(info.st_size)
+  }
+
+  /// Reads a small committed blob (a manifest or config) whole.
+  public func read(sha256 hex: String, limit: Int = 4 << 20) throws(CrispError) -> [UInt8]? {
+    do {
+      return try FilePath.read(path(sha256: hex), limit: limit)
+    } catch {
+      throw CrispError.internalError("content store: read sha256:\(hex): \(error)")
+    }
+  }
+
+  /// Writes a small blob whose bytes are already in memory, verifying them against `hex` when given.
+  /// Returns the sha256 hex digest.
+  @discardableResult
+  public func write(_ bytes: [UInt8], expectedSHA256 hex: String? = nil) throws(CrispError) -> String {
+    let actual = SHA256.hash(data: bytes).hexString
+    if let hex, hex != actual {
+      throw CrispError.invalidArgument("content digest mismatch: expected sha256:\(hex), got sha256:\(actual)")
+    }
+    if contains(sha256: actual) { return actual }
+    let writer = try beginIngest(expectedSHA256: actual, expectedSize: Int64(bytes.count))
+    do {
+      try writer.append(bytes)
+      try writer.commit()
+    } catch {
+      writer.abort()
+      throw error
+    }
+    return actual
+  }
+
+  /// Starts a download of one blob. The caller appends bytes and then commits (verifying) or aborts.
+  public func beginIngest(expectedSHA256 hex: String?, expectedSize: Int64?) throws(CrispError) -> IngestWriter {
+    let temp = "\(ingest)/\(hex ?? "unknown")-\(UInt64.random(in: 0..<UInt64.max))"
+    let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw CrispError.internalError("content store: \(SystemError.last("open", temp))") }
+    return IngestWriter(fd: fd, path: temp, store: self, expectedSHA256: hex, expectedSize: expectedSize)
+  }
+
+  /// Moves a verified ingest file into place.
+  fileprivate func commit(ingestPath: String, sha256 hex: String) throws(CrispError) {
+    let target = path(sha256: hex)
+    guard rename(ingestPath, target) == 0 else {
+      let error = SystemError.last("rename", "\(ingestPath) -> \(target)")
+      unlink(ingestPath)
+      throw CrispError.internalError("content store: \(error)")
+    }
+    AtomicFile.syncDirectory(blobs)
+  }
+
+  /// Deletes a blob; a missing blob is not an error.
+  public func delete(sha256 hex: String) throws(CrispError) {
+    do {
+      try FilePath.remove(path(sha256: hex))
+    } catch {
+      throw CrispError.internalError("content store: \(error)")
+    }
+  }
+
+  /// Every committed blob's hex digest.
+  public func allBlobs() -> [String] {
+    (try? FileManager.default.contentsOfDirectory(atPath: blobs)) ?? []
+  }
+
+  /// Removes ingest files left by a daemon that died mid-download. Called once at start-up, before any pull.
+  @discardableResult
+  public func removeStaleIngests() -> Int {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: ingest)) ?? []
+    for name in names { unlink("\(ingest)/\(name)") }
+    return names.count
+  }
+
+  /// Ingest files present right now (tests check that none are left behind).
+  public func ingestFiles() -> [String] {
+    (try? FileManager.default.contentsOfDirectory(atPath: ingest)) ?? []
+  }
+}
+
+/// One blob being written: hashes as it goes, verifies size and digest on commit.
+public final class IngestWriter: @unchecked Sendable {
+  // Used by one task at a time (the download that owns it); the class exists to own the fd.
+  private let fd: Int32
+  public let path: String
+  private let store: ContentStore
+  private let expectedSHA256: String?
+  private let expectedSize: Int64?
+  private var hasher = SHA256()
+  public private(set) var written: Int64 = 0
+  private var closed = false
+
+  fileprivate init(fd: Int32, path: String, store: ContentStore, expectedSHA256: String?, expectedSize: Int64?) {
+    self.fd = fd
+    self.path = path
+    self.store = store
+    self.expectedSHA256 = expectedSHA256
+    self.expectedSize = expectedSize
+  }
+
+  deinit {
+    if !closed {
+      close(fd)
+      unlink(path)
+    }
+  }
+
+  public func append(_ bytes: UnsafeRawBufferPointer) throws(CrispError) {
+    guard !bytes.isEmpty, let base = bytes.baseAddress else { return }
+    if let expectedSize, written + Int64(bytes.count) > expectedSize {
+      throw CrispError.invalidArgument("content size mismatch: received more than the expected \(expectedSize) bytes")
+    }
+    hasher.update(bufferPointer: bytes)
+    var offset = 0
+    while offset < bytes.count {
+      let n = retryingOnInterrupt { Glibc.write(fd, base.advanced(by: offset), bytes.count - offset) }
+      guard n > 0 else { throw CrispError.internalError("content store: \(SystemError.last("write", path))") }
+      offset += n
+    }
+    written += Int64(bytes.count)
+  }
+
+  public func append(_ bytes: [UInt8]) throws(CrispError) {
+    do {
+      try bytes.withUnsafeBytes { buffer in try append(buffer) }
+    } catch let error as CrispError {
+      throw error
+    } catch {
+      throw CrispError.internalError("content store: \(error)")
+    }
+  }
+
+  /// Verifies and moves the blob into place; returns its sha256 hex digest.
+  @discardableResult
+  public func commit() throws(CrispError) -> String {
+    let actual = hasher.finalize().hexString
+    if let expectedSize, written != expectedSize {
+      abort()
+      throw CrispError.invalidArgument("content size mismatch: expected \(expectedSize) bytes, received \(written)")
+    }
+    if let expectedSHA256, expectedSHA256 != actual {
+      abort()
+      throw CrispError.invalidArgument("content digest mismatch: expected sha256:\(expectedSHA256), got sha256:\(actual)")
+    }
+    guard fsync(fd) == 0 else {
+      abort()
+      throw CrispError.internalError("content store: \(SystemError.last("fsync", path))")
+    }
+    close(fd)
+    closed = true
+    try store.commit(ingestPath: path, sha256: actual)
+    return actual
+  }
+
+  /// Drops the partial download.
+  public func abort() {
+    guard !closed else { return }
+    close(fd)
+    unlink(path)
+    closed = true
+  }
+}
+
+/// sha256 for other modules, so they need not depend on swift-crypto themselves.
+public struct SHA256Stream: Sendable {
+  private var hasher = SHA256()
+
+  public init() {}
+
+  public mutating func update(_ bytes: UnsafeRawBufferPointer) { hasher.update(bufferPointer: bytes) }
+  public mutating func update(_ bytes: [UInt8]) { hasher.update(data: bytes) }
+
+  /// The lowercase hex digest; the stream is finished after this.
+  public func finalizeHex() -> String { hasher.finalize().hexString }
+
+  public static func hex(_ bytes: [UInt8]) -> String { SHA256.hash(data: bytes).hexString }
+}
+
+extension SHA256.Digest {
+  var hexString: String {
+    var text = ""
+    text.reserveCapacity(64)
+    for byte in self {
+      text.append(Self.hexDigits[Int(byte >> 4)])
+      text.append(Self.hexDigits[Int(byte & 0x0f)])
+    }
+    return text
+  }
+
+  private static let hexDigits: [Character] = Array("0123456789abcdef")
+}
