@@ -126,12 +126,33 @@ let package = Package(
     .testTarget(name: "ConfigTests", dependencies: ["Config", "CrispCore"], swiftSettings: strict),
     .testTarget(name: "StoreTests", dependencies: ["Store", "CrispCore"], swiftSettings: strict),
     .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "Config"], swiftSettings: strict),
+    // Shared by the integration tests: the daemon, registry and fixture harnesses. Never part of a product.
+    .target(
+      name: "TestSupport",
+      dependencies: [
+        "CRIAPI",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+      ],
+      path: "Tests/TestSupport",
+      swiftSettings: strict
+    ),
     .testTarget(
       name: "DaemonTests",
       dependencies: [
-        "CRIAPI", "CrispCore",
+        "CRIAPI", "CrispCore", "TestSupport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "ImagesTests",
+      dependencies: [
+        "CRIAPI", "CrispCore", "Config", "Store", "Registry", "Images", "TestSupport",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict
     ),

@@ -167,7 +167,10 @@ public final class RegistryClient: Sendable {
     }
     let summary = failures.map { "\($0.0) (\($0.1.answer))" }.joined(separator: "; ")
     let message = "pull \(image): \(what): every host failed: \(summary)"
-    if failures.allSatisfy({ if case .notFound = $0.1.kind { return true } else { return false } }) {
+    // Hosts that could not be reached say nothing about the image; if every host that answered said 404,
+    // the image does not exist.
+    let answered = failures.filter { if case .connection = $0.1.kind { return false } else { return true } }
+    if !answered.isEmpty && answered.allSatisfy({ if case .notFound = $0.1.kind { return true } else { return false } }) {
       throw CrispError.notFound(message)
     }
     if failures.contains(where: { if case .unauthorized = $0.1.kind { return true } else { return false } }) {

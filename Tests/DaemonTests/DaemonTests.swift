@@ -1,3 +1,4 @@
+import TestSupport
 import CRIAPI
 import Foundation
 import GRPCCore

@@ -1,30 +1,30 @@
-import CRIAPI
-import Foundation
-import GRPCCore
-import GRPCNIOTransportHTTP2
+public import CRIAPI
+public import Foundation
+public import GRPCCore
+public import GRPCNIOTransportHTTP2
 
 /// Runs the real, built `crisp` binary on a private root, state and socket, as kubelet's node would, and
 /// removes everything it made afterwards.
-final class DaemonHarness: @unchecked Sendable {
-  let directory: String
-  var root: String { directory + "/root" }
-  var state: String { directory + "/state" }
-  var socketPath: String { state + "/crisp.sock" }
-  var configPath: String { directory + "/config.toml" }
-  var cniConfDir: String { directory + "/net.d" }
-  var logPath: String { directory + "/daemon.log" }
-  private(set) var process: Process?
+public final class DaemonHarness: @unchecked Sendable {
+  public let directory: String
+  public var root: String { directory + "/root" }
+  public var state: String { directory + "/state" }
+  public var socketPath: String { state + "/crisp.sock" }
+  public var configPath: String { directory + "/config.toml" }
+  public var cniConfDir: String { directory + "/net.d" }
+  public var logPath: String { directory + "/daemon.log" }
+  public private(set) var process: Process?
 
   /// The directory holding the built products (the test bundle sits next to them).
-  static var productsDirectory: String {
+  public static var productsDirectory: String {
     let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     return URL(fileURLWithPath: executable).deletingLastPathComponent().path
   }
 
-  static var crispBinary: String { productsDirectory + "/crisp" }
-  static var crispctlBinary: String { productsDirectory + "/crispctl" }
+  public static var crispBinary: String { productsDirectory + "/crisp" }
+  public static var crispctlBinary: String { productsDirectory + "/crispctl" }
 
-  init() throws {
+  public init() throws {
     // Short: unix socket paths are limited to 107 bytes.
     directory = "/tmp/crisp-it-" + String(UUID().uuidString.prefix(8)).lowercased()
     try FileManager.default.createDirectory(atPath: cniConfDir, withIntermediateDirectories: true)
@@ -40,7 +40,7 @@ final class DaemonHarness: @unchecked Sendable {
   }
 
   /// Writes the daemon's config file: `extra` TOML, then the test's own CNI directory.
-  func writeConfig(_ extra: String) throws {
+  public func writeConfig(_ extra: String) throws {
     let text = """
       \(extra)
       [cni]
@@ -51,7 +51,7 @@ final class DaemonHarness: @unchecked Sendable {
 
   /// Starts crisp and waits until its socket answers (or it exits).
   @discardableResult
-  func start(arguments: [String]? = nil, wait: Bool = true) throws -> Process {
+  public func start(arguments: [String]? = nil, wait: Bool = true) throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Self.crispBinary)
     process.arguments = arguments ?? ["--config", configPath, "--root", root, "--state", state, "--log-level", "debug"]
@@ -66,7 +66,7 @@ final class DaemonHarness: @unchecked Sendable {
     return process
   }
 
-  func waitUntilServing(_ process: Process, timeout: Duration = .seconds(30)) throws {
+  public func waitUntilServing(_ process: Process, timeout: Duration = .seconds(30)) throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
       if !process.isRunning { throw HarnessError("crisp exited with \(process.terminationStatus): \(log)") }
@@ -77,11 +77,11 @@ final class DaemonHarness: @unchecked Sendable {
   }
 
   /// Runs crisp to completion (for invocations expected to fail) and returns its status and output.
-  func runToExit(_ arguments: [String], timeout: Duration = .seconds(30)) throws -> (status: Int32, output: String) {
+  public func runToExit(_ arguments: [String], timeout: Duration = .seconds(30)) throws -> (status: Int32, output: String) {
     try Self.run(Self.crispBinary, arguments, timeout: timeout)
   }
 
-  static func run(_ binary: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration = .seconds(30)) throws -> (status: Int32, output: String) {
+  public static func run(_ binary: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration = .seconds(30)) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = arguments
@@ -101,15 +101,15 @@ final class DaemonHarness: @unchecked Sendable {
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
   }
 
-  var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+  public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-  func signal(_ number: Int32) {
+  public func signal(_ number: Int32) {
     guard let process else { return }
     kill(process.processIdentifier, number)
   }
 
   /// Waits for the daemon to exit and returns its status.
-  func waitForExit(timeout: Duration = .seconds(30)) throws -> Int32 {
+  public func waitForExit(timeout: Duration = .seconds(30)) throws -> Int32 {
     guard let process else { throw HarnessError("not started") }
     let deadline = ContinuousClock.now + timeout
     while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
@@ -117,7 +117,7 @@ final class DaemonHarness: @unchecked Sendable {
     return process.terminationStatus
   }
 
-  static func canConnect(_ path: String) -> Bool {
+  public static func canConnect(_ path: String) -> Bool {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return false }
     defer { close(fd) }
@@ -137,7 +137,7 @@ final class DaemonHarness: @unchecked Sendable {
   }
 
   /// Calls the daemon through a generated gRPC client over its unix socket, as kubelet does.
-  func withClients<T: Sendable>(
+  public func withClients<T: Sendable>(
     _ body: @Sendable (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>, Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>) async throws -> T
   ) async throws -> T {
     let transport = try HTTP2ClientTransport.Posix(target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)
@@ -147,7 +147,7 @@ final class DaemonHarness: @unchecked Sendable {
   }
 }
 
-struct HarnessError: Error, CustomStringConvertible {
-  let description: String
-  init(_ description: String) { self.description = description }
+public struct HarnessError: Error, CustomStringConvertible {
+  public let description: String
+  public init(_ description: String) { self.description = description }
 }
