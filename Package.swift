@@ -149,7 +149,7 @@ let package = Package(
     .testTarget(
       name: "ImagesTests",
       dependencies: [
-        "CRIAPI", "CrispCore", "Config", "Store", "Registry", "Images", "TestSupport",
+        "CRIAPI", "CrispCore", "CLinux", "Config", "Store", "Registry", "Images", "TestSupport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
