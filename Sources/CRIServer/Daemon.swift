@@ -43,7 +43,10 @@ public struct Daemon: Sendable {
       listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext, config: transportConfig)
     let server = GRPCServer(
       transport: transport,
-      services: [RuntimeServiceHandler(node: node), ImageServiceHandler(node: node, images: images)],
+      services: [
+        RuntimeServiceHandler(node: node), ImageServiceHandler(node: node, images: images),
+        AdminServiceHandler(node: node, images: images),
+      ],
       interceptors: [CallInterceptor(logger: logger)])
 
     let group = ServiceGroup(configuration: .init(

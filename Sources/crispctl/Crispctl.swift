@@ -29,6 +29,11 @@ struct Endpoint: ParsableArguments {
     try await withClient { try await body(Runtime_V1_RuntimeService.Client(wrapping: $0)) }
   }
 
+  /// Runs `body` with an AdminService client.
+  func withAdmin<T: Sendable>(_ body: @Sendable (Crisp_Admin_V1_AdminService.Client<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T {
+    try await withClient { try await body(Crisp_Admin_V1_AdminService.Client(wrapping: $0)) }
+  }
+
   /// Runs `body` with an ImageService client.
   func withImages<T: Sendable>(_ body: @Sendable (Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T {
     try await withClient { try await body(Runtime_V1_ImageService.Client(wrapping: $0)) }
@@ -91,7 +96,13 @@ struct Info: AsyncParsableCommand {
 }
 
 struct Images: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "List images.")
+  static let configuration = CommandConfiguration(
+    abstract: "List, import and export images.", subcommands: [ListImages.self, ImportImages.self, ExportImages.self],
+    defaultSubcommand: ListImages.self)
+}
+
+struct ListImages: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "list", abstract: "List images.")
   @OptionGroup var endpoint: Endpoint
   @Option(name: .shortAndLong, help: "Output: table or json.") var output: String = "table"
   @Flag(name: .shortAndLong, help: "Only image ids.") var quiet = false
@@ -221,5 +232,100 @@ func printTable(_ rows: [[String]]) {
       index == row.count - 1 ? cell : cell.padding(toLength: widths[index] + 3, withPad: " ", startingAt: 0)
     }.joined()
     print(line)
+  }
+}
+
+/// A one-line progress display on standard error: bytes, total, rate.
+final class Progress: @unchecked Sendable {
+  private let label: String
+  private let start = ContinuousClock.now
+  private var last = ContinuousClock.now - .seconds(1)
+  private let interactive = isatty(2) != 0
+
+  init(_ label: String) { self.label = label }
+
+  func update(_ bytes: UInt64, total: UInt64?, force: Bool = false) {
+    guard force || ContinuousClock.now - last > .milliseconds(200) else { return }
+    last = .now
+    let seconds = max(Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds), 0.001)
+    let rate = formatSize(UInt64(Double(bytes) / seconds)) + "/s"
+    var line = "\(label): \(formatSize(bytes))"
+    if let total, total > 0 {
+      let fraction = min(1, Double(bytes) / Double(total))
+      let width = 30
+      let filled = Int(fraction * Double(width))
+      line = "\(label): [\(String(repeating: "=", count: filled))\(String(repeating: " ", count: width - filled))] \(formatSize(bytes))/\(formatSize(total))"
+    }
+    line += " \(rate)"
+    FileHandle.standardError.write(Data((interactive ? "\r\(line)\u{1b}[K" : "\(line)\n").utf8))
+  }
+
+  func finish() {
+    if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+  }
+}
+
+struct ImportImages: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "import", abstract: "Import images from a docker-save or OCI archive.")
+  @OptionGroup var endpoint: Endpoint
+  @Argument(help: "The archive (tar).") var file: String
+
+  func run() async throws {
+    guard let handle = FileHandle(forReadingAtPath: file) else {
+      FileHandle.standardError.write(Data("crispctl: cannot open \(file)\n".utf8))
+      throw ExitCode(1)
+    }
+    let total = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? UInt64) ?? 0
+    let progress = Progress("import")
+    let response = try await endpoint.withAdmin { client in
+      try await client.importImages(requestProducer: { writer in
+        var sent: UInt64 = 0
+        while true {
+          let chunk = handle.readData(ofLength: 1 << 20)
+          if chunk.isEmpty { break }
+          try await writer.write(.with { $0.data = chunk })
+          sent += UInt64(chunk.count)
+          progress.update(sent, total: total)
+        }
+        progress.update(sent, total: total, force: true)
+        progress.finish()
+      })
+    }
+    for image in response.images {
+      print("imported \(image.id) \((image.repoTags.isEmpty ? image.repoDigests : image.repoTags).joined(separator: " "))")
+    }
+  }
+}
+
+struct ExportImages: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "export", abstract: "Export images to an OCI archive (also readable by docker load and ctr import).")
+  @OptionGroup var endpoint: Endpoint
+  @Option(name: .shortAndLong, help: "The archive to write.") var output: String
+  @Argument(help: "Image references or ids.") var images: [String]
+
+  func run() async throws {
+    guard FileManager.default.createFile(atPath: output, contents: nil), let handle = FileHandle(forWritingAtPath: output) else {
+      FileHandle.standardError.write(Data("crispctl: cannot create \(output)\n".utf8))
+      throw ExitCode(1)
+    }
+    let names = images
+    let progress = Progress("export")
+    let written = try await endpoint.withAdmin { client in
+      try await client.exportImages(.with { $0.images = names }) { response in
+        var total: UInt64 = 0
+        var bytes: UInt64 = 0
+        for try await message in response.messages {
+          if message.totalSize > 0 { total = message.totalSize }
+          try handle.write(contentsOf: message.data)
+          bytes += UInt64(message.data.count)
+          progress.update(bytes, total: total)
+        }
+        progress.update(bytes, total: total, force: true)
+        progress.finish()
+        return bytes
+      }
+    }
+    try handle.close()
+    print("exported \(names.joined(separator: " ")) to \(output) (\(formatSize(written)))")
   }
 }

@@ -317,3 +317,25 @@ import TestSupport
     #expect(daemon.ingests.isEmpty)
   }
 }
+
+@Suite struct ConcurrentPullTests {
+  @Test func concurrentPullsOfOneImageShareTheDownloads() async throws {
+    let registry = try RegistryHarness()
+    let pushed = try registry.push(busyboxSpec(repository: "shared/app"))
+    let daemon = try DaemonHarness()
+    let configPath = try writeHostsFile(daemon, host: registry.host, "server = \"http://\(registry.host)\"\n")
+    try startDaemon(daemon, "[registry]\nconfig_path = \"\(configPath)\"")
+    let ids = try await withThrowingTaskGroup(of: String.self) { group in
+      for _ in 0..<4 { group.addTask { try await daemon.pull("\(registry.host)/shared/app") } }
+      var ids: [String] = []
+      for try await id in group { ids.append(id) }
+      return ids
+    }
+    #expect(ids == Array(repeating: pushed.imageID, count: 4))
+    // Each layer blob crossed the wire once.
+    for layer in pushed.layers {
+      let fetches = registry.log.components(separatedBy: "GET /v2/shared/app/blobs/\(layer)").count - 1
+      #expect(fetches == 1, "layer \(layer) fetched \(fetches) times")
+    }
+  }
+}

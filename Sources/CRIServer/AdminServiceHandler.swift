@@ -1,0 +1,86 @@
+import CRIAPI
+import CrispCore
+import Foundation
+import GRPCCore
+import Images
+
+/// crisp's admin API on the CRI socket: image archives in and out for air-gapped nodes.
+struct AdminServiceHandler: Crisp_Admin_V1_AdminService.SimpleServiceProtocol {
+  let node: NodeContext
+  let images: ImageManager
+
+  /// Archives are spooled to disk under `<root>/tmp`: they can be far larger than memory.
+  private func temporaryPath(_ kind: String) throws(CrispError) -> String {
+    let directory = FilePath.join(node.config.root, "tmp")
+    do {
+      try FilePath.makeDirectories(directory, mode: 0o700)
+    } catch {
+      throw CrispError.internalError("\(error)")
+    }
+    return "\(directory)/\(kind)-\(UInt64.random(in: 0..<UInt64.max))"
+  }
+
+  func importImages(request: RPCAsyncSequence<Crisp_Admin_V1_ImportImagesRequest, any Error>, context: ServerContext) async throws -> Crisp_Admin_V1_ImportImagesResponse {
+    let path = try temporaryPath("import")
+    defer { try? FilePath.remove(path) }
+    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { throw CrispError.internalError("\(SystemError.last("create", path))") }
+    var received: UInt64 = 0
+    do {
+      defer { close(fd) }
+      for try await chunk in request {
+        guard Self.writeAll(fd, chunk.data) else { throw CrispError.internalError("\(SystemError.last("write", path))") }
+        received += UInt64(chunk.data.count)
+      }
+    }
+    let records = try await images.importArchive(at: path)
+    var response = Crisp_Admin_V1_ImportImagesResponse()
+    response.archiveSize = received
+    response.images = records.map { record in
+      var image = Crisp_Admin_V1_ImportedImage()
+      image.id = record.id
+      image.repoTags = record.repoTags
+      image.repoDigests = record.repoDigests
+      return image
+    }
+    return response
+  }
+
+  private static func writeAll(_ fd: Int32, _ data: Data) -> Bool {
+    data.withUnsafeBytes { raw -> Bool in
+      guard let base = raw.baseAddress else { return true }
+      var offset = 0
+      while offset < raw.count {
+        let n = write(fd, base + offset, raw.count - offset)
+        if n <= 0 { return false }
+        offset += n
+      }
+      return true
+    }
+  }
+
+  func exportImages(request: Crisp_Admin_V1_ExportImagesRequest, response: RPCWriter<Crisp_Admin_V1_ExportImagesResponse>, context: ServerContext) async throws {
+    guard !request.images.isEmpty else { throw CrispError.invalidArgument("images: name at least one image to export") }
+    let path = try temporaryPath("export")
+    defer { try? FilePath.remove(path) }
+    try images.exportArchive(request.images, to: path)
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw CrispError.internalError("\(SystemError.last("open", path))") }
+    defer { close(fd) }
+    var info = stat()
+    fstat(fd, &info)
+    var first = true
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+      let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if n < 0 { throw CrispError.internalError("\(SystemError.last("read", path))") }
+      if n == 0 && !first { break }
+      var message = Crisp_Admin_V1_ExportImagesResponse()
+      message.data = Data(buffer[0..<n])
+      if first { message.totalSize = UInt64(info.st_size) }
+      first = false
+      try await response.write(message)
+      if n == 0 { break }
+    }
+  }
+}
