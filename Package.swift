@@ -16,6 +16,7 @@ let package = Package(
     .executable(name: "crisp", targets: ["crisp"]),
     .executable(name: "crispctl", targets: ["crispctl"]),
     .executable(name: "crisp-pause", targets: ["crisp-pause"]),
+    .executable(name: "crisp-bench", targets: ["crisp-bench"]),
   ],
   dependencies: [
     .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
@@ -101,6 +102,18 @@ let package = Package(
       name: "crisp",
       dependencies: [
         "CRIServer", "Config", "CrispCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
+    // Measures crisp against another CRI runtime (deploy/bench.sh); prints numbers, asserts nothing.
+    .executableTarget(
+      name: "crisp-bench",
+      dependencies: [
+        "CRIAPI", "CrispCore", "Config", "Store", "Registry", "Images",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],

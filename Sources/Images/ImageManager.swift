@@ -239,21 +239,11 @@ public final class ImageManager: Sendable {
     }
     let path = content.path(sha256: descriptor.digest.hex)
     let name = "layer \(descriptor.digest)"
-    let whiteouts = snapshotter.whiteoutStyle
+    let whiteouts: LayerExtraction.Whiteouts = snapshotter.whiteoutStyle == .overlay ? .overlay : .markers
     _ = try snapshotter.createLayer(chainID: chainID, parentChainID: parent) { directory throws(CrispError) in
-      let fd = open(path, O_RDONLY | O_CLOEXEC)
-      guard fd >= 0 else { throw CrispError.internalError("\(name): \(SystemError.last("open", path))") }
-      defer { close(fd) }
-      let source = HashingSource(try layerSource(fd: fd, path: path, compression: compression, name: name))
-      var reader = TarReader(source, name: name)
-      defer { reader.close() }
-      var applier = try LayerApplier(directory: directory, whiteouts: whiteouts, layerName: name)
-      defer { applier.close() }
-      try applier.apply(&reader)
-      try reader.drainSource()
-      let actual = reader.source.hasher.finalizeHex()
-      guard actual == diffID.hex else {
-        throw CrispError.invalidArgument("\(name): uncompressed content has digest sha256:\(actual), but the image config's diff_id is \(diffID)")
+      let actual = try LayerExtraction.extract(blob: path, compression: compression, into: directory, whiteouts: whiteouts, name: name)
+      guard actual == diffID else {
+        throw CrispError.invalidArgument("\(name): uncompressed content has digest \(actual), but the image config's diff_id is \(diffID)")
       }
     }
   }

@@ -23,6 +23,11 @@ public struct RegistryEndpoint: Sendable, Equatable, CustomStringConvertible {
   public var isPlainHTTP: Bool { origin.hasPrefix("http://") }
   public var description: String { origin + (apiRoot == "/v2" ? "" : apiRoot) }
 
+  /// An endpoint for a registry URL used as is (benchmarks, tools).
+  public static func direct(_ url: String) throws(CrispError) -> RegistryEndpoint {
+    try RegistryEndpoint(url: url, isMirror: false, settings: HostsFile.HostSettings(), source: "endpoint")
+  }
+
   /// Builds an endpoint from a configured URL (`https://host[:port][/path]`).
   init(url: String, isMirror: Bool, settings: HostsFile.HostSettings, source: String) throws(CrispError) {
     guard let components = URLComponents(string: url), let scheme = components.scheme, scheme == "http" || scheme == "https",

@@ -19,6 +19,7 @@ Prints a JSON object with the digests it pushed: {"manifests": [...], "top": "sh
 import gzip
 import hashlib
 import io
+import os
 import json
 import subprocess
 import sys
@@ -56,6 +57,8 @@ def layer_tar(entries):
                 if "source" in entry:
                     with open(entry["source"], "rb") as source:
                         data = source.read()
+                elif "random" in entry:
+                    data = os.urandom(entry["random"])
                 elif "size" in entry:
                     data = bytes((i * 7 + 3) % 251 for i in range(entry["size"]))
                 else:

@@ -1,0 +1,216 @@
+import ArgumentParser
+import CRIAPI
+import CrispCore
+import Foundation
+import GRPCCore
+import Images
+import Logging
+import Registry
+import Config
+import Store
+
+/// `crisp-bench`: measures crisp (or any CRI runtime) and, with `--compare`, a second runtime in the same
+/// run, interleaving their iterations so machine noise hits both alike. Prints a Markdown table as it goes
+/// and writes JSON. Numbers are reported, never asserted.
+@main
+struct CrispBench: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "crisp-bench",
+    abstract: "Benchmark CRI runtimes side by side.",
+    discussion: """
+      Scenarios:
+        pull      PullImage of each --image (content removed between iterations), per endpoint
+        network   crisp's registry client vs curl on the same blobs of each --image (in-process, no CRI)
+        unpack    crisp's layer extraction vs `tar -x` on the same layers of each --image
+        memory    RSS and PSS of each endpoint's daemon, idle
+        all       every scenario above
+      deploy/bench.sh sets up a loopback registry, crisp and containerd, and runs this.
+      """)
+
+  @Option(help: "The runtime to measure.") var endpoint = "unix:///run/crisp/crisp.sock"
+  @Option(help: "Its name in the report.") var name = "crisp"
+  @Option(help: "A second runtime measured in the same run.") var compare: String?
+  @Option(help: "Its name in the report.") var compareName = "containerd"
+  @Option(help: "Iterations per operation.") var iterations = 5
+  @Option(help: "Image references for pull/network/unpack (repeatable).") var image: [String] = []
+  @Option(help: "Base URL of the registry holding --image, for network/unpack (http://127.0.0.1:5000).") var registry: String?
+  @Option(help: "Write the report as JSON here.") var json: String?
+  @Option(help: "Write the Markdown table here.") var markdown: String?
+  @Argument(help: "Scenarios to run.") var scenarios: [String] = ["all"]
+
+  func run() async throws {
+    var endpoints = [CRIEndpoint(name: name, address: endpoint)]
+    if let compare { endpoints.append(CRIEndpoint(name: compareName, address: compare)) }
+    let selected = Set(scenarios.contains("all") ? ["memory", "pull", "network", "unpack"] : scenarios)
+    let known: Set<String> = ["memory", "pull", "network", "unpack"]
+    if let unknown = selected.subtracting(known).first { throw ValidationError("unknown scenario \"\(unknown)\"") }
+    let report = Report(sides: selected.isDisjoint(with: ["memory", "pull"]) ? ["crisp", "reference"] : endpoints.map(\.name))
+    print(report.header)
+    if selected.contains("memory") { await memoryScenario(endpoints, report) }
+    if selected.contains("pull") { try await pullScenario(endpoints, report) }
+    if selected.contains("network") || selected.contains("unpack") {
+      guard let registry else { throw ValidationError("network and unpack need --registry") }
+      let layers = try await NetworkBench(registry: registry, images: image, iterations: iterations).run(report, network: selected.contains("network"), unpack: selected.contains("unpack"))
+      _ = layers
+    }
+    if let json { try report.json().write(to: URL(fileURLWithPath: json)) }
+    if let markdown { try report.markdown.write(toFile: markdown, atomically: true, encoding: .utf8) }
+  }
+
+  private func memoryScenario(_ endpoints: [CRIEndpoint], _ report: Report) async {
+    var rss: [String: Samples] = [:], pss: [String: Samples] = [:]
+    for endpoint in endpoints {
+      var r = Samples(unit: "B"), p = Samples(unit: "B")
+      if let pid = endpoint.serverPID() {
+        for _ in 0..<max(1, iterations) {
+          if let m = memory(of: pid) {
+            r.values.append(m.rss)
+            p.values.append(m.pss)
+          }
+          try? await Task.sleep(for: .milliseconds(200))
+        }
+      } else {
+        r.unsupported = "no process found listening on \(endpoint.socketPath)"
+        p.unsupported = r.unsupported
+      }
+      rss[endpoint.name] = r
+      pss[endpoint.name] = p
+    }
+    report.add("daemon RSS, idle", target: "crisp ≤ 22 MB", rss)
+    report.add("daemon PSS, idle", pss)
+  }
+
+  private func pullScenario(_ endpoints: [CRIEndpoint], _ report: Report) async throws {
+    for reference in image {
+      var results: [String: Samples] = Dictionary(uniqueKeysWithValues: endpoints.map { ($0.name, Samples(unit: "s")) })
+      for _ in 0..<iterations {
+        for endpoint in endpoints where results[endpoint.name]?.unsupported == nil {
+          do {
+            let seconds = try await endpoint.withClients { _, images in
+              _ = try? await images.removeImage(.with { $0.image.image = reference })
+              return try await time { _ = try await images.pullImage(.with { $0.image.image = reference }) }
+            }
+            results[endpoint.name]?.values.append(seconds)
+          } catch let error as RPCError {
+            results[endpoint.name]?.unsupported = "\(error.code): \(error.message)"
+          }
+        }
+      }
+      report.add("pull \(reference)", target: "≤ 0.6", results)
+    }
+  }
+}
+
+/// The network and unpack comparisons: crisp's own code against curl and tar on the same blobs.
+struct NetworkBench {
+  let registry: String
+  let images: [String]
+  let iterations: Int
+
+  func run(_ report: Report, network: Bool, unpack: Bool) async throws {
+    let scratch = "/tmp/crisp-bench-\(getpid())"
+    try FilePath.makeDirectories(scratch, mode: 0o700)
+    defer { try? FilePath.removeTree(scratch) }
+    let store = try ContentStore(root: scratch + "/content")
+    let client = RegistryClient(readTimeout: .seconds(60), logger: Logger(label: "bench"))
+    do {
+      try await measure(client, store, scratch, report, network: network, unpack: unpack)
+    } catch {
+      await client.shutdown()
+      throw error
+    }
+    await client.shutdown()
+  }
+
+  private func measure(_ client: RegistryClient, _ store: ContentStore, _ scratch: String, _ report: Report, network: Bool, unpack: Bool) async throws {
+    let endpoint = try RegistryEndpoint.direct(registry)
+    for text in images {
+      let reference = try ImageReference(parsing: text)
+      let fetched = try await client.fetchManifest(image: reference, reference: reference.manifestReference, endpoints: [endpoint], credentials: nil)
+      var manifest: ImageManifest
+      switch try ManifestParser.parse(fetched.bytes, mediaType: fetched.mediaType, reference: text) {
+      case .manifest(let m): manifest = m
+      case .index(let index):
+        let chosen = try ManifestParser.select(from: index, platform: .host, reference: text)
+        let inner = try await client.fetchManifest(image: reference, reference: chosen.digest.description, endpoints: [endpoint], credentials: nil)
+        guard case .manifest(let m) = try ManifestParser.parse(inner.bytes, mediaType: inner.mediaType, reference: text) else { continue }
+        manifest = m
+      }
+      let total = Double(manifest.layers.reduce(0) { $0 + $1.size })
+      if network {
+        var crisp = Samples(unit: "B/s"), curl = Samples(unit: "B/s")
+        for _ in 0..<iterations {
+          for layer in manifest.layers { try? store.delete(sha256: layer.digest.hex) }
+          let ours = try await time {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+              for layer in manifest.layers {
+                group.addTask { try await client.fetchBlob(image: reference, descriptor: layer, endpoints: [endpoint], credentials: nil, into: store) }
+              }
+              try await group.waitForAll()
+            }
+          }
+          crisp.values.append(total / ours)
+          let urls = manifest.layers.map { "\(registry)/v2/\(reference.path)/blobs/\($0.digest)" }
+          let theirs = try await time {
+            // curl fetching the same blobs in parallel, discarding them.
+            let command = urls.map { "curl -sf -o /dev/null '\($0)' &" }.joined(separator: " ") + " wait"
+            _ = try shell(command)
+          }
+          curl.values.append(total / theirs)
+        }
+        report.add("download \(text) (\(Report.format(total, "B")))", better: "higher", target: "≥ 0.8", ["crisp": crisp, "reference": curl])
+      }
+      if unpack {
+        for layer in manifest.layers where !store.contains(sha256: layer.digest.hex) {
+          try await client.fetchBlob(image: reference, descriptor: layer, endpoints: [endpoint], credentials: nil, into: store)
+        }
+        var ours = Samples(unit: "B/s"), tar = Samples(unit: "B/s")
+        var uncompressed = 0.0
+        for _ in 0..<iterations {
+          let target = scratch + "/unpack"
+          try? FilePath.removeTree(target)
+          try FilePath.makeDirectories(target, mode: 0o755)
+          var bytes = 0.0
+          let seconds = try await time {
+            for layer in manifest.layers {
+              guard let compression = MediaType.layerCompression(layer.mediaType) else { continue }
+              let layerDirectory = "\(target)/\(layer.digest.hex.prefix(12))"
+              try FilePath.makeDirectories(layerDirectory, mode: 0o755)
+              _ = try LayerExtraction.extract(blob: store.path(sha256: layer.digest.hex), compression: compression, into: layerDirectory, whiteouts: .overlay, name: "layer")
+              bytes += Double(DiskUsage.measure(layerDirectory).bytes)
+            }
+          }
+          uncompressed = bytes
+          ours.values.append(total / seconds)
+          try? FilePath.removeTree(target)
+          try FilePath.makeDirectories(target, mode: 0o755)
+          let reference = try await time {
+            for layer in manifest.layers {
+              let layerDirectory = "\(target)/\(layer.digest.hex.prefix(12))"
+              try FilePath.makeDirectories(layerDirectory, mode: 0o755)
+              _ = try shell("tar -xf \(store.path(sha256: layer.digest.hex)) -C \(layerDirectory)")
+            }
+          }
+          tar.values.append(total / reference)
+        }
+        try? FilePath.removeTree(scratch + "/unpack")
+        report.add("unpack \(text) (\(Report.format(total, "B")) compressed, \(Report.format(uncompressed, "B")) on disk)", better: "higher", ["crisp": ours, "reference": tar])
+      }
+    }
+  }
+
+  @discardableResult
+  func shell(_ command: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    while process.isRunning { usleep(1000) }
+    guard process.terminationStatus == 0 else { throw ValidationError("`\(command)` failed: \(String(decoding: data, as: UTF8.self))") }
+    return String(decoding: data, as: UTF8.self)
+  }
+}

@@ -1,0 +1,135 @@
+import Foundation
+
+/// Samples of one operation on one endpoint.
+struct Samples: Codable {
+  var values: [Double] = []
+  var unit: String
+  /// Set when the endpoint could not do the operation at all (e.g. UNIMPLEMENTED), with its answer.
+  var unsupported: String?
+
+  init(unit: String) { self.unit = unit }
+
+  var sorted: [Double] { values.sorted() }
+  var min: Double? { sorted.first }
+  var max: Double? { sorted.last }
+  var median: Double? {
+    let s = sorted
+    guard !s.isEmpty else { return nil }
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+  }
+  var p95: Double? {
+    let s = sorted
+    guard !s.isEmpty else { return nil }
+    return s[Swift.min(s.count - 1, Int((Double(s.count) * 0.95).rounded(.up)) - 1)]
+  }
+
+  enum CodingKeys: String, CodingKey { case values, unit, unsupported, min, median, p95, max }
+
+  init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    values = try container.decode([Double].self, forKey: .values)
+    unit = try container.decode(String.self, forKey: .unit)
+    unsupported = try container.decodeIfPresent(String.self, forKey: .unsupported)
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(values, forKey: .values)
+    try container.encode(unit, forKey: .unit)
+    try container.encodeIfPresent(unsupported, forKey: .unsupported)
+    try container.encodeIfPresent(min, forKey: .min)
+    try container.encodeIfPresent(median, forKey: .median)
+    try container.encodeIfPresent(p95, forKey: .p95)
+    try container.encodeIfPresent(max, forKey: .max)
+  }
+}
+
+/// One measured operation across the endpoints (or the two sides of an in-process comparison).
+struct Measurement: Codable {
+  var operation: String
+  /// `lower` when smaller is better (times, memory), `higher` for rates.
+  var better: String
+  var results: [String: Samples]
+  /// The first side's median divided by the second's.
+  var ratio: Double?
+  /// The issue's target for the ratio, e.g. "≤ 0.6", printed next to it.
+  var target: String?
+}
+
+/// Accumulates measurements and prints them as a Markdown table and JSON.
+final class Report {
+  var measurements: [Measurement] = []
+  let sides: [String]
+
+  init(sides: [String]) { self.sides = sides }
+
+  func add(_ operation: String, better: String = "lower", target: String? = nil, _ results: [String: Samples]) {
+    var ratio: Double?
+    if sides.count == 2, let a = results[sides[0]]?.median, let b = results[sides[1]]?.median, b > 0 { ratio = a / b }
+    measurements.append(Measurement(operation: operation, better: better, results: results, ratio: ratio, target: target))
+    print(row(measurements[measurements.count - 1]))
+  }
+
+  static func format(_ value: Double?, _ unit: String) -> String {
+    guard let value else { return "-" }
+    switch unit {
+    case "s":
+      if value < 1e-3 { return String(format: "%.0fµs", value * 1e6) }
+      if value < 1 { return String(format: "%.1fms", value * 1e3) }
+      return String(format: "%.2fs", value)
+    case "B":
+      if value >= 1e6 { return String(format: "%.1fMB", value / 1e6) }
+      return String(format: "%.0fkB", value / 1e3)
+    case "B/s":
+      return String(format: "%.0fMB/s", value / 1e6)
+    default:
+      return String(format: "%.3g%@", value, unit)
+    }
+  }
+
+  var header: String {
+    "| operation | " + sides.map { "\($0) min / median / p95 / max" }.joined(separator: " | ") + " | ratio (\(sides.first ?? "") ÷ \(sides.dropFirst().first ?? "-")) |\n"
+      + "|---|" + sides.map { _ in "---|" }.joined() + "---|"
+  }
+
+  func row(_ m: Measurement) -> String {
+    var cells = [m.operation]
+    for side in sides {
+      guard let samples = m.results[side] else {
+        cells.append("-")
+        continue
+      }
+      if let unsupported = samples.unsupported {
+        cells.append("unsupported: \(unsupported.prefix(60))")
+        continue
+      }
+      cells.append([samples.min, samples.median, samples.p95, samples.max].map { Self.format($0, samples.unit) }.joined(separator: " / "))
+    }
+    var ratio = m.ratio.map { String(format: "%.2f", $0) } ?? "-"
+    if let target = m.target { ratio += " (target \(target))" }
+    cells.append(ratio)
+    return "| " + cells.joined(separator: " | ") + " |"
+  }
+
+  var markdown: String { ([header] + measurements.map(row)).joined(separator: "\n") + "\n" }
+
+  func json() throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    return try encoder.encode(["sides": sides.map { .init($0) }, "measurements": measurements.map { .init($0) }] as [String: [AnyEncodable]])
+  }
+}
+
+struct AnyEncodable: Encodable {
+  let value: any Encodable
+  init(_ value: any Encodable) { self.value = value }
+  func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
+
+/// Wall-clock seconds of `body`.
+func time(_ body: () async throws -> Void) async rethrows -> Double {
+  let start = ContinuousClock.now
+  try await body()
+  let elapsed = ContinuousClock.now - start
+  return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Measures crisp against containerd (Debian's package) in one run, on this machine, as root:
+#   - a loopback registry (docker-registry) with a ~5 MB single-layer and a ~100 MB five-layer image,
+#   - crisp (release build) and containerd, each on a private socket, root and state, both pulling from
+#     that registry through a hosts.toml, with the same CNI configuration,
+#   - crisp-bench with every scenario, writing bench-results.md and bench-results.json.
+# Usage: deploy/bench.sh [ITERATIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "bench.sh: run as root" >&2; exit 1; }
+iterations=${1:-5}
+source deploy/packages.sh
+install_crisp_packages
+dpkg-query -W containerd >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q containerd
+
+for product in crisp crisp-pause crisp-bench; do swift build -c release --product "$product"; done
+bin=$(swift build -c release --show-bin-path)
+
+work=$(mktemp -d /tmp/crisp-bench.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  umount -R "$work"/containerd/state 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+registry="127.0.0.1:$port"
+mkdir -p "$work/registry" "$work/net.d" "$work/certs.d/$registry"
+cat > "$work/registry/config.yml" <<YAML
+version: 0.1
+log: {level: error}
+storage: {filesystem: {rootdirectory: $work/registry/data}, delete: {enabled: true}}
+http: {addr: $registry}
+YAML
+docker-registry serve "$work/registry/config.yml" > "$work/registry.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://$registry/v2/" >/dev/null && break; sleep 0.1; done
+
+push() { python3 Tests/Fixtures/ocibuild.py > /dev/null; }
+echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/small\", \"tag\": \"1\", \"images\": [{\"config\": {\"Cmd\": [\"/bin/sh\"]}, \"layers\": [{\"compression\": \"gzip\", \"entries\": [{\"path\": \"bin/busybox\", \"type\": \"file\", \"source\": \"/bin/busybox\", \"mode\": 493}, {\"path\": \"data\", \"type\": \"file\", \"random\": 4000000}]}]}]}" | push
+layers=""
+for i in 1 2 3 4 5; do
+  layers="$layers{\"compression\": \"gzip\", \"entries\": [{\"path\": \"data$i\", \"type\": \"file\", \"random\": 16000000}, {\"path\": \"text$i\", \"type\": \"file\", \"size\": 8000000}]},"
+done
+echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/big\", \"tag\": \"1\", \"images\": [{\"config\": {\"Cmd\": [\"/bin/sh\"]}, \"layers\": [${layers%,}]}]}" | push
+
+printf 'server = "http://%s"\n' "$registry" > "$work/certs.d/$registry/hosts.toml"
+cp cni-conf/*.conflist "$work/net.d/" 2>/dev/null || true
+
+cat > "$work/crisp.toml" <<TOML
+root = "$work/crisp/root"
+state = "$work/crisp/state"
+[grpc]
+address = "$work/crisp.sock"
+[cni]
+conf_dir = "$work/net.d"
+[registry]
+config_path = "$work/certs.d"
+TOML
+"$bin/crisp" --config "$work/crisp.toml" > "$work/crisp.log" 2>&1 &
+pids+=($!)
+
+cat > "$work/containerd.toml" <<TOML
+version = 2
+root = "$work/containerd/root"
+state = "$work/containerd/state"
+[grpc]
+  address = "$work/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/opt/cni/bin"
+    conf_dir = "$work/net.d"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$work/certs.d"
+TOML
+containerd --config "$work/containerd.toml" > "$work/containerd.log" 2>&1 &
+pids+=($!)
+for socket in "$work/crisp.sock" "$work/containerd.sock"; do
+  for _ in $(seq 200); do [ -S "$socket" ] && break; sleep 0.1; done
+done
+sleep 1
+
+"$bin/crisp-bench" --endpoint "unix://$work/crisp.sock" --compare "unix://$work/containerd.sock" \
+  --iterations "$iterations" --registry "http://$registry" \
+  --image "$registry/bench/small:1" --image "$registry/bench/big:1" \
+  --json bench-results.json --markdown bench-results.md all
+echo "bench.sh: wrote bench-results.md and bench-results.json"
