@@ -16,6 +16,7 @@ let package = Package(
     .executable(name: "crisp", targets: ["crisp"]),
     .executable(name: "crispctl", targets: ["crispctl"]),
     .executable(name: "crisp-pause", targets: ["crisp-pause"]),
+    .executable(name: "crisp-shim", targets: ["crisp-shim"]),
     .executable(name: "crisp-bench", targets: ["crisp-bench"]),
   ],
   dependencies: [
@@ -106,6 +107,15 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict
+    ),
+    // crisp-shim, one per container: Embedded Swift (no Foundation, whole-module, static) so each costs
+    // about a megabyte of memory; CShim wraps the variadic and macro-only libc calls it needs.
+    .target(name: "CShim"),
+    .executableTarget(
+      name: "crisp-shim",
+      dependencies: ["CShim"],
+      swiftSettings: [.enableExperimentalFeature("Embedded"), .unsafeFlags(["-wmo", "-Osize"])],
+      linkerSettings: [.unsafeFlags(["-static-executable"])]
     ),
     // Measures crisp against another CRI runtime (deploy/bench.sh); prints numbers, asserts nothing.
     .executableTarget(

@@ -39,6 +39,8 @@ struct CrispBench: AsyncParsableCommand {
   @Argument(help: "Scenarios to run.") var scenarios: [String] = ["all"]
 
   func run() async throws {
+    // Rows appear as they are measured, also when the output is a file.
+    setvbuf(stdout, nil, _IOLBF, 0)
     var endpoints = [CRIEndpoint(name: name, address: endpoint)]
     if let compare { endpoints.append(CRIEndpoint(name: compareName, address: compare)) }
     let selected = Set(scenarios.contains("all") ? ["memory", "pull", "network", "unpack"] : scenarios)
@@ -50,8 +52,7 @@ struct CrispBench: AsyncParsableCommand {
     if selected.contains("pull") { try await pullScenario(endpoints, report) }
     if selected.contains("network") || selected.contains("unpack") {
       guard let registry else { throw ValidationError("network and unpack need --registry") }
-      let layers = try await NetworkBench(registry: registry, images: image, iterations: iterations).run(report, network: selected.contains("network"), unpack: selected.contains("unpack"))
-      _ = layers
+      try await NetworkBench(registry: registry, images: image, iterations: iterations).run(report, network: selected.contains("network"), unpack: selected.contains("unpack"))
     }
     if let json { try report.json().write(to: URL(fileURLWithPath: json)) }
     if let markdown { try report.markdown.write(toFile: markdown, atomically: true, encoding: .utf8) }
@@ -152,8 +153,8 @@ struct NetworkBench {
           crisp.values.append(total / ours)
           let urls = manifest.layers.map { "\(registry)/v2/\(reference.path)/blobs/\($0.digest)" }
           let theirs = try await time {
-            // curl fetching the same blobs in parallel, discarding them.
-            let command = urls.map { "curl -sf -o /dev/null '\($0)' &" }.joined(separator: " ") + " wait"
+            // One curl fetching the same blobs in parallel, discarding them.
+            let command = "curl -sf --parallel " + urls.map { "-o /dev/null '\($0)'" }.joined(separator: " ")
             _ = try shell(command)
           }
           curl.values.append(total / theirs)
