@@ -39,15 +39,13 @@ struct CrispBench: AsyncParsableCommand {
   @Argument(help: "Scenarios to run.") var scenarios: [String] = ["all"]
 
   func run() async throws {
-    // Rows appear as they are measured, also when the output is a file.
-    setvbuf(stdout, nil, _IOLBF, 0)
     var endpoints = [CRIEndpoint(name: name, address: endpoint)]
     if let compare { endpoints.append(CRIEndpoint(name: compareName, address: compare)) }
     let selected = Set(scenarios.contains("all") ? ["memory", "pull", "network", "unpack"] : scenarios)
     let known: Set<String> = ["memory", "pull", "network", "unpack"]
     if let unknown = selected.subtracting(known).first { throw ValidationError("unknown scenario \"\(unknown)\"") }
     let report = Report(sides: selected.isDisjoint(with: ["memory", "pull"]) ? ["crisp", "reference"] : endpoints.map(\.name))
-    print(report.header)
+    emit(report.header)
     if selected.contains("memory") { await memoryScenario(endpoints, report) }
     if selected.contains("pull") { try await pullScenario(endpoints, report) }
     if selected.contains("network") || selected.contains("unpack") {

@@ -67,7 +67,7 @@ final class Report {
     var ratio: Double?
     if sides.count == 2, let a = results[sides[0]]?.median, let b = results[sides[1]]?.median, b > 0 { ratio = a / b }
     measurements.append(Measurement(operation: operation, better: better, results: results, ratio: ratio, target: target))
-    print(row(measurements[measurements.count - 1]))
+    emit(row(measurements[measurements.count - 1]))
   }
 
   static func format(_ value: Double?, _ unit: String) -> String {
@@ -132,4 +132,9 @@ func time(_ body: () async throws -> Void) async rethrows -> Double {
   try await body()
   let elapsed = ContinuousClock.now - start
   return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
+
+/// Writes a line to standard output unbuffered, so rows appear as they are measured even into a file.
+func emit(_ line: String) {
+  FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
