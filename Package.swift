@@ -46,7 +46,7 @@ let package = Package(
       swiftSettings: [.swiftLanguageMode(.v6)]
     ),
     // The bottom layer: the domain error, atomic file writes, and small kernel-facing helpers.
-    .target(name: "CrispCore", swiftSettings: strict),
+    .target(name: "CrispCore", dependencies: ["CLinux"], swiftSettings: strict),
     // C: wrappers for Linux calls Swift's Glibc module lacks (openat2, xattrs, mounts, namespaces).
     .target(name: "CLinux"),
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
@@ -85,13 +85,21 @@ let package = Package(
     ),
     .target(
       name: "PodNetwork",
-      dependencies: ["CrispCore", "Config", .product(name: "Logging", package: "swift-log")],
+      dependencies: ["CrispCore", "CLinux", "Config", .product(name: "Logging", package: "swift-log")],
+      swiftSettings: strict
+    ),
+    .target(
+      name: "Runtime",
+      dependencies: [
+        "CRIAPI", "CrispCore", "CLinux", "Config", "Store", "Registry", "Images", "PodNetwork",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       swiftSettings: strict
     ),
     .target(
       name: "CRIServer",
       dependencies: [
-        "CRIAPI", "CrispCore", "Config", "Store", "PodNetwork", "Registry", "Images",
+        "CRIAPI", "CrispCore", "Config", "Store", "PodNetwork", "Registry", "Images", "Runtime",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
@@ -164,6 +172,15 @@ let package = Package(
       name: "DaemonTests",
       dependencies: [
         "CRIAPI", "CrispCore", "TestSupport",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+      ],
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "RuntimeTests",
+      dependencies: [
+        "CRIAPI", "CrispCore", "Config", "Runtime", "Registry", "TestSupport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
       ],

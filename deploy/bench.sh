@@ -13,7 +13,7 @@ source deploy/packages.sh
 install_crisp_packages
 dpkg-query -W containerd >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q containerd
 
-for product in crisp crisp-pause crisp-bench; do swift build -c release --product "$product"; done
+for product in crisp crisp-shim crisp-pause crisp-bench; do swift build -c release --product "$product"; done
 bin=$(swift build -c release --show-bin-path)
 
 work=$(mktemp -d /tmp/crisp-bench.XXXXXX)

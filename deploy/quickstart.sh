@@ -9,4 +9,6 @@ source deploy/packages.sh
 install_crisp_packages
 swift build -c release --product crisp
 swift build -c release --product crispctl
+swift build -c release --product crisp-shim
+swift build -c release --product crisp-pause
 exec .build/release/crisp "$@"

@@ -3,6 +3,13 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <pthread.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <errno.h>
+#include <string.h>
 #include <sys/mount.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -88,3 +95,84 @@ int crisp_move_mount_to(int mountfd, const char *target) {
   return (int)syscall(SYS_move_mount, mountfd, "", AT_FDCWD, target, CRISP_MOVE_MOUNT_F_EMPTY_PATH);
 }
 ssize_t crisp_copy_file_range(int in, int out, size_t length) { return copy_file_range(in, NULL, out, NULL, length, 0); }
+int crisp_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+struct netns_request {
+  const char *path;
+  int error;
+};
+
+static void *netns_thread(void *argument) {
+  struct netns_request *request = argument;
+  if (unshare(CLONE_NEWNET) < 0) {
+    request->error = errno;
+    return NULL;
+  }
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock >= 0) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) {
+      ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+      if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) request->error = errno;
+    }
+    close(sock);
+  }
+  if (request->error) return NULL;
+  char source[64];
+  snprintf(source, sizeof(source), "/proc/self/task/%ld/ns/net", (long)syscall(SYS_gettid));
+  if (mount(source, request->path, NULL, MS_BIND, NULL) < 0) request->error = errno;
+  return NULL;
+}
+
+int crisp_netns_create(const char *path) {
+  int fd = open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (fd < 0) return errno;
+  close(fd);
+  struct netns_request request = {.path = path, .error = 0};
+  pthread_t thread;
+  int created = pthread_create(&thread, NULL, netns_thread, &request);
+  if (created != 0) {
+    unlink(path);
+    return created;
+  }
+  pthread_join(thread, NULL);
+  if (request.error) unlink(path);
+  return request.error;
+}
+
+struct in_netns_request {
+  const char *path;
+  void (*body)(void *);
+  void *context;
+  int error;
+};
+
+static void *in_netns_thread(void *argument) {
+  struct in_netns_request *request = argument;
+  int fd = open(request->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    request->error = errno;
+    return NULL;
+  }
+  // A thread sharing its file system information with the process cannot setns into a user namespace,
+  // but network namespaces are fine; the thread ends right after, so the process never sees the change.
+  if (setns(fd, CLONE_NEWNET) < 0) {
+    request->error = errno;
+    close(fd);
+    return NULL;
+  }
+  close(fd);
+  request->body(request->context);
+  return NULL;
+}
+
+int crisp_in_netns(const char *path, void (*body)(void *), void *context) {
+  struct in_netns_request request = {.path = path, .body = body, .context = context, .error = 0};
+  pthread_t thread;
+  int created = pthread_create(&thread, NULL, in_netns_thread, &request);
+  if (created != 0) return created;
+  pthread_join(thread, NULL);
+  return request.error;
+}

@@ -5,6 +5,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Images
+import Runtime
 public import Logging
 import ServiceLifecycle
 import Store
@@ -34,8 +35,13 @@ public struct Daemon: Sendable {
     let store = try Store(path: FilePath.join(config.root, "crisp.db"))
     let images = try ImageManager(config: config, store: store, logger: logger)
     try await images.start(pauseBinary: Self.siblingExecutable("crisp-pause"))
-    let listener = try openSocket(address)
     let node = NodeContext(config: config, store: store, logger: logger)
+    guard let shimBinary = Self.siblingExecutable("crisp-shim") else {
+      throw CrispError.failedPrecondition("crisp-shim was not found next to crisp (\(Self.siblingDirectory ?? "?")): install it beside the daemon")
+    }
+    let runtime = RuntimeManager(config: config, store: store, images: images, cgroupDriver: node.cgroupDriver, shimBinary: shimBinary, logger: logger)
+    await runtime.recover()
+    let listener = try openSocket(address)
 
     var transportConfig = HTTP2ServerTransport.Posix.Config.defaults
     transportConfig.rpc.maxRequestPayloadSize = Self.maxReceiveMessageSize
@@ -44,7 +50,7 @@ public struct Daemon: Sendable {
     let server = GRPCServer(
       transport: transport,
       services: [
-        RuntimeServiceHandler(node: node), ImageServiceHandler(node: node, images: images),
+        RuntimeServiceHandler(node: node, runtime: runtime), ImageServiceHandler(node: node, images: images),
         AdminServiceHandler(node: node, images: images),
       ],
       interceptors: [CallInterceptor(logger: logger)])
@@ -73,10 +79,15 @@ public struct Daemon: Sendable {
     await images.shutdown()
   }
 
+  /// The directory of the running crisp binary.
+  static var siblingDirectory: String? {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map { FilePath.directory(of: $0) }
+  }
+
   /// A program installed next to the running crisp binary (crisp-pause, crisp-shim), if present.
   static func siblingExecutable(_ name: String) -> String? {
-    guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
-    let path = FilePath.join(FilePath.directory(of: executable), name)
+    guard let directory = siblingDirectory else { return nil }
+    let path = FilePath.join(directory, name)
     return access(path, X_OK) == 0 ? path : nil
   }
 

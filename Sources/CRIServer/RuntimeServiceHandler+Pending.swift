@@ -2,70 +2,10 @@ import CRIAPI
 import GRPCCore
 
 // The RuntimeService calls whose areas are not built yet: each answers UNIMPLEMENTED naming itself and the
-// area that brings it (README, "What works today"). Implemented calls live in RuntimeServiceHandler.swift.
+// area that brings it (README, "What works today"). Implemented calls live in RuntimeServiceHandler*.swift.
 extension RuntimeServiceHandler {
-  func runPodSandbox(request: Runtime_V1_RunPodSandboxRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_RunPodSandboxResponse {
-    throw notImplemented("RunPodSandbox", "the runtime core (pod sandboxes)")
-  }
-
-  func stopPodSandbox(request: Runtime_V1_StopPodSandboxRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_StopPodSandboxResponse {
-    throw notImplemented("StopPodSandbox", "the runtime core (pod sandboxes)")
-  }
-
-  func removePodSandbox(request: Runtime_V1_RemovePodSandboxRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_RemovePodSandboxResponse {
-    throw notImplemented("RemovePodSandbox", "the runtime core (pod sandboxes)")
-  }
-
-  func podSandboxStatus(request: Runtime_V1_PodSandboxStatusRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_PodSandboxStatusResponse {
-    throw notImplemented("PodSandboxStatus", "the runtime core (pod sandboxes)")
-  }
-
-  func listPodSandbox(request: Runtime_V1_ListPodSandboxRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ListPodSandboxResponse {
-    throw notImplemented("ListPodSandbox", "the runtime core (pod sandboxes)")
-  }
-
-  func streamPodSandboxes(request: Runtime_V1_StreamPodSandboxesRequest, response: GRPCCore.RPCWriter<Runtime_V1_StreamPodSandboxesResponse>, context: GRPCCore.ServerContext) async throws {
-    throw notImplemented("StreamPodSandboxes", "the runtime core (pod sandboxes)")
-  }
-
-  func createContainer(request: Runtime_V1_CreateContainerRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_CreateContainerResponse {
-    throw notImplemented("CreateContainer", "the runtime core (containers)")
-  }
-
-  func startContainer(request: Runtime_V1_StartContainerRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_StartContainerResponse {
-    throw notImplemented("StartContainer", "the runtime core (containers)")
-  }
-
-  func stopContainer(request: Runtime_V1_StopContainerRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_StopContainerResponse {
-    throw notImplemented("StopContainer", "the runtime core (containers)")
-  }
-
-  func removeContainer(request: Runtime_V1_RemoveContainerRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_RemoveContainerResponse {
-    throw notImplemented("RemoveContainer", "the runtime core (containers)")
-  }
-
-  func listContainers(request: Runtime_V1_ListContainersRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ListContainersResponse {
-    throw notImplemented("ListContainers", "the runtime core (containers)")
-  }
-
-  func streamContainers(request: Runtime_V1_StreamContainersRequest, response: GRPCCore.RPCWriter<Runtime_V1_StreamContainersResponse>, context: GRPCCore.ServerContext) async throws {
-    throw notImplemented("StreamContainers", "the runtime core (containers)")
-  }
-
-  func containerStatus(request: Runtime_V1_ContainerStatusRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ContainerStatusResponse {
-    throw notImplemented("ContainerStatus", "the runtime core (containers)")
-  }
-
   func updateContainerResources(request: Runtime_V1_UpdateContainerResourcesRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_UpdateContainerResourcesResponse {
     throw notImplemented("UpdateContainerResources", "security and resources")
-  }
-
-  func reopenContainerLog(request: Runtime_V1_ReopenContainerLogRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ReopenContainerLogResponse {
-    throw notImplemented("ReopenContainerLog", "the runtime core (containers)")
-  }
-
-  func execSync(request: Runtime_V1_ExecSyncRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ExecSyncResponse {
-    throw notImplemented("ExecSync", "the runtime core (containers)")
   }
 
   func exec(request: Runtime_V1_ExecRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ExecResponse {

@@ -2,11 +2,13 @@ import CRIAPI
 import Config
 import CrispCore
 import GRPCCore
+import Runtime
 
 /// The CRI RuntimeService: one method per RPC, each validating its request, doing the work through the
 /// lower modules, and throwing ``CrispError`` for the interceptor to map.
 struct RuntimeServiceHandler: Runtime_V1_RuntimeService.SimpleServiceProtocol {
   let node: NodeContext
+  let runtime: RuntimeManager
 
   /// The CRI API version this runtime speaks; kubelet sends its own as `version` and expects this back.
   static let criVersion = "0.1.0"
@@ -21,7 +23,7 @@ struct RuntimeServiceHandler: Runtime_V1_RuntimeService.SimpleServiceProtocol {
   }
 
   func status(request: Runtime_V1_StatusRequest, context: ServerContext) async throws -> Runtime_V1_StatusResponse {
-    RuntimeStatusReporter(node: node).status(verbose: request.verbose)
+    RuntimeStatusReporter(node: node, runtime: runtime).status(verbose: request.verbose)
   }
 
   func runtimeConfig(request: Runtime_V1_RuntimeConfigRequest, context: ServerContext) async throws -> Runtime_V1_RuntimeConfigResponse {

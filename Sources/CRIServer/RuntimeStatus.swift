@@ -3,6 +3,7 @@ import Config
 import CrispCore
 import Foundation
 import PodNetwork
+import Runtime
 
 /// Builds the CRI `Status` answer: whether the runtime and the pod network are ready, and why not.
 ///
@@ -10,6 +11,7 @@ import PodNetwork
 /// `kubectl describe node`, so both are written for the operator who reads them there.
 struct RuntimeStatusReporter: Sendable {
   let node: NodeContext
+  let runtime: RuntimeManager
 
   func status(verbose: Bool) -> Runtime_V1_StatusResponse {
     let config = node.config
@@ -52,9 +54,9 @@ struct RuntimeStatusReporter: Sendable {
     return response
   }
 
-  /// Configured handlers whose runtime binary exists and is executable.
+  /// Configured handlers that can run pods here (binary present, not known to fail on this host).
   func availableHandlers() -> [String: CrispConfig.Runtime.Handler] {
-    node.config.runtime.handlers.filter { access($0.value.binary, X_OK) == 0 }
+    node.config.runtime.handlers.filter { runtime.runtimes[$0.key] != nil }
   }
 
   private func verboseInfo(cni: CNIConfigLoad, handlers: [String: CrispConfig.Runtime.Handler]) -> [String: String] {

@@ -71,6 +71,18 @@ public enum FilePath {
     return text
   }
 
+  /// The names in a directory (without "." and "..").
+  public static func listDirectory(_ path: String) throws(SystemError) -> [String] {
+    guard let dir = opendir(path) else { throw .last("opendir", path) }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+      if name != "." && name != ".." { names.append(name) }
+    }
+    return names
+  }
+
   public static func exists(_ path: String) -> Bool {
     var info = stat()
     return lstat(path, &info) == 0

@@ -16,6 +16,16 @@ public enum Host {
     (try? FilePath.readText("/proc/1/comm")) == "systemd"
   }
 
+  /// Whether this process holds capability number `capability` in its effective set (/proc/self/status).
+  public static func hasCapability(_ capability: Int) -> Bool {
+    guard let status = try? FilePath.readText("/proc/self/status") else { return false }
+    for line in status.split(separator: "\n") where line.hasPrefix("CapEff:") {
+      guard let mask = UInt64(String(line.dropFirst("CapEff:".count)).trimmingSpaces, radix: 16) else { return false }
+      return mask & (1 << UInt64(capability)) != 0
+    }
+    return false
+  }
+
   /// The numeric group id for a group given by name or number; `nil` when no such group exists.
   public static func groupID(_ nameOrNumber: String) -> gid_t? {
     if let number = gid_t(nameOrNumber) { return number }

@@ -25,14 +25,43 @@ public enum UnixSocket {
     }
   }
 
+  /// Connects a stream socket to `path`, also when the path is longer than a socket address allows (it is
+  /// then reached through its directory's open descriptor). Returns the connected fd.
+  public static func connect(to path: String) throws(SystemError) -> Int32 {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { throw .last("socket", path) }
+    var directoryFD: Int32 = -1
+    defer { if directoryFD >= 0 { close(directoryFD) } }
+    var address = path
+    if path.utf8.count >= 100 {
+      directoryFD = open(FilePath.directory(of: path), 0o10000000 | O_DIRECTORY | O_CLOEXEC)  // O_PATH
+      guard directoryFD >= 0 else {
+        close(fd)
+        throw .last("open", FilePath.directory(of: path))
+      }
+      address = "/proc/self/fd/\(directoryFD)/\(FilePath.lastComponent(of: path))"
+    }
+    let result: Int32
+    do {
+      result = try withAddress(address) { Glibc.connect(fd, $0, $1) }
+    } catch {
+      close(fd)
+      throw error
+    }
+    guard result == 0 else {
+      let error = SystemError.last("connect", path)
+      close(fd)
+      throw error
+    }
+    return fd
+  }
+
   /// Whether some process accepts connections on `path` right now. A socket file left behind by a killed
   /// process refuses connections; only a live listener accepts.
   public static func isLive(_ path: String) -> Bool {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    let result = (try? withAddress(path) { address, length in connect(fd, address, length) }) ?? -1
-    return result == 0
+    guard let fd = try? connect(to: path) else { return false }
+    close(fd)
+    return true
   }
 
   /// Creates a listening stream socket at `path` with exactly `mode` and group `gid`: the file is created

@@ -56,6 +56,12 @@ public final class ImageManager: Sendable {
     try await garbageCollect()
   }
 
+  /// Runs `body` while garbage collection is held off: for container creation, between resolving an image
+  /// and its snapshot being referenced by the container's own.
+  public func withLease<T: Sendable>(_ body: @Sendable () async throws(CrispError) -> T) async throws(CrispError) -> T {
+    try await leases.with(body)
+  }
+
   public func shutdown() async {
     await registry.shutdown()
   }

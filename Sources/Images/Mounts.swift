@@ -17,6 +17,24 @@ public enum Mounts {
     }
   }
 
+  public enum Flag: Sendable { case nosuid, nodev, noexec, readOnly }
+
+  /// Mounts a tmpfs on `target` (a pod's /dev/shm).
+  public static func tmpfs(at target: String, options: String, flags: [Flag]) throws(CrispError) {
+    var bits: UInt = 0
+    for flag in flags {
+      switch flag {
+      case .nosuid: bits |= crisp_ms_nosuid()
+      case .nodev: bits |= crisp_ms_nodev()
+      case .noexec: bits |= crisp_ms_noexec()
+      case .readOnly: bits |= crisp_ms_rdonly()
+      }
+    }
+    guard crisp_mount("shm", target, "tmpfs", bits, options) == 0 else {
+      throw CrispError.internalError("\(SystemError.last("mount tmpfs", target))")
+    }
+  }
+
   /// Unmounts everything stacked on `target`. Not mounted (or missing) is fine: unmounting is idempotent.
   /// Returns whether something was unmounted.
   @discardableResult
@@ -54,7 +72,7 @@ public enum Mounts {
   }
 
   /// mountinfo escapes space, tab, newline and backslash as octal.
-  static func unescapeMountInfo(_ text: String) -> String {
+  public static func unescapeMountInfo(_ text: String) -> String {
     guard text.contains("\\") else { return text }
     var bytes: [UInt8] = []
     let utf8 = Array(text.utf8)

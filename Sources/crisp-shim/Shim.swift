@@ -47,7 +47,9 @@ final class Shim {
   func run() -> Int32 {
     // The report pipe must not leak into runc and the container: only this process writes to it.
     if options.syncFD >= 0 { _ = shim_set_cloexec(options.syncFD, 1) }
-    _ = chdir("/")
+    // Work inside the state directory: the control and console sockets are bound by relative name, which
+    // keeps them within the 108-byte socket path limit however deep the directory is.
+    if Bytes.withCString(options.stateDirectory, { chdir($0) }) != 0 { _ = chdir("/") }
     redirectOwnOutput()
     if let score = options.oomScore {
       let fd = shim_open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC, 0)
@@ -56,6 +58,9 @@ final class Shim {
         close(fd)
       }
     }
+    // Our process group (the shim, runc while it creates, nothing else): a daemon recovering from a crash
+    // while this container was being created kills the whole group.
+    _ = Bytes.writeFileAtomically(path("shim.pid"), Bytes.decimal(Int(getpgrp())) + [10])
     if shim_set_subreaper() != 0 { complain("cannot become a subreaper: errno \(shim_errno())") }
     signalFD = shim_sigchld_fd()
     guard signalFD >= 0 else {
@@ -66,7 +71,7 @@ final class Shim {
       Self.report(options.syncFD, Bytes.of("error ") + failure)
       return 1
     }
-    listener = Bytes.withCString(path("shim.sock")) { shim_listen_unix($0) }
+    listener = shim_listen_unix("shim.sock")
     if listener < 0 { complain("cannot listen on the control socket: errno \(shim_errno())") }
     Self.report(options.syncFD, Bytes.of("ok ") + Bytes.decimal(Int(containerPID)))
     loop()
@@ -97,7 +102,7 @@ final class Shim {
     var consoleSocket: Int32 = -1
     var pipes: [Int32] = [-1, -1]
     if options.tty {
-      consoleSocket = Bytes.withCString(path("console.sock")) { shim_listen_unix($0) }
+      consoleSocket = shim_listen_unix("console.sock")
       guard consoleSocket >= 0 else { return Bytes.of("cannot create the console socket: errno \(shim_errno())") }
     } else {
       guard shim_pipe(&pipes) == 0 else { return Bytes.of("pipe failed") }
@@ -115,7 +120,8 @@ final class Shim {
     var arguments: [[UInt8]] = [options.runtime, Bytes.of("--root"), options.runtimeRoot, Bytes.of("--log"), path("runc.log"), Bytes.of("--log-format"), Bytes.of("json")]
     if options.systemdCgroup { arguments.append(Bytes.of("--systemd-cgroup")) }
     arguments += [Bytes.of("create"), Bytes.of("--bundle"), options.bundle, Bytes.of("--pid-file"), path("pid")]
-    if options.tty { arguments += [Bytes.of("--console-socket"), path("console.sock")] }
+    // Relative: runc runs in this directory too.
+    if options.tty { arguments += [Bytes.of("--console-socket"), Bytes.of("console.sock")] }
     arguments.append(options.id)
 
     let runc = spawn(arguments, stdin: childStdin, stdout: childStdout, stderr: childStderr)
@@ -139,7 +145,7 @@ final class Shim {
         close(connection)
       }
       close(consoleSocket)
-      _ = Bytes.withCString(path("console.sock")) { unlink($0) }
+      _ = unlink("console.sock")
       guard terminal >= 0 else { return Bytes.of("runc sent no terminal: errno \(shim_errno())") }
       _ = shim_set_nonblocking(terminal)
       outputs[0] = terminal
@@ -403,7 +409,7 @@ final class Shim {
     clients.removeAll()
     if listener >= 0 {
       close(listener)
-      _ = Bytes.withCString(path("shim.sock")) { unlink($0) }
+      _ = unlink("shim.sock")
     }
   }
 }

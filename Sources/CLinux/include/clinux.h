@@ -39,6 +39,14 @@ unsigned long crisp_ms_noexec(void);
 unsigned long crisp_ms_remount(void);
 int crisp_mnt_detach(void);
 int crisp_clone_newnet(void);
+/// pipe2(O_CLOEXEC): pipes crisp creates never leak into the programs it starts.
+int crisp_pipe_cloexec(int fds[2]);
+/// Creates a network namespace with loopback up and pins it by bind-mounting it on `path` (created as an
+/// empty file). Runs on a thread of its own, so no thread of the caller ever changes namespace. Returns 0 or
+/// an errno.
+int crisp_netns_create(const char *path);
+/// Runs `body` inside the network namespace at `path`, on a thread of its own; returns 0 or an errno.
+int crisp_in_netns(const char *path, void (*body)(void *), void *context);
 ssize_t crisp_copy_file_range(int in, int out, size_t length);
 dev_t crisp_makedev(unsigned int major, unsigned int minor);
 unsigned int crisp_major(dev_t dev);

@@ -1,0 +1,239 @@
+import CRIAPI
+import CrispCore
+import Foundation
+import GRPCCore
+import Runtime
+import Store
+
+/// Pod sandbox and container RPCs: validation and the CRI view of the records; the work is RuntimeManager's.
+extension RuntimeServiceHandler {
+  // MARK: Sandboxes
+
+  func runPodSandbox(request: Runtime_V1_RunPodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_RunPodSandboxResponse {
+    guard request.hasConfig else { throw CrispError.invalidArgument("config is required") }
+    var response = Runtime_V1_RunPodSandboxResponse()
+    response.podSandboxID = try await runtime.runPodSandbox(request.config, handler: request.runtimeHandler)
+    return response
+  }
+
+  func stopPodSandbox(request: Runtime_V1_StopPodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_StopPodSandboxResponse {
+    try await runtime.stopPodSandbox(request.podSandboxID)
+    return .init()
+  }
+
+  func removePodSandbox(request: Runtime_V1_RemovePodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_RemovePodSandboxResponse {
+    try await runtime.removePodSandbox(request.podSandboxID)
+    return .init()
+  }
+
+  func podSandboxStatus(request: Runtime_V1_PodSandboxStatusRequest, context: ServerContext) async throws -> Runtime_V1_PodSandboxStatusResponse {
+    guard !request.podSandboxID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
+    guard let sandbox = try runtime.sandbox(request.podSandboxID) else {
+      throw CrispError.notFound("pod sandbox \"\(request.podSandboxID)\" not found")
+    }
+    var response = Runtime_V1_PodSandboxStatusResponse()
+    response.status = Self.status(sandbox)
+    response.timestamp = Store.now()
+    if request.verbose {
+      let spec = (try? String(contentsOfFile: node.config.state + "/containers/\(sandbox.record.id)/config.json", encoding: .utf8)) ?? "{}"
+      let info: [String: Any] = [
+        "pid": sandbox.record.pid, "netns": sandbox.record.netnsPath, "runtimeHandler": sandbox.record.runtimeHandler,
+        "runtimeSpec": (try? JSONSerialization.jsonObject(with: Data(spec.utf8))) ?? [:],
+      ]
+      if let data = try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]) {
+        response.info["info"] = String(decoding: data, as: UTF8.self)
+      }
+    }
+    return response
+  }
+
+  static func status(_ sandbox: RuntimeManager.SandboxView) -> Runtime_V1_PodSandboxStatus {
+    var status = Runtime_V1_PodSandboxStatus()
+    let record = sandbox.record
+    status.id = record.id
+    status.metadata = sandbox.config.metadata
+    status.state = record.state == .ready ? .sandboxReady : .sandboxNotready
+    status.createdAt = record.createdAt
+    if let first = record.ips.first {
+      status.network.ip = first
+      status.network.additionalIps = record.ips.dropFirst().map { ip in .with { $0.ip = ip } }
+    }
+    status.linux.namespaces.options = sandbox.config.linux.securityContext.namespaceOptions
+    status.labels = sandbox.config.labels
+    status.annotations = sandbox.config.annotations
+    status.runtimeHandler = record.runtimeHandler
+    return status
+  }
+
+  func listPodSandbox(request: Runtime_V1_ListPodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_ListPodSandboxResponse {
+    var response = Runtime_V1_ListPodSandboxResponse()
+    response.items = try filteredSandboxes(request.hasFilter ? request.filter : nil)
+    return response
+  }
+
+  func streamPodSandboxes(request: Runtime_V1_StreamPodSandboxesRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxesResponse>, context: ServerContext) async throws {
+    let all = try filteredSandboxes(request.hasFilter ? request.filter : nil)
+    for start in stride(from: 0, to: max(all.count, 1), by: 500) {
+      try await response.write(.with { $0.podSandboxes = Array(all[start..<min(start + 500, all.count)]) })
+    }
+  }
+
+  private func filteredSandboxes(_ filter: Runtime_V1_PodSandboxFilter?) throws -> [Runtime_V1_PodSandbox] {
+    try runtime.sandboxes().filter { sandbox in
+      guard let filter else { return true }
+      if !filter.id.isEmpty && !sandbox.record.id.hasPrefix(filter.id) { return false }
+      if filter.hasState {
+        let ready = sandbox.record.state == .ready
+        if (filter.state.state == .sandboxReady) != ready { return false }
+      }
+      return filter.labelSelector.allSatisfy { sandbox.config.labels[$0.key] == $0.value }
+    }.map { sandbox in
+      var item = Runtime_V1_PodSandbox()
+      item.id = sandbox.record.id
+      item.metadata = sandbox.config.metadata
+      item.state = sandbox.record.state == .ready ? .sandboxReady : .sandboxNotready
+      item.createdAt = sandbox.record.createdAt
+      item.labels = sandbox.config.labels
+      item.annotations = sandbox.config.annotations
+      item.runtimeHandler = sandbox.record.runtimeHandler
+      return item
+    }
+  }
+
+  // MARK: Containers
+
+  func createContainer(request: Runtime_V1_CreateContainerRequest, context: ServerContext) async throws -> Runtime_V1_CreateContainerResponse {
+    guard !request.podSandboxID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
+    guard request.hasConfig else { throw CrispError.invalidArgument("config is required") }
+    var response = Runtime_V1_CreateContainerResponse()
+    response.containerID = try await runtime.createContainer(sandboxID: request.podSandboxID, config: request.config)
+    return response
+  }
+
+  func startContainer(request: Runtime_V1_StartContainerRequest, context: ServerContext) async throws -> Runtime_V1_StartContainerResponse {
+    guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
+    try await runtime.startContainer(request.containerID)
+    return .init()
+  }
+
+  func stopContainer(request: Runtime_V1_StopContainerRequest, context: ServerContext) async throws -> Runtime_V1_StopContainerResponse {
+    try await runtime.stopContainer(request.containerID, timeout: max(0, request.timeout))
+    return .init()
+  }
+
+  func removeContainer(request: Runtime_V1_RemoveContainerRequest, context: ServerContext) async throws -> Runtime_V1_RemoveContainerResponse {
+    try await runtime.removeContainer(request.containerID)
+    return .init()
+  }
+
+  func containerStatus(request: Runtime_V1_ContainerStatusRequest, context: ServerContext) async throws -> Runtime_V1_ContainerStatusResponse {
+    guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
+    guard let container = try runtime.container(request.containerID) else {
+      throw CrispError.notFound("container \"\(request.containerID)\" not found")
+    }
+    var response = Runtime_V1_ContainerStatusResponse()
+    response.status = Self.status(container)
+    if request.verbose {
+      let spec = (try? String(contentsOfFile: node.config.state + "/containers/\(container.record.id)/config.json", encoding: .utf8)) ?? "{}"
+      let info: [String: Any] = [
+        "pid": container.record.pid, "sandboxID": container.record.sandboxID,
+        "runtimeSpec": (try? JSONSerialization.jsonObject(with: Data(spec.utf8))) ?? [:],
+      ]
+      if let data = try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]) {
+        response.info["info"] = String(decoding: data, as: UTF8.self)
+      }
+    }
+    return response
+  }
+
+  static func state(_ state: ContainerRecord.State) -> Runtime_V1_ContainerState {
+    switch state {
+    case .created, .creating: return .containerCreated
+    case .running: return .containerRunning
+    case .exited: return .containerExited
+    case .unknown: return .containerUnknown
+    }
+  }
+
+  static func status(_ container: RuntimeManager.ContainerView) -> Runtime_V1_ContainerStatus {
+    let record = container.record
+    var status = Runtime_V1_ContainerStatus()
+    status.id = record.id
+    status.metadata = container.config.metadata
+    status.state = state(record.state)
+    status.createdAt = record.createdAt
+    status.startedAt = record.startedAt
+    status.finishedAt = record.finishedAt
+    status.exitCode = record.exitCode
+    status.image = container.config.image
+    status.imageRef = record.imageID
+    status.imageID = record.imageID
+    status.reason = record.reason
+    status.message = record.message
+    status.labels = container.config.labels
+    status.annotations = container.config.annotations
+    status.logPath = record.logPath
+    status.mounts = container.mounts.map { mount in
+      var value = Runtime_V1_Mount()
+      value.containerPath = mount.containerPath
+      value.hostPath = mount.hostPath
+      value.readonly = mount.readonly
+      value.propagation = mount.propagation
+      return value
+    }
+    status.stopSignal = container.config.stopSignal
+    return status
+  }
+
+  func listContainers(request: Runtime_V1_ListContainersRequest, context: ServerContext) async throws -> Runtime_V1_ListContainersResponse {
+    var response = Runtime_V1_ListContainersResponse()
+    response.containers = try filteredContainers(request.hasFilter ? request.filter : nil)
+    return response
+  }
+
+  func streamContainers(request: Runtime_V1_StreamContainersRequest, response: RPCWriter<Runtime_V1_StreamContainersResponse>, context: ServerContext) async throws {
+    let all = try filteredContainers(request.hasFilter ? request.filter : nil)
+    for start in stride(from: 0, to: max(all.count, 1), by: 500) {
+      try await response.write(.with { $0.containers = Array(all[start..<min(start + 500, all.count)]) })
+    }
+  }
+
+  private func filteredContainers(_ filter: Runtime_V1_ContainerFilter?) throws -> [Runtime_V1_Container] {
+    try runtime.containers().filter { container in
+      guard let filter else { return true }
+      if !filter.id.isEmpty && !container.record.id.hasPrefix(filter.id) { return false }
+      if !filter.podSandboxID.isEmpty && !container.record.sandboxID.hasPrefix(filter.podSandboxID) { return false }
+      if filter.hasState && filter.state.state != Self.state(container.record.state) { return false }
+      return filter.labelSelector.allSatisfy { container.config.labels[$0.key] == $0.value }
+    }.map { container in
+      var item = Runtime_V1_Container()
+      item.id = container.record.id
+      item.podSandboxID = container.record.sandboxID
+      item.metadata = container.config.metadata
+      item.image = container.config.image
+      item.imageRef = container.record.imageID
+      item.imageID = container.record.imageID
+      item.state = Self.state(container.record.state)
+      item.createdAt = container.record.createdAt
+      item.labels = container.config.labels
+      item.annotations = container.config.annotations
+      return item
+    }
+  }
+
+  func execSync(request: Runtime_V1_ExecSyncRequest, context: ServerContext) async throws -> Runtime_V1_ExecSyncResponse {
+    guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
+    let result = try await runtime.execSync(request.containerID, command: request.cmd, timeout: request.timeout)
+    var response = Runtime_V1_ExecSyncResponse()
+    response.stdout = Data(result.stdout)
+    response.stderr = Data(result.stderr)
+    response.exitCode = result.status
+    return response
+  }
+
+  func reopenContainerLog(request: Runtime_V1_ReopenContainerLogRequest, context: ServerContext) async throws -> Runtime_V1_ReopenContainerLogResponse {
+    guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
+    try await runtime.reopenContainerLog(request.containerID)
+    return .init()
+  }
+}

@@ -1,0 +1,213 @@
+public import Glibc
+import CLinux
+
+/// What a finished child process left behind.
+public struct ProcessResult: Sendable {
+  /// The exit code, or 128 + the signal that ended it.
+  public var status: Int32
+  public var stdout: [UInt8]
+  public var stderr: [UInt8]
+  /// The process was killed because it ran past its timeout.
+  public var timedOut: Bool
+  /// Output beyond the limit was dropped.
+  public var truncated: Bool
+
+  public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+  public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+}
+
+/// Runs helper programs (runc, CNI plugins, the shim) without blocking Swift's cooperative threads: each
+/// run waits on a thread of its own, created for the call.
+///
+/// Children start with a clean signal mask and default dispositions (the daemon's threads block signals
+/// that children must see), and only the file descriptors named here: everything crisp opens is close-on-exec.
+public enum Subprocess {
+  /// Runs `arguments[0]` (an absolute path) to completion, capturing stdout and stderr (each up to
+  /// `outputLimit` bytes). With a `timeout`, the process (and its process group) is killed when it runs
+  /// over, and `timedOut` is set. `onStart` receives the pid (to signal it from elsewhere).
+  public static func run(
+    _ arguments: [String], environment: [String]? = nil, stdin: [UInt8]? = nil, timeout: Duration? = nil,
+    outputLimit: Int = 16 << 20, newProcessGroup: Bool = false, extraFileDescriptors: [(source: Int32, target: Int32)] = [],
+    onStart: (@Sendable (Int32) -> Void)? = nil, onTimeout: (@Sendable () -> Void)? = nil
+  ) async throws(CrispError) -> ProcessResult {
+    let request = Request(
+      arguments: arguments, environment: environment, stdin: stdin, timeout: timeout, outputLimit: outputLimit,
+      newProcessGroup: newProcessGroup, extraFileDescriptors: extraFileDescriptors, onStart: onStart, onTimeout: onTimeout)
+    let outcome: Result<ProcessResult, CrispError> = await onDedicatedThread { request.execute() }
+    return try outcome.get()
+  }
+
+  struct Request: @unchecked Sendable {
+    var arguments: [String]
+    var environment: [String]?
+    var stdin: [UInt8]?
+    var timeout: Duration?
+    var outputLimit: Int
+    var newProcessGroup: Bool
+    var extraFileDescriptors: [(source: Int32, target: Int32)]
+    var onStart: (@Sendable (Int32) -> Void)?
+    /// Called when the timeout passes, before the process is killed: a chance to end what it started
+    /// (runc exec's command) so the process exits, and reaps, by itself within a short grace period.
+    var onTimeout: (@Sendable () -> Void)?
+
+    func execute() -> Result<ProcessResult, CrispError> {
+      guard let program = arguments.first, program.hasPrefix("/") else {
+        return .failure(CrispError.internalError("subprocess: \"\(arguments.first ?? "")\" is not an absolute path"))
+      }
+      var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1], inPipe: [Int32] = [-1, -1]
+      guard crisp_pipe_cloexec(&outPipe) == 0, crisp_pipe_cloexec(&errPipe) == 0 else {
+        return .failure(CrispError.internalError("\(SystemError.last("pipe", program))"))
+      }
+      if stdin != nil { _ = crisp_pipe_cloexec(&inPipe) }
+      var actions = posix_spawn_file_actions_t()
+      posix_spawn_file_actions_init(&actions)
+      defer { posix_spawn_file_actions_destroy(&actions) }
+      if stdin != nil {
+        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+      } else {
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+      }
+      posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+      posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+      for (source, target) in extraFileDescriptors { posix_spawn_file_actions_adddup2(&actions, source, target) }
+      var attributes = posix_spawnattr_t()
+      posix_spawnattr_init(&attributes)
+      defer { posix_spawnattr_destroy(&attributes) }
+      var empty = sigset_t()
+      sigemptyset(&empty)
+      posix_spawnattr_setsigmask(&attributes, &empty)
+      var defaults = sigset_t()
+      sigemptyset(&defaults)
+      for signal in [SIGPIPE, SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
+      posix_spawnattr_setsigdefault(&attributes, &defaults)
+      var flags = Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+      if newProcessGroup {
+        flags |= Int16(POSIX_SPAWN_SETPGROUP)
+        posix_spawnattr_setpgroup(&attributes, 0)
+      }
+      posix_spawnattr_setflags(&attributes, flags)
+
+      let argv = arguments.map { strdup($0) } + [nil]
+      let envList = environment ?? currentEnvironment()
+      let envp = envList.map { strdup($0) } + [nil]
+      defer {
+        for pointer in argv { free(pointer) }
+        for pointer in envp { free(pointer) }
+      }
+      var pid: pid_t = 0
+      let spawned = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
+      close(outPipe[1])
+      close(errPipe[1])
+      if stdin != nil { close(inPipe[0]) }
+      guard spawned == 0 else {
+        close(outPipe[0])
+        close(errPipe[0])
+        if stdin != nil { close(inPipe[1]) }
+        return .failure(CrispError(.failedPrecondition, "cannot run \(program): \(SystemError("posix_spawn", program, errno: spawned).strerror)"))
+      }
+      onStart?(pid)
+      if let stdin {
+        // Small inputs (JSON configs); a full pipe buffer would need a writer thread, so they stay small.
+        stdin.withUnsafeBytes { raw in
+          var offset = 0
+          while offset < raw.count {
+            let n = write(inPipe[1], raw.baseAddress! + offset, raw.count - offset)
+            if n <= 0 { break }
+            offset += n
+          }
+        }
+        close(inPipe[1])
+      }
+      var result = ProcessResult(status: 0, stdout: [], stderr: [], timedOut: false, truncated: false)
+      var deadline = timeout.map { ContinuousClock.now + $0 }
+      var graceGiven = false
+      var open = [outPipe[0], errPipe[0]]
+      var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+      while open.contains(where: { $0 >= 0 }) {
+        var fds = open.filter { $0 >= 0 }.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        var wait: Int32 = -1
+        if let current = deadline {
+          let left = current - ContinuousClock.now
+          if left <= .zero {
+            result.timedOut = true
+            if let onTimeout, !graceGiven {
+              graceGiven = true
+              onTimeout()
+              deadline = ContinuousClock.now + .seconds(2)
+              continue
+            }
+            kill(newProcessGroup ? -pid : pid, SIGKILL)
+            break
+          }
+          wait = Int32(min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 60_000))
+        }
+        let ready = poll(&fds, nfds_t(fds.count), wait)
+        if ready < 0 && errno != EINTR { break }
+        for entry in fds where entry.revents != 0 {
+          let n = buffer.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
+          let index = entry.fd == open[0] ? 0 : 1
+          if n <= 0 {
+            close(entry.fd)
+            open[index] = -1
+            continue
+          }
+          let room = outputLimit - (index == 0 ? result.stdout.count : result.stderr.count)
+          if room < n { result.truncated = true }
+          if room > 0 {
+            if index == 0 { result.stdout.append(contentsOf: buffer[0..<min(n, room)]) } else { result.stderr.append(contentsOf: buffer[0..<min(n, room)]) }
+          }
+        }
+      }
+      for fd in open where fd >= 0 { close(fd) }
+      var status: Int32 = 0
+      while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+      result.status = exitCode(status)
+      return .success(result)
+    }
+  }
+
+  /// The exit code the way shells report it.
+  public static func exitCode(_ status: Int32) -> Int32 {
+    let signal = status & 0x7f
+    if signal == 0 { return (status >> 8) & 0xff }
+    return 128 + signal
+  }
+
+  static func currentEnvironment() -> [String] {
+    var result: [String] = []
+    var pointer = environ
+    while let entry = pointer.pointee {
+      result.append(String(cString: entry))
+      pointer += 1
+    }
+    return result
+  }
+}
+
+/// Runs blocking work on a new thread of its own and awaits its result, leaving Swift's cooperative
+/// thread pool free (on a two-core node it has two threads).
+public func onDedicatedThread<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+  await withCheckedContinuation { continuation in
+    let box = Unmanaged.passRetained(ThreadWork { continuation.resume(returning: work()) })
+    var thread = pthread_t()
+    var attributes = pthread_attr_t()
+    pthread_attr_init(&attributes)
+    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+    pthread_attr_setstacksize(&attributes, 512 * 1024)
+    let created = pthread_create(&thread, &attributes, { context in
+      let work = Unmanaged<ThreadWork>.fromOpaque(context!).takeRetainedValue()
+      work.body()
+      return nil
+    }, box.toOpaque())
+    pthread_attr_destroy(&attributes)
+    if created != 0 {
+      // No thread to be had: run here rather than fail.
+      box.takeRetainedValue().body()
+    }
+  }
+}
+
+private final class ThreadWork: @unchecked Sendable {
+  let body: () -> Void
+  init(_ body: @escaping () -> Void) { self.body = body }
+}

@@ -1,0 +1,44 @@
+public import Config
+import CrispCore
+
+/// cgroup paths and layout: where a container's cgroup is, for runc and for reading OOM kills and stats.
+public struct Cgroups: Sendable {
+  public enum Layout: String, Sendable {
+    /// Only cgroup v2 (`/sys/fs/cgroup` is cgroup2).
+    case unified
+    /// cgroup v1 controllers, possibly with a v2 hierarchy at /sys/fs/cgroup/unified (hybrid).
+    case legacy
+  }
+
+  public let driver: CrispConfig.CgroupDriver
+  public let layout: Layout
+  public let mountPoint: String
+
+  public init(driver: CrispConfig.CgroupDriver, mountPoint: String = "/sys/fs/cgroup") {
+    self.driver = driver
+    self.mountPoint = mountPoint
+    layout = FilePath.exists("\(mountPoint)/cgroup.controllers") ? .unified : .legacy
+  }
+
+  /// The `cgroupsPath` runc gets for `id` under kubelet's `cgroup_parent`:
+  /// cgroupfs `/kubepods/burstable/pod<uid>/<id>`, systemd `kubepods-burstable-pod<uid>.slice:crisp:<id>`.
+  public func path(parent: String, id: String) -> String {
+    switch driver {
+    case .systemd:
+      let slice = parent.isEmpty ? "system.slice" : FilePath.lastComponent(of: parent)
+      return "\(slice):crisp:\(id)"
+    case .cgroupfs, .auto:
+      let base = parent.isEmpty ? "/crisp" : (parent.hasPrefix("/") ? parent : "/" + parent)
+      return base.hasSuffix("/") ? base + id : base + "/" + id
+    }
+  }
+
+  /// The container's memory cgroup directory on the host (for OOM kill counts and memory stats).
+  public func memoryDirectory(cgroupsPath: String) -> String? {
+    guard driver != .systemd else { return nil }
+    switch layout {
+    case .unified: return mountPoint + cgroupsPath
+    case .legacy: return "\(mountPoint)/memory\(cgroupsPath)"
+    }
+  }
+}

@@ -1,0 +1,451 @@
+public import CRIAPI
+public import CrispCore
+import Foundation
+import Glibc
+import CLinux
+import Images
+import Registry
+public import Store
+import SwiftProtobuf
+
+/// Runtime details of a container kept in its record's `extra`.
+struct ContainerExtra: Codable, Sendable {
+  var cgroupsPath: String
+  var reservedName: String
+  var stopSignal: String?
+  var mounts: [MountRecord]
+
+  struct MountRecord: Codable, Sendable {
+    var containerPath: String
+    var hostPath: String
+    var readonly: Bool
+    var propagation: Int
+  }
+}
+
+extension RuntimeManager {
+  // MARK: CreateContainer
+
+  public func createContainer(sandboxID rawSandboxID: String, config: Runtime_V1_ContainerConfig) async throws(CrispError) -> String {
+    guard let sandboxID = try resolveID(rawSandboxID, table: "sandboxes"), let sandboxView = try sandbox(sandboxID) else {
+      throw CrispError.notFound("pod_sandbox_id \"\(rawSandboxID)\": no such sandbox")
+    }
+    let sandbox = sandboxView.record
+    guard sandbox.state == .ready else {
+      throw CrispError.failedPrecondition("pod_sandbox_id \"\(sandboxID)\": the sandbox is not ready (\(sandbox.state.rawValue))")
+    }
+    guard !config.metadata.name.isEmpty else { throw CrispError.invalidArgument("config.metadata.name is required") }
+    guard !config.image.image.isEmpty else { throw CrispError.invalidArgument("config.image.image is required") }
+    guard let runtime = runtimes[sandbox.runtimeHandler] else {
+      throw CrispError.failedPrecondition("sandbox \(sandboxID): runtime handler \"\(sandbox.runtimeHandler)\" is gone")
+    }
+    let logPath = try self.logPath(directory: sandboxView.config.logDirectory, relative: config.logPath)
+    let mounts = try resolveMounts(config.mounts)
+    let id = Self.newID()
+    let sandboxConfig = sandboxView.config
+    let reservedName = "\(config.metadata.name)_\(sandboxConfig.metadata.name)_\(sandboxConfig.metadata.namespace)_\(sandboxConfig.metadata.uid)_\(config.metadata.attempt)"
+    let serialized: [UInt8]
+    do {
+      serialized = try config.serializedBytes()
+    } catch {
+      throw CrispError.invalidArgument("config: cannot serialize: \(error)")
+    }
+    return try await images.withLease { () async throws(CrispError) -> String in
+      guard let image = try images.resolve(config.image.image) else {
+        throw CrispError.notFound("config.image.image \"\(config.image.image)\": image not found (pull it first)")
+      }
+      let imageConfig: ImageConfig
+      do {
+        imageConfig = try JSONDecoder().decode(ImageConfig.self, from: Data(image.config))
+      } catch {
+        throw CrispError.internalError("image \(image.id): unreadable config: \(error)")
+      }
+      try store.reserveName(reservedName, for: id)
+      var record = ContainerRecord(
+        id: id, sandboxID: sandboxID, name: config.metadata.name, attempt: Int64(config.metadata.attempt), state: .creating,
+        imageRef: config.image.image, imageID: image.id, createdAt: Store.now(), config: serialized, logPath: logPath ?? "")
+      do throws(CrispError) {
+        try store.putContainer(record)
+      } catch {
+        try? store.releaseName(reservedName, for: id)
+        throw error
+      }
+      var rollback = Rollback()
+      do throws(CrispError) {
+        try await locks.with(id) { () async throws(CrispError) -> Void in
+          let directory = bundle(id)
+          do {
+            try FilePath.makeDirectories(directory, mode: 0o711)
+          } catch {
+            throw CrispError.internalError("\(error)")
+          }
+          rollback.add("remove bundle") { try FilePath.removeTree(directory) }
+          if let logPath {
+            do {
+              try FilePath.makeDirectories(FilePath.directory(of: logPath), mode: 0o755)
+            } catch {
+              throw CrispError.invalidArgument("log_path \"\(config.logPath)\": cannot create its directory: \(error)")
+            }
+          }
+          let rootfs = directory + "/rootfs"
+          try images.snapshotter.prepareRootfs(owner: id, chainID: image.chainID, target: rootfs)
+          rollback.add("remove rootfs") { try self.images.snapshotter.removeRootfs(owner: id, target: rootfs) }
+          images.invalidateUsage()
+          let user = try resolveUser(config, image: imageConfig, rootfs: rootfs)
+          let cgroupsPath = cgroups.path(parent: sandboxConfig.linux.cgroupParent, id: id)
+          let paths = SpecBuilder.SandboxPaths(
+            hostname: sandboxFilesDirectory(sandboxID) + "/hostname", hosts: sandboxFilesDirectory(sandboxID) + "/hosts",
+            resolvConf: sandboxFilesDirectory(sandboxID) + "/resolv.conf", shm: extra(of: sandbox)?.shm,
+            netns: sandbox.netnsPath.isEmpty ? nil : sandbox.netnsPath)
+          let requestedScore = config.linux.resources.oomScoreAdj
+          let score = childOOMScore(Int(requestedScore))
+          let spec = try SpecBuilder.containerSpec(
+            id: id, config: config, image: imageConfig, imageName: config.image.image, rootfs: rootfs,
+            sandbox: .init(id: sandboxID, config: sandboxConfig, pausePID: Int32(sandbox.pid), paths: paths),
+            user: user, mounts: mounts, cgroupsPath: cgroupsPath, oomScoreAdj: score)
+          try writeSpec(spec, to: directory)
+          rollback.add("delete container") { try await runtime.delete(id) }
+          let pid = try await shim.start(.init(
+            id: id, directory: directory, runtime: runtime, logPath: logPath ?? "", maxLogLine: self.config.maxContainerLogLineSize,
+            tty: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce,
+            memoryCgroup: cgroups.memoryDirectory(cgroupsPath: cgroupsPath), oomScore: childOOMScore(max(score, -998))))
+          record.pid = pid
+          record.state = .created
+          let extra = ContainerExtra(
+            cgroupsPath: cgroupsPath, reservedName: reservedName, stopSignal: stopSignal(config, imageConfig),
+            mounts: mounts.map { .init(containerPath: $0.containerPath, hostPath: $0.hostPath, readonly: $0.readonly, propagation: $0.propagation.rawValue) })
+          record.extra = Array((try? JSONEncoder().encode(extra)) ?? Data())
+          try store.putContainer(record)
+        }
+      } catch {
+        logger.warning("CreateContainer failed; rolling back", metadata: ["id": "\(id)", "error": "\(error.message)"])
+        await rollback.run { what, failure in
+          self.logger.error("rollback step failed", metadata: ["id": "\(id)", "step": "\(what)", "error": "\(failure)"])
+        }
+        try? store.deleteContainer(id, reservedName: reservedName)
+        throw error
+      }
+      logger.info("container created", metadata: ["id": "\(id)", "name": "\(config.metadata.name)", "sandbox": "\(sandboxID)"])
+      return id
+    }
+  }
+
+  /// `log_directory/log_path`, refusing a path that leaves the directory.
+  func logPath(directory: String, relative: String) throws(CrispError) -> String? {
+    guard !relative.isEmpty else { return nil }
+    guard !directory.isEmpty else {
+      throw CrispError.invalidArgument("log_path \"\(relative)\" is set but the sandbox has no log_directory")
+    }
+    guard !relative.hasPrefix("/") else { throw CrispError.invalidArgument("log_path \"\(relative)\" must be relative to the sandbox's log_directory") }
+    var depth = 0
+    for component in relative.split(separator: "/") {
+      if component == ".." { depth -= 1 } else if component != "." { depth += 1 }
+      if depth < 0 { throw CrispError.invalidArgument("log_path \"\(relative)\" escapes the sandbox's log_directory") }
+    }
+    return FilePath.join(directory, relative)
+  }
+
+  /// CRI mounts with their host paths checked to exist and resolved through symlinks.
+  func resolveMounts(_ mounts: [Runtime_V1_Mount]) throws(CrispError) -> [SpecBuilder.ResolvedMount] {
+    var result: [SpecBuilder.ResolvedMount] = []
+    for (index, mount) in mounts.enumerated() {
+      guard mount.containerPath.hasPrefix("/") else {
+        throw CrispError.invalidArgument("mounts[\(index)].container_path \"\(mount.containerPath)\" must be an absolute path")
+      }
+      guard !mount.hostPath.isEmpty else { throw CrispError.invalidArgument("mounts[\(index)].host_path is empty") }
+      guard let resolved = realpath(mount.hostPath, nil) else {
+        throw CrispError.invalidArgument("mounts[\(index)].host_path \"\(mount.hostPath)\": \(SystemError.last("realpath", mount.hostPath).strerror)")
+      }
+      let path = String(cString: resolved)
+      free(resolved)
+      if mount.recursiveReadOnly {
+        throw CrispError.invalidArgument("mounts[\(index)].recursive_read_only: not supported by this runtime yet (Status does not advertise it)")
+      }
+      if mount.propagation != .propagationPrivate {
+        try MountPropagation.ensure(path, shared: mount.propagation == .propagationBidirectional)
+      }
+      result.append(.init(hostPath: path, containerPath: mount.containerPath, readonly: mount.readonly, propagation: mount.propagation))
+    }
+    return result
+  }
+
+  /// The process user: CRI run_as_user / run_as_username / run_as_group, else the image's USER (numeric or
+  /// a name looked up in the image's /etc/passwd).
+  func resolveUser(_ config: Runtime_V1_ContainerConfig, image: ImageConfig, rootfs: String) throws(CrispError) -> SpecBuilder.ResolvedUser {
+    let security = config.linux.securityContext
+    var uid: UInt32 = 0, gid: UInt32 = 0
+    var userName: String?
+    if security.hasRunAsUser {
+      uid = UInt32(clamping: security.runAsUser.value)
+      gid = ImageAccounts.user(uid: uid, rootfs: rootfs)?.gid ?? 0
+    } else if !security.runAsUsername.isEmpty {
+      guard let user = ImageAccounts.user(named: security.runAsUsername, rootfs: rootfs) else {
+        throw CrispError.invalidArgument("linux.security_context.run_as_username \"\(security.runAsUsername)\": no such user in the image's /etc/passwd")
+      }
+      (uid, gid) = (user.uid, user.gid)
+      userName = security.runAsUsername
+    } else if let imageUser = image.config?.user, !imageUser.isEmpty {
+      let parts = imageUser.split(separator: ":", maxSplits: 1).map(String.init)
+      if let number = UInt32(parts[0]) {
+        uid = number
+        gid = ImageAccounts.user(uid: uid, rootfs: rootfs)?.gid ?? 0
+      } else {
+        guard let user = ImageAccounts.user(named: parts[0], rootfs: rootfs) else {
+          throw CrispError.invalidArgument("image user \"\(parts[0])\": no such user in the image's /etc/passwd")
+        }
+        (uid, gid) = (user.uid, user.gid)
+        userName = parts[0]
+      }
+      if parts.count == 2 {
+        if let number = UInt32(parts[1]) {
+          gid = number
+        } else if let group = ImageAccounts.group(named: parts[1], rootfs: rootfs) {
+          gid = group
+        } else {
+          throw CrispError.invalidArgument("image group \"\(parts[1])\": no such group in the image's /etc/group")
+        }
+      }
+    }
+    if security.hasRunAsGroup {
+      guard security.hasRunAsUser || !security.runAsUsername.isEmpty else {
+        throw CrispError.invalidArgument("linux.security_context.run_as_group is set without run_as_user or run_as_username")
+      }
+      gid = UInt32(clamping: security.runAsGroup.value)
+    }
+    var additional = security.supplementalGroups.map { UInt32(clamping: $0) }
+    if security.supplementalGroupsPolicy == .merge {
+      let name = userName ?? ImageAccounts.user(uid: uid, rootfs: rootfs)?.name
+      if let name { additional += ImageAccounts.groups(of: name, rootfs: rootfs) }
+    }
+    var seen: Set<UInt32> = []
+    additional = additional.filter { seen.insert($0).inserted }
+    return .init(uid: uid, gid: gid, additionalGids: additional)
+  }
+
+  /// The signal that asks this container to stop: CRI's, else the image's STOPSIGNAL.
+  func stopSignal(_ config: Runtime_V1_ContainerConfig, _ image: ImageConfig) -> String? {
+    if config.stopSignal != .runtimeDefault {
+      let name = String(describing: config.stopSignal).uppercased()
+      return name.hasPrefix("SIG") ? name : nil
+    }
+    return image.config?.stopSignal
+  }
+
+  // MARK: Start, stop, remove
+
+  public func startContainer(_ rawID: String) async throws(CrispError) {
+    guard let id = try resolveID(rawID, table: "containers"), try store.container(id: id) != nil else {
+      throw CrispError.notFound("container \"\(rawID)\" not found")
+    }
+    try await locks.with(id) { () async throws(CrispError) -> Void in
+      guard var record = try refreshed(id) else { throw CrispError.notFound("container \"\(rawID)\" not found") }
+      guard record.state == .created else {
+        throw CrispError.failedPrecondition("container \(id) is \(record.state.rawValue), not created")
+      }
+      guard let sandbox = try store.sandbox(id: record.sandboxID), let runtime = runtimes[sandbox.runtimeHandler] else {
+        throw CrispError.failedPrecondition("container \(id): its sandbox is gone")
+      }
+      do throws(CrispError) {
+        try await runtime.start(id)
+      } catch {
+        record.state = .exited
+        record.exitCode = 128
+        record.reason = "StartError"
+        record.message = error.message
+        record.finishedAt = Store.now()
+        try store.putContainer(record)
+        throw error
+      }
+      record.state = .running
+      record.startedAt = Store.now()
+      try store.putContainer(record)
+    }
+  }
+
+  /// Stops a container: its stop signal, up to `timeout` seconds, then SIGKILL. Idempotent, also for an
+  /// unknown id.
+  public func stopContainer(_ rawID: String, timeout: Int64) async throws(CrispError) {
+    guard let id = try resolveID(rawID, table: "containers") else { return }
+    try await locks.with(id) { () async throws(CrispError) -> Void in
+      guard let record = try refreshed(id), record.state == .running || record.state == .created else { return }
+      guard let sandbox = try store.sandbox(id: record.sandboxID), let runtime = runtimes[sandbox.runtimeHandler] else { return }
+      let directory = bundle(id)
+      if timeout > 0 {
+        let signal = containerExtra(record)?.stopSignal ?? "SIGTERM"
+        try? await runtime.kill(id, signal: signal)
+        if await ShimLauncher.waitForExit(directory: directory, timeout: .seconds(timeout)) != nil {
+          _ = try refreshed(id)
+          return
+        }
+      }
+      try? await runtime.kill(id, signal: "KILL", all: true)
+      if await ShimLauncher.waitForExit(directory: directory, timeout: .seconds(30)) == nil {
+        throw CrispError.internalError("container \(id) did not exit after SIGKILL")
+      }
+      _ = try refreshed(id)
+    }
+  }
+
+  /// Removes a container, stopping it first. Idempotent.
+  public func removeContainer(_ rawID: String) async throws(CrispError) {
+    guard let id = try resolveID(rawID, table: "containers"), try store.container(id: id) != nil else { return }
+    try await stopContainer(id, timeout: 0)
+    try await locks.with(id) { () async throws(CrispError) -> Void in
+      guard let record = try store.container(id: id) else { return }
+      try await destroyContainer(record)
+    }
+    logger.info("container removed", metadata: ["id": "\(id)"])
+  }
+
+  func destroyContainer(_ record: ContainerRecord) async throws(CrispError) {
+    let id = record.id
+    if record.state == .creating { ShimLauncher.killCreating(directory: bundle(id), id: id) }
+    if let sandbox = try store.sandbox(id: record.sandboxID), let runtime = runtimes[sandbox.runtimeHandler] {
+      try await runtime.delete(id)
+    } else {
+      for runtime in runtimes.values { try? await runtime.delete(id) }
+    }
+    try images.snapshotter.removeRootfs(owner: id, target: bundle(id) + "/rootfs")
+    images.invalidateUsage()
+    do {
+      try FilePath.removeTree(bundle(id))
+    } catch {
+      throw CrispError.internalError("remove container \(id) files: \(error)")
+    }
+    let name = containerExtra(record)?.reservedName ?? ""
+    try store.deleteContainer(id, reservedName: name)
+  }
+
+  func containerExtra(_ record: ContainerRecord) -> ContainerExtra? {
+    try? JSONDecoder().decode(ContainerExtra.self, from: Data(record.extra))
+  }
+
+  // MARK: Status
+
+  /// The record with the exit (if the container has exited since) folded in.
+  func refreshed(_ id: String) throws(CrispError) -> ContainerRecord? {
+    guard var record = try store.container(id: id) else { return nil }
+    if record.state == .running || record.state == .created, let exit = ContainerExit.read(directory: bundle(id)) {
+      record.state = .exited
+      record.exitCode = exit.code
+      record.finishedAt = exit.finishedAt
+      record.reason = exit.oomKilled ? "OOMKilled" : (exit.code == 0 ? "Completed" : "Error")
+      try store.putContainer(record)
+    }
+    return record
+  }
+
+  public struct ContainerView: Sendable {
+    public var record: ContainerRecord
+    public var config: Runtime_V1_ContainerConfig
+    public var mounts: [SpecBuilder.ResolvedMount]
+  }
+
+  public func container(_ rawID: String) throws(CrispError) -> ContainerView? {
+    guard let id = try resolveID(rawID, table: "containers"), let record = try refreshed(id), record.state != .creating else { return nil }
+    return try view(record)
+  }
+
+  public func containers() throws(CrispError) -> [ContainerView] {
+    var result: [ContainerView] = []
+    for record in try store.allContainers() where record.state != .creating {
+      guard let fresh = try refreshed(record.id) else { continue }
+      result.append(try view(fresh))
+    }
+    return result
+  }
+
+  private func view(_ record: ContainerRecord) throws(CrispError) -> ContainerView {
+    let config: Runtime_V1_ContainerConfig
+    do {
+      config = try Runtime_V1_ContainerConfig(serializedBytes: record.config)
+    } catch {
+      throw CrispError.internalError("container \(record.id): stored config unreadable: \(error)")
+    }
+    let mounts = (containerExtra(record)?.mounts ?? []).map {
+      SpecBuilder.ResolvedMount(
+        hostPath: $0.hostPath, containerPath: $0.containerPath, readonly: $0.readonly,
+        propagation: Runtime_V1_MountPropagation(rawValue: $0.propagation) ?? .propagationPrivate)
+    }
+    return ContainerView(record: record, config: config, mounts: mounts)
+  }
+
+  // MARK: Exec and logs
+
+  /// Runs a command in a running container, capturing its output (each stream capped at 16 MiB). A command
+  /// still running after `timeout` seconds (0: none) is killed and the call fails with DEADLINE_EXCEEDED.
+  public func execSync(_ rawID: String, command: [String], timeout: Int64) async throws(CrispError) -> ProcessResult {
+    guard !command.isEmpty else { throw CrispError.invalidArgument("cmd is empty") }
+    guard let id = try resolveID(rawID, table: "containers"), let record = try refreshed(id) else {
+      throw CrispError.notFound("container \"\(rawID)\" not found")
+    }
+    guard record.state == .running else {
+      throw CrispError.failedPrecondition("container \(id) is \(record.state.rawValue), not running")
+    }
+    guard let sandbox = try store.sandbox(id: record.sandboxID), let runtime = runtimes[sandbox.runtimeHandler] else {
+      throw CrispError.failedPrecondition("container \(id): its sandbox is gone")
+    }
+    let pidFile = bundle(id) + "/exec-\(Self.newID().prefix(12)).pid"
+    defer { try? FilePath.remove(pidFile) }
+    var arguments = [runtime.binary, "--root", runtime.root]
+    if runtime.systemdCgroup { arguments.append("--systemd-cgroup") }
+    arguments += ["exec", "--pid-file", pidFile, id] + command
+    // On timeout the command itself is killed first, so runc reaps it and exits on its own; killing runc
+    // first would orphan the command.
+    let result = try await Subprocess.run(arguments, timeout: timeout > 0 ? .seconds(timeout) : nil, onTimeout: {
+      if let text = try? FilePath.readText(pidFile), let pid = Int32(text.trimmingSpaces), pid > 0 { kill(pid, SIGKILL) }
+    })
+    if result.timedOut {
+      throw CrispError(.deadlineExceeded, "command \(command) in container \(id) timed out after \(timeout)s")
+    }
+    if result.status != 0 && result.stdout.isEmpty && result.stderr.isEmpty {
+      throw CrispError(.internal, "exec in container \(id): exit status \(result.status)")
+    }
+    if result.status != 0, result.stderrText.contains("exec failed") || result.stderrText.contains("executable file not found") {
+      // The runtime could not start the command at all: report it as the command's own failure output.
+      return result
+    }
+    return result
+  }
+
+  /// Asks the container's shim to reopen its log file (kubelet rotated it).
+  public func reopenContainerLog(_ rawID: String) async throws(CrispError) {
+    guard let id = try resolveID(rawID, table: "containers"), let record = try refreshed(id) else {
+      throw CrispError.notFound("container \"\(rawID)\" not found")
+    }
+    guard record.state == .running else {
+      throw CrispError.failedPrecondition("container \(id) is \(record.state.rawValue), not running: its log cannot be reopened")
+    }
+    let answer = try await ShimLauncher.request(directory: bundle(id), "reopen")
+    guard answer == "ok" else { throw CrispError.internalError("container \(id): reopen log: \(answer)") }
+  }
+}
+
+/// Mount propagation of host paths that containers share mounts with.
+enum MountPropagation {
+  /// Makes the mount holding `path` shared (bidirectional) or at least slave-capable (host to
+  /// container): a private host mount would silently propagate nothing.
+  static func ensure(_ path: String, shared: Bool) throws(CrispError) {
+    guard let mount = mountInfo(containing: path) else { return }
+    if mount.optional.contains("shared:") { return }
+    if !shared && mount.optional.contains("master:") { return }
+    guard crisp_mount(nil, mount.mountPoint, nil, crisp_ms_shared(), nil) == 0 else {
+      throw CrispError.internalError("\(SystemError.last("make shared", mount.mountPoint))")
+    }
+  }
+
+  /// The mountinfo entry of the mount containing `path`: the longest mount point that prefixes it.
+  static func mountInfo(containing path: String) -> (mountPoint: String, optional: String)? {
+    guard let text = try? FilePath.readText("/proc/self/mountinfo") else { return nil }
+    var best: (String, String)?
+    for line in text.split(separator: "\n") {
+      let fields = line.split(separator: " ")
+      guard fields.count > 6, let separator = fields.firstIndex(of: "-") else { continue }
+      let point = Mounts.unescapeMountInfo(String(fields[4]))
+      let optional = fields[6..<separator].joined(separator: " ")
+      let matches = point == "/" || path == point || path.hasPrefix(point + "/")
+      if matches && point.count >= (best?.0.count ?? -1) { best = (point, optional) }
+    }
+    return best
+  }
+}

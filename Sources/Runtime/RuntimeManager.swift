@@ -1,0 +1,104 @@
+public import Config
+public import CrispCore
+import Foundation
+public import Images
+public import Logging
+public import Store
+
+/// Pod sandboxes and containers on an OCI runtime: lifecycle, records, and recovery after a restart.
+///
+/// Every create records the object as `creating` before its first side effect and undoes its steps in
+/// reverse on failure; a daemon killed half way leaves a `creating` record that start-up recovery rolls back.
+public final class RuntimeManager: Sendable {
+  public let config: CrispConfig
+  public let store: Store
+  public let images: ImageManager
+  public let cgroups: Cgroups
+  public let shim: ShimLauncher
+  let logger: Logger
+  let locks = KeyedLocks()
+  /// Handlers whose runtime binary exists, by name.
+  public let runtimes: [String: OCIRuntime]
+  /// Why a configured handler is not usable, by name.
+  public let unavailableHandlers: [String: String]
+  /// The daemon's own oom_score_adj, the floor for children under `restrict_oom_score_adj`.
+  let daemonOOMScore: Int
+  /// Without CAP_SYS_RESOURCE no child can go below the daemon's score either: the kernel refuses, and runc
+  /// would fail the container for it. crisp clamps instead.
+  let canLowerOOMScore: Bool
+
+  public init(config: CrispConfig, store: Store, images: ImageManager, cgroupDriver: CrispConfig.CgroupDriver, shimBinary: String, logger: Logger) {
+    self.config = config
+    self.store = store
+    self.images = images
+    self.logger = logger
+    cgroups = Cgroups(driver: cgroupDriver)
+    shim = ShimLauncher(binary: shimBinary)
+    var runtimes: [String: OCIRuntime] = [:]
+    var unavailable: [String: String] = [:]
+    for (name, handler) in config.runtime.handlers {
+      guard access(handler.binary, X_OK) == 0 else {
+        unavailable[name] = "\(handler.binary) is not an executable file"
+        continue
+      }
+      let root = handler.root.isEmpty ? FilePath.join(config.state, "runtime/\(name)") : handler.root
+      runtimes[name] = OCIRuntime(handler: name, binary: handler.binary, root: root, systemdCgroup: handler.systemdCgroup ?? (cgroupDriver == .systemd))
+    }
+    self.runtimes = runtimes
+    unavailableHandlers = unavailable
+    daemonOOMScore = (try? OOMScore.current()) ?? 0
+    canLowerOOMScore = Host.hasCapability(24)  // CAP_SYS_RESOURCE
+  }
+
+  // MARK: Paths
+
+  var containersDirectory: String { FilePath.join(config.state, "containers") }
+  func bundle(_ id: String) -> String { FilePath.join(containersDirectory, id) }
+  func netnsPath(_ id: String) -> String { FilePath.join(config.state, "netns/\(id)") }
+  func sandboxFilesDirectory(_ id: String) -> String { FilePath.join(config.root, "sandboxes/\(id)") }
+  func shmPath(_ id: String) -> String { FilePath.join(config.state, "sandboxes/\(id)/shm") }
+
+  /// A new 64-hex-digit id, the form kubelet and crictl expect.
+  static func newID() -> String {
+    (0..<4).map { _ in
+      let text = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+      return String(repeating: "0", count: 16 - text.count) + text
+    }.joined()
+  }
+
+  /// The runtime for a CRI `runtime_handler` (empty: the default).
+  func runtime(for handler: String) throws(CrispError) -> OCIRuntime {
+    let name = handler.isEmpty ? config.runtime.defaultHandler : handler
+    if let runtime = runtimes[name] { return runtime }
+    if let reason = unavailableHandlers[name] {
+      throw CrispError.failedPrecondition("runtime_handler \"\(name)\" is not usable on this node: \(reason)")
+    }
+    throw CrispError.invalidArgument("runtime_handler \"\(name)\" is not configured (known: \(config.runtime.handlers.keys.sorted().joined(separator: ", ")))")
+  }
+
+  /// oom_score_adj for a child, never lower than the daemon's own under `restrict_oom_score_adj`.
+  func childOOMScore(_ requested: Int) -> Int {
+    OOMScore.clampForChild(requested, daemonScore: daemonOOMScore, restrictToDaemon: config.restrictOOMScoreAdj || !canLowerOOMScore)
+  }
+
+  func writeSpec(_ spec: OCISpec, to directory: String) throws(CrispError) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    do {
+      try AtomicFile.write(Array(try encoder.encode(spec)), to: directory + "/config.json", mode: 0o600)
+    } catch let error as SystemError {
+      throw CrispError.internalError("write \(directory)/config.json: \(error)")
+    } catch {
+      throw CrispError.internalError("encode the OCI spec: \(error)")
+    }
+  }
+
+  /// Resolves an id or a unique prefix of one (crictl accepts short ids).
+  func resolveID(_ id: String, table: String) throws(CrispError) -> String? {
+    guard !id.isEmpty else { return nil }
+    if id.count == 64 { return id }
+    let matches = try store.runtimeIDs(withPrefix: id, table: table)
+    if matches.count > 1 { throw CrispError.invalidArgument("id prefix \"\(id)\" is ambiguous (\(matches.count) matches)") }
+    return matches.first
+  }
+}

@@ -1,0 +1,91 @@
+public import CRIAPI
+public import CrispCore
+import Foundation
+
+/// The files a pod's containers see as /etc/hostname, /etc/hosts and /etc/resolv.conf.
+public enum SandboxFiles {
+  /// Writes the three files into `directory` (atomically) and returns their paths.
+  public static func write(directory: String, config: Runtime_V1_PodSandboxConfig, hostNetwork: Bool) throws(CrispError) -> (hostname: String, hosts: String, resolvConf: String) {
+    do {
+      try FilePath.makeDirectories(directory, mode: 0o755)
+      let hostname = directory + "/hostname", hosts = directory + "/hosts", resolv = directory + "/resolv.conf"
+      let name = hostNetwork ? ((try? FilePath.readText("/etc/hostname")) ?? "localhost") : (config.hostname.isEmpty ? config.metadata.name : config.hostname)
+      try AtomicFile.write(name + "\n", to: hostname)
+      if hostNetwork, let text = try FilePath.readText("/etc/hosts") {
+        try AtomicFile.write(text + "\n", to: hosts)
+      } else {
+        try AtomicFile.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", to: hosts)
+      }
+      try AtomicFile.write(resolvConf(config.hasDnsConfig ? config.dnsConfig : nil, hostNetwork: hostNetwork), to: resolv)
+      return (hostname, hosts, resolv)
+    } catch let error as CrispError {
+      throw error
+    } catch {
+      throw CrispError.internalError("sandbox files in \(directory): \(error)")
+    }
+  }
+
+  /// The pod's resolv.conf: kubelet's DNS config when given, else the host's.
+  static func resolvConf(_ dns: Runtime_V1_DNSConfig?, hostNetwork: Bool) throws -> String {
+    guard let dns, !(dns.servers.isEmpty && dns.searches.isEmpty && dns.options.isEmpty) else {
+      return (try FilePath.readText("/etc/resolv.conf")).map { $0 + "\n" } ?? ""
+    }
+    var text = ""
+    if !dns.searches.isEmpty { text += "search \(dns.searches.joined(separator: " "))\n" }
+    for server in dns.servers { text += "nameserver \(server)\n" }
+    if !dns.options.isEmpty { text += "options \(dns.options.joined(separator: " "))\n" }
+    return text
+  }
+}
+
+/// Users and groups from an image's /etc/passwd and /etc/group.
+public enum ImageAccounts {
+  public struct User: Sendable, Equatable {
+    public var uid: UInt32
+    public var gid: UInt32
+  }
+
+  /// Looks `name` up in `<rootfs>/etc/passwd`.
+  public static func user(named name: String, rootfs: String) -> User? {
+    guard let text = try? FilePath.readText(rootfs + "/etc/passwd") else { return nil }
+    for line in text.split(separator: "\n") {
+      let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+      guard fields.count >= 4, fields[0] == name, let uid = UInt32(fields[2]), let gid = UInt32(fields[3]) else { continue }
+      return User(uid: uid, gid: gid)
+    }
+    return nil
+  }
+
+  /// The uid for a user name, by uid.
+  public static func user(uid: UInt32, rootfs: String) -> (name: String, gid: UInt32)? {
+    guard let text = try? FilePath.readText(rootfs + "/etc/passwd") else { return nil }
+    for line in text.split(separator: "\n") {
+      let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+      guard fields.count >= 4, UInt32(fields[2]) == uid, let gid = UInt32(fields[3]) else { continue }
+      return (String(fields[0]), gid)
+    }
+    return nil
+  }
+
+  /// A group id by name from `<rootfs>/etc/group`.
+  public static func group(named name: String, rootfs: String) -> UInt32? {
+    guard let text = try? FilePath.readText(rootfs + "/etc/group") else { return nil }
+    for line in text.split(separator: "\n") {
+      let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+      if fields.count >= 3, fields[0] == name, let gid = UInt32(fields[2]) { return gid }
+    }
+    return nil
+  }
+
+  /// Groups listing `user` as a member in `<rootfs>/etc/group`.
+  public static func groups(of user: String, rootfs: String) -> [UInt32] {
+    guard let text = try? FilePath.readText(rootfs + "/etc/group") else { return [] }
+    var result: [UInt32] = []
+    for line in text.split(separator: "\n") {
+      let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+      guard fields.count >= 4, let gid = UInt32(fields[2]) else { continue }
+      if fields[3].split(separator: ",").contains(where: { $0 == user }) { result.append(gid) }
+    }
+    return result
+  }
+}

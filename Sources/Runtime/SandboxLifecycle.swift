@@ -1,0 +1,240 @@
+public import CRIAPI
+public import CrispCore
+import Foundation
+import Images
+import PodNetwork
+import Registry
+public import Store
+import SwiftProtobuf
+
+/// Runtime details of a sandbox kept in its record's `extra`.
+struct SandboxExtra: Codable, Sendable {
+  var cgroupsPath: String
+  var shm: String?
+  var hostNetwork: Bool
+  var imageID: String
+}
+
+extension RuntimeManager {
+  // MARK: RunPodSandbox
+
+  /// Creates and starts a pod sandbox: name reservation, network namespace, hostname/hosts/resolv.conf,
+  /// /dev/shm, and the pause container through its shim. Returns the sandbox id.
+  public func runPodSandbox(_ config: Runtime_V1_PodSandboxConfig, handler: String) async throws(CrispError) -> String {
+    let metadata = config.metadata
+    for (field, value) in [("name", metadata.name), ("namespace", metadata.namespace), ("uid", metadata.uid)] where value.isEmpty {
+      throw CrispError.invalidArgument("config.metadata.\(field) is required")
+    }
+    let runtime = try runtime(for: handler)
+    let id = Self.newID()
+    let name = "\(metadata.name)_\(metadata.namespace)_\(metadata.uid)_\(metadata.attempt)"
+    try store.reserveName(name, for: id)
+    let serialized: [UInt8]
+    do {
+      serialized = try config.serializedBytes()
+    } catch {
+      try? store.releaseName(name, for: id)
+      throw CrispError.invalidArgument("config: cannot serialize: \(error)")
+    }
+    let namespaces = config.linux.securityContext.namespaceOptions
+    let hostNetwork = namespaces.network == .node
+    var record = SandboxRecord(
+      id: id, name: metadata.name, namespace: metadata.namespace, uid: metadata.uid, attempt: Int64(metadata.attempt),
+      state: .creating, runtimeHandler: runtime.handler, createdAt: Store.now(), config: serialized)
+    do {
+      try store.putSandbox(record)
+    } catch {
+      try? store.releaseName(name, for: id)
+      throw error
+    }
+    var rollback = Rollback()
+    do {
+      try await locks.with(id) { () async throws(CrispError) -> Void in
+        let image = try await sandboxImage()
+        let directory = bundle(id)
+        var paths = SpecBuilder.SandboxPaths(hostname: "", hosts: "", resolvConf: "", shm: nil, netns: nil)
+        if !hostNetwork {
+          let netns = netnsPath(id)
+          try await NetworkNamespace.create(at: netns)
+          rollback.add("remove netns") { try NetworkNamespace.remove(at: netns) }
+          paths.netns = netns
+          record.netnsPath = netns
+        }
+        let filesDirectory = sandboxFilesDirectory(id)
+        rollback.add("remove sandbox files") { try FilePath.removeTree(filesDirectory) }
+        let files = try SandboxFiles.write(directory: filesDirectory, config: config, hostNetwork: hostNetwork)
+        paths.hostname = files.hostname
+        paths.hosts = files.hosts
+        paths.resolvConf = files.resolvConf
+        if namespaces.ipc != .node {
+          let shm = shmPath(id)
+          do {
+            try FilePath.makeDirectories(shm, mode: 0o755)
+          } catch {
+            throw CrispError.internalError("\(error)")
+          }
+          try Mounts.tmpfs(at: shm, options: "mode=1777,size=65536k", flags: [.nosuid, .nodev, .noexec])
+          rollback.add("unmount shm") {
+            try Mounts.unmount(shm)
+            try FilePath.removeTree(FilePath.directory(of: shm))
+          }
+          paths.shm = shm
+        }
+        do {
+          try FilePath.makeDirectories(directory, mode: 0o711)
+        } catch {
+          throw CrispError.internalError("\(error)")
+        }
+        rollback.add("remove bundle") { try FilePath.removeTree(directory) }
+        let rootfs = directory + "/rootfs"
+        try images.snapshotter.prepareRootfs(owner: id, chainID: image.record.chainID, target: rootfs)
+        rollback.add("remove rootfs") { try self.images.snapshotter.removeRootfs(owner: id, target: rootfs) }
+        let cgroupsPath = cgroups.path(parent: config.linux.cgroupParent, id: id)
+        let spec = try SpecBuilder.sandboxSpec(
+          id: id, config: config, image: image.config, rootfs: rootfs, paths: paths, cgroupsPath: cgroupsPath,
+          oomScoreAdj: childOOMScore(-998))
+        try writeSpec(spec, to: directory)
+        let memory = cgroups.memoryDirectory(cgroupsPath: cgroupsPath)
+        rollback.add("delete pause container") { try await runtime.delete(id) }
+        let pid = try await shim.start(.init(
+          id: id, directory: directory, runtime: runtime, logPath: "", maxLogLine: self.config.maxContainerLogLineSize,
+          tty: false, stdin: false, stdinOnce: false, memoryCgroup: memory, oomScore: childOOMScore(-998)))
+        try await runtime.start(id)
+        record.pid = pid
+        record.state = .ready
+        let extra = SandboxExtra(cgroupsPath: cgroupsPath, shm: paths.shm, hostNetwork: hostNetwork, imageID: image.record.id)
+        record.extra = Array((try? JSONEncoder().encode(extra)) ?? Data())
+        try store.putSandbox(record)
+      }
+    } catch {
+      logger.warning("RunPodSandbox failed; rolling back", metadata: ["id": "\(id)", "error": "\(error.message)"])
+      await rollback.run { what, failure in
+        self.logger.error("rollback step failed", metadata: ["id": "\(id)", "step": "\(what)", "error": "\(failure)"])
+      }
+      try? store.deleteSandbox(id, name: name)
+      throw error
+    }
+    logger.info("sandbox ready", metadata: ["id": "\(id)", "pod": "\(metadata.namespace)/\(metadata.name)"])
+    return id
+  }
+
+  /// The sandbox image, resolved (pulled through the mirrors if it is not built in and not present).
+  func sandboxImage() async throws(CrispError) -> (record: ImageRecord, config: ImageConfig) {
+    var image = try images.resolve(config.sandboxImage)
+    if image == nil { image = try await images.pull(config.sandboxImage, credentials: nil) }
+    guard let image else { throw CrispError.notFound("sandbox image \(config.sandboxImage) is not available") }
+    do {
+      return (image, try JSONDecoder().decode(ImageConfig.self, from: Data(image.config)))
+    } catch {
+      throw CrispError.internalError("sandbox image \(image.id): unreadable config: \(error)")
+    }
+  }
+
+  // MARK: StopPodSandbox
+
+  /// Stops every container of the sandbox and its pause container, and unmounts /dev/shm. Idempotent, also
+  /// for an id that never existed.
+  public func stopPodSandbox(_ rawID: String) async throws(CrispError) {
+    guard let id = try resolveID(rawID, table: "sandboxes"), try store.sandbox(id: id) != nil else { return }
+    for container in try store.containers(inSandbox: id) {
+      try await stopContainer(container.id, timeout: 0)
+    }
+    try await locks.with(id) { () async throws(CrispError) -> Void in
+      guard var current = try store.sandbox(id: id) else { return }
+      if let runtime = runtimes[current.runtimeHandler], ContainerExit.read(directory: bundle(id)) == nil, ShimLauncher.isRunning(directory: bundle(id)) {
+        do {
+          try await runtime.kill(id, signal: "KILL")
+        } catch {
+          // Already gone is fine; anything else is reported below if it keeps running.
+        }
+        if await ShimLauncher.waitForExit(directory: bundle(id), timeout: .seconds(10)) == nil {
+          throw CrispError.internalError("sandbox \(id): the pause container did not exit after SIGKILL")
+        }
+      }
+      if let shm = extra(of: current)?.shm { try Mounts.unmount(shm) }
+      if current.state != .notready {
+        current.state = .notready
+        try store.putSandbox(current)
+      }
+    }
+  }
+
+  // MARK: RemovePodSandbox
+
+  /// Removes the sandbox with every container in it, its namespace, files and record. Idempotent.
+  public func removePodSandbox(_ rawID: String) async throws(CrispError) {
+    guard let id = try resolveID(rawID, table: "sandboxes"), try store.sandbox(id: id) != nil else { return }
+    try await stopPodSandbox(id)
+    for container in try store.containers(inSandbox: id) {
+      try await removeContainer(container.id)
+    }
+    try await locks.with(id) { () async throws(CrispError) -> Void in
+      guard let record = try store.sandbox(id: id) else { return }
+      try await destroySandbox(record)
+    }
+    logger.info("sandbox removed", metadata: ["id": "\(id)"])
+  }
+
+  /// Deletes everything a sandbox owns (used by removal and by recovery of a half-made sandbox).
+  func destroySandbox(_ record: SandboxRecord) async throws(CrispError) {
+    let id = record.id
+    if record.state == .creating { ShimLauncher.killCreating(directory: bundle(id), id: id) }
+    if let runtime = runtimes[record.runtimeHandler] { try await runtime.delete(id) }
+    try images.snapshotter.removeRootfs(owner: id, target: bundle(id) + "/rootfs")
+    let extra = extra(of: record)
+    if let shm = extra?.shm ?? Optional(shmPath(id)) { try Mounts.unmount(shm) }
+    do {
+      try FilePath.removeTree(FilePath.join(config.state, "sandboxes/\(id)"))
+      try FilePath.removeTree(bundle(id))
+      try FilePath.removeTree(sandboxFilesDirectory(id))
+    } catch {
+      throw CrispError.internalError("remove sandbox \(id) files: \(error)")
+    }
+    try NetworkNamespace.remove(at: record.netnsPath.isEmpty ? netnsPath(id) : record.netnsPath)
+    let name = "\(record.name)_\(record.namespace)_\(record.uid)_\(record.attempt)"
+    try store.deleteSandbox(id, name: name)
+  }
+
+  func extra(of record: SandboxRecord) -> SandboxExtra? {
+    try? JSONDecoder().decode(SandboxExtra.self, from: Data(record.extra))
+  }
+
+  // MARK: Status and list
+
+  public struct SandboxView: Sendable {
+    public var record: SandboxRecord
+    public var config: Runtime_V1_PodSandboxConfig
+    public var hostNetwork: Bool
+  }
+
+  /// The sandbox with its state brought up to date (a pause container that died makes it NOTREADY).
+  public func sandbox(_ rawID: String) throws(CrispError) -> SandboxView? {
+    guard let id = try resolveID(rawID, table: "sandboxes"), var record = try store.sandbox(id: id) else { return nil }
+    if record.state == .ready, ContainerExit.read(directory: bundle(id)) != nil {
+      record.state = .notready
+      try store.putSandbox(record)
+    }
+    return try view(record)
+  }
+
+  public func sandboxes() throws(CrispError) -> [SandboxView] {
+    try store.allSandboxes().filter { $0.state != .creating }.map { record throws(CrispError) in
+      var record = record
+      if record.state == .ready, ContainerExit.read(directory: bundle(record.id)) != nil {
+        record.state = .notready
+        try store.putSandbox(record)
+      }
+      return try view(record)
+    }
+  }
+
+  private func view(_ record: SandboxRecord) throws(CrispError) -> SandboxView {
+    let config: Runtime_V1_PodSandboxConfig
+    do {
+      config = try Runtime_V1_PodSandboxConfig(serializedBytes: record.config)
+    } catch {
+      throw CrispError.internalError("sandbox \(record.id): stored config unreadable: \(error)")
+    }
+    return SandboxView(record: record, config: config, hostNetwork: extra(of: record)?.hostNetwork ?? false)
+  }
+}

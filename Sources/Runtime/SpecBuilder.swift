@@ -1,0 +1,351 @@
+public import CRIAPI
+public import CrispCore
+public import Registry
+
+/// Builds OCI runtime specs from what kubelet asked for, the image's defaults and the sandbox: a pure
+/// function of its inputs (no file system, no kernel), so every rule is unit-tested without root.
+public enum SpecBuilder {
+  /// Docker's default capability set, which Kubernetes workloads are written against.
+  public static let defaultCapabilities = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
+    "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+  ]
+
+  public static let defaultMaskedPaths = [
+    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+  ]
+
+  public static let defaultReadonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+  /// Where a sandbox's shared files live on the host.
+  public struct SandboxPaths: Sendable, Equatable {
+    public var hostname: String
+    public var hosts: String
+    public var resolvConf: String
+    /// The pod's /dev/shm (a tmpfs crisp mounted), or nil to use the host's (host IPC).
+    public var shm: String?
+    /// The pinned network namespace, or nil for host networking.
+    public var netns: String?
+
+    public init(hostname: String, hosts: String, resolvConf: String, shm: String?, netns: String?) {
+      self.hostname = hostname
+      self.hosts = hosts
+      self.resolvConf = resolvConf
+      self.shm = shm
+      self.netns = netns
+    }
+  }
+
+  // MARK: Sandbox (pause)
+
+  public static func sandboxSpec(
+    id: String, config: Runtime_V1_PodSandboxConfig, image: ImageConfig, rootfs: String, paths: SandboxPaths,
+    cgroupsPath: String, oomScoreAdj: Int
+  ) throws(CrispError) -> OCISpec {
+    var spec = OCISpec()
+    var process = OCISpec.Process()
+    let runtime = image.config ?? ImageConfig.Runtime()
+    process.args = (runtime.entrypoint ?? []) + (runtime.cmd ?? [])
+    guard !process.args.isEmpty else { throw CrispError.invalidArgument("sandbox image has no entrypoint or command") }
+    process.env = runtime.env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
+    process.cwd = runtime.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+    let security = config.linux.securityContext
+    if let user = try numericUser(runtime.user ?? "") { process.user = user }
+    if security.hasRunAsUser { process.user.uid = UInt32(clamping: security.runAsUser.value) }
+    if security.hasRunAsGroup { process.user.gid = UInt32(clamping: security.runAsGroup.value) }
+    process.capabilities = OCISpec.Capabilities(all: defaultCapabilities)
+    process.noNewPrivileges = true
+    process.oomScoreAdj = oomScoreAdj
+    spec.process = process
+    spec.root = .init(path: rootfs, readonly: true)
+    let namespaces = security.namespaceOptions
+    if namespaces.network != .node { spec.hostname = config.hostname.isEmpty ? nil : config.hostname }
+    spec.mounts = defaultMounts(shm: paths.shm, privileged: false)
+    var linux = OCISpec.Linux()
+    linux.namespaces = [.init("mount")]
+    if namespaces.pid != .node { linux.namespaces.append(.init("pid")) }
+    if namespaces.ipc != .node { linux.namespaces.append(.init("ipc")) }
+    if namespaces.network != .node {
+      linux.namespaces.append(.init("uts"))
+      linux.namespaces.append(.init("network", path: paths.netns))
+    }
+    linux.cgroupsPath = cgroupsPath
+    linux.sysctl = config.linux.sysctls.isEmpty ? nil : config.linux.sysctls
+    linux.maskedPaths = defaultMaskedPaths
+    linux.readonlyPaths = defaultReadonlyPaths
+    linux.resources = OCISpec.Resources()
+    linux.resources?.devices = [.init(allow: false, type: nil, major: nil, minor: nil, access: "rwm")]
+    spec.linux = linux
+    var annotations = config.annotations
+    annotations["io.kubernetes.cri.container-type"] = "sandbox"
+    annotations["io.kubernetes.cri.sandbox-id"] = id
+    annotations["io.kubernetes.cri.sandbox-name"] = config.metadata.name
+    annotations["io.kubernetes.cri.sandbox-namespace"] = config.metadata.namespace
+    annotations["io.kubernetes.cri.sandbox-uid"] = config.metadata.uid
+    annotations["io.kubernetes.cri.sandbox-log-directory"] = config.logDirectory
+    spec.annotations = annotations
+    return spec
+  }
+
+  // MARK: Containers
+
+  /// Everything about the sandbox a container joins.
+  public struct SandboxContext: Sendable {
+    public var id: String
+    public var config: Runtime_V1_PodSandboxConfig
+    /// The pause process, whose namespaces the container joins.
+    public var pausePID: Int32
+    public var paths: SandboxPaths
+
+    public init(id: String, config: Runtime_V1_PodSandboxConfig, pausePID: Int32, paths: SandboxPaths) {
+      self.id = id
+      self.config = config
+      self.pausePID = pausePID
+      self.paths = paths
+    }
+  }
+
+  /// A CRI mount after crisp checked its host path (resolved through symlinks) exists.
+  public struct ResolvedMount: Sendable, Equatable {
+    public var hostPath: String
+    public var containerPath: String
+    public var readonly: Bool
+    public var propagation: Runtime_V1_MountPropagation
+
+    public init(hostPath: String, containerPath: String, readonly: Bool, propagation: Runtime_V1_MountPropagation) {
+      self.hostPath = hostPath
+      self.containerPath = containerPath
+      self.readonly = readonly
+      self.propagation = propagation
+    }
+  }
+
+  /// The process user: uid, gid and supplementary groups already resolved (names are looked up in the
+  /// image's /etc/passwd by the caller).
+  public struct ResolvedUser: Sendable, Equatable {
+    public var uid: UInt32
+    public var gid: UInt32
+    public var additionalGids: [UInt32]
+
+    public init(uid: UInt32, gid: UInt32, additionalGids: [UInt32] = []) {
+      self.uid = uid
+      self.gid = gid
+      self.additionalGids = additionalGids
+    }
+  }
+
+  public static func containerSpec(
+    id: String, config: Runtime_V1_ContainerConfig, image: ImageConfig, imageName: String, rootfs: String,
+    sandbox: SandboxContext, user: ResolvedUser, mounts: [ResolvedMount], cgroupsPath: String, oomScoreAdj: Int?
+  ) throws(CrispError) -> OCISpec {
+    var spec = OCISpec()
+    var process = OCISpec.Process()
+    let runtime = image.config ?? ImageConfig.Runtime()
+    process.args = try arguments(config: config, image: runtime)
+    process.env = environment(image: runtime.env ?? [], cri: config.envs.map { ($0.key, $0.value) })
+    process.cwd = config.workingDir.isEmpty ? (runtime.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/") : config.workingDir
+    guard process.cwd.hasPrefix("/") else { throw CrispError.invalidArgument("working_dir \"\(process.cwd)\" must be an absolute path") }
+    process.user.uid = user.uid
+    process.user.gid = user.gid
+    process.user.additionalGids = user.additionalGids.isEmpty ? nil : user.additionalGids
+    process.terminal = config.tty ? true : nil
+    let security = config.linux.securityContext
+    process.capabilities = try capabilities(security.capabilities)
+    process.noNewPrivileges = security.noNewPrivs
+    process.oomScoreAdj = oomScoreAdj
+    spec.process = process
+    spec.root = .init(path: rootfs, readonly: security.readonlyRootfs ? true : nil)
+
+    let overridden = Set(mounts.map(\.containerPath))
+    var specMounts = defaultMounts(shm: sandbox.paths.shm, privileged: false).filter { !overridden.contains($0.destination) }
+    let files: [(String, String)] = [
+      ("/etc/hostname", sandbox.paths.hostname), ("/etc/hosts", sandbox.paths.hosts), ("/etc/resolv.conf", sandbox.paths.resolvConf),
+    ]
+    for (destination, source) in files where !overridden.contains(destination) {
+      specMounts.append(.init(destination: destination, type: "bind", source: source, options: ["rbind", "rprivate", security.readonlyRootfs ? "ro" : "rw"]))
+    }
+    var rootfsPropagation: String?
+    for mount in mounts {
+      guard mount.containerPath.hasPrefix("/") else {
+        throw CrispError.invalidArgument("mounts: container_path \"\(mount.containerPath)\" must be an absolute path")
+      }
+      var options = ["rbind", mount.readonly ? "ro" : "rw"]
+      switch mount.propagation {
+      case .propagationBidirectional:
+        options.append("rshared")
+        rootfsPropagation = "rshared"
+      case .propagationHostToContainer:
+        options.append("rslave")
+        if rootfsPropagation == nil { rootfsPropagation = "rslave" }
+      default:
+        options.append("rprivate")
+      }
+      specMounts.append(.init(destination: mount.containerPath, type: "bind", source: mount.hostPath, options: options))
+    }
+    spec.mounts = specMounts
+
+    var linux = OCISpec.Linux()
+    let namespaces = security.namespaceOptions
+    let pause = "/proc/\(sandbox.pausePID)/ns"
+    linux.namespaces = [.init("mount")]
+    if sandbox.paths.netns != nil {
+      linux.namespaces.append(.init("network", path: sandbox.paths.netns))
+      linux.namespaces.append(.init("uts", path: "\(pause)/uts"))
+    }
+    if namespaces.ipc != .node { linux.namespaces.append(.init("ipc", path: "\(pause)/ipc")) }
+    switch namespaces.pid {
+    case .pod: linux.namespaces.append(.init("pid", path: "\(pause)/pid"))
+    case .container: linux.namespaces.append(.init("pid"))
+    case .target:
+      throw CrispError.invalidArgument("linux.security_context.namespace_options.pid: TARGET mode needs target_id support, which comes with the security area")
+    default: break
+    }
+    linux.cgroupsPath = cgroupsPath
+    linux.resources = resources(config.linux.resources)
+    linux.maskedPaths = security.maskedPaths.isEmpty ? defaultMaskedPaths : security.maskedPaths
+    linux.readonlyPaths = security.readonlyPaths.isEmpty ? defaultReadonlyPaths : security.readonlyPaths
+    linux.rootfsPropagation = rootfsPropagation
+    var devices: [OCISpec.Device] = []
+    for device in config.devices {
+      guard device.containerPath.hasPrefix("/") else {
+        throw CrispError.invalidArgument("devices: container_path \"\(device.containerPath)\" must be an absolute path")
+      }
+      devices.append(.init(type: "c", path: device.containerPath, major: nil, minor: nil, fileMode: nil, uid: nil, gid: nil))
+    }
+    linux.devices = devices.isEmpty ? nil : devices
+    spec.linux = linux
+
+    var annotations = config.annotations
+    annotations["io.kubernetes.cri.container-type"] = "container"
+    annotations["io.kubernetes.cri.container-name"] = config.metadata.name
+    annotations["io.kubernetes.cri.sandbox-id"] = sandbox.id
+    annotations["io.kubernetes.cri.sandbox-name"] = sandbox.config.metadata.name
+    annotations["io.kubernetes.cri.sandbox-namespace"] = sandbox.config.metadata.namespace
+    annotations["io.kubernetes.cri.sandbox-uid"] = sandbox.config.metadata.uid
+    annotations["io.kubernetes.cri.image-name"] = imageName
+    spec.annotations = annotations
+    return spec
+  }
+
+  /// kubelet's rules: `command` replaces the image's entrypoint (and then only CRI `args` follow);
+  /// otherwise the entrypoint runs with CRI `args`, or the image's `Cmd` when there are none.
+  public static func arguments(config: Runtime_V1_ContainerConfig, image: ImageConfig.Runtime) throws(CrispError) -> [String] {
+    let result: [String]
+    if !config.command.isEmpty {
+      result = config.command + config.args
+    } else {
+      result = (image.entrypoint ?? []) + (config.args.isEmpty ? (image.cmd ?? []) : config.args)
+    }
+    guard let first = result.first, !first.isEmpty else {
+      throw CrispError.invalidArgument("command: neither the container config nor the image says what to run (no command, args, entrypoint or cmd)")
+    }
+    return result
+  }
+
+  /// Image environment, then the CRI's: a CRI variable replaces the image's of the same name.
+  public static func environment(image: [String], cri: [(String, String)]) -> [String] {
+    var order: [String] = []
+    var values: [String: String] = [:]
+    for entry in image {
+      let name = entry.split(separator: "=", maxSplits: 1).first.map(String.init) ?? entry
+      if values[name] == nil { order.append(name) }
+      values[name] = entry
+    }
+    for (key, value) in cri {
+      if values[key] == nil { order.append(key) }
+      values[key] = "\(key)=\(value)"
+    }
+    return order.compactMap { values[$0] }
+  }
+
+  /// A numeric image `USER` (`uid` or `uid:gid`), nil for a name (resolved against /etc/passwd elsewhere).
+  public static func numericUser(_ user: String) throws(CrispError) -> OCISpec.User? {
+    guard !user.isEmpty else { return OCISpec.User() }
+    let parts = user.split(separator: ":", maxSplits: 1).map(String.init)
+    guard let uid = UInt32(parts[0]) else { return nil }
+    var result = OCISpec.User()
+    result.uid = uid
+    if parts.count == 2 {
+      guard let gid = UInt32(parts[1]) else { return nil }
+      result.gid = gid
+    }
+    return result
+  }
+
+  /// The default set, with CRI add/drop applied (`ALL` on either side).
+  public static func capabilities(_ requested: Runtime_V1_Capability) throws(CrispError) -> OCISpec.Capabilities {
+    func normalize(_ name: String) -> String {
+      let upper = name.uppercased()
+      return upper.hasPrefix("CAP_") ? upper : "CAP_" + upper
+    }
+    var set = defaultCapabilities
+    if requested.dropCapabilities.contains(where: { $0.uppercased() == "ALL" }) { set = [] }
+    if requested.addCapabilities.contains(where: { $0.uppercased() == "ALL" }) { set = LinuxCapabilities.all }
+    for name in requested.addCapabilities where name.uppercased() != "ALL" {
+      let cap = normalize(name)
+      guard LinuxCapabilities.all.contains(cap) else {
+        throw CrispError.invalidArgument("linux.security_context.capabilities.add_capabilities: unknown capability \"\(name)\"")
+      }
+      if !set.contains(cap) { set.append(cap) }
+    }
+    for name in requested.dropCapabilities where name.uppercased() != "ALL" {
+      set.removeAll { $0 == normalize(name) }
+    }
+    var capabilities = OCISpec.Capabilities(all: set)
+    // Ambient capabilities stay empty: a non-root process must not gain privileges it was not given.
+    capabilities.ambient = []
+    capabilities.inheritable = []
+    return capabilities
+  }
+
+  static func resources(_ r: Runtime_V1_LinuxContainerResources) -> OCISpec.Resources {
+    var resources = OCISpec.Resources()
+    resources.devices = [.init(allow: false, type: nil, major: nil, minor: nil, access: "rwm")]
+    var memory = OCISpec.Memory()
+    if r.memoryLimitInBytes > 0 { memory.limit = r.memoryLimitInBytes }
+    if r.memorySwapLimitInBytes > 0 { memory.swap = r.memorySwapLimitInBytes }
+    if memory != OCISpec.Memory() { resources.memory = memory }
+    var cpu = OCISpec.CPU()
+    if r.cpuShares > 0 { cpu.shares = UInt64(r.cpuShares) }
+    if r.cpuQuota > 0 { cpu.quota = r.cpuQuota }
+    if r.cpuPeriod > 0 { cpu.period = UInt64(r.cpuPeriod) }
+    if !r.cpusetCpus.isEmpty { cpu.cpus = r.cpusetCpus }
+    if !r.cpusetMems.isEmpty { cpu.mems = r.cpusetMems }
+    if cpu != OCISpec.CPU() { resources.cpu = cpu }
+    if !r.hugepageLimits.isEmpty { resources.hugepageLimits = r.hugepageLimits.map { .init(pageSize: $0.pageSize, limit: $0.limit) } }
+    if !r.unified.isEmpty { resources.unified = r.unified }
+    return resources
+  }
+
+  /// proc, dev, devpts, mqueue, sysfs and cgroup (read-only), and the pod's /dev/shm.
+  static func defaultMounts(shm: String?, privileged: Bool) -> [OCISpec.Mount] {
+    var mounts: [OCISpec.Mount] = [
+      .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
+      .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
+      .init(destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+      .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
+      .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", privileged ? "rw" : "ro"]),
+      .init(destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", privileged ? "rw" : "ro"]),
+    ]
+    if let shm {
+      mounts.append(.init(destination: "/dev/shm", type: "bind", source: shm, options: ["rbind", "rprivate", "rw"]))
+    } else {
+      mounts.append(.init(destination: "/dev/shm", type: "bind", source: "/dev/shm", options: ["rbind", "rprivate", "rw"]))
+    }
+    return mounts
+  }
+}
+
+/// The Linux capability names.
+public enum LinuxCapabilities {
+  public static let all = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+    "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
+    "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+  ]
+}

@@ -1,0 +1,187 @@
+public import CrispCore
+import Foundation
+import GRDB
+
+/// A pod sandbox as stored: enough to answer every CRI status call and to rebuild state after a restart.
+public struct SandboxRecord: Sendable, Equatable {
+  public enum State: String, Sendable { case creating, ready, notready }
+  public var id: String
+  public var name: String
+  public var namespace: String
+  public var uid: String
+  public var attempt: Int64
+  public var state: State
+  public var runtimeHandler: String
+  public var createdAt: Int64
+  /// The serialized CRI PodSandboxConfig, as kubelet sent it.
+  public var config: [UInt8]
+  public var netnsPath: String
+  /// The pause process.
+  public var pid: Int64
+  public var ips: [String]
+  /// Runtime details (cgroup path, shm mount) as JSON.
+  public var extra: [UInt8]
+
+  public init(id: String, name: String, namespace: String, uid: String, attempt: Int64, state: State, runtimeHandler: String,
+              createdAt: Int64, config: [UInt8], netnsPath: String = "", pid: Int64 = 0, ips: [String] = [], extra: [UInt8] = []) {
+    self.id = id
+    self.name = name
+    self.namespace = namespace
+    self.uid = uid
+    self.attempt = attempt
+    self.state = state
+    self.runtimeHandler = runtimeHandler
+    self.createdAt = createdAt
+    self.config = config
+    self.netnsPath = netnsPath
+    self.pid = pid
+    self.ips = ips
+    self.extra = extra
+  }
+}
+
+/// A container as stored.
+public struct ContainerRecord: Sendable, Equatable {
+  public enum State: String, Sendable { case creating, created, running, exited, unknown }
+  public var id: String
+  public var sandboxID: String
+  public var name: String
+  public var attempt: Int64
+  public var state: State
+  /// The image as kubelet named it.
+  public var imageRef: String
+  public var imageID: String
+  public var createdAt: Int64
+  public var startedAt: Int64 = 0
+  public var finishedAt: Int64 = 0
+  public var exitCode: Int32 = 0
+  public var reason: String = ""
+  public var message: String = ""
+  /// The serialized CRI ContainerConfig.
+  public var config: [UInt8]
+  public var logPath: String
+  public var pid: Int64 = 0
+  public var extra: [UInt8] = []
+
+  public init(id: String, sandboxID: String, name: String, attempt: Int64, state: State, imageRef: String, imageID: String,
+              createdAt: Int64, config: [UInt8], logPath: String) {
+    self.id = id
+    self.sandboxID = sandboxID
+    self.name = name
+    self.attempt = attempt
+    self.state = state
+    self.imageRef = imageRef
+    self.imageID = imageID
+    self.createdAt = createdAt
+    self.config = config
+    self.logPath = logPath
+  }
+}
+
+extension Store {
+  // MARK: Sandboxes
+
+  /// Inserts or replaces a sandbox record.
+  public func putSandbox(_ s: SandboxRecord) throws(CrispError) {
+    let ips = String(decoding: (try? JSONSerialization.data(withJSONObject: s.ips)) ?? Data("[]".utf8), as: UTF8.self)
+    try write("record sandbox \(s.id)") { db in
+      try db.execute(sql: """
+        INSERT OR REPLACE INTO sandboxes (id, name, namespace, uid, attempt, state, runtime_handler, created_at, config, netns_path, pid, ips, extra)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """, arguments: [s.id, s.name, s.namespace, s.uid, s.attempt, s.state.rawValue, s.runtimeHandler, s.createdAt,
+                         Data(s.config), s.netnsPath, s.pid, ips, Data(s.extra)])
+    }
+  }
+
+  public func sandbox(id: String) throws(CrispError) -> SandboxRecord? {
+    try read("read sandbox \(id)") { db in try Self.fetchSandboxes(db, "id = ?", [id]).first }
+  }
+
+  public func allSandboxes() throws(CrispError) -> [SandboxRecord] {
+    try read("list sandboxes") { db in try Self.fetchSandboxes(db, nil, []) }
+  }
+
+  /// Deletes a sandbox record and releases its name, in one transaction.
+  public func deleteSandbox(_ id: String, name: String) throws(CrispError) {
+    try write("delete sandbox \(id)") { db in
+      try db.execute(sql: "DELETE FROM sandboxes WHERE id = ?", arguments: [id])
+      try db.execute(sql: "DELETE FROM name_reservations WHERE name = ? AND owner_id = ?", arguments: [name, id])
+    }
+  }
+
+  private static func fetchSandboxes(_ db: Database, _ whereSQL: String?, _ arguments: [String]) throws -> [SandboxRecord] {
+    let sql = "SELECT * FROM sandboxes" + (whereSQL.map { " WHERE \($0)" } ?? "") + " ORDER BY created_at, id"
+    return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+      let ipsText: String = row["ips"]
+      let ips = (try? JSONSerialization.jsonObject(with: Data(ipsText.utf8))) as? [String] ?? []
+      let config: Data = row["config"]
+      let extra: Data? = row["extra"]
+      return SandboxRecord(
+        id: row["id"], name: row["name"], namespace: row["namespace"], uid: row["uid"], attempt: row["attempt"],
+        state: SandboxRecord.State(rawValue: row["state"]) ?? .notready, runtimeHandler: row["runtime_handler"],
+        createdAt: row["created_at"], config: Array(config), netnsPath: row["netns_path"], pid: row["pid"], ips: ips,
+        extra: extra.map { Array($0) } ?? [])
+    }
+  }
+
+  // MARK: Containers
+
+  public func putContainer(_ c: ContainerRecord) throws(CrispError) {
+    try write("record container \(c.id)") { db in
+      try db.execute(sql: """
+        INSERT OR REPLACE INTO containers (id, sandbox_id, name, attempt, state, image_ref, image_id, created_at, started_at,
+          finished_at, exit_code, reason, message, config, log_path, pid, extra)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """, arguments: [c.id, c.sandboxID, c.name, c.attempt, c.state.rawValue, c.imageRef, c.imageID, c.createdAt, c.startedAt,
+                         c.finishedAt, c.exitCode, c.reason, c.message, Data(c.config), c.logPath, c.pid, Data(c.extra)])
+    }
+  }
+
+  public func container(id: String) throws(CrispError) -> ContainerRecord? {
+    try read("read container \(id)") { db in try Self.fetchContainers(db, "id = ?", [id]).first }
+  }
+
+  public func allContainers() throws(CrispError) -> [ContainerRecord] {
+    try read("list containers") { db in try Self.fetchContainers(db, nil, []) }
+  }
+
+  public func containers(inSandbox sandboxID: String) throws(CrispError) -> [ContainerRecord] {
+    try read("list containers of \(sandboxID)") { db in try Self.fetchContainers(db, "sandbox_id = ?", [sandboxID]) }
+  }
+
+  /// Deletes a container record and releases its name, in one transaction.
+  public func deleteContainer(_ id: String, reservedName: String) throws(CrispError) {
+    try write("delete container \(id)") { db in
+      try db.execute(sql: "DELETE FROM containers WHERE id = ?", arguments: [id])
+      try db.execute(sql: "DELETE FROM name_reservations WHERE name = ? AND owner_id = ?", arguments: [reservedName, id])
+    }
+  }
+
+  /// Ids (of sandboxes and containers) starting with `prefix`, for the short ids crictl accepts.
+  public func runtimeIDs(withPrefix prefix: String, table: String) throws(CrispError) -> [String] {
+    guard table == "sandboxes" || table == "containers" else { return [] }
+    return try read("find ids") { db in
+      try String.fetchAll(db, sql: "SELECT id FROM \(table) WHERE substr(id, 1, ?) = ?", arguments: [prefix.utf8.count, prefix])
+    }
+  }
+
+  private static func fetchContainers(_ db: Database, _ whereSQL: String?, _ arguments: [String]) throws -> [ContainerRecord] {
+    let sql = "SELECT * FROM containers" + (whereSQL.map { " WHERE \($0)" } ?? "") + " ORDER BY created_at, id"
+    return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
+      let config: Data = row["config"]
+      let extra: Data? = row["extra"]
+      var record = ContainerRecord(
+        id: row["id"], sandboxID: row["sandbox_id"], name: row["name"], attempt: row["attempt"],
+        state: ContainerRecord.State(rawValue: row["state"]) ?? .unknown, imageRef: row["image_ref"], imageID: row["image_id"],
+        createdAt: row["created_at"], config: Array(config), logPath: row["log_path"])
+      record.startedAt = row["started_at"]
+      record.finishedAt = row["finished_at"]
+      record.exitCode = row["exit_code"]
+      record.reason = row["reason"]
+      record.message = row["message"]
+      record.pid = row["pid"]
+      record.extra = extra.map { Array($0) } ?? []
+      return record
+    }
+  }
+}
