@@ -32,9 +32,9 @@ public final class DaemonHarness: @unchecked Sendable {
   }
 
   deinit {
-    if let process, process.isRunning {
+    if let process {
       kill(process.processIdentifier, SIGKILL)
-      while process.isRunning { usleep(5_000) }
+      _ = try? waitForExit(timeout: .seconds(10))
     }
     try? FileManager.default.removeItem(atPath: directory)
   }
@@ -108,13 +108,36 @@ public final class DaemonHarness: @unchecked Sendable {
     kill(process.processIdentifier, number)
   }
 
-  /// Waits for the daemon to exit and returns its status.
+  /// Waits for the daemon to exit and returns its status. Reaps it directly: Foundation's own child
+  /// monitoring does not always notice an exit while the test runs.
   public func waitForExit(timeout: Duration = .seconds(30)) throws -> Int32 {
     guard let process else { throw HarnessError("not started") }
+    let pid = process.processIdentifier
     let deadline = ContinuousClock.now + timeout
-    while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
-    guard !process.isRunning else { throw HarnessError("crisp did not exit within \(timeout)") }
-    return process.terminationStatus
+    while ContinuousClock.now < deadline {
+      var status: Int32 = 0
+      let reaped = waitpid(pid, &status, WNOHANG)
+      if reaped == pid {
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
+      }
+      if reaped < 0 && errno == ECHILD {
+        if !process.isRunning { return process.terminationStatus }
+        if kill(pid, 0) != 0 { return 0 }
+      }
+      usleep(10_000)
+    }
+    throw HarnessError("crisp did not exit within \(timeout)")
+  }
+
+  /// Stops the daemon (SIGTERM, then SIGKILL) if it runs.
+  public func stop() {
+    guard let process else { return }
+    kill(process.processIdentifier, SIGTERM)
+    if (try? waitForExit(timeout: .seconds(10))) == nil {
+      kill(process.processIdentifier, SIGKILL)
+      _ = try? waitForExit(timeout: .seconds(10))
+    }
   }
 
   public static func canConnect(_ path: String) -> Bool {

@@ -115,6 +115,22 @@ public final class PodHarness: @unchecked Sendable {
     throw HarnessError("container \(container) did not exit within \(timeout)")
   }
 
+  /// Runs `body` with a fresh harness, then always removes every pod, stops the daemon and the registry.
+  public static func with(extraConfig: String = "", _ body: (PodHarness) async throws -> Void) async throws {
+    let pods = try await PodHarness(extraConfig: extraConfig)
+    do {
+      try await body(pods)
+    } catch {
+      await pods.cleanUp()
+      pods.daemon.stop()
+      pods.registry.stop()
+      throw error
+    }
+    await pods.cleanUp()
+    pods.daemon.stop()
+    pods.registry.stop()
+  }
+
   /// Removes every pod (and so container) the daemon knows, and this harness's cgroups.
   public func cleanUp() async {
     _ = try? await runtime { runtime in
