@@ -177,6 +177,7 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    .testTarget(name: "RuntimeUnitTests", dependencies: ["CRIAPI", "CrispCore", "Registry", "Runtime"], swiftSettings: strict),
     .testTarget(
       name: "RuntimeTests",
       dependencies: [

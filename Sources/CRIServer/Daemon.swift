@@ -41,6 +41,7 @@ public struct Daemon: Sendable {
     }
     let runtime = RuntimeManager(config: config, store: store, images: images, cgroupDriver: node.cgroupDriver, shimBinary: shimBinary, logger: logger)
     await runtime.recover()
+    await runtime.probeHandlers()
     let listener = try openSocket(address)
 
     var transportConfig = HTTP2ServerTransport.Posix.Config.defaults

@@ -25,8 +25,8 @@ struct RuntimeStatusReporter: Sendable {
     } else {
       runtimeReady.status = false
       runtimeReady.reason = "RuntimeHandlerUnavailable"
-      let binary = config.runtime.handlers[config.runtime.defaultHandler]?.binary ?? "?"
-      runtimeReady.message = "default runtime handler \"\(config.runtime.defaultHandler)\": \(binary) is not an executable file"
+      let reason = runtime.unavailableHandlers[config.runtime.defaultHandler] ?? "not configured"
+      runtimeReady.message = "default runtime handler \"\(config.runtime.defaultHandler)\": \(reason)"
     }
 
     var networkReady = Runtime_V1_RuntimeCondition()
@@ -56,7 +56,8 @@ struct RuntimeStatusReporter: Sendable {
 
   /// Configured handlers that can run pods here (binary present, not known to fail on this host).
   func availableHandlers() -> [String: CrispConfig.Runtime.Handler] {
-    node.config.runtime.handlers.filter { runtime.runtimes[$0.key] != nil }
+    let usable = runtime.usableHandlers
+    return node.config.runtime.handlers.filter { usable[$0.key] != nil }
   }
 
   private func verboseInfo(cni: CNIConfigLoad, handlers: [String: CrispConfig.Runtime.Handler]) -> [String: String] {
@@ -78,6 +79,7 @@ struct RuntimeStatusReporter: Sendable {
       "sandboxImage": json(node.config.sandboxImage),
       "cgroupDriver": json(node.cgroupDriver.rawValue),
       "runtimeHandlers": json(handlers.keys.sorted()),
+      "unavailableRuntimeHandlers": json(runtime.unavailableHandlers),
       "cniconfig": json(cni),
       "lastCNILoadStatus": json(loadStatus),
     ]

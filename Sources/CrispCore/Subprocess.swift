@@ -28,11 +28,12 @@ public enum Subprocess {
   public static func run(
     _ arguments: [String], environment: [String]? = nil, stdin: [UInt8]? = nil, timeout: Duration? = nil,
     outputLimit: Int = 16 << 20, newProcessGroup: Bool = false, extraFileDescriptors: [(source: Int32, target: Int32)] = [],
-    onStart: (@Sendable (Int32) -> Void)? = nil, onTimeout: (@Sendable () -> Void)? = nil
+    onStart: (@Sendable (Int32) -> Void)? = nil, onTimeout: (@Sendable () -> Void)? = nil, discardOutput: Bool = false
   ) async throws(CrispError) -> ProcessResult {
     let request = Request(
       arguments: arguments, environment: environment, stdin: stdin, timeout: timeout, outputLimit: outputLimit,
-      newProcessGroup: newProcessGroup, extraFileDescriptors: extraFileDescriptors, onStart: onStart, onTimeout: onTimeout)
+      newProcessGroup: newProcessGroup, extraFileDescriptors: extraFileDescriptors, onStart: onStart, onTimeout: onTimeout,
+      discardOutput: discardOutput)
     let outcome: Result<ProcessResult, CrispError> = await onDedicatedThread { request.execute() }
     return try outcome.get()
   }
@@ -49,6 +50,9 @@ public enum Subprocess {
     /// Called when the timeout passes, before the process is killed: a chance to end what it started
     /// (runc exec's command) so the process exits, and reaps, by itself within a short grace period.
     var onTimeout: (@Sendable () -> Void)?
+    /// stdout and stderr go to /dev/null: for programs whose children inherit them and live on (runc create
+    /// hands its stdio to the container), where waiting for end-of-file would wait for the child.
+    var discardOutput: Bool
 
     func execute() -> Result<ProcessResult, CrispError> {
       guard let program = arguments.first, program.hasPrefix("/") else {
@@ -67,8 +71,13 @@ public enum Subprocess {
       } else {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
       }
-      posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-      posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+      if discardOutput {
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+      } else {
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+      }
       for (source, target) in extraFileDescriptors { posix_spawn_file_actions_adddup2(&actions, source, target) }
       var attributes = posix_spawnattr_t()
       posix_spawnattr_init(&attributes)

@@ -140,6 +140,13 @@ public struct ImageConfig: Codable, Sendable {
   public var rootfs: RootFS
   public var created: String?
 
+  public init(config: Runtime?, rootfs: RootFS, architecture: String? = nil, os: String? = nil) {
+    self.config = config
+    self.rootfs = rootfs
+    self.architecture = architecture
+    self.os = os
+  }
+
   /// The image's defaults for a container (`config` in the JSON, with Go-style capitalised keys).
   public struct Runtime: Codable, Sendable {
     public var user: String?

@@ -1,5 +1,6 @@
 public import Config
 import CrispCore
+import Glibc
 
 /// cgroup paths and layout: where a container's cgroup is, for runc and for reading OOM kills and stats.
 public struct Cgroups: Sendable {
@@ -31,6 +32,14 @@ public struct Cgroups: Sendable {
       let base = parent.isEmpty ? "/crisp" : (parent.hasPrefix("/") ? parent : "/" + parent)
       return base.hasSuffix("/") ? base + id : base + "/" + id
     }
+  }
+
+  /// Removes an (empty) cgroup directory in every hierarchy, e.g. a parent crisp created for probes.
+  public func removeEmpty(_ cgroupPath: String) {
+    guard driver != .systemd else { return }
+    var roots = [mountPoint]
+    if layout == .legacy { roots = ((try? FilePath.listDirectory(mountPoint)) ?? []).map { "\(mountPoint)/\($0)" } }
+    for root in roots { rmdir(root + cgroupPath) }
   }
 
   /// The container's memory cgroup directory on the host (for OOM kill counts and memory stats).

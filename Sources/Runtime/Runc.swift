@@ -50,6 +50,27 @@ public struct OCIRuntime: Sendable {
     return text.isEmpty ? "exit status \(result.status)" : text
   }
 
+  /// `create` with the container's stdio on /dev/null (it inherits the runtime's) and errors read from the
+  /// runtime's JSON log: for a probe container nobody reads output from.
+  func probeCreate(_ id: String, bundle: String) async throws(CrispError) {
+    let log = bundle + "/runtime.log"
+    let result = try await Subprocess.run(
+      global + ["--log", log, "--log-format", "json", "create", "--bundle", bundle, id], timeout: .seconds(30), discardOutput: true)
+    guard result.status == 0 else {
+      var message = "exit status \(result.status)"
+      if let text = try? FilePath.readText(log) {
+        for line in text.split(separator: "\n") {
+          if let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let msg = object["msg"] as? String,
+            object["level"] as? String == "error"
+          {
+            message = msg
+          }
+        }
+      }
+      throw CrispError(.internal, "\(handler) create: \(message)")
+    }
+  }
+
   public func start(_ id: String) async throws(CrispError) {
     try await run(["start", id], what: "start \(id)")
   }

@@ -1,6 +1,7 @@
 public import Config
 public import CrispCore
 import Foundation
+import Synchronization
 public import Images
 public import Logging
 public import Store
@@ -19,8 +20,15 @@ public final class RuntimeManager: Sendable {
   let locks = KeyedLocks()
   /// Handlers whose runtime binary exists, by name.
   public let runtimes: [String: OCIRuntime]
-  /// Why a configured handler is not usable, by name.
-  public let unavailableHandlers: [String: String]
+  /// Why a configured handler is not usable, by name: missing binary, or a failed start-up probe.
+  private let unusable: Mutex<[String: String]>
+  public var unavailableHandlers: [String: String] { unusable.withLock { $0 } }
+
+  /// Handlers that can run pods here.
+  public var usableHandlers: [String: OCIRuntime] {
+    let bad = unavailableHandlers
+    return runtimes.filter { bad[$0.key] == nil }
+  }
   /// The daemon's own oom_score_adj, the floor for children under `restrict_oom_score_adj`.
   let daemonOOMScore: Int
   /// Without CAP_SYS_RESOURCE no child can go below the daemon's score either: the kernel refuses, and runc
@@ -45,9 +53,49 @@ public final class RuntimeManager: Sendable {
       runtimes[name] = OCIRuntime(handler: name, binary: handler.binary, root: root, systemdCgroup: handler.systemdCgroup ?? (cgroupDriver == .systemd))
     }
     self.runtimes = runtimes
-    unavailableHandlers = unavailable
+    unusable = Mutex(unavailable)
     daemonOOMScore = (try? OOMScore.current()) ?? 0
     canLowerOOMScore = Host.hasCapability(24)  // CAP_SYS_RESOURCE
+  }
+
+  /// Tries each handler once at start-up: creates (and deletes) a throwaway container from the pause image.
+  /// A runtime that cannot work on this host (Debian's crun 1.8 on a hybrid cgroup layout, say) is then not
+  /// advertised in Status, and pods asking for it fail at once with the runtime's own message.
+  public func probeHandlers() async {
+    guard let image = try? await sandboxImage(), let layer = try? images.snapshotter.layer(chainID: image.record.chainID) else { return }
+    for (name, runtime) in runtimes.sorted(by: { $0.key < $1.key }) {
+      let id = "crisp-probe-\(getpid())-\(name)"
+      let directory = FilePath.join(config.state, "probe/\(name)")
+      var spec = OCISpec()
+      var process = OCISpec.Process()
+      process.args = ["/pause"]
+      process.user.uid = 65534
+      process.user.gid = 65534
+      process.noNewPrivileges = true
+      spec.process = process
+      spec.root = .init(path: images.snapshotter.filesystem(of: layer.id), readonly: true)
+      spec.mounts = [.init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"])]
+      var linux = OCISpec.Linux()
+      linux.namespaces = [.init("mount"), .init("pid"), .init("ipc"), .init("uts"), .init("network")]
+      linux.cgroupsPath = cgroups.path(parent: "/crisp-probe-\(getpid())", id: name)
+      spec.linux = linux
+      do {
+        try FilePath.makeDirectories(directory, mode: 0o700)
+        try writeSpec(spec, to: directory)
+        try await runtime.delete(id)
+        try await runtime.probeCreate(id, bundle: directory)
+        try await runtime.delete(id)
+      } catch let error as CrispError {
+        unusable.withLock { $0[name] = error.message }
+        logger.warning("runtime handler cannot run containers here; not advertised", metadata: ["handler": "\(name)", "reason": "\(error.message)"])
+      } catch {
+        unusable.withLock { $0[name] = "\(error)" }
+      }
+      try? await runtime.delete(id)
+      try? FilePath.removeTree(directory)
+    }
+    try? FilePath.removeTree(FilePath.join(config.state, "probe"))
+    cgroups.removeEmpty("/crisp-probe-\(getpid())")
   }
 
   // MARK: Paths
@@ -69,10 +117,10 @@ public final class RuntimeManager: Sendable {
   /// The runtime for a CRI `runtime_handler` (empty: the default).
   func runtime(for handler: String) throws(CrispError) -> OCIRuntime {
     let name = handler.isEmpty ? config.runtime.defaultHandler : handler
-    if let runtime = runtimes[name] { return runtime }
     if let reason = unavailableHandlers[name] {
       throw CrispError.failedPrecondition("runtime_handler \"\(name)\" is not usable on this node: \(reason)")
     }
+    if let runtime = runtimes[name] { return runtime }
     throw CrispError.invalidArgument("runtime_handler \"\(name)\" is not configured (known: \(config.runtime.handlers.keys.sorted().joined(separator: ", ")))")
   }
 

@@ -1,0 +1,149 @@
+import CRIAPI
+import CrispCore
+import Registry
+import Runtime
+import Testing
+
+/// The OCI spec builder is a pure function: kubelet's rules, checked without root.
+@Suite struct SpecBuilderTests {
+  func image(entrypoint: [String]? = nil, cmd: [String]? = nil, env: [String]? = nil, workingDir: String? = nil, user: String? = nil) -> ImageConfig.Runtime {
+    var runtime = ImageConfig.Runtime()
+    runtime.entrypoint = entrypoint
+    runtime.cmd = cmd
+    runtime.env = env
+    runtime.workingDir = workingDir
+    runtime.user = user
+    return runtime
+  }
+
+  @Test func commandAndArgsFollowKubeletRules() throws {
+    let img = image(entrypoint: ["/entry"], cmd: ["default"])
+    #expect(try SpecBuilder.arguments(config: .init(), image: img) == ["/entry", "default"])
+    #expect(try SpecBuilder.arguments(config: .with { $0.args = ["a", "b"] }, image: img) == ["/entry", "a", "b"])
+    #expect(try SpecBuilder.arguments(config: .with { $0.command = ["/cmd"] }, image: img) == ["/cmd"])
+    #expect(try SpecBuilder.arguments(config: .with { $0.command = ["/cmd"]; $0.args = ["x"] }, image: img) == ["/cmd", "x"])
+    #expect(try SpecBuilder.arguments(config: .init(), image: image(cmd: ["/only-cmd"])) == ["/only-cmd"])
+    #expect(throws: CrispError.self) { try SpecBuilder.arguments(config: .init(), image: image()) }
+  }
+
+  @Test func environmentImageThenCRI() {
+    let env = SpecBuilder.environment(image: ["PATH=/bin", "A=image", "B=image"], cri: [("A", "cri"), ("C", "new")])
+    #expect(env == ["PATH=/bin", "A=cri", "B=image", "C=new"])
+  }
+
+  @Test func capabilitiesAddDropAndAll() throws {
+    let defaults = try SpecBuilder.capabilities(.init())
+    #expect(defaults.bounding == SpecBuilder.defaultCapabilities)
+    #expect(defaults.ambient == [])
+    let added = try SpecBuilder.capabilities(.with { $0.addCapabilities = ["NET_ADMIN"]; $0.dropCapabilities = ["CHOWN"] })
+    #expect(added.effective?.contains("CAP_NET_ADMIN") == true)
+    #expect(added.effective?.contains("CAP_CHOWN") == false)
+    #expect(try SpecBuilder.capabilities(.with { $0.dropCapabilities = ["ALL"] }).effective == [])
+    #expect(try SpecBuilder.capabilities(.with { $0.addCapabilities = ["ALL"] }).effective == LinuxCapabilities.all)
+    #expect(try SpecBuilder.capabilities(.with { $0.dropCapabilities = ["ALL"]; $0.addCapabilities = ["kill"] }).effective == ["CAP_KILL"])
+    #expect(throws: CrispError.self) { try SpecBuilder.capabilities(.with { $0.addCapabilities = ["CAP_FLY"] }) }
+  }
+
+  @Test func numericUsers() throws {
+    #expect(try SpecBuilder.numericUser("1000")?.uid == 1000)
+    #expect(try SpecBuilder.numericUser("1000:2000")?.gid == 2000)
+    #expect(try SpecBuilder.numericUser("www-data") == nil)
+    #expect(try SpecBuilder.numericUser("")?.uid == 0)
+  }
+
+  func sandbox() -> SpecBuilder.SandboxContext {
+    .init(
+      id: "sandbox", config: .with { $0.metadata.name = "pod"; $0.metadata.namespace = "ns"; $0.metadata.uid = "uid" },
+      pausePID: 4242, paths: .init(hostname: "/files/hostname", hosts: "/files/hosts", resolvConf: "/files/resolv.conf", shm: "/shm", netns: "/netns/x"))
+  }
+
+  @Test func containerJoinsThePodsNamespacesAndGetsItsFiles() throws {
+    var config = Runtime_V1_ContainerConfig()
+    config.metadata.name = "c"
+    config.command = ["/bin/true"]
+    config.workingDir = "/work"
+    config.linux.resources.memoryLimitInBytes = 64 << 20
+    config.linux.resources.cpuShares = 512
+    config.linux.resources.cpuQuota = 50000
+    config.linux.resources.cpuPeriod = 100000
+    config.linux.securityContext.readonlyRootfs = true
+    config.linux.securityContext.noNewPrivs = true
+    let mounts = [SpecBuilder.ResolvedMount(hostPath: "/data", containerPath: "/etc/hosts", readonly: true, propagation: .propagationPrivate),
+                  SpecBuilder.ResolvedMount(hostPath: "/shared", containerPath: "/mnt", readonly: false, propagation: .propagationBidirectional)]
+    let spec = try SpecBuilder.containerSpec(
+      id: "c1", config: config, image: ImageConfig(config: nil, rootfs: .init(diffIDs: [])), imageName: "img", rootfs: "/rootfs",
+      sandbox: sandbox(), user: .init(uid: 7, gid: 8, additionalGids: [9]), mounts: mounts, cgroupsPath: "/kubepods/c1", oomScoreAdj: 5)
+    let namespaces = spec.linux?.namespaces ?? []
+    #expect(namespaces.contains(.init("network", path: "/netns/x")))
+    #expect(namespaces.contains(.init("ipc", path: "/proc/4242/ns/ipc")))
+    #expect(namespaces.contains(.init("uts", path: "/proc/4242/ns/uts")))
+    #expect(namespaces.contains(.init("pid", path: "/proc/4242/ns/pid")))
+    #expect(spec.hostname == nil)
+    #expect(spec.root?.path == "/rootfs")
+    #expect(spec.root?.readonly == true)
+    #expect(spec.process?.cwd == "/work")
+    #expect(spec.process?.user.uid == 7 && spec.process?.user.additionalGids == [9])
+    #expect(spec.process?.noNewPrivileges == true)
+    #expect(spec.process?.oomScoreAdj == 5)
+    #expect(spec.linux?.cgroupsPath == "/kubepods/c1")
+    #expect(spec.linux?.resources?.memory?.limit == 64 << 20)
+    #expect(spec.linux?.resources?.cpu?.shares == 512)
+    #expect(spec.linux?.resources?.cpu?.quota == 50000)
+    // The CRI's /etc/hosts mount replaces the sandbox's; hostname and resolv.conf stay.
+    let destinations = spec.mounts.map(\.destination)
+    #expect(destinations.filter { $0 == "/etc/hosts" }.count == 1)
+    #expect(spec.mounts.first { $0.destination == "/etc/hosts" }?.source == "/data")
+    #expect(spec.mounts.first { $0.destination == "/etc/resolv.conf" }?.source == "/files/resolv.conf")
+    #expect(spec.mounts.first { $0.destination == "/dev/shm" }?.source == "/shm")
+    #expect(spec.mounts.first { $0.destination == "/mnt" }?.options?.contains("rshared") == true)
+    #expect(spec.linux?.rootfsPropagation == "rshared")
+    #expect(spec.annotations?["io.kubernetes.cri.sandbox-id"] == "sandbox")
+    #expect(spec.annotations?["io.kubernetes.cri.container-type"] == "container")
+  }
+
+  @Test func containerPIDModesAndHostNetwork() throws {
+    var context = sandbox()
+    context.paths.netns = nil
+    var config = Runtime_V1_ContainerConfig()
+    config.command = ["/x"]
+    config.linux.securityContext.namespaceOptions.pid = .container
+    let spec = try SpecBuilder.containerSpec(
+      id: "c", config: config, image: ImageConfig(config: nil, rootfs: .init(diffIDs: [])), imageName: "i", rootfs: "/r",
+      sandbox: context, user: .init(uid: 0, gid: 0), mounts: [], cgroupsPath: "/c", oomScoreAdj: nil)
+    let types = (spec.linux?.namespaces ?? []).map(\.type)
+    #expect(!types.contains("network"))
+    #expect((spec.linux?.namespaces ?? []).contains(.init("pid")))
+    config.linux.securityContext.namespaceOptions.pid = .node
+    let host = try SpecBuilder.containerSpec(
+      id: "c", config: config, image: ImageConfig(config: nil, rootfs: .init(diffIDs: [])), imageName: "i", rootfs: "/r",
+      sandbox: context, user: .init(uid: 0, gid: 0), mounts: [], cgroupsPath: "/c", oomScoreAdj: nil)
+    let hostTypes = (host.linux?.namespaces ?? []).map(\.type)
+    #expect(!hostTypes.contains("pid"))
+  }
+
+  @Test func sandboxSpecRunsThePauseImage() throws {
+    var runtime = ImageConfig.Runtime()
+    runtime.entrypoint = ["/pause"]
+    runtime.user = "65535:65535"
+    var config = Runtime_V1_PodSandboxConfig()
+    config.hostname = "web-0"
+    config.linux.sysctls = ["net.ipv4.ip_local_port_range": "1024 65000"]
+    let spec = try SpecBuilder.sandboxSpec(
+      id: "s", config: config, image: ImageConfig(config: runtime, rootfs: .init(diffIDs: [])), rootfs: "/r",
+      paths: .init(hostname: "h", hosts: "hs", resolvConf: "r", shm: "/shm", netns: "/netns/s"), cgroupsPath: "/pods/s", oomScoreAdj: -998)
+    #expect(spec.process?.args == ["/pause"])
+    #expect(spec.process?.user.uid == 65535)
+    #expect(spec.hostname == "web-0")
+    #expect(spec.linux?.sysctl?["net.ipv4.ip_local_port_range"] == "1024 65000")
+    #expect((spec.linux?.namespaces ?? []).contains(.init("network", path: "/netns/s")))
+    #expect(spec.process?.oomScoreAdj == -998)
+  }
+
+  @Test func cgroupPathsForBothDrivers() {
+    let cgroupfs = Cgroups(driver: .cgroupfs)
+    #expect(cgroupfs.path(parent: "/kubepods/burstable/podabc", id: "c1") == "/kubepods/burstable/podabc/c1")
+    #expect(cgroupfs.path(parent: "", id: "c1") == "/crisp/c1")
+    let systemd = Cgroups(driver: .systemd)
+    #expect(systemd.path(parent: "kubepods-burstable-podabc.slice", id: "c1") == "kubepods-burstable-podabc.slice:crisp:c1")
+  }
+}
