@@ -66,11 +66,19 @@ import Testing
 
       // Calls whose area is not built yet say so, naming the call.
       do {
-        _ = try await runtime.runPodSandbox(.init())
-        Issue.record("RunPodSandbox answered")
+        _ = try await runtime.containerStats(.init())
+        Issue.record("ContainerStats answered")
       } catch let error as RPCError {
         #expect(error.code == .unimplemented)
-        #expect(error.message.contains("RunPodSandbox"))
+        #expect(error.message.contains("ContainerStats"))
+      }
+      // A request without its config names the missing field.
+      do {
+        _ = try await runtime.runPodSandbox(.init())
+        Issue.record("RunPodSandbox without config answered")
+      } catch let error as RPCError {
+        #expect(error.code == .invalidArgument)
+        #expect(error.message.contains("config"))
       }
       do {
         _ = try await runtime.exec(.init())
@@ -87,7 +95,7 @@ import Testing
     // Every call is logged at debug level with method, duration and status code.
     let log = daemon.log
     #expect(log.contains("method=runtime.v1.RuntimeService/Version"))
-    #expect(log.contains("code=unimplemented") && log.contains("method=runtime.v1.RuntimeService/RunPodSandbox"))
+    #expect(log.contains("code=unimplemented") && log.contains("method=runtime.v1.RuntimeService/ContainerStats"))
     #expect(log.contains("duration_us="))
 
     daemon.signal(SIGTERM)
