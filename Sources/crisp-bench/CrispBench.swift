@@ -23,6 +23,11 @@ struct CrispBench: AsyncParsableCommand {
         network   crisp's registry client vs curl on the same blobs of each --image (in-process, no CRI)
         unpack    crisp's layer extraction vs `tar -x` on the same layers of each --image
         memory    RSS and PSS of each endpoint's daemon, idle
+        sandbox   RunPodSandbox; StopPodSandbox + RemovePodSandbox
+        container CreateContainer + StartContainer; ExecSync (needs --container-image)
+        list      ListContainers / ListPodSandbox / ListContainerStats with 50 running containers
+        pods-memory  daemon RSS with 20 pods, and helper-process RSS per pod
+        concurrency  20 RunPodSandbox at once
         all       every scenario above
       deploy/bench.sh sets up a loopback registry, crisp and containerd, and runs this.
       """)
@@ -33,6 +38,7 @@ struct CrispBench: AsyncParsableCommand {
   @Option(help: "Its name in the report.") var compareName = "containerd"
   @Option(help: "Iterations per operation.") var iterations = 5
   @Option(help: "Image references for pull/network/unpack (repeatable).") var image: [String] = []
+  @Option(help: "Image for the pod and container scenarios (needs /bin/sleep and /bin/echo).") var containerImage: String?
   @Option(help: "Base URL of the registry holding --image, for network/unpack (http://127.0.0.1:5000).") var registry: String?
   @Option(help: "Write the report as JSON here.") var json: String?
   @Option(help: "Write the Markdown table here.") var markdown: String?
@@ -41,13 +47,25 @@ struct CrispBench: AsyncParsableCommand {
   func run() async throws {
     var endpoints = [CRIEndpoint(name: name, address: endpoint)]
     if let compare { endpoints.append(CRIEndpoint(name: compareName, address: compare)) }
-    let selected = Set(scenarios.contains("all") ? ["memory", "pull", "network", "unpack"] : scenarios)
-    let known: Set<String> = ["memory", "pull", "network", "unpack"]
+    let everything = ["memory", "pull", "network", "unpack", "sandbox", "container", "list", "pods-memory", "concurrency"]
+    let selected = Set(scenarios.contains("all") ? everything : scenarios)
+    let known = Set(everything)
     if let unknown = selected.subtracting(known).first { throw ValidationError("unknown scenario \"\(unknown)\"") }
     let report = Report(sides: selected.isDisjoint(with: ["memory", "pull"]) ? ["crisp", "reference"] : endpoints.map(\.name))
     emit(report.header)
     if selected.contains("memory") { await memoryScenario(endpoints, report) }
     if selected.contains("pull") { try await pullScenario(endpoints, report) }
+    let podScenarios = ["sandbox", "container", "list", "pods-memory", "concurrency"].filter(selected.contains)
+    if !podScenarios.isEmpty {
+      guard let containerImage else { throw ValidationError("\(podScenarios.joined(separator: ", ")) need --container-image") }
+      let pods = PodBench(endpoints: endpoints, image: containerImage, iterations: iterations, report: report)
+      await pods.prepareImage()
+      if selected.contains("sandbox") { await pods.sandbox() }
+      if selected.contains("container") { await pods.container() }
+      if selected.contains("list") { await pods.lists() }
+      if selected.contains("pods-memory") { await pods.memoryWithPods() }
+      if selected.contains("concurrency") { await pods.concurrency() }
+    }
     if selected.contains("network") || selected.contains("unpack") {
       guard let registry else { throw ValidationError("network and unpack need --registry") }
       try await NetworkBench(registry: registry, images: image, iterations: iterations).run(report, network: selected.contains("network"), unpack: selected.contains("unpack"))

@@ -57,7 +57,7 @@ struct Measurement: Codable {
 }
 
 /// Accumulates measurements and prints them as a Markdown table and JSON.
-final class Report {
+final class Report: @unchecked Sendable {
   var measurements: [Measurement] = []
   let sides: [String]
 

@@ -1,0 +1,229 @@
+import CRIAPI
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+
+/// Pod and container scenarios, run on every endpoint with their iterations interleaved.
+struct PodBench: Sendable {
+  let endpoints: [CRIEndpoint]
+  let image: String
+  let iterations: Int
+  let report: Report
+
+  typealias Runtime = Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>
+
+  func podConfig(_ name: String) -> Runtime_V1_PodSandboxConfig {
+    .with {
+      $0.metadata.name = name
+      $0.metadata.namespace = "crisp-bench"
+      $0.metadata.uid = UUID().uuidString
+      $0.hostname = name
+      $0.logDirectory = "/tmp/crisp-bench-logs/\($0.metadata.uid)"
+      $0.linux.cgroupParent = "/crisp-bench"
+    }
+  }
+
+  func containerConfig(_ name: String) -> Runtime_V1_ContainerConfig {
+    .with {
+      $0.metadata.name = name
+      $0.image.image = image
+      $0.command = ["/bin/sleep", "3600"]
+      $0.logPath = "\(name).log"
+    }
+  }
+
+  /// Measures `operation` on each endpoint, interleaved, `iterations` times; an endpoint that cannot do it
+  /// is reported unsupported with its answer.
+  func measure(_ name: String, target: String? = nil, _ operation: @escaping @Sendable (Runtime, inout Double) async throws -> Void) async {
+    var results: [String: Samples] = Dictionary(uniqueKeysWithValues: endpoints.map { ($0.name, Samples(unit: "s")) })
+    for _ in 0..<iterations {
+      for endpoint in endpoints where results[endpoint.name]?.unsupported == nil {
+        do {
+          let seconds = try await endpoint.withClients { runtime, _ in
+            var elapsed = 0.0
+            try await operation(runtime, &elapsed)
+            return elapsed
+          }
+          results[endpoint.name]?.values.append(seconds)
+        } catch let error as RPCError {
+          results[endpoint.name]?.unsupported = "\(error.code): \(error.message)"
+        } catch {
+          results[endpoint.name]?.unsupported = "\(error)"
+        }
+      }
+    }
+    report.add(name, target: target, results)
+  }
+
+  func prepareImage() async {
+    for endpoint in endpoints {
+      _ = try? await endpoint.withClients { _, images in try await images.pullImage(.with { $0.image.image = image }) }
+    }
+  }
+
+  func sandbox() async {
+    await measure("RunPodSandbox", target: "≤ 0.6") { runtime, elapsed in
+      let config = podConfig("bench-pod")
+      var id = ""
+      elapsed = try await time { id = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID }
+      _ = try await runtime.stopPodSandbox(.with { $0.podSandboxID = id })
+      _ = try await runtime.removePodSandbox(.with { $0.podSandboxID = id })
+    }
+    await measure("StopPodSandbox + RemovePodSandbox", target: "≤ 0.6") { runtime, elapsed in
+      let id = try await runtime.runPodSandbox(.with { $0.config = podConfig("bench-pod") }).podSandboxID
+      elapsed = try await time {
+        _ = try await runtime.stopPodSandbox(.with { $0.podSandboxID = id })
+        _ = try await runtime.removePodSandbox(.with { $0.podSandboxID = id })
+      }
+    }
+  }
+
+  func container() async {
+    await measure("CreateContainer + StartContainer", target: "≤ 0.6") { runtime, elapsed in
+      let config = podConfig("bench-ctr")
+      let pod = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
+      defer { Task { _ = try? await runtime.removePodSandbox(.with { $0.podSandboxID = pod }) } }
+      elapsed = try await time {
+        let id = try await runtime.createContainer(.with { $0.podSandboxID = pod; $0.config = containerConfig("c"); $0.sandboxConfig = config }).containerID
+        _ = try await runtime.startContainer(.with { $0.containerID = id })
+      }
+      _ = try await runtime.stopPodSandbox(.with { $0.podSandboxID = pod })
+      _ = try await runtime.removePodSandbox(.with { $0.podSandboxID = pod })
+    }
+    await measure("ExecSync (echo)", target: "≤ 0.8") { runtime, elapsed in
+      let config = podConfig("bench-exec")
+      let pod = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
+      let id = try await runtime.createContainer(.with { $0.podSandboxID = pod; $0.config = containerConfig("c"); $0.sandboxConfig = config }).containerID
+      _ = try await runtime.startContainer(.with { $0.containerID = id })
+      elapsed = try await time { _ = try await runtime.execSync(.with { $0.containerID = id; $0.cmd = ["/bin/echo", "hi"]; $0.timeout = 10 }) }
+      _ = try await runtime.stopPodSandbox(.with { $0.podSandboxID = pod })
+      _ = try await runtime.removePodSandbox(.with { $0.podSandboxID = pod })
+    }
+  }
+
+  /// 50 running containers (five pods of ten), then the list calls.
+  func lists() async {
+    var pods: [String: [String]] = [:]
+    for endpoint in endpoints {
+      pods[endpoint.name] = (try? await endpoint.withClients { runtime, _ in
+        var ids: [String] = []
+        for p in 0..<5 {
+          let config = podConfig("bench-list-\(p)")
+          let pod = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
+          ids.append(pod)
+          for c in 0..<10 {
+            let id = try await runtime.createContainer(.with { $0.podSandboxID = pod; $0.config = containerConfig("c\(c)"); $0.sandboxConfig = config }).containerID
+            _ = try await runtime.startContainer(.with { $0.containerID = id })
+          }
+        }
+        return ids
+      }) ?? []
+    }
+    await measure("ListContainers (50 running)", target: "≤ 0.8") { runtime, elapsed in
+      elapsed = try await time { _ = try await runtime.listContainers(.init()) }
+    }
+    await measure("ListPodSandbox (5 pods)") { runtime, elapsed in
+      elapsed = try await time { _ = try await runtime.listPodSandbox(.init()) }
+    }
+    await measure("ListContainerStats (50 running)", target: "≤ 0.5") { runtime, elapsed in
+      elapsed = try await time { _ = try await runtime.listContainerStats(.init()) }
+    }
+    for endpoint in endpoints {
+      let created = pods[endpoint.name] ?? []
+      _ = try? await endpoint.withClients { runtime, _ in
+        for pod in created {
+          _ = try? await runtime.stopPodSandbox(.with { $0.podSandboxID = pod })
+          _ = try? await runtime.removePodSandbox(.with { $0.podSandboxID = pod })
+        }
+      }
+    }
+  }
+
+  /// Daemon memory with 20 pods of one container each, and what each pod costs in helper processes
+  /// (shims, pause): their RSS summed over the new processes, divided by 20.
+  func memoryWithPods() async {
+    var daemonRSS: [String: Samples] = [:], perPod: [String: Samples] = [:]
+    for endpoint in endpoints {
+      var daemon = Samples(unit: "B"), pod = Samples(unit: "B")
+      let before = Set(helperProcesses().keys)
+      let ids: [String] = (try? await endpoint.withClients { runtime, _ -> [String] in
+        var ids: [String] = []
+        for p in 0..<20 {
+          let config = podConfig("bench-mem-\(p)")
+          let id = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
+          ids.append(id)
+          let c = try await runtime.createContainer(.with { $0.podSandboxID = id; $0.config = containerConfig("c"); $0.sandboxConfig = config }).containerID
+          _ = try await runtime.startContainer(.with { $0.containerID = c })
+        }
+        return ids
+      }) ?? []
+      try? await Task.sleep(for: .seconds(1))
+      if let pid = endpoint.serverPID(), let m = memory(of: pid) { daemon.values.append(m.rss) }
+      let helpers = helperProcesses().filter { !before.contains($0.key) }
+      if ids.count == 20 {
+        pod.values.append(helpers.values.reduce(0, +) / 20)
+      } else {
+        pod.unsupported = "could not start 20 pods"
+        daemon.unsupported = pod.unsupported
+      }
+      daemonRSS[endpoint.name] = daemon
+      perPod[endpoint.name] = pod
+      _ = try? await endpoint.withClients { runtime, _ in
+        for id in ids {
+          _ = try? await runtime.stopPodSandbox(.with { $0.podSandboxID = id })
+          _ = try? await runtime.removePodSandbox(.with { $0.podSandboxID = id })
+        }
+      }
+    }
+    report.add("daemon RSS with 20 pods", target: "crisp ≤ 32 MB", daemonRSS)
+    report.add("per pod: pause + shims RSS", target: "crisp ≤ 3 MB", perPod)
+  }
+
+  /// Shim and pause processes by pid, with their RSS.
+  func helperProcesses() -> [Int32: Double] {
+    var result: [Int32: Double] = [:]
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+      guard let pid = Int32(entry), let command = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { continue }
+      let name = command.trimmingCharacters(in: .whitespacesAndNewlines)
+      guard name.hasPrefix("crisp-shim") || name.hasPrefix("containerd-shim") || name == "pause" || name == "crisp-pause" else { continue }
+      if let m = memory(of: pid) { result[pid] = m.rss }
+    }
+    return result
+  }
+
+  /// 20 RunPodSandbox calls at once: the time until all are done, and whether any failed.
+  func concurrency() async {
+    var results: [String: Samples] = [:]
+    for endpoint in endpoints {
+      var samples = Samples(unit: "s")
+      do {
+        let (seconds, ids) = try await endpoint.withClients { runtime, _ in
+          var ids: [String] = []
+          let seconds = try await time {
+            ids = try await withThrowingTaskGroup(of: String.self) { group in
+              for p in 0..<20 {
+                group.addTask { try await runtime.runPodSandbox(.with { $0.config = podConfig("bench-par-\(p)") }).podSandboxID }
+              }
+              var all: [String] = []
+              for try await id in group { all.append(id) }
+              return all
+            }
+          }
+          for id in ids {
+            _ = try? await runtime.stopPodSandbox(.with { $0.podSandboxID = id })
+            _ = try? await runtime.removePodSandbox(.with { $0.podSandboxID = id })
+          }
+          return (seconds, ids)
+        }
+        samples.values.append(seconds)
+        if ids.count != 20 { samples.unsupported = "only \(ids.count) of 20 pods started" }
+      } catch let error as RPCError {
+        samples.unsupported = "\(error.code): \(error.message)"
+      } catch {
+        samples.unsupported = "\(error)"
+      }
+      results[endpoint.name] = samples
+    }
+    report.add("20 concurrent RunPodSandbox (all done)", target: "no errors", results)
+  }
+}
