@@ -162,7 +162,7 @@ extension RuntimeManager {
         throw CrispError.invalidArgument("mounts[\(index)].recursive_read_only: not supported by this runtime yet (Status does not advertise it)")
       }
       if mount.propagation != .propagationPrivate {
-        try MountPropagation.ensure(path, shared: mount.propagation == .propagationBidirectional)
+        try MountPropagation.check(path, shared: mount.propagation == .propagationBidirectional, field: "mounts[\(index)]")
       }
       result.append(.init(hostPath: path, containerPath: mount.containerPath, readonly: mount.readonly, propagation: mount.propagation))
     }
@@ -423,15 +423,16 @@ extension RuntimeManager {
 
 /// Mount propagation of host paths that containers share mounts with.
 enum MountPropagation {
-  /// Makes the mount holding `path` shared (bidirectional) or at least slave-capable (host to
-  /// container): a private host mount would silently propagate nothing.
-  static func ensure(_ path: String, shared: Bool) throws(CrispError) {
+  /// Checks that the host mount holding `path` can propagate as asked: shared for bidirectional, shared or
+  /// slave for host-to-container. A private host mount would silently propagate nothing, so the request is
+  /// refused with what to change, rather than crisp changing the host's mount propagation on its own.
+  static func check(_ path: String, shared: Bool, field: String) throws(CrispError) {
     guard let mount = mountInfo(containing: path) else { return }
     if mount.optional.contains("shared:") { return }
     if !shared && mount.optional.contains("master:") { return }
-    guard crisp_mount(nil, mount.mountPoint, nil, crisp_ms_shared(), nil) == 0 else {
-      throw CrispError.internalError("\(SystemError.last("make shared", mount.mountPoint))")
-    }
+    let needed = shared ? "shared" : "shared or slave"
+    throw CrispError.failedPrecondition(
+      "\(field).propagation: host path \"\(path)\" is on mount \"\(mount.mountPoint)\", which is not \(needed); run `mount --make-rshared \(mount.mountPoint)` on the node (systemd hosts are shared by default)")
   }
 
   /// The mountinfo entry of the mount containing `path`: the longest mount point that prefixes it.
