@@ -27,6 +27,8 @@ public struct Daemon: Sendable {
   /// Runs until a termination signal, returning normally after a clean shutdown. Start-up problems (another
   /// daemon on these paths, an unusable socket or store) throw ``CrispError`` with the reason.
   public func run() async throws {
+    // A helper that exits before reading all its input must not take the daemon with it.
+    signal(SIGPIPE, SIG_IGN)
     let address = config.grpc.address
     try prepareDirectories()
     let locks = try takeLocks()

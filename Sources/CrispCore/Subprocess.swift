@@ -59,10 +59,11 @@ public enum Subprocess {
         return .failure(CrispError.internalError("subprocess: \"\(arguments.first ?? "")\" is not an absolute path"))
       }
       var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1], inPipe: [Int32] = [-1, -1]
-      guard crisp_pipe_cloexec(&outPipe) == 0, crisp_pipe_cloexec(&errPipe) == 0 else {
-        return .failure(CrispError.internalError("\(SystemError.last("pipe", program))"))
+      guard crisp_pipe_cloexec(&outPipe) == 0, crisp_pipe_cloexec(&errPipe) == 0, stdin == nil || crisp_pipe_cloexec(&inPipe) == 0 else {
+        let error = SystemError.last("pipe", program)
+        for fd in outPipe + errPipe + inPipe where fd >= 0 { close(fd) }
+        return .failure(CrispError.internalError("\(error)"))
       }
-      if stdin != nil { _ = crisp_pipe_cloexec(&inPipe) }
       var actions = posix_spawn_file_actions_t()
       posix_spawn_file_actions_init(&actions)
       defer { posix_spawn_file_actions_destroy(&actions) }
@@ -121,6 +122,7 @@ public enum Subprocess {
           var offset = 0
           while offset < raw.count {
             let n = write(inPipe[1], raw.baseAddress! + offset, raw.count - offset)
+            if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             offset += n
           }

@@ -64,21 +64,25 @@ public enum UnixSocket {
     return true
   }
 
-  /// Creates a listening stream socket at `path` with exactly `mode` and group `gid`: the file is created
-  /// under a restrictive umask and only then opened up, so it is never reachable with wider permissions.
+  /// Creates a listening stream socket at `path` with exactly `mode` and group `gid`. The socket is made in
+  /// a private (0700) directory beside `path`, given its owner and mode there, and only then renamed into
+  /// place: it is never reachable with wider permissions, and the process umask is never touched.
   public static func listen(at path: String, mode: mode_t, gid: gid_t, backlog: Int32 = 1024) throws(SystemError) -> Int32 {
+    let staging = "\(FilePath.directory(of: path))/.\(FilePath.lastComponent(of: path)).\(getpid())"
+    try FilePath.removeTree(staging)
+    guard mkdir(staging, 0o700) == 0 else { throw .last("mkdir", staging) }
+    defer { try? FilePath.removeTree(staging) }
+    let temporary = staging + "/socket"
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw .last("socket", path) }
     var ok = false
     defer { if !ok { close(fd) } }
-    let previous = umask(0o177)
-    let bound = try withAddress(path) { address, length in bind(fd, address, length) }
-    let bindErrno = errno
-    umask(previous)
-    guard bound == 0 else { throw SystemError("bind", path, errno: bindErrno) }
-    guard chown(path, 0, gid) == 0 else { throw .last("chown", path) }
-    guard chmod(path, mode) == 0 else { throw .last("chmod", path) }
+    let bound = try withAddress(temporary) { address, length in bind(fd, address, length) }
+    guard bound == 0 else { throw .last("bind", temporary) }
+    guard chown(temporary, 0, gid) == 0 else { throw .last("chown", temporary) }
+    guard chmod(temporary, mode) == 0 else { throw .last("chmod", temporary) }
     guard Glibc.listen(fd, backlog) == 0 else { throw .last("listen", path) }
+    guard rename(temporary, path) == 0 else { throw .last("rename", "\(temporary) -> \(path)") }
     ok = true
     return fd
   }

@@ -48,6 +48,7 @@ struct LayerApplier {
 
   /// The entry's path as components inside the layer, or a refusal for anything that leaves it.
   func components(of path: String, entry: String) throws(CrispError) -> [Substring] {
+    if path.utf8.contains(0) { throw refuse(entry, "a NUL byte in a path") }
     if path.hasPrefix("/") { throw refuse(entry, "absolute paths are not allowed in a layer") }
     var parts: [Substring] = []
     for part in path.split(separator: "/", omittingEmptySubsequences: true) {
@@ -69,8 +70,12 @@ struct LayerApplier {
     if err == ENOENT && create && !components.isEmpty {
       let parent = try openDirectory(components.dropLast(), entry: entry, create: true)
       defer { Glibc.close(parent) }
-      if mkdirat(parent, String(components[components.endIndex - 1]), 0o755) != 0 && errno != EEXIST {
-        throw refuse(entry, "\(SystemError.last("mkdir", String(components.last ?? "")))")
+      let name = String(components[components.endIndex - 1])
+      if mkdirat(parent, name, 0o755) == 0 {
+        // Exactly 0755, whatever the process umask.
+        _ = fchmodat(parent, name, 0o755, 0)
+      } else if errno != EEXIST {
+        throw refuse(entry, "\(SystemError.last("mkdir", name))")
       }
       return try openDirectory(components, entry: entry, create: false)
     }
@@ -87,10 +92,15 @@ struct LayerApplier {
     while let entry = try reader.next() {
       try apply(entry, &reader)
     }
+    // Directories are reopened the safe way: a later entry may have replaced one with a symlink.
+    let resolve = UInt64(CRISP_RESOLVE_BENEATH | CRISP_RESOLVE_NO_SYMLINKS | CRISP_RESOLVE_NO_MAGICLINKS)
     for directory in directoryTimes.reversed() {
+      let fd = crisp_openat2(rootFD, directory.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, resolve)
+      guard fd >= 0 else { continue }
       var times = [timespec(tv_sec: Int(directory.seconds), tv_nsec: Int(directory.nanoseconds)),
                    timespec(tv_sec: Int(directory.seconds), tv_nsec: Int(directory.nanoseconds))]
-      _ = utimensat(rootFD, directory.path, &times, AT_SYMLINK_NOFOLLOW)
+      _ = futimens(fd, &times)
+      Glibc.close(fd)
     }
   }
 
@@ -109,6 +119,10 @@ struct LayerApplier {
     defer { Glibc.close(parent) }
 
     if leaf.hasPrefix(".wh.") {
+      let target = String(leaf.dropFirst(".wh.".count))
+      guard leaf == ".wh..wh..opq" || (!target.isEmpty && target != "." && target != ".." && !target.hasPrefix(".wh.")) else {
+        throw refuse(entry.path, "malformed whiteout")
+      }
       try applyWhiteout(leaf, parent: parent, entry: entry)
       return
     }
@@ -237,6 +251,10 @@ struct LayerApplier {
     guard !entry.xattrs.isEmpty else { return }
     let path = "/proc/self/fd/\(parent)/\(leaf)"
     for xattr in entry.xattrs {
+      // overlayfs interprets its own attributes (redirects, metacopy): never from an image.
+      if xattr.name.hasPrefix("trusted.overlay.") || xattr.name.utf8.contains(0) {
+        throw refuse(entry.path, "xattr \"\(xattr.name)\" is not allowed in a layer")
+      }
       let status = xattr.value.withUnsafeBytes { crisp_lsetxattr(path, xattr.name, $0.baseAddress, $0.count) }
       guard status == 0 else {
         let err = errno

@@ -45,7 +45,9 @@ enum NativeMerge {
       try emptyDirectory(destination, path: path)
     }
     for name in names where name.hasPrefix(".wh.") && name != ".wh..wh..opq" {
-      try removeEntry(destination, String(name.dropFirst(4)), path: path)
+      let target = String(name.dropFirst(4))
+      guard !target.isEmpty, target != ".", target != ".." else { continue }
+      try removeEntry(destination, target, path: path)
     }
     for name in names where !name.hasPrefix(".wh.") {
       try copyEntry(source, destination, name, path: path + "/" + name)

@@ -234,8 +234,10 @@ struct TarReader<Source: ByteSource> {
     for (key, value) in pax {
       let text = String(decoding: value, as: UTF8.self)
       switch key {
-      case "path": entry.path = text
-      case "linkpath": entry.linkTarget = text
+      case "path", "linkpath":
+        // C calls would see such a name cut at the NUL, not what the checks saw.
+        guard !value.contains(0) else { throw CrispError.invalidArgument("\(name): a PAX \(key) contains a NUL byte") }
+        if key == "path" { entry.path = text } else { entry.linkTarget = text }
       case "size":
         guard let size = Int64(text), size >= 0 else { throw CrispError.invalidArgument("\(name): bad PAX size \"\(text)\"") }
         remainingContent = size

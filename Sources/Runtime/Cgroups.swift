@@ -44,10 +44,27 @@ public struct Cgroups: Sendable {
 
   /// The container's memory cgroup directory on the host (for OOM kill counts and memory stats).
   public func memoryDirectory(cgroupsPath: String) -> String? {
-    guard driver != .systemd else { return nil }
+    let relative = driver == .systemd ? Self.systemdDirectory(cgroupsPath) : cgroupsPath
     switch layout {
-    case .unified: return mountPoint + cgroupsPath
-    case .legacy: return "\(mountPoint)/memory\(cgroupsPath)"
+    case .unified: return mountPoint + relative
+    case .legacy: return "\(mountPoint)/memory\(relative)"
     }
+  }
+
+  /// Where systemd puts `slice:prefix:name`: the slice expanded by its dashes (`a-b.slice` lives in
+  /// `a.slice/a-b.slice`), and the unit `prefix-name.scope` inside it.
+  static func systemdDirectory(_ cgroupsPath: String) -> String {
+    let parts = cgroupsPath.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+    guard parts.count == 3 else { return "/" + cgroupsPath }
+    var path = ""
+    let slice = parts[0].hasSuffix(".slice") ? String(parts[0].dropLast(".slice".count)) : parts[0]
+    if !slice.isEmpty && slice != "-" {
+      var prefix = ""
+      for component in slice.split(separator: "-") {
+        prefix = prefix.isEmpty ? String(component) : prefix + "-" + component
+        path += "/\(prefix).slice"
+      }
+    }
+    return "\(path)/\(parts[1])-\(parts[2]).scope"
   }
 }

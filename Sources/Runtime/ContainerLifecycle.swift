@@ -248,6 +248,11 @@ extension RuntimeManager {
       do throws(CrispError) {
         try await runtime.start(id)
       } catch {
+        // It may have started after all (a timeout) or be waiting half made: make sure it is gone, and its
+        // shim has recorded the end, before calling it exited.
+        try? await runtime.kill(id, signal: "KILL", all: true)
+        try? await runtime.delete(id)
+        _ = await ShimLauncher.waitForExit(directory: bundle(id), timeout: .seconds(10))
         record.state = .exited
         record.exitCode = 128
         record.reason = "StartError"

@@ -2,29 +2,45 @@ import CrispCore
 import Foundation
 import Images
 import Store
+import Glibc
 
 extension RuntimeManager {
   /// Brings the records in line with what survived a daemon restart: running containers keep running (their
   /// shims outlived the daemon), exits recorded by shims meanwhile are picked up, and anything a killed
   /// daemon left `creating` is rolled back completely.
   public func recover() async {
+    let sandboxes: [SandboxRecord], containers: [ContainerRecord]
     do {
-      for sandbox in try store.allSandboxes() {
+      sandboxes = try store.allSandboxes()
+      containers = try store.allContainers()
+    } catch {
+      logger.error("recovery: cannot read the store; nothing is touched", metadata: ["error": "\(error)"])
+      return
+    }
+    for sandbox in sandboxes {
+      do {
         switch sandbox.state {
         case .creating:
           logger.info("rolling back a sandbox left half created", metadata: ["id": "\(sandbox.id)"])
           try await destroySandbox(sandbox)
         case .ready:
-          if ContainerExit.read(directory: bundle(sandbox.id)) != nil {
+          // A pause container without its shim (a reboot emptied the state directory, or the shim was
+          // killed) is not a sandbox containers may join: its pid may belong to anything by now.
+          if ContainerExit.read(directory: bundle(sandbox.id)) != nil || !ShimLauncher.isRunning(directory: bundle(sandbox.id)) {
             var record = sandbox
             record.state = .notready
             try store.putSandbox(record)
+            logger.info("sandbox is not ready after restart", metadata: ["id": "\(sandbox.id)"])
           }
         case .notready:
           break
         }
+      } catch {
+        logger.error("recovery of a sandbox failed", metadata: ["id": "\(sandbox.id)", "error": "\(error)"])
       }
-      for container in try store.allContainers() {
+    }
+    for container in containers {
+      do {
         switch container.state {
         case .creating:
           logger.info("rolling back a container left half created", metadata: ["id": "\(container.id)"])
@@ -41,13 +57,14 @@ extension RuntimeManager {
         case .exited, .unknown:
           break
         }
+      } catch {
+        logger.error("recovery of a container failed", metadata: ["id": "\(container.id)", "error": "\(error)"])
       }
-    } catch {
-      logger.error("recovery failed", metadata: ["error": "\(error)"])
     }
     // Directories of containers the store does not know (a crash between creating them and the record).
-    let known = Set(((try? store.allContainers()) ?? []).map(\.id) + ((try? store.allSandboxes()) ?? []).map(\.id))
+    let known = Set(containers.map(\.id) + sandboxes.map(\.id))
     for name in (try? FileManager.default.contentsOfDirectory(atPath: containersDirectory)) ?? [] where !known.contains(name) {
+      ShimLauncher.killCreating(directory: bundle(name), id: name)
       _ = try? Mounts.unmount(bundle(name) + "/rootfs")
       try? FilePath.removeTree(bundle(name))
     }

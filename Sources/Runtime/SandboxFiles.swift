@@ -1,6 +1,8 @@
 public import CRIAPI
 public import CrispCore
+import CLinux
 import Foundation
+import Glibc
 
 /// The files a pod's containers see as /etc/hostname, /etc/hosts and /etc/resolv.conf.
 public enum SandboxFiles {
@@ -38,6 +40,32 @@ public enum SandboxFiles {
   }
 }
 
+/// Reads a small regular file inside a container's root filesystem, resolving the path as the container
+/// would (symlinks stay inside the root): an image's /etc/passwd must not lead crisp to a host file, a FIFO
+/// or a device.
+enum RootfsFile {
+  static func read(rootfs: String, path: String, limit: Int = 4 << 20) -> String? {
+    let root = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    guard root >= 0 else { return nil }
+    defer { close(root) }
+    let relative = path.hasPrefix("/") ? String(path.dropFirst()) : path
+    let fd = crisp_openat2(root, relative, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0,
+                           UInt64(CRISP_RESOLVE_IN_ROOT | CRISP_RESOLVE_NO_MAGICLINKS))
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= limit else { return nil }
+    var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+    var offset = 0
+    while offset < bytes.count {
+      let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, $0.count - offset) }
+      if n <= 0 { break }
+      offset += n
+    }
+    return String(decoding: bytes[0..<offset], as: UTF8.self)
+  }
+}
+
 /// Users and groups from an image's /etc/passwd and /etc/group.
 public enum ImageAccounts {
   public struct User: Sendable, Equatable {
@@ -47,7 +75,7 @@ public enum ImageAccounts {
 
   /// Looks `name` up in `<rootfs>/etc/passwd`.
   public static func user(named name: String, rootfs: String) -> User? {
-    guard let text = try? FilePath.readText(rootfs + "/etc/passwd") else { return nil }
+    guard let text = RootfsFile.read(rootfs: rootfs, path: "/etc/passwd") else { return nil }
     for line in text.split(separator: "\n") {
       let fields = line.split(separator: ":", omittingEmptySubsequences: false)
       guard fields.count >= 4, fields[0] == name, let uid = UInt32(fields[2]), let gid = UInt32(fields[3]) else { continue }
@@ -58,7 +86,7 @@ public enum ImageAccounts {
 
   /// The uid for a user name, by uid.
   public static func user(uid: UInt32, rootfs: String) -> (name: String, gid: UInt32)? {
-    guard let text = try? FilePath.readText(rootfs + "/etc/passwd") else { return nil }
+    guard let text = RootfsFile.read(rootfs: rootfs, path: "/etc/passwd") else { return nil }
     for line in text.split(separator: "\n") {
       let fields = line.split(separator: ":", omittingEmptySubsequences: false)
       guard fields.count >= 4, UInt32(fields[2]) == uid, let gid = UInt32(fields[3]) else { continue }
@@ -69,7 +97,7 @@ public enum ImageAccounts {
 
   /// A group id by name from `<rootfs>/etc/group`.
   public static func group(named name: String, rootfs: String) -> UInt32? {
-    guard let text = try? FilePath.readText(rootfs + "/etc/group") else { return nil }
+    guard let text = RootfsFile.read(rootfs: rootfs, path: "/etc/group") else { return nil }
     for line in text.split(separator: "\n") {
       let fields = line.split(separator: ":", omittingEmptySubsequences: false)
       if fields.count >= 3, fields[0] == name, let gid = UInt32(fields[2]) { return gid }
@@ -79,7 +107,7 @@ public enum ImageAccounts {
 
   /// Groups listing `user` as a member in `<rootfs>/etc/group`.
   public static func groups(of user: String, rootfs: String) -> [UInt32] {
-    guard let text = try? FilePath.readText(rootfs + "/etc/group") else { return [] }
+    guard let text = RootfsFile.read(rootfs: rootfs, path: "/etc/group") else { return [] }
     var result: [UInt32] = []
     for line in text.split(separator: "\n") {
       let fields = line.split(separator: ":", omittingEmptySubsequences: false)

@@ -100,6 +100,9 @@ public struct ShimLauncher: Sendable {
     }
     let line = report.split(separator: "\n").first.map(String.init) ?? ""
     if line.hasPrefix("ok "), let pid = Int64(line.dropFirst(3)) { return pid }
+    // No success report: whatever of the shim and runc is still running must not go on to create a
+    // container nobody tracks.
+    Self.killCreating(directory: request.directory, id: request.id)
     if line.hasPrefix("error ") {
       throw CrispError(.internal, "\(request.runtime.handler) create \(request.id): \(line.dropFirst(6))")
     }

@@ -15,6 +15,11 @@ final class Shim {
   private var outputs: [Int32] = [-1, -1]
   private var stdinWriter: Int32 = -1
   private var terminal: Int32 = -1
+  /// Input for the container not yet accepted by its stdin pipe or terminal (both non-blocking).
+  private var inputPending: [UInt8] = []
+  private var closeStdinWhenFlushed = false
+  /// Most bytes held for one slow reader before it is dropped.
+  private let pendingLimit = 4 << 20
   private var signalFD: Int32 = -1
   private var listener: Int32 = -1
   private var clients: [Client] = []
@@ -26,6 +31,8 @@ final class Shim {
     var waiting = false
     var attached = false
     var streams: [Bool] = [false, false, false]
+    /// Output not yet written to a slow client (the socket is non-blocking).
+    var pending: [UInt8] = []
 
     init(fd: Int32) { self.fd = fd }
   }
@@ -49,8 +56,11 @@ final class Shim {
     if options.syncFD >= 0 { _ = shim_set_cloexec(options.syncFD, 1) }
     // Work inside the state directory: the control and console sockets are bound by relative name, which
     // keeps them within the 108-byte socket path limit however deep the directory is.
-    if Bytes.withCString(options.stateDirectory, { chdir($0) }) != 0 { _ = chdir("/") }
     redirectOwnOutput()
+    if Bytes.withCString(options.stateDirectory, { chdir($0) }) != 0 {
+      Self.report(options.syncFD, Bytes.of("error cannot enter the state directory: errno \(shim_errno())"))
+      return 1
+    }
     if let score = options.oomScore {
       let fd = shim_open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC, 0)
       if fd >= 0 {
@@ -75,15 +85,24 @@ final class Shim {
     if listener < 0 { complain("cannot listen on the control socket: errno \(shim_errno())") }
     Self.report(options.syncFD, Bytes.of("ok ") + Bytes.decimal(Int(containerPID)))
     loop()
+    guard exited else {
+      // The loop ended without the container's exit (poll failed): recording an exit now would be a lie;
+      // leave no exit file, so crisp sees a lost shim rather than a finished container.
+      complain("event loop failed while the container runs; exiting without an exit record")
+      return 1
+    }
     finish()
     return 0
   }
 
   /// stdout/stderr of the shim itself go to `shim.log` in the state directory, for post-mortems.
   private func redirectOwnOutput() {
+    // /dev/null first, so crisp's pipes are let go even if the log file cannot be opened.
     let null = shim_open("/dev/null", O_RDWR | O_CLOEXEC, 0)
     if null >= 0 {
       dup2(null, 0)
+      dup2(null, 1)
+      dup2(null, 2)
       close(null)
     }
     let file = Bytes.withCString(path("shim.log")) { shim_open($0, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600) }
@@ -151,6 +170,7 @@ final class Shim {
       outputs[0] = terminal
     }
     for fd in outputs where fd >= 0 { _ = shim_set_nonblocking(fd) }
+    if stdinWriter >= 0 { _ = shim_set_nonblocking(stdinWriter) }
     return nil
   }
 
@@ -204,7 +224,13 @@ final class Shim {
       var fds: [pollfd] = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
       if listener >= 0 { fds.append(pollfd(fd: listener, events: Int16(POLLIN), revents: 0)) }
       for fd in outputs where fd >= 0 { fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0)) }
-      for client in clients { fds.append(pollfd(fd: client.fd, events: Int16(POLLIN), revents: 0)) }
+      for client in clients {
+        fds.append(pollfd(fd: client.fd, events: Int16(POLLIN) | (client.pending.isEmpty ? 0 : Int16(POLLOUT)), revents: 0))
+      }
+      let inputTarget = terminal >= 0 ? terminal : stdinWriter
+      if !inputPending.isEmpty && inputTarget >= 0 && !outputs.contains(inputTarget) {
+        fds.append(pollfd(fd: inputTarget, events: Int16(POLLOUT), revents: 0))
+      }
       // Once the container is gone, whatever is still buffered in the pipes is read without waiting.
       let timeout: Int32 = exited ? 0 : -1
       let ready = poll(&fds, nfds_t(fds.count), timeout)
@@ -222,9 +248,13 @@ final class Shim {
           let fd = shim_accept(listener)
           if fd >= 0 { clients.append(Client(fd: fd)) }
         } else if let stream = outputs.firstIndex(of: entry.fd) {
-          readOutput(stream, &buffer)
+          if entry.revents & Int16(POLLOUT) != 0 { flushInput() }
+          if entry.revents & ~Int16(POLLOUT) != 0 { readOutput(stream, &buffer) }
+        } else if entry.fd == stdinWriter {
+          flushInput()
         } else if let client = clients.first(where: { $0.fd == entry.fd }) {
-          readControl(client, &buffer)
+          if entry.revents & Int16(POLLOUT) != 0 { flushClient(client) }
+          if entry.revents & ~Int16(POLLOUT) != 0 && clients.contains(where: { $0 === client }) { readControl(client, &buffer) }
         }
       }
     }
@@ -312,36 +342,36 @@ final class Shim {
       if exited {
         sendExit(client)
       } else {
-        Bytes.writeAll(client.fd, Bytes.of("running ") + Bytes.decimal(Int(containerPID)) + [10])
+        send(client, Bytes.of("running ") + Bytes.decimal(Int(containerPID)) + [10])
       }
     case "reopen":
-      Bytes.writeAll(client.fd, log.reopen() ? Bytes.of("ok\n") : Bytes.of("error cannot open the log file: errno \(shim_errno())\n"))
+      send(client, log.reopen() ? Bytes.of("ok\n") : Bytes.of("error cannot open the log file: errno \(shim_errno())\n"))
     case "resize":
       guard words.count == 3, let columns = Bytes.parseInt(words[1][...]), let rows = Bytes.parseInt(words[2][...]) else {
-        Bytes.writeAll(client.fd, Bytes.of("error usage: resize COLUMNS ROWS\n"))
+        send(client, Bytes.of("error usage: resize COLUMNS ROWS\n"))
         return
       }
       guard terminal >= 0 else {
-        Bytes.writeAll(client.fd, Bytes.of("error the container has no terminal\n"))
+        send(client, Bytes.of("error the container has no terminal\n"))
         return
       }
       let ok = shim_set_window_size(terminal, UInt16(truncatingIfNeeded: columns), UInt16(truncatingIfNeeded: rows)) == 0
-      Bytes.writeAll(client.fd, ok ? Bytes.of("ok\n") : Bytes.of("error resize failed: errno \(shim_errno())\n"))
+      send(client, ok ? Bytes.of("ok\n") : Bytes.of("error resize failed: errno \(shim_errno())\n"))
     case "attach":
       // attach STDIN STDOUT STDERR (each 0 or 1); then binary frames both ways.
       guard words.count == 4 else {
-        Bytes.writeAll(client.fd, Bytes.of("error usage: attach STDIN STDOUT STDERR\n"))
+        send(client, Bytes.of("error usage: attach STDIN STDOUT STDERR\n"))
         return
       }
       client.streams = [words[1] == [49], words[2] == [49], words[3] == [49]]
       if client.streams[0] && stdinWriter < 0 && terminal < 0 {
-        Bytes.writeAll(client.fd, Bytes.of("error the container was not created with stdin\n"))
+        send(client, Bytes.of("error the container was not created with stdin\n"))
         return
       }
       client.attached = true
-      Bytes.writeAll(client.fd, Bytes.of("ok\n"))
+      send(client, Bytes.of("ok\n"))
     default:
-      Bytes.writeAll(client.fd, Bytes.of("error unknown command\n"))
+      send(client, Bytes.of("error unknown command\n"))
     }
   }
 
@@ -354,23 +384,90 @@ final class Shim {
       let data = Array(client.input[5..<(5 + length)])
       client.input.removeFirst(5 + length)
       guard client.streams[0] else { continue }
-      let target = terminal >= 0 ? terminal : stdinWriter
-      if type == 0 && target >= 0 {
-        Bytes.writeAll(target, data)
-      } else if type == 3 && stdinWriter >= 0 {
-        close(stdinWriter)
-        stdinWriter = -1
+      if type == 0 {
+        queueInput(data)
+      } else if type == 3 {
+        closeStdinWhenFlushed = true
+        flushInput()
       }
     }
   }
 
+  /// Queues input for the container and writes what the pipe or terminal accepts now.
+  private func queueInput(_ data: [UInt8]) {
+    guard terminal >= 0 || stdinWriter >= 0 else { return }
+    if inputPending.count + data.count > pendingLimit {
+      complain("container input buffer full; dropping \(data.count) bytes")
+      return
+    }
+    inputPending.append(contentsOf: data)
+    flushInput()
+  }
+
+  private func flushInput() {
+    let target = terminal >= 0 ? terminal : stdinWriter
+    if target >= 0 && !inputPending.isEmpty {
+      let written = Self.writeSome(target, inputPending)
+      if written < 0 {
+        inputPending.removeAll()
+      } else if written > 0 {
+        inputPending.removeFirst(written)
+      }
+    }
+    if inputPending.isEmpty && closeStdinWhenFlushed && stdinWriter >= 0 {
+      close(stdinWriter)
+      stdinWriter = -1
+      closeStdinWhenFlushed = false
+    }
+  }
+
+  /// Writes what a non-blocking fd accepts now: the count written, or -1 when the fd is broken.
+  private static func writeSome(_ fd: Int32, _ bytes: [UInt8]) -> Int {
+    bytes.withUnsafeBytes { raw -> Int in
+      guard let base = raw.baseAddress else { return 0 }
+      var offset = 0
+      while offset < raw.count {
+        let n = write(fd, base + offset, raw.count - offset)
+        if n < 0 {
+          let err = shim_errno()
+          if err == EINTR { continue }
+          if err == EAGAIN { return offset }
+          return -1
+        }
+        offset += n
+      }
+      return offset
+    }
+  }
+
+  private func flushClient(_ client: Client) {
+    guard !client.pending.isEmpty else { return }
+    let written = Self.writeSome(client.fd, client.pending)
+    if written < 0 {
+      drop(client)
+    } else if written > 0 {
+      client.pending.removeFirst(written)
+    }
+  }
+
+  /// Sends bytes to a client without ever blocking the loop: what the socket does not take now waits.
+  private func send(_ client: Client, _ bytes: [UInt8]) {
+    if client.pending.count + bytes.count > pendingLimit {
+      complain("an attached client reads too slowly; dropping it")
+      drop(client)
+      return
+    }
+    client.pending.append(contentsOf: bytes)
+    flushClient(client)
+  }
+
   /// Copies output to attached clients as frames (type 1 stdout, 2 stderr).
   private func broadcast(_ type: Int, _ data: ArraySlice<UInt8>) {
-    for client in clients where client.attached && client.streams[type] {
+    for client in clients where client.attached && client.streams[type] && clients.contains(where: { $0 === client }) {
       var frame: [UInt8] = [UInt8(type), UInt8(truncatingIfNeeded: data.count >> 24), UInt8(truncatingIfNeeded: data.count >> 16),
                             UInt8(truncatingIfNeeded: data.count >> 8), UInt8(truncatingIfNeeded: data.count)]
       frame.append(contentsOf: data)
-      if !Bytes.writeAll(client.fd, frame) { client.attached = false }
+      send(client, frame)
     }
   }
 
@@ -383,6 +480,11 @@ final class Shim {
   private func drop(_ client: Client) {
     close(client.fd)
     clients.removeAll { $0 === client }
+    // stdin_once: the container's stdin closes when the first attached session that used it ends.
+    if options.stdinOnce && client.attached && client.streams[0] {
+      closeStdinWhenFlushed = true
+      flushInput()
+    }
   }
 
   // MARK: Exit

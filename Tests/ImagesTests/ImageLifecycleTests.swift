@@ -95,6 +95,8 @@ import TestSupport
     ("symlink", [["path": "escape", "type": "symlink", "target": "/tmp"], ["path": "escape/crisp-through-symlink", "type": "file", "content": "x"]], "symlink"),
     ("hardlink", [["path": "passwd", "type": "hardlink", "target": "/etc/passwd"]], "absolute"),
     ("hardlink-dotdot", [["path": "passwd", "type": "hardlink", "target": "../../../../etc/passwd"]], "escapes"),
+    ("nul", [["path": "..\u{0}x", "type": "dir"]], "NUL"),
+    ("whiteout-dotdot", [["path": "d", "type": "dir"], ["path": "d/.wh..", "type": "file"]], "malformed whiteout"),
   ])
   func maliciousLayersAreRefusedWithNothingLeft(_ name: String, _ entries: [[String: String]], _ expected: String) async throws {
     let registry = try RegistryHarness()
@@ -116,6 +118,48 @@ import TestSupport
     #expect(!FileManager.default.fileExists(atPath: daemon.root + "/escaped"))
     #expect(daemon.snapshotDirectories == snapshots)
     #expect(try await daemon.listImages().allSatisfy { $0.id != pushed.imageID })
+  }
+
+  /// overlayfs's own xattrs (redirects, metacopy) in a layer would be interpreted by the kernel: refused.
+  @Test func overlayXattrsInALayerAreRefused() async throws {
+    let registry = try RegistryHarness()
+    try registry.push([
+      "repository": "evil/xattr", "tag": "1",
+      "images": [["config": ["Cmd": ["/x"]], "layers": [["compression": "gzip", "entries": [
+        ["path": "f", "type": "file", "content": "x", "xattrs": ["trusted.overlay.redirect": "2f6574632f736861646f77"]],
+      ]]]]],
+    ])
+    let daemon = try DaemonHarness()
+    let configPath = try writeHostsFile(daemon, host: registry.host, "server = \"http://\(registry.host)\"\n")
+    try startDaemon(daemon, "[registry]\nconfig_path = \"\(configPath)\"")
+    let error = await expectRPCError { _ = try await daemon.pull("\(registry.host)/evil/xattr:1") }
+    #expect(error?.code == .invalidArgument)
+    #expect(error?.message.contains("trusted.overlay.redirect") == true, "\(error?.message ?? "")")
+  }
+
+  /// A directory replaced by a symlink after its children were written: the directory times applied at the
+  /// end of the layer must not follow the symlink onto the host.
+  @Test func directoryTimesNeverFollowALaterSymlink() async throws {
+    let target = try TestEnvironment.temporaryDirectory("crisp-mtime")
+    defer { try? FileManager.default.removeItem(atPath: target) }
+    try FileManager.default.createDirectory(atPath: target + "/x", withIntermediateDirectories: true)
+    let before = try FileManager.default.attributesOfItem(atPath: target + "/x")[.modificationDate] as? Date
+    let registry = try RegistryHarness()
+    let relative = String(target.dropFirst())
+    let pushed = try registry.push([
+      "repository": "evil/mtime", "tag": "1",
+      "images": [["config": ["Cmd": ["/x"]], "layers": [["compression": "gzip", "entries": [
+        ["path": "a", "type": "dir"], ["path": "a/\(relative)", "type": "dir"], ["path": "a/\(relative)/x", "type": "dir", "mtime": 1000],
+        ["path": "a", "type": "symlink", "target": "/"],
+      ]]]]],
+    ])
+    let daemon = try DaemonHarness()
+    let configPath = try writeHostsFile(daemon, host: registry.host, "server = \"http://\(registry.host)\"\n")
+    try startDaemon(daemon, "[registry]\nconfig_path = \"\(configPath)\"")
+    #expect(try await daemon.pull("\(registry.host)/evil/mtime:1") == pushed.imageID)
+    let after = try FileManager.default.attributesOfItem(atPath: target + "/x")[.modificationDate] as? Date
+    #expect(after == before)
+    #expect(after != Date(timeIntervalSince1970: 1000))
   }
 
   /// Three layers that delete, hide and replace files; the mounted root filesystem shows the result, the

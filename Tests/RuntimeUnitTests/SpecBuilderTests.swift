@@ -145,5 +145,8 @@ import Testing
     #expect(cgroupfs.path(parent: "", id: "c1") == "/crisp/c1")
     let systemd = Cgroups(driver: .systemd)
     #expect(systemd.path(parent: "kubepods-burstable-podabc.slice", id: "c1") == "kubepods-burstable-podabc.slice:crisp:c1")
+    // OOM kills are read from the unit's directory, which systemd derives from the slice name.
+    let directory = systemd.memoryDirectory(cgroupsPath: "kubepods-burstable-podabc.slice:crisp:c1") ?? ""
+    #expect(directory.hasSuffix("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podabc.slice/crisp-c1.scope"))
   }
 }
