@@ -24,6 +24,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   umount -R "$work"/containerd/state 2>/dev/null || true
+  ip link delete crispbench0 2>/dev/null || true
   for d in /sys/fs/cgroup/*/crisp-bench /sys/fs/cgroup/crisp-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
   rm -rf "$work"
 }
@@ -56,8 +57,14 @@ echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/busybox\", \"
 echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/pause\", \"tag\": \"1\", \"images\": [{\"config\": {\"Entrypoint\": [\"/pause\"], \"User\": \"65535:65535\"}, \"layers\": [{\"compression\": \"gzip\", \"entries\": [{\"path\": \"pause\", \"type\": \"file\", \"source\": \"$bin/crisp-pause\", \"mode\": 493}]}]}]}" | push
 
 printf 'server = "http://%s"\n' "$registry" > "$work/certs.d/$registry/hosts.toml"
-# The same network configuration for both (containerd refuses pods without one).
-echo '{"cniVersion": "1.0.0", "name": "bench", "plugins": [{"type": "loopback"}]}' > "$work/net.d/10-bench.conflist"
+# The same network configuration for both: a bridge of the benchmark's own on a private range (containerd
+# refuses pods whose network has no address). Traffic stays inside the pods' namespaces and the bridge.
+cat > "$work/net.d/10-bench.conflist" <<JSON
+{"cniVersion": "1.0.0", "name": "crisp-bench", "plugins": [
+  {"type": "bridge", "bridge": "crispbench0", "isGateway": true, "ipMasq": false,
+   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.231.0.0/16"}]], "dataDir": "$work/ipam"}},
+  {"type": "loopback"}]}
+JSON
 
 cat > "$work/crisp.toml" <<TOML
 root = "$work/crisp/root"

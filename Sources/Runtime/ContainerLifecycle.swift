@@ -319,6 +319,7 @@ extension RuntimeManager {
     }
     let name = containerExtra(record)?.reservedName ?? ""
     try store.deleteContainer(id, reservedName: name)
+    decodedContainers.withLock { $0[id] = nil }
   }
 
   func containerExtra(_ record: ContainerRecord) -> ContainerExtra? {
@@ -329,7 +330,14 @@ extension RuntimeManager {
 
   /// The record with the exit (if the container has exited since) folded in.
   func refreshed(_ id: String) throws(CrispError) -> ContainerRecord? {
-    guard var record = try store.container(id: id) else { return nil }
+    guard let record = try store.container(id: id) else { return nil }
+    return try refreshed(record)
+  }
+
+  /// `record` with its exit folded in; only a running or created container's exit file is looked at.
+  func refreshed(_ record: ContainerRecord) throws(CrispError) -> ContainerRecord {
+    var record = record
+    let id = record.id
     if record.state == .running || record.state == .created, let exit = ContainerExit.read(directory: bundle(id)) {
       record.state = .exited
       record.exitCode = exit.code
@@ -354,13 +362,16 @@ extension RuntimeManager {
   public func containers() throws(CrispError) -> [ContainerView] {
     var result: [ContainerView] = []
     for record in try store.allContainers() where record.state != .creating {
-      guard let fresh = try refreshed(record.id) else { continue }
-      result.append(try view(fresh))
+      result.append(try view(try refreshed(record)))
     }
     return result
   }
 
   private func view(_ record: ContainerRecord) throws(CrispError) -> ContainerView {
+    // A container's config never changes after creation: decode it once (lists of many containers are hot).
+    if let cached = decodedContainers.withLock({ $0[record.id] }) {
+      return ContainerView(record: record, config: cached.config, mounts: cached.mounts)
+    }
     let config: Runtime_V1_ContainerConfig
     do {
       config = try Runtime_V1_ContainerConfig(serializedBytes: record.config)
@@ -372,6 +383,7 @@ extension RuntimeManager {
         hostPath: $0.hostPath, containerPath: $0.containerPath, readonly: $0.readonly,
         propagation: Runtime_V1_MountPropagation(rawValue: $0.propagation) ?? .propagationPrivate)
     }
+    if record.state != .creating { decodedContainers.withLock { $0[record.id] = (config, mounts) } }
     return ContainerView(record: record, config: config, mounts: mounts)
   }
 

@@ -1,4 +1,5 @@
 public import Config
+import CRIAPI
 public import CrispCore
 import Foundation
 import Synchronization
@@ -29,6 +30,10 @@ public final class RuntimeManager: Sendable {
     let bad = unavailableHandlers
     return runtimes.filter { bad[$0.key] == nil }
   }
+  /// Decoded container configs by id (immutable once created), for fast lists.
+  let decodedContainers = Mutex<[String: (config: Runtime_V1_ContainerConfig, mounts: [SpecBuilder.ResolvedMount])]>([:])
+  /// Decoded sandbox configs by id.
+  let decodedSandboxes = Mutex<[String: Runtime_V1_PodSandboxConfig]>([:])
   /// The daemon's own oom_score_adj, the floor for children under `restrict_oom_score_adj`.
   let daemonOOMScore: Int
   /// Without CAP_SYS_RESOURCE no child can go below the daemon's score either: the kernel refuses, and runc

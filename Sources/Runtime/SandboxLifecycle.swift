@@ -193,6 +193,7 @@ extension RuntimeManager {
     try NetworkNamespace.remove(at: record.netnsPath.isEmpty ? netnsPath(id) : record.netnsPath)
     let name = "\(record.name)_\(record.namespace)_\(record.uid)_\(record.attempt)"
     try store.deleteSandbox(id, name: name)
+    decodedSandboxes.withLock { $0[id] = nil }
   }
 
   func extra(of record: SandboxRecord) -> SandboxExtra? {
@@ -230,10 +231,15 @@ extension RuntimeManager {
 
   private func view(_ record: SandboxRecord) throws(CrispError) -> SandboxView {
     let config: Runtime_V1_PodSandboxConfig
-    do {
-      config = try Runtime_V1_PodSandboxConfig(serializedBytes: record.config)
-    } catch {
-      throw CrispError.internalError("sandbox \(record.id): stored config unreadable: \(error)")
+    if let cached = decodedSandboxes.withLock({ $0[record.id] }) {
+      config = cached
+    } else {
+      do {
+        config = try Runtime_V1_PodSandboxConfig(serializedBytes: record.config)
+      } catch {
+        throw CrispError.internalError("sandbox \(record.id): stored config unreadable: \(error)")
+      }
+      decodedSandboxes.withLock { $0[record.id] = config }
     }
     return SandboxView(record: record, config: config, hostNetwork: extra(of: record)?.hostNetwork ?? false)
   }

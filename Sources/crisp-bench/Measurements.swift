@@ -47,6 +47,8 @@ struct Samples: Codable {
 /// One measured operation across the endpoints (or the two sides of an in-process comparison).
 struct Measurement: Codable {
   var operation: String
+  /// The two sides compared in this row, in column order (endpoints, or crisp and a reference tool).
+  var sides: [String]
   /// `lower` when smaller is better (times, memory), `higher` for rates.
   var better: String
   var results: [String: Samples]
@@ -63,10 +65,11 @@ final class Report: @unchecked Sendable {
 
   init(sides: [String]) { self.sides = sides }
 
-  func add(_ operation: String, better: String = "lower", target: String? = nil, _ results: [String: Samples]) {
+  func add(_ operation: String, better: String = "lower", target: String? = nil, sides rowSides: [String]? = nil, _ results: [String: Samples]) {
+    let order = rowSides ?? sides
     var ratio: Double?
-    if sides.count == 2, let a = results[sides[0]]?.median, let b = results[sides[1]]?.median, b > 0 { ratio = a / b }
-    measurements.append(Measurement(operation: operation, better: better, results: results, ratio: ratio, target: target))
+    if order.count == 2, let a = results[order[0]]?.median, let b = results[order[1]]?.median, b > 0 { ratio = a / b }
+    measurements.append(Measurement(operation: operation, sides: order, better: better, results: results, ratio: ratio, target: target))
     emit(row(measurements[measurements.count - 1]))
   }
 
@@ -88,25 +91,25 @@ final class Report: @unchecked Sendable {
   }
 
   var header: String {
-    "| operation | " + sides.map { "\($0) min / median / p95 / max" }.joined(separator: " | ") + " | ratio (\(sides.first ?? "") ÷ \(sides.dropFirst().first ?? "-")) |\n"
-      + "|---|" + sides.map { _ in "---|" }.joined() + "---|"
+    "| operation | first: min / median / p95 / max | second: min / median / p95 / max | ratio (first ÷ second) |\n|---|---|---|---|"
   }
 
   func row(_ m: Measurement) -> String {
     var cells = [m.operation]
-    for side in sides {
+    for side in m.sides {
       guard let samples = m.results[side] else {
-        cells.append("-")
+        cells.append("\(side): -")
         continue
       }
       if let unsupported = samples.unsupported {
-        cells.append("unsupported: \(unsupported.prefix(60))")
+        cells.append("\(side): unsupported: \(unsupported.prefix(80))")
         continue
       }
-      cells.append([samples.min, samples.median, samples.p95, samples.max].map { Self.format($0, samples.unit) }.joined(separator: " / "))
+      cells.append("\(side): " + [samples.min, samples.median, samples.p95, samples.max].map { Self.format($0, samples.unit) }.joined(separator: " / "))
     }
     var ratio = m.ratio.map { String(format: "%.2f", $0) } ?? "-"
     if let target = m.target { ratio += " (target \(target))" }
+    while cells.count < 3 { cells.append("-") }
     cells.append(ratio)
     return "| " + cells.joined(separator: " | ") + " |"
   }
