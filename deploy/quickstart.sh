@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "quickstart.sh: run as root (crisp manages mounts, namespaces and cgroups)" >&2; exit 1; }
 source deploy/packages.sh
 install_crisp_packages
-swift build -c release --product crisp
-swift build -c release --product crispctl
-swift build -c release --product crisp-shim
-swift build -c release --product crisp-pause
+swift build -c release --static-swift-stdlib --product crisp
+swift build -c release --static-swift-stdlib --product crispctl
+swift build -c release --static-swift-stdlib --product crisp-shim
+swift build -c release --static-swift-stdlib --product crisp-pause
 exec .build/release/crisp "$@"

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -176,3 +177,6 @@ int crisp_in_netns(const char *path, void (*body)(void *), void *context) {
   pthread_join(thread, NULL);
   return request.error;
 }
+int crisp_madvise(void *address, size_t length, int advice) { return madvise(address, length, advice); }
+int crisp_madv_random(void) { return MADV_RANDOM; }
+int crisp_madv_dontneed(void) { return MADV_DONTNEED; }

@@ -67,6 +67,7 @@ public struct Daemon: Sendable {
       "state": "\(config.state)", "cgroup_driver": "\(node.cgroupDriver.rawValue)",
     ])
     UnixSocket.notifySystemd("READY=1")
+    MemoryFootprint.trimReadOnlyFileMappings()
     defer {
       store.close()
       try? FilePath.remove(address)

@@ -47,6 +47,9 @@ int crisp_pipe_cloexec(int fds[2]);
 int crisp_netns_create(const char *path);
 /// Runs `body` inside the network namespace at `path`, on a thread of its own; returns 0 or an errno.
 int crisp_in_netns(const char *path, void (*body)(void *), void *context);
+int crisp_madvise(void *address, size_t length, int advice);
+int crisp_madv_random(void);
+int crisp_madv_dontneed(void);
 ssize_t crisp_copy_file_range(int in, int out, size_t length);
 dev_t crisp_makedev(unsigned int major, unsigned int minor);
 unsigned int crisp_major(dev_t dev);

@@ -1,0 +1,43 @@
+import CLinux
+import Glibc
+
+/// Keeps the daemon's resident memory to the code it actually runs.
+///
+/// The kernel maps file pages around every page fault ("fault-around", 64 KiB at a time), so a large binary
+/// whose start-up code is spread over its text ends up with most of its code resident though little of it
+/// ever runs again. Marking the read-only file mappings random-access turns that off, and dropping their page
+/// table entries once start-up is done lets only the code the daemon keeps running come back. Nothing is
+/// lost: these pages stay in the page cache and fault back in on use. Only mappings with no private copies
+/// are touched (relocated read-only data holds the dynamic linker's writes and must stay).
+public enum MemoryFootprint {
+  public static func trimReadOnlyFileMappings() {
+    guard let smaps = try? FilePath.readText("/proc/self/smaps") else { return }
+    var candidate: (start: UInt, end: UInt)?
+    var clean = true
+    func flush() {
+      if let range = candidate, clean, let address = UnsafeMutableRawPointer(bitPattern: range.start) {
+        _ = crisp_madvise(address, Int(range.end - range.start), crisp_madv_random())
+        _ = crisp_madvise(address, Int(range.end - range.start), crisp_madv_dontneed())
+      }
+      candidate = nil
+      clean = true
+    }
+    for line in smaps.split(separator: "\n") {
+      let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+      guard let first = fields.first else { continue }
+      if first.contains("-"), fields.count >= 5, let separator = first.firstIndex(of: "-") {
+        // A mapping header: "start-end perms offset dev inode [path]".
+        flush()
+        let permissions = fields[1]
+        guard fields.count >= 6, fields[5].hasPrefix("/"), permissions.hasPrefix("r"), !permissions.contains("w"),
+          permissions.hasSuffix("p"), let start = UInt(first[..<separator], radix: 16),
+          let end = UInt(first[first.index(after: separator)...], radix: 16), end > start
+        else { continue }
+        candidate = (start, end)
+      } else if candidate != nil, first == "Anonymous:" || first == "Private_Dirty:" || first == "Swap:" {
+        if fields.count > 1, fields[1] != "0" { clean = false }
+      }
+    }
+    flush()
+  }
+}
