@@ -15,8 +15,10 @@ dpkg-query -W containerd >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-g
 
 # A scratch path of its own, so a benchmark build never waits on (or invalidates) a development build.
 scratch=.build-bench
-for product in crisp crisp-shim crisp-pause crisp-bench; do swift build -c release --scratch-path "$scratch" --static-swift-stdlib --product "$product"; done
-bin=$(swift build -c release --scratch-path "$scratch" --static-swift-stdlib --show-bin-path)
+# The daemon and the bench link the Swift runtime statically; the shim and pause are static by construction.
+for product in crisp crisp-bench; do swift build -c release --scratch-path "$scratch" --static-swift-stdlib --product "$product"; done
+for product in crisp-shim crisp-pause; do swift build -c release --scratch-path "$scratch" --product "$product"; done
+bin=$(swift build -c release --scratch-path "$scratch" --show-bin-path)
 
 work=$(mktemp -d /tmp/crisp-bench.XXXXXX)
 pids=()

@@ -9,6 +9,7 @@ source deploy/packages.sh
 install_crisp_packages
 swift build -c release --static-swift-stdlib --product crisp
 swift build -c release --static-swift-stdlib --product crispctl
-swift build -c release --static-swift-stdlib --product crisp-shim
-swift build -c release --static-swift-stdlib --product crisp-pause
+# Static by construction (Embedded Swift, plain C): no --static-swift-stdlib.
+swift build -c release --product crisp-shim
+swift build -c release --product crisp-pause
 exec .build/release/crisp "$@"
