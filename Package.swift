@@ -161,7 +161,7 @@ let package = Package(
     .target(
       name: "TestSupport",
       dependencies: [
-        "CRIAPI",
+        "CRIAPI", "CrispCore",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
       ],

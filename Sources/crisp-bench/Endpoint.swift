@@ -1,4 +1,5 @@
 import CRIAPI
+import CrispCore
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -27,7 +28,7 @@ struct CRIEndpoint: Sendable {
   /// The PID of the process listening on the endpoint's socket, found through /proc/net/unix and the
   /// processes' open file descriptors.
   func serverPID() -> Int32? {
-    guard let table = try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8) else { return nil }
+    guard let table = (try? FilePath.readText("/proc/net/unix")) ?? nil else { return nil }
     var inodes: Set<String> = []
     for line in table.split(separator: "\n").dropFirst() {
       let fields = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -50,7 +51,7 @@ struct CRIEndpoint: Sendable {
 
 /// Resident and proportional memory of a process, from /proc/<pid>/smaps_rollup.
 func memory(of pid: Int32) -> (rss: Double, pss: Double)? {
-  guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return nil }
+  guard let text = (try? FilePath.readText("/proc/\(pid)/smaps_rollup")) ?? nil else { return nil }
   var rss = 0.0, pss = 0.0
   for line in text.split(separator: "\n") {
     let fields = line.split(separator: " ", omittingEmptySubsequences: true)

@@ -1,4 +1,5 @@
 import CRIAPI
+import CrispCore
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -183,7 +184,7 @@ struct PodBench: Sendable {
   func helperProcesses() -> [Int32: Double] {
     var result: [Int32: Double] = [:]
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-      guard let pid = Int32(entry), let command = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { continue }
+      guard let pid = Int32(entry), let command = (try? FilePath.readText("/proc/\(pid)/comm")) ?? nil else { continue }
       let name = command.trimmingCharacters(in: .whitespacesAndNewlines)
       guard name.hasPrefix("crisp-shim") || name.hasPrefix("containerd-shim") || name == "pause" || name == "crisp-pause" else { continue }
       if let m = memory(of: pid) { result[pid] = m.rss }

@@ -1,4 +1,5 @@
 public import CRIAPI
+import CrispCore
 public import Foundation
 public import GRPCCore
 public import GRPCNIOTransportHTTP2
@@ -167,7 +168,8 @@ public struct HostSnapshot: Equatable, Sendable, CustomStringConvertible {
   public static let clean = HostSnapshot(mounts: [], shims: [], netns: [])
 
   public static func take(under directory: String) -> HostSnapshot {
-    let mountinfo = (try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)) ?? ""
+    // Foundation stops reading a /proc file after the first read(2) (one page); FilePath reads to EOF.
+    let mountinfo = ((try? FilePath.readText("/proc/self/mountinfo")) ?? nil) ?? ""
     let mounts = mountinfo.split(separator: "\n").compactMap { line -> String? in
       let fields = line.split(separator: " ")
       guard fields.count > 4, fields[4].hasPrefix(directory) else { return nil }
@@ -175,7 +177,7 @@ public struct HostSnapshot: Equatable, Sendable, CustomStringConvertible {
     }.sorted()
     var shims: [String] = []
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(entry) != nil {
-      guard let command = try? String(contentsOfFile: "/proc/\(entry)/cmdline", encoding: .utf8), command.contains("crisp-shim"),
+      guard let bytes = (try? FilePath.read("/proc/\(entry)/cmdline")) ?? nil, case let command = String(decoding: bytes, as: UTF8.self), command.contains("crisp-shim"),
         command.contains(directory)
       else { continue }
       shims.append(command.replacingOccurrences(of: "\0", with: " "))
