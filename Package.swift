@@ -156,7 +156,7 @@ let package = Package(
     .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI"], swiftSettings: strict),
     .testTarget(name: "ConfigTests", dependencies: ["Config", "CrispCore"], swiftSettings: strict),
     .testTarget(name: "StoreTests", dependencies: ["Store", "CrispCore"], swiftSettings: strict),
-    .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "Config"], swiftSettings: strict),
+    .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "Config", "CrispCore"], swiftSettings: strict),
     // Shared by the integration tests: the daemon, registry and fixture harnesses. Never part of a product.
     .target(
       name: "TestSupport",

@@ -42,6 +42,7 @@ public struct Daemon: Sendable {
       throw CrispError.failedPrecondition("crisp-shim was not found next to crisp (\(Self.siblingDirectory ?? "?")): install it beside the daemon")
     }
     let runtime = RuntimeManager(config: config, store: store, images: images, cgroupDriver: node.cgroupDriver, shimBinary: shimBinary, logger: logger)
+    runtime.networks.watcher.start()
     await runtime.recover()
     await runtime.probeHandlers()
     let listener = try openSocket(address)

@@ -44,10 +44,6 @@ extension RuntimeServiceHandler {
     throw notImplemented("StreamPodSandboxStats", "stats")
   }
 
-  func updateRuntimeConfig(request: Runtime_V1_UpdateRuntimeConfigRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_UpdateRuntimeConfigResponse {
-    throw notImplemented("UpdateRuntimeConfig", "pod networking (CNI conf_template)")
-  }
-
   func checkpointContainer(request: Runtime_V1_CheckpointContainerRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_CheckpointContainerResponse {
     throw notImplemented("CheckpointContainer", "no planned release (checkpoint/restore is not supported)")
   }

@@ -9,6 +9,11 @@ import Store
 extension RuntimeServiceHandler {
   // MARK: Sandboxes
 
+  func updateRuntimeConfig(request: Runtime_V1_UpdateRuntimeConfigRequest, context: ServerContext) async throws -> Runtime_V1_UpdateRuntimeConfigResponse {
+    try runtime.updatePodCIDR(request.runtimeConfig.networkConfig.podCidr)
+    return .init()
+  }
+
   func runPodSandbox(request: Runtime_V1_RunPodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_RunPodSandboxResponse {
     guard request.hasConfig else { throw CrispError.invalidArgument("config is required") }
     var response = Runtime_V1_RunPodSandboxResponse()

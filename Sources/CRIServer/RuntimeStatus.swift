@@ -15,7 +15,7 @@ struct RuntimeStatusReporter: Sendable {
 
   func status(verbose: Bool) -> Runtime_V1_StatusResponse {
     let config = node.config
-    let cni = CNIConfigLoader.load(directory: config.cni.confDir, maxConfNum: config.cni.maxConfNum)
+    let cni = runtime.networks.watcher.current
     let handlers = availableHandlers()
 
     var runtimeReady = Runtime_V1_RuntimeCondition()

@@ -90,6 +90,15 @@ public enum ConfigLoader {
         if !v.isEmpty { _ = try absolutePath(v, "conf_template", t) }
         c.cni.confTemplate = v
       }
+      if let v = try t.duration("plugin_timeout") {
+        guard v.nanoseconds > 0 else { throw t.error("plugin_timeout", "must be positive") }
+        c.cni.pluginTimeout = v
+      }
+      if let v = try t.choice("ip_pref", CrispConfig.CNI.IPPreference.self) { c.cni.ipPref = v }
+      if let v = try t.string("netns_dir") {
+        if !v.isEmpty { _ = try absolutePath(v, "netns_dir", t) }
+        c.cni.netnsDir = v
+      }
       try t.finish()
     }
     if var t = try r.table("registry") { try readRegistry(&t, into: &c.registry) }

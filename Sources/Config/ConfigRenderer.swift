@@ -59,6 +59,13 @@ public enum ConfigRenderer {
     out.set("max_conf_num", c.cni.maxConfNum)
     out.comment("A template rendered into conf_dir when kubelet reports the node's pod CIDR; empty disables.")
     out.set("conf_template", c.cni.confTemplate)
+    out.comment("How long one plugin call (ADD, DEL, CHECK) may run before it is killed and the call fails.")
+    out.set("plugin_timeout", c.cni.pluginTimeout.description)
+    out.comment("The pod's primary IP among eth0's addresses: \"ipv4\", \"ipv6\" or \"cni\" (the plugin's order).")
+    out.set("ip_pref", c.cni.ipPref.rawValue)
+    out.comment("Where network namespaces are pinned; empty: <state>/netns/<sandbox id>. Set \"/var/run/netns\" to")
+    out.comment("see them with `ip netns` (named cni-<uuid> there).")
+    out.set("netns_dir", c.cni.netnsDir)
 
     out.table(["registry"], "Image registries: mirrors, credentials, TLS.")
     out.comment("':'-separated directories of containerd-style hosts.toml files (<dir>/<host>/hosts.toml), read")

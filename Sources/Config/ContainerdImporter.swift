@@ -91,6 +91,8 @@ public enum ContainerdImporter {
     if let v = doc.take(cni + ["conf_dir"])?.string, !v.isEmpty { c.cni.confDir = v }
     if let v = doc.take(cni + ["max_conf_num"])?.int, v > 0 { c.cni.maxConfNum = v }
     if let v = doc.take(cni + ["conf_template"])?.string { c.cni.confTemplate = v }
+    // containerd keeps ip_pref at the CRI plugin level.
+    if let v = doc.take(server + ["ip_pref"])?.string, let pref = CrispConfig.CNI.IPPreference(rawValue: v) { c.cni.ipPref = pref }
 
     // Streaming server.
     if let v = doc.take(server + ["stream_server_address"])?.string, !v.isEmpty { c.streaming.address = v }

@@ -77,7 +77,23 @@ public struct CrispConfig: Sendable, Equatable, Encodable {
     public var maxConfNum: Int = 1
     /// A template rendered into `conf_dir` when kubelet sets the pod CIDR; empty disables it.
     public var confTemplate: String = ""
+    /// How long one plugin invocation may take before it is killed and the call fails.
+    public var pluginTimeout: TimeSpan = .seconds(60)
+    /// Which address of `eth0` becomes the pod's primary IP.
+    public var ipPref: IPPreference = .ipv4
+    /// Where network namespaces are pinned; empty means `<state>/netns/<sandbox id>`. Any other directory
+    /// (e.g. `/var/run/netns`, where `ip netns` looks) gets `cni-<uuid>` files, as containerd names them.
+    public var netnsDir: String = ""
     public init() {}
+
+    public enum IPPreference: String, Sendable, Equatable, Encodable, CaseIterable {
+      /// The first IPv4 address, else the first address.
+      case ipv4
+      /// The first IPv6 address, else the first address.
+      case ipv6
+      /// The first address in the plugin's result.
+      case cni
+    }
   }
 
   public struct Registry: Sendable, Equatable, Encodable {

@@ -10,6 +10,10 @@ public struct CNINetworkConfig: Sendable, Equatable, Encodable {
   public var cniVersion: String
   /// The plugin `type`s in invocation order.
   public var pluginTypes: [String]
+  /// Each plugin's configuration object, as written, in invocation order.
+  public var plugins: [JSONValue]
+
+  enum CodingKeys: String, CodingKey { case file, name, cniVersion, pluginTypes }
 }
 
 /// What the last look at `conf_dir` found.
@@ -72,36 +76,46 @@ public enum CNIConfigLoader {
       throw CrispError.invalidArgument("cannot read: \(error)")
     }
     guard let bytes = read else { throw CrispError.notFound("no such file") }
-    guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] else {
+    return try parse(bytes, isList: path.hasSuffix(".conflist"), file: path)
+  }
+
+  /// Parses and checks one configuration: a plugin list, or (`isList` false) a single plugin.
+  public static func parse(_ bytes: [UInt8], isList: Bool, file: String) throws(CrispError) -> CNINetworkConfig {
+    guard let document = JSONValue.parse(bytes), document.object != nil else {
       throw CrispError.invalidArgument("not a JSON object")
     }
-    let isList = path.hasSuffix(".conflist")
-    guard let name = object["name"] as? String, !name.isEmpty else {
+    guard let name = document["name"]?.string, !name.isEmpty else {
       throw CrispError.invalidArgument("missing \"name\"")
     }
-    let version = object["cniVersion"] as? String ?? (isList ? "" : "0.1.0")
+    let version = document["cniVersion"]?.string ?? (isList ? "" : "0.1.0")
     guard supportedVersions.contains(version) else {
       throw CrispError.invalidArgument(version.isEmpty ? "missing \"cniVersion\"" : "unsupported cniVersion \"\(version)\"")
     }
     if isList {
-      guard let plugins = object["plugins"] as? [Any], !plugins.isEmpty else {
+      guard let plugins = document["plugins"]?.array, !plugins.isEmpty else {
         throw CrispError.invalidArgument("\"plugins\" must be a non-empty list")
       }
       var types: [String] = []
       for (index, plugin) in plugins.enumerated() {
-        guard let plugin = plugin as? [String: Any], let type = plugin["type"] as? String, !type.isEmpty else {
+        guard plugin.object != nil, let type = plugin["type"]?.string, !type.isEmpty else {
           throw CrispError.invalidArgument("plugins[\(index)] has no \"type\"")
+        }
+        guard !type.contains("/"), type != ".", type != ".." else {
+          throw CrispError.invalidArgument("plugins[\(index)]: type \"\(type)\" is not a plugin name")
         }
         types.append(type)
       }
-      return CNINetworkConfig(file: path, name: name, cniVersion: version, pluginTypes: types)
+      return CNINetworkConfig(file: file, name: name, cniVersion: version, pluginTypes: types, plugins: plugins)
     }
-    if object["plugins"] != nil {
+    if document["plugins"] != nil {
       throw CrispError.invalidArgument("a plugin list belongs in a .conflist file")
     }
-    guard let type = object["type"] as? String, !type.isEmpty else {
+    guard let type = document["type"]?.string, !type.isEmpty else {
       throw CrispError.invalidArgument("missing \"type\"")
     }
-    return CNINetworkConfig(file: path, name: name, cniVersion: version, pluginTypes: [type])
+    guard !type.contains("/"), type != ".", type != ".." else {
+      throw CrispError.invalidArgument("type \"\(type)\" is not a plugin name")
+    }
+    return CNINetworkConfig(file: file, name: name, cniVersion: version, pluginTypes: [type], plugins: [document])
   }
 }

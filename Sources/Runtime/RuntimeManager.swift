@@ -1,10 +1,11 @@
 public import Config
 import CRIAPI
-public import CrispCore
+import CrispCore
 import Foundation
-import Synchronization
+public import Synchronization
 public import Images
 public import Logging
+public import PodNetwork
 public import Store
 
 /// Pod sandboxes and containers on an OCI runtime: lifecycle, records, and recovery after a restart.
@@ -17,6 +18,11 @@ public final class RuntimeManager: Sendable {
   public let images: ImageManager
   public let cgroups: Cgroups
   public let shim: ShimLauncher
+  /// The pod networks (CNI) and the watch on their configuration.
+  public let networks: PodNetworks
+  /// The node's pod CIDRs, as kubelet last reported them (UpdateRuntimeConfig); passed to IPAM plugins
+  /// that take `ipRanges`.
+  public let podCIDRs = Mutex<[String]>([])
   let logger: Logger
   let locks = KeyedLocks()
   /// Handlers whose runtime binary exists, by name.
@@ -47,6 +53,8 @@ public final class RuntimeManager: Sendable {
     self.logger = logger
     cgroups = Cgroups(driver: cgroupDriver)
     shim = ShimLauncher(binary: shimBinary)
+    let watcher = CNIConfigWatcher(directory: config.cni.confDir, maxConfNum: config.cni.maxConfNum, logger: logger)
+    networks = PodNetworks(config: config.cni, watcher: watcher, logger: logger)
     var runtimes: [String: OCIRuntime] = [:]
     var unavailable: [String: String] = [:]
     for (name, handler) in config.runtime.handlers {
@@ -108,6 +116,13 @@ public final class RuntimeManager: Sendable {
   var containersDirectory: String { FilePath.join(config.state, "containers") }
   func bundle(_ id: String) -> String { FilePath.join(containersDirectory, id) }
   func netnsPath(_ id: String) -> String { FilePath.join(config.state, "netns/\(id)") }
+  /// Where a new sandbox's namespace is pinned: by id under the state directory, or (with `cni.netns_dir`)
+  /// as `cni-<uuid>` where `ip netns` and other tools look.
+  func newNetnsPath(_ id: String) -> String {
+    config.cni.netnsDir.isEmpty ? netnsPath(id) : FilePath.join(config.cni.netnsDir, "cni-" + UUID().uuidString.lowercased())
+  }
+  /// The saved CNI attachment of a sandbox (see ``PodNetworkAttachment``).
+  func networkCacheFile(_ id: String) -> String { FilePath.join(config.root, "networks/\(id).json") }
   func sandboxFilesDirectory(_ id: String) -> String { FilePath.join(config.root, "sandboxes/\(id)") }
   func shmPath(_ id: String) -> String { FilePath.join(config.state, "sandboxes/\(id)/shm") }
 

@@ -27,6 +27,16 @@ extension RuntimeManager {
     }
     let runtime = try runtime(for: handler)
     let id = Self.newID()
+    let namespaces = config.linux.securityContext.namespaceOptions
+    let hostNetwork = namespaces.network == .node
+    var networkRequest: PodNetworkRequest?
+    if !hostNetwork {
+      // Refused before anything is made: a network that is not ready, or pod input the plugins cannot take.
+      _ = try networks.requireReady()
+      let request = Self.networkRequest(config, id: id)
+      _ = try PodNetworks.runtimeConfig(for: request, podCIDRs: [])
+      networkRequest = request
+    }
     let name = "\(metadata.name)_\(metadata.namespace)_\(metadata.uid)_\(metadata.attempt)"
     try store.reserveName(name, for: id)
     let serialized: [UInt8]
@@ -36,8 +46,6 @@ extension RuntimeManager {
       try? store.releaseName(name, for: id)
       throw CrispError.invalidArgument("config: cannot serialize: \(error)")
     }
-    let namespaces = config.linux.securityContext.namespaceOptions
-    let hostNetwork = namespaces.network == .node
     var record = SandboxRecord(
       id: id, name: metadata.name, namespace: metadata.namespace, uid: metadata.uid, attempt: Int64(metadata.attempt),
       state: .creating, runtimeHandler: runtime.handler, createdAt: Store.now(), config: serialized)
@@ -51,59 +59,49 @@ extension RuntimeManager {
     do {
       try await locks.with(id) { () async throws(CrispError) -> Void in
         let image = try await sandboxImage()
-        let directory = bundle(id)
         var paths = SpecBuilder.SandboxPaths(hostname: "", hosts: "", resolvConf: "", shm: nil, netns: nil)
-        if !hostNetwork {
-          let netns = netnsPath(id)
+        // CNI ADD runs while the pause container is made (DESIGN.md); its result is awaited before start
+        // returns, and on any failure the task is awaited before the rollback runs DEL.
+        var networkSetup: Task<Result<[String], CrispError>, Never>?
+        if var request = networkRequest {
+          let netns = newNetnsPath(id)
+          // The path goes into the record first, so a daemon killed from here on knows what to remove.
+          record.netnsPath = netns
+          try store.putSandbox(record)
           try await NetworkNamespace.create(at: netns)
           rollback.add("remove netns") { try NetworkNamespace.remove(at: netns) }
           paths.netns = netns
-          record.netnsPath = netns
-        }
-        let filesDirectory = sandboxFilesDirectory(id)
-        rollback.add("remove sandbox files") { try FilePath.removeTree(filesDirectory) }
-        let files = try SandboxFiles.write(directory: filesDirectory, config: config, hostNetwork: hostNetwork)
-        paths.hostname = files.hostname
-        paths.hosts = files.hosts
-        paths.resolvConf = files.resolvConf
-        if namespaces.ipc != .node {
-          let shm = shmPath(id)
+          request.netns = netns
+          let cacheFile = networkCacheFile(id)
           do {
-            try FilePath.makeDirectories(shm, mode: 0o755)
+            try FilePath.makeDirectories(FilePath.directory(of: cacheFile), mode: 0o700)
           } catch {
             throw CrispError.internalError("\(error)")
           }
-          try Mounts.tmpfs(at: shm, options: "mode=1777,size=65536k", flags: [.nosuid, .nodev, .noexec])
-          rollback.add("unmount shm") {
-            try Mounts.unmount(shm)
-            try FilePath.removeTree(FilePath.directory(of: shm))
+          rollback.add("tear down the pod network") { try await self.networks.detach(cacheFile: cacheFile) }
+          let cidrs = podCIDRs.withLock { $0 }
+          let networks = self.networks
+          let setupRequest = request
+          networkSetup = Task {
+            do throws(CrispError) {
+              return .success(try await networks.attach(setupRequest, podCIDRs: cidrs, cacheFile: cacheFile))
+            } catch {
+              return .failure(error)
+            }
           }
-          paths.shm = shm
         }
-        do {
-          try FilePath.makeDirectories(directory, mode: 0o711)
+        do throws(CrispError) {
+          try await makePauseContainer(
+            id: id, config: config, runtime: runtime, image: image, hostNetwork: hostNetwork, paths: &paths, record: &record,
+            rollback: &rollback)
         } catch {
-          throw CrispError.internalError("\(error)")
+          _ = await networkSetup?.value
+          throw error
         }
-        rollback.add("remove bundle") { try FilePath.removeTree(directory) }
-        let rootfs = directory + "/rootfs"
-        try images.snapshotter.prepareRootfs(owner: id, chainID: image.record.chainID, target: rootfs)
-        rollback.add("remove rootfs") { try self.images.snapshotter.removeRootfs(owner: id, target: rootfs) }
-        let cgroupsPath = cgroups.path(parent: config.linux.cgroupParent, id: id)
-        let spec = try SpecBuilder.sandboxSpec(
-          id: id, config: config, image: image.config, rootfs: rootfs, paths: paths, cgroupsPath: cgroupsPath,
-          oomScoreAdj: childOOMScore(-998))
-        try writeSpec(spec, to: directory)
-        let memory = cgroups.memoryDirectory(cgroupsPath: cgroupsPath)
-        rollback.add("delete pause container") { try await runtime.delete(id) }
-        let pid = try await shim.start(.init(
-          id: id, directory: directory, runtime: runtime, logPath: "", maxLogLine: self.config.maxContainerLogLineSize,
-          tty: false, stdin: false, stdinOnce: false, memoryCgroup: memory, oomScore: childOOMScore(-998)))
-        try await runtime.start(id)
-        record.pid = pid
+        if let networkSetup {
+          record.ips = try await networkSetup.value.get()
+        }
         record.state = .ready
-        let extra = SandboxExtra(cgroupsPath: cgroupsPath, shm: paths.shm, hostNetwork: hostNetwork, imageID: image.record.id)
-        record.extra = Array((try? JSONEncoder().encode(extra)) ?? Data())
         try store.putSandbox(record)
       }
     } catch {
@@ -116,6 +114,76 @@ extension RuntimeManager {
     }
     logger.info("sandbox ready", metadata: ["id": "\(id)", "pod": "\(metadata.namespace)/\(metadata.name)"])
     return id
+  }
+
+  /// Everything of a sandbox but its network: sandbox files, /dev/shm, the pause rootfs, spec, shim and
+  /// start. Each step registers its undo in `rollback`.
+  private func makePauseContainer(
+    id: String, config: Runtime_V1_PodSandboxConfig, runtime: OCIRuntime, image: (record: ImageRecord, config: ImageConfig),
+    hostNetwork: Bool, paths: inout SpecBuilder.SandboxPaths, record: inout SandboxRecord, rollback: inout Rollback
+  ) async throws(CrispError) {
+    let namespaces = config.linux.securityContext.namespaceOptions
+    let directory = bundle(id)
+    let filesDirectory = sandboxFilesDirectory(id)
+    rollback.add("remove sandbox files") { try FilePath.removeTree(filesDirectory) }
+    let files = try SandboxFiles.write(directory: filesDirectory, config: config, hostNetwork: hostNetwork)
+    paths.hostname = files.hostname
+    paths.hosts = files.hosts
+    paths.resolvConf = files.resolvConf
+    if namespaces.ipc != .node {
+      let shm = shmPath(id)
+      do {
+        try FilePath.makeDirectories(shm, mode: 0o755)
+      } catch {
+        throw CrispError.internalError("\(error)")
+      }
+      try Mounts.tmpfs(at: shm, options: "mode=1777,size=65536k", flags: [.nosuid, .nodev, .noexec])
+      rollback.add("unmount shm") {
+        try Mounts.unmount(shm)
+        try FilePath.removeTree(FilePath.directory(of: shm))
+      }
+      paths.shm = shm
+    }
+    do {
+      try FilePath.makeDirectories(directory, mode: 0o711)
+    } catch {
+      throw CrispError.internalError("\(error)")
+    }
+    rollback.add("remove bundle") { try FilePath.removeTree(directory) }
+    let rootfs = directory + "/rootfs"
+    try images.snapshotter.prepareRootfs(owner: id, chainID: image.record.chainID, target: rootfs)
+    rollback.add("remove rootfs") { try self.images.snapshotter.removeRootfs(owner: id, target: rootfs) }
+    let cgroupsPath = cgroups.path(parent: config.linux.cgroupParent, id: id)
+    let spec = try SpecBuilder.sandboxSpec(
+      id: id, config: config, image: image.config, rootfs: rootfs, paths: paths, cgroupsPath: cgroupsPath,
+      oomScoreAdj: childOOMScore(-998))
+    try writeSpec(spec, to: directory)
+    let memory = cgroups.memoryDirectory(cgroupsPath: cgroupsPath)
+    rollback.add("delete pause container") { try await runtime.delete(id) }
+    let pid = try await shim.start(.init(
+      id: id, directory: directory, runtime: runtime, logPath: "", maxLogLine: self.config.maxContainerLogLineSize,
+      tty: false, stdin: false, stdinOnce: false, memoryCgroup: memory, oomScore: childOOMScore(-998)))
+    try await runtime.start(id)
+    record.pid = pid
+    let extra = SandboxExtra(cgroupsPath: cgroupsPath, shm: paths.shm, hostNetwork: hostNetwork, imageID: image.record.id)
+    record.extra = Array((try? JSONEncoder().encode(extra)) ?? Data())
+  }
+
+  /// The pod's network request from its sandbox config (the netns path is filled in once it exists).
+  static func networkRequest(_ config: Runtime_V1_PodSandboxConfig, id: String) -> PodNetworkRequest {
+    PodNetworkRequest(
+      sandboxID: id, podName: config.metadata.name, podNamespace: config.metadata.namespace, podUID: config.metadata.uid, netns: "",
+      portMappings: config.portMappings.map { mapping in
+        let proto: String
+        switch mapping.protocol {
+        case .udp: proto = "udp"
+        case .sctp: proto = "sctp"
+        default: proto = "tcp"
+        }
+        return .init(hostPort: Int(mapping.hostPort), containerPort: Int(mapping.containerPort), proto: proto, hostIP: mapping.hostIp)
+      },
+      dnsServers: config.dnsConfig.servers, dnsSearches: config.dnsConfig.searches, dnsOptions: config.dnsConfig.options,
+      annotations: config.annotations, cgroupParent: config.linux.cgroupParent)
   }
 
   /// The sandbox image, resolved (pulled through the mirrors if it is not built in and not present).
@@ -156,6 +224,9 @@ extension RuntimeManager {
         current.state = .notready
         try store.putSandbox(current)
       }
+      // CNI DEL (it releases the pod's IP); a failure leaves the attachment saved and the sandbox NOTREADY,
+      // and the next stop (or removal) runs DEL again.
+      try await networks.detach(cacheFile: networkCacheFile(id))
     }
   }
 
@@ -183,6 +254,7 @@ extension RuntimeManager {
     try images.snapshotter.removeRootfs(owner: id, target: bundle(id) + "/rootfs")
     let extra = extra(of: record)
     if let shm = extra?.shm ?? Optional(shmPath(id)) { try Mounts.unmount(shm) }
+    try await networks.detach(cacheFile: networkCacheFile(id))
     do {
       try FilePath.removeTree(FilePath.join(config.state, "sandboxes/\(id)"))
       try FilePath.removeTree(bundle(id))

@@ -1,5 +1,6 @@
 import Foundation
-import PodNetwork
+import CrispCore
+@testable import PodNetwork
 import Testing
 
 @Suite struct CNIConfigLoaderTests {
@@ -65,5 +66,88 @@ import Testing
       #expect(reasons["e.conflist"] == "plugins[0] has no \"type\"")
       #expect(load.notReadyMessage.contains("a.conflist"))
     }
+  }
+}
+
+@Suite struct CNIModelTests {
+  static var repository: String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+  }
+
+  @Test func theShippedConfigurationsLoad() throws {
+    let network = try CNIConfigLoader.parse(file: Self.repository + "/cni-conf/10-crisp-bridge.conflist")
+    #expect(network.pluginTypes == ["bridge", "portmap", "bandwidth", "loopback"])
+    let template = try String(contentsOfFile: Self.repository + "/cni-conf/crisp-net.template", encoding: .utf8)
+    let rendered = try CNIConfTemplate.render(template, podCIDRs: ["10.244.1.0/24", "fd00:1::/64"])
+    let parsed = try CNIConfigLoader.parse(Array(rendered.utf8), isList: true, file: "rendered")
+    let ipam = parsed.plugins[0]["ipam"]
+    #expect(ipam?["ranges"] == .array([.array([.object(["subnet": .string("10.244.1.0/24")])]), .array([.object(["subnet": .string("fd00:1::/64")])])]))
+    #expect(ipam?["routes"] == .array([.object(["dst": .string("0.0.0.0/0")]), .object(["dst": .string("::/0")])]))
+    #expect(throws: CrispError.self) { try CNIConfTemplate.render("{{range .PodCIDRRanges}}", podCIDRs: ["10.0.0.0/24"]) }
+    #expect(throws: CrispError.self) { try CNIConfTemplate.parseCIDRs("10.0.0.0/33") }
+    #expect(try CNIConfTemplate.parseCIDRs("10.0.0.0/24, fd00::/64") == ["10.0.0.0/24", "fd00::/64"])
+  }
+
+  @Test func resultsOfEveryVersionReadAlike() throws {
+    let old = try #require(JSONValue.parse(Array("""
+      {"cniVersion": "0.2.0", "ip4": {"ip": "10.1.0.5/16", "gateway": "10.1.0.1"}, "ip6": {"ip": "fd00::5/64"}, "dns": {"nameservers": ["10.96.0.10"]}}
+      """.utf8)))
+    let parsedOld = try CNIResult.parse(old)
+    #expect(parsedOld.addresses(onInterface: "eth0").map(\.ip) == ["10.1.0.5", "fd00::5"])
+    #expect(parsedOld.dnsServers == ["10.96.0.10"])
+    let new = try #require(JSONValue.parse(Array("""
+      {"cniVersion": "1.0.0", "interfaces": [{"name": "cni0", "mac": "aa"}, {"name": "veth1"}, {"name": "eth0", "sandbox": "/run/netns/x"}],
+       "ips": [{"address": "fd00::7/64", "interface": 2}, {"address": "10.2.0.7/24", "gateway": "10.2.0.1", "interface": 2}, {"address": "10.9.9.9/32", "interface": 0}]}
+      """.utf8)))
+    let parsedNew = try CNIResult.parse(new)
+    #expect(parsedNew.addresses(onInterface: "eth0").map(\.ip) == ["fd00::7", "10.2.0.7"])
+    #expect(PodNetworks.orderedIPs(["fd00::7", "10.2.0.7"], preference: .ipv4) == ["10.2.0.7", "fd00::7"])
+    #expect(PodNetworks.orderedIPs(["10.2.0.7", "fd00::7"], preference: .ipv6) == ["fd00::7", "10.2.0.7"])
+    #expect(PodNetworks.orderedIPs(["fd00::7", "10.2.0.7"], preference: .cni) == ["fd00::7", "10.2.0.7"])
+    // Integers stay integers when a result is passed on as prevResult.
+    #expect(String(decoding: (new["ips"]?.array?.first?["interface"] ?? .null).bytes, as: UTF8.self) == "2")
+  }
+
+  @Test func pluginsGetOnlyTheRuntimeConfigTheyDeclare() throws {
+    let request = PodNetworkRequest(
+      sandboxID: "abc", podName: "web", podNamespace: "prod", podUID: "u-1", netns: "/run/netns/x",
+      portMappings: [.init(hostPort: 8080, containerPort: 80, proto: "tcp", hostIP: ""), .init(hostPort: 0, containerPort: 9090, proto: "udp", hostIP: "")],
+      dnsServers: ["10.96.0.10"], annotations: ["kubernetes.io/ingress-bandwidth": "1M"], cgroupParent: "/kubepods/pod1")
+    let runtime = try PodNetworks.runtimeConfig(for: request, podCIDRs: ["10.244.0.0/24"])
+    #expect(runtime["portMappings"]?.array?.count == 1)
+    #expect(runtime["bandwidth"]?["ingressRate"] == .number(1_000_000))
+    #expect(runtime["bandwidth"]?["egressRate"] == nil)
+    #expect(runtime["ipRanges"] == .array([.array([.object(["subnet": .string("10.244.0.0/24")])])]))
+    #expect(runtime["cgroupPath"] == .string("/kubepods/pod1"))
+    let network = PodNetworkAttachment.Network(name: "n", cniVersion: "1.0.0", ifName: "eth0", plugins: [], attempted: 0, result: nil)
+    let portmap = try #require(JSONValue.parse(Array(#"{"type": "portmap", "capabilities": {"portMappings": true, "bandwidth": false}}"#.utf8)))
+    let input = PodNetworks.pluginInput(portmap, network: network, previous: .object(["cniVersion": .string("1.0.0")]), runtimeConfig: runtime)
+    #expect(input["runtimeConfig"]?.object?.keys.sorted() == ["portMappings"])
+    #expect(input["name"] == .string("n"))
+    #expect(input["prevResult"]?["cniVersion"] == .string("1.0.0"))
+    let bridge = try #require(JSONValue.parse(Array(#"{"type": "bridge"}"#.utf8)))
+    #expect(PodNetworks.pluginInput(bridge, network: network, previous: nil, runtimeConfig: runtime)["runtimeConfig"] == nil)
+
+    var bad = request
+    bad.annotations["kubernetes.io/egress-bandwidth"] = "1.2.3M"
+    #expect(throws: CrispError.self) { try PodNetworks.runtimeConfig(for: bad, podCIDRs: []) }
+  }
+
+  @Test func quantities() {
+    #expect(ResourceQuantity.parse("10M") == 10_000_000)
+    #expect(ResourceQuantity.parse("1Gi") == 1_073_741_824)
+    #expect(ResourceQuantity.parse("1.5k") == 1500)
+    #expect(ResourceQuantity.parse("100") == 100)
+    #expect(ResourceQuantity.parse("") == nil)
+    #expect(ResourceQuantity.parse("M") == nil)
+    #expect(ResourceQuantity.parse("-5M") == nil)
+    #expect(ResourceQuantity.parse("10 M") == nil)
+  }
+
+  @Test func jsonNumbersAndBooleansStayApart() throws {
+    let value = try #require(JSONValue.parse(Array(#"{"a": 1, "b": true, "c": 1.5}"#.utf8)))
+    #expect(value["a"] == .number(1))
+    #expect(value["b"] == .bool(true))
+    #expect(value["c"] == .number(1.5))
   }
 }

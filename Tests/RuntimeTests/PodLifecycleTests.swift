@@ -98,7 +98,8 @@ import TestSupport
       } catch let error as RPCError {
         #expect(error.code == .deadlineExceeded)
       }
-      #expect(ContinuousClock.now - start < .seconds(2))
+      // Well short of the command's 30 s (a busy 2-core CI machine needs a few seconds' slack).
+      #expect(ContinuousClock.now - start < .seconds(10))
       let processes = try await pods.exec(id, ["/bin/sh", "-c", "ps -o comm | grep -c sleep"])
       #expect(String(decoding: processes.stdout, as: UTF8.self) == "1\n", "the timed-out sleep is still running")
 

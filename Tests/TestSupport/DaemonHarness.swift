@@ -39,12 +39,13 @@ public final class DaemonHarness: @unchecked Sendable {
     try? FileManager.default.removeItem(atPath: directory)
   }
 
-  /// Writes the daemon's config file: `extra` TOML, then the test's own CNI directory.
-  public func writeConfig(_ extra: String) throws {
+  /// Writes the daemon's config file: `extra` TOML, then the test's own CNI directory and `cni` keys.
+  public func writeConfig(_ extra: String, cni: String = "") throws {
     let text = """
       \(extra)
       [cni]
       conf_dir = "\(cniConfDir)"
+      \(cni)
       """
     try text.write(toFile: configPath, atomically: true, encoding: .utf8)
   }

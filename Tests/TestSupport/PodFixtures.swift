@@ -20,7 +20,10 @@ public final class PodHarness: @unchecked Sendable {
     "sysctl", "test", "seq", "awk", "sed", "chmod", "chown", "whoami", "tr",
   ]
 
-  public init(extraConfig: String = "") async throws {
+  /// The pods' bridge network, private to this harness.
+  public let network: TestNetwork
+
+  public init(extraConfig: String = "", cniConfig: String = "", writeNetwork: Bool = true) async throws {
     registry = try RegistryHarness()
     let spec: [String: Any] = [
       "repository": "pods/busybox", "tag": "1",
@@ -44,7 +47,9 @@ public final class PodHarness: @unchecked Sendable {
     let certs = daemon.directory + "/certs.d/" + registry.host
     try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
     try "server = \"http://\(registry.host)\"\n".write(toFile: certs + "/hosts.toml", atomically: true, encoding: .utf8)
-    try daemon.writeConfig("\(extraConfig)\n[registry]\nconfig_path = \"\(daemon.directory)/certs.d\"")
+    try daemon.writeConfig("\(extraConfig)\n[registry]\nconfig_path = \"\(daemon.directory)/certs.d\"", cni: cniConfig)
+    network = TestNetwork(directory: daemon.directory)
+    if writeNetwork { try network.writeConfig(to: daemon.cniConfDir) }
     try daemon.start()
     _ = try await daemon.withClients { _, images in try await images.pullImage(.with { $0.image.image = self.image }) }
   }
@@ -117,19 +122,19 @@ public final class PodHarness: @unchecked Sendable {
   }
 
   /// Runs `body` with a fresh harness, then always removes every pod, stops the daemon and the registry.
-  public static func with(extraConfig: String = "", _ body: (PodHarness) async throws -> Void) async throws {
-    let pods = try await PodHarness(extraConfig: extraConfig)
+  public static func with(
+    extraConfig: String = "", cniConfig: String = "", writeNetwork: Bool = true, _ body: (PodHarness) async throws -> Void
+  ) async throws {
+    let pods = try await PodHarness(extraConfig: extraConfig, cniConfig: cniConfig, writeNetwork: writeNetwork)
     do {
       try await body(pods)
     } catch {
       await pods.cleanUp()
-      pods.daemon.stop()
-      pods.registry.stop()
+      pods.shutDown()
       throw error
     }
     await pods.cleanUp()
-    pods.daemon.stop()
-    pods.registry.stop()
+    pods.shutDown()
   }
 
   /// Removes every pod (and so container) the daemon knows, and this harness's cgroups.
@@ -142,6 +147,13 @@ public final class PodHarness: @unchecked Sendable {
     }
     let roots = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { "/sys/fs/cgroup/\($0)" } + ["/sys/fs/cgroup"]
     for root in roots { rmdir(root + cgroupParent) }
+  }
+
+  /// Stops the daemon and the registry and deletes this harness's bridge.
+  public func shutDown() {
+    daemon.stop()
+    registry.stop()
+    network.remove()
   }
 
   /// The cgroup directories (any hierarchy) still under this harness's parent.
