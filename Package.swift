@@ -49,6 +49,12 @@ let package = Package(
     .target(name: "CrispCore", dependencies: ["CLinux"], swiftSettings: strict),
     // C: wrappers for Linux calls Swift's Glibc module lacks (openat2, xattrs, mounts, namespaces).
     .target(name: "CLinux"),
+    // C: interface counters inside a pod's network namespace, through libnl-route (Debian's libnl-route-3-dev).
+    .target(
+      name: "CNetlink",
+      cSettings: [.unsafeFlags(["-I/usr/include/libnl3"])],
+      linkerSettings: [.linkedLibrary("nl-route-3"), .linkedLibrary("nl-3")]
+    ),
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
     .target(
@@ -85,7 +91,7 @@ let package = Package(
     ),
     .target(
       name: "PodNetwork",
-      dependencies: ["CrispCore", "CLinux", "Config", .product(name: "Logging", package: "swift-log")],
+      dependencies: ["CrispCore", "CLinux", "CNetlink", "Config", .product(name: "Logging", package: "swift-log")],
       swiftSettings: strict
     ),
     .target(

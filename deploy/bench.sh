@@ -59,14 +59,20 @@ echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/busybox\", \"
 echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/pause\", \"tag\": \"1\", \"images\": [{\"config\": {\"Entrypoint\": [\"/pause\"], \"User\": \"65535:65535\"}, \"layers\": [{\"compression\": \"gzip\", \"entries\": [{\"path\": \"pause\", \"type\": \"file\", \"source\": \"$bin/crisp-pause\", \"mode\": 493}]}]}]}" | push
 
 printf 'server = "http://%s"\n' "$registry" > "$work/certs.d/$registry/hosts.toml"
-# The same network configuration for both: a bridge of the benchmark's own on a private range (containerd
-# refuses pods whose network has no address). Traffic stays inside the pods' namespaces and the bridge.
-cat > "$work/net.d/10-bench.conflist" <<JSON
-{"cniVersion": "1.0.0", "name": "crisp-bench", "plugins": [
-  {"type": "bridge", "bridge": "crispbench0", "isGateway": true, "ipMasq": false,
-   "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.231.0.0/16"}]], "dataDir": "$work/ipam"}},
-  {"type": "loopback"}]}
-JSON
+# The same network for both: crisp's shipped default (cni-conf/10-crisp-bridge.conflist: bridge, host-local,
+# portmap, bandwidth, loopback) on a bridge and private range of the benchmark's own. Traffic stays inside the
+# pods' namespaces and the bridge.
+python3 - "$work" > "$work/net.d/10-bench.conflist" <<'PY'
+import json, sys
+work = sys.argv[1]
+conf = json.load(open("cni-conf/10-crisp-bridge.conflist"))
+conf["name"] = "crisp-bench"
+bridge = conf["plugins"][0]
+bridge["bridge"] = "crispbench0"
+bridge["ipam"]["ranges"] = [[{"subnet": "10.231.0.0/16"}]]
+bridge["ipam"]["dataDir"] = work + "/ipam"
+print(json.dumps(conf))
+PY
 
 cat > "$work/crisp.toml" <<TOML
 root = "$work/crisp/root"

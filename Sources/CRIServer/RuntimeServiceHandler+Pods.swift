@@ -2,6 +2,7 @@ import CRIAPI
 import CrispCore
 import Foundation
 import GRPCCore
+import PodNetwork
 import Runtime
 import Store
 
@@ -41,10 +42,27 @@ extension RuntimeServiceHandler {
     response.timestamp = Store.now()
     if request.verbose {
       let spec = (try? String(contentsOfFile: node.config.state + "/containers/\(sandbox.record.id)/config.json", encoding: .utf8)) ?? "{}"
-      let info: [String: Any] = [
+      var info: [String: Any] = [
         "pid": sandbox.record.pid, "netns": sandbox.record.netnsPath, "runtimeHandler": sandbox.record.runtimeHandler,
         "runtimeSpec": (try? JSONSerialization.jsonObject(with: Data(spec.utf8))) ?? [:],
       ]
+      // CNI CHECK, for an operator asking (crictl inspectp) whether the pod's network is still as set up.
+      if !sandbox.hostNetwork && sandbox.record.state == .ready {
+        do {
+          try await runtime.checkNetwork(sandbox.record.id)
+          info["networkCheck"] = "ok"
+        } catch {
+          info["networkCheck"] = CrispError.from(error).message
+        }
+        if let interfaces = try? await InterfaceStatistics.read(netnsPath: sandbox.record.netnsPath) {
+          info["interfaces"] = interfaces.map { interface -> [String: Any] in
+            [
+              "name": interface.name, "rxBytes": interface.rxBytes, "rxErrors": interface.rxErrors, "txBytes": interface.txBytes,
+              "txErrors": interface.txErrors,
+            ]
+          }
+        }
+      }
       if let data = try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]) {
         response.info["info"] = String(decoding: data, as: UTF8.self)
       }

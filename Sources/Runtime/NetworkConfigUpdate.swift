@@ -2,6 +2,11 @@ public import CrispCore
 import PodNetwork
 
 extension RuntimeManager {
+  /// CNI CHECK of a sandbox's networks (versions 0.4.0 and later): the plugins verify what ADD set up.
+  public func checkNetwork(_ id: String) async throws(CrispError) {
+    try await networks.check(cacheFile: networkCacheFile(id))
+  }
+
   /// kubelet's UpdateRuntimeConfig: records the node's pod CIDRs (IPAM plugins that take `ipRanges` get
   /// them) and, with `cni.conf_template` set, renders the template into `conf_dir` so the node has a
   /// network without an add-on. An empty CIDR (kubelet sends one before the node has a range) changes nothing.

@@ -40,7 +40,10 @@ import TestSupport
         .with { $0.containerPort = 9090 },  // a container port only: no host rule
       ]
       let server = try await pods.runPod(serverConfig)
-      let clientConfig = pods.podConfig("client")
+      var clientConfig = pods.podConfig("client")
+      // Debian's bandwidth plugin (1.1.1) crashes on CHECK for a pod without limits; this pod has them.
+      clientConfig.annotations["kubernetes.io/ingress-bandwidth"] = "100M"
+      clientConfig.annotations["kubernetes.io/egress-bandwidth"] = "100M"
       let client = try await pods.runPod(clientConfig)
 
       let serverIP = try await Self.podIP(pods, server)
@@ -60,7 +63,9 @@ import TestSupport
       #expect(resolv.contains("options ndots:5"), "\(resolv)")
 
       // Pod to pod, by pod IP.
-      let sleeper = try await pods.runContainer(client, clientConfig, pods.containerConfig("sleeper", command: ["/bin/sleep", "1000"]))
+      var sleeperConfig = pods.containerConfig("sleeper", command: ["/bin/sleep", "1000"])
+      sleeperConfig.linux.securityContext.capabilities.addCapabilities = ["NET_ADMIN"]
+      let sleeper = try await pods.runContainer(client, clientConfig, sleeperConfig)
       let ping = try await pods.exec(sleeper, ["/bin/ping", "-c", "1", "-W", "5", serverIP])
       #expect(ping.exitCode == 0, "\(Self.text(ping)) \(String(decoding: ping.stderr, as: UTF8.self))")
       let fetched = try await pods.exec(sleeper, ["/bin/wget", "-q", "-O", "-", "http://\(serverIP):8080/index.html"])
@@ -75,6 +80,19 @@ import TestSupport
       let rules = try TestEnvironment.shell("iptables-save -t nat | grep -F -- '--dport \(hostPort)' || true")
       #expect(!rules.isEmpty)
       #expect(pods.network.leases.count == 2)
+      // CNI CHECK through verbose status: fine now; after the pod's address is taken away, the bridge
+      // plugin says so.
+      let verbose = try await pods.runtime { try await $0.podSandboxStatus(.with { $0.podSandboxID = client; $0.verbose = true }) }
+      #expect(verbose.info["info"]?.contains("\"networkCheck\":\"ok\"") == true, "\(verbose.info)")
+      // Interface counters from inside the pod's namespace (rtnetlink): eth0 carried the ping and the fetch.
+      let info = try #require(try JSONSerialization.jsonObject(with: Data((verbose.info["info"] ?? "").utf8)) as? [String: Any])
+      let interfaces = try #require(info["interfaces"] as? [[String: Any]], "\(info.keys)")
+      let eth0 = try #require(interfaces.first { $0["name"] as? String == "eth0" }, "\(interfaces)")
+      #expect((eth0["rxBytes"] as? Int ?? 0) > 0 && (eth0["txBytes"] as? Int ?? 0) > 0, "\(eth0)")
+      #expect(interfaces.contains { $0["name"] as? String == "lo" })
+      _ = try await pods.exec(sleeper, ["/bin/ip", "addr", "flush", "dev", "eth0"])
+      let broken = try await pods.runtime { try await $0.podSandboxStatus(.with { $0.podSandboxID = client; $0.verbose = true }) }
+      #expect(broken.info["info"]?.contains("\"networkCheck\":\"ok\"") == false, "\(broken.info)")
 
       for pod in [server, client] {
         try await pods.runtime { runtime in
@@ -118,6 +136,23 @@ import TestSupport
       _ = try await pods.runtime { try await $0.stopPodSandbox(.with { $0.podSandboxID = pod }) }
       _ = try await pods.runtime { try await $0.removePodSandbox(.with { $0.podSandboxID = pod }) }
       #expect(try Self.leftovers(pods).isEmpty)
+    }
+  }
+
+  @Test func netnsDirPinsNamespacesUnderCNINames() async throws {
+    let directory = try TestEnvironment.temporaryDirectory("crisp-netns")
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    try await PodHarness.with(cniConfig: "netns_dir = \"\(directory)\"") { pods in
+      let pod = try await pods.runPod(pods.podConfig("named"))
+      let names = try FileManager.default.contentsOfDirectory(atPath: directory)
+      #expect(names.count == 1 && names[0].hasPrefix("cni-"), "\(names)")
+      let verbose = try await pods.runtime { try await $0.podSandboxStatus(.with { $0.podSandboxID = pod; $0.verbose = true }) }
+      let info = try #require(try JSONSerialization.jsonObject(with: Data((verbose.info["info"] ?? "").utf8)) as? [String: Any])
+      #expect(info["netns"] as? String == "\(directory)/\(names.first ?? "")", "\(info)")
+      _ = try await pods.runtime { try await $0.stopPodSandbox(.with { $0.podSandboxID = pod }) }
+      _ = try await pods.runtime { try await $0.removePodSandbox(.with { $0.podSandboxID = pod }) }
+      #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+      #expect(pods.network.leases.isEmpty)
     }
   }
 
