@@ -95,6 +95,10 @@ state = "$work/containerd/state"
   address = "$work/containerd.sock"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$registry/bench/pause:1"
+  # The pause container's default oom_score_adj is -998; without CAP_SYS_RESOURCE runc's write of it fails
+  # (EACCES) and RunPodSandbox dies with "can't get final child's PID from pipe: EOF". Clamp it to
+  # containerd's own score, as crisp clamps its own.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/opt/cni/bin"
     conf_dir = "$work/net.d"

@@ -47,7 +47,7 @@ struct RuntimeStatusReporter: Sendable {
       handler.features.userNamespaces = false
       return handler
     }
-    response.features.supplementalGroupsPolicy = false
+    response.features.supplementalGroupsPolicy = true
     if verbose {
       response.info = verboseInfo(cni: cni, handlers: handlers)
     }

@@ -41,8 +41,16 @@ extension RuntimeManager {
     }
     let logPath = try self.logPath(directory: sandboxView.config.logDirectory, relative: config.logPath)
     let mounts = try resolveMounts(config.mounts)
-    let id = Self.newID()
     let sandboxConfig = sandboxView.config
+    try SecurityChecks.checkContainer(config, sandbox: sandboxConfig)
+    var resolvedDevices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)] = []
+    for (index, device) in config.devices.enumerated() {
+      let resolved = try DeviceNodes.resolve(device, index: index)
+      resolvedDevices.append((resolved.0, resolved.1))
+    }
+    let devices = resolvedDevices
+    let hostDevices = config.linux.securityContext.privileged ? DeviceNodes.host() : []
+    let id = Self.newID()
     let reservedName = "\(config.metadata.name)_\(sandboxConfig.metadata.name)_\(sandboxConfig.metadata.namespace)_\(sandboxConfig.metadata.uid)_\(config.metadata.attempt)"
     let serialized: [UInt8]
     do {
@@ -102,7 +110,8 @@ extension RuntimeManager {
           let spec = try SpecBuilder.containerSpec(
             id: id, config: config, image: imageConfig, imageName: config.image.image, rootfs: rootfs,
             sandbox: .init(id: sandboxID, config: sandboxConfig, pausePID: Int32(sandbox.pid), paths: paths),
-            user: user, mounts: mounts, cgroupsPath: cgroupsPath, oomScoreAdj: score)
+            user: user, mounts: mounts, cgroupsPath: cgroupsPath, oomScoreAdj: score, devices: devices, hostDevices: hostDevices,
+            hostCapabilities: LinuxCapabilities.bounding())
           try writeSpec(spec, to: directory)
           rollback.add("delete container") { try await runtime.delete(id) }
           let pid = try await shim.start(.init(

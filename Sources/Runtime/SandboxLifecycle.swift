@@ -26,6 +26,7 @@ extension RuntimeManager {
       throw CrispError.invalidArgument("config.metadata.\(field) is required")
     }
     let runtime = try runtime(for: handler)
+    try SecurityChecks.checkPod(config)
     let id = Self.newID()
     let namespaces = config.linux.securityContext.namespaceOptions
     let hostNetwork = namespaces.network == .node

@@ -1,5 +1,6 @@
 public import CRIAPI
 public import CrispCore
+import Foundation
 public import Registry
 
 /// Builds OCI runtime specs from what kubelet asked for, the image's defaults and the sandbox: a pure
@@ -61,7 +62,9 @@ public enum SpecBuilder {
     spec.root = .init(path: rootfs, readonly: true)
     let namespaces = security.namespaceOptions
     if namespaces.network != .node { spec.hostname = config.hostname.isEmpty ? nil : config.hostname }
-    spec.mounts = defaultMounts(shm: paths.shm, privileged: false)
+    // A privileged pod's sysfs is writable: sysfs is one superblock per network namespace, so the pause
+    // container's mount decides whether the pod's privileged containers can write it.
+    spec.mounts = defaultMounts(shm: paths.shm, privileged: security.privileged)
     var linux = OCISpec.Linux()
     linux.namespaces = [.init("mount")]
     if namespaces.pid != .node { linux.namespaces.append(.init("pid")) }
@@ -137,7 +140,9 @@ public enum SpecBuilder {
 
   public static func containerSpec(
     id: String, config: Runtime_V1_ContainerConfig, image: ImageConfig, imageName: String, rootfs: String,
-    sandbox: SandboxContext, user: ResolvedUser, mounts: [ResolvedMount], cgroupsPath: String, oomScoreAdj: Int?
+    sandbox: SandboxContext, user: ResolvedUser, mounts: [ResolvedMount], cgroupsPath: String, oomScoreAdj: Int?,
+    devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)] = [], hostDevices: [OCISpec.Device] = [],
+    hostCapabilities: [String] = LinuxCapabilities.all
   ) throws(CrispError) -> OCISpec {
     var spec = OCISpec()
     var process = OCISpec.Process()
@@ -151,14 +156,17 @@ public enum SpecBuilder {
     process.user.additionalGids = user.additionalGids.isEmpty ? nil : user.additionalGids
     process.terminal = config.tty ? true : nil
     let security = config.linux.securityContext
-    process.capabilities = try capabilities(security.capabilities)
+    // Privileged (only inside a privileged sandbox, checked before this): every capability, the host's
+    // devices, writable sysfs and cgroupfs, nothing masked.
+    let privileged = security.privileged
+    process.capabilities = privileged ? OCISpec.Capabilities(all: hostCapabilities) : try capabilities(security.capabilities)
     process.noNewPrivileges = security.noNewPrivs
     process.oomScoreAdj = oomScoreAdj
     spec.process = process
     spec.root = .init(path: rootfs, readonly: security.readonlyRootfs ? true : nil)
 
     let overridden = Set(mounts.map(\.containerPath))
-    var specMounts = defaultMounts(shm: sandbox.paths.shm, privileged: false).filter { !overridden.contains($0.destination) }
+    var specMounts = defaultMounts(shm: sandbox.paths.shm, privileged: privileged).filter { !overridden.contains($0.destination) }
     let files: [(String, String)] = [
       ("/etc/hostname", sandbox.paths.hostname), ("/etc/hosts", sandbox.paths.hosts), ("/etc/resolv.conf", sandbox.paths.resolvConf),
     ]
@@ -203,17 +211,22 @@ public enum SpecBuilder {
     }
     linux.cgroupsPath = cgroupsPath
     linux.resources = resources(config.linux.resources)
-    linux.maskedPaths = security.maskedPaths.isEmpty ? defaultMaskedPaths : security.maskedPaths
-    linux.readonlyPaths = security.readonlyPaths.isEmpty ? defaultReadonlyPaths : security.readonlyPaths
-    linux.rootfsPropagation = rootfsPropagation
-    var devices: [OCISpec.Device] = []
-    for device in config.devices {
-      guard device.containerPath.hasPrefix("/") else {
-        throw CrispError.invalidArgument("devices: container_path \"\(device.containerPath)\" must be an absolute path")
-      }
-      devices.append(.init(type: "c", path: device.containerPath, major: nil, minor: nil, fileMode: nil, uid: nil, gid: nil))
+    if privileged {
+      linux.maskedPaths = []
+      linux.readonlyPaths = []
+    } else {
+      linux.maskedPaths = security.maskedPaths.isEmpty ? defaultMaskedPaths : security.maskedPaths
+      linux.readonlyPaths = security.readonlyPaths.isEmpty ? defaultReadonlyPaths : security.readonlyPaths
     }
-    linux.devices = devices.isEmpty ? nil : devices
+    linux.rootfsPropagation = rootfsPropagation
+    var nodes = privileged ? hostDevices : []
+    for device in devices where !nodes.contains(where: { $0.path == device.node.path }) { nodes.append(device.node) }
+    linux.devices = nodes.isEmpty ? nil : nodes
+    if privileged {
+      linux.resources?.devices = [.init(allow: true, type: nil, major: nil, minor: nil, access: "rwm")]
+    } else {
+      linux.resources?.devices?.append(contentsOf: devices.map(\.rule))
+    }
     spec.linux = linux
 
     var annotations = config.annotations
@@ -337,8 +350,18 @@ public enum SpecBuilder {
   }
 }
 
-/// The Linux capability names.
+/// The Linux capability names, in capability-number order.
 public enum LinuxCapabilities {
+  /// The capabilities of this process's bounding set: what a privileged container can be given here (a
+  /// node whose root lacks some, like CAP_SYS_RESOURCE, cannot pass them on).
+  public static func bounding() -> [String] {
+    guard let status = try? FilePath.readText("/proc/self/status"),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") }),
+      let mask = UInt64(line.dropFirst("CapBnd:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+    else { return all }
+    return all.enumerated().filter { mask & (1 << UInt64($0.offset)) != 0 }.map(\.element)
+  }
+
   public static let all = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
     "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",

@@ -30,10 +30,16 @@ struct CRIEndpoint: Sendable {
   func serverPID() -> Int32? {
     guard let table = (try? FilePath.readText("/proc/net/unix")) ?? nil else { return nil }
     var inodes: Set<String> = []
+    // The kernel shows the path a socket was bound to. crisp binds in a private staging directory beside
+    // the socket (`<dir>/.<name>.<pid>/socket`) and renames it into place, so that path counts too.
+    let directory = FilePath.directory(of: socketPath)
+    let stagingPrefix = "\(directory)/.\(FilePath.lastComponent(of: socketPath))."
     for line in table.split(separator: "\n").dropFirst() {
       let fields = line.split(separator: " ", omittingEmptySubsequences: true)
       // Num RefCount Protocol Flags Type St Inode Path; listening sockets have flag 00010000.
-      guard fields.count >= 8, fields[7] == socketPath, fields[3] == "00010000" else { continue }
+      guard fields.count >= 8, fields[3] == "00010000" else { continue }
+      let path = String(fields[7])
+      guard path == socketPath || (path.hasPrefix(stagingPrefix) && path.hasSuffix("/socket")) else { continue }
       inodes.insert(String(fields[6]))
     }
     guard !inodes.isEmpty else { return nil }

@@ -1,0 +1,159 @@
+import CRIAPI
+import CrispCore
+import Glibc
+
+/// Refuses, before anything is made, the security settings crisp cannot honour here, so a pod that asked
+/// for confinement never runs without it. Each refusal names the field and says why.
+enum SecurityChecks {
+  /// Sysctls a pod may set: those of the IPC and network namespaces it owns (Kubernetes' rule). Anything
+  /// else would change the node.
+  static func checkSysctls(_ sysctls: [String: String], hostNetwork: Bool, hostIPC: Bool) throws(CrispError) {
+    for name in sysctls.keys.sorted() {
+      let normalized = name.replacingOccurrences(of: "/", with: ".")
+      let ipc = ["kernel.shmmax", "kernel.shmall", "kernel.shmmni", "kernel.shm_rmid_forced", "kernel.msgmax", "kernel.msgmnb",
+                 "kernel.msgmni", "kernel.sem"].contains(normalized) || normalized.hasPrefix("fs.mqueue.")
+      let net = normalized.hasPrefix("net.")
+      let field = "config.linux.sysctls[\"\(name)\"]"
+      if ipc {
+        if hostIPC { throw CrispError.invalidArgument("\(field): an IPC sysctl cannot be set for a pod in the host's IPC namespace") }
+      } else if net {
+        if hostNetwork { throw CrispError.invalidArgument("\(field): a network sysctl cannot be set for a pod in the host's network namespace") }
+      } else {
+        throw CrispError.invalidArgument("\(field): not a namespaced sysctl (only kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* and net.* are)")
+      }
+    }
+  }
+
+  /// The pod-level settings.
+  static func checkPod(_ config: Runtime_V1_PodSandboxConfig) throws(CrispError) {
+    let security = config.linux.securityContext
+    let namespaces = security.namespaceOptions
+    try checkSysctls(config.linux.sysctls, hostNetwork: namespaces.network == .node, hostIPC: namespaces.ipc == .node)
+    try checkUserNamespace(namespaces, field: "config.linux.security_context.namespace_options.userns_options")
+    try checkSeccomp(security.hasSeccomp ? security.seccomp : nil, legacyPath: security.seccompProfilePath, field: "config.linux.security_context")
+    try checkAppArmor(security.hasApparmor ? security.apparmor : nil, legacyName: "", field: "config.linux.security_context")
+    try checkSELinux(security.hasSelinuxOptions ? security.selinuxOptions : nil, field: "config.linux.security_context.selinux_options")
+  }
+
+  /// The container-level settings, in the context of its sandbox.
+  static func checkContainer(_ config: Runtime_V1_ContainerConfig, sandbox: Runtime_V1_PodSandboxConfig) throws(CrispError) {
+    let security = config.linux.securityContext
+    if security.privileged && !sandbox.linux.securityContext.privileged {
+      throw CrispError.invalidArgument(
+        "config.linux.security_context.privileged: a privileged container needs a privileged sandbox (its pod's security_context.privileged is false)")
+    }
+    try checkUserNamespace(security.namespaceOptions, field: "config.linux.security_context.namespace_options.userns_options")
+    try checkSeccomp(security.hasSeccomp ? security.seccomp : nil, legacyPath: security.seccompProfilePath, field: "config.linux.security_context")
+    try checkAppArmor(security.hasApparmor ? security.apparmor : nil, legacyName: security.apparmorProfile, field: "config.linux.security_context")
+    try checkSELinux(security.hasSelinuxOptions ? security.selinuxOptions : nil, field: "config.linux.security_context.selinux_options")
+  }
+
+  static func checkUserNamespace(_ namespaces: Runtime_V1_NamespaceOption, field: String) throws(CrispError) {
+    guard namespaces.hasUsernsOptions, namespaces.usernsOptions.mode != .node else { return }
+    throw CrispError.invalidArgument("\(field): user namespaces are not supported by crisp yet (Status does not advertise them); use mode NODE")
+  }
+
+  /// Seccomp: unset and Unconfined run without a filter; profiles are refused until crisp loads them.
+  static func checkSeccomp(_ profile: Runtime_V1_SecurityProfile?, legacyPath: String, field: String) throws(CrispError) {
+    if let profile, profile.profileType != .unconfined {
+      let kind = profile.profileType == .localhost ? "Localhost profile \"\(profile.localhostRef)\"" : "RuntimeDefault"
+      throw CrispError.invalidArgument("\(field).seccomp: \(kind) is not supported by crisp yet; use Unconfined or leave it unset")
+    }
+    if !legacyPath.isEmpty && legacyPath != "unconfined" {
+      throw CrispError.invalidArgument("\(field).seccomp_profile_path \"\(legacyPath)\": seccomp profiles are not supported by crisp yet")
+    }
+  }
+
+  /// AppArmor: with the kernel's AppArmor off, RuntimeDefault means no profile (nothing to apply) and a
+  /// named profile is an error; with it on, crisp does not load profiles yet and refuses both.
+  static func checkAppArmor(_ profile: Runtime_V1_SecurityProfile?, legacyName: String, field: String) throws(CrispError) {
+    var requested: String?
+    if let profile, profile.profileType != .unconfined {
+      requested = profile.profileType == .localhost ? "localhost/\(profile.localhostRef)" : "runtime/default"
+    } else if !legacyName.isEmpty && legacyName != "unconfined" {
+      requested = legacyName
+    }
+    guard let requested else { return }
+    if Host.appArmorEnabled {
+      throw CrispError.invalidArgument("\(field).apparmor: profile \"\(requested)\" cannot be applied: crisp does not load AppArmor profiles yet")
+    }
+    if requested != "runtime/default" {
+      throw CrispError.invalidArgument("\(field).apparmor: profile \"\(requested)\" cannot be applied: AppArmor is not enabled on this node")
+    }
+  }
+
+  static func checkSELinux(_ options: Runtime_V1_SELinuxOption?, field: String) throws(CrispError) {
+    guard let options, !(options.user.isEmpty && options.role.isEmpty && options.type.isEmpty && options.level.isEmpty) else { return }
+    let reason = Host.selinuxEnabled ? "crisp does not apply SELinux labels yet" : "SELinux is not enabled on this node"
+    throw CrispError.invalidArgument("\(field): \(reason)")
+  }
+}
+
+extension Host {
+  /// Whether the kernel has AppArmor enabled (its module parameter says `Y`).
+  static var appArmorEnabled: Bool {
+    ((try? FilePath.readText("/sys/module/apparmor/parameters/enabled")) ?? nil)?.hasPrefix("Y") == true
+  }
+
+  /// Whether SELinux is active (selinuxfs mounted with an enforce file).
+  static var selinuxEnabled: Bool { FilePath.exists("/sys/fs/selinux/enforce") }
+}
+
+/// Device nodes for containers: the CRI's `devices` (host path → container path with permissions) and,
+/// for privileged containers, every device of the host's /dev.
+enum DeviceNodes {
+  /// One host device, checked to be a character or block device.
+  static func resolve(_ device: Runtime_V1_Device, index: Int) throws(CrispError) -> (OCISpec.Device, OCISpec.DeviceRule) {
+    let field = "config.devices[\(index)]"
+    guard device.containerPath.hasPrefix("/") else {
+      throw CrispError.invalidArgument("\(field).container_path \"\(device.containerPath)\" must be an absolute path")
+    }
+    let permissions = device.permissions.isEmpty ? "rwm" : device.permissions
+    guard permissions.allSatisfy({ "rwm".contains($0) }) else {
+      throw CrispError.invalidArgument("\(field).permissions \"\(device.permissions)\": only r, w and m are allowed")
+    }
+    var info = stat()
+    guard stat(device.hostPath, &info) == 0 else {
+      throw CrispError.invalidArgument("\(field).host_path \"\(device.hostPath)\": \(SystemError.last("stat", device.hostPath).strerror)")
+    }
+    guard let node = node(info, path: device.containerPath) else {
+      throw CrispError.invalidArgument("\(field).host_path \"\(device.hostPath)\" is not a character or block device")
+    }
+    return (node, .init(allow: true, type: node.type, major: node.major, minor: node.minor, access: permissions))
+  }
+
+  /// Every character and block device under /dev, as a privileged container sees the host's (pseudo-
+  /// terminals and the shm/mqueue file systems excepted: the container has its own).
+  static func host() -> [OCISpec.Device] {
+    var result: [OCISpec.Device] = []
+    func walk(_ directory: String) {
+      for name in (try? FilePath.listDirectory(directory)) ?? [] {
+        let path = directory + "/" + name
+        if ["/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/.lxc", "/dev/.udev"].contains(path) || path == "/dev/console" { continue }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { continue }
+        if info.st_mode & S_IFMT == S_IFDIR {
+          walk(path)
+        } else if let node = node(info, path: path) {
+          result.append(node)
+        }
+      }
+    }
+    walk("/dev")
+    return result.sorted { $0.path < $1.path }
+  }
+
+  private static func node(_ info: stat, path: String) -> OCISpec.Device? {
+    let kind: String
+    switch info.st_mode & S_IFMT {
+    case S_IFCHR: kind = "c"
+    case S_IFBLK: kind = "b"
+    default: return nil
+    }
+    let rdev = UInt64(info.st_rdev)
+    let major = Int64(((rdev >> 8) & 0xfff) | ((rdev >> 32) & 0xffff_f000))
+    let minor = Int64((rdev & 0xff) | ((rdev >> 12) & 0xffff_ff00))
+    return OCISpec.Device(
+      type: kind, path: path, major: major, minor: minor, fileMode: UInt32(info.st_mode & 0o7777), uid: info.st_uid, gid: info.st_gid)
+  }
+}

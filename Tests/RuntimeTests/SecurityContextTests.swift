@@ -1,0 +1,205 @@
+import CRIAPI
+import Foundation
+import GRPCCore
+import Testing
+import TestSupport
+
+/// Security contexts end to end: users and groups, capabilities, no_new_privs, read-only rootfs, masked and
+/// read-only paths, privileged, namespaced sysctls, refusals of what crisp does not enforce, and OOM kills.
+@Suite(.serialized) struct SecurityContextTests {
+  static func text(_ response: Runtime_V1_ExecSyncResponse) -> String { String(decoding: response.stdout, as: UTF8.self) }
+
+  /// A field of /proc/self/status inside the container.
+  static func status(_ pods: PodHarness, _ id: String, _ field: String) async throws -> String {
+    let out = text(try await pods.exec(id, ["/bin/sh", "-c", "grep '^\(field):' /proc/self/status"]))
+    return out.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+  }
+
+  @Test func usersGroupsAndSupplementalGroupPolicies() async throws {
+    try await PodHarness.with { pods in
+      let features = try await pods.runtime { try await $0.status(.init()).features }
+      #expect(features.supplementalGroupsPolicy)
+      let podConfig = pods.podConfig("users")
+      let pod = try await pods.runPod(podConfig)
+      func idOutput(_ name: String, _ security: Runtime_V1_LinuxContainerSecurityContext) async throws -> String {
+        var config = pods.containerConfig(name, command: ["/bin/sleep", "1000"])
+        config.linux.securityContext = security
+        let id = try await pods.runContainer(pod, podConfig, config)
+        return Self.text(try await pods.exec(id, ["/bin/id"]))
+      }
+      let numeric = try await idOutput("numeric", .with { $0.runAsUser = .with { $0.value = 1000 }; $0.runAsGroup = .with { $0.value = 2000 } })
+      #expect(numeric.hasPrefix("uid=1000 gid=2000"), "\(numeric)")
+      // www-data is in group "extra" (1234) in the image's /etc/group: Merge adds it, Strict does not.
+      var merge = Runtime_V1_LinuxContainerSecurityContext()
+      merge.runAsUsername = "www-data"
+      merge.supplementalGroups = [5000]
+      merge.supplementalGroupsPolicy = .merge
+      let merged = try await idOutput("merge", merge)
+      #expect(merged.contains("uid=33(www-data) gid=33"), "\(merged)")
+      #expect(merged.contains("1234"), "\(merged)")
+      #expect(merged.contains("5000"), "\(merged)")
+      var strictContext = merge
+      strictContext.supplementalGroupsPolicy = .strict
+      let strict = try await idOutput("strict", strictContext)
+      #expect(strict.contains("uid=33(www-data) gid=33"), "\(strict)")
+      #expect(!strict.contains("1234"), "\(strict)")
+      #expect(strict.contains("5000"), "\(strict)")
+    }
+  }
+
+  @Test func capabilitiesNoNewPrivsReadOnlyRootfsAndMaskedPaths() async throws {
+    try await PodHarness.with { pods in
+      let podConfig = pods.podConfig("confined")
+      let pod = try await pods.runPod(podConfig)
+      var config = pods.containerConfig("confined", command: ["/bin/sleep", "1000"])
+      config.linux.securityContext.noNewPrivs = true
+      config.linux.securityContext.readonlyRootfs = true
+      config.linux.securityContext.capabilities.dropCapabilities = ["ALL"]
+      config.linux.securityContext.capabilities.addCapabilities = ["NET_BIND_SERVICE"]
+      let id = try await pods.runContainer(pod, podConfig, config)
+      // CAP_NET_BIND_SERVICE is bit 10, alone.
+      #expect(try await Self.status(pods, id, "CapEff") == "0000000000000400")
+      #expect(try await Self.status(pods, id, "CapAmb") == "0000000000000000")
+      #expect(try await Self.status(pods, id, "NoNewPrivs") == "1")
+      let write = try await pods.exec(id, ["/bin/sh", "-c", "echo x > /written"])
+      #expect(write.exitCode != 0)
+      #expect(String(decoding: write.stderr, as: UTF8.self).contains("Read-only file system"))
+      // Without CAP_SYS_ADMIN the hostname cannot change.
+      #expect(try await pods.exec(id, ["/bin/hostname", "other"]).exitCode != 0)
+      // Masked: /proc/timer_list reads as an empty device; read-only: /proc/sys cannot be written.
+      let kcore = try await pods.exec(id, ["/bin/sh", "-c", "wc -c < /proc/timer_list"])
+      #expect(Self.text(kcore).trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(Self.text(kcore)) \(String(decoding: kcore.stderr, as: UTF8.self))")
+      #expect(try await pods.exec(id, ["/bin/sh", "-c", "echo 1 > /proc/sys/kernel/domainname"]).exitCode != 0)
+
+      // The default set when nothing is asked: CAP_CHOWN present, CAP_SYS_ADMIN absent.
+      let plain = try await pods.runContainer(pod, podConfig, pods.containerConfig("plain", command: ["/bin/sleep", "1000"]))
+      let capabilities = UInt64(try await Self.status(pods, plain, "CapEff"), radix: 16) ?? 0
+      #expect(capabilities & 1 != 0)
+      #expect(capabilities & (1 << 21) == 0)
+    }
+  }
+
+  @Test func privilegedContainersInPrivilegedSandboxesOnly() async throws {
+    try await PodHarness.with { pods in
+      let plainPodConfig = pods.podConfig("unprivileged-pod")
+      let plainPod = try await pods.runPod(plainPodConfig)
+      var wanted = pods.containerConfig("wants-privilege", command: ["/bin/sleep", "1000"])
+      wanted.linux.securityContext.privileged = true
+      do {
+        _ = try await pods.runContainer(plainPod, plainPodConfig, wanted)
+        Issue.record("a privileged container ran in an unprivileged sandbox")
+      } catch let error as RPCError {
+        #expect(error.code == .invalidArgument)
+        #expect(error.message.contains("privileged"), "\(error.message)")
+      }
+
+      var podConfig = pods.podConfig("privileged-pod")
+      podConfig.linux.securityContext.privileged = true
+      let pod = try await pods.runPod(podConfig)
+      let id = try await pods.runContainer(pod, podConfig, wanted)
+      // Every capability, no masked /proc/timer_list, writable sysfs, the host's devices.
+      let capabilities = UInt64(try await Self.status(pods, id, "CapEff"), radix: 16) ?? 0
+      #expect(capabilities & (1 << 21) != 0)
+      #expect(Self.text(try await pods.exec(id, ["/bin/sh", "-c", "wc -c < /proc/timer_list"])).trimmingCharacters(in: .whitespacesAndNewlines) != "0")
+      let sysfs = Self.text(try await pods.exec(id, ["/bin/sh", "-c", "grep ' /sys ' /proc/mounts"]))
+      #expect(sysfs.contains(" rw,"), "\(sysfs)")
+      #expect(try await pods.exec(id, ["/bin/test", "-e", "/dev/kmsg"]).exitCode == 0)
+      #expect(try await pods.exec(id, ["/bin/hostname", "changed-inside"]).exitCode == 0)
+    }
+  }
+
+  @Test func hostDevicesAreMappedWithTheirPermissions() async throws {
+    try await PodHarness.with { pods in
+      let podConfig = pods.podConfig("devices")
+      let pod = try await pods.runPod(podConfig)
+      var config = pods.containerConfig("devices", command: ["/bin/sleep", "1000"])
+      config.devices = [
+        // Not one of the devices runc always allows, so the device cgroup rule is what decides.
+        .with { $0.hostPath = "/dev/loop-control"; $0.containerPath = "/dev/crisp-loop"; $0.permissions = "r" },
+        .with { $0.hostPath = "/dev/null"; $0.containerPath = "/dev/crisp-null"; $0.permissions = "rw" },
+      ]
+      let id = try await pods.runContainer(pod, podConfig, config)
+      #expect(try await pods.exec(id, ["/bin/test", "-c", "/dev/crisp-loop"]).exitCode == 0)
+      #expect(try await pods.exec(id, ["/bin/sh", "-c", "echo x > /dev/crisp-null"]).exitCode == 0)
+      // Read-only in the device cgroup: opening for writing is refused.
+      let denied = try await pods.exec(id, ["/bin/sh", "-c", "echo x > /dev/crisp-loop"])
+      #expect(denied.exitCode != 0)
+      #expect(String(decoding: denied.stderr, as: UTF8.self).contains("not permitted"), "\(String(decoding: denied.stderr, as: UTF8.self))")
+      for (device, fragment) in [
+        (Runtime_V1_Device.with { $0.hostPath = "/nonexistent/crisp-dev"; $0.containerPath = "/dev/x" }, "devices[0].host_path"),
+        (.with { $0.hostPath = "/etc/hostname"; $0.containerPath = "/dev/x" }, "not a character or block device"),
+        (.with { $0.hostPath = "/dev/null"; $0.containerPath = "/dev/x"; $0.permissions = "rwx" }, "devices[0].permissions"),
+      ] {
+        var bad = pods.containerConfig("bad-device", command: ["/bin/true"])
+        bad.devices = [device]
+        do {
+          _ = try await pods.runContainer(pod, podConfig, bad)
+          Issue.record("accepted \(device)")
+        } catch let error as RPCError {
+          #expect(error.code == .invalidArgument)
+          #expect(error.message.contains(fragment), "\(error.message)")
+        }
+      }
+    }
+  }
+
+  @Test func whatCrispDoesNotEnforceIsRefusedNotIgnored() async throws {
+    try await PodHarness.with { pods in
+      let podConfig = pods.podConfig("refusals")
+      let pod = try await pods.runPod(podConfig)
+      func expectRefused(_ fragment: String, pod edit: ((inout Runtime_V1_PodSandboxConfig) -> Void)? = nil,
+                         container editContainer: ((inout Runtime_V1_ContainerConfig) -> Void)? = nil) async throws {
+        let before = HostSnapshot.take(under: pods.daemon.directory)
+        do {
+          if let edit {
+            var config = pods.podConfig("refused")
+            edit(&config)
+            _ = try await pods.runPod(config)
+          } else if let editContainer {
+            var config = pods.containerConfig("refused", command: ["/bin/true"])
+            editContainer(&config)
+            _ = try await pods.runContainer(pod, podConfig, config)
+          }
+          Issue.record("accepted: \(fragment)")
+        } catch let error as RPCError {
+          #expect(error.code == .invalidArgument, "\(fragment): \(error)")
+          #expect(error.message.contains(fragment), "\(error.message) lacks \(fragment)")
+        }
+        #expect(HostSnapshot.take(under: pods.daemon.directory) == before, "\(fragment) leaked")
+      }
+      try await expectRefused("seccomp", container: { $0.linux.securityContext.seccomp = .with { $0.profileType = .localhost; $0.localhostRef = "/etc/crisp/profile.json" } })
+      try await expectRefused("seccomp", container: { $0.linux.securityContext.seccomp = .with { $0.profileType = .runtimeDefault } })
+      try await expectRefused("seccomp", pod: { $0.linux.securityContext.seccomp = .with { $0.profileType = .runtimeDefault } })
+      try await expectRefused("apparmor", container: { $0.linux.securityContext.apparmor = .with { $0.profileType = .localhost; $0.localhostRef = "crisp-test" } })
+      try await expectRefused("selinux_options", container: { $0.linux.securityContext.selinuxOptions = .with { $0.type = "container_t" } })
+      try await expectRefused("userns_options", pod: { $0.linux.securityContext.namespaceOptions.usernsOptions = .with { $0.mode = .pod } })
+      try await expectRefused("sysctls[\"kernel.domainname\"]", pod: { $0.linux.sysctls = ["kernel.domainname": "x"] })
+      try await expectRefused("sysctls[\"net.ipv4.ip_forward\"]", pod: {
+        $0.linux.securityContext.namespaceOptions.network = .node
+        $0.linux.sysctls = ["net.ipv4.ip_forward": "1"]
+      })
+      try await expectRefused("sysctls[\"kernel.shmmax\"]", pod: {
+        $0.linux.securityContext.namespaceOptions.ipc = .node
+        $0.linux.sysctls = ["kernel.shmmax": "1000000"]
+      })
+      // Unconfined and unset profiles are fine.
+      var unconfined = pods.containerConfig("unconfined", command: ["/bin/true"])
+      unconfined.linux.securityContext.seccomp = .with { $0.profileType = .unconfined }
+      unconfined.linux.securityContext.apparmor = .with { $0.profileType = .unconfined }
+      _ = try await pods.runContainer(pod, podConfig, unconfined)
+    }
+  }
+
+  @Test func aContainerPastItsMemoryLimitIsOOMKilled() async throws {
+    try await PodHarness.with { pods in
+      let podConfig = pods.podConfig("oom")
+      let pod = try await pods.runPod(podConfig)
+      var config = pods.containerConfig("hog", command: ["/bin/sh", "-c", "tail /dev/zero"])
+      config.linux.resources.memoryLimitInBytes = 16 << 20
+      let id = try await pods.runContainer(pod, podConfig, config)
+      let status = try await pods.waitForExit(id, timeout: .seconds(60))
+      #expect(status.exitCode == 137)
+      #expect(status.reason == "OOMKilled")
+    }
+  }
+}
