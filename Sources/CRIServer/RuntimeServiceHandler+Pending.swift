@@ -20,30 +20,6 @@ extension RuntimeServiceHandler {
     throw notImplemented("PortForward", "the streaming server")
   }
 
-  func containerStats(request: Runtime_V1_ContainerStatsRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ContainerStatsResponse {
-    throw notImplemented("ContainerStats", "stats")
-  }
-
-  func listContainerStats(request: Runtime_V1_ListContainerStatsRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ListContainerStatsResponse {
-    throw notImplemented("ListContainerStats", "stats")
-  }
-
-  func streamContainerStats(request: Runtime_V1_StreamContainerStatsRequest, response: GRPCCore.RPCWriter<Runtime_V1_StreamContainerStatsResponse>, context: GRPCCore.ServerContext) async throws {
-    throw notImplemented("StreamContainerStats", "stats")
-  }
-
-  func podSandboxStats(request: Runtime_V1_PodSandboxStatsRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_PodSandboxStatsResponse {
-    throw notImplemented("PodSandboxStats", "stats")
-  }
-
-  func listPodSandboxStats(request: Runtime_V1_ListPodSandboxStatsRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ListPodSandboxStatsResponse {
-    throw notImplemented("ListPodSandboxStats", "stats")
-  }
-
-  func streamPodSandboxStats(request: Runtime_V1_StreamPodSandboxStatsRequest, response: GRPCCore.RPCWriter<Runtime_V1_StreamPodSandboxStatsResponse>, context: GRPCCore.ServerContext) async throws {
-    throw notImplemented("StreamPodSandboxStats", "stats")
-  }
-
   func checkpointContainer(request: Runtime_V1_CheckpointContainerRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_CheckpointContainerResponse {
     throw notImplemented("CheckpointContainer", "no planned release (checkpoint/restore is not supported)")
   }
@@ -53,15 +29,15 @@ extension RuntimeServiceHandler {
   }
 
   func listMetricDescriptors(request: Runtime_V1_ListMetricDescriptorsRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ListMetricDescriptorsResponse {
-    throw notImplemented("ListMetricDescriptors", "stats")
+    throw notImplemented("ListMetricDescriptors", "the cAdvisor-style metrics (pod stats work: ListPodSandboxStats)")
   }
 
   func listPodSandboxMetrics(request: Runtime_V1_ListPodSandboxMetricsRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ListPodSandboxMetricsResponse {
-    throw notImplemented("ListPodSandboxMetrics", "stats")
+    throw notImplemented("ListPodSandboxMetrics", "the cAdvisor-style metrics (pod stats work: ListPodSandboxStats)")
   }
 
   func streamPodSandboxMetrics(request: Runtime_V1_StreamPodSandboxMetricsRequest, response: GRPCCore.RPCWriter<Runtime_V1_StreamPodSandboxMetricsResponse>, context: GRPCCore.ServerContext) async throws {
-    throw notImplemented("StreamPodSandboxMetrics", "stats")
+    throw notImplemented("StreamPodSandboxMetrics", "the cAdvisor-style metrics (pod stats work: ListPodSandboxStats)")
   }
 
   func updatePodSandboxResources(request: Runtime_V1_UpdatePodSandboxResourcesRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_UpdatePodSandboxResourcesResponse {

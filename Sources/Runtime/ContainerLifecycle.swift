@@ -329,6 +329,7 @@ extension RuntimeManager {
     let name = containerExtra(record)?.reservedName ?? ""
     try store.deleteContainer(id, reservedName: name)
     decodedContainers.withLock { $0[id] = nil }
+    statsMemory.forget(id)
   }
 
   func containerExtra(_ record: ContainerRecord) -> ContainerExtra? {

@@ -25,6 +25,8 @@ public final class RuntimeManager: Sendable {
   public let podCIDRs = Mutex<[String]>([])
   let logger: Logger
   let locks = KeyedLocks()
+  /// Previous CPU readings and measured writable layers, for stats.
+  let statsMemory = StatsMemory()
   /// Handlers whose runtime binary exists, by name.
   public let runtimes: [String: OCIRuntime]
   /// Why a configured handler is not usable, by name: missing binary, or a failed start-up probe.

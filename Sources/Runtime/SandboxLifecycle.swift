@@ -267,6 +267,7 @@ extension RuntimeManager {
     let name = "\(record.name)_\(record.namespace)_\(record.uid)_\(record.attempt)"
     try store.deleteSandbox(id, name: name)
     decodedSandboxes.withLock { $0[id] = nil }
+    statsMemory.forget("pod:" + id)
   }
 
   func extra(of record: SandboxRecord) -> SandboxExtra? {

@@ -66,11 +66,11 @@ import Testing
 
       // Calls whose area is not built yet say so, naming the call.
       do {
-        _ = try await runtime.containerStats(.init())
-        Issue.record("ContainerStats answered")
+        _ = try await runtime.listMetricDescriptors(.init())
+        Issue.record("ListMetricDescriptors answered")
       } catch let error as RPCError {
         #expect(error.code == .unimplemented)
-        #expect(error.message.contains("ContainerStats"))
+        #expect(error.message.contains("ListMetricDescriptors"))
       }
       // A request without its config names the missing field.
       do {
@@ -95,7 +95,7 @@ import Testing
     // Every call is logged at debug level with method, duration and status code.
     let log = daemon.log
     #expect(log.contains("method=runtime.v1.RuntimeService/Version"))
-    #expect(log.contains("code=unimplemented") && log.contains("method=runtime.v1.RuntimeService/ContainerStats"))
+    #expect(log.contains("code=unimplemented") && log.contains("method=runtime.v1.RuntimeService/ListMetricDescriptors"))
     #expect(log.contains("duration_us="))
 
     daemon.signal(SIGTERM)

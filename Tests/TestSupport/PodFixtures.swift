@@ -146,7 +146,15 @@ public final class PodHarness: @unchecked Sendable {
       }
     }
     let roots = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { "/sys/fs/cgroup/\($0)" } + ["/sys/fs/cgroup"]
-    for root in roots { rmdir(root + cgroupParent) }
+    // Depth first: pods with a cgroup of their own under the harness's parent leave (empty) directories.
+    func removeTree(_ path: String) {
+      for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDirectory), isDirectory.boolValue { removeTree(path + "/" + name) }
+      }
+      rmdir(path)
+    }
+    for root in roots { removeTree(root + cgroupParent) }
   }
 
   /// Stops the daemon and the registry and deletes this harness's bridge.
