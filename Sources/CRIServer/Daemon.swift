@@ -44,6 +44,7 @@ public struct Daemon: Sendable {
     let runtime = RuntimeManager(config: config, store: store, images: images, cgroupDriver: node.cgroupDriver, shimBinary: shimBinary, logger: logger)
     runtime.networks.watcher.start()
     await runtime.recover()
+    runtime.startExitWatcher()
     await runtime.probeHandlers()
     let listener = try openSocket(address)
 

@@ -24,9 +24,6 @@ extension RuntimeServiceHandler {
     throw notImplemented("CheckpointContainer", "no planned release (checkpoint/restore is not supported)")
   }
 
-  func getContainerEvents(request: Runtime_V1_GetEventsRequest, response: GRPCCore.RPCWriter<Runtime_V1_ContainerEventResponse>, context: GRPCCore.ServerContext) async throws {
-    throw notImplemented("GetContainerEvents", "container events")
-  }
 
   func listMetricDescriptors(request: Runtime_V1_ListMetricDescriptorsRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ListMetricDescriptorsResponse {
     throw notImplemented("ListMetricDescriptors", "the cAdvisor-style metrics (pod stats work: ListPodSandboxStats)")

@@ -45,3 +45,29 @@ extension RuntimeServiceHandler {
     }
   }
 }
+
+/// GetContainerEvents: lifecycle events for kubelet's evented PLEG.
+extension RuntimeServiceHandler {
+  func getContainerEvents(
+    request: Runtime_V1_GetEventsRequest, response: RPCWriter<Runtime_V1_ContainerEventResponse>, context: ServerContext
+  ) async throws {
+    // Ends when the client goes away (the iteration is cancelled) or falls too far behind (RESOURCE_EXHAUSTED).
+    for try await event in runtime.events.subscribe() {
+      var message = Runtime_V1_ContainerEventResponse()
+      message.containerID = event.containerID
+      message.createdAt = event.timestamp
+      switch event.kind {
+      case .created: message.containerEventType = .containerCreatedEvent
+      case .started: message.containerEventType = .containerStartedEvent
+      case .stopped: message.containerEventType = .containerStoppedEvent
+      case .deleted: message.containerEventType = .containerDeletedEvent
+      }
+      if let sandbox = try? runtime.sandbox(event.sandboxID) {
+        message.podSandboxStatus = Self.status(sandbox)
+        let containers = (try? runtime.containers()) ?? []
+        message.containersStatuses = containers.filter { $0.record.sandboxID == event.sandboxID }.map { Self.status($0) }
+      }
+      try await response.write(message)
+    }
+  }
+}

@@ -80,7 +80,8 @@ extension Cgroups {
     return sample
   }
 
-  static func now() -> Int64 {
+  /// The wall clock in nanoseconds since the epoch (the unit of CRI timestamps).
+  public static func now() -> Int64 {
     var time = timespec()
     clock_gettime(CLOCK_REALTIME, &time)
     return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)

@@ -135,6 +135,7 @@ extension RuntimeManager {
         throw error
       }
       logger.info("container created", metadata: ["id": "\(id)", "name": "\(config.metadata.name)", "sandbox": "\(sandboxID)"])
+      events.publish(ContainerEvent(containerID: id, sandboxID: sandboxID, kind: .created))
       return id
     }
   }
@@ -273,6 +274,8 @@ extension RuntimeManager {
       record.state = .running
       record.startedAt = Store.now()
       try store.putContainer(record)
+      exitWatch.watch(id, sandboxID: record.sandboxID)
+      events.publish(ContainerEvent(containerID: id, sandboxID: record.sandboxID, kind: .started))
     }
   }
 
@@ -289,6 +292,7 @@ extension RuntimeManager {
         try? await runtime.kill(id, signal: signal)
         if await ShimLauncher.waitForExit(directory: directory, timeout: .seconds(timeout)) != nil {
           _ = try refreshed(id)
+          publishStopped(id)
           return
         }
       }
@@ -297,6 +301,7 @@ extension RuntimeManager {
         throw CrispError.internalError("container \(id) did not exit after SIGKILL")
       }
       _ = try refreshed(id)
+      publishStopped(id)
     }
   }
 
@@ -330,6 +335,8 @@ extension RuntimeManager {
     try store.deleteContainer(id, reservedName: name)
     decodedContainers.withLock { $0[id] = nil }
     statsMemory.forget(id)
+    publishStopped(id)
+    if record.state != .creating { events.publish(ContainerEvent(containerID: id, sandboxID: record.sandboxID, kind: .deleted)) }
   }
 
   func containerExtra(_ record: ContainerRecord) -> ContainerExtra? {

@@ -27,6 +27,10 @@ public final class RuntimeManager: Sendable {
   let locks = KeyedLocks()
   /// Previous CPU readings and measured writable layers, for stats.
   let statsMemory = StatsMemory()
+  /// Lifecycle events for GetContainerEvents subscribers.
+  public let events = ContainerEventBus()
+  /// Running containers whose exit is yet to be published.
+  let exitWatch = ExitWatch()
   /// Handlers whose runtime binary exists, by name.
   public let runtimes: [String: OCIRuntime]
   /// Why a configured handler is not usable, by name: missing binary, or a failed start-up probe.

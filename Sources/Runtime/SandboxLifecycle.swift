@@ -114,6 +114,8 @@ extension RuntimeManager {
       throw error
     }
     logger.info("sandbox ready", metadata: ["id": "\(id)", "pod": "\(metadata.namespace)/\(metadata.name)"])
+    events.publish(ContainerEvent(containerID: id, sandboxID: id, kind: .created))
+    events.publish(ContainerEvent(containerID: id, sandboxID: id, kind: .started))
     return id
   }
 
@@ -224,6 +226,7 @@ extension RuntimeManager {
       if current.state != .notready {
         current.state = .notready
         try store.putSandbox(current)
+        events.publish(ContainerEvent(containerID: id, sandboxID: id, kind: .stopped))
       }
       // CNI DEL (it releases the pod's IP); a failure leaves the attachment saved and the sandbox NOTREADY,
       // and the next stop (or removal) runs DEL again.
@@ -268,6 +271,7 @@ extension RuntimeManager {
     try store.deleteSandbox(id, name: name)
     decodedSandboxes.withLock { $0[id] = nil }
     statsMemory.forget("pod:" + id)
+    if record.state != .creating { events.publish(ContainerEvent(containerID: id, sandboxID: id, kind: .deleted)) }
   }
 
   func extra(of record: SandboxRecord) -> SandboxExtra? {

@@ -150,3 +150,34 @@ import Testing
     #expect(directory.hasSuffix("/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podabc.slice/crisp-c1.scope"))
   }
 }
+
+@Suite struct ContainerEventBusTests {
+  @Test func aSubscriberThatFallsBehindIsCutOffWithoutSlowingOthers() async throws {
+    let bus = ContainerEventBus(capacity: 4)
+    let slow = bus.subscribe()
+    let fast = bus.subscribe()
+    let fastReader = Task { () -> Int in
+      var count = 0
+      for try await _ in fast {
+        count += 1
+        if count == 10 { break }
+      }
+      return count
+    }
+    for index in 0..<10 {
+      bus.publish(ContainerEvent(containerID: "c\(index)", sandboxID: "s", kind: .created))
+      try await Task.sleep(for: .milliseconds(5))
+    }
+    #expect(try await fastReader.value == 10)
+    var received = 0
+    do {
+      for try await _ in slow { received += 1 }
+      Issue.record("the slow subscriber was not cut off")
+    } catch let error as CrispError {
+      #expect(error.code == .resourceExhausted)
+    }
+    #expect(received == 4)
+    // The slow one is gone; the fast one (its stream still held here) remains subscribed.
+    #expect(bus.subscriberCount == 1)
+  }
+}
