@@ -55,6 +55,8 @@ let package = Package(
       cSettings: [.unsafeFlags(["-I/usr/include/libnl3"])],
       linkerSettings: [.linkedLibrary("nl-route-3"), .linkedLibrary("nl-3")]
     ),
+    // C: system call names checked against libseccomp (Debian's libseccomp-dev).
+    .target(name: "CSeccomp", linkerSettings: [.linkedLibrary("seccomp")]),
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
     .target(
@@ -97,7 +99,7 @@ let package = Package(
     .target(
       name: "Runtime",
       dependencies: [
-        "CRIAPI", "CrispCore", "CLinux", "Config", "Store", "Registry", "Images", "PodNetwork",
+        "CRIAPI", "CrispCore", "CLinux", "CSeccomp", "Config", "Store", "Registry", "Images", "PodNetwork",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict

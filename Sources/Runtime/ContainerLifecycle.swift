@@ -43,6 +43,10 @@ extension RuntimeManager {
     let mounts = try resolveMounts(config.mounts)
     let sandboxConfig = sandboxView.config
     try SecurityChecks.checkContainer(config, sandbox: sandboxConfig)
+    let security = config.linux.securityContext
+    let seccomp = try SeccompPolicy.filter(
+      profile: security.hasSeccomp ? security.seccomp : nil, legacyPath: security.seccompProfilePath, privileged: security.privileged,
+      capabilities: try SpecBuilder.capabilities(security.capabilities).effective ?? [], field: "config.linux.security_context")
     var resolvedDevices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)] = []
     for (index, device) in config.devices.enumerated() {
       let resolved = try DeviceNodes.resolve(device, index: index)
@@ -107,11 +111,12 @@ extension RuntimeManager {
             netns: sandbox.netnsPath.isEmpty ? nil : sandbox.netnsPath)
           let requestedScore = config.linux.resources.oomScoreAdj
           let score = childOOMScore(Int(requestedScore))
-          let spec = try SpecBuilder.containerSpec(
+          var spec = try SpecBuilder.containerSpec(
             id: id, config: config, image: imageConfig, imageName: config.image.image, rootfs: rootfs,
             sandbox: .init(id: sandboxID, config: sandboxConfig, pausePID: Int32(sandbox.pid), paths: paths),
             user: user, mounts: mounts, cgroupsPath: cgroupsPath, oomScoreAdj: score, devices: devices, hostDevices: hostDevices,
             hostCapabilities: LinuxCapabilities.bounding())
+          spec.linux?.seccomp = seccomp
           try writeSpec(spec, to: directory)
           rollback.add("delete container") { try await runtime.delete(id) }
           let pid = try await shim.start(.init(

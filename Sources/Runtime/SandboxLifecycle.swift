@@ -27,6 +27,10 @@ extension RuntimeManager {
     }
     let runtime = try runtime(for: handler)
     try SecurityChecks.checkPod(config)
+    let podSecurity = config.linux.securityContext
+    let seccomp = try SeccompPolicy.filter(
+      profile: podSecurity.hasSeccomp ? podSecurity.seccomp : nil, legacyPath: podSecurity.seccompProfilePath, privileged: podSecurity.privileged,
+      capabilities: SpecBuilder.defaultCapabilities, field: "config.linux.security_context")
     let id = Self.newID()
     let namespaces = config.linux.securityContext.namespaceOptions
     let hostNetwork = namespaces.network == .node
@@ -93,8 +97,8 @@ extension RuntimeManager {
         }
         do throws(CrispError) {
           try await makePauseContainer(
-            id: id, config: config, runtime: runtime, image: image, hostNetwork: hostNetwork, paths: &paths, record: &record,
-            rollback: &rollback)
+            id: id, config: config, runtime: runtime, image: image, hostNetwork: hostNetwork, seccomp: seccomp, paths: &paths,
+            record: &record, rollback: &rollback)
         } catch {
           _ = await networkSetup?.value
           throw error
@@ -123,7 +127,8 @@ extension RuntimeManager {
   /// start. Each step registers its undo in `rollback`.
   private func makePauseContainer(
     id: String, config: Runtime_V1_PodSandboxConfig, runtime: OCIRuntime, image: (record: ImageRecord, config: ImageConfig),
-    hostNetwork: Bool, paths: inout SpecBuilder.SandboxPaths, record: inout SandboxRecord, rollback: inout Rollback
+    hostNetwork: Bool, seccomp: OCISpec.Seccomp?, paths: inout SpecBuilder.SandboxPaths, record: inout SandboxRecord,
+    rollback: inout Rollback
   ) async throws(CrispError) {
     let namespaces = config.linux.securityContext.namespaceOptions
     let directory = bundle(id)
@@ -157,9 +162,10 @@ extension RuntimeManager {
     try images.snapshotter.prepareRootfs(owner: id, chainID: image.record.chainID, target: rootfs)
     rollback.add("remove rootfs") { try self.images.snapshotter.removeRootfs(owner: id, target: rootfs) }
     let cgroupsPath = cgroups.path(parent: config.linux.cgroupParent, id: id)
-    let spec = try SpecBuilder.sandboxSpec(
+    var spec = try SpecBuilder.sandboxSpec(
       id: id, config: config, image: image.config, rootfs: rootfs, paths: paths, cgroupsPath: cgroupsPath,
       oomScoreAdj: childOOMScore(-998))
+    spec.linux?.seccomp = seccomp
     try writeSpec(spec, to: directory)
     let memory = cgroups.memoryDirectory(cgroupsPath: cgroupsPath)
     rollback.add("delete pause container") { try await runtime.delete(id) }

@@ -30,7 +30,6 @@ enum SecurityChecks {
     let namespaces = security.namespaceOptions
     try checkSysctls(config.linux.sysctls, hostNetwork: namespaces.network == .node, hostIPC: namespaces.ipc == .node)
     try checkUserNamespace(namespaces, field: "config.linux.security_context.namespace_options.userns_options")
-    try checkSeccomp(security.hasSeccomp ? security.seccomp : nil, legacyPath: security.seccompProfilePath, field: "config.linux.security_context")
     try checkAppArmor(security.hasApparmor ? security.apparmor : nil, legacyName: "", field: "config.linux.security_context")
     try checkSELinux(security.hasSelinuxOptions ? security.selinuxOptions : nil, field: "config.linux.security_context.selinux_options")
   }
@@ -43,7 +42,6 @@ enum SecurityChecks {
         "config.linux.security_context.privileged: a privileged container needs a privileged sandbox (its pod's security_context.privileged is false)")
     }
     try checkUserNamespace(security.namespaceOptions, field: "config.linux.security_context.namespace_options.userns_options")
-    try checkSeccomp(security.hasSeccomp ? security.seccomp : nil, legacyPath: security.seccompProfilePath, field: "config.linux.security_context")
     try checkAppArmor(security.hasApparmor ? security.apparmor : nil, legacyName: security.apparmorProfile, field: "config.linux.security_context")
     try checkSELinux(security.hasSelinuxOptions ? security.selinuxOptions : nil, field: "config.linux.security_context.selinux_options")
   }
@@ -51,17 +49,6 @@ enum SecurityChecks {
   static func checkUserNamespace(_ namespaces: Runtime_V1_NamespaceOption, field: String) throws(CrispError) {
     guard namespaces.hasUsernsOptions, namespaces.usernsOptions.mode != .node else { return }
     throw CrispError.invalidArgument("\(field): user namespaces are not supported by crisp yet (Status does not advertise them); use mode NODE")
-  }
-
-  /// Seccomp: unset and Unconfined run without a filter; profiles are refused until crisp loads them.
-  static func checkSeccomp(_ profile: Runtime_V1_SecurityProfile?, legacyPath: String, field: String) throws(CrispError) {
-    if let profile, profile.profileType != .unconfined {
-      let kind = profile.profileType == .localhost ? "Localhost profile \"\(profile.localhostRef)\"" : "RuntimeDefault"
-      throw CrispError.invalidArgument("\(field).seccomp: \(kind) is not supported by crisp yet; use Unconfined or leave it unset")
-    }
-    if !legacyPath.isEmpty && legacyPath != "unconfined" {
-      throw CrispError.invalidArgument("\(field).seccomp_profile_path \"\(legacyPath)\": seccomp profiles are not supported by crisp yet")
-    }
   }
 
   /// AppArmor: with the kernel's AppArmor off, RuntimeDefault means no profile (nothing to apply) and a

@@ -143,6 +143,68 @@ import TestSupport
     }
   }
 
+  @Test func seccompRuntimeDefaultAndLocalhostProfiles() async throws {
+    let directory = try TestEnvironment.temporaryDirectory("crisp-seccomp")
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    // Allow everything but mkdir/mkdirat, which fail with EPERM.
+    let denyMkdir = """
+      {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+       "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
+      """
+    try denyMkdir.write(toFile: directory + "/deny-mkdir.json", atomically: true, encoding: .utf8)
+    try denyMkdir.replacingOccurrences(of: "\"mkdirat\"", with: "\"mkdriat\"").write(toFile: directory + "/typo.json", atomically: true, encoding: .utf8)
+    try await PodHarness.with { pods in
+      var podConfig = pods.podConfig("seccomp")
+      podConfig.linux.securityContext.seccomp = .with { $0.profileType = .runtimeDefault }
+      let pod = try await pods.runPod(podConfig)
+
+      var confined = pods.containerConfig("default-profile", command: ["/bin/sleep", "1000"])
+      confined.linux.securityContext.seccomp = .with { $0.profileType = .runtimeDefault }
+      confined.linux.securityContext.capabilities.addCapabilities = ["SYS_ADMIN"]
+      confined.linux.securityContext.capabilities.dropCapabilities = []
+      let withAdmin = try await pods.runContainer(pod, podConfig, confined)
+      #expect(try await Self.status(pods, withAdmin, "Seccomp") == "2")
+      // With CAP_SYS_ADMIN the default profile lets mount through.
+      #expect(try await pods.exec(withAdmin, ["/bin/sh", "-c", "mkdir -p /tmp/m && mount -t tmpfs none /tmp/m"]).exitCode == 0)
+      var plain = pods.containerConfig("default-no-admin", command: ["/bin/sleep", "1000"])
+      plain.linux.securityContext.seccomp = .with { $0.profileType = .runtimeDefault }
+      let noAdmin = try await pods.runContainer(pod, podConfig, plain)
+      #expect(try await Self.status(pods, noAdmin, "Seccomp") == "2")
+      #expect(try await pods.exec(noAdmin, ["/bin/echo", "still works"]).stdout == Data("still works\n".utf8))
+
+      var local = pods.containerConfig("localhost-profile", command: ["/bin/sleep", "1000"])
+      local.linux.securityContext.seccomp = .with { $0.profileType = .localhost; $0.localhostRef = directory + "/deny-mkdir.json" }
+      let localID = try await pods.runContainer(pod, podConfig, local)
+      let mkdir = try await pods.exec(localID, ["/bin/mkdir", "/tmp/denied"])
+      #expect(mkdir.exitCode != 0)
+      #expect(String(decoding: mkdir.stderr, as: UTF8.self).contains("Operation not permitted"), "\(String(decoding: mkdir.stderr, as: UTF8.self))")
+      #expect(try await pods.exec(localID, ["/bin/touch", "/tmp/allowed"]).exitCode == 0)
+
+      // Unconfined: no filter.
+      var unconfined = pods.containerConfig("unconfined-profile", command: ["/bin/sleep", "1000"])
+      unconfined.linux.securityContext.seccomp = .with { $0.profileType = .unconfined }
+      #expect(try await Self.status(pods, try await pods.runContainer(pod, podConfig, unconfined), "Seccomp") == "0")
+
+      for (ref, fragment) in [
+        (directory + "/typo.json", "\"mkdriat\" is not a system call"), (directory + "/missing.json", "no such file"),
+        ("relative.json", "must be an absolute path"),
+      ] {
+        let before = HostSnapshot.take(under: pods.daemon.directory)
+        var bad = pods.containerConfig("bad-profile", command: ["/bin/true"])
+        bad.linux.securityContext.seccomp = .with { $0.profileType = .localhost; $0.localhostRef = ref }
+        do {
+          _ = try await pods.runContainer(pod, podConfig, bad)
+          Issue.record("accepted \(ref)")
+        } catch let error as RPCError {
+          #expect(error.code == .invalidArgument)
+          #expect(error.message.contains("seccomp.localhost_ref"), "\(error.message)")
+          #expect(error.message.contains(fragment), "\(error.message)")
+        }
+        #expect(HostSnapshot.take(under: pods.daemon.directory) == before)
+      }
+    }
+  }
+
   @Test func whatCrispDoesNotEnforceIsRefusedNotIgnored() async throws {
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("refusals")
@@ -167,9 +229,6 @@ import TestSupport
         }
         #expect(HostSnapshot.take(under: pods.daemon.directory) == before, "\(fragment) leaked")
       }
-      try await expectRefused("seccomp", container: { $0.linux.securityContext.seccomp = .with { $0.profileType = .localhost; $0.localhostRef = "/etc/crisp/profile.json" } })
-      try await expectRefused("seccomp", container: { $0.linux.securityContext.seccomp = .with { $0.profileType = .runtimeDefault } })
-      try await expectRefused("seccomp", pod: { $0.linux.securityContext.seccomp = .with { $0.profileType = .runtimeDefault } })
       try await expectRefused("apparmor", container: { $0.linux.securityContext.apparmor = .with { $0.profileType = .localhost; $0.localhostRef = "crisp-test" } })
       try await expectRefused("selinux_options", container: { $0.linux.securityContext.selinuxOptions = .with { $0.type = "container_t" } })
       try await expectRefused("userns_options", pod: { $0.linux.securityContext.namespaceOptions.usernsOptions = .with { $0.mode = .pod } })
