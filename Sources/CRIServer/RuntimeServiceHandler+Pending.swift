@@ -4,10 +4,6 @@ import GRPCCore
 // The RuntimeService calls whose areas are not built yet: each answers UNIMPLEMENTED naming itself and the
 // area that brings it (README, "What works today"). Implemented calls live in RuntimeServiceHandler*.swift.
 extension RuntimeServiceHandler {
-  func updateContainerResources(request: Runtime_V1_UpdateContainerResourcesRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_UpdateContainerResourcesResponse {
-    throw notImplemented("UpdateContainerResources", "security and resources")
-  }
-
   func exec(request: Runtime_V1_ExecRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ExecResponse {
     throw notImplemented("Exec", "the streaming server")
   }
@@ -35,10 +31,6 @@ extension RuntimeServiceHandler {
 
   func streamPodSandboxMetrics(request: Runtime_V1_StreamPodSandboxMetricsRequest, response: GRPCCore.RPCWriter<Runtime_V1_StreamPodSandboxMetricsResponse>, context: GRPCCore.ServerContext) async throws {
     throw notImplemented("StreamPodSandboxMetrics", "the cAdvisor-style metrics (pod stats work: ListPodSandboxStats)")
-  }
-
-  func updatePodSandboxResources(request: Runtime_V1_UpdatePodSandboxResourcesRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_UpdatePodSandboxResourcesResponse {
-    throw notImplemented("UpdatePodSandboxResources", "security and resources")
   }
 
 }

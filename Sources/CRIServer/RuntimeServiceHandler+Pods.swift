@@ -156,6 +156,7 @@ extension RuntimeServiceHandler {
     }
     var response = Runtime_V1_ContainerStatusResponse()
     response.status = Self.status(container)
+    response.status.resources.linux = runtime.currentResources(container)
     if request.verbose {
       let spec = (try? String(contentsOfFile: node.config.state + "/containers/\(container.record.id)/config.json", encoding: .utf8)) ?? "{}"
       let info: [String: Any] = [

@@ -71,3 +71,20 @@ extension RuntimeServiceHandler {
     }
   }
 }
+
+/// Resource updates.
+extension RuntimeServiceHandler {
+  func updateContainerResources(request: Runtime_V1_UpdateContainerResourcesRequest, context: ServerContext) async throws -> Runtime_V1_UpdateContainerResourcesResponse {
+    guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
+    guard request.hasLinux else { throw CrispError.invalidArgument("linux resources are required (windows resources do not apply here)") }
+    try await runtime.updateContainerResources(request.containerID, linux: request.linux)
+    return .init()
+  }
+
+  func updatePodSandboxResources(request: Runtime_V1_UpdatePodSandboxResourcesRequest, context: ServerContext) async throws -> Runtime_V1_UpdatePodSandboxResourcesResponse {
+    guard !request.podSandboxID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
+    try runtime.updatePodSandboxResources(
+      request.podSandboxID, overhead: request.hasOverhead ? request.overhead : nil, resources: request.hasResources ? request.resources : nil)
+    return .init()
+  }
+}

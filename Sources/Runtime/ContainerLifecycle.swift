@@ -14,6 +14,8 @@ struct ContainerExtra: Codable, Sendable {
   var reservedName: String
   var stopSignal: String?
   var mounts: [MountRecord]
+  /// The serialized CRI LinuxContainerResources of the last successful UpdateContainerResources.
+  var updatedResources: [UInt8]?
 
   struct MountRecord: Codable, Sendable {
     var containerPath: String
@@ -54,6 +56,21 @@ extension RuntimeManager {
     }
     let devices = resolvedDevices
     let hostDevices = config.linux.securityContext.privileged ? DeviceNodes.host() : []
+    // PID mode TARGET: the process namespace of another running container of the same pod.
+    var targetPID: Int64?
+    let namespaceOptions = config.linux.securityContext.namespaceOptions
+    if namespaceOptions.pid == .target {
+      let field = "config.linux.security_context.namespace_options.target_id"
+      guard !namespaceOptions.targetID.isEmpty else { throw CrispError.invalidArgument("\(field) is required with pid mode TARGET") }
+      guard let target = try container(namespaceOptions.targetID), target.record.sandboxID == sandboxID else {
+        throw CrispError.notFound("\(field) \"\(namespaceOptions.targetID)\": no such container in pod sandbox \(sandboxID)")
+      }
+      guard target.record.state == .running, target.record.pid > 0 else {
+        throw CrispError.failedPrecondition("\(field) \"\(namespaceOptions.targetID)\": the target container is \(target.record.state.rawValue), not running")
+      }
+      targetPID = target.record.pid
+    }
+    let targetProcess = targetPID
     let id = Self.newID()
     let reservedName = "\(config.metadata.name)_\(sandboxConfig.metadata.name)_\(sandboxConfig.metadata.namespace)_\(sandboxConfig.metadata.uid)_\(config.metadata.attempt)"
     let serialized: [UInt8]
@@ -115,7 +132,7 @@ extension RuntimeManager {
             id: id, config: config, image: imageConfig, imageName: config.image.image, rootfs: rootfs,
             sandbox: .init(id: sandboxID, config: sandboxConfig, pausePID: Int32(sandbox.pid), paths: paths),
             user: user, mounts: mounts, cgroupsPath: cgroupsPath, oomScoreAdj: score, devices: devices, hostDevices: hostDevices,
-            hostCapabilities: LinuxCapabilities.bounding())
+            hostCapabilities: LinuxCapabilities.bounding(), targetPID: targetProcess)
           spec.linux?.seccomp = seccomp
           try writeSpec(spec, to: directory)
           rollback.add("delete container") { try await runtime.delete(id) }

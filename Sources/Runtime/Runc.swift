@@ -102,5 +102,9 @@ public struct OCIRuntime: Sendable {
   }
 
   public func pause(_ id: String) async throws(CrispError) { try await run(["pause", id], what: "pause \(id)") }
+  /// Applies new cgroup limits to a live container (`runc update --resources <file>`).
+  public func update(_ id: String, resourcesFile: String) async throws(CrispError) {
+    try await run(["update", "--resources", resourcesFile, id], what: "update \(id)")
+  }
   public func resume(_ id: String) async throws(CrispError) { try await run(["resume", id], what: "resume \(id)") }
 }

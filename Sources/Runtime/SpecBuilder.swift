@@ -142,7 +142,7 @@ public enum SpecBuilder {
     id: String, config: Runtime_V1_ContainerConfig, image: ImageConfig, imageName: String, rootfs: String,
     sandbox: SandboxContext, user: ResolvedUser, mounts: [ResolvedMount], cgroupsPath: String, oomScoreAdj: Int?,
     devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)] = [], hostDevices: [OCISpec.Device] = [],
-    hostCapabilities: [String] = LinuxCapabilities.all
+    hostCapabilities: [String] = LinuxCapabilities.all, targetPID: Int64? = nil
   ) throws(CrispError) -> OCISpec {
     var spec = OCISpec()
     var process = OCISpec.Process()
@@ -206,7 +206,10 @@ public enum SpecBuilder {
     case .pod: linux.namespaces.append(.init("pid", path: "\(pause)/pid"))
     case .container: linux.namespaces.append(.init("pid"))
     case .target:
-      throw CrispError.invalidArgument("linux.security_context.namespace_options.pid: TARGET mode needs target_id support, which comes with the security area")
+      guard let targetPID else {
+        throw CrispError.invalidArgument("linux.security_context.namespace_options.target_id: no running target container")
+      }
+      linux.namespaces.append(.init("pid", path: "/proc/\(targetPID)/ns/pid"))
     default: break
     }
     linux.cgroupsPath = cgroupsPath

@@ -262,3 +262,92 @@ import TestSupport
     }
   }
 }
+
+/// UpdateContainerResources through runc update, UpdatePodSandboxResources, and PID mode TARGET.
+@Suite(.serialized) struct ResourceUpdateTests {
+  @Test func limitsChangeLiveAndAFailedUpdateKeepsTheOldOnes() async throws {
+    try await PodHarness.with { pods in
+      let podConfig = pods.podConfig("resources")
+      let pod = try await pods.runPod(podConfig)
+      var config = pods.containerConfig("limited", command: ["/bin/sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=24 2>/dev/null; sleep 1000"])
+      config.linux.resources.memoryLimitInBytes = 256 << 20
+      let id = try await pods.runContainer(pod, podConfig, config)
+      try await Task.sleep(for: .milliseconds(800))
+      let memoryFile = "/sys/fs/cgroup/memory\(pods.cgroupParent)/\(id)/memory.limit_in_bytes"
+      let unifiedFile = "/sys/fs/cgroup\(pods.cgroupParent)/\(id)/memory.max"
+      func limit() -> String {
+        ((try? String(contentsOfFile: memoryFile, encoding: .utf8)) ?? (try? String(contentsOfFile: unifiedFile, encoding: .utf8)) ?? "")
+          .trimmingCharacters(in: .whitespacesAndNewlines)
+      }
+      #expect(limit() == "\(256 << 20)")
+      try await pods.runtime { runtime in
+        _ = try await runtime.updateContainerResources(.with {
+          $0.containerID = id
+          $0.linux.memoryLimitInBytes = 128 << 20
+          $0.linux.cpuShares = 512
+        })
+      }
+      #expect(limit() == "\(128 << 20)")
+      var status = try await pods.runtime { try await $0.containerStatus(.with { $0.containerID = id }).status }
+      #expect(status.resources.linux.memoryLimitInBytes == 128 << 20)
+      #expect(status.resources.linux.cpuShares == 512)
+
+      // The container holds 24 MiB of shared memory: a 4 MiB limit cannot be applied.
+      do {
+        _ = try await pods.runtime { try await $0.updateContainerResources(.with { $0.containerID = id; $0.linux.memoryLimitInBytes = 4 << 20 }) }
+        Issue.record("a limit below the usage was applied")
+      } catch let error as RPCError {
+        #expect(error.message.contains("update"), "\(error.message)")
+      }
+      #expect(limit() == "\(128 << 20)")
+      status = try await pods.runtime { try await $0.containerStatus(.with { $0.containerID = id }).status }
+      #expect(status.resources.linux.memoryLimitInBytes == 128 << 20)
+
+      for (request, code) in [
+        (Runtime_V1_UpdateContainerResourcesRequest.with { $0.containerID = "missing"; $0.linux.cpuShares = 2 }, RPCError.Code.notFound),
+        (.with { $0.containerID = id }, .invalidArgument),
+        (.with { $0.containerID = id; $0.linux.memoryLimitInBytes = -5 }, .invalidArgument),
+      ] {
+        do {
+          _ = try await pods.runtime { try await $0.updateContainerResources(request) }
+          Issue.record("accepted \(request)")
+        } catch let error as RPCError {
+          #expect(error.code == code, "\(error)")
+        }
+      }
+      _ = try await pods.runtime { try await $0.updatePodSandboxResources(.with { $0.podSandboxID = pod; $0.resources.cpuShares = 1024 }) }
+      do {
+        _ = try await pods.runtime { try await $0.updatePodSandboxResources(.with { $0.podSandboxID = "missing" }) }
+        Issue.record("updated a missing sandbox")
+      } catch let error as RPCError {
+        #expect(error.code == .notFound)
+      }
+    }
+  }
+
+  @Test func pidModeTargetJoinsAnotherContainersProcesses() async throws {
+    try await PodHarness.with { pods in
+      let podConfig = pods.podConfig("target")
+      let pod = try await pods.runPod(podConfig)
+      var targetConfig = pods.containerConfig("target", command: ["/bin/sleep", "4242"])
+      targetConfig.linux.securityContext.namespaceOptions.pid = .container
+      let target = try await pods.runContainer(pod, podConfig, targetConfig)
+      var debugger = pods.containerConfig("debugger", command: ["/bin/sleep", "1000"])
+      debugger.linux.securityContext.namespaceOptions.pid = .target
+      debugger.linux.securityContext.namespaceOptions.targetID = target
+      let id = try await pods.runContainer(pod, podConfig, debugger)
+      let processes = String(decoding: try await pods.exec(id, ["/bin/ps", "-o", "args"]).stdout, as: UTF8.self)
+      #expect(processes.contains("sleep 4242"), "\(processes)")
+      var orphan = pods.containerConfig("orphan", command: ["/bin/true"])
+      orphan.linux.securityContext.namespaceOptions.pid = .target
+      orphan.linux.securityContext.namespaceOptions.targetID = String(repeating: "b", count: 64)
+      do {
+        _ = try await pods.runContainer(pod, podConfig, orphan)
+        Issue.record("a missing target was accepted")
+      } catch let error as RPCError {
+        #expect(error.code == .notFound)
+        #expect(error.message.contains("target_id"))
+      }
+    }
+  }
+}

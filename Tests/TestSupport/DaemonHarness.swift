@@ -1,6 +1,6 @@
 public import CRIAPI
 public import Foundation
-public import GRPCCore
+import GRPCCore
 public import GRPCNIOTransportHTTP2
 
 /// Runs the real, built `crisp` binary on a private root, state and socket, as kubelet's node would, and

@@ -1,7 +1,7 @@
 public import CRIAPI
 import CrispCore
-public import Foundation
-public import GRPCCore
+import Foundation
+import GRPCCore
 public import GRPCNIOTransportHTTP2
 
 /// A daemon with a loopback registry holding a busybox image, for pod and container tests.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Synchronization
 
 /// A bridge network of one test's own: a bridge name and a /24 no other test in this run uses, host-local

@@ -1,0 +1,81 @@
+public import CRIAPI
+public import CrispCore
+import Foundation
+import Store
+
+extension RuntimeManager {
+  /// UpdateContainerResources: new cgroup limits applied with `runc update` before the call returns. If the
+  /// runtime refuses (a memory limit below what the container uses, say), the call fails and the old limits
+  /// stay in force and in the status.
+  public func updateContainerResources(_ rawID: String, linux: Runtime_V1_LinuxContainerResources) async throws(CrispError) {
+    guard let id = try resolveID(rawID, table: "containers"), try store.container(id: id) != nil else {
+      throw CrispError.notFound("container \"\(rawID)\" not found")
+    }
+    for (field, value) in [("memory_limit_in_bytes", linux.memoryLimitInBytes), ("cpu_quota", linux.cpuQuota), ("cpu_period", linux.cpuPeriod),
+                           ("cpu_shares", linux.cpuShares), ("memory_swap_limit_in_bytes", linux.memorySwapLimitInBytes)] where value < 0 && !(field == "cpu_quota" && value == -1) {
+      throw CrispError.invalidArgument("linux.\(field) \(value) is negative")
+    }
+    try await locks.with(id) { () async throws(CrispError) -> Void in
+      guard var record = try refreshed(id) else { throw CrispError.notFound("container \"\(rawID)\" not found") }
+      guard record.state == .created || record.state == .running else {
+        throw CrispError.failedPrecondition("container \(id) is \(record.state.rawValue); only created and running containers can be updated")
+      }
+      guard let sandbox = try store.sandbox(id: record.sandboxID), let runtime = runtimes[sandbox.runtimeHandler] else {
+        throw CrispError.failedPrecondition("container \(id): its sandbox is gone")
+      }
+      var resources = SpecBuilder.resources(linux)
+      resources.devices = nil  // device rules are not resources runc update changes
+      let file = bundle(id) + "/resources-update.json"
+      do {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try AtomicFile.write(Array(try encoder.encode(resources)), to: file, mode: 0o600)
+      } catch {
+        throw CrispError.internalError("write \(file): \(error)")
+      }
+      defer { try? FilePath.remove(file) }
+      try await runtime.update(id, resourcesFile: file)
+      guard var extra = containerExtra(record) else { return }
+      do {
+        extra.updatedResources = try linux.serializedBytes()
+      } catch {
+        throw CrispError.internalError("serialize resources: \(error)")
+      }
+      record.extra = Array((try? JSONEncoder().encode(extra)) ?? Data())
+      try store.putContainer(record)
+      logger.info("container resources updated", metadata: ["id": "\(id)"])
+    }
+  }
+
+  /// The limits in force: the last successful update's, else those the container was created with.
+  public func currentResources(_ view: ContainerView) -> Runtime_V1_LinuxContainerResources {
+    if let bytes = containerExtra(view.record)?.updatedResources, let updated = try? Runtime_V1_LinuxContainerResources(serializedBytes: bytes) {
+      return updated
+    }
+    return view.config.linux.resources
+  }
+
+  /// UpdatePodSandboxResources: kubelet reports the pod's new overhead and total; the pod cgroup itself is
+  /// kubelet's to size, so crisp checks the sandbox exists and records the values for its status info.
+  public func updatePodSandboxResources(_ rawID: String, overhead: Runtime_V1_LinuxContainerResources?, resources: Runtime_V1_LinuxContainerResources?) throws(CrispError) {
+    guard let id = try resolveID(rawID, table: "sandboxes"), try store.sandbox(id: id) != nil else {
+      throw CrispError.notFound("pod sandbox \"\(rawID)\" not found")
+    }
+    var update = Runtime_V1_UpdatePodSandboxResourcesRequest()
+    update.podSandboxID = id
+    if let overhead { update.overhead = overhead }
+    if let resources { update.resources = resources }
+    do {
+      let bytes: [UInt8] = try update.serializedBytes()
+      try AtomicFile.write(bytes, to: FilePath.join(sandboxFilesDirectory(id), "resources.pb"), mode: 0o600)
+    } catch {
+      throw CrispError.internalError("record the resources of sandbox \(id): \(error)")
+    }
+  }
+
+  /// The resources kubelet last reported for a sandbox (UpdatePodSandboxResources), if any.
+  public func recordedPodResources(_ id: String) -> Runtime_V1_UpdatePodSandboxResourcesRequest? {
+    guard let bytes = (try? FilePath.read(FilePath.join(sandboxFilesDirectory(id), "resources.pb"))) ?? nil else { return nil }
+    return try? Runtime_V1_UpdatePodSandboxResourcesRequest(serializedBytes: bytes)
+  }
+}
