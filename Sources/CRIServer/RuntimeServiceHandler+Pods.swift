@@ -203,6 +203,7 @@ extension RuntimeServiceHandler {
       value.hostPath = mount.hostPath
       value.readonly = mount.readonly
       value.propagation = mount.propagation
+      value.recursiveReadOnly = mount.recursiveReadOnly
       return value
     }
     status.stopSignal = container.config.stopSignal

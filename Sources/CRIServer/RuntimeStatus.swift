@@ -43,7 +43,7 @@ struct RuntimeStatusReporter: Sendable {
     response.runtimeHandlers = ([""] + handlers.keys.sorted()).map { name in
       var handler = Runtime_V1_RuntimeHandler()
       handler.name = name
-      handler.features.recursiveReadOnlyMounts = false
+      handler.features.recursiveReadOnlyMounts = runtime.supportsRecursiveReadOnly(name.isEmpty ? config.runtime.defaultHandler : name)
       handler.features.userNamespaces = false
       return handler
     }

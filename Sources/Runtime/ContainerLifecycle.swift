@@ -22,6 +22,7 @@ struct ContainerExtra: Codable, Sendable {
     var hostPath: String
     var readonly: Bool
     var propagation: Int
+    var recursiveReadOnly: Bool?
   }
 }
 
@@ -42,7 +43,7 @@ extension RuntimeManager {
       throw CrispError.failedPrecondition("sandbox \(sandboxID): runtime handler \"\(sandbox.runtimeHandler)\" is gone")
     }
     let logPath = try self.logPath(directory: sandboxView.config.logDirectory, relative: config.logPath)
-    let mounts = try resolveMounts(config.mounts)
+    let mounts = try resolveMounts(config.mounts, recursiveReadOnly: supportsRecursiveReadOnly(sandbox.runtimeHandler))
     let sandboxConfig = sandboxView.config
     try SecurityChecks.checkContainer(config, sandbox: sandboxConfig)
     let security = config.linux.securityContext
@@ -144,7 +145,11 @@ extension RuntimeManager {
           record.state = .created
           let extra = ContainerExtra(
             cgroupsPath: cgroupsPath, reservedName: reservedName, stopSignal: stopSignal(config, imageConfig),
-            mounts: mounts.map { .init(containerPath: $0.containerPath, hostPath: $0.hostPath, readonly: $0.readonly, propagation: $0.propagation.rawValue) })
+            mounts: mounts.map {
+              .init(
+                containerPath: $0.containerPath, hostPath: $0.hostPath, readonly: $0.readonly, propagation: $0.propagation.rawValue,
+                recursiveReadOnly: $0.recursiveReadOnly ? true : nil)
+            })
           record.extra = Array((try? JSONEncoder().encode(extra)) ?? Data())
           try store.putContainer(record)
         }
@@ -178,7 +183,7 @@ extension RuntimeManager {
   }
 
   /// CRI mounts with their host paths checked to exist and resolved through symlinks.
-  func resolveMounts(_ mounts: [Runtime_V1_Mount]) throws(CrispError) -> [SpecBuilder.ResolvedMount] {
+  func resolveMounts(_ mounts: [Runtime_V1_Mount], recursiveReadOnly: Bool) throws(CrispError) -> [SpecBuilder.ResolvedMount] {
     var result: [SpecBuilder.ResolvedMount] = []
     for (index, mount) in mounts.enumerated() {
       guard mount.containerPath.hasPrefix("/") else {
@@ -191,12 +196,21 @@ extension RuntimeManager {
       let path = String(cString: resolved)
       free(resolved)
       if mount.recursiveReadOnly {
-        throw CrispError.invalidArgument("mounts[\(index)].recursive_read_only: not supported by this runtime yet (Status does not advertise it)")
+        let field = "mounts[\(index)].recursive_read_only"
+        guard recursiveReadOnly else {
+          throw CrispError.invalidArgument("\(field): this runtime handler cannot make recursive read-only mounts (Status does not advertise it)")
+        }
+        guard mount.readonly else { throw CrispError.invalidArgument("\(field) needs readonly: true") }
+        guard mount.propagation == .propagationPrivate else {
+          throw CrispError.invalidArgument("\(field) needs private propagation (mounts propagated into a read-only tree could not be made read-only)")
+        }
       }
       if mount.propagation != .propagationPrivate {
         try MountPropagation.check(path, shared: mount.propagation == .propagationBidirectional, field: "mounts[\(index)]")
       }
-      result.append(.init(hostPath: path, containerPath: mount.containerPath, readonly: mount.readonly, propagation: mount.propagation))
+      result.append(.init(
+        hostPath: path, containerPath: mount.containerPath, readonly: mount.readonly, propagation: mount.propagation,
+        recursiveReadOnly: mount.recursiveReadOnly))
     }
     return result
   }
@@ -420,7 +434,7 @@ extension RuntimeManager {
     let mounts = (containerExtra(record)?.mounts ?? []).map {
       SpecBuilder.ResolvedMount(
         hostPath: $0.hostPath, containerPath: $0.containerPath, readonly: $0.readonly,
-        propagation: Runtime_V1_MountPropagation(rawValue: $0.propagation) ?? .propagationPrivate)
+        propagation: Runtime_V1_MountPropagation(rawValue: $0.propagation) ?? .propagationPrivate, recursiveReadOnly: $0.recursiveReadOnly ?? false)
     }
     if record.state != .creating { decodedContainers.withLock { $0[record.id] = (config, mounts) } }
     return ContainerView(record: record, config: config, mounts: mounts)

@@ -102,6 +102,17 @@ public struct OCIRuntime: Sendable {
   }
 
   public func pause(_ id: String) async throws(CrispError) { try await run(["pause", id], what: "pause \(id)") }
+  /// Whether the runtime can make bind mounts read-only recursively (`rro` among `runc features`' mount
+  /// options) on a kernel with mount_setattr (5.12 and later).
+  public func supportsRecursiveReadOnly() async -> Bool {
+    guard Host.kernelAtLeast(5, 12) else { return false }
+    guard let result = try? await Subprocess.run([binary, "features"], timeout: .seconds(10)), result.status == 0,
+      let document = try? JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any],
+      let options = document["mountOptions"] as? [String]
+    else { return false }
+    return options.contains("rro")
+  }
+
   /// Applies new cgroup limits to a live container (`runc update --resources <file>`).
   public func update(_ id: String, resourcesFile: String) async throws(CrispError) {
     try await run(["update", "--resources", resourcesFile, id], what: "update \(id)")

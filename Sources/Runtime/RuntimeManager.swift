@@ -33,6 +33,9 @@ public final class RuntimeManager: Sendable {
   let exitWatch = ExitWatch()
   /// Handlers whose runtime binary exists, by name.
   public let runtimes: [String: OCIRuntime]
+  /// Handlers whose runtime and kernel make recursive read-only mounts (found at start-up).
+  private let recursiveReadOnly = Mutex<Set<String>>([])
+  public func supportsRecursiveReadOnly(_ handler: String) -> Bool { recursiveReadOnly.withLock { $0.contains(handler) } }
   /// Why a configured handler is not usable, by name: missing binary, or a failed start-up probe.
   private let unusable: Mutex<[String: String]>
   public var unavailableHandlers: [String: String] { unusable.withLock { $0 } }
@@ -112,6 +115,7 @@ public final class RuntimeManager: Sendable {
       }
       try? await runtime.delete(id)
       try? FilePath.removeTree(directory)
+      if await runtime.supportsRecursiveReadOnly() { recursiveReadOnly.withLock { _ = $0.insert(name) } }
     }
     try? FilePath.removeTree(FilePath.join(config.state, "probe"))
     cgroups.removeEmpty("/crisp-probe-\(getpid())")

@@ -115,8 +115,13 @@ public enum SpecBuilder {
     public var containerPath: String
     public var readonly: Bool
     public var propagation: Runtime_V1_MountPropagation
+    /// Read-only all the way down: mounts below the host path are read-only too (`rro`, mount_setattr).
+    public var recursiveReadOnly: Bool
 
-    public init(hostPath: String, containerPath: String, readonly: Bool, propagation: Runtime_V1_MountPropagation) {
+    public init(
+      hostPath: String, containerPath: String, readonly: Bool, propagation: Runtime_V1_MountPropagation, recursiveReadOnly: Bool = false
+    ) {
+      self.recursiveReadOnly = recursiveReadOnly
       self.hostPath = hostPath
       self.containerPath = containerPath
       self.readonly = readonly
@@ -178,7 +183,7 @@ public enum SpecBuilder {
       guard mount.containerPath.hasPrefix("/") else {
         throw CrispError.invalidArgument("mounts: container_path \"\(mount.containerPath)\" must be an absolute path")
       }
-      var options = ["rbind", mount.readonly ? "ro" : "rw"]
+      var options = ["rbind", mount.recursiveReadOnly ? "rro" : (mount.readonly ? "ro" : "rw")]
       switch mount.propagation {
       case .propagationBidirectional:
         options.append("rshared")

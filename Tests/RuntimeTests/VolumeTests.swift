@@ -79,6 +79,47 @@ import TestSupport
     }
   }
 
+  @Test func recursiveReadOnlyReachesSubmounts() async throws {
+    let shared = try SharedDirectory()
+    try FileManager.default.createDirectory(atPath: shared.path + "/tree/sub", withIntermediateDirectories: true)
+    try TestEnvironment.shell("mount -t tmpfs crisp-sub \(shared.path)/tree/sub")
+    defer { _ = try? TestEnvironment.shell("umount -l \(shared.path)/tree/sub") }
+    try await PodHarness.with { pods in
+      let handlers = try await pods.runtime { try await $0.status(.init()).runtimeHandlers }
+      #expect(handlers.first { $0.name == "" }?.features.recursiveReadOnlyMounts == true, "\(handlers)")
+      let podConfig = pods.podConfig("rro")
+      let pod = try await pods.runPod(podConfig)
+      var config = pods.containerConfig("rro", command: ["/bin/sleep", "1000"])
+      config.mounts = [
+        .with { $0.hostPath = shared.path + "/tree"; $0.containerPath = "/plain"; $0.readonly = true },
+        .with { $0.hostPath = shared.path + "/tree"; $0.containerPath = "/recursive"; $0.readonly = true; $0.recursiveReadOnly = true },
+      ]
+      let id = try await pods.runContainer(pod, podConfig, config)
+      // Plain read-only leaves the submount writable; recursive read-only does not.
+      #expect(try await pods.exec(id, ["/bin/sh", "-c", "echo x > /plain/sub/file"]).exitCode == 0)
+      let denied = try await pods.exec(id, ["/bin/sh", "-c", "echo x > /recursive/sub/other"])
+      #expect(denied.exitCode != 0)
+      #expect(String(decoding: denied.stderr, as: UTF8.self).contains("Read-only file system"))
+      let status = try await pods.status(id)
+      #expect(status.mounts.map(\.recursiveReadOnly) == [false, true])
+      for (mount, fragment) in [
+        (Runtime_V1_Mount.with { $0.hostPath = shared.path; $0.containerPath = "/x"; $0.recursiveReadOnly = true }, "needs readonly"),
+        (.with { $0.hostPath = shared.path; $0.containerPath = "/x"; $0.readonly = true; $0.recursiveReadOnly = true; $0.propagation = .propagationHostToContainer }, "private propagation"),
+      ] {
+        var bad = pods.containerConfig("bad-rro", command: ["/bin/true"])
+        bad.mounts = [mount]
+        do {
+          _ = try await pods.runContainer(pod, podConfig, bad)
+          Issue.record("accepted \(mount)")
+        } catch let error as RPCError {
+          #expect(error.code == .invalidArgument)
+          #expect(error.message.contains("mounts[0].recursive_read_only"), "\(error.message)")
+          #expect(error.message.contains(fragment), "\(error.message)")
+        }
+      }
+    }
+  }
+
   @Test func propagationFromAPrivateHostMountIsRefused() async throws {
     let privateDirectory = try TestEnvironment.temporaryDirectory("crisp-private")
     try TestEnvironment.shell("mount -t tmpfs crisp-private \(privateDirectory) && mount --make-private \(privateDirectory)")
