@@ -18,12 +18,17 @@ public enum Host {
 
   /// Whether this process holds capability number `capability` in its effective set (/proc/self/status).
   public static func hasCapability(_ capability: Int) -> Bool {
-    guard let status = try? FilePath.readText("/proc/self/status") else { return false }
-    for line in status.split(separator: "\n") where line.hasPrefix("CapEff:") {
-      guard let mask = UInt64(String(line.dropFirst("CapEff:".count)).trimmingSpaces, radix: 16) else { return false }
-      return mask & (1 << UInt64(capability)) != 0
+    guard let mask = capabilityMask("CapEff") else { return false }
+    return mask & (1 << UInt64(capability)) != 0
+  }
+
+  /// One of this process's capability sets from /proc/self/status (`CapEff`, `CapBnd`, …), as a bit mask.
+  public static func capabilityMask(_ field: String) -> UInt64? {
+    guard let status = (try? FilePath.readText("/proc/self/status")) ?? nil else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
+      return UInt64(String(line.dropFirst(field.count + 1)).trimmingSpaces, radix: 16)
     }
-    return false
+    return nil
   }
 
   /// The numeric group id for a group given by name or number; `nil` when no such group exists.

@@ -1,5 +1,6 @@
 import CrispCore
 import Foundation
+import Store
 
 /// One reading of a cgroup's counters, from the v1 controllers (cpuacct, memory, pids) or the v2 files.
 public struct CgroupSample: Sendable, Equatable {
@@ -45,7 +46,7 @@ extension Cgroups {
   /// Reads the counters of a cgroup; nil when it does not exist (the container is gone, or never started).
   public func sample(_ cgroupsPath: String) -> CgroupSample? {
     let relative = relativeDirectory(cgroupsPath)
-    var sample = CgroupSample(timestamp: Self.now())
+    var sample = CgroupSample(timestamp: Store.now())
     switch layout {
     case .legacy:
       let memory = "\(mountPoint)/memory\(relative)"
@@ -78,13 +79,6 @@ extension Cgroups {
       sample.processCount = Self.number("\(directory)/pids.current")
     }
     return sample
-  }
-
-  /// The wall clock in nanoseconds since the epoch (the unit of CRI timestamps).
-  public static func now() -> Int64 {
-    var time = timespec()
-    clock_gettime(CLOCK_REALTIME, &time)
-    return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
   }
 
   /// A file holding one number ("max" and unreadable files are nil).

@@ -1,4 +1,5 @@
-public import CrispCore
+import CrispCore
+public import Store
 import Synchronization
 
 /// A lifecycle change of a container or a sandbox (for a sandbox, `containerID` is the sandbox id).
@@ -11,7 +12,7 @@ public struct ContainerEvent: Sendable, Equatable {
   /// Nanoseconds since the epoch.
   public var timestamp: Int64
 
-  public init(containerID: String, sandboxID: String, kind: Kind, timestamp: Int64 = Cgroups.now()) {
+  public init(containerID: String, sandboxID: String, kind: Kind, timestamp: Int64 = Store.now()) {
     self.containerID = containerID
     self.sandboxID = sandboxID
     self.kind = kind

@@ -133,7 +133,7 @@ extension RuntimeManager {
             id: id, config: config, image: imageConfig, imageName: config.image.image, rootfs: rootfs,
             sandbox: .init(id: sandboxID, config: sandboxConfig, pausePID: Int32(sandbox.pid), paths: paths),
             user: user, mounts: mounts, cgroupsPath: cgroupsPath, oomScoreAdj: score, devices: devices, hostDevices: hostDevices,
-            hostCapabilities: LinuxCapabilities.bounding(), targetPID: targetProcess)
+            hostCapabilities: LinuxCapabilities.bounding, targetPID: targetProcess)
           spec.linux?.seccomp = seccomp
           try writeSpec(spec, to: directory)
           rollback.add("delete container") { try await runtime.delete(id) }

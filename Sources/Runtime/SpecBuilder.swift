@@ -361,14 +361,12 @@ public enum SpecBuilder {
 /// The Linux capability names, in capability-number order.
 public enum LinuxCapabilities {
   /// The capabilities of this process's bounding set: what a privileged container can be given here (a
-  /// node whose root lacks some, like CAP_SYS_RESOURCE, cannot pass them on).
-  public static func bounding() -> [String] {
-    guard let status = try? FilePath.readText("/proc/self/status"),
-      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapBnd:") }),
-      let mask = UInt64(line.dropFirst("CapBnd:".count).trimmingCharacters(in: .whitespaces), radix: 16)
-    else { return all }
+  /// node whose root lacks some, like CAP_SYS_RESOURCE, cannot pass them on). The set is fixed for the
+  /// process's life, so it is read once.
+  public static let bounding: [String] = {
+    guard let mask = Host.capabilityMask("CapBnd") else { return all }
     return all.enumerated().filter { mask & (1 << UInt64($0.offset)) != 0 }.map(\.element)
-  }
+  }()
 
   public static let all = [
     "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",

@@ -109,7 +109,7 @@ extension RuntimeManager {
 
   /// The container's writable layer size, re-measured when the last measure is older than the interval.
   func writableLayerUsage(_ id: String) -> StatsMemory.LayerUsage? {
-    let now = Cgroups.now()
+    let now = Store.now()
     if let cached = statsMemory.layers.withLock({ $0[id] }), now - cached.measuredAt < StatsMemory.writableLayerInterval {
       return cached
     }
@@ -168,7 +168,7 @@ extension RuntimeManager {
       }
     }
     if !view.hostNetwork, !view.record.netnsPath.isEmpty, let interfaces = try? await InterfaceStatistics.read(netnsPath: view.record.netnsPath) {
-      stats.linux.network.timestamp = Cgroups.now()
+      stats.linux.network.timestamp = Store.now()
       let usage = interfaces.filter { $0.name != "lo" }.map { interface in
         Runtime_V1_NetworkInterfaceUsage.with {
           $0.name = interface.name
