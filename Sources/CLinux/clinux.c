@@ -15,6 +15,7 @@
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #ifndef SYS_openat2
@@ -180,3 +181,24 @@ int crisp_in_netns(const char *path, void (*body)(void *), void *context) {
 int crisp_madvise(void *address, size_t length, int advice) { return madvise(address, length, advice); }
 int crisp_madv_random(void) { return MADV_RANDOM; }
 int crisp_madv_dontneed(void) { return MADV_DONTNEED; }
+
+int crisp_is_nsfs(const char *path) {
+  struct statfs info;
+  if (statfs(path, &info) != 0) return 0;
+  return info.f_type == 0x6e736673; /* NSFS_MAGIC */
+}
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+int crisp_pidfd_open(int pid) {
+  return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int crisp_pidfd_alive(int pidfd) {
+  return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+}

@@ -17,6 +17,12 @@ public enum NetworkNamespace {
     }
   }
 
+  /// Whether `path` is a pinned namespace (a nsfs mount), not a plain file left behind when the pin went
+  /// away (a reboot with the state directory on disk). CNI plugins must be given only the former.
+  public static func isPinned(_ path: String) -> Bool {
+    crisp_is_nsfs(path) == 1
+  }
+
   /// Unpins and deletes the namespace file. A missing one is fine (removal is idempotent).
   public static func remove(at path: String) throws(CrispError) {
     guard FilePath.exists(path) else { return }

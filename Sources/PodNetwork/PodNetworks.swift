@@ -171,9 +171,9 @@ public final class PodNetworks: Sendable {
   /// forgets it. Nothing saved: nothing to do. A plugin failure keeps the file so the next call retries.
   public func detach(cacheFile: String) async throws(CrispError) {
     guard let attachment = try PodNetworkAttachment.read(cacheFile) else { return }
-    // A namespace that is gone (a reboot) is passed as empty: plugins then release what they hold outside
-    // it (IPAM leases, host-side rules) and skip the rest, as the CNI spec asks of DEL.
-    let netns = FilePath.exists(attachment.netns) ? attachment.netns : ""
+    // A namespace that is gone (a reboot; or only a stale file is left) is passed as empty: plugins then
+    // release what they hold outside it (IPAM leases, host-side rules) and skip the rest, as the CNI spec asks.
+    let netns = NetworkNamespace.isPinned(attachment.netns) ? attachment.netns : ""
     // Every plugin gets its DEL even when one fails, so one broken plugin does not strand what the others
     // hold; the first failure is reported (and the attachment kept for the next try).
     var firstFailure: CrispError?

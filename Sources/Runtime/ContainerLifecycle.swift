@@ -58,7 +58,7 @@ extension RuntimeManager {
     let devices = resolvedDevices
     let hostDevices = config.linux.securityContext.privileged ? DeviceNodes.host() : []
     // PID mode TARGET: the process namespace of another running container of the same pod.
-    var targetPID: Int64?
+    var targetNamespace: TargetPIDNamespace?
     let namespaceOptions = config.linux.securityContext.namespaceOptions
     if namespaceOptions.pid == .target {
       let field = "config.linux.security_context.namespace_options.target_id"
@@ -69,9 +69,11 @@ extension RuntimeManager {
       guard target.record.state == .running, target.record.pid > 0 else {
         throw CrispError.failedPrecondition("\(field) \"\(namespaceOptions.targetID)\": the target container is \(target.record.state.rawValue), not running")
       }
-      targetPID = target.record.pid
+      targetNamespace = try TargetPIDNamespace.open(pid: Int32(truncatingIfNeeded: target.record.pid), containerID: target.record.id, field: field)
     }
-    let targetProcess = targetPID
+    // Held open until runc has joined it (the shim reports the pid after `runc create`), then closed.
+    let targetProcess = targetNamespace
+    defer { targetProcess?.close() }
     let id = Self.newID()
     let reservedName = "\(config.metadata.name)_\(sandboxConfig.metadata.name)_\(sandboxConfig.metadata.namespace)_\(sandboxConfig.metadata.uid)_\(config.metadata.attempt)"
     let serialized: [UInt8]
@@ -133,7 +135,7 @@ extension RuntimeManager {
             id: id, config: config, image: imageConfig, imageName: config.image.image, rootfs: rootfs,
             sandbox: .init(id: sandboxID, config: sandboxConfig, pausePID: Int32(sandbox.pid), paths: paths),
             user: user, mounts: mounts, cgroupsPath: cgroupsPath, oomScoreAdj: score, devices: devices, hostDevices: hostDevices,
-            hostCapabilities: LinuxCapabilities.bounding, targetPID: targetProcess)
+            hostCapabilities: LinuxCapabilities.bounding, targetNamespace: targetProcess?.path)
           spec.linux?.seccomp = seccomp
           try writeSpec(spec, to: directory)
           rollback.add("delete container") { try await runtime.delete(id) }
@@ -396,7 +398,7 @@ extension RuntimeManager {
       record.exitCode = exit.code
       record.finishedAt = exit.finishedAt
       record.reason = exit.oomKilled ? "OOMKilled" : (exit.code == 0 ? "Completed" : "Error")
-      try store.putContainer(record)
+      try store.recordExit(id, exitCode: record.exitCode, finishedAt: record.finishedAt, reason: record.reason)
     }
     return record
   }

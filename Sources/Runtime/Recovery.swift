@@ -1,6 +1,7 @@
 import CrispCore
 import Foundation
 import Images
+import PodNetwork
 import Store
 import Glibc
 
@@ -60,6 +61,22 @@ extension RuntimeManager {
         }
       } catch {
         logger.error("recovery of a container failed", metadata: ["id": "\(container.id)", "error": "\(error)"])
+      }
+    }
+    // Network attachments of sandboxes the store does not know (a daemon killed between forgetting a sandbox
+    // and its DEL finishing): DEL them now, or their IP leases and host rules would never be released.
+    let networksDirectory = FilePath.join(config.root, "networks")
+    let sandboxIDs = Set(sandboxes.map(\.id))
+    for file in (try? FileManager.default.contentsOfDirectory(atPath: networksDirectory)) ?? [] where file.hasSuffix(".json") {
+      let id = String(file.dropLast(5))
+      guard !sandboxIDs.contains(id) else { continue }
+      do {
+        let netns = try PodNetworkAttachment.read(networkCacheFile(id))?.netns
+        try await networks.detach(cacheFile: networkCacheFile(id))
+        if let netns, !netns.isEmpty { try NetworkNamespace.remove(at: netns) }
+        logger.info("released the network of a sandbox the store had forgotten", metadata: ["id": "\(id)"])
+      } catch {
+        logger.error("releasing an orphaned pod network failed", metadata: ["id": "\(id)", "error": "\(error)"])
       }
     }
     // Directories of containers the store does not know (a crash between creating them and the record).

@@ -111,10 +111,18 @@ extension RuntimeManager {
       }
     } catch {
       logger.warning("RunPodSandbox failed; rolling back", metadata: ["id": "\(id)", "error": "\(error.message)"])
-      await rollback.run { what, failure in
+      let clean = await rollback.run { what, failure in
         self.logger.error("rollback step failed", metadata: ["id": "\(id)", "step": "\(what)", "error": "\(failure)"])
       }
-      try? store.deleteSandbox(id, name: name)
+      if clean {
+        try? store.deleteSandbox(id, name: name)
+      } else {
+        // Something could not be undone (a CNI DEL that failed holds an IP lease and host rules): the sandbox
+        // stays listed as NOTREADY, so StopPodSandbox / RemovePodSandbox (kubelet's garbage collection) retry
+        // the teardown instead of the leftovers being forgotten.
+        record.state = .notready
+        try? store.putSandbox(record)
+      }
       throw error
     }
     logger.info("sandbox ready", metadata: ["id": "\(id)", "pod": "\(metadata.namespace)/\(metadata.name)"])

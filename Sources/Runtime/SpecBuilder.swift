@@ -147,7 +147,7 @@ public enum SpecBuilder {
     id: String, config: Runtime_V1_ContainerConfig, image: ImageConfig, imageName: String, rootfs: String,
     sandbox: SandboxContext, user: ResolvedUser, mounts: [ResolvedMount], cgroupsPath: String, oomScoreAdj: Int?,
     devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)] = [], hostDevices: [OCISpec.Device] = [],
-    hostCapabilities: [String] = LinuxCapabilities.all, targetPID: Int64? = nil
+    hostCapabilities: [String] = LinuxCapabilities.all, targetNamespace: String? = nil
   ) throws(CrispError) -> OCISpec {
     var spec = OCISpec()
     var process = OCISpec.Process()
@@ -211,10 +211,10 @@ public enum SpecBuilder {
     case .pod: linux.namespaces.append(.init("pid", path: "\(pause)/pid"))
     case .container: linux.namespaces.append(.init("pid"))
     case .target:
-      guard let targetPID else {
+      guard let targetNamespace else {
         throw CrispError.invalidArgument("linux.security_context.namespace_options.target_id: no running target container")
       }
-      linux.namespaces.append(.init("pid", path: "/proc/\(targetPID)/ns/pid"))
+      linux.namespaces.append(.init("pid", path: targetNamespace))
     default: break
     }
     linux.cgroupsPath = cgroupsPath
@@ -325,7 +325,8 @@ public enum SpecBuilder {
     resources.devices = [.init(allow: false, type: nil, major: nil, minor: nil, access: "rwm")]
     var memory = OCISpec.Memory()
     if r.memoryLimitInBytes > 0 { memory.limit = r.memoryLimitInBytes }
-    if r.memorySwapLimitInBytes > 0 { memory.swap = r.memorySwapLimitInBytes }
+    // -1 is "unlimited swap" in both CRI and OCI, so it passes through as is.
+    if r.memorySwapLimitInBytes > 0 || r.memorySwapLimitInBytes == -1 { memory.swap = r.memorySwapLimitInBytes }
     if memory != OCISpec.Memory() { resources.memory = memory }
     var cpu = OCISpec.CPU()
     if r.cpuShares > 0 { cpu.shares = UInt64(r.cpuShares) }

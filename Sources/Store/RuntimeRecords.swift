@@ -137,6 +137,18 @@ extension Store {
     }
   }
 
+  /// Folds a container's exit into its record only while the record still exists and is running or created.
+  /// Readers fold exits in without holding the container's lock, so this must never bring back a record a
+  /// concurrent RemoveContainer deleted, nor overwrite a state another call has moved on from.
+  public func recordExit(_ id: String, exitCode: Int32, finishedAt: Int64, reason: String) throws(CrispError) {
+    try write("record exit of container \(id)") { db in
+      try db.execute(sql: """
+        UPDATE containers SET state = 'exited', exit_code = ?, finished_at = ?, reason = ?
+        WHERE id = ? AND state IN ('running', 'created')
+        """, arguments: [exitCode, finishedAt, reason, id])
+    }
+  }
+
   public func container(id: String) throws(CrispError) -> ContainerRecord? {
     try read("read container \(id)") { db in try Self.fetchContainers(db, "id = ?", [id]).first }
   }

@@ -151,3 +151,21 @@ import Testing
     #expect(value["c"] == .number(1.5))
   }
 }
+
+/// DEL is handed a namespace path only when it is a pinned namespace; a plain file left where one was (a
+/// reboot with the state directory on disk) must not be passed to the plugins.
+@Suite struct NetworkNamespaceTests {
+  @Test func onlyANamespaceMountCountsAsPinned() async throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crisp-netns-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let path = directory + "/pinned"
+    try await NetworkNamespace.create(at: path)
+    #expect(NetworkNamespace.isPinned(path))
+    try NetworkNamespace.remove(at: path)
+    #expect(!NetworkNamespace.isPinned(path))
+    FileManager.default.createFile(atPath: path, contents: nil)
+    #expect(!NetworkNamespace.isPinned(path))
+    try NetworkNamespace.remove(at: path)
+    #expect(!FileManager.default.fileExists(atPath: path))
+  }
+}

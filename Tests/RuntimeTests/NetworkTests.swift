@@ -290,6 +290,78 @@ import TestSupport
     }
   }
 
+  /// A teardown that fails during RunPodSandbox's rollback is not forgotten: the sandbox stays listed as
+  /// NOTREADY holding its attachment, and RemovePodSandbox retries DEL once the plugin recovers.
+  @Test func aFailedRollbackKeepsTheSandboxForRetry() async throws {
+    let binDirectory = try TestEnvironment.temporaryDirectory("crisp-cnibin")
+    defer { try? FileManager.default.removeItem(atPath: binDirectory) }
+    let broken = binDirectory + "/del-broken"
+    let script = """
+      #!/bin/sh
+      cat > /dev/null
+      case "$CNI_COMMAND" in
+      ADD) echo '{"cniVersion": "1.0.0", "code": 11, "msg": "refused on ADD"}'; exit 1 ;;
+      DEL) if [ -e \(broken) ]; then echo '{"cniVersion": "1.0.0", "code": 11, "msg": "refused on DEL"}'; exit 1; fi ;;
+      esac
+      exit 0
+
+      """
+    try FileManager.default.createDirectory(atPath: binDirectory, withIntermediateDirectories: true)
+    try script.write(toFile: binDirectory + "/crisp-del-fails", atomically: true, encoding: .utf8)
+    chmod(binDirectory + "/crisp-del-fails", 0o755)
+    FileManager.default.createFile(atPath: broken, contents: nil)
+    let cni = "bin_dirs = [\"\(binDirectory)\", \"/opt/cni/bin\"]"
+    try await PodHarness.with(cniConfig: cni, writeNetwork: false) { pods in
+      // portmap first, so the failing plugin comes after the real bridge and portmap have done their ADD.
+      try pods.network.writeConfig(to: pods.daemon.cniConfDir, ipMasq: true, extraPlugins: [["type": "crisp-del-fails"]])
+      try await Task.sleep(for: .milliseconds(200))
+      do {
+        _ = try await pods.runPod(pods.podConfig("half"))
+        Issue.record("the pod ran")
+      } catch let error as RPCError {
+        #expect(error.message.contains("refused on ADD"), "\(error.message)")
+      }
+      let listed = try await pods.runtime { try await $0.listPodSandbox(.init()).items }
+      #expect(listed.count == 1)
+      #expect(listed.first?.state == .sandboxNotready)
+      let id = try #require(listed.first?.id)
+      #expect(FileManager.default.fileExists(atPath: pods.daemon.root + "/networks/\(id).json"))
+      do {
+        _ = try await pods.runtime { try await $0.removePodSandbox(.with { $0.podSandboxID = id }) }
+        Issue.record("removed while DEL still fails")
+      } catch let error as RPCError {
+        #expect(error.message.contains("refused on DEL"), "\(error.message)")
+      }
+      try FileManager.default.removeItem(atPath: broken)
+      _ = try await pods.runtime { try await $0.removePodSandbox(.with { $0.podSandboxID = id }) }
+      #expect(try await pods.runtime { try await $0.listPodSandbox(.init()).items }.isEmpty)
+      #expect(!FileManager.default.fileExists(atPath: pods.daemon.root + "/networks/\(id).json"))
+      let left = try Self.leftovers(pods)
+      #expect(left.isEmpty, "\(left)")
+    }
+  }
+
+  /// An attachment file whose sandbox the store does not know is released at start-up, not kept forever.
+  @Test func recoveryReleasesAttachmentsOfForgottenSandboxes() async throws {
+    try await PodHarness.with { pods in
+      let pod = try await pods.runPod(pods.podConfig("forgotten"))
+      #expect(pods.network.leases.count == 1)
+      pods.daemon.signal(SIGKILL)
+      _ = try pods.daemon.waitForExit()
+      let networks = pods.daemon.root + "/networks"
+      let orphan = String(repeating: "f", count: 64)
+      try FileManager.default.moveItem(atPath: networks + "/\(pod).json", toPath: networks + "/\(orphan).json")
+      try pods.daemon.start()
+      _ = try await pods.runtime { try await $0.version(.init()) }
+      #expect(pods.network.leases.isEmpty)
+      #expect(!FileManager.default.fileExists(atPath: networks + "/\(orphan).json"))
+      _ = try await pods.runtime { try await $0.stopPodSandbox(.with { $0.podSandboxID = pod }) }
+      _ = try await pods.runtime { try await $0.removePodSandbox(.with { $0.podSandboxID = pod }) }
+      let left = try Self.leftovers(pods)
+      #expect(left.isEmpty, "\(left)")
+    }
+  }
+
   @Test func fiftyPodsReleaseEveryAddress() async throws {
     try await PodHarness.with { pods in
       var ids: [String] = []

@@ -288,6 +288,16 @@ import TestSupport
         })
       }
       #expect(limit() == "\(128 << 20)")
+      // -1 swap is "unlimited", not a negative size.
+      try await pods.runtime { runtime in
+        _ = try await runtime.updateContainerResources(.with {
+          $0.containerID = id
+          $0.linux.memoryLimitInBytes = 128 << 20
+          $0.linux.memorySwapLimitInBytes = -1
+          $0.linux.cpuShares = 512
+        })
+      }
+      #expect(limit() == "\(128 << 20)")
       var status = try await pods.runtime { try await $0.containerStatus(.with { $0.containerID = id }).status }
       #expect(status.resources.linux.memoryLimitInBytes == 128 << 20)
       #expect(status.resources.linux.cpuShares == 512)

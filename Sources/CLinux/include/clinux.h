@@ -45,6 +45,12 @@ int crisp_pipe_cloexec(int fds[2]);
 /// empty file). Runs on a thread of its own, so no thread of the caller ever changes namespace. Returns 0 or
 /// an errno.
 int crisp_netns_create(const char *path);
+/// 1 when `path` is a namespace file (nsfs) — a pinned namespace, not a plain file left behind; 0 otherwise.
+int crisp_is_nsfs(const char *path);
+/// pidfd_open(2): a handle on one process that a reused pid can never alias. Returns the fd or -1 (errno).
+int crisp_pidfd_open(int pid);
+/// 1 while the process behind a pidfd has not exited, 0 otherwise.
+int crisp_pidfd_alive(int pidfd);
 /// Runs `body` inside the network namespace at `path`, on a thread of its own; returns 0 or an errno.
 int crisp_in_netns(const char *path, void (*body)(void *), void *context);
 int crisp_madvise(void *address, size_t length, int advice);
