@@ -104,10 +104,27 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // SPDY/3.1 framing (zlib header compression) and a small blocking client: shared by the streaming
+    // server, crisp-bench and tests.
+    .target(name: "SPDY", dependencies: ["CZlib"], swiftSettings: strict),
+    .target(
+      name: "Streaming",
+      dependencies: [
+        "CrispCore", "CLinux", "SPDY", "Config", "Runtime",
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "NIOWebSocket", package: "swift-nio"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
     .target(
       name: "CRIServer",
       dependencies: [
-        "CRIAPI", "CrispCore", "Config", "Store", "PodNetwork", "Registry", "Images", "Runtime",
+        "CRIAPI", "CrispCore", "Config", "Store", "PodNetwork", "Registry", "Images", "Runtime", "Streaming",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
@@ -137,7 +154,7 @@ let package = Package(
     .executableTarget(
       name: "crisp-bench",
       dependencies: [
-        "CRIAPI", "CrispCore", "Config", "Store", "Registry", "Images",
+        "CRIAPI", "CrispCore", "Config", "Store", "Registry", "Images", "SPDY",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -185,11 +202,12 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    .testTarget(name: "StreamingUnitTests", dependencies: ["SPDY", "Streaming"], swiftSettings: strict),
     .testTarget(name: "RuntimeUnitTests", dependencies: ["CRIAPI", "CrispCore", "Registry", "Runtime"], swiftSettings: strict),
     .testTarget(
       name: "RuntimeTests",
       dependencies: [
-        "CRIAPI", "CrispCore", "Config", "Runtime", "Registry", "TestSupport",
+        "CRIAPI", "CrispCore", "Config", "Runtime", "Registry", "SPDY", "TestSupport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
       ],

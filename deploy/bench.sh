@@ -4,11 +4,13 @@
 #   - crisp (release build) and containerd, each on a private socket, root and state, both pulling from
 #     that registry through a hosts.toml, with the same CNI configuration,
 #   - crisp-bench with every scenario, writing bench-results.md and bench-results.json.
-# Usage: deploy/bench.sh [ITERATIONS]
+# Usage: deploy/bench.sh [ITERATIONS [SCENARIO...]]   (scenarios default to all; see crisp-bench --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench.sh: run as root" >&2; exit 1; }
 iterations=${1:-5}
+shift || true
+scenarios=("${@:-all}")
 source deploy/packages.sh
 install_crisp_packages
 dpkg-query -W containerd >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q containerd
@@ -55,7 +57,7 @@ echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/big\", \"tag\
 
 # Images for the pod scenarios: busybox for containers, and for containerd a pause image made from crisp's
 # own pause program (crisp builds the same one locally; nothing is pulled from outside).
-echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/busybox\", \"tag\": \"1\", \"images\": [{\"config\": {\"Cmd\": [\"/bin/sh\"]}, \"layers\": [{\"compression\": \"gzip\", \"entries\": [{\"path\": \"bin\", \"type\": \"dir\"}, {\"path\": \"bin/busybox\", \"type\": \"file\", \"source\": \"/bin/busybox\", \"mode\": 493}, {\"path\": \"bin/sleep\", \"type\": \"symlink\", \"target\": \"busybox\"}, {\"path\": \"bin/echo\", \"type\": \"symlink\", \"target\": \"busybox\"}, {\"path\": \"bin/sh\", \"type\": \"symlink\", \"target\": \"busybox\"}]}]}]}" | push
+echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/busybox\", \"tag\": \"1\", \"images\": [{\"config\": {\"Cmd\": [\"/bin/sh\"]}, \"layers\": [{\"compression\": \"gzip\", \"entries\": [{\"path\": \"bin\", \"type\": \"dir\"}, {\"path\": \"bin/busybox\", \"type\": \"file\", \"source\": \"/bin/busybox\", \"mode\": 493}, {\"path\": \"bin/sleep\", \"type\": \"symlink\", \"target\": \"busybox\"}, {\"path\": \"bin/echo\", \"type\": \"symlink\", \"target\": \"busybox\"}, {\"path\": \"bin/sh\", \"type\": \"symlink\", \"target\": \"busybox\"}, {\"path\": \"bin/head\", \"type\": \"symlink\", \"target\": \"busybox\"}]}]}]}" | push
 echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/pause\", \"tag\": \"1\", \"images\": [{\"config\": {\"Entrypoint\": [\"/pause\"], \"User\": \"65535:65535\"}, \"layers\": [{\"compression\": \"gzip\", \"entries\": [{\"path\": \"pause\", \"type\": \"file\", \"source\": \"$bin/crisp-pause\", \"mode\": 493}]}]}]}" | push
 
 printf 'server = "http://%s"\n' "$registry" > "$work/certs.d/$registry/hosts.toml"
@@ -115,5 +117,5 @@ sleep 1
 "$bin/crisp-bench" --endpoint "unix://$work/crisp.sock" --compare "unix://$work/containerd.sock" \
   --iterations "$iterations" --registry "http://$registry" \
   --image "$registry/bench/small:1" --image "$registry/bench/big:1" --container-image "$registry/bench/busybox:1" \
-  --json bench-results.json --markdown bench-results.md all
+  --json bench-results.json --markdown bench-results.md "${scenarios[@]}"
 echo "bench.sh: wrote bench-results.md and bench-results.json"

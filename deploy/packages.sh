@@ -10,7 +10,7 @@ crisp_packages=(
   libseccomp-dev libsqlite3-dev zlib1g-dev libzstd-dev libnl-3-dev libnl-route-3-dev
   # tests: a real registry, a static busybox for test images, protoc for proto/generate.sh
   docker-registry busybox-static protobuf-compiler apache2-utils python3 openssl zstd skopeo curl
-  python3-grpcio python3-grpc-tools
+  python3-grpcio python3-grpc-tools python3-websocket
 )
 
 install_crisp_packages() {

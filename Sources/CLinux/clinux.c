@@ -16,6 +16,11 @@
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <sys/vfs.h>
+#include <termios.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #ifndef SYS_openat2
@@ -201,4 +206,71 @@ int crisp_pidfd_open(int pid) {
 
 int crisp_pidfd_alive(int pidfd) {
   return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
+}
+
+int crisp_set_window_size(int fd, unsigned short columns, unsigned short rows) {
+  struct winsize size = {.ws_row = rows, .ws_col = columns};
+  return ioctl(fd, TIOCSWINSZ, &size);
+}
+
+struct dial_request {
+  unsigned short port;
+  int fd;
+  int error;
+};
+
+static void dial_loopback(void *pointer) {
+  struct dial_request *request = pointer;
+  struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(request->port)};
+  v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&v4, sizeof(v4)) == 0) {
+    request->fd = fd;
+    return;
+  }
+  request->error = errno;
+  if (fd >= 0) close(fd);
+  struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(request->port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+  fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&v6, sizeof(v6)) == 0) {
+    request->fd = fd;
+    return;
+  }
+  /* The IPv4 error is the one reported: it is the address tried first and the usual one. */
+  if (fd >= 0) close(fd);
+}
+
+int crisp_dial_loopback(const char *netns, unsigned short port, int *fd) {
+  struct dial_request request = {.port = port, .fd = -1, .error = 0};
+  if (netns == NULL) {
+    dial_loopback(&request);
+  } else {
+    int status = crisp_in_netns(netns, dial_loopback, &request);
+    if (status != 0) return status;
+  }
+  if (request.fd < 0) return request.error ? request.error : ECONNREFUSED;
+  *fd = request.fd;
+  return 0;
+}
+
+int crisp_openpty(int *master, int *slave) {
+  int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0) return -1;
+  if (grantpt(m) != 0 || unlockpt(m) != 0) {
+    close(m);
+    return -1;
+  }
+  char name[128];
+  if (ptsname_r(m, name, sizeof(name)) != 0) {
+    close(m);
+    return -1;
+  }
+  int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (s < 0) {
+    close(m);
+    return -1;
+  }
+  *master = m;
+  *slave = s;
+  return 0;
 }

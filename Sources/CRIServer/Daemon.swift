@@ -9,6 +9,7 @@ import Runtime
 public import Logging
 import ServiceLifecycle
 import Store
+import Streaming
 
 /// The crisp daemon: takes its locks, opens the store, serves the CRI socket until SIGTERM/SIGINT, then
 /// shuts down cleanly. Containers are never touched by a shutdown: they belong to their shims.
@@ -46,6 +47,8 @@ public struct Daemon: Sendable {
     await runtime.recover()
     runtime.startExitWatcher()
     await runtime.probeHandlers()
+    let streaming = StreamServer(config: config.streaming, runtime: runtime, logger: logger)
+    try await streaming.start()
     let listener = try openSocket(address)
 
     var transportConfig = HTTP2ServerTransport.Posix.Config.defaults
@@ -55,7 +58,7 @@ public struct Daemon: Sendable {
     let server = GRPCServer(
       transport: transport,
       services: [
-        RuntimeServiceHandler(node: node, runtime: runtime), ImageServiceHandler(node: node, images: images),
+        RuntimeServiceHandler(node: node, runtime: runtime, streaming: streaming), ImageServiceHandler(node: node, images: images),
         AdminServiceHandler(node: node, images: images),
       ],
       interceptors: [CallInterceptor(logger: logger)])
@@ -79,9 +82,11 @@ public struct Daemon: Sendable {
     do {
       try await group.run()
     } catch {
+      await streaming.stop()
       await images.shutdown()
       throw error
     }
+    await streaming.stop()
     await images.shutdown()
   }
 

@@ -4,18 +4,6 @@ import GRPCCore
 // The RuntimeService calls whose areas are not built yet: each answers UNIMPLEMENTED naming itself and the
 // area that brings it (README, "What works today"). Implemented calls live in RuntimeServiceHandler*.swift.
 extension RuntimeServiceHandler {
-  func exec(request: Runtime_V1_ExecRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_ExecResponse {
-    throw notImplemented("Exec", "the streaming server")
-  }
-
-  func attach(request: Runtime_V1_AttachRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_AttachResponse {
-    throw notImplemented("Attach", "the streaming server")
-  }
-
-  func portForward(request: Runtime_V1_PortForwardRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_PortForwardResponse {
-    throw notImplemented("PortForward", "the streaming server")
-  }
-
   func checkpointContainer(request: Runtime_V1_CheckpointContainerRequest, context: GRPCCore.ServerContext) async throws -> Runtime_V1_CheckpointContainerResponse {
     throw notImplemented("CheckpointContainer", "no planned release (checkpoint/restore is not supported)")
   }

@@ -3,12 +3,14 @@ import Config
 import CrispCore
 import GRPCCore
 import Runtime
+import Streaming
 
 /// The CRI RuntimeService: one method per RPC, each validating its request, doing the work through the
 /// lower modules, and throwing ``CrispError`` for the interceptor to map.
 struct RuntimeServiceHandler: Runtime_V1_RuntimeService.SimpleServiceProtocol {
   let node: NodeContext
   let runtime: RuntimeManager
+  let streaming: StreamServer
 
   /// The CRI API version this runtime speaks; kubelet sends its own as `version` and expects this back.
   static let criVersion = "0.1.0"

@@ -116,6 +116,10 @@ public enum ConfigLoader {
         guard v.nanoseconds > 0 else { throw t.error("idle_timeout", "must be longer than 0s") }
         c.streaming.idleTimeout = v
       }
+      if let v = try t.duration("stream_creation_timeout") {
+        guard v.nanoseconds > 0 else { throw t.error("stream_creation_timeout", "must be longer than 0s") }
+        c.streaming.streamCreationTimeout = v
+      }
       if let v = try t.string("tls_cert_file") { c.streaming.tlsCertFile = v }
       if let v = try t.string("tls_key_file") { c.streaming.tlsKeyFile = v }
       if c.streaming.tlsCertFile.isEmpty != c.streaming.tlsKeyFile.isEmpty {

@@ -131,6 +131,8 @@ public enum ConfigRenderer {
     out.set("port", c.streaming.port)
     out.comment("An exec or port-forward stream with no traffic for this long is closed.")
     out.set("idle_timeout", c.streaming.idleTimeout.description)
+    out.comment("A client that has not opened all the streams of its exec or attach within this long is disconnected.")
+    out.set("stream_creation_timeout", c.streaming.streamCreationTimeout.description)
     out.comment("PEM certificate and key for HTTPS; both empty means plain HTTP.")
     out.set("tls_cert_file", c.streaming.tlsCertFile)
     out.set("tls_key_file", c.streaming.tlsKeyFile)

@@ -179,6 +179,8 @@ public struct CrispConfig: Sendable, Equatable, Encodable {
     public var port: Int = 0
     /// An upgraded stream with no traffic for this long is closed.
     public var idleTimeout: TimeSpan = .seconds(4 * 3600)
+    /// A client that has not opened every stream its session needs within this long is disconnected.
+    public var streamCreationTimeout: TimeSpan = .seconds(30)
     /// PEM certificate and key; both empty means plain HTTP.
     public var tlsCertFile: String = ""
     public var tlsKeyFile: String = ""

@@ -38,6 +38,74 @@ public enum Subprocess {
     return try outcome.get()
   }
 
+  /// Starts `arguments[0]` (an absolute path) with the given descriptors as its stdin, stdout and stderr
+  /// (-1: /dev/null) and returns its pid without waiting; the caller reaps it (``wait(_:)``). For processes
+  /// whose I/O is streamed while they run (exec sessions).
+  public static func spawn(_ arguments: [String], stdin: Int32, stdout: Int32, stderr: Int32) throws(CrispError) -> Int32 {
+    guard let program = arguments.first, program.hasPrefix("/") else {
+      throw CrispError.internalError("subprocess: \"\(arguments.first ?? "")\" is not an absolute path")
+    }
+    let (pid, spawned) = posixSpawn(arguments, environment: nil, newProcessGroup: false) { actions in
+      for (fd, target, flags) in [(stdin, Int32(0), O_RDONLY), (stdout, 1, O_WRONLY), (stderr, 2, O_WRONLY)] {
+        if fd >= 0 {
+          posix_spawn_file_actions_adddup2(&actions, fd, target)
+        } else {
+          posix_spawn_file_actions_addopen(&actions, target, "/dev/null", flags, 0)
+        }
+      }
+    }
+    guard spawned == 0 else {
+      throw CrispError(.failedPrecondition, "cannot run \(program): \(SystemError("posix_spawn", program, errno: spawned).strerror)")
+    }
+    return pid
+  }
+
+  /// Reaps a process started with ``spawn(_:stdin:stdout:stderr:)``, blocking the calling thread; returns its
+  /// exit code (128 + signal for a killed process).
+  public static func wait(_ pid: Int32) -> Int32 {
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+      if errno != EINTR { return -1 }
+    }
+    return exitCode(status)
+  }
+
+  /// posix_spawn with crisp's rules for children: a clean signal mask, default dispositions for the signals
+  /// the daemon handles, optionally a process group of their own; `configure` sets up the descriptors.
+  static func posixSpawn(
+    _ arguments: [String], environment: [String]?, newProcessGroup: Bool, configure: (inout posix_spawn_file_actions_t) -> Void
+  ) -> (pid_t, Int32) {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    configure(&actions)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGPIPE, SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    var flags = Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+    if newProcessGroup {
+      flags |= Int16(POSIX_SPAWN_SETPGROUP)
+      posix_spawnattr_setpgroup(&attributes, 0)
+    }
+    posix_spawnattr_setflags(&attributes, flags)
+    let argv = arguments.map { strdup($0) } + [nil]
+    let envp = (environment ?? currentEnvironment()).map { strdup($0) } + [nil]
+    defer {
+      for pointer in argv { free(pointer) }
+      for pointer in envp { free(pointer) }
+    }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
+    return (pid, spawned)
+  }
+
   struct Request: @unchecked Sendable {
     var arguments: [String]
     var environment: [String]?
@@ -64,48 +132,21 @@ public enum Subprocess {
         for fd in outPipe + errPipe + inPipe where fd >= 0 { close(fd) }
         return .failure(CrispError.internalError("\(error)"))
       }
-      var actions = posix_spawn_file_actions_t()
-      posix_spawn_file_actions_init(&actions)
-      defer { posix_spawn_file_actions_destroy(&actions) }
-      if stdin != nil {
-        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
-      } else {
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+      let (pid, spawned) = Subprocess.posixSpawn(arguments, environment: environment, newProcessGroup: newProcessGroup) { actions in
+        if stdin != nil {
+          posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+        } else {
+          posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        if discardOutput {
+          posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+          posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        } else {
+          posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+          posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+        }
+        for (source, target) in extraFileDescriptors { posix_spawn_file_actions_adddup2(&actions, source, target) }
       }
-      if discardOutput {
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-      } else {
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-      }
-      for (source, target) in extraFileDescriptors { posix_spawn_file_actions_adddup2(&actions, source, target) }
-      var attributes = posix_spawnattr_t()
-      posix_spawnattr_init(&attributes)
-      defer { posix_spawnattr_destroy(&attributes) }
-      var empty = sigset_t()
-      sigemptyset(&empty)
-      posix_spawnattr_setsigmask(&attributes, &empty)
-      var defaults = sigset_t()
-      sigemptyset(&defaults)
-      for signal in [SIGPIPE, SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2] { sigaddset(&defaults, signal) }
-      posix_spawnattr_setsigdefault(&attributes, &defaults)
-      var flags = Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
-      if newProcessGroup {
-        flags |= Int16(POSIX_SPAWN_SETPGROUP)
-        posix_spawnattr_setpgroup(&attributes, 0)
-      }
-      posix_spawnattr_setflags(&attributes, flags)
-
-      let argv = arguments.map { strdup($0) } + [nil]
-      let envList = environment ?? currentEnvironment()
-      let envp = envList.map { strdup($0) } + [nil]
-      defer {
-        for pointer in argv { free(pointer) }
-        for pointer in envp { free(pointer) }
-      }
-      var pid: pid_t = 0
-      let spawned = posix_spawn(&pid, program, &actions, &attributes, argv, envp)
       close(outPipe[1])
       close(errPipe[1])
       if stdin != nil { close(inPipe[0]) }

@@ -154,7 +154,10 @@ public final class PodNetworks: Sendable {
         } catch {
           // Later networks and plugins never ran: DEL must not be asked of them.
           for later in attachment.networks.indices where later > index { attachment.networks[later].attempted = 0 }
-          attachment.networks[index].attempted = position + 1
+          // A plugin that could not even be found never ran, so it has nothing to undo (and a DEL of it
+          // would fail the same way, keeping the pod from ever being removed).
+          let ran = (try? plugin.locate(pluginConfig["type"]?.string ?? "")) != nil
+          attachment.networks[index].attempted = ran ? position + 1 : position
           try? attachment.write(cacheFile)
           throw error
         }

@@ -28,6 +28,7 @@ struct CrispBench: AsyncParsableCommand {
         list      ListContainers / ListPodSandbox / ListContainerStats with 50 running containers
         pods-memory  daemon RSS with 20 pods, and helper-process RSS per pod
         concurrency  20 RunPodSandbox at once
+        exec-stream  Exec over SPDY: time to the first stdout byte, and 100 MB of stdout throughput
         all       every scenario above
       deploy/bench.sh sets up a loopback registry, crisp and containerd, and runs this.
       """)
@@ -47,7 +48,7 @@ struct CrispBench: AsyncParsableCommand {
   func run() async throws {
     var endpoints = [CRIEndpoint(name: name, address: endpoint)]
     if let compare { endpoints.append(CRIEndpoint(name: compareName, address: compare)) }
-    let everything = ["memory", "pull", "network", "unpack", "sandbox", "container", "list", "pods-memory", "concurrency"]
+    let everything = ["memory", "pull", "network", "unpack", "sandbox", "container", "list", "pods-memory", "concurrency", "exec-stream"]
     let selected = Set(scenarios.contains("all") ? everything : scenarios)
     let known = Set(everything)
     if let unknown = selected.subtracting(known).first { throw ValidationError("unknown scenario \"\(unknown)\"") }
@@ -55,7 +56,7 @@ struct CrispBench: AsyncParsableCommand {
     emit(report.header)
     if selected.contains("memory") { await memoryScenario(endpoints, report) }
     if selected.contains("pull") { try await pullScenario(endpoints, report) }
-    let podScenarios = ["sandbox", "container", "list", "pods-memory", "concurrency"].filter(selected.contains)
+    let podScenarios = ["sandbox", "container", "list", "pods-memory", "concurrency", "exec-stream"].filter(selected.contains)
     if !podScenarios.isEmpty {
       guard let containerImage else { throw ValidationError("\(podScenarios.joined(separator: ", ")) need --container-image") }
       let pods = PodBench(endpoints: endpoints, image: containerImage, iterations: iterations, report: report)
@@ -65,6 +66,7 @@ struct CrispBench: AsyncParsableCommand {
       if selected.contains("list") { await pods.lists() }
       if selected.contains("pods-memory") { await pods.memoryWithPods() }
       if selected.contains("concurrency") { await pods.concurrency() }
+      if selected.contains("exec-stream") { await pods.execStream() }
     }
     if selected.contains("network") || selected.contains("unpack") {
       guard let registry else { throw ValidationError("network and unpack need --registry") }

@@ -3,6 +3,7 @@ import CrispCore
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import SPDY
 
 /// Pod and container scenarios, run on every endpoint with their iterations interleaved.
 struct PodBench: Sendable {
@@ -34,9 +35,9 @@ struct PodBench: Sendable {
   }
 
   /// Measures `operation` on each endpoint, interleaved, `iterations` times; an endpoint that cannot do it
-  /// is reported unsupported with its answer.
-  func measure(_ name: String, target: String? = nil, _ operation: @escaping @Sendable (Runtime, inout Double) async throws -> Void) async {
-    var results: [String: Samples] = Dictionary(uniqueKeysWithValues: endpoints.map { ($0.name, Samples(unit: "s")) })
+  /// is reported unsupported with its answer. The operation sets the sample: seconds, or a rate in `unit`.
+  func measure(_ name: String, target: String? = nil, unit: String = "s", _ operation: @escaping @Sendable (Runtime, inout Double) async throws -> Void) async {
+    var results: [String: Samples] = Dictionary(uniqueKeysWithValues: endpoints.map { ($0.name, Samples(unit: unit)) })
     for _ in 0..<iterations {
       for endpoint in endpoints where results[endpoint.name]?.unsupported == nil {
         do {
@@ -227,4 +228,72 @@ struct PodBench: Sendable {
     }
     report.add("20 concurrent RunPodSandbox (all done)", target: "no errors", results)
   }
+}
+
+/// `exec-stream`: the streaming path kubectl exec takes. Time from the Exec RPC to the first stdout byte of
+/// `echo` (URL, upgrade to SPDY, streams, runc exec), and the rate of 100 MB of stdout through the session.
+extension PodBench {
+  func execStream() async {
+    await measure("Exec → first stdout byte (echo)") { runtime, elapsed in
+      try await withRunningContainer(runtime, "bench-stream") { id in
+        elapsed = try await time {
+          let url = try await runtime.exec(.with { $0.containerID = id; $0.cmd = ["/bin/echo", "hi"]; $0.stdout = true }).url
+          try await onDedicatedThreadThrowing {
+            let client = try SPDYClient(url: url, protocols: ["v4.channel.k8s.io"])
+            guard client.upgraded else { throw SPDYClient.Failure.http(client.responseHead) }
+            client.openStream("error")
+            let stdout = client.openStream("stdout")
+            try client.pump(until: "the first byte") { (client.byteCounts[stdout] ?? 0) > 0 }
+          }
+        }
+      }
+    }
+    let size = 100 << 20
+    await measure("exec stdout throughput (100 MB)", target: "crisp ≥ 200 MB/s", unit: "B/s") { runtime, rate in
+      try await withRunningContainer(runtime, "bench-cat") { id in
+        let url = try await runtime.exec(.with { $0.containerID = id; $0.cmd = ["/bin/head", "-c", "\(size)", "/dev/zero"]; $0.stdout = true }).url
+        let seconds = try await time {
+          try await onDedicatedThreadThrowing {
+            let client = try SPDYClient(url: url, protocols: ["v4.channel.k8s.io"])
+            client.keepsData = false
+            client.openStream("error")
+            let stdout = client.openStream("stdout")
+            try client.pump(until: "100 MB", timeout: 300) { client.finished.contains(stdout) }
+            guard client.byteCounts[stdout] == size else { throw SPDYClient.Failure.http("got \(client.byteCounts[stdout] ?? 0) bytes of \(size)") }
+          }
+        }
+        rate = Double(size) / seconds
+      }
+    }
+  }
+
+  /// A pod with one running `sleep` container for `body`, removed afterwards.
+  func withRunningContainer(_ runtime: Runtime, _ name: String, _ body: (String) async throws -> Void) async throws {
+    let config = podConfig(name)
+    let pod = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
+    do {
+      let id = try await runtime.createContainer(.with { $0.podSandboxID = pod; $0.config = containerConfig("c"); $0.sandboxConfig = config }).containerID
+      _ = try await runtime.startContainer(.with { $0.containerID = id })
+      try await body(id)
+    } catch {
+      _ = try? await runtime.stopPodSandbox(.with { $0.podSandboxID = pod })
+      _ = try? await runtime.removePodSandbox(.with { $0.podSandboxID = pod })
+      throw error
+    }
+    _ = try await runtime.stopPodSandbox(.with { $0.podSandboxID = pod })
+    _ = try await runtime.removePodSandbox(.with { $0.podSandboxID = pod })
+  }
+}
+
+/// Runs blocking client work on a thread of its own, so the cooperative pool keeps serving.
+func onDedicatedThreadThrowing(_ work: @escaping @Sendable () throws -> Void) async throws {
+  let outcome: Result<Void, any Error> = await onDedicatedThread {
+    do {
+      try work()
+      return .success(())
+    } catch {
+      return .failure(error)
+    }
+  }
+  try outcome.get()
 }

@@ -81,11 +81,11 @@ import Testing
         #expect(error.message.contains("config"))
       }
       do {
-        _ = try await runtime.exec(.init())
-        Issue.record("Exec answered")
+        _ = try await runtime.checkpointContainer(.init())
+        Issue.record("CheckpointContainer answered")
       } catch let error as RPCError {
         #expect(error.code == .unimplemented)
-        #expect(error.message.contains("Exec"))
+        #expect(error.message.contains("CheckpointContainer"))
       }
       // The built-in pause image is there from the first start, pinned, with no registry involved.
       let pause = try await images.imageStatus(.with { $0.image.image = "registry.k8s.io/pause:3.10" })

@@ -51,6 +51,14 @@ int crisp_is_nsfs(const char *path);
 int crisp_pidfd_open(int pid);
 /// 1 while the process behind a pidfd has not exited, 0 otherwise.
 int crisp_pidfd_alive(int pidfd);
+/// Connects a TCP socket to `port` on loopback (127.0.0.1, then ::1) inside the network namespace at
+/// `netns` (NULL: the host's). The socket stays in that namespace. Returns 0 and sets *fd, or an errno.
+int crisp_dial_loopback(const char *netns, unsigned short port, int *fd);
+/// Sets a terminal's window size (TIOCSWINSZ); 0 or -1 (errno).
+int crisp_set_window_size(int fd, unsigned short columns, unsigned short rows);
+/// Opens a new pseudo-terminal pair (both ends close-on-exec, the slave without becoming anyone's controlling
+/// terminal); 0, or -1 (errno).
+int crisp_openpty(int *master, int *slave);
 /// Runs `body` inside the network namespace at `path`, on a thread of its own; returns 0 or an errno.
 int crisp_in_netns(const char *path, void (*body)(void *), void *context);
 int crisp_madvise(void *address, size_t length, int advice);

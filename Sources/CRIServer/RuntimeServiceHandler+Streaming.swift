@@ -1,0 +1,50 @@
+import CRIAPI
+import CrispCore
+import GRPCCore
+import Runtime
+import Streaming
+
+/// Exec, Attach and PortForward: the request is validated here (so kubelet gets a precise status at once)
+/// and answered with a single-use URL on the streaming server, where the session itself runs.
+extension RuntimeServiceHandler {
+  func exec(request: Runtime_V1_ExecRequest, context: ServerContext) async throws -> Runtime_V1_ExecResponse {
+    guard !request.cmd.isEmpty else { throw CrispError.invalidArgument("cmd is empty") }
+    let options = try Self.streamOptions(stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, tty: request.tty)
+    let target = try runtime.streamTarget(request.containerID)
+    var response = Runtime_V1_ExecResponse()
+    response.url = streaming.url(for: .exec(containerID: target.containerID, command: request.cmd, options: options))
+    return response
+  }
+
+  func attach(request: Runtime_V1_AttachRequest, context: ServerContext) async throws -> Runtime_V1_AttachResponse {
+    let options = try Self.streamOptions(stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, tty: request.tty)
+    let target = try runtime.streamTarget(request.containerID)
+    if request.stdin && !target.stdin {
+      throw CrispError.invalidArgument("stdin: container \(target.containerID) was not created with stdin, so there is nothing to attach it to")
+    }
+    if request.tty != target.tty {
+      throw CrispError.invalidArgument("tty: \(request.tty) does not match the container, which was created with tty \(target.tty)")
+    }
+    var response = Runtime_V1_AttachResponse()
+    response.url = streaming.url(for: .attach(containerID: target.containerID, options: options))
+    return response
+  }
+
+  func portForward(request: Runtime_V1_PortForwardRequest, context: ServerContext) async throws -> Runtime_V1_PortForwardResponse {
+    for port in request.port where port <= 0 || port > 65535 {
+      throw CrispError.invalidArgument("port \(port) is not a TCP port (1-65535)")
+    }
+    let target = try runtime.portForwardTarget(request.podSandboxID)
+    var response = Runtime_V1_PortForwardResponse()
+    response.url = streaming.url(for: .portForward(sandboxID: target.sandboxID, ports: request.port))
+    return response
+  }
+
+  /// The stream selection every command session needs: at least one stream, and no stderr with a tty (a
+  /// terminal has one output).
+  static func streamOptions(stdin: Bool, stdout: Bool, stderr: Bool, tty: Bool) throws(CrispError) -> StreamOptions {
+    guard stdin || stdout || stderr else { throw CrispError.invalidArgument("one of stdin, stdout and stderr must be set") }
+    if tty && stderr { throw CrispError.invalidArgument("tty and stderr cannot both be set: a terminal has a single output stream") }
+    return StreamOptions(stdin: stdin, stdout: stdout, stderr: stderr, tty: tty)
+  }
+}

@@ -1,0 +1,48 @@
+public import CrispCore
+import Store
+
+/// What the streaming server needs to reach a container or a pod: checked when kubelet asks for a URL and
+/// again when the client connects (the container may have exited in between).
+public struct ExecTarget: Sendable {
+  public let containerID: String
+  /// The container's bundle and shim state directory (shim.sock, pid files, console sockets).
+  public let directory: String
+  public let runtime: OCIRuntime
+  /// Whether the container was created with a terminal (attach then carries one stream of output).
+  public let tty: Bool
+  /// Whether the container was created with stdin open (attach may then forward input).
+  public let stdin: Bool
+}
+
+public struct PortForwardTarget: Sendable {
+  public let sandboxID: String
+  /// The pod's network namespace; nil for a host-network pod (ports are dialled on the host).
+  public let netns: String?
+}
+
+extension RuntimeManager {
+  /// A running container to exec in or attach to; NOT_FOUND or FAILED_PRECONDITION naming `field`.
+  public func streamTarget(_ rawID: String, field: String = "container_id") throws(CrispError) -> ExecTarget {
+    guard !rawID.isEmpty else { throw CrispError.invalidArgument("\(field) is required") }
+    guard let view = try container(rawID) else { throw CrispError.notFound("\(field) \"\(rawID)\": container not found") }
+    let record = view.record
+    guard record.state == .running else {
+      throw CrispError.failedPrecondition("\(field) \"\(rawID)\": container \(record.id) is \(record.state.rawValue), not running")
+    }
+    guard let sandbox = try store.sandbox(id: record.sandboxID), let runtime = runtimes[sandbox.runtimeHandler] else {
+      throw CrispError.failedPrecondition("\(field) \"\(rawID)\": the container's pod sandbox is gone")
+    }
+    return ExecTarget(
+      containerID: record.id, directory: bundle(record.id), runtime: runtime, tty: view.config.tty, stdin: view.config.stdin)
+  }
+
+  /// A ready pod sandbox to forward ports into.
+  public func portForwardTarget(_ rawID: String) throws(CrispError) -> PortForwardTarget {
+    guard !rawID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
+    guard let view = try sandbox(rawID) else { throw CrispError.notFound("pod_sandbox_id \"\(rawID)\": pod sandbox not found") }
+    guard view.record.state == .ready else {
+      throw CrispError.failedPrecondition("pod_sandbox_id \"\(rawID)\": pod sandbox \(view.record.id) is not ready")
+    }
+    return PortForwardTarget(sandboxID: view.record.id, netns: view.hostNetwork || view.record.netnsPath.isEmpty ? nil : view.record.netnsPath)
+  }
+}

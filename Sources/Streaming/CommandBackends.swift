@@ -1,0 +1,242 @@
+import CLinux
+import CrispCore
+import Dispatch
+import Foundation
+import Runtime
+
+/// Runs one command session (exec or attach) between a client and a container, whatever the transport.
+protocol CommandBackend: Sendable {
+  /// Runs until the command ends (or, for attach, the container exits or the client leaves).
+  func run(options: StreamOptions, output: any SessionOutput, input: AsyncStream<ClientInput>) async -> CommandOutcome
+}
+
+/// Copies a descriptor's bytes to the client on a thread of its own (a blocking read, then a write that
+/// waits for the client), so a slow client slows the producer instead of filling memory.
+enum OutputPump {
+  static func start(_ fd: Int32, to stream: CommandStream, output: any SessionOutput, onClientGone: @escaping @Sendable () -> Void) -> DispatchGroup {
+    start(fd, closing: true, deliver: { output.writeWaiting(stream, $0) }, onEnd: {}, onRefused: onClientGone)
+  }
+
+  /// Reads `fd` until end of file, handing each chunk to `deliver` (which blocks until the client took it,
+  /// and returns false once the client is gone: then `onRefused` runs and reading stops). `onEnd` runs last;
+  /// with `closing` the descriptor is closed too (a socket still written by others is left open).
+  @discardableResult
+  static func start(
+    _ fd: Int32, closing: Bool, deliver: @escaping @Sendable ([UInt8]) -> Bool, onEnd: @escaping @Sendable () -> Void,
+    onRefused: @escaping @Sendable () -> Void = {}
+  ) -> DispatchGroup {
+    let group = DispatchGroup()
+    group.enter()
+    let thread = Thread {
+      var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+      while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        // EOF, or EIO from a pty whose last writer is gone.
+        if n <= 0 { break }
+        if !deliver(Array(buffer[0..<n])) {
+          onRefused()
+          break
+        }
+      }
+      if closing { close(fd) }
+      onEnd()
+      group.leave()
+    }
+    thread.start()
+    return group
+  }
+
+  /// Writes all of `bytes` to a blocking descriptor; false when it is broken.
+  static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    bytes.withUnsafeBytes { raw -> Bool in
+      guard let base = raw.baseAddress else { return true }
+      var offset = 0
+      while offset < raw.count {
+        let n = write(fd, base + offset, raw.count - offset)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return false }
+        offset += n
+      }
+      return true
+    }
+  }
+}
+
+/// `runc exec` of a command with the client's streams: pipes, or a terminal runc relays to a pty of
+/// crisp's. The exec'd process joins the container's namespaces and cgroup (runc does that); when the client
+/// goes away it is killed.
+struct ExecBackend: CommandBackend {
+  let target: ExecTarget
+  let command: [String]
+
+  func run(options: StreamOptions, output: any SessionOutput, input: AsyncStream<ClientInput>) async -> CommandOutcome {
+    let name = "exec-" + UUID().uuidString.prefix(8).lowercased()
+    let pidFile = target.directory + "/\(name).pid"
+    defer { unlink(pidFile) }
+    var arguments = [target.runtime.binary, "--root", target.runtime.root]
+    if target.runtime.systemdCgroup { arguments.append("--systemd-cgroup") }
+    arguments += ["exec", "--pid-file", pidFile]
+    let killCommand: @Sendable () -> Void = {
+      if let text = try? FilePath.readText(pidFile), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 {
+        kill(pid, SIGKILL)
+      }
+    }
+    var process: Int32 = -1
+    var inputFD: Int32 = -1
+    var pumps: [DispatchGroup] = []
+    var terminal: Int32 = -1
+    if options.tty {
+      // runc allocates the container's terminal and, not detached, relays it to its own stdio; its stdio is
+      // a pty of crisp's (so runc puts it in raw mode and reads its size). A resize sets that pty's size and
+      // tells runc with SIGWINCH, which copies the size to the container's terminal.
+      var master: Int32 = -1, slave: Int32 = -1
+      guard crisp_openpty(&master, &slave) == 0 else { return .failed("exec: openpty: \(String(cString: strerror(errno)))") }
+      do {
+        process = try Subprocess.spawn(arguments + ["--tty", target.containerID] + command, stdin: slave, stdout: slave, stderr: slave)
+      } catch {
+        close(master)
+        close(slave)
+        return .failed("exec: \(error.message)")
+      }
+      close(slave)
+      terminal = dup(master)
+      inputFD = options.stdin ? dup(master) : -1
+      pumps.append(OutputPump.start(master, to: .stdout, output: output, onClientGone: killCommand))
+    } else {
+      var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1], inPipe: [Int32] = [-1, -1]
+      guard crisp_pipe_cloexec(&outPipe) == 0, crisp_pipe_cloexec(&errPipe) == 0, !options.stdin || crisp_pipe_cloexec(&inPipe) == 0 else {
+        for fd in outPipe + errPipe + inPipe where fd >= 0 { close(fd) }
+        return .failed("exec: pipe: \(String(cString: strerror(errno)))")
+      }
+      do {
+        process = try Subprocess.spawn(arguments + [target.containerID] + command, stdin: inPipe[0], stdout: outPipe[1], stderr: errPipe[1])
+      } catch {
+        for fd in outPipe + errPipe + inPipe where fd >= 0 { close(fd) }
+        return .failed("exec: \(error.message)")
+      }
+      close(outPipe[1])
+      close(errPipe[1])
+      if inPipe[0] >= 0 { close(inPipe[0]) }
+      inputFD = inPipe[1]
+      pumps.append(OutputPump.start(outPipe[0], to: .stdout, output: output, onClientGone: killCommand))
+      pumps.append(OutputPump.start(errPipe[0], to: .stderr, output: output, onClientGone: killCommand))
+    }
+    let pid = process
+    let stdinFD = inputFD
+    let terminalFD = terminal
+    // Client input: written in order on a queue of its own, since a full pipe blocks.
+    let inputTask = Task.detached {
+      let queue = DispatchQueue(label: "crisp.exec.stdin")
+      var stdinOpen = stdinFD >= 0
+      for await event in input {
+        switch event {
+        case .stdin(let bytes):
+          if stdinOpen { queue.async { _ = OutputPump.writeAll(stdinFD, bytes) } }
+        case .stdinClosed:
+          if stdinOpen {
+            stdinOpen = false
+            // A terminal's end-of-input is the EOF character, not a closed descriptor.
+            if terminalFD >= 0 {
+              queue.async { _ = OutputPump.writeAll(stdinFD, [4]) }
+            } else {
+              queue.async { close(stdinFD) }
+            }
+          }
+        case .resize(let width, let height):
+          if terminalFD >= 0, crisp_set_window_size(terminalFD, width, height) == 0 { kill(pid, SIGWINCH) }
+        case .disconnected:
+          killCommand()
+        }
+      }
+      if stdinOpen { queue.async { close(stdinFD) } } else if terminalFD >= 0 { queue.async { close(stdinFD) } }
+    }
+    let status = await onDedicatedThread { Subprocess.wait(pid) }
+    for pump in pumps { await onDedicatedThread { pump.wait() } }
+    inputTask.cancel()
+    if terminalFD >= 0 { close(terminalFD) }
+    return .exited(status)
+  }
+}
+
+/// Attaches the client to a running container's stdio through its shim's control socket: output frames
+/// (1 stdout, 2 stderr, 4 exited) come back, stdin frames (0 data, 3 close) go in. Several clients may attach
+/// at once; each gets all output. Leaving does not stop the container.
+struct AttachBackend: CommandBackend {
+  let target: ExecTarget
+
+  func run(options: StreamOptions, output: any SessionOutput, input: AsyncStream<ClientInput>) async -> CommandOutcome {
+    let socket: Int32
+    do {
+      socket = try UnixSocket.connect(to: target.directory + "/shim.sock")
+    } catch {
+      return .failed("attach: the container's shim is not reachable: \(error)")
+    }
+    let wantsStdin = options.stdin && target.stdin
+    let request = "attach \(wantsStdin ? 1 : 0) \(options.stdout ? 1 : 0) \(options.stderr || options.tty ? 1 : 0)\n"
+    guard OutputPump.writeAll(socket, Array(request.utf8)) else {
+      close(socket)
+      return .failed("attach: the shim closed the connection")
+    }
+    let answer: String = await onDedicatedThread {
+      var line: [UInt8] = []
+      var byte: UInt8 = 0
+      while read(socket, &byte, 1) == 1 && byte != 10 { line.append(byte) }
+      return String(decoding: line, as: UTF8.self)
+    }
+    guard answer == "ok" else {
+      close(socket)
+      return .failed("attach to container \(target.containerID): \(answer.isEmpty ? "the shim closed the connection" : answer)")
+    }
+    let directory = target.directory
+    let inputTask = Task.detached {
+      let queue = DispatchQueue(label: "crisp.attach.stdin")
+      for await event in input {
+        switch event {
+        case .stdin(let bytes):
+          if wantsStdin { queue.async { _ = OutputPump.writeAll(socket, Self.frame(0, bytes)) } }
+        case .stdinClosed:
+          if wantsStdin { queue.async { _ = OutputPump.writeAll(socket, Self.frame(3, [])) } }
+        case .resize(let width, let height):
+          _ = try? await ShimLauncher.request(directory: directory, "resize \(width) \(height)")
+        case .disconnected:
+          shutdown(socket, Int32(SHUT_RDWR))
+        }
+      }
+    }
+    // Frames from the shim until it closes (container exited) or the client leaves.
+    await onDedicatedThread {
+      var pending: [UInt8] = []
+      var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+      reading: while true {
+        let n = buffer.withUnsafeMutableBytes { read(socket, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        pending += buffer[0..<n]
+        while pending.count >= 5 {
+          let length = Int(pending[1]) << 24 | Int(pending[2]) << 16 | Int(pending[3]) << 8 | Int(pending[4])
+          guard pending.count >= 5 + length else { break }
+          let type = pending[0]
+          let data = Array(pending[5..<(5 + length)])
+          pending.removeFirst(5 + length)
+          switch type {
+          case 1, 2:
+            if !output.writeWaiting(type == 1 ? .stdout : .stderr, data) { break reading }
+          case 4:
+            break reading
+          default:
+            break
+          }
+        }
+      }
+    }
+    inputTask.cancel()
+    close(socket)
+    return .exited(0)
+  }
+
+  static func frame(_ type: UInt8, _ data: [UInt8]) -> [UInt8] {
+    [type, UInt8(truncatingIfNeeded: data.count >> 24), UInt8(truncatingIfNeeded: data.count >> 16),
+     UInt8(truncatingIfNeeded: data.count >> 8), UInt8(truncatingIfNeeded: data.count)] + data
+  }
+}

@@ -1,0 +1,315 @@
+public import Config
+public import CrispCore
+import SPDY
+import Crypto
+import Foundation
+public import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import NIOWebSocket
+public import Runtime
+
+/// The exec / attach / port-forward server kubelet proxies `kubectl exec`, `attach` and `port-forward` to.
+/// The CRI `Exec`, `Attach` and `PortForward` calls validate the request and get a URL with a single-use
+/// token from ``url(for:)``; the client then upgrades an HTTP/1.1 request on that URL to SPDY/3.1 or to a
+/// websocket, and the session runs on the upgraded connection.
+public final class StreamServer: Sendable {
+  private let config: CrispConfig.Streaming
+  private let runtime: RuntimeManager
+  private let logger: Logger
+  private let requests = StreamRequests()
+  private let bound = LockedBox<(channel: (any Channel)?, base: String)>((nil, ""))
+
+  public init(config: CrispConfig.Streaming, runtime: RuntimeManager, logger: Logger) {
+    self.config = config
+    self.runtime = runtime
+    self.logger = logger
+  }
+
+  /// Binds the configured address (port 0: any free port) and starts serving.
+  public func start() async throws(CrispError) {
+    var tls: NIOSSLContext?
+    if !config.tlsCertFile.isEmpty {
+      do {
+        let chain = try NIOSSLCertificate.fromPEMFile(config.tlsCertFile).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: config.tlsKeyFile, format: .pem)
+        tls = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key)))
+      } catch {
+        throw CrispError.failedPrecondition("streaming.tls_cert_file / tls_key_file: \(error)")
+      }
+    }
+    let tlsContext = tls
+    let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+      .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+      .childChannelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+          let operations = channel.pipeline.syncOperations
+          if let tlsContext { try operations.addHandler(NIOSSLServerHandler(context: tlsContext)) }
+          let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
+          try operations.addHandler(decoder, name: "http-decoder")
+          try operations.addHandler(HTTPResponseEncoder(), name: "http-encoder")
+          try operations.addHandler(StreamRouter(server: self), name: "router")
+        }
+      }
+    do {
+      let channel = try await bootstrap.bind(host: config.address, port: config.port).get()
+      let port = channel.localAddress?.port ?? config.port
+      let host = config.address.contains(":") ? "[\(config.address)]" : config.address
+      bound.set((channel, "\(tlsContext == nil ? "http" : "https")://\(host):\(port)"))
+      logger.info("streaming server listening", metadata: ["url": "\(bound.get().base)"])
+    } catch {
+      throw CrispError.failedPrecondition("streaming server: cannot listen on \(config.address):\(config.port): \(error)")
+    }
+  }
+
+  public func stop() async {
+    try? await bound.get().channel?.close()
+  }
+
+  /// The URL for a validated request: `<base>/<exec|attach|portforward>/<token>`.
+  public func url(for request: StreamRequest) -> String {
+    "\(bound.get().base)/\(request.route)/\(requests.issue(request))"
+  }
+
+  var idleTimeout: TimeAmount { .nanoseconds(config.idleTimeout.nanoseconds) }
+  var creationTimeout: TimeAmount { .nanoseconds(config.streamCreationTimeout.nanoseconds) }
+
+  // MARK: Upgrades (event loop)
+
+  enum RouteError: Error {
+    case status(HTTPResponseStatus, String)
+  }
+
+  /// Resolves a token to what its session needs, re-checking the target (it may have exited since the RPC).
+  func session(for route: String, token: String) throws(RouteError) -> (StreamRequest, ExecTarget?, PortForwardTarget?) {
+    guard let request = requests.take(token, route: route) else {
+      throw .status(.notFound, "unknown, used or expired streaming token")
+    }
+    do {
+      switch request {
+      case .exec(let id, _, _), .attach(let id, _):
+        return (request, try runtime.streamTarget(id), nil)
+      case .portForward(let id, _):
+        return (request, nil, try runtime.portForwardTarget(id))
+      }
+    } catch {
+      throw .status(error.code == .notFound ? .notFound : .conflict, error.message)
+    }
+  }
+
+  func backend(_ request: StreamRequest, _ target: ExecTarget?) -> (any CommandBackend, StreamOptions)? {
+    guard let target else { return nil }
+    switch request {
+    case .exec(_, let command, let options): return (ExecBackend(target: target, command: command), options)
+    case .attach(_, let options): return (AttachBackend(target: target), options)
+    case .portForward: return nil
+    }
+  }
+
+  func log(_ message: String, _ metadata: Logger.Metadata) { logger.info("\(message)", metadata: metadata) }
+}
+
+/// The HTTP/1.1 side: routes `/{exec,attach,portforward}/<token>` (GET or POST), answers errors in plain
+/// text, and on a valid upgrade request swaps the HTTP handlers for the SPDY or websocket ones.
+final class StreamRouter: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+  typealias InboundIn = HTTPServerRequestPart
+  typealias OutboundOut = HTTPServerResponsePart
+
+  private let server: StreamServer
+  private var head: HTTPRequestHead?
+
+  init(server: StreamServer) { self.server = server }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    switch unwrapInboundIn(data) {
+    case .head(let request): head = request
+    case .body: break
+    case .end:
+      guard let head else { return }
+      self.head = nil
+      route(context, head)
+    }
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    // Not HTTP (garbage before any upgrade): close; the daemon carries on.
+    context.close(promise: nil)
+  }
+
+  private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ message: String) {
+    var headers = HTTPHeaders([("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")])
+    headers.add(name: "Content-Length", value: "\(message.utf8.count + 1)")
+    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+    var body = context.channel.allocator.buffer(capacity: message.utf8.count + 1)
+    body.writeString(message + "\n")
+    context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+    context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+  }
+
+  private func route(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
+    let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
+    let parts = path.split(separator: "/").map(String.init)
+    guard parts.count == 2, ["exec", "attach", "portforward"].contains(parts[0]) else {
+      return respond(context, .notFound, "no such streaming endpoint: \(path)")
+    }
+    guard head.method == .GET || head.method == .POST else {
+      return respond(context, .methodNotAllowed, "\(head.method) is not allowed; use GET or POST")
+    }
+    let upgrade = head.headers["Upgrade"].joined(separator: ",").lowercased()
+    let isSPDY = upgrade.contains("spdy/3.1")
+    let isWebSocket = upgrade.contains("websocket")
+    guard isSPDY || isWebSocket else {
+      return respond(context, .badRequest, "streaming requests must upgrade the connection to SPDY/3.1 or a websocket")
+    }
+    let session: (StreamRequest, ExecTarget?, PortForwardTarget?)
+    do {
+      session = try server.session(for: parts[0], token: parts[1])
+    } catch {
+      switch error {
+      case .status(let status, let message): return respond(context, status, message)
+      }
+    }
+    let offers = isSPDY
+      ? head.headers["X-Stream-Protocol-Version"].flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+      : head.headers["Sec-WebSocket-Protocol"].flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    if case .portForward(_, let ports) = session.0, let target = session.2 {
+      if isSPDY {
+        guard offers.isEmpty || offers.contains("portforward.k8s.io") else {
+          return respond(context, .forbidden, "unable to upgrade: none of the offered protocols \(offers) is portforward.k8s.io")
+        }
+        upgradeToSPDY(context, chosen: offers.isEmpty ? nil : "portforward.k8s.io") { connection in
+          self.server.log("port forward", ["sandbox": "\(target.sandboxID)", "protocol": "spdy"])
+          return SPDYPortForwardSession(connection: connection, target: target, ports: ports)
+        }
+        return
+      }
+      let supported = ["v4.channel.k8s.io", "v4.base64.channel.k8s.io", "portforward.k8s.io"]
+      guard let name = offers.first(where: supported.contains) else {
+        return respond(context, .badRequest, "unable to upgrade: none of the websocket subprotocols \(offers) is supported (\(supported.joined(separator: ", ")))")
+      }
+      // Ports from the URL (`?port=80&port=443`), else those of the CRI request.
+      let query = head.uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
+      var requested: [UInt16] = []
+      for item in query.split(separator: "&") where item.hasPrefix("port=") {
+        guard let port = UInt16(item.dropFirst(5)), port > 0 else {
+          return respond(context, .badRequest, "port \"\(item.dropFirst(5))\" is not a TCP port (1-65535)")
+        }
+        requested.append(port)
+      }
+      if requested.isEmpty { requested = ports.compactMap { UInt16(exactly: $0) } }
+      if !ports.isEmpty, let stray = requested.first(where: { !ports.contains(Int32($0)) }) {
+        return respond(context, .badRequest, "port \(stray) was not in the PortForward request")
+      }
+      guard !requested.isEmpty else { return respond(context, .badRequest, "no port to forward: add ?port=N to the URL") }
+      guard let key = head.headers["Sec-WebSocket-Key"].first, !key.isEmpty else {
+        return respond(context, .badRequest, "websocket upgrade without Sec-WebSocket-Key")
+      }
+      let forwarded = requested
+      upgradeToWebSocket(context, key: key, protocolName: name) { channel in
+        self.server.log("port forward", ["sandbox": "\(target.sandboxID)", "protocol": "websocket \(name)"])
+        return WebSocketPortForwardSession(channel: channel, target: target, ports: forwarded, base64: name.contains("base64"))
+      }
+      return
+    }
+    guard let (backend, options) = server.backend(session.0, session.1) else {
+      return respond(context, .internalServerError, "no backend for this request")
+    }
+    let target = session.1?.containerID ?? ""
+    if isSPDY {
+      let version: RemoteCommandVersion
+      if offers.isEmpty {
+        version = .v1
+      } else if let negotiated = RemoteCommandVersion.negotiate(offers, among: [.v4, .v3, .v2, .v1]) {
+        version = negotiated
+      } else {
+        return respond(context, .forbidden, "unable to upgrade: none of the offered protocols \(offers) is supported (v4.channel.k8s.io … channel.k8s.io)")
+      }
+      let timeout = server.creationTimeout
+      upgradeToSPDY(context, chosen: offers.isEmpty ? nil : version.rawValue) { connection in
+        self.server.log("\(parts[0]) session", ["container": "\(target)", "protocol": "spdy \(version.rawValue)"])
+        return SPDYCommandSession(connection: connection, version: version, options: options, backend: backend, creationTimeout: timeout)
+      }
+    } else {
+      var chosen: (RemoteCommandVersion, Bool, String)?
+      for offer in offers {
+        let base64 = offer.contains("base64.")
+        let plain = offer.replacingOccurrences(of: "base64.", with: "")
+        if let version = RemoteCommandVersion(rawValue: plain), version != .v2, version != .v3 {
+          chosen = (version, base64, offer)
+          break
+        }
+      }
+      guard let (version, base64, name) = chosen else {
+        return respond(context, .badRequest, "unable to upgrade: none of the websocket subprotocols \(offers) is supported (v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io and their base64 forms)")
+      }
+      guard let key = head.headers["Sec-WebSocket-Key"].first, !key.isEmpty else {
+        return respond(context, .badRequest, "websocket upgrade without Sec-WebSocket-Key")
+      }
+      upgradeToWebSocket(context, key: key, protocolName: name) { channel in
+        self.server.log("\(parts[0]) session", ["container": "\(target)", "protocol": "websocket \(name)"])
+        return WebSocketCommandSession(channel: channel, version: version, base64: base64, options: options, backend: backend)
+      }
+    }
+  }
+
+  private func switchProtocols(_ context: ChannelHandlerContext, _ headers: HTTPHeaders, install: @escaping (ChannelPipeline.SynchronousOperations, any ChannelHandler) throws -> Void) {
+    context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
+    let pipeline = context.pipeline
+    do {
+      let operations = pipeline.syncOperations
+      // The response encoder goes first: whatever the new handlers write must not reach it.
+      let encoder = try operations.handler(type: HTTPResponseEncoder.self)
+      pipeline.removeHandler(encoder, promise: nil)
+      let decoder = try operations.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+      try install(operations, decoder)
+      pipeline.removeHandler(context: context, promise: nil)
+      pipeline.removeHandler(name: "http-decoder", promise: nil)
+    } catch {
+      context.close(promise: nil)
+    }
+  }
+
+  private func upgradeToSPDY(_ context: ChannelHandlerContext, chosen: String?, _ makeApplication: @escaping (SPDYConnection) -> any SPDYApplication) {
+    var headers = HTTPHeaders([("Connection", "Upgrade"), ("Upgrade", "SPDY/3.1")])
+    if let chosen { headers.add(name: "X-Stream-Protocol-Version", value: chosen) }
+    let idle = server.idleTimeout
+    let loop = context.eventLoop
+    switchProtocols(context, headers) { operations, decoder in
+      let connection = try SPDYConnection(eventLoop: loop)
+      let application = makeApplication(connection)
+      connection.retain(application)
+      try operations.addHandler(IdleStateHandler(allTimeout: idle), position: .after(decoder))
+      let idleHandler = try operations.handler(type: IdleStateHandler.self)
+      try operations.addHandler(connection, position: .after(idleHandler))
+    }
+  }
+
+  private func upgradeToWebSocket(_ context: ChannelHandlerContext, key: String, protocolName: String, _ makeSession: @escaping (any Channel) -> any ChannelHandler) {
+    let digest = Insecure.SHA1.hash(data: Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))
+    let accept = Data(digest).base64EncodedString()
+    let headers = HTTPHeaders([
+      ("Connection", "Upgrade"), ("Upgrade", "websocket"), ("Sec-WebSocket-Accept", accept), ("Sec-WebSocket-Protocol", protocolName),
+    ])
+    let idle = server.idleTimeout
+    let channel = context.channel
+    switchProtocols(context, headers) { operations, decoder in
+      let frameDecoder = ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 1 << 24))
+      try operations.addHandler(frameDecoder, position: .after(decoder))
+      try operations.addHandler(WebSocketFrameEncoder(), position: .after(frameDecoder))
+      let encoder = try operations.handler(type: WebSocketFrameEncoder.self)
+      try operations.addHandler(IdleStateHandler(allTimeout: idle), position: .after(encoder))
+      let idleHandler = try operations.handler(type: IdleStateHandler.self)
+      try operations.addHandler(makeSession(channel), position: .after(idleHandler))
+    }
+  }
+}
+
+extension SPDYConnection {
+  /// The connection owns its application (the application only refers back weakly).
+  func retain(_ application: any SPDYApplication) {
+    self.application = application
+  }
+}
