@@ -14,7 +14,7 @@ swift build -c release --product crisp-shim
 swift build -c release --product crisp-pause
 # A node with no pod network yet gets crisp's default bridge network (cni-conf/README.md).
 mkdir -p /etc/cni/net.d
-if ! ls /etc/cni/net.d/*.conflist /etc/cni/net.d/*.conf /etc/cni/net.d/*.json >/dev/null 2>&1; then
+if [ -z "$(find /etc/cni/net.d -maxdepth 1 \( -name '*.conflist' -o -name '*.conf' -o -name '*.json' \) -print -quit)" ]; then
   install -m 0644 cni-conf/10-crisp-bridge.conflist /etc/cni/net.d/10-crisp-bridge.conflist
 fi
 exec .build/release/crisp "$@"

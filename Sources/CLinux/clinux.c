@@ -204,6 +204,10 @@ int crisp_pidfd_open(int pid) {
   return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+int crisp_pidfd_signal(int pidfd, int signal) {
+  return (int)syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0);
+}
+
 int crisp_pidfd_alive(int pidfd) {
   return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
 }

@@ -17,13 +17,13 @@ extension RuntimeServiceHandler {
   }
 
   func attach(request: Runtime_V1_AttachRequest, context: ServerContext) async throws -> Runtime_V1_AttachResponse {
-    let options = try Self.streamOptions(stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, tty: request.tty)
     let target = try runtime.streamTarget(request.containerID)
+    // The terminal is the container's (kubelet takes tty from the container spec, stderr from the request):
+    // a tty container has one output stream, so stderr is dropped rather than refused.
+    let options = try Self.streamOptions(
+      stdin: request.stdin, stdout: request.stdout, stderr: request.stderr && !target.tty, tty: target.tty)
     if request.stdin && !target.stdin {
       throw CrispError.invalidArgument("stdin: container \(target.containerID) was not created with stdin, so there is nothing to attach it to")
-    }
-    if request.tty != target.tty {
-      throw CrispError.invalidArgument("tty: \(request.tty) does not match the container, which was created with tty \(target.tty)")
     }
     var response = Runtime_V1_AttachResponse()
     response.url = streaming.url(for: .attach(containerID: target.containerID, options: options))

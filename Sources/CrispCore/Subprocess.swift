@@ -1,4 +1,4 @@
-public import Glibc
+import Glibc
 import CLinux
 
 /// What a finished child process left behind.

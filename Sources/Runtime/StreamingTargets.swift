@@ -12,6 +12,8 @@ public struct ExecTarget: Sendable {
   public let tty: Bool
   /// Whether the container was created with stdin open (attach may then forward input).
   public let stdin: Bool
+  /// Whether its stdin closes when the first attached client that used it leaves.
+  public let stdinOnce: Bool
 }
 
 public struct PortForwardTarget: Sendable {
@@ -33,7 +35,8 @@ extension RuntimeManager {
       throw CrispError.failedPrecondition("\(field) \"\(rawID)\": the container's pod sandbox is gone")
     }
     return ExecTarget(
-      containerID: record.id, directory: bundle(record.id), runtime: runtime, tty: view.config.tty, stdin: view.config.stdin)
+      containerID: record.id, directory: bundle(record.id), runtime: runtime, tty: view.config.tty, stdin: view.config.stdin,
+      stdinOnce: view.config.stdinOnce)
   }
 
   /// A ready pod sandbox to forward ports into.

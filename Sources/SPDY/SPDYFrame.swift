@@ -195,9 +195,10 @@ public final class SPDYFramer {
         let produced = chunk.count - Int(inflater.avail_out)
         output.append(contentsOf: chunk[0..<produced])
         if output.count > 1 << 20 { throw .compression("header block larger than 1 MiB") }
-        guard status == Z_OK || status == Z_BUF_ERROR || status == Z_STREAM_END else {
-          throw .compression("inflate status \(status)")
-        }
+        // The header stream lasts as long as the connection: a peer ending it (Z_STREAM_END) is broken, and
+        // a pass that neither consumed nor produced anything would loop forever.
+        guard status == Z_OK || status == Z_BUF_ERROR else { throw .compression("inflate status \(status)") }
+        if status == Z_BUF_ERROR && produced == 0 && inflater.avail_in > 0 { throw .compression("inflate made no progress") }
       } while inflater.avail_in > 0 || inflater.avail_out == 0 && status == Z_OK
       inflater.next_in = nil
     }

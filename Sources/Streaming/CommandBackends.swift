@@ -125,36 +125,50 @@ struct ExecBackend: CommandBackend {
     let pid = process
     let stdinFD = inputFD
     let terminalFD = terminal
-    // Client input: written in order on a queue of its own, since a full pipe blocks.
+    // Resizes signal runc through a pidfd: never a process that took over its pid after it was reaped.
+    let runcHandle = terminalFD >= 0 ? crisp_pidfd_open(pid) : -1
+    // Client input: written in order on a queue of its own, since a full pipe blocks. The queue owns the
+    // stdin descriptor and closes it after the writes before it.
+    let queue = DispatchQueue(label: "crisp.exec.stdin")
     let inputTask = Task.detached {
-      let queue = DispatchQueue(label: "crisp.exec.stdin")
       var stdinOpen = stdinFD >= 0
       for await event in input {
         switch event {
         case .stdin(let bytes):
-          if stdinOpen { queue.async { _ = OutputPump.writeAll(stdinFD, bytes) } }
+          guard stdinOpen else {
+            output.inputConsumed(bytes.count)
+            continue
+          }
+          queue.async {
+            _ = OutputPump.writeAll(stdinFD, bytes)
+            output.inputConsumed(bytes.count)
+          }
         case .stdinClosed:
-          if stdinOpen {
-            stdinOpen = false
-            // A terminal's end-of-input is the EOF character, not a closed descriptor.
-            if terminalFD >= 0 {
-              queue.async { _ = OutputPump.writeAll(stdinFD, [4]) }
-            } else {
-              queue.async { close(stdinFD) }
-            }
+          guard stdinOpen else { continue }
+          stdinOpen = false
+          // A terminal's end of input is the EOF character, not a closed descriptor.
+          if terminalFD >= 0 {
+            queue.async { _ = OutputPump.writeAll(stdinFD, [4]) }
+          } else {
+            queue.async { close(stdinFD) }
           }
         case .resize(let width, let height):
-          if terminalFD >= 0, crisp_set_window_size(terminalFD, width, height) == 0 { kill(pid, SIGWINCH) }
+          if terminalFD >= 0, runcHandle >= 0, crisp_set_window_size(terminalFD, width, height) == 0 {
+            _ = crisp_pidfd_signal(runcHandle, SIGWINCH)
+          }
         case .disconnected:
           killCommand()
         }
       }
-      if stdinOpen { queue.async { close(stdinFD) } } else if terminalFD >= 0 { queue.async { close(stdinFD) } }
+      if stdinFD >= 0 && (stdinOpen || terminalFD >= 0) { queue.async { close(stdinFD) } }
     }
     let status = await onDedicatedThread { Subprocess.wait(pid) }
     for pump in pumps { await onDedicatedThread { pump.wait() } }
     inputTask.cancel()
+    await inputTask.value
+    // No resize can come any more: the terminal and the pidfd are free to close.
     if terminalFD >= 0 { close(terminalFD) }
+    if runcHandle >= 0 { close(runcHandle) }
     return .exited(status)
   }
 }
@@ -189,14 +203,25 @@ struct AttachBackend: CommandBackend {
       return .failed("attach to container \(target.containerID): \(answer.isEmpty ? "the shim closed the connection" : answer)")
     }
     let directory = target.directory
+    // Closing the container's stdin for good is only right for stdin_once containers; for the others the
+    // end of this client's input is just the end of this attach.
+    let closesStdin = target.stdinOnce
+    // The queue owns the socket's writing side and closes the socket after the writes before it.
+    let queue = DispatchQueue(label: "crisp.attach.stdin")
     let inputTask = Task.detached {
-      let queue = DispatchQueue(label: "crisp.attach.stdin")
       for await event in input {
         switch event {
         case .stdin(let bytes):
-          if wantsStdin { queue.async { _ = OutputPump.writeAll(socket, Self.frame(0, bytes)) } }
+          guard wantsStdin else {
+            output.inputConsumed(bytes.count)
+            continue
+          }
+          queue.async {
+            _ = OutputPump.writeAll(socket, Self.frame(0, bytes))
+            output.inputConsumed(bytes.count)
+          }
         case .stdinClosed:
-          if wantsStdin { queue.async { _ = OutputPump.writeAll(socket, Self.frame(3, [])) } }
+          if wantsStdin && closesStdin { queue.async { _ = OutputPump.writeAll(socket, Self.frame(3, [])) } }
         case .resize(let width, let height):
           _ = try? await ShimLauncher.request(directory: directory, "resize \(width) \(height)")
         case .disconnected:
@@ -231,7 +256,8 @@ struct AttachBackend: CommandBackend {
       }
     }
     inputTask.cancel()
-    close(socket)
+    await inputTask.value
+    queue.async { close(socket) }
     return .exited(0)
   }
 

@@ -45,10 +45,10 @@ enum CommandStream: UInt8, Sendable, CaseIterable {
     self = match
   }
 
-  /// The streams a client opens for `options` under `version`.
+  /// The streams a client opens for `options` under `version`. Every version has the error stream (v1
+  /// carries a bare message on it).
   static func expected(_ options: StreamOptions, _ version: RemoteCommandVersion) -> Set<CommandStream> {
-    var streams: Set<CommandStream> = []
-    if version != .v1 { streams.insert(.error) }
+    var streams: Set<CommandStream> = [.error]
     if options.stdin { streams.insert(.stdin) }
     if options.stdout { streams.insert(.stdout) }
     if options.stderr && !options.tty { streams.insert(.stderr) }
@@ -73,6 +73,43 @@ protocol SessionOutput: Sendable {
   func writeWaiting(_ stream: CommandStream, _ bytes: [UInt8]) -> Bool
   /// Ends the output streams and closes the connection.
   func finish()
+  /// The command took `count` bytes of the client's input off its hands (written or discarded), so the
+  /// transport may read more from the client (see ``InputFlow``).
+  func inputConsumed(_ count: Int)
+}
+
+/// Backpressure for client input: reading from the client stops while more than ``high`` bytes of its input
+/// wait to be written (a container reading its stdin slowly, a pod not reading a forwarded connection) and
+/// resumes below ``low``. Input is never dropped and never piles up without bound.
+final class InputFlow: @unchecked Sendable {
+  static let high = 1 << 20
+  static let low = 256 << 10
+  private let lock = NSLock()
+  private var pending = 0
+  private var paused = false
+  private let setReading: @Sendable (Bool) -> Void
+
+  init(setReading: @escaping @Sendable (Bool) -> Void) { self.setReading = setReading }
+
+  func received(_ count: Int) {
+    let pause = lock.withLock { () -> Bool in
+      pending += count
+      guard !paused, pending > Self.high else { return false }
+      paused = true
+      return true
+    }
+    if pause { setReading(false) }
+  }
+
+  func consumed(_ count: Int) {
+    let resume = lock.withLock { () -> Bool in
+      pending -= count
+      guard paused, pending < Self.low else { return false }
+      paused = false
+      return true
+    }
+    if resume { setReading(true) }
+  }
 }
 
 /// How a command ended, as reported on the error stream.

@@ -40,7 +40,15 @@ final class SPDYConnection: ChannelInboundHandler, @unchecked Sendable {
   private var initialWindow: Int = 65536
   private var sessionWindow: Int = 65536
   private var streamWindows: [UInt32: Int] = [:]
-  private var waiting: [(streamID: UInt32, bytes: [UInt8], fin: Bool, promise: EventLoopPromise<Void>)] = []
+  /// Data waiting for window, per stream (a stream without window never holds up the others), and the
+  /// streams with something queued, served in turn.
+  private var queues: [UInt32: [(bytes: [UInt8], fin: Bool, promise: EventLoopPromise<Void>)]] = [:]
+  private var queued: [UInt32] = []
+  /// Bytes of each stream accepted from a writer but not yet on the socket.
+  private var unwritten: [UInt32: Int] = [:]
+  /// A writer runs ahead of the socket by up to this much before `writeWaiting` blocks it: one chunk is
+  /// read while the previous is sent.
+  static let writeAhead = 256 * 1024
 
   init(eventLoop: any EventLoop) throws(SPDYError) {
     self.eventLoop = eventLoop
@@ -110,8 +118,7 @@ final class SPDYConnection: ChannelInboundHandler, @unchecked Sendable {
       }
       if flags & SPDYFrame.flagFin != 0 { application?.streamClosed(id) }
     case .rstStream(let id, _):
-      openStreams.remove(id)
-      failWaiting(streamID: id)
+      forget(id)
       application?.streamClosed(id)
     case .ping(let id):
       // Client pings have odd ids and are echoed; crisp sends none.
@@ -125,11 +132,15 @@ final class SPDYConnection: ChannelInboundHandler, @unchecked Sendable {
         for key in streamWindows.keys { streamWindows[key, default: 0] += change }
         peerUsesFlowControl = true
       }
-      drainWaiting()
+      drainQueues()
     case .windowUpdate(let id, let delta):
       peerUsesFlowControl = true
-      if id == 0 { sessionWindow += Int(delta) } else { streamWindows[id, default: initialWindow] += Int(delta) }
-      drainWaiting()
+      if id == 0 {
+        sessionWindow += Int(delta)
+      } else if openStreams.contains(id) {
+        streamWindows[id, default: initialWindow] += Int(delta)
+      }
+      drainQueues()
     case .synReply, .headers:
       break
     }
@@ -145,40 +156,55 @@ final class SPDYConnection: ChannelInboundHandler, @unchecked Sendable {
     context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
   }
 
-  /// Sends data on a stream (split to fit the windows when the peer does flow control); the future
-  /// completes when the bytes are written to the socket.
+  /// Queues data on a stream (split to fit the windows when the peer does flow control). The future
+  /// completes once the stream's unwritten bytes are under ``writeAhead``, so a writer is paced by the socket
+  /// without waiting out every chunk.
   private func sendData(_ id: UInt32, _ bytes: [UInt8], fin: Bool) -> EventLoopFuture<Void> {
-    let promise = eventLoop.makePromise(of: Void.self)
-    guard !closed, openStreams.contains(id) else {
-      promise.fail(ChannelError.ioOnClosedChannel)
-      return promise.futureResult
+    guard !closed, openStreams.contains(id) else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+    let written = eventLoop.makePromise(of: Void.self)
+    unwritten[id, default: 0] += bytes.count
+    written.futureResult.whenComplete { _ in
+      if let left = self.unwritten[id] { self.unwritten[id] = left - bytes.count }
     }
-    waiting.append((id, bytes, fin, promise))
-    drainWaiting()
-    return promise.futureResult
+    if queues[id] == nil { queued.append(id) }
+    queues[id, default: []].append((bytes, fin, written))
+    drainQueues()
+    if (unwritten[id] ?? 0) <= Self.writeAhead { return eventLoop.makeSucceededFuture(()) }
+    return written.futureResult
   }
 
-  private func drainWaiting() {
+  private func drainQueues() {
     guard let context else { return }
-    while let first = waiting.first {
-      var chunk = first.bytes
-      if peerUsesFlowControl && !chunk.isEmpty {
-        let room = min(sessionWindow, streamWindows[first.streamID] ?? 0)
-        guard room > 0 else { return }
-        if chunk.count > room {
-          chunk = Array(first.bytes[0..<room])
-          waiting[0].bytes = Array(first.bytes[room...])
-          sessionWindow -= room
-          streamWindows[first.streamID, default: 0] -= room
-          write(context, .data(streamID: first.streamID, flags: 0, payload: chunk), promise: nil)
-          continue
+    var progress = true
+    while progress {
+      progress = false
+      for id in queued {
+        guard var queue = queues[id], let first = queue.first else { continue }
+        var chunk = first.bytes
+        if peerUsesFlowControl && !chunk.isEmpty {
+          let room = min(sessionWindow, streamWindows[id] ?? 0)
+          guard room > 0 else { continue }
+          sessionWindow -= min(room, chunk.count)
+          streamWindows[id, default: 0] -= min(room, chunk.count)
+          if chunk.count > room {
+            queue[0].bytes = Array(first.bytes[room...])
+            queues[id] = queue
+            chunk = Array(first.bytes[0..<room])
+            write(context, .data(streamID: id, flags: 0, payload: chunk), promise: nil)
+            progress = true
+            continue
+          }
         }
-        sessionWindow -= chunk.count
-        streamWindows[first.streamID, default: 0] -= chunk.count
+        queue.removeFirst()
+        queues[id] = queue.isEmpty ? nil : queue
+        write(context, .data(streamID: id, flags: first.fin ? SPDYFrame.flagFin : 0, payload: chunk), promise: first.promise)
+        if first.fin {
+          openStreams.remove(id)
+          streamWindows[id] = nil
+        }
+        progress = true
       }
-      waiting.removeFirst()
-      if first.fin { openStreams.remove(first.streamID) }
-      write(context, .data(streamID: first.streamID, flags: first.fin ? SPDYFrame.flagFin : 0, payload: chunk), promise: first.promise)
+      queued.removeAll { queues[$0] == nil }
     }
   }
 
@@ -189,17 +215,22 @@ final class SPDYConnection: ChannelInboundHandler, @unchecked Sendable {
     context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
   }
 
-  private func failWaiting(streamID: UInt32) {
-    let failed = waiting.filter { $0.streamID == streamID }
-    waiting.removeAll { $0.streamID == streamID }
-    for entry in failed { entry.promise.fail(ChannelError.ioOnClosedChannel) }
+  /// A stream the client reset: nothing more is sent on it.
+  private func forget(_ id: UInt32) {
+    openStreams.remove(id)
+    streamWindows[id] = nil
+    unwritten[id] = nil
+    let dropped = queues.removeValue(forKey: id) ?? []
+    queued.removeAll { $0 == id }
+    for entry in dropped { entry.promise.fail(ChannelError.ioOnClosedChannel) }
   }
 
   private func tearDown() {
     guard !closed else { return }
     closed = true
-    let pending = waiting
-    waiting.removeAll()
+    let pending = queues.values.flatMap { $0 }
+    queues.removeAll()
+    queued.removeAll()
     for entry in pending { entry.promise.fail(ChannelError.ioOnClosedChannel) }
     application?.connectionClosed()
     application = nil
@@ -216,6 +247,13 @@ final class SPDYConnection: ChannelInboundHandler, @unchecked Sendable {
     } catch {
       return false
     }
+  }
+
+  /// Stops (or restarts) reading from the client: the backpressure for input crisp cannot pass on as fast
+  /// as it arrives (a container reading its stdin slowly).
+  func setReading(_ on: Bool) {
+    eventLoop.execute { self.context?.channel.setOption(ChannelOptions.autoRead, value: on).whenFailure { _ in } }
+    if on { eventLoop.execute { self.context?.read() } }
   }
 
   /// Ends crisp's side of a stream (empty DATA with FIN).

@@ -23,6 +23,7 @@ final class SPDYCommandSession: SPDYApplication, SessionOutput, @unchecked Senda
   private let inputSink: AsyncStream<ClientInput>.Continuation
   /// Stream ids by kind, readable from the command's threads once started (set before start, then fixed).
   private let fixedStreams = LockedBox<[CommandStream: UInt32]>([:])
+  private let flow: InputFlow
 
   init(connection: SPDYConnection, version: RemoteCommandVersion, options: StreamOptions, backend: any CommandBackend, creationTimeout: TimeAmount) {
     self.connection = connection
@@ -30,7 +31,8 @@ final class SPDYCommandSession: SPDYApplication, SessionOutput, @unchecked Senda
     self.options = options
     self.backend = backend
     expected = CommandStream.expected(options, version)
-    (input, inputSink) = AsyncStream.makeStream(of: ClientInput.self, bufferingPolicy: .bufferingNewest(1024))
+    (input, inputSink) = AsyncStream.makeStream(of: ClientInput.self, bufferingPolicy: .unbounded)
+    flow = InputFlow { [connection] on in connection.setReading(on) }
     connection.eventLoop.scheduleTask(in: creationTimeout) { [weak self] in
       guard let self, !self.started else { return }
       // The client never opened its streams: nothing was started, so hanging up is all there is to do.
@@ -50,7 +52,9 @@ final class SPDYCommandSession: SPDYApplication, SessionOutput, @unchecked Senda
 
   func streamData(_ id: UInt32, _ bytes: [UInt8]) {
     switch kinds[id] {
-    case .stdin: inputSink.yield(.stdin(bytes))
+    case .stdin:
+      flow.received(bytes.count)
+      inputSink.yield(.stdin(bytes))
     case .resize:
       for (width, height) in resize.feed(bytes) { inputSink.yield(.resize(width: width, height: height)) }
     default: break
@@ -72,8 +76,11 @@ final class SPDYCommandSession: SPDYApplication, SessionOutput, @unchecked Senda
     let backend = backend, options = options, input = input, version = version
     Task.detached {
       let outcome = await backend.run(options: options, output: self, input: input)
-      if version != .v1 { _ = self.writeWaiting(.error, outcome.errorPayload(version)) }
-      self.finish()
+      // Blocking writes stay off the cooperative pool.
+      await onDedicatedThread {
+        _ = self.writeWaiting(.error, outcome.errorPayload(version))
+        self.finish()
+      }
     }
   }
 
@@ -90,32 +97,39 @@ final class SPDYCommandSession: SPDYApplication, SessionOutput, @unchecked Senda
     inputSink.finish()
     connection.close()
   }
+
+  func inputConsumed(_ count: Int) { flow.consumed(count) }
 }
 
 /// Port forwarding over SPDY (`portforward.k8s.io`): for each forwarded connection the client opens an
 /// error stream and a data stream with the same `requestid` and a `port`; crisp dials the port inside the
-/// pod's network namespace and copies bytes both ways. Failures are written to the error stream.
+/// pod's network namespace and copies bytes both ways. A failed dial is written to the error stream; when
+/// the pod closes the connection both streams are finished, which is what the client waits for.
 final class SPDYPortForwardSession: SPDYApplication, @unchecked Sendable {
   private let connection: SPDYConnection
   private let target: PortForwardTarget
   private let allowedPorts: [Int32]
-  private struct Pair {
+  private final class Pair {
     var error: UInt32?
     var data: UInt32?
-    var port: UInt16
-    var socket: Int32 = -1
+    let port: UInt16
+    var socket: ForwardSocket?
     /// What the client sent before the dial finished, and whether it has finished sending.
     var early: [[UInt8]] = []
     var clientDone = false
+    init(port: UInt16) { self.port = port }
   }
+  // Event-loop state.
   private var pairs: [String: Pair] = [:]
   private var requestOf: [UInt32: String] = [:]
-  private let writers = DispatchQueue(label: "crisp.portforward.writes")
+  private var closed = false
+  private let flow: InputFlow
 
   init(connection: SPDYConnection, target: PortForwardTarget, ports: [Int32]) {
     self.connection = connection
     self.target = target
     allowedPorts = ports
+    flow = InputFlow { [connection] on in connection.setReading(on) }
   }
 
   func streamOpened(_ id: UInt32, headers: SPDYHeaders) -> Bool {
@@ -124,89 +138,139 @@ final class SPDYPortForwardSession: SPDYApplication, @unchecked Sendable {
     // kubelet passes the ports the request named; when it named some, only those may be dialled.
     if !allowedPorts.isEmpty && !allowedPorts.contains(Int32(port)) { return false }
     let request = headers["requestid"] ?? "port-\(port)"
-    var pair = pairs[request] ?? Pair(port: port)
-    if type == "error" { pair.error = id } else { pair.data = id }
+    let pair = pairs[request] ?? Pair(port: port)
+    if type == "error" {
+      guard pair.error == nil else { return false }
+      pair.error = id
+    } else {
+      guard pair.data == nil else { return false }
+      pair.data = id
+    }
     pairs[request] = pair
     requestOf[id] = request
-    if type == "data" { dial(request, port: port, dataStream: id) }
+    if type == "data" { dial(request, pair, port: port, dataStream: id) }
     return true
   }
 
-  private func dial(_ request: String, port: UInt16, dataStream: UInt32) {
+  private func dial(_ request: String, _ pair: Pair, port: UInt16, dataStream: UInt32) {
     let netns = target.netns
-    let connection = connection
     let loop = connection.eventLoop
+    let identity = ObjectIdentifier(pair)
     Task.detached {
       let result = await PodDialer.dial(port: port, netns: netns)
-      loop.execute {
-        switch result {
-        case .failure(let message):
-          self.reportError(request, "error forwarding port \(port) to pod \(self.target.sandboxID): \(message)")
-        case .success(let fd):
-          guard var pair = self.pairs[request] else {
-            close(fd)
-            return
-          }
-          pair.socket = fd
-          let early = pair.early
-          let clientDone = pair.clientDone
-          pair.early = []
-          self.pairs[request] = pair
-          self.writers.async {
-            for bytes in early { _ = OutputPump.writeAll(fd, bytes) }
-            if clientDone { shutdown(fd, Int32(SHUT_WR)) }
-          }
-          // Pod to client; when the pod closes its end, the data stream is finished.
-          OutputPump.start(fd, closing: false, deliver: { connection.writeWaiting(dataStream, $0) }, onEnd: { connection.finishStream(dataStream) })
-        }
-      }
+      loop.execute { self.dialed(request, identity, port: port, dataStream: dataStream, result) }
     }
   }
 
-  private func reportError(_ request: String, _ message: String) {
-    guard let pair = pairs[request] else { return }
-    if let error = pair.error {
+  private func dialed(_ request: String, _ identity: ObjectIdentifier, port: UInt16, dataStream: UInt32, _ result: PodDialer.Outcome) {
+    // The pair may be gone (the connection closed while dialling): then the new socket is closed at once.
+    let current = pairs[request].flatMap { ObjectIdentifier($0) == identity ? $0 : nil }
+    switch result {
+    case .failure(let message):
+      guard let pair = current else { return }
+      let errorStream = pair.error
+      let text = Array("error forwarding port \(port) to pod \(target.sandboxID): \(message)".utf8)
       let connection = connection
       Thread {
-        _ = connection.writeWaiting(error, Array(message.utf8))
-        connection.finishStream(error)
+        if let errorStream { _ = connection.writeWaiting(errorStream, text) }
+        self.finished(request)
       }.start()
+    case .success(let fd):
+      guard !closed, let pair = current else {
+        close(fd)
+        return
+      }
+      let socket = ForwardSocket(fd: fd, flow: flow)
+      pair.socket = socket
+      for bytes in pair.early { socket.write(bytes) }
+      pair.early = []
+      if pair.clientDone { socket.finishWriting() }
+      let connection = connection
+      socket.startReading(deliver: { connection.writeWaiting(dataStream, $0) }, onEnd: { self.finished(request) })
     }
-    if let data = pair.data { connection.finishStream(data) }
+  }
+
+  /// The pod closed the connection (or it was never made): finish both streams and forget the pair.
+  private func finished(_ request: String) {
+    connection.eventLoop.execute {
+      guard let pair = self.pairs.removeValue(forKey: request) else { return }
+      for id in [pair.data, pair.error].compactMap({ $0 }) {
+        self.connection.finishStream(id)
+        self.requestOf[id] = nil
+      }
+    }
   }
 
   func streamData(_ id: UInt32, _ bytes: [UInt8]) {
-    guard let request = requestOf[id], var pair = pairs[request], pair.data == id else { return }
-    let fd = pair.socket
-    guard fd >= 0 else {
+    guard let request = requestOf[id], let pair = pairs[request], pair.data == id else { return }
+    if let socket = pair.socket {
+      socket.write(bytes)
+    } else if pair.early.reduce(0, { $0 + $1.count }) + bytes.count <= InputFlow.high {
       // Still dialling: kept until the connection is up (bounded like a socket buffer).
-      if pair.early.reduce(0, { $0 + $1.count }) + bytes.count <= 4 << 20 { pair.early.append(bytes) }
-      pairs[request] = pair
-      return
+      pair.early.append(bytes)
     }
-    writers.async { _ = OutputPump.writeAll(fd, bytes) }
   }
 
   func streamClosed(_ id: UInt32) {
-    guard let request = requestOf[id], var pair = pairs[request], pair.data == id else { return }
-    guard pair.socket >= 0 else {
-      pair.clientDone = true
-      pairs[request] = pair
-      return
-    }
-    let fd = pair.socket
-    writers.async { shutdown(fd, Int32(SHUT_WR)) }
+    guard let request = requestOf[id], let pair = pairs[request], pair.data == id else { return }
+    if let socket = pair.socket { socket.finishWriting() } else { pair.clientDone = true }
   }
 
   func connectionClosed() {
-    for pair in pairs.values where pair.socket >= 0 {
-      let fd = pair.socket
-      writers.async {
-        shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
-      }
-    }
+    closed = true
+    // Shutting the sockets down ends their readers, which then close them.
+    for pair in pairs.values { pair.socket?.abort() }
     pairs.removeAll()
+    requestOf.removeAll()
+  }
+}
+
+/// One forwarded TCP connection into a pod. Writes run in order on a queue of its own (a pod that stops
+/// reading holds up only this connection); `abort` works from any thread; the descriptor is closed exactly
+/// once, after its reader has finished, so no thread ever uses a number that was closed and reused.
+final class ForwardSocket: @unchecked Sendable {
+  private let fd: Int32
+  private let queue = DispatchQueue(label: "crisp.portforward.socket")
+  private let lock = NSLock()
+  private var isClosed = false
+  private let flow: InputFlow
+
+  init(fd: Int32, flow: InputFlow) {
+    self.fd = fd
+    self.flow = flow
+  }
+
+  func write(_ bytes: [UInt8]) {
+    flow.received(bytes.count)
+    queue.async {
+      if !self.lock.withLock({ self.isClosed }) { _ = OutputPump.writeAll(self.fd, bytes) }
+      self.flow.consumed(bytes.count)
+    }
+  }
+
+  /// The client finished sending: the pod sees end of input once what is queued is written.
+  func finishWriting() {
+    queue.async { self.lock.withLock { if !self.isClosed { _ = shutdown(self.fd, Int32(SHUT_WR)) } } }
+  }
+
+  /// Ends the connection now: unblocks a write the pod is not reading and the reader.
+  func abort() {
+    lock.withLock { if !isClosed { _ = shutdown(fd, Int32(SHUT_RDWR)) } }
+  }
+
+  /// Copies what the pod sends to `deliver` until it closes (or `deliver` refuses), then runs `onEnd` and
+  /// closes the socket after the queued writes.
+  func startReading(deliver: @escaping @Sendable ([UInt8]) -> Bool, onEnd: @escaping @Sendable () -> Void) {
+    OutputPump.start(fd, closing: false, deliver: deliver, onEnd: {
+      onEnd()
+      self.queue.async {
+        self.lock.withLock {
+          guard !self.isClosed else { return }
+          self.isClosed = true
+          close(self.fd)
+        }
+      }
+    }, onRefused: { self.abort() })
   }
 }
 

@@ -48,6 +48,8 @@ public final class StreamServer: Sendable {
         channel.eventLoop.makeCompletedFuture {
           let operations = channel.pipeline.syncOperations
           if let tlsContext { try operations.addHandler(NIOSSLServerHandler(context: tlsContext)) }
+          // A client that never completes its request is dropped like one that never opens its streams.
+          try operations.addHandler(IdleStateHandler(allTimeout: self.creationTimeout), name: "http-idle")
           let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes))
           try operations.addHandler(decoder, name: "http-decoder")
           try operations.addHandler(HTTPResponseEncoder(), name: "http-encoder")
@@ -137,6 +139,10 @@ final class StreamRouter: ChannelInboundHandler, RemovableChannelHandler, @unche
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
     // Not HTTP (garbage before any upgrade): close; the daemon carries on.
     context.close(promise: nil)
+  }
+
+  func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
   }
 
   private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ message: String) {
@@ -267,6 +273,7 @@ final class StreamRouter: ChannelInboundHandler, RemovableChannelHandler, @unche
       try install(operations, decoder)
       pipeline.removeHandler(context: context, promise: nil)
       pipeline.removeHandler(name: "http-decoder", promise: nil)
+      pipeline.removeHandler(name: "http-idle", promise: nil)
     } catch {
       context.close(promise: nil)
     }
@@ -281,8 +288,8 @@ final class StreamRouter: ChannelInboundHandler, RemovableChannelHandler, @unche
       let connection = try SPDYConnection(eventLoop: loop)
       let application = makeApplication(connection)
       connection.retain(application)
-      try operations.addHandler(IdleStateHandler(allTimeout: idle), position: .after(decoder))
-      let idleHandler = try operations.handler(type: IdleStateHandler.self)
+      let idleHandler = IdleStateHandler(allTimeout: idle)
+      try operations.addHandler(idleHandler, position: .after(decoder))
       try operations.addHandler(connection, position: .after(idleHandler))
     }
   }
@@ -297,11 +304,11 @@ final class StreamRouter: ChannelInboundHandler, RemovableChannelHandler, @unche
     let channel = context.channel
     switchProtocols(context, headers) { operations, decoder in
       let frameDecoder = ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 1 << 24))
+      let encoder = WebSocketFrameEncoder()
+      let idleHandler = IdleStateHandler(allTimeout: idle)
       try operations.addHandler(frameDecoder, position: .after(decoder))
-      try operations.addHandler(WebSocketFrameEncoder(), position: .after(frameDecoder))
-      let encoder = try operations.handler(type: WebSocketFrameEncoder.self)
-      try operations.addHandler(IdleStateHandler(allTimeout: idle), position: .after(encoder))
-      let idleHandler = try operations.handler(type: IdleStateHandler.self)
+      try operations.addHandler(encoder, position: .after(frameDecoder))
+      try operations.addHandler(idleHandler, position: .after(encoder))
       try operations.addHandler(makeSession(channel), position: .after(idleHandler))
     }
   }

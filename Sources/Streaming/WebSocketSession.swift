@@ -1,3 +1,4 @@
+import CrispCore
 import Foundation
 import NIOCore
 import NIOWebSocket
@@ -20,6 +21,7 @@ final class WebSocketCommandSession: ChannelInboundHandler, SessionOutput, @unch
   private var resize = ResizeDecoder()
   private var framing: WebSocketChannelFraming
   private let closing = LockedBox(false)
+  private let flow: InputFlow
 
   init(channel: any Channel, version: RemoteCommandVersion, base64: Bool, options: StreamOptions, backend: any CommandBackend) {
     self.channel = channel
@@ -27,15 +29,19 @@ final class WebSocketCommandSession: ChannelInboundHandler, SessionOutput, @unch
     self.options = options
     self.backend = backend
     framing = WebSocketChannelFraming(base64: base64)
-    (input, inputSink) = AsyncStream.makeStream(of: ClientInput.self, bufferingPolicy: .bufferingNewest(1024))
+    (input, inputSink) = AsyncStream.makeStream(of: ClientInput.self, bufferingPolicy: .unbounded)
+    flow = InputFlow { [channel] on in channel.setOption(ChannelOptions.autoRead, value: on).whenFailure { _ in } }
   }
 
   func handlerAdded(context: ChannelHandlerContext) {
     let backend = backend, options = options, input = input, version = version
     Task.detached {
       let outcome = await backend.run(options: options, output: self, input: input)
-      if version != .v1 { _ = self.writeWaiting(.error, outcome.errorPayload(version)) }
-      self.finish()
+      // Blocking writes stay off the cooperative pool.
+      await onDedicatedThread {
+        _ = self.writeWaiting(.error, outcome.errorPayload(version))
+        self.finish()
+      }
     }
   }
 
@@ -51,6 +57,7 @@ final class WebSocketCommandSession: ChannelInboundHandler, SessionOutput, @unch
     case .message(let channel, let body):
       switch CommandStream(rawValue: channel) {
       case .stdin:
+        flow.received(body.count)
         inputSink.yield(.stdin(body))
       case .resize:
         for (width, height) in resize.feed(body) { inputSink.yield(.resize(width: width, height: height)) }
@@ -89,6 +96,8 @@ final class WebSocketCommandSession: ChannelInboundHandler, SessionOutput, @unch
     }
   }
 
+  func inputConsumed(_ count: Int) { flow.consumed(count) }
+
   func finish() {
     let alreadyClosing = closing.get()
     closing.set(true)
@@ -112,28 +121,33 @@ final class WebSocketPortForwardSession: ChannelInboundHandler, @unchecked Senda
   private let channel: any Channel
   private let target: PortForwardTarget
   private let ports: [UInt16]
-  private var sockets: [Int: Int32] = [:]
-  private var early: [Int: [[UInt8]]] = [:]
-  private let writers = DispatchQueue(label: "crisp.portforward.ws.writes")
   private var framing: WebSocketChannelFraming
+  // Event-loop state.
+  private var sockets: [Int: ForwardSocket] = [:]
+  private var early: [Int: [[UInt8]]] = [:]
+  private var open: Set<Int> = []
+  private var closed = false
+  private let flow: InputFlow
 
   init(channel: any Channel, target: PortForwardTarget, ports: [UInt16], base64: Bool) {
     self.channel = channel
     self.target = target
     self.ports = ports
     framing = WebSocketChannelFraming(base64: base64)
+    flow = InputFlow { [channel] on in channel.setOption(ChannelOptions.autoRead, value: on).whenFailure { _ in } }
   }
 
   func handlerAdded(context: ChannelHandlerContext) {
     // Once the pipeline switch has finished: the port prefixes, then a dial per port.
-    context.eventLoop.execute { self.open(context.eventLoop) }
+    context.eventLoop.execute { self.start(context.eventLoop) }
   }
 
-  private func open(_ loop: any EventLoop) {
+  private func start(_ loop: any EventLoop) {
     for (index, port) in ports.enumerated() {
       let prefix = [UInt8(port & 0xff), UInt8(port >> 8)]
       send(UInt8(2 * index), prefix)
       send(UInt8(2 * index + 1), prefix)
+      open.insert(index)
       let netns = target.netns
       Task.detached {
         let result = await PodDialer.dial(port: port, netns: netns)
@@ -146,13 +160,26 @@ final class WebSocketPortForwardSession: ChannelInboundHandler, @unchecked Senda
     switch result {
     case .failure(let message):
       send(UInt8(2 * index + 1), Array("error forwarding port \(port) to pod \(target.sandboxID): \(message)".utf8))
+      ended(index)
     case .success(let fd):
-      sockets[index] = fd
-      let pending = early.removeValue(forKey: index) ?? []
-      writers.async { for bytes in pending { _ = OutputPump.writeAll(fd, bytes) } }
+      guard !closed else {
+        close(fd)
+        return
+      }
+      let socket = ForwardSocket(fd: fd, flow: flow)
+      sockets[index] = socket
+      for bytes in early.removeValue(forKey: index) ?? [] { socket.write(bytes) }
       let dataChannel = UInt8(2 * index)
-      _ = OutputPump.start(fd, closing: false, deliver: { self.sendWaiting(dataChannel, $0) }, onEnd: {})
+      let loop = channel.eventLoop
+      socket.startReading(deliver: { self.sendWaiting(dataChannel, $0) }, onEnd: { loop.execute { self.ended(index) } })
     }
+  }
+
+  /// A port's connection is over; when every port's is, the websocket is closed.
+  private func ended(_ index: Int) {
+    sockets[index] = nil
+    open.remove(index)
+    if open.isEmpty && !closed { channel.close(promise: nil) }
   }
 
   private func frame(_ channelNumber: UInt8, _ bytes: [UInt8]) -> WebSocketFrame {
@@ -186,23 +213,18 @@ final class WebSocketPortForwardSession: ChannelInboundHandler, @unchecked Senda
     guard channelNumber % 2 == 0, !body.isEmpty else { return }
     let index = Int(channelNumber / 2)
     guard index < ports.count else { return }
-    if let fd = sockets[index] {
-      let input = body
-      writers.async { _ = OutputPump.writeAll(fd, input) }
-    } else {
+    if let socket = sockets[index] {
+      socket.write(body)
+    } else if open.contains(index) {
       early[index, default: []].append(body)
     }
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    let open = sockets
+    closed = true
+    // Shutting the sockets down ends their readers, which then close them.
+    for socket in sockets.values { socket.abort() }
     sockets.removeAll()
-    writers.async {
-      for fd in open.values {
-        shutdown(fd, Int32(SHUT_RDWR))
-        close(fd)
-      }
-    }
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -64,6 +64,37 @@ import TestSupport
     }
   }
 
+  /// Older clients: no protocol offered means v1 (the error stream carries a bare message), and stdin is
+  /// never dropped however fast it comes (8 MiB to a reader that starts late).
+  @Test func legacyProtocolAndLargeStdin() async throws {
+    try await PodHarness.with { pods in
+      let podConfig = pods.podConfig("legacy")
+      let pod = try await pods.runPod(podConfig)
+      let id = try await pods.runContainer(pod, podConfig, pods.containerConfig("host", command: ["/bin/sleep", "1000"]))
+      let legacy = try SPDYClient(url: try await Self.execURL(pods, id, ["/bin/sh", "-c", "echo old; exit 4"], stderr: false), protocols: [])
+      #expect(legacy.upgraded, "\(legacy.responseHead)")
+      #expect(!legacy.responseHead.contains("X-Stream-Protocol-Version"))
+      let legacyError = legacy.openStream("error")
+      let legacyOut = legacy.openStream("stdout")
+      try legacy.pump(until: "the legacy session") { legacy.finished.isSuperset(of: [legacyError, legacyOut]) }
+      #expect(legacy.text(legacyOut) == "old\n")
+      #expect(legacy.text(legacyError).contains("exit status 4"), "\(legacy.text(legacyError))")
+
+      let url = try await Self.execURL(pods, id, ["/bin/sh", "-c", "sleep 1; wc -c"], stdin: true, stderr: false)
+      let client = try SPDYClient(url: url, protocols: ["v4.channel.k8s.io"])
+      let error = client.openStream("error")
+      let stdin = client.openStream("stdin")
+      let stdout = client.openStream("stdout")
+      try client.pump(until: "replies") { client.replied.count == 3 }
+      // Many small frames: more chunks than any fixed-size queue of messages would hold.
+      let chunk = [UInt8](repeating: 120, count: 4 * 1024)
+      for _ in 0..<2048 { client.send(.data(streamID: stdin, flags: 0, payload: chunk)) }
+      client.send(.data(streamID: stdin, flags: SPDYFrame.flagFin, payload: []))
+      try client.pump(until: "wc", timeout: 60) { client.finished.contains(error) }
+      #expect(client.text(stdout).trimmingCharacters(in: .whitespacesAndNewlines) == "\(2048 * 4 * 1024)")
+    }
+  }
+
   @Test func interactiveTerminalWithStdinAndResize() async throws {
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("tty")
@@ -167,6 +198,15 @@ import TestSupport
       let secondOut = second.openStream("stdout")
       try first.pump(until: "ticks") { first.text(stdout).contains("tick\ntick") }
       try second.pump(until: "ticks on the second attach") { second.text(secondOut).contains("tick\ntick") }
+      // A tty container attached without asking for a tty (kubectl attach without -t): served, stderr dropped.
+      let terminal = try await pods.runContainer(
+        pod, podConfig, pods.containerConfig("terminal", command: ["/bin/sh", "-c", "while true; do echo tty-tick; sleep 0.2; done"], tty: true))
+      let ttyURL = try await pods.runtime { try await $0.attach(.with { $0.containerID = terminal; $0.stdout = true; $0.stderr = true }).url }
+      let ttyClient = try SPDYClient(url: ttyURL, protocols: ["v4.channel.k8s.io"])
+      ttyClient.openStream("error")
+      let ttyOut = ttyClient.openStream("stdout")
+      ttyClient.openStream("resize")
+      try ttyClient.pump(until: "tty ticks") { ttyClient.text(ttyOut).contains("tty-tick") }
       // Attaching stdin to a container created without it is refused with the reason.
       do {
         _ = try await pods.runtime { try await $0.attach(.with { $0.containerID = id; $0.stdin = true; $0.stdout = true }) }
@@ -190,7 +230,8 @@ import TestSupport
       let error = client.openStream("error", extra: [("port", "8080"), ("requestid", "0")])
       let data = client.openStream("data", extra: [("port", "8080"), ("requestid", "0")])
       client.write(data, "GET /index.html HTTP/1.0\r\n\r\n")
-      try client.pump(until: "the page") { client.finished.contains(data) }
+      // The pod closing the connection finishes both streams: the client waits for the error stream's end.
+      try client.pump(until: "the page and both streams' ends") { client.finished.isSuperset(of: [data, error]) }
       #expect(client.text(data).contains("forwarded-page"), "\(client.text(data))")
       #expect(client.text(error).isEmpty)
 

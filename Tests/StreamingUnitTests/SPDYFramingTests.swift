@@ -1,4 +1,5 @@
 import Foundation
+import CZlib
 @testable import SPDY
 @testable import Streaming
 import Testing
@@ -64,12 +65,24 @@ import Testing
     }
   }
 
+  /// A header block whose zlib stream ends, with bytes after it, is an error, not an endless loop.
+  @Test func aHeaderStreamThatEndsIsRefused() throws {
+    var block = SPDYFramer.headerBlock(SPDYHeaders([("streamtype", "stdout")]))
+    var compressed = [UInt8](repeating: 0, count: 256)
+    var length = uLongf(compressed.count)
+    #expect(compress(&compressed, &length, &block, uLong(block.count)) == Z_OK)
+    let body = [0, 0, 0, 1, 0, 0, 0, 0, 0, 0] + Array(compressed[0..<Int(length)]) + [1, 2, 3, 4]
+    var frame: [UInt8] = [0x80, 0x03, 0x00, 0x01, 0x00] + [UInt8(body.count >> 16), UInt8((body.count >> 8) & 0xff), UInt8(body.count & 0xff)] + body
+    var start = 0
+    #expect(throws: SPDYError.self) { _ = try SPDYFramer().decode(&frame, consumedFrom: &start) }
+  }
+
   @Test func protocolNegotiationPrefersTheClientsOrder() {
     #expect(RemoteCommandVersion.negotiate(["v4.channel.k8s.io", "v3.channel.k8s.io"]) == .v4)
     #expect(RemoteCommandVersion.negotiate(["v9.channel.k8s.io", "v2.channel.k8s.io"]) == .v2)
     #expect(RemoteCommandVersion.negotiate(["v9.channel.k8s.io"]) == nil)
     #expect(CommandStream.expected(.init(stdin: true, stdout: true, stderr: false, tty: true), .v4) == [.error, .stdin, .stdout, .resize])
-    #expect(CommandStream.expected(.init(stdin: false, stdout: true, stderr: true, tty: false), .v1) == [.stdout, .stderr])
+    #expect(CommandStream.expected(.init(stdin: false, stdout: true, stderr: true, tty: false), .v1) == [.error, .stdout, .stderr])
   }
 
   @Test func statusPayloads() throws {

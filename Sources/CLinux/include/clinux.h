@@ -51,6 +51,8 @@ int crisp_is_nsfs(const char *path);
 int crisp_pidfd_open(int pid);
 /// 1 while the process behind a pidfd has not exited, 0 otherwise.
 int crisp_pidfd_alive(int pidfd);
+/// Sends `signal` to the process behind a pidfd (never to a process that reused its pid); 0 or -1 (errno).
+int crisp_pidfd_signal(int pidfd, int signal);
 /// Connects a TCP socket to `port` on loopback (127.0.0.1, then ::1) inside the network namespace at
 /// `netns` (NULL: the host's). The socket stays in that namespace. Returns 0 and sets *fd, or an errno.
 int crisp_dial_loopback(const char *netns, unsigned short port, int *fd);

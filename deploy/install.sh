@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Node bootstrap for crisp: installs what it needs, builds release binaries and installs them, writes the
+# configuration and the CNI, crictl, kernel and systemd pieces, and starts crisp where systemd runs.
+# Idempotent: run it again to upgrade the binaries; files it did not create are never overwritten.
+#
+# usage: deploy/install.sh [--from-containerd FILE] [--uninstall]
+#                          [--destdir DIR] [--binaries DIR] [--no-packages]
+#   --from-containerd FILE  write /etc/crisp/config.toml from containerd's config.toml (crisp config import-containerd)
+#   --uninstall             remove exactly what an earlier run installed (its manifest), nothing else
+#   --destdir DIR           install under DIR instead of / (packaging, tests); the running kernel and
+#                           systemd are then left alone
+#   --binaries DIR          install crisp, crisp-shim, crisp-pause and crispctl from DIR instead of building
+#   --no-packages           do not apt-get install the Debian packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source=$(pwd)
+
+destdir="" binaries="" from_containerd="" uninstall=0 packages=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --destdir) destdir=${2%/}; shift 2 ;;
+    --binaries) binaries=$2; shift 2 ;;
+    --from-containerd) from_containerd=$2; shift 2 ;;
+    --uninstall) uninstall=1; shift ;;
+    --no-packages) packages=0; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || { echo "install.sh: run as root" >&2; exit 1; }
+
+manifest="$destdir/var/lib/crisp/install-manifest"
+systemd_running=0
+if [ -z "$destdir" ] && [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then systemd_running=1; fi
+
+if [ "$uninstall" = 1 ]; then
+  [ -f "$manifest" ] || { echo "install.sh: nothing to uninstall ($manifest not found)"; exit 0; }
+  if [ "$systemd_running" = 1 ]; then
+    systemctl disable --now crisp.service 2>/dev/null || true
+  fi
+  mapfile -t installed < <(tac "$manifest")
+  rm -f "$manifest"
+  # Newest first, so files go before the directories they were made in (the manifest's own included).
+  for path in "${installed[@]}"; do
+    target="$destdir$path"
+    if [ -L "$target" ] || [ -f "$target" ]; then
+      rm -f "$target"
+    elif [ -d "$target" ]; then
+      rmdir "$target" 2>/dev/null || true
+    fi
+  done
+  [ "$systemd_running" = 1 ] && systemctl daemon-reload
+  echo "install.sh: crisp uninstalled (containers still running keep running; /var/lib/crisp data is kept)"
+  exit 0
+fi
+
+# The manifest's own directories are recorded too, so --uninstall leaves no trace.
+manifest_dirs=()
+path=/var/lib/crisp
+while [ ! -d "$destdir$path" ]; do manifest_dirs=("$path" "${manifest_dirs[@]}"); path=$(dirname "$path"); done
+mkdir -p "$(dirname "$manifest")"
+touch "$manifest"
+# Records a path (as seen on the node, without destdir) the first time this installer creates it.
+record() { grep -qxF "$1" "$manifest" || echo "$1" >> "$manifest"; }
+for path in "${manifest_dirs[@]}"; do record "$path"; done
+owned() { grep -qxF "$1" "$manifest"; }
+# Creates a directory (and records each level it creates).
+make_dir() {
+  local path=$1 missing=()
+  while [ ! -d "$destdir$path" ]; do missing=("$path" "${missing[@]}"); path=$(dirname "$path"); done
+  for path in "${missing[@]}"; do mkdir -p "$destdir$path"; record "$path"; done
+}
+# Installs $2 at $1 with mode $3, unless the file exists and is not ours ($4 = "replace" upgrades ours).
+put() {
+  local path=$1 from=$2 mode=$3
+  if [ -e "$destdir$path" ] && ! owned "$path"; then echo "  keep $path (not installed by crisp)"; return; fi
+  make_dir "$(dirname "$path")"
+  install -m "$mode" "$from" "$destdir$path"
+  record "$path"
+  echo "  install $path"
+}
+
+if [ "$packages" = 1 ]; then
+  source deploy/packages.sh
+  install_crisp_packages
+fi
+
+if [ -z "$binaries" ]; then
+  swift build -c release --static-swift-stdlib --product crisp
+  swift build -c release --static-swift-stdlib --product crispctl
+  swift build -c release --product crisp-shim
+  swift build -c release --product crisp-pause
+  binaries=$(swift build -c release --show-bin-path)
+fi
+echo "install.sh: installing into ${destdir:-/}"
+for binary in crisp crisp-shim crisp-pause crispctl; do
+  [ -x "$binaries/$binary" ] || { echo "install.sh: $binaries/$binary is missing" >&2; exit 1; }
+  put "/usr/local/bin/$binary" "$binaries/$binary" 0755
+done
+
+# Configuration: written once; an existing file (the operator's) is kept.
+if [ ! -e "$destdir/etc/crisp/config.toml" ]; then
+  generated=$(mktemp)
+  if [ -n "$from_containerd" ]; then
+    "$binaries/crisp" config import-containerd "$from_containerd" > "$generated"
+  else
+    "$binaries/crisp" config default > "$generated"
+  fi
+  put /etc/crisp/config.toml "$generated" 0644
+  rm -f "$generated"
+else
+  echo "  keep /etc/crisp/config.toml"
+fi
+
+# CNI plugins from Debian's package, where crisp looks for them by default; plugins already there stay.
+make_dir /opt/cni/bin
+for plugin in /usr/lib/cni/*; do
+  [ -x "$plugin" ] || continue
+  path="/opt/cni/bin/$(basename "$plugin")"
+  if [ -e "$destdir$path" ] || [ -L "$destdir$path" ]; then continue; fi
+  ln -s "$plugin" "$destdir$path"
+  record "$path"
+done
+# A node without a pod network gets crisp's default bridge network.
+make_dir /etc/cni/net.d
+if [ -z "$(find "$destdir/etc/cni/net.d" -maxdepth 1 \( -name '*.conflist' -o -name '*.conf' -o -name '*.json' \) -print -quit)" ] ||
+  owned /etc/cni/net.d/10-crisp-bridge.conflist; then
+  put /etc/cni/net.d/10-crisp-bridge.conflist cni-conf/10-crisp-bridge.conflist 0644
+fi
+
+# crictl talks to crisp without flags.
+crictl=$(mktemp)
+printf 'runtime-endpoint: unix:///run/crisp/crisp.sock\nimage-endpoint: unix:///run/crisp/crisp.sock\ntimeout: 10\n' > "$crictl"
+put /etc/crictl.yaml "$crictl" 0644
+rm -f "$crictl"
+
+# Kernel: overlayfs and bridged traffic through iptables, and forwarding, now and at every boot.
+modules=$(mktemp)
+printf 'overlay\nbr_netfilter\n' > "$modules"
+put /etc/modules-load.d/crisp.conf "$modules" 0644
+rm -f "$modules"
+sysctls=$(mktemp)
+printf 'net.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\nnet.ipv4.ip_forward = 1\n' > "$sysctls"
+put /etc/sysctl.d/99-crisp.conf "$sysctls" 0644
+rm -f "$sysctls"
+if [ -z "$destdir" ]; then
+  modprobe overlay || echo "install.sh: modprobe overlay failed (crisp falls back to the native snapshotter)" >&2
+  modprobe br_netfilter || echo "install.sh: modprobe br_netfilter failed" >&2
+  sysctl -q -p /etc/sysctl.d/99-crisp.conf || echo "install.sh: some sysctls could not be set" >&2
+fi
+
+# systemd: the unit and kubelet's drop-in.
+put /etc/systemd/system/crisp.service deploy/crisp.service 0644
+put /etc/systemd/system/kubelet.service.d/10-crisp.conf deploy/kubelet-crisp.conf 0644
+put /usr/local/share/doc/crisp/README.md README.md 0644
+
+if [ "$systemd_running" = 1 ]; then
+  systemctl daemon-reload
+  systemctl enable crisp.service
+  systemctl restart crisp.service
+  echo "install.sh: crisp is running (systemctl status crisp; crictl version)"
+else
+  cat <<EOF
+install.sh: installed. systemd is not running here, so crisp was not started. Start it with:
+  ${destdir}/usr/local/bin/crisp --config ${destdir}/etc/crisp/config.toml
+(or under your init system; it serves unix:///run/crisp/crisp.sock and needs the kernel settings above)
+EOF
+fi
