@@ -212,6 +212,10 @@ int crisp_pidfd_alive(int pidfd) {
   return syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0;
 }
 
+int crisp_set_pipe_size(int fd, int size) {
+  return fcntl(fd, F_SETPIPE_SZ, size);
+}
+
 int crisp_set_window_size(int fd, unsigned short columns, unsigned short rows) {
   struct winsize size = {.ws_row = rows, .ws_col = columns};
   return ioctl(fd, TIOCSWINSZ, &size);

@@ -8,6 +8,7 @@ public final class SPDYClient {
   public let fd: Int32
   public let framer: SPDYFramer
   private var input: [UInt8] = []
+  private var readBuffer = [UInt8](repeating: 0, count: 256 * 1024)
   private var inputStart = 0
   private var nextStream: UInt32 = 1
   /// Data received per stream, and which streams the server finished.
@@ -106,13 +107,12 @@ public final class SPDYClient {
   public func readSome(timeout: Double) -> Bool {
     var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
     guard poll(&entry, 1, Int32(timeout * 1000)) > 0 else { return false }
-    var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    let n = readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
     if n <= 0 {
       closed = true
       return true
     }
-    input += buffer[0..<n]
+    input += readBuffer[0..<n]
     return true
   }
 

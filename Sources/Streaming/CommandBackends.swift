@@ -28,7 +28,7 @@ enum OutputPump {
     let group = DispatchGroup()
     group.enter()
     let thread = Thread {
-      var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+      var buffer = [UInt8](repeating: 0, count: 256 * 1024)
       while true {
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n < 0 && errno == EINTR { continue }
@@ -117,6 +117,9 @@ struct ExecBackend: CommandBackend {
       }
       close(outPipe[1])
       close(errPipe[1])
+      // 1 MiB pipes: bulk output (kubectl cp, logs piped out) arrives in large reads.
+      _ = crisp_set_pipe_size(outPipe[0], 1 << 20)
+      _ = crisp_set_pipe_size(errPipe[0], 1 << 20)
       if inPipe[0] >= 0 { close(inPipe[0]) }
       inputFD = inPipe[1]
       pumps.append(OutputPump.start(outPipe[0], to: .stdout, output: output, onClientGone: killCommand))

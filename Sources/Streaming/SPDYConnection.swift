@@ -209,9 +209,18 @@ final class SPDYConnection: ChannelInboundHandler, @unchecked Sendable {
   }
 
   private func write(_ context: ChannelHandlerContext, _ frame: SPDYFrame, promise: EventLoopPromise<Void>?) {
-    let bytes = framer.encode(frame)
-    var buffer = context.channel.allocator.buffer(capacity: bytes.count)
-    buffer.writeBytes(bytes)
+    var buffer: ByteBuffer
+    if case .data(let id, let flags, let payload) = frame {
+      // Data frames, the bulk of the traffic, go straight into the buffer: header, then the payload once.
+      buffer = context.channel.allocator.buffer(capacity: payload.count + 8)
+      buffer.writeInteger(id & 0x7fff_ffff)
+      buffer.writeInteger(UInt32(flags) << 24 | UInt32(payload.count))
+      buffer.writeBytes(payload)
+    } else {
+      let bytes = framer.encode(frame)
+      buffer = context.channel.allocator.buffer(capacity: bytes.count)
+      buffer.writeBytes(bytes)
+    }
     context.writeAndFlush(wrapOutboundOut(buffer), promise: promise)
   }
 

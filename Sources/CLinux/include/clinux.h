@@ -58,6 +58,8 @@ int crisp_pidfd_signal(int pidfd, int signal);
 int crisp_dial_loopback(const char *netns, unsigned short port, int *fd);
 /// Sets a terminal's window size (TIOCSWINSZ); 0 or -1 (errno).
 int crisp_set_window_size(int fd, unsigned short columns, unsigned short rows);
+/// Grows a pipe's buffer (F_SETPIPE_SZ) so bulk output moves in fewer, larger reads; best effort.
+int crisp_set_pipe_size(int fd, int size);
 /// Opens a new pseudo-terminal pair (both ends close-on-exec, the slave without becoming anyone's controlling
 /// terminal); 0, or -1 (errno).
 int crisp_openpty(int *master, int *slave);
