@@ -171,7 +171,7 @@ let package = Package(
     .executableTarget(
       name: "crispctl",
       dependencies: [
-        "CRIAPI",
+        "CRIAPI", "SPDY",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),

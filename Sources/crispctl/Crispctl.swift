@@ -11,7 +11,10 @@ struct Crispctl: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "crispctl",
     abstract: "Operate crisp over its CRI socket.",
-    subcommands: [Version.self, Info.self, Images.self, Pull.self, RemoveImage.self, InspectImage.self])
+    subcommands: [
+      Version.self, Info.self, Pods.self, Containers.self, InspectContainer.self, InspectPod.self, Logs.self, Exec.self, Stats.self,
+      Images.self, Pull.self, RemoveImage.self, InspectImage.self,
+    ])
 }
 
 /// Where to connect: `--address`, else `$CRISP_ADDRESS`, else the default socket.

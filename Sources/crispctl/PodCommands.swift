@@ -1,0 +1,390 @@
+import ArgumentParser
+import CRIAPI
+import Foundation
+import GRPCCore
+import SPDY
+import SwiftProtobuf
+
+/// Output of the list and inspect commands: a table for people, or JSON / YAML for scripts.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+  case table, json, yaml
+
+  /// Prints `object` (JSONSerialization types) as JSON or YAML.
+  static func emit(_ object: Any, _ format: OutputFormat) throws {
+    switch format {
+    case .yaml:
+      print(YAMLText.render(object), terminator: "")
+    case .json, .table:
+      let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+      print(String(decoding: data, as: UTF8.self))
+    }
+  }
+}
+
+/// A small YAML writer for the JSON-shaped values crispctl prints (maps, lists, strings, numbers, booleans).
+enum YAMLText {
+  static func render(_ value: Any, indent: Int = 0) -> String {
+    let pad = String(repeating: "  ", count: indent)
+    switch value {
+    case let map as [String: Any]:
+      if map.isEmpty { return pad + "{}\n" }
+      return map.keys.sorted().map { key in
+        let child = map[key] ?? NSNull()
+        if isScalar(child) { return "\(pad)\(quote(key)): \(scalar(child))\n" }
+        if isEmptyCollection(child) { return "\(pad)\(quote(key)): \(scalar(child))\n" }
+        return "\(pad)\(quote(key)):\n" + render(child, indent: indent + 1)
+      }.joined()
+    case let list as [Any]:
+      if list.isEmpty { return pad + "[]\n" }
+      return list.map { item in
+        if isScalar(item) || isEmptyCollection(item) { return "\(pad)- \(scalar(item))\n" }
+        // The first line of a nested block goes after the dash.
+        let nested = render(item, indent: indent + 1)
+        return pad + "- " + nested.dropFirst(pad.count + 2)
+      }.joined()
+    default:
+      return pad + scalar(value) + "\n"
+    }
+  }
+
+  private static func isScalar(_ value: Any) -> Bool { !(value is [String: Any]) && !(value is [Any]) }
+  private static func isEmptyCollection(_ value: Any) -> Bool {
+    ((value as? [String: Any])?.isEmpty ?? false) || ((value as? [Any])?.isEmpty ?? false)
+  }
+
+  private static func scalar(_ value: Any) -> String {
+    switch value {
+    case is NSNull: return "null"
+    case let map as [String: Any] where map.isEmpty: return "{}"
+    case let list as [Any] where list.isEmpty: return "[]"
+    case let number as NSNumber:
+      // JSON booleans come back as NSNumbers whose ObjC type is `c` (char).
+      if String(cString: number.objCType) == "c" { return number.boolValue ? "true" : "false" }
+      return number.stringValue
+    case let text as String: return quote(text)
+    default: return quote("\(value)")
+    }
+  }
+
+  /// Double-quoted (JSON-style escapes are valid YAML) unless plainly safe.
+  private static func quote(_ text: String) -> String {
+    let plain = !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || "-_./".contains($0) }
+      && !["true", "false", "null", "yes", "no", "on", "off", "~"].contains(text.lowercased()) && Double(text) == nil
+    if plain { return text }
+    let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data()
+    return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+  }
+}
+
+func age(_ nanoseconds: Int64) -> String {
+  let seconds = max(0, Int(Date().timeIntervalSince1970) - Int(nanoseconds / 1_000_000_000))
+  switch seconds {
+  case ..<60: return "\(seconds)s ago"
+  case ..<3600: return "\(seconds / 60)m ago"
+  case ..<86400: return "\(seconds / 3600)h ago"
+  default: return "\(seconds / 86400)d ago"
+  }
+}
+
+func short(_ id: String) -> String { String(id.prefix(13)) }
+
+/// A message as the JSON protobuf's own mapping writes it (field names in lowerCamelCase, as crictl shows).
+/// That mapping leaves out zero values, and zero is a state too (SANDBOX_READY, CONTAINER_CREATED), so
+/// `zeroState` fills `state` in when it is absent.
+func protoObject(_ message: some SwiftProtobuf.Message, zeroState: String? = nil) throws -> Any {
+  let text = try message.jsonString()
+  guard var object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return [:] }
+  if let zeroState, object["state"] == nil { object["state"] = zeroState }
+  return object
+}
+
+struct Pods: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "List pod sandboxes.")
+  @OptionGroup var endpoint: Endpoint
+  @Option(name: .shortAndLong, help: "Output: table, json or yaml.") var output: OutputFormat = .table
+  @Flag(name: .shortAndLong, help: "Only pod ids.") var quiet = false
+  @Option(name: .long, help: "Only pods with this name.") var name: String?
+  @Option(name: .long, help: "Only pods in this namespace.") var namespace: String?
+
+  func run() async throws {
+    var pods = try await endpoint.withRuntime { try await $0.listPodSandbox(.init()).items }
+    if let name { pods = pods.filter { $0.metadata.name == name } }
+    if let namespace { pods = pods.filter { $0.metadata.namespace == namespace } }
+    if quiet { return pods.forEach { print($0.id) } }
+    if output != .table { return try OutputFormat.emit(["items": try pods.map { try protoObject($0, zeroState: "SANDBOX_READY") }], output) }
+    var rows = [["POD ID", "CREATED", "STATE", "NAME", "NAMESPACE", "ATTEMPT", "RUNTIME"]]
+    for pod in pods {
+      rows.append([
+        short(pod.id), age(pod.createdAt), pod.state == .sandboxReady ? "Ready" : "NotReady", pod.metadata.name, pod.metadata.namespace,
+        "\(pod.metadata.attempt)", pod.runtimeHandler.isEmpty ? "(default)" : pod.runtimeHandler,
+      ])
+    }
+    printTable(rows)
+  }
+}
+
+struct Containers: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "ps", abstract: "List containers (running ones unless -a).")
+  @OptionGroup var endpoint: Endpoint
+  @Option(name: .shortAndLong, help: "Output: table, json or yaml.") var output: OutputFormat = .table
+  @Flag(name: .shortAndLong, help: "All containers, not only running ones.") var all = false
+  @Flag(name: .shortAndLong, help: "Only container ids.") var quiet = false
+  @Option(name: .shortAndLong, help: "Only containers of this pod sandbox.") var pod: String?
+
+  func run() async throws {
+    let sandbox = pod
+    var containers = try await endpoint.withRuntime { runtime in
+      try await runtime.listContainers(.with { if let sandbox { $0.filter.podSandboxID = sandbox } }).containers
+    }
+    if !all { containers = containers.filter { $0.state == .containerRunning } }
+    if quiet { return containers.forEach { print($0.id) } }
+    if output != .table { return try OutputFormat.emit(["containers": try containers.map { try protoObject($0, zeroState: "CONTAINER_CREATED") }], output) }
+    let states: [Runtime_V1_ContainerState: String] = [.containerCreated: "Created", .containerRunning: "Running", .containerExited: "Exited"]
+    var rows = [["CONTAINER", "IMAGE", "CREATED", "STATE", "NAME", "ATTEMPT", "POD ID"]]
+    for container in containers {
+      rows.append([
+        short(container.id), container.image.image.isEmpty ? short(container.imageRef) : container.image.image, age(container.createdAt),
+        states[container.state] ?? "Unknown", container.metadata.name, "\(container.metadata.attempt)", short(container.podSandboxID),
+      ])
+    }
+    printTable(rows)
+  }
+}
+
+struct InspectContainer: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "inspect", abstract: "Show containers' status and info.")
+  @OptionGroup var endpoint: Endpoint
+  @Option(name: .shortAndLong, help: "Output: json or yaml.") var output: OutputFormat = .json
+  @Argument(help: "Container ids (or unique prefixes).") var ids: [String]
+
+  func run() async throws {
+    for id in ids {
+      let response = try await endpoint.withRuntime { try await $0.containerStatus(.with { $0.containerID = id; $0.verbose = true }) }
+      try emitInspection(try protoObject(response.status, zeroState: "CONTAINER_CREATED"), response.info, output)
+    }
+  }
+}
+
+struct InspectPod: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "inspectp", abstract: "Show pod sandboxes' status and info.")
+  @OptionGroup var endpoint: Endpoint
+  @Option(name: .shortAndLong, help: "Output: json or yaml.") var output: OutputFormat = .json
+  @Argument(help: "Pod sandbox ids (or unique prefixes).") var ids: [String]
+
+  func run() async throws {
+    for id in ids {
+      let response = try await endpoint.withRuntime { try await $0.podSandboxStatus(.with { $0.podSandboxID = id; $0.verbose = true }) }
+      try emitInspection(try protoObject(response.status, zeroState: "SANDBOX_READY"), response.info, output)
+    }
+  }
+}
+
+/// A status with its verbose info; the info values are JSON documents themselves and are embedded as such.
+func emitInspection(_ status: Any, _ info: [String: String], _ output: OutputFormat) throws {
+  let parsed = info.mapValues { (try? JSONSerialization.jsonObject(with: Data($0.utf8), options: [.fragmentsAllowed])) ?? $0 }
+  try OutputFormat.emit(["status": status, "info": parsed], output)
+}
+
+struct Stats: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Show containers' resource usage.")
+  @OptionGroup var endpoint: Endpoint
+  @Option(name: .shortAndLong, help: "Output: table, json or yaml.") var output: OutputFormat = .table
+  @Option(name: .shortAndLong, help: "Only containers of this pod sandbox.") var pod: String?
+
+  func run() async throws {
+    let sandbox = pod
+    // Two readings a second apart: CPU use is a rate.
+    let stats = try await endpoint.withRuntime { runtime in
+      let request = Runtime_V1_ListContainerStatsRequest.with { if let sandbox { $0.filter.podSandboxID = sandbox } }
+      _ = try await runtime.listContainerStats(request)
+      try await Task.sleep(for: .seconds(1))
+      return try await runtime.listContainerStats(request).stats
+    }
+    if output != .table { return try OutputFormat.emit(["stats": try stats.map { try protoObject($0) }], output) }
+    var rows = [["CONTAINER", "NAME", "CPU %", "MEM", "DISK", "INODES"]]
+    for stat in stats {
+      let cpu = stat.cpu.hasUsageNanoCores ? String(format: "%.2f", Double(stat.cpu.usageNanoCores.value) / 1e7) : "-"
+      rows.append([
+        short(stat.attributes.id), stat.attributes.metadata.name, cpu, formatSize(stat.memory.workingSetBytes.value),
+        formatSize(stat.writableLayer.usedBytes.value), "\(stat.writableLayer.inodesUsed.value)",
+      ])
+    }
+    printTable(rows)
+  }
+}
+
+struct Logs: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(abstract: "Print a container's log (the CRI log file on this node).")
+  @OptionGroup var endpoint: Endpoint
+  @Flag(name: .shortAndLong, help: "Keep printing new lines until interrupted (or the container exits).") var follow = false
+  @Option(name: .long, help: "Only the last N lines.") var tail: Int?
+  @Flag(name: .long, help: "Prefix each line with its timestamp.") var timestamps = false
+  @Argument(help: "Container id (or unique prefix).") var id: String
+
+  func run() async throws {
+    let container = id
+    let status = try await endpoint.withRuntime { try await $0.containerStatus(.with { $0.containerID = container }).status }
+    guard !status.logPath.isEmpty, let handle = FileHandle(forReadingAtPath: status.logPath) else {
+      FileHandle.standardError.write(Data("crispctl: container \(container) has no log file\(status.logPath.isEmpty ? "" : " at \(status.logPath)")\n".utf8))
+      throw ExitCode(1)
+    }
+    var reader = CRILogReader(timestamps: timestamps)
+    let initial = reader.lines(handle.readDataToEndOfFile())
+    for line in tail.map({ Array(initial.suffix(max(0, $0))) }) ?? initial { write(line) }
+    guard follow else { return }
+    while true {
+      let more = handle.readDataToEndOfFile()
+      if more.isEmpty {
+        let state = try await endpoint.withRuntime { try await $0.containerStatus(.with { $0.containerID = container }).status.state }
+        if state == .containerExited { return }
+        try await Task.sleep(for: .milliseconds(250))
+        continue
+      }
+      for line in reader.lines(more) { write(line) }
+    }
+  }
+
+  private func write(_ line: CRILogReader.Line) {
+    (line.stream == "stderr" ? FileHandle.standardError : FileHandle.standardOutput).write(Data(line.text.utf8))
+  }
+}
+
+/// Reads the CRI log format (`<time> <stream> <P|F> <content>`), joining partial (`P`) records.
+struct CRILogReader {
+  struct Line {
+    var stream: String
+    var text: String
+  }
+  let timestamps: Bool
+  private var pending = Data()
+  private var partial: [String: String] = [:]
+
+  init(timestamps: Bool) { self.timestamps = timestamps }
+
+  mutating func lines(_ data: Data) -> [Line] {
+    pending += data
+    var result: [Line] = []
+    while let newline = pending.firstIndex(of: 10) {
+      let record = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+      pending = pending[(newline + 1)...]
+      let fields = record.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
+      guard fields.count >= 3 else { continue }
+      let stream = String(fields[1])
+      let content = fields.count == 4 ? String(fields[3]) : ""
+      let prefix = partial[stream] ?? (timestamps ? "\(fields[0]) " : "")
+      if fields[2] == "P" {
+        partial[stream] = prefix + content
+      } else {
+        partial[stream] = nil
+        result.append(Line(stream: stream, text: prefix + content + "\n"))
+      }
+    }
+    return result
+  }
+}
+
+struct Exec: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run a command in a running container (through crisp's streaming server, as kubectl exec does).")
+  @OptionGroup var endpoint: Endpoint
+  @Flag(name: .shortAndLong, help: "Pass standard input to the command.") var interactive = false
+  @Flag(name: .shortAndLong, help: "Give the command a terminal.") var tty = false
+  @Argument(help: "Container id (or unique prefix).") var id: String
+  @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.") var command: [String]
+
+  func run() async throws {
+    let container = id, cmd = command.first == "--" ? Array(command.dropFirst()) : command
+    let stdin = interactive, terminal = tty
+    guard !cmd.isEmpty else { throw ValidationError("no command given") }
+    let url = try await endpoint.withRuntime { runtime in
+      try await runtime.exec(.with {
+        $0.containerID = container
+        $0.cmd = cmd
+        $0.stdin = stdin
+        $0.stdout = true
+        $0.stderr = !terminal
+        $0.tty = terminal
+      }).url
+    }
+    let code = try ExecSession(url: url, stdin: stdin, tty: terminal).run()
+    throw ExitCode(code)
+  }
+}
+
+/// One exec over SPDY from the terminal: standard input on a thread of its own, output and the final status
+/// read on the calling thread. With a tty, the local terminal is put in raw mode for the session.
+struct ExecSession {
+  let url: String
+  let stdin: Bool
+  let tty: Bool
+
+  func run() throws -> Int32 {
+    let client = try SPDYClient(url: url, protocols: ["v4.channel.k8s.io"])
+    guard client.upgraded else {
+      FileHandle.standardError.write(Data("crispctl: exec: \(client.responseHead)\n".utf8))
+      return 1
+    }
+    let error = client.openStream("error")
+    let input = stdin ? client.openStream("stdin") : nil
+    let output = client.openStream("stdout")
+    let errors = tty ? nil : client.openStream("stderr")
+    let resize = tty ? client.openStream("resize") : nil
+    var saved = termios()
+    let raw = tty && isatty(0) != 0
+    if raw {
+      tcgetattr(0, &saved)
+      var mode = saved
+      cfmakeraw(&mode)
+      tcsetattr(0, TCSANOW, &mode)
+    }
+    defer { if raw { tcsetattr(0, TCSANOW, &saved) } }
+    if let resize {
+      var size = winsize()
+      if ioctl(1, UInt(TIOCGWINSZ), &size) == 0 {
+        client.write(resize, "{\"Width\":\(size.ws_col),\"Height\":\(size.ws_row)}")
+      }
+    }
+    if let input {
+      // Data frames need no shared compression state, so this thread may send while the other reads.
+      let fd = client.fd
+      Thread {
+        var buffer = [UInt8](repeating: 0, count: 32 * 1024)
+        while true {
+          let n = read(0, &buffer, buffer.count)
+          if n <= 0 { break }
+          let frame = [UInt8(input >> 24), UInt8((input >> 16) & 0xff), UInt8((input >> 8) & 0xff), UInt8(input & 0xff), 0,
+                       UInt8(n >> 16), UInt8((n >> 8) & 0xff), UInt8(n & 0xff)] + buffer[0..<n]
+          guard Self.writeAll(fd, frame) else { return }
+        }
+        _ = Self.writeAll(fd, [UInt8(input >> 24), UInt8((input >> 16) & 0xff), UInt8((input >> 8) & 0xff), UInt8(input & 0xff), 1, 0, 0, 0])
+      }.start()
+    }
+    while !client.finished.contains(error) && !client.closed {
+      client.readSome(timeout: 1)
+      try client.process()
+      for stream in [output, errors].compactMap({ $0 }) {
+        guard let data = client.received[stream], !data.isEmpty else { continue }
+        (stream == output ? FileHandle.standardOutput : FileHandle.standardError).write(Data(data))
+        client.received[stream] = []
+      }
+    }
+    let status = (try? JSONSerialization.jsonObject(with: Data(client.received[error] ?? []))) as? [String: Any] ?? [:]
+    if status["status"] as? String == "Success" { return 0 }
+    let causes = (status["details"] as? [String: Any])?["causes"] as? [[String: Any]]
+    if let code = causes?.first(where: { $0["reason"] as? String == "ExitCode" })?["message"] as? String, let value = Int32(code) {
+      return value
+    }
+    if let message = status["message"] as? String { FileHandle.standardError.write(Data("crispctl: exec: \(message)\n".utf8)) }
+    return 1
+  }
+
+  private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    var offset = 0
+    while offset < bytes.count {
+      let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+      if n <= 0 { return false }
+      offset += n
+    }
+    return true
+  }
+}
