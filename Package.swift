@@ -33,6 +33,8 @@ let package = Package(
     .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
     .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
     .package(url: "https://github.com/apple/swift-nio-ssl", exact: "2.37.6"),
+    .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
   ],
   targets: [
     // Swift generated from proto/ by proto/generate.sh; never edited by hand.
@@ -88,12 +90,16 @@ let package = Package(
       dependencies: [
         "CrispCore", "CLinux", "CZlib", "CZstd", "Config", "Store", "Registry",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
       ],
       swiftSettings: strict
     ),
     .target(
       name: "PodNetwork",
-      dependencies: ["CrispCore", "CLinux", "CNetlink", "Config", .product(name: "Logging", package: "swift-log")],
+      dependencies: [
+        "CrispCore", "CLinux", "CNetlink", "Config", .product(name: "Logging", package: "swift-log"),
+        .product(name: "Metrics", package: "swift-metrics"),
+      ],
       swiftSettings: strict
     ),
     .target(
@@ -126,6 +132,11 @@ let package = Package(
       dependencies: [
         "CRIAPI", "CrispCore", "Config", "Store", "PodNetwork", "Registry", "Images", "Runtime", "Streaming",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Prometheus", package: "swift-prometheus"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

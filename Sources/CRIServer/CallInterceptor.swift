@@ -1,8 +1,10 @@
 import GRPCCore
 import Logging
+import Metrics
 
-/// Wraps every RPC: maps thrown errors to gRPC statuses (``ErrorMapping``) and logs each call at debug level
-/// with its method, duration and status code, so `log.level = "debug"` shows exactly what kubelet asked.
+/// Wraps every RPC: maps thrown errors to gRPC statuses (``ErrorMapping``), logs each call at debug level
+/// with its method, duration and status code, so `log.level = "debug"` shows exactly what kubelet asked, and
+/// counts it (`crisp_grpc_requests_total{method,code}`, `crisp_grpc_request_duration_seconds{method}`).
 struct CallInterceptor: ServerInterceptor {
   let logger: Logger
 
@@ -46,6 +48,10 @@ struct CallInterceptor: ServerInterceptor {
   }
 
   private func log(_ method: String, _ start: ContinuousClock.Instant, _ code: RPCError.Code?, _ message: String?) {
+    // The method's own name (`ListContainers`), as operators know it.
+    let name = method.split(separator: "/").last.map(String.init) ?? method
+    Counter(label: "crisp_grpc_requests_total", dimensions: [("method", name), ("code", code.map { "\($0)" } ?? "ok")]).increment()
+    Metrics.Timer(label: "crisp_grpc_request_duration_seconds", dimensions: [("method", name)]).recordNanoseconds((ContinuousClock.now - start).totalNanoseconds)
     guard logger.logLevel <= .debug else { return }
     let elapsed = ContinuousClock.now - start
     let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000

@@ -49,6 +49,13 @@ public struct Daemon: Sendable {
     await runtime.probeHandlers()
     let streaming = StreamServer(config: config.streaming, runtime: runtime, logger: logger)
     try await streaming.start()
+    var metrics: MetricsServer?
+    if !config.metrics.address.isEmpty {
+      let server = MetricsServer(runtime: runtime, logger: logger)
+      server.bootstrap()
+      try await server.start(address: config.metrics.address)
+      metrics = server
+    }
     let listener = try openSocket(address)
 
     var transportConfig = HTTP2ServerTransport.Posix.Config.defaults
@@ -83,10 +90,12 @@ public struct Daemon: Sendable {
       try await group.run()
     } catch {
       await streaming.stop()
+      await metrics?.stop()
       await images.shutdown()
       throw error
     }
     await streaming.stop()
+    await metrics?.stop()
     await images.shutdown()
   }
 

@@ -127,6 +127,17 @@ public enum ConfigLoader {
       }
       try t.finish()
     }
+    if var t = try r.table("metrics") {
+      if let v = try t.string("address") {
+        if !v.isEmpty {
+          guard let colon = v.lastIndex(of: ":"), let port = Int(v[v.index(after: colon)...]), (1...65535).contains(port),
+            colon != v.startIndex
+          else { throw t.error("address", "must be host:port (e.g. 127.0.0.1:1338) or empty, found \"\(v)\"") }
+        }
+        c.metrics.address = v
+      }
+      try t.finish()
+    }
   }
 
   private static func readRegistry(_ t: inout TableReader, into registry: inout CrispConfig.Registry) throws(ConfigError) {

@@ -136,6 +136,10 @@ public enum ConfigRenderer {
     out.comment("PEM certificate and key for HTTPS; both empty means plain HTTP.")
     out.set("tls_cert_file", c.streaming.tlsCertFile)
     out.set("tls_key_file", c.streaming.tlsKeyFile)
+
+    out.table(["metrics"], "Prometheus metrics (GET /metrics): per-RPC latency and errors, pulls, CNI calls, pods, containers, shims.")
+    out.comment("host:port to serve them on, e.g. \"127.0.0.1:1338\"; empty means off.")
+    out.set("address", c.metrics.address)
     return out.text
   }
 }

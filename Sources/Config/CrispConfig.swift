@@ -31,6 +31,7 @@ public struct CrispConfig: Sendable, Equatable, Encodable {
   public var registry = Registry()
   public var runtime = Runtime()
   public var streaming = Streaming()
+  public var metrics = Metrics()
 
   public init() {}
 
@@ -170,6 +171,12 @@ public struct CrispConfig: Sendable, Equatable, Encodable {
         self.systemdCgroup = systemdCgroup
       }
     }
+  }
+
+  public struct Metrics: Sendable, Equatable, Encodable {
+    /// `host:port` of the Prometheus endpoint (`GET /metrics`); empty turns it off.
+    public var address: String = ""
+    public init() {}
   }
 
   public struct Streaming: Sendable, Equatable, Encodable {

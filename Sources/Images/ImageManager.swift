@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import Synchronization
 public import Logging
+import Metrics
 public import Registry
 public import Store
 
@@ -105,6 +106,8 @@ public final class ImageManager: Sendable {
   /// reference share one pull.
   public func pull(_ text: String, credentials: RegistryCredentials?) async throws(CrispError) -> ImageRecord {
     let reference = try ImageReference(parsing: text)
+    let start = ContinuousClock.now
+    defer { Metrics.Timer(label: "crisp_image_pull_duration_seconds").recordNanoseconds((ContinuousClock.now - start).totalNanoseconds) }
     return try await pulls.run("pull \(reference)") {
       try await self.leases.with { () async throws(CrispError) -> ImageRecord in
         try await self.pullOnce(reference, credentials: credentials)
@@ -226,6 +229,8 @@ public final class ImageManager: Sendable {
     _ = try await blobs.run("blob \(descriptor.digest)") {
       if self.content.contains(sha256: descriptor.digest.hex) { return true }
       try await self.registry.fetchBlob(image: reference, descriptor: descriptor, endpoints: endpoints, credentials: credentials, into: self.content)
+      // Bytes that came over the network (blobs already held are not counted).
+      Counter(label: "crisp_image_pull_bytes_total").increment(by: Int64(clamping: descriptor.size))
       return true
     }
   }

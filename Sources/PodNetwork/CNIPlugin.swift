@@ -1,6 +1,7 @@
 public import CrispCore
 import Foundation
 import Glibc
+import Metrics
 
 /// One exec of a CNI plugin, as the CNI spec defines it: parameters in the environment, the network
 /// configuration on stdin, the result (or a `{code, msg, details}` error) on stdout.
@@ -53,8 +54,18 @@ public struct CNIPlugin: Sendable {
       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     ]
     let what = "network \"\(network)\": plugin \"\(type)\" \(command.rawValue)"
-    let result = try await Subprocess.run(
-      [binary], environment: environment, stdin: config.bytes, timeout: timeout, outputLimit: 1 << 20, newProcessGroup: true)
+    let dimensions = [("command", command.rawValue), ("plugin", type)]
+    let start = ContinuousClock.now
+    defer { Metrics.Timer(label: "crisp_cni_plugin_duration_seconds", dimensions: dimensions).recordNanoseconds((ContinuousClock.now - start).totalNanoseconds) }
+    let result: ProcessResult
+    do {
+      result = try await Subprocess.run(
+        [binary], environment: environment, stdin: config.bytes, timeout: timeout, outputLimit: 1 << 20, newProcessGroup: true)
+    } catch {
+      Counter(label: "crisp_cni_plugin_errors_total", dimensions: dimensions).increment()
+      throw error
+    }
+    if result.timedOut || result.status != 0 { Counter(label: "crisp_cni_plugin_errors_total", dimensions: dimensions).increment() }
     if result.timedOut {
       throw CrispError(.deadlineExceeded, "\(what) did not finish within \(timeout) (cni.plugin_timeout); it was killed")
     }

@@ -26,6 +26,8 @@ import Testing
     config.runtime.handlers["kata-like"] = .init(binary: "/opt/bin/runsc", root: "/run/runsc", systemdCgroup: true)
     config.streaming.port = 10010
     config.streaming.idleTimeout = TimeSpan(parsing: "1h30m")!
+    config.streaming.streamCreationTimeout = .seconds(5)
+    config.metrics.address = "127.0.0.1:1338"
     let loaded = try ConfigLoader.parse(ConfigRenderer.render(config))
     #expect(loaded == config)
   }
@@ -50,8 +52,8 @@ import Testing
 
   @Test func unknownTopLevelKeyAndTable() throws {
     #expect(try #require(failure("rot = \"/x\"\n")).key == "rot")
-    let table = try #require(failure("[metrics]\naddress = \"x\"\n"))
-    #expect(table.key == "metrics")
+    let table = try #require(failure("[metricz]\naddress = \"x\"\n"))
+    #expect(table.key == "metricz")
     #expect(table.line == 1)
   }
 
@@ -79,6 +81,11 @@ import Testing
     #expect(conf.line == 2)
     let port = try #require(failure("[streaming]\nport = 70000\n"))
     #expect(port.key == "streaming.port")
+    let creation = try #require(failure("[streaming]\nstream_creation_timeout = \"0s\"\n"))
+    #expect(creation.key == "streaming.stream_creation_timeout")
+    let metrics = try #require(failure("[metrics]\naddress = \"127.0.0.1\"\n"))
+    #expect(metrics.key == "metrics.address")
+    #expect(metrics.message.contains("host:port"))
     let score = try #require(failure("oom_score = -1001\n"))
     #expect(score.key == "oom_score")
   }
