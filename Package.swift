@@ -143,10 +143,16 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // `config default|check|import-containerd`, shared by crisp and crispctl.
+    .target(
+      name: "ConfigCommands",
+      dependencies: ["Config", "CrispCore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+      swiftSettings: strict
+    ),
     .executableTarget(
       name: "crisp",
       dependencies: [
-        "CRIServer", "Config", "CrispCore",
+        "CRIServer", "Config", "ConfigCommands", "CrispCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -182,7 +188,7 @@ let package = Package(
     .executableTarget(
       name: "crispctl",
       dependencies: [
-        "CRIAPI", "SPDY",
+        "CRIAPI", "ConfigCommands", "SPDY",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),

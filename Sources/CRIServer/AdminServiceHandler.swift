@@ -3,6 +3,8 @@ import CrispCore
 import Foundation
 import GRPCCore
 import Images
+import Registry
+import Store
 
 /// crisp's admin API on the CRI socket: image archives in and out for air-gapped nodes.
 struct AdminServiceHandler: Crisp_Admin_V1_AdminService.SimpleServiceProtocol {
@@ -81,6 +83,41 @@ struct AdminServiceHandler: Crisp_Admin_V1_AdminService.SimpleServiceProtocol {
       first = false
       try await response.write(message)
       if n == 0 { break }
+    }
+  }
+  /// PullImage with progress: the pull runs in a task of its own while its progress (at most every 100 ms,
+  /// and the final state) is written to the stream; the last message names the image.
+  func pullImage(request: Crisp_Admin_V1_PullImageRequest, response: RPCWriter<Crisp_Admin_V1_PullImageProgress>, context: ServerContext) async throws {
+    guard !request.image.isEmpty else { throw CrispError.invalidArgument("image is empty") }
+    let credentials = request.username.isEmpty && request.password.isEmpty
+      ? nil : RegistryCredentials(username: request.username, password: request.password)
+    let (updates, sink) = AsyncStream.makeStream(of: PullProgress.self, bufferingPolicy: .bufferingNewest(1))
+    let images = images, name = request.image
+    let pull = Task { () async throws(CrispError) -> ImageRecord in
+      defer { sink.finish() }
+      return try await images.pull(name, credentials: credentials) { sink.yield($0) }
+    }
+    var last = ContinuousClock.now - .seconds(1)
+    var latest = PullProgress()
+    for await update in updates {
+      latest = update
+      guard ContinuousClock.now - last >= .milliseconds(100) else { continue }
+      last = .now
+      try await response.write(Self.message(update))
+    }
+    let record = try await pull.value
+    var final = Self.message(latest)
+    final.imageID = record.id
+    final.imageRef = name
+    try await response.write(final)
+  }
+
+  static func message(_ progress: PullProgress) -> Crisp_Admin_V1_PullImageProgress {
+    .with {
+      $0.layersTotal = UInt32(clamping: progress.layersTotal)
+      $0.layersDone = UInt32(clamping: progress.layersDone)
+      $0.bytesTotal = UInt64(clamping: progress.bytesTotal)
+      $0.bytesDone = UInt64(clamping: progress.bytesDone)
     }
   }
 }

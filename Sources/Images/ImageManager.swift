@@ -103,19 +103,23 @@ public final class ImageManager: Sendable {
   // MARK: Pull
 
   /// Pulls `text` through the configured mirrors, unpacks it, and records it. Concurrent pulls of the same
-  /// reference share one pull.
-  public func pull(_ text: String, credentials: RegistryCredentials?) async throws(CrispError) -> ImageRecord {
+  /// reference share one pull (progress then goes to the caller that started it). `progress` is called as
+  /// layers arrive.
+  public func pull(
+    _ text: String, credentials: RegistryCredentials?, progress: (@Sendable (PullProgress) -> Void)? = nil
+  ) async throws(CrispError) -> ImageRecord {
     let reference = try ImageReference(parsing: text)
     let start = ContinuousClock.now
     defer { Metrics.Timer(label: "crisp_image_pull_duration_seconds").recordNanoseconds((ContinuousClock.now - start).totalNanoseconds) }
+    let tracker = PullProgressTracker(report: progress)
     return try await pulls.run("pull \(reference)") {
       try await self.leases.with { () async throws(CrispError) -> ImageRecord in
-        try await self.pullOnce(reference, credentials: credentials)
+        try await self.pullOnce(reference, credentials: credentials, tracker: tracker)
       }
     }
   }
 
-  private func pullOnce(_ reference: ImageReference, credentials: RegistryCredentials?) async throws(CrispError) -> ImageRecord {
+  private func pullOnce(_ reference: ImageReference, credentials: RegistryCredentials?, tracker: PullProgressTracker) async throws(CrispError) -> ImageRecord {
     let started = ContinuousClock.now
     let endpoints = try HostResolver(registry: config.registry).endpoints(for: reference.domain)
     let top = try await registry.fetchManifest(image: reference, reference: reference.manifestReference, endpoints: endpoints, credentials: credentials)
@@ -146,9 +150,13 @@ public final class ImageManager: Sendable {
       manifestDigest = chosen.digest
     }
     try checkMediaTypes(manifest, reference: reference)
+    let blobs = [manifest.config] + manifest.layers
+    tracker.start(layers: manifest.layers.count, blobs: blobs.map { ($0.digest.hex, $0.size) })
+    for blob in blobs where content.contains(sha256: blob.digest.hex) { tracker.finished(blob.digest.hex, layer: blob != manifest.config) }
 
     if !content.contains(sha256: manifest.config.digest.hex) {
-      try await fetchBlobOnce(reference, manifest.config, endpoints: endpoints, credentials: credentials)
+      try await fetchBlobOnce(reference, manifest.config, endpoints: endpoints, credentials: credentials, tracker: tracker)
+      tracker.finished(manifest.config.digest.hex, layer: false)
     }
     guard let configBytes = try content.read(sha256: manifest.config.digest.hex) else {
       throw CrispError.internalError("pull \(reference): config blob vanished from the content store")
@@ -169,8 +177,9 @@ public final class ImageManager: Sendable {
       downloads[index] = Task {
         if self.content.contains(sha256: descriptor.digest.hex) { return }
         try await self.downloadSlots.with {
-          try await self.fetchBlobOnce(reference, descriptor, endpoints: endpoints, credentials: credentials)
+          try await self.fetchBlobOnce(reference, descriptor, endpoints: endpoints, credentials: credentials, tracker: tracker)
         }
+        tracker.finished(descriptor.digest.hex, layer: true)
       }
     }
     defer { for task in downloads.values { task.cancel() } }
@@ -225,10 +234,16 @@ public final class ImageManager: Sendable {
     return chain
   }
 
-  private func fetchBlobOnce(_ reference: ImageReference, _ descriptor: Descriptor, endpoints: [RegistryEndpoint], credentials: RegistryCredentials?) async throws(CrispError) {
+  private func fetchBlobOnce(
+    _ reference: ImageReference, _ descriptor: Descriptor, endpoints: [RegistryEndpoint], credentials: RegistryCredentials?,
+    tracker: PullProgressTracker
+  ) async throws(CrispError) {
+    let digest = descriptor.digest.hex
     _ = try await blobs.run("blob \(descriptor.digest)") {
       if self.content.contains(sha256: descriptor.digest.hex) { return true }
-      try await self.registry.fetchBlob(image: reference, descriptor: descriptor, endpoints: endpoints, credentials: credentials, into: self.content)
+      try await self.registry.fetchBlob(
+        image: reference, descriptor: descriptor, endpoints: endpoints, credentials: credentials, into: self.content,
+        progress: { tracker.received(digest, bytes: $0) })
       // Bytes that came over the network (blobs already held are not counted).
       Counter(label: "crisp_image_pull_bytes_total").increment(by: Int64(clamping: descriptor.size))
       return true
@@ -411,5 +426,68 @@ actor DownloadSlots {
       if !waiters.isEmpty { waiters.removeFirst().resume() }
     }
     return try await body()
+  }
+}
+
+/// Where a pull stands, for progress displays.
+public struct PullProgress: Sendable, Equatable {
+  public var layersTotal: Int = 0
+  public var layersDone: Int = 0
+  /// Compressed bytes of the config and layers; done counts what is on the node (fetched or already held).
+  public var bytesTotal: Int64 = 0
+  public var bytesDone: Int64 = 0
+
+  public init() {}
+}
+
+/// Adds up a pull's per-blob byte counts and finished layers and hands each new total to the caller.
+final class PullProgressTracker: Sendable {
+  private struct State {
+    var progress = PullProgress()
+    var perBlob: [String: Int64] = [:]
+    var sizes: [String: Int64] = [:]
+    var done: Set<String> = []
+  }
+  private let state = Mutex(State())
+  private let report: (@Sendable (PullProgress) -> Void)?
+
+  init(report: (@Sendable (PullProgress) -> Void)?) { self.report = report }
+
+  func start(layers: Int, blobs: [(String, Int64)]) {
+    publish { state in
+      state.progress.layersTotal = layers
+      for (digest, size) in blobs where state.sizes[digest] == nil {
+        state.sizes[digest] = size
+        state.progress.bytesTotal += size
+      }
+    }
+  }
+
+  func received(_ digest: String, bytes: Int64) {
+    publish { state in
+      let before = state.perBlob[digest] ?? 0
+      guard !state.done.contains(digest), bytes > before else { return }
+      state.perBlob[digest] = bytes
+      state.progress.bytesDone += bytes - before
+    }
+  }
+
+  func finished(_ digest: String, layer: Bool) {
+    publish { state in
+      guard state.done.insert(digest).inserted else { return }
+      let size = state.sizes[digest] ?? 0
+      state.progress.bytesDone += size - (state.perBlob[digest] ?? 0)
+      state.perBlob[digest] = size
+      if layer { state.progress.layersDone += 1 }
+    }
+  }
+
+  private func publish(_ change: (inout State) -> Void) {
+    guard let report else { return }
+    let snapshot = state.withLock { state -> PullProgress in
+      change(&state)
+      return state.progress
+    }
+    report(snapshot)
   }
 }

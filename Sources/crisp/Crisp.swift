@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfigCommands
 import Config
 import CRIServer
 import CrispCore
@@ -55,47 +56,6 @@ struct Serve: AsyncParsableCommand {
       try await Daemon(config: effective, logger: logger).run()
     } catch let error as CrispError {
       fail(error.description)
-    }
-  }
-}
-
-struct ConfigCommand: ParsableCommand {
-  static let configuration = CommandConfiguration(
-    commandName: "config", abstract: "Print, check and import configuration files.",
-    subcommands: [Default.self, Check.self, ImportContainerd.self])
-
-  struct Default: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the complete default configuration, commented.")
-    func run() { print(ConfigRenderer.render(CrispConfig()), terminator: "") }
-  }
-
-  struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validate a configuration file; exit non-zero naming the first problem.")
-    @Argument(help: "The file to check.") var file: String
-    func run() {
-      do {
-        _ = try ConfigLoader.load(path: file, required: true)
-        print("\(file): OK")
-      } catch {
-        fail("\(error)")
-      }
-    }
-  }
-
-  struct ImportContainerd: ParsableCommand {
-    static let configuration = CommandConfiguration(
-      commandName: "import-containerd",
-      abstract: "Translate a containerd config.toml (1.x or 2.x) into a crisp configuration on stdout; unmapped keys are warned about on stderr.")
-    @Argument(help: "The containerd configuration file.") var file: String
-    func run() {
-      guard let bytes = (try? FilePath.read(file)).flatMap({ $0 }) else { fail("\(file): cannot read") }
-      do {
-        let result = try ContainerdImporter.importConfig(String(decoding: bytes, as: UTF8.self), source: file)
-        for warning in result.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-        print(ConfigRenderer.render(result.config), terminator: "")
-      } catch {
-        fail("\(error)")
-      }
     }
   }
 }

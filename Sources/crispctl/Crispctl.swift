@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfigCommands
 import CRIAPI
 import Foundation
 import GRPCCore
@@ -13,7 +14,7 @@ struct Crispctl: AsyncParsableCommand {
     abstract: "Operate crisp over its CRI socket.",
     subcommands: [
       Version.self, Info.self, Pods.self, Containers.self, InspectContainer.self, InspectPod.self, Logs.self, Exec.self, Stats.self,
-      Images.self, Pull.self, RemoveImage.self, InspectImage.self,
+      Images.self, Pull.self, RemoveImage.self, InspectImage.self, ConfigCommand.self,
     ])
 }
 
@@ -107,7 +108,7 @@ struct Images: AsyncParsableCommand {
 struct ListImages: AsyncParsableCommand {
   static let configuration = CommandConfiguration(commandName: "list", abstract: "List images.")
   @OptionGroup var endpoint: Endpoint
-  @Option(name: .shortAndLong, help: "Output: table or json.") var output: String = "table"
+  @Option(name: .shortAndLong, help: "Output: table, json or yaml.") var output: OutputFormat = .table
   @Flag(name: .shortAndLong, help: "Only image ids.") var quiet = false
   @Argument(help: "Only this image (any reference form).") var image: String?
 
@@ -122,13 +123,11 @@ struct ListImages: AsyncParsableCommand {
       for image in images { print(image.id) }
       return
     }
-    if output == "json" {
+    if output != .table {
       let list = images.map { image -> [String: Any] in
         ["id": image.id, "repoTags": image.repoTags, "repoDigests": image.repoDigests, "size": image.size, "pinned": image.pinned]
       }
-      let data = try JSONSerialization.data(withJSONObject: ["images": list], options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-      print(String(decoding: data, as: UTF8.self))
-      return
+      return try OutputFormat.emit(["images": list], output)
     }
     var rows = [["IMAGE", "TAG", "IMAGE ID", "SIZE", "PINNED"]]
     for image in images {
@@ -144,27 +143,35 @@ struct ListImages: AsyncParsableCommand {
 }
 
 struct Pull: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Pull an image through crisp's configured mirrors.")
+  static let configuration = CommandConfiguration(abstract: "Pull an image through crisp's configured mirrors, showing progress.")
   @OptionGroup var endpoint: Endpoint
   @Option(name: .long, help: "Registry credentials as USERNAME[:PASSWORD].") var creds: String?
+  @Flag(name: .shortAndLong, help: "No progress display.") var quiet = false
   @Argument(help: "The image reference.") var image: String
 
   func run() async throws {
     let reference = image
-    let credentials = creds
+    let parts = creds.map { $0.split(separator: ":", maxSplits: 1).map(String.init) } ?? []
     let start = ContinuousClock.now
-    let response = try await endpoint.withImages { client in
-      try await client.pullImage(.with { request in
-        request.image.image = reference
-        if let credentials {
-          let parts = credentials.split(separator: ":", maxSplits: 1).map(String.init)
-          request.auth.username = parts[0]
-          if parts.count > 1 { request.auth.password = parts[1] }
+    let progress = quiet ? nil : Progress("pull")
+    // crisp's admin PullImage streams progress; the pull itself is the one CRI PullImage does.
+    let id = try await endpoint.withAdmin { client in
+      try await client.pullImage(.with {
+        $0.image = reference
+        if let user = parts.first { $0.username = user }
+        if parts.count > 1 { $0.password = parts[1] }
+      }) { response in
+        var id = ""
+        for try await update in response.messages {
+          progress?.update(update.bytesDone, total: update.bytesTotal, detail: "\(update.layersDone)/\(update.layersTotal) layers", force: !update.imageID.isEmpty)
+          if !update.imageID.isEmpty { id = update.imageID }
         }
-      })
+        return id
+      }
     }
+    progress?.finish()
     let elapsed = ContinuousClock.now - start
-    print("Image is up to date for \(response.imageRef) (\(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .abbreviated))))")
+    print("Image is up to date for \(id) (\(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .abbreviated))))")
   }
 }
 
@@ -247,7 +254,7 @@ final class Progress: @unchecked Sendable {
 
   init(_ label: String) { self.label = label }
 
-  func update(_ bytes: UInt64, total: UInt64?, force: Bool = false) {
+  func update(_ bytes: UInt64, total: UInt64?, detail: String? = nil, force: Bool = false) {
     guard force || ContinuousClock.now - last > .milliseconds(200) else { return }
     last = .now
     let seconds = max(Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds), 0.001)
@@ -259,6 +266,7 @@ final class Progress: @unchecked Sendable {
       let filled = Int(fraction * Double(width))
       line = "\(label): [\(String(repeating: "=", count: filled))\(String(repeating: " ", count: width - filled))] \(formatSize(bytes))/\(formatSize(total))"
     }
+    if let detail { line += " \(detail)" }
     line += " \(rate)"
     FileHandle.standardError.write(Data((interactive ? "\r\(line)\u{1b}[K" : "\(line)\n").utf8))
   }

@@ -1,4 +1,5 @@
 import Config
+import Foundation
 import Testing
 
 @Suite struct ConfigLoaderTests {
@@ -217,5 +218,18 @@ import Testing
     #expect(TimeSpan.milliseconds(300).description == "300ms")
     #expect(TimeSpan.seconds(0).description == "0s")
     #expect(TimeSpan.seconds(5400).description == "1h30m0s")
+  }
+}
+
+/// docs/configuration.md carries `crisp config default` verbatim: the reference cannot drift from the model.
+@Suite struct ConfigurationReferenceTests {
+  @Test func theReferencePageMatchesTheModel() throws {
+    let page = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("docs/configuration.md").path
+    let text = try String(contentsOfFile: page, encoding: .utf8)
+    let start = try #require(text.range(of: "```toml\n"))
+    let end = try #require(text.range(of: "```", range: start.upperBound..<text.endIndex))
+    let block = String(text[start.upperBound..<end.lowerBound])
+    #expect(block == ConfigRenderer.render(CrispConfig()), "docs/configuration.md is out of date: replace its toml block with `crisp config default`")
   }
 }

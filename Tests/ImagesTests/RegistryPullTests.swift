@@ -339,3 +339,26 @@ import TestSupport
     }
   }
 }
+
+/// `crispctl pull`: the admin PullImage stream reports layers and bytes as the pull goes, and ends with the
+/// image, which is then listed like any CRI pull.
+@Suite(.serialized) struct PullProgressTests {
+  @Test func crispctlPullShowsProgressToTheEnd() async throws {
+    let registry = try RegistryHarness()
+    let pushed = try registry.push(busyboxSpec(repository: "test/progress"))
+    let daemon = try DaemonHarness()
+    let configPath = try writeHostsFile(daemon, host: registry.host, "server = \"http://\(registry.host)\"\n")
+    try startDaemon(daemon, "[registry]\nconfig_path = \"\(configPath)\"")
+    let pulled = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["pull", "--address", daemon.socketPath, "\(registry.host)/test/progress"])
+    #expect(pulled.status == 0, "\(pulled.output)")
+    #expect(pulled.output.contains("Image is up to date for \(pushed.imageID)"), "\(pulled.output)")
+    // Not a terminal: one progress line per update; the last one is complete.
+    let lines = pulled.output.split(separator: "\n").filter { $0.hasPrefix("pull: ") }
+    #expect(lines.last?.contains("2/2 layers") == true, "\(pulled.output)")
+    #expect(try await daemon.listImages().contains { $0.id == pushed.imageID })
+    // A pull that fails ends with the status, non-zero.
+    let missing = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["pull", "--address", daemon.socketPath, "\(registry.host)/test/absent:1"])
+    #expect(missing.status != 0)
+    #expect(missing.output.contains("notFound") || missing.output.contains("not found"), "\(missing.output)")
+  }
+}

@@ -57,3 +57,16 @@ import TestSupport
     }
   }
 }
+
+/// The configuration commands answer the same under crispctl as under crisp.
+@Suite struct CrispctlConfigTests {
+  @Test func configCommandsMatchTheDaemons() throws {
+    let fromCtl = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["config", "default"])
+    let fromDaemon = try DaemonHarness.run(DaemonHarness.crispBinary, ["config", "default"])
+    #expect(fromCtl.status == 0)
+    #expect(fromCtl.output == fromDaemon.output)
+    let missing = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["config", "check", "/nonexistent/config.toml"])
+    #expect(missing.status == 1)
+    #expect(missing.output.hasPrefix("crispctl: "), "\(missing.output)")
+  }
+}

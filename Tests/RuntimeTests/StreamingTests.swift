@@ -287,6 +287,24 @@ import TestSupport
     }
   }
 
+  /// With a certificate configured the server speaks HTTPS and hands out https URLs.
+  @Test func tlsStreaming() async throws {
+    let directory = try TestEnvironment.temporaryDirectory("crisp-tls")
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    _ = try TestEnvironment.shell(
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout \(directory)/key.pem -out \(directory)/cert.pem 2>&1")
+    let config = "[streaming]\ntls_cert_file = \"\(directory)/cert.pem\"\ntls_key_file = \"\(directory)/key.pem\"\n"
+    try await PodHarness.with(extraConfig: config) { pods in
+      let podConfig = pods.podConfig("tls")
+      let pod = try await pods.runPod(podConfig)
+      let id = try await pods.runContainer(pod, podConfig, pods.containerConfig("host", command: ["/bin/sleep", "1000"]))
+      let url = try await Self.execURL(pods, id, ["/bin/echo", "over-tls"], stderr: false)
+      #expect(url.hasPrefix("https://127.0.0.1:"), "\(url)")
+      let output = try TestEnvironment.shell("/usr/bin/python3 \(TestEnvironment.fixtures)/ws_exec.py '\(url)' v4.channel.k8s.io")
+      #expect((Self.status(output)["channels"] as? [String: String])?["1"] == "over-tls\n", "\(output)")
+    }
+  }
+
   @Test func badRequestsGetPreciseStatuses() async throws {
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("bad")

@@ -49,10 +49,24 @@ public enum Crisp_Admin_V1_AdminService: Sendable {
                 type: .serverStreaming
             )
         }
+        /// Namespace for "PullImage" metadata.
+        public enum PullImage: Sendable {
+            /// Request type for "PullImage".
+            public typealias Input = Crisp_Admin_V1_PullImageRequest
+            /// Response type for "PullImage".
+            public typealias Output = Crisp_Admin_V1_PullImageProgress
+            /// Descriptor for "PullImage".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "crisp.admin.v1.AdminService"),
+                method: "PullImage",
+                type: .serverStreaming
+            )
+        }
         /// Descriptors for all methods in the "crisp.admin.v1.AdminService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             ImportImages.descriptor,
-            ExportImages.descriptor
+            ExportImages.descriptor,
+            PullImage.descriptor
         ]
     }
 }
@@ -115,6 +129,25 @@ extension Crisp_Admin_V1_AdminService {
             request: GRPCCore.StreamingServerRequest<Crisp_Admin_V1_ExportImagesRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Crisp_Admin_V1_ExportImagesResponse>
+
+        /// Handle the "PullImage" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Pulls an image as CRI PullImage does (same mirrors, credentials and store), reporting progress as it
+        /// > goes: the operator's `crispctl pull` progress bar. The last message carries the image.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Crisp_Admin_V1_PullImageRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Crisp_Admin_V1_PullImageProgress` messages.
+        func pullImage(
+            request: GRPCCore.StreamingServerRequest<Crisp_Admin_V1_PullImageRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Crisp_Admin_V1_PullImageProgress>
     }
 
     /// Service protocol for the "crisp.admin.v1.AdminService" service.
@@ -161,6 +194,25 @@ extension Crisp_Admin_V1_AdminService {
             request: GRPCCore.ServerRequest<Crisp_Admin_V1_ExportImagesRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Crisp_Admin_V1_ExportImagesResponse>
+
+        /// Handle the "PullImage" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Pulls an image as CRI PullImage does (same mirrors, credentials and store), reporting progress as it
+        /// > goes: the operator's `crispctl pull` progress bar. The last message carries the image.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Crisp_Admin_V1_PullImageRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Crisp_Admin_V1_PullImageProgress` messages.
+        func pullImage(
+            request: GRPCCore.ServerRequest<Crisp_Admin_V1_PullImageRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Crisp_Admin_V1_PullImageProgress>
     }
 
     /// Simple service protocol for the "crisp.admin.v1.AdminService" service.
@@ -206,6 +258,26 @@ extension Crisp_Admin_V1_AdminService {
             response: GRPCCore.RPCWriter<Crisp_Admin_V1_ExportImagesResponse>,
             context: GRPCCore.ServerContext
         ) async throws
+
+        /// Handle the "PullImage" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Pulls an image as CRI PullImage does (same mirrors, credentials and store), reporting progress as it
+        /// > goes: the operator's `crispctl pull` progress bar. The last message carries the image.
+        ///
+        /// - Parameters:
+        ///   - request: A `Crisp_Admin_V1_PullImageRequest` message.
+        ///   - response: A response stream of `Crisp_Admin_V1_PullImageProgress` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func pullImage(
+            request: Crisp_Admin_V1_PullImageRequest,
+            response: GRPCCore.RPCWriter<Crisp_Admin_V1_PullImageProgress>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -230,6 +302,17 @@ extension Crisp_Admin_V1_AdminService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Crisp_Admin_V1_ExportImagesResponse>(),
             handler: { request, context in
                 try await self.exportImages(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Crisp_Admin_V1_AdminService.Method.PullImage.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Crisp_Admin_V1_PullImageRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Crisp_Admin_V1_PullImageProgress>(),
+            handler: { request, context in
+                try await self.pullImage(
                     request: request,
                     context: context
                 )
@@ -262,6 +345,17 @@ extension Crisp_Admin_V1_AdminService.ServiceProtocol {
         )
         return response
     }
+
+    public func pullImage(
+        request: GRPCCore.StreamingServerRequest<Crisp_Admin_V1_PullImageRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Crisp_Admin_V1_PullImageProgress> {
+        let response = try await self.pullImage(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return response
+    }
 }
 
 // Default implementation of methods from 'ServiceProtocol'.
@@ -288,6 +382,23 @@ extension Crisp_Admin_V1_AdminService.SimpleServiceProtocol {
             metadata: [:],
             producer: { writer in
                 try await self.exportImages(
+                    request: request.message,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
+        )
+    }
+
+    public func pullImage(
+        request: GRPCCore.ServerRequest<Crisp_Admin_V1_PullImageRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Crisp_Admin_V1_PullImageProgress> {
+        return GRPCCore.StreamingServerResponse<Crisp_Admin_V1_PullImageProgress>(
+            metadata: [:],
+            producer: { writer in
+                try await self.pullImage(
                     request: request.message,
                     response: writer,
                     context: context
@@ -352,6 +463,30 @@ extension Crisp_Admin_V1_AdminService {
             deserializer: some GRPCCore.MessageDeserializer<Crisp_Admin_V1_ExportImagesResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Crisp_Admin_V1_ExportImagesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "PullImage" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Pulls an image as CRI PullImage does (same mirrors, credentials and store), reporting progress as it
+        /// > goes: the operator's `crispctl pull` progress bar. The last message carries the image.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Crisp_Admin_V1_PullImageRequest` message.
+        ///   - serializer: A serializer for `Crisp_Admin_V1_PullImageRequest` messages.
+        ///   - deserializer: A deserializer for `Crisp_Admin_V1_PullImageProgress` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func pullImage<Result>(
+            request: GRPCCore.ClientRequest<Crisp_Admin_V1_PullImageRequest>,
+            serializer: some GRPCCore.MessageSerializer<Crisp_Admin_V1_PullImageRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Crisp_Admin_V1_PullImageProgress>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Crisp_Admin_V1_PullImageProgress>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -437,6 +572,39 @@ extension Crisp_Admin_V1_AdminService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "PullImage" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Pulls an image as CRI PullImage does (same mirrors, credentials and store), reporting progress as it
+        /// > goes: the operator's `crispctl pull` progress bar. The last message carries the image.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Crisp_Admin_V1_PullImageRequest` message.
+        ///   - serializer: A serializer for `Crisp_Admin_V1_PullImageRequest` messages.
+        ///   - deserializer: A deserializer for `Crisp_Admin_V1_PullImageProgress` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func pullImage<Result>(
+            request: GRPCCore.ClientRequest<Crisp_Admin_V1_PullImageRequest>,
+            serializer: some GRPCCore.MessageSerializer<Crisp_Admin_V1_PullImageRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Crisp_Admin_V1_PullImageProgress>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Crisp_Admin_V1_PullImageProgress>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.serverStreaming(
+                request: request,
+                descriptor: Crisp_Admin_V1_AdminService.Method.PullImage.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -495,6 +663,34 @@ extension Crisp_Admin_V1_AdminService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Crisp_Admin_V1_ExportImagesRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Crisp_Admin_V1_ExportImagesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PullImage" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Pulls an image as CRI PullImage does (same mirrors, credentials and store), reporting progress as it
+    /// > goes: the operator's `crispctl pull` progress bar. The last message carries the image.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Crisp_Admin_V1_PullImageRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func pullImage<Result>(
+        request: GRPCCore.ClientRequest<Crisp_Admin_V1_PullImageRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Crisp_Admin_V1_PullImageProgress>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.pullImage(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Crisp_Admin_V1_PullImageRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Crisp_Admin_V1_PullImageProgress>(),
             options: options,
             onResponse: handleResponse
         )
@@ -564,6 +760,38 @@ extension Crisp_Admin_V1_AdminService.ClientProtocol {
             metadata: metadata
         )
         return try await self.exportImages(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PullImage" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Pulls an image as CRI PullImage does (same mirrors, credentials and store), reporting progress as it
+    /// > goes: the operator's `crispctl pull` progress bar. The last message carries the image.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func pullImage<Result>(
+        _ message: Crisp_Admin_V1_PullImageRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Crisp_Admin_V1_PullImageProgress>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Crisp_Admin_V1_PullImageRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.pullImage(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -101,6 +101,49 @@ public nonisolated struct Crisp_Admin_V1_ExportImagesResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct Crisp_Admin_V1_PullImageRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The image reference, in any form CRI PullImage accepts.
+  public var image: String = String()
+
+  /// Registry credentials; empty means those of the configuration, else anonymous.
+  public var username: String = String()
+
+  public var password: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crisp_Admin_V1_PullImageProgress: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Layers of the image, and how many are on the node (downloaded now or already there).
+  public var layersTotal: UInt32 = 0
+
+  public var layersDone: UInt32 = 0
+
+  /// Compressed bytes of the layers and config, and how many are on the node.
+  public var bytesTotal: UInt64 = 0
+
+  public var bytesDone: UInt64 = 0
+
+  /// Set on the last message only: the pulled image's id and the reference it was pulled as.
+  public var imageID: String = String()
+
+  public var imageRef: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "crisp.admin.v1"
@@ -270,6 +313,101 @@ nonisolated extension Crisp_Admin_V1_ExportImagesResponse: SwiftProtobuf.Message
   public static func ==(lhs: Crisp_Admin_V1_ExportImagesResponse, rhs: Crisp_Admin_V1_ExportImagesResponse) -> Bool {
     if lhs.data != rhs.data {return false}
     if lhs.totalSize != rhs.totalSize {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crisp_Admin_V1_PullImageRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PullImageRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}image\0\u{1}username\0\u{1}password\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.image) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.username) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.password) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.image.isEmpty {
+      try visitor.visitSingularStringField(value: self.image, fieldNumber: 1)
+    }
+    if !self.username.isEmpty {
+      try visitor.visitSingularStringField(value: self.username, fieldNumber: 2)
+    }
+    if !self.password.isEmpty {
+      try visitor.visitSingularStringField(value: self.password, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crisp_Admin_V1_PullImageRequest, rhs: Crisp_Admin_V1_PullImageRequest) -> Bool {
+    if lhs.image != rhs.image {return false}
+    if lhs.username != rhs.username {return false}
+    if lhs.password != rhs.password {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crisp_Admin_V1_PullImageProgress: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PullImageProgress"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}layers_total\0\u{3}layers_done\0\u{3}bytes_total\0\u{3}bytes_done\0\u{3}image_id\0\u{3}image_ref\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.layersTotal) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.layersDone) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.bytesTotal) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.bytesDone) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.imageID) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.imageRef) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.layersTotal != 0 {
+      try visitor.visitSingularUInt32Field(value: self.layersTotal, fieldNumber: 1)
+    }
+    if self.layersDone != 0 {
+      try visitor.visitSingularUInt32Field(value: self.layersDone, fieldNumber: 2)
+    }
+    if self.bytesTotal != 0 {
+      try visitor.visitSingularUInt64Field(value: self.bytesTotal, fieldNumber: 3)
+    }
+    if self.bytesDone != 0 {
+      try visitor.visitSingularUInt64Field(value: self.bytesDone, fieldNumber: 4)
+    }
+    if !self.imageID.isEmpty {
+      try visitor.visitSingularStringField(value: self.imageID, fieldNumber: 5)
+    }
+    if !self.imageRef.isEmpty {
+      try visitor.visitSingularStringField(value: self.imageRef, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crisp_Admin_V1_PullImageProgress, rhs: Crisp_Admin_V1_PullImageProgress) -> Bool {
+    if lhs.layersTotal != rhs.layersTotal {return false}
+    if lhs.layersDone != rhs.layersDone {return false}
+    if lhs.bytesTotal != rhs.bytesTotal {return false}
+    if lhs.bytesDone != rhs.bytesDone {return false}
+    if lhs.imageID != rhs.imageID {return false}
+    if lhs.imageRef != rhs.imageRef {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
