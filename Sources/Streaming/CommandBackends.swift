@@ -77,10 +77,18 @@ struct ExecBackend: CommandBackend {
     var arguments = [target.runtime.binary, "--root", target.runtime.root]
     if target.runtime.systemdCgroup { arguments.append("--systemd-cgroup") }
     arguments += ["exec", "--pid-file", pidFile]
+    // runc's pid, known once it is spawned; until runc is reaped its pid cannot be reused.
+    let runcPID = LockedBox<Int32>(0)
     let killCommand: @Sendable () -> Void = {
-      if let text = try? FilePath.readText(pidFile), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 {
-        kill(pid, SIGKILL)
+      guard let text = try? FilePath.readText(pidFile), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else {
+        return
       }
+      // Signal through a pidfd, and only a process whose parent is our runc: a pid the command left behind
+      // and something else reused is never hit.
+      let handle = crisp_pidfd_open(pid)
+      guard handle >= 0 else { return }
+      defer { close(handle) }
+      if Self.parent(of: pid) == runcPID.get() { _ = crisp_pidfd_signal(handle, SIGKILL) }
     }
     var process: Int32 = -1
     var inputFD: Int32 = -1
@@ -126,6 +134,7 @@ struct ExecBackend: CommandBackend {
       pumps.append(OutputPump.start(errPipe[0], to: .stderr, output: output, onClientGone: killCommand))
     }
     let pid = process
+    runcPID.set(pid)
     let stdinFD = inputFD
     let terminalFD = terminal
     // Resizes signal runc through a pidfd: never a process that took over its pid after it was reaped.
@@ -173,6 +182,13 @@ struct ExecBackend: CommandBackend {
     if terminalFD >= 0 { close(terminalFD) }
     if runcHandle >= 0 { close(runcHandle) }
     return .exited(status)
+  }
+
+  /// The parent pid of `pid` (from /proc), or 0.
+  static func parent(of pid: Int32) -> Int32 {
+    guard let stat = try? FilePath.readText("/proc/\(pid)/stat"), let end = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: end)...].split(separator: " ")
+    return fields.count > 1 ? Int32(fields[1]) ?? 0 : 0
   }
 }
 
