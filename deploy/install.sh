@@ -7,20 +7,19 @@
 #                          [--destdir DIR] [--binaries DIR] [--no-packages]
 #   --from-containerd FILE  write /etc/crisp/config.toml from containerd's config.toml (crisp config import-containerd)
 #   --uninstall             remove exactly what an earlier run installed (its manifest), nothing else
-#   --destdir DIR           install under DIR instead of / (packaging, tests); the running kernel and
-#                           systemd are then left alone
+#   --destdir DIR           install under DIR instead of / (packaging, tests); the running kernel,
+#                           systemd and the Debian packages are then left alone
 #   --binaries DIR          install crisp, crisp-shim, crisp-pause and crispctl from DIR instead of building
 #   --no-packages           do not apt-get install the Debian packages
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source=$(pwd)
 
 destdir="" binaries="" from_containerd="" uninstall=0 packages=1
+# Paths given on the command line are the caller's: made absolute before the script changes directory.
 while [ $# -gt 0 ]; do
   case "$1" in
-    --destdir) destdir=${2%/}; shift 2 ;;
-    --binaries) binaries=$2; shift 2 ;;
-    --from-containerd) from_containerd=$2; shift 2 ;;
+    --destdir) destdir=$(realpath -m "$2"); [ "$destdir" = / ] && destdir=""; shift 2 ;;
+    --binaries) binaries=$(realpath -m "$2"); shift 2 ;;
+    --from-containerd) from_containerd=$(realpath -m "$2"); shift 2 ;;
     --uninstall) uninstall=1; shift ;;
     --no-packages) packages=0; shift ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
@@ -28,6 +27,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ "$(id -u)" = 0 ] || { echo "install.sh: run as root" >&2; exit 1; }
+cd "$(dirname "$0")/.."
+[ -z "$destdir" ] || mkdir -p "$destdir"
 
 manifest="$destdir/var/lib/crisp/install-manifest"
 systemd_running=0
@@ -40,14 +41,23 @@ if [ "$uninstall" = 1 ]; then
   fi
   mapfile -t installed < <(tac "$manifest")
   rm -f "$manifest"
-  # Newest first, so files go before the directories they were made in (the manifest's own included).
-  for path in "${installed[@]}"; do
+  # Newest first, so files go before the directories they were made in (the manifest's own included). A
+  # file whose content changed since (an edited config) or a link pointing elsewhere is the operator's now.
+  for entry in "${installed[@]}"; do
+    IFS=$'\t' read -r kind path detail <<< "$entry"
     target="$destdir$path"
-    if [ -L "$target" ] || [ -f "$target" ]; then
-      rm -f "$target"
-    elif [ -d "$target" ]; then
-      rmdir "$target" 2>/dev/null || true
-    fi
+    case "$kind" in
+      file)
+        if [ -f "$target" ] && [ "$(sha256sum < "$target" | cut -d' ' -f1)" = "$detail" ]; then
+          rm -f "$target"
+        elif [ -e "$target" ]; then
+          echo "  keep $path (changed since it was installed)"
+        fi ;;
+      link)
+        if [ -L "$target" ] && [ "$(readlink "$target")" = "$detail" ]; then rm -f "$target"; fi ;;
+      dir)
+        rmdir "$target" 2>/dev/null || true ;;
+    esac
   done
   [ "$systemd_running" = 1 ] && systemctl daemon-reload
   echo "install.sh: crisp uninstalled (containers still running keep running; /var/lib/crisp data is kept)"
@@ -57,32 +67,42 @@ fi
 # The manifest's own directories are recorded too, so --uninstall leaves no trace.
 manifest_dirs=()
 path=/var/lib/crisp
-while [ ! -d "$destdir$path" ]; do manifest_dirs=("$path" "${manifest_dirs[@]}"); path=$(dirname "$path"); done
+while [ "$path" != / ] && [ ! -d "$destdir$path" ]; do manifest_dirs=("$path" "${manifest_dirs[@]}"); path=$(dirname "$path"); done
 mkdir -p "$(dirname "$manifest")"
 touch "$manifest"
-# Records a path (as seen on the node, without destdir) the first time this installer creates it.
-record() { grep -qxF "$1" "$manifest" || echo "$1" >> "$manifest"; }
-for path in "${manifest_dirs[@]}"; do record "$path"; done
-owned() { grep -qxF "$1" "$manifest"; }
+# The manifest: one line per path this installer created (as seen on the node, without destdir): its kind
+# (dir, file, link) and what was written (a file's sha256, a link's target), so --uninstall removes only
+# what is still as it was left.
+owned() { awk -F'\t' -v p="$1" '$2 == p { found = 1 } END { exit !found }' "$manifest"; }
+record() {
+  local kind=$1 path=$2 detail=${3:-}
+  if owned "$path"; then
+    awk -F'\t' -v OFS='\t' -v p="$path" -v d="$detail" '$2 == p { $3 = d } { print }' "$manifest" > "$manifest.new"
+    mv "$manifest.new" "$manifest"
+  else
+    printf '%s\t%s\t%s\n' "$kind" "$path" "$detail" >> "$manifest"
+  fi
+}
+for path in "${manifest_dirs[@]}"; do record dir "$path"; done
 # Creates a directory (and records each level it creates).
 make_dir() {
   local path=$1 missing=()
-  while [ ! -d "$destdir$path" ]; do missing=("$path" "${missing[@]}"); path=$(dirname "$path"); done
-  for path in "${missing[@]}"; do mkdir -p "$destdir$path"; record "$path"; done
+  while [ "$path" != / ] && [ ! -d "$destdir$path" ]; do missing=("$path" "${missing[@]}"); path=$(dirname "$path"); done
+  for path in "${missing[@]}"; do mkdir -p "$destdir$path"; record dir "$path"; done
 }
-# Installs $2 at $1 with mode $3, unless the file exists and is not ours ($4 = "replace" upgrades ours).
+# Installs $2 at $1 with mode $3, unless a file is there that this installer did not put there.
 put() {
   local path=$1 from=$2 mode=$3
   if [ -e "$destdir$path" ] && ! owned "$path"; then echo "  keep $path (not installed by crisp)"; return; fi
   make_dir "$(dirname "$path")"
   install -m "$mode" "$from" "$destdir$path"
-  record "$path"
+  record file "$path" "$(sha256sum < "$destdir$path" | cut -d' ' -f1)"
   echo "  install $path"
 }
 
-if [ "$packages" = 1 ]; then
+if [ "$packages" = 1 ] && [ -z "$destdir" ]; then
   source deploy/packages.sh
-  install_crisp_packages
+  install_crisp_packages node
 fi
 
 if [ -z "$binaries" ]; then
@@ -106,7 +126,8 @@ if [ ! -e "$destdir/etc/crisp/config.toml" ]; then
   else
     "$binaries/crisp" config default > "$generated"
   fi
-  put /etc/crisp/config.toml "$generated" 0644
+  # 0600: an imported configuration can hold registry passwords.
+  put /etc/crisp/config.toml "$generated" 0600
   rm -f "$generated"
 else
   echo "  keep /etc/crisp/config.toml"
@@ -119,7 +140,7 @@ for plugin in /usr/lib/cni/*; do
   path="/opt/cni/bin/$(basename "$plugin")"
   if [ -e "$destdir$path" ] || [ -L "$destdir$path" ]; then continue; fi
   ln -s "$plugin" "$destdir$path"
-  record "$path"
+  record link "$path" "$plugin"
 done
 # A node without a pod network gets crisp's default bridge network.
 make_dir /etc/cni/net.d
@@ -151,7 +172,7 @@ fi
 
 # systemd: the unit and kubelet's drop-in.
 put /etc/systemd/system/crisp.service deploy/crisp.service 0644
-put /etc/systemd/system/kubelet.service.d/10-crisp.conf deploy/kubelet-crisp.conf 0644
+put /etc/systemd/system/kubelet.service.d/20-crisp.conf deploy/kubelet-crisp.conf 0644
 put /usr/local/share/doc/crisp/README.md README.md 0644
 
 if [ "$systemd_running" = 1 ]; then

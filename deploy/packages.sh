@@ -3,19 +3,28 @@
 # is already there. Sourced by deploy/quickstart.sh and deploy/test.sh; run as root.
 set -euo pipefail
 
-crisp_packages=(
+# What a node needs to build and run crisp (deploy/install.sh installs only these).
+crisp_node_packages=(
   # runtime: OCI runtimes, CNI plugins, iptables for portmap
   runc crun containernetworking-plugins iptables iproute2
   # build: system libraries crisp links
   libseccomp-dev libsqlite3-dev zlib1g-dev libzstd-dev libnl-3-dev libnl-route-3-dev
+)
+# Plus what the tests and the benchmark use: never on a production node (docker-registry runs a registry).
+crisp_packages=(
+  "${crisp_node_packages[@]}"
   # tests: a real registry, a static busybox for test images, protoc for proto/generate.sh
   docker-registry busybox-static protobuf-compiler apache2-utils python3 openssl zstd skopeo curl
   python3-grpcio python3-grpc-tools python3-websocket
 )
 
+# install_crisp_packages [node]: the full list, or with "node" only what a node needs. Outside "node" mode
+# it also links the CNI plugins into /opt/cni/bin (the installer does that itself, recording each link).
 install_crisp_packages() {
-  local missing=()
-  for package in "${crisp_packages[@]}"; do
+  local mode=${1:-all} missing=()
+  local wanted=("${crisp_packages[@]}")
+  [ "$mode" = node ] && wanted=("${crisp_node_packages[@]}")
+  for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
   done
   if [ "${#missing[@]}" -gt 0 ]; then
@@ -24,6 +33,7 @@ install_crisp_packages() {
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${missing[@]}"
   fi
+  [ "$mode" = node ] && return 0
   # Debian installs the CNI plugins under /usr/lib/cni; crisp's default bin_dirs is /opt/cni/bin.
   mkdir -p /opt/cni/bin
   for plugin in /usr/lib/cni/*; do

@@ -25,7 +25,10 @@ final class MetricsServer: Sendable {
 
   /// Routes swift-metrics to this registry. Once per process (swift-metrics allows one bootstrap).
   func bootstrap() {
-    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    var factory = PrometheusMetricsFactory(registry: registry)
+    // Pulls take seconds to minutes; the default buckets stop at 10 s.
+    factory.durationHistogramBuckets["crisp_image_pull_duration_seconds"] = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800].map { Duration.milliseconds(Int64($0 * 1000)) }
+    MetricsSystem.bootstrap(factory)
   }
 
   func start(address: String) async throws(CrispError) {
@@ -97,14 +100,25 @@ private final class MetricsHandler: ChannelInboundHandler, @unchecked Sendable {
     case .end:
       guard let head else { return }
       let found = head.method == .GET && head.uri.split(separator: "?").first == "/metrics"
-      let body = found ? server.scrape() : Array("not found: metrics are at GET /metrics\n".utf8)
-      var headers = HTTPHeaders([("Content-Length", "\(body.count)")])
-      headers.add(name: "Content-Type", value: found ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8")
-      context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: found ? .ok : .notFound, headers: headers))), promise: nil)
-      var buffer = context.channel.allocator.buffer(capacity: body.count)
-      buffer.writeBytes(body)
-      context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-      context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+      guard found else { return respond(context, head, .notFound, Array("not found: metrics are at GET /metrics\n".utf8)) }
+      // The scrape reads the store and /proc: off the event loop, then back to answer.
+      let server = server
+      let loop = context.eventLoop
+      let bound = NIOLoopBound((self, context), eventLoop: loop)
+      Task.detached {
+        let body = server.scrape()
+        loop.execute { bound.value.0.respond(bound.value.1, head, .ok, body) }
+      }
     }
+  }
+
+  private func respond(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ status: HTTPResponseStatus, _ body: [UInt8]) {
+    var headers = HTTPHeaders([("Content-Length", "\(body.count)")])
+    headers.add(name: "Content-Type", value: status == .ok ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8")
+    context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+    var buffer = context.channel.allocator.buffer(capacity: body.count)
+    buffer.writeBytes(body)
+    context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
   }
 }

@@ -152,11 +152,11 @@ public final class ImageManager: Sendable {
     try checkMediaTypes(manifest, reference: reference)
     let blobs = [manifest.config] + manifest.layers
     tracker.start(layers: manifest.layers.count, blobs: blobs.map { ($0.digest.hex, $0.size) })
-    for blob in blobs where content.contains(sha256: blob.digest.hex) { tracker.finished(blob.digest.hex, layer: blob != manifest.config) }
+    for blob in blobs where content.contains(sha256: blob.digest.hex) { tracker.blobDone(blob.digest.hex) }
 
     if !content.contains(sha256: manifest.config.digest.hex) {
       try await fetchBlobOnce(reference, manifest.config, endpoints: endpoints, credentials: credentials, tracker: tracker)
-      tracker.finished(manifest.config.digest.hex, layer: false)
+      tracker.blobDone(manifest.config.digest.hex)
     }
     guard let configBytes = try content.read(sha256: manifest.config.digest.hex) else {
       throw CrispError.internalError("pull \(reference): config blob vanished from the content store")
@@ -170,6 +170,11 @@ public final class ImageManager: Sendable {
       firstMissing = index
       break
     }
+    // Layers already unpacked are on the node, whether or not their blob still is.
+    for index in 0..<firstMissing {
+      tracker.blobDone(manifest.layers[index].digest.hex)
+      tracker.layerDone(index)
+    }
     // Download every missing layer (bounded concurrency) while unpacking in order as each arrives.
     var downloads: [Int: Task<Void, any Error>] = [:]
     for index in firstMissing..<manifest.layers.count {
@@ -179,7 +184,7 @@ public final class ImageManager: Sendable {
         try await self.downloadSlots.with {
           try await self.fetchBlobOnce(reference, descriptor, endpoints: endpoints, credentials: credentials, tracker: tracker)
         }
-        tracker.finished(descriptor.digest.hex, layer: true)
+        tracker.blobDone(descriptor.digest.hex)
       }
     }
     defer { for task in downloads.values { task.cancel() } }
@@ -190,6 +195,8 @@ public final class ImageManager: Sendable {
       try await unpackOnce(
         manifest.layers[index], diffID: imageConfig.rootfs.diffIDs[index], chainID: chainIDs[index],
         parent: index > 0 ? chainIDs[index - 1] : nil)
+      tracker.blobDone(manifest.layers[index].digest.hex)
+      tracker.layerDone(index)
     }
 
     var references = [ImageReferenceRecord(reference.digestedName(reference.digest ?? topDigest), kind: .digest)]
@@ -440,13 +447,15 @@ public struct PullProgress: Sendable, Equatable {
   public init() {}
 }
 
-/// Adds up a pull's per-blob byte counts and finished layers and hands each new total to the caller.
+/// Adds up a pull's per-blob byte counts (each distinct blob once) and its layers on the node (each
+/// manifest position once, so a layer listed twice still ends at N of N), and hands each new total on.
 final class PullProgressTracker: Sendable {
   private struct State {
     var progress = PullProgress()
     var perBlob: [String: Int64] = [:]
     var sizes: [String: Int64] = [:]
-    var done: Set<String> = []
+    var blobsDone: Set<String> = []
+    var layersDone: Set<Int> = []
   }
   private let state = Mutex(State())
   private let report: (@Sendable (PullProgress) -> Void)?
@@ -466,19 +475,24 @@ final class PullProgressTracker: Sendable {
   func received(_ digest: String, bytes: Int64) {
     publish { state in
       let before = state.perBlob[digest] ?? 0
-      guard !state.done.contains(digest), bytes > before else { return }
+      guard !state.blobsDone.contains(digest), bytes > before else { return }
       state.perBlob[digest] = bytes
       state.progress.bytesDone += bytes - before
     }
   }
 
-  func finished(_ digest: String, layer: Bool) {
+  func blobDone(_ digest: String) {
     publish { state in
-      guard state.done.insert(digest).inserted else { return }
+      guard state.blobsDone.insert(digest).inserted else { return }
       let size = state.sizes[digest] ?? 0
       state.progress.bytesDone += size - (state.perBlob[digest] ?? 0)
       state.perBlob[digest] = size
-      if layer { state.progress.layersDone += 1 }
+    }
+  }
+
+  func layerDone(_ index: Int) {
+    publish { state in
+      if state.layersDone.insert(index).inserted { state.progress.layersDone += 1 }
     }
   }
 

@@ -201,6 +201,9 @@ public final class PodNetworks: Sendable {
     }
   }
 
+  /// Plugins that do nothing but apply runtime capabilities.
+  static let capabilityOnlyPlugins: Set<String> = ["portmap", "bandwidth"]
+
   /// Runs CHECK for every network whose version has it (0.4.0 and later): the plugins verify that what ADD
   /// set up is still in place. Throws the first plugin's complaint.
   public func check(cacheFile: String) async throws(CrispError) {
@@ -211,10 +214,11 @@ public final class PodNetworks: Sendable {
       guard let result = network.result else { throw CrispError.failedPrecondition("network \"\(network.name)\" was never set up completely") }
       let call = CNIPlugin.Call(containerID: attachment.containerID, netns: attachment.netns, ifName: network.ifName, args: attachment.call)
       for pluginConfig in network.plugins {
-        // A plugin that only acts on runtime capabilities, none of which this pod asked for, was handed
-        // nothing at ADD and has nothing to verify (and some, bandwidth 1.1, crash on such a CHECK).
+        // The meta plugins that only act on runtime capabilities (port mappings, bandwidth) have nothing to
+        // verify when the pod asked for none of them, and some (bandwidth 1.1) crash on such a CHECK.
+        let type = pluginConfig["type"]?.string ?? ""
         let declared = (pluginConfig["capabilities"]?.object ?? [:]).filter { $0.value.bool == true }.map(\.key)
-        if !declared.isEmpty && !declared.contains(where: { attachment.runtimeConfig[$0] != nil }) { continue }
+        if Self.capabilityOnlyPlugins.contains(type) && !declared.contains(where: { attachment.runtimeConfig[$0] != nil }) { continue }
         let stdin = Self.pluginInput(pluginConfig, network: network, previous: result, runtimeConfig: attachment.runtimeConfig)
         _ = try await plugin.run(.check, type: pluginConfig["type"]?.string ?? "", network: network.name, config: stdin, call: call)
       }

@@ -305,7 +305,7 @@ extension RuntimeManager {
     guard let id = try resolveID(rawID, table: "sandboxes"), var record = try store.sandbox(id: id) else { return nil }
     if record.state == .ready, ContainerExit.read(directory: bundle(id)) != nil {
       record.state = .notready
-      try store.putSandbox(record)
+      try store.markSandboxNotReady(id)
     }
     return try view(record)
   }
@@ -315,7 +315,7 @@ extension RuntimeManager {
       var record = record
       if record.state == .ready, ContainerExit.read(directory: bundle(record.id)) != nil {
         record.state = .notready
-        try store.putSandbox(record)
+        try store.markSandboxNotReady(record.id)
       }
       return try view(record)
     }

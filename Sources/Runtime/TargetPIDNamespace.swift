@@ -22,8 +22,12 @@ struct TargetPIDNamespace: Sendable {
     guard let cgroups = try? FilePath.readText("/proc/\(pid)/cgroup"), cgroups.contains(containerID) else { throw gone }
     let fd = Glibc.open("/proc/\(pid)/ns/pid", O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw gone }
-    // Alive after the open: the pid could not have been reused in between, so the namespace is the target's.
-    guard crisp_pidfd_alive(pidfd) == 1 else {
+    // Alive (and not a zombie waiting to be reaped) after the open: the pid could not have been reused in
+    // between, so the namespace is the target's, and its init still runs.
+    let zombie = (try? FilePath.readText("/proc/\(pid)/stat")).map { stat in
+      stat.lastIndex(of: ")").map { stat[stat.index(after: $0)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z") } ?? true
+    } ?? true
+    guard crisp_pidfd_alive(pidfd) == 1, !zombie else {
       Glibc.close(fd)
       throw gone
     }

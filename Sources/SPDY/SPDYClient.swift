@@ -33,21 +33,16 @@ public final class SPDYClient {
     }
   }
 
-  /// Connects to `url` (http://127.0.0.1:PORT/route/token) and sends the upgrade request.
+  /// Connects to `url` (`http://HOST:PORT/route/token`, as Exec/Attach/PortForward return) and sends the
+  /// upgrade request.
   public init(url: String, protocols: [String], upgrade: String = "SPDY/3.1") throws {
-    guard let parsed = URL(string: url), let port = parsed.port else { throw Failure.http("bad url \(url)") }
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    self.fd = fd
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw Failure.http("connect: errno \(errno)") }
+    guard let parsed = URL(string: url), let port = parsed.port, let host = parsed.host else { throw Failure.http("bad url \(url)") }
+    // The streaming server speaks HTTPS when it has a certificate; this small client does not.
+    guard parsed.scheme == "http" else { throw Failure.http("\(url): only http:// streaming URLs are supported by this client") }
+    let bare = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+    self.fd = try Self.connect(host: bare, port: port)
     framer = try SPDYFramer()
-    var request = "POST \(parsed.path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: Upgrade\r\nUpgrade: \(upgrade)\r\n"
+    var request = "POST \(parsed.path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: Upgrade\r\nUpgrade: \(upgrade)\r\n"
     for name in protocols { request += "X-Stream-Protocol-Version: \(name)\r\n" }
     request += "Content-Length: 0\r\n\r\n"
     send(Array(request.utf8))
@@ -69,6 +64,28 @@ public final class SPDYClient {
   }
 
   deinit { close(fd) }
+
+  /// A TCP connection to `host` (a name or an IPv4/IPv6 address) and `port`.
+  static func connect(host: String, port: Int) throws -> Int32 {
+    var hints = addrinfo()
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    var results: UnsafeMutablePointer<addrinfo>?
+    let status = getaddrinfo(host, String(port), &hints, &results)
+    guard status == 0, let first = results else { throw Failure.http("cannot resolve \(host): \(String(cString: gai_strerror(status)))") }
+    defer { freeaddrinfo(results) }
+    var lastError: Int32 = 0
+    var entry: UnsafeMutablePointer<addrinfo>? = first
+    while let current = entry {
+      let fd = socket(current.pointee.ai_family, current.pointee.ai_socktype, current.pointee.ai_protocol)
+      if fd >= 0 {
+        if Glibc.connect(fd, current.pointee.ai_addr, current.pointee.ai_addrlen) == 0 { return fd }
+        lastError = errno
+        close(fd)
+      }
+      entry = current.pointee.ai_next
+    }
+    throw Failure.http("connect \(host):\(port): \(String(cString: strerror(lastError)))")
+  }
 
   public var upgraded: Bool { responseHead.hasPrefix("HTTP/1.1 101") }
 

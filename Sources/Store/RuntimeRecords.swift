@@ -82,6 +82,14 @@ extension Store {
   // MARK: Sandboxes
 
   /// Inserts or replaces a sandbox record.
+  /// Marks a ready sandbox NOTREADY (its pause container exited) only while the record still exists and is
+  /// ready: status readers do this without the sandbox's lock and must never bring back a removed record.
+  public func markSandboxNotReady(_ id: String) throws(CrispError) {
+    try write("mark sandbox \(id) not ready") { db in
+      try db.execute(sql: "UPDATE sandboxes SET state = 'notready' WHERE id = ? AND state = 'ready'", arguments: [id])
+    }
+  }
+
   public func putSandbox(_ s: SandboxRecord) throws(CrispError) {
     let ips = String(decoding: (try? JSONSerialization.data(withJSONObject: s.ips)) ?? Data("[]".utf8), as: UTF8.self)
     try write("record sandbox \(s.id)") { db in

@@ -66,10 +66,11 @@ enum YAMLText {
     }
   }
 
-  /// Double-quoted (JSON-style escapes are valid YAML) unless plainly safe.
+  /// Double-quoted (JSON-style escapes are valid YAML) unless plainly a string to every YAML reader: it
+  /// starts with a letter (so no number, date, `-`, `.inf` or `~`) and is none of the YAML 1.1 booleans.
   private static func quote(_ text: String) -> String {
-    let plain = !text.isEmpty && text.allSatisfy { $0.isLetter || $0.isNumber || "-_./".contains($0) }
-      && !["true", "false", "null", "yes", "no", "on", "off", "~"].contains(text.lowercased()) && Double(text) == nil
+    let plain = text.first?.isLetter == true && text.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || "-_./".contains($0) }
+      && !["true", "false", "null", "yes", "no", "on", "off", "y", "n"].contains(text.lowercased())
     if plain { return text }
     let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data()
     return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
@@ -224,7 +225,7 @@ struct Logs: AsyncParsableCommand {
   func run() async throws {
     let container = id
     let status = try await endpoint.withRuntime { try await $0.containerStatus(.with { $0.containerID = container }).status }
-    guard !status.logPath.isEmpty, let handle = FileHandle(forReadingAtPath: status.logPath) else {
+    guard !status.logPath.isEmpty, var handle = FileHandle(forReadingAtPath: status.logPath) else {
       FileHandle.standardError.write(Data("crispctl: container \(container) has no log file\(status.logPath.isEmpty ? "" : " at \(status.logPath)")\n".utf8))
       throw ExitCode(1)
     }
@@ -232,16 +233,32 @@ struct Logs: AsyncParsableCommand {
     let initial = reader.lines(handle.readDataToEndOfFile())
     for line in tail.map({ Array(initial.suffix(max(0, $0))) }) ?? initial { write(line) }
     guard follow else { return }
+    var inode = Self.inode(status.logPath)
     while true {
       let more = handle.readDataToEndOfFile()
-      if more.isEmpty {
-        let state = try await endpoint.withRuntime { try await $0.containerStatus(.with { $0.containerID = container }).status.state }
-        if state == .containerExited { return }
-        try await Task.sleep(for: .milliseconds(250))
+      if !more.isEmpty {
+        for line in reader.lines(more) { write(line) }
         continue
       }
-      for line in reader.lines(more) { write(line) }
+      // kubelet rotated the log: the old file is read to its end above, then the new one is followed.
+      if let current = Self.inode(status.logPath), current != inode, let fresh = FileHandle(forReadingAtPath: status.logPath) {
+        handle = fresh
+        inode = current
+        continue
+      }
+      let state = try await endpoint.withRuntime { try await $0.containerStatus(.with { $0.containerID = container }).status.state }
+      if state == .containerExited {
+        // What it wrote between the last read and its exit.
+        for line in reader.lines(handle.readDataToEndOfFile()) { write(line) }
+        return
+      }
+      try await Task.sleep(for: .milliseconds(250))
     }
+  }
+
+  private static func inode(_ path: String) -> UInt64? {
+    var info = stat()
+    return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
   }
 
   private func write(_ line: CRILogReader.Line) {

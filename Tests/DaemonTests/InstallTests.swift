@@ -29,10 +29,12 @@ import TestSupport
       #expect(files.isExecutableFile(atPath: root + "/usr/local/bin/" + binary), "\(binary)")
     }
     for file in ["/etc/crisp/config.toml", "/etc/crictl.yaml", "/etc/systemd/system/crisp.service",
-                 "/etc/systemd/system/kubelet.service.d/10-crisp.conf", "/etc/modules-load.d/crisp.conf", "/etc/sysctl.d/99-crisp.conf"] {
+                 "/etc/systemd/system/kubelet.service.d/20-crisp.conf", "/etc/modules-load.d/crisp.conf", "/etc/sysctl.d/99-crisp.conf"] {
       #expect(files.fileExists(atPath: root + file), "\(file)")
     }
-    // The written configuration is one crisp accepts.
+    // The written configuration is one crisp accepts, readable by root only (it may hold credentials).
+    let mode = try FileManager.default.attributesOfItem(atPath: root + "/etc/crisp/config.toml")[.posixPermissions] as? Int
+    #expect(mode == 0o600)
     let check = try TestEnvironment.shell("\(root)/usr/local/bin/crisp config check \(root)/etc/crisp/config.toml 2>&1; echo status=$?")
     #expect(check.contains("status=0"), "\(check)")
     #expect(try String(contentsOfFile: root + "/etc/crictl.yaml", encoding: .utf8).contains("unix:///run/crisp/crisp.sock"))
@@ -54,8 +56,13 @@ import TestSupport
 
     let removal = try Self.install(root, "--uninstall")
     #expect(removal.contains("uninstalled"), "\(removal)")
+    // The edited configuration is the operator's now: it stays (with its directory).
+    #expect(removal.contains("keep /etc/crisp/config.toml"), "\(removal)")
     let left = try TestEnvironment.shell("cd \(root) && find . -mindepth 1 | sort").split(separator: "\n").map(String.init)
-    #expect(left == ["./etc", "./etc/cni", "./etc/cni/net.d", "./etc/cni/net.d/05-other.conflist", "./opt", "./opt/cni", "./opt/cni/bin", "./opt/cni/bin/bridge"], "\(left)")
+    #expect(left == [
+      "./etc", "./etc/cni", "./etc/cni/net.d", "./etc/cni/net.d/05-other.conflist", "./etc/crisp", "./etc/crisp/config.toml",
+      "./opt", "./opt/cni", "./opt/cni/bin", "./opt/cni/bin/bridge",
+    ], "\(left)")
   }
 
   @Test func aFreshNodeGetsTheDefaultNetworkAndAContainerdImport() throws {
