@@ -60,6 +60,7 @@ struct CrispBench: AsyncParsableCommand {
     if !podScenarios.isEmpty {
       guard let containerImage else { throw ValidationError("\(podScenarios.joined(separator: ", ")) need --container-image") }
       let pods = PodBench(endpoints: endpoints, image: containerImage, iterations: iterations, report: report)
+      defer { try? FilePath.removeTree(PodBench.logRoot) }
       await pods.prepareImage()
       if selected.contains("sandbox") { await pods.sandbox() }
       if selected.contains("container") { await pods.container() }

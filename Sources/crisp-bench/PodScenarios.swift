@@ -13,6 +13,8 @@ struct PodBench: Sendable {
   let report: Report
 
   typealias Runtime = Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>
+  /// Where the pods' container logs go; removed when the run ends (CrispBench.run).
+  static let logRoot = "/tmp/crisp-bench-logs-\(getpid())"
 
   func podConfig(_ name: String) -> Runtime_V1_PodSandboxConfig {
     .with {
@@ -20,7 +22,7 @@ struct PodBench: Sendable {
       $0.metadata.namespace = "crisp-bench"
       $0.metadata.uid = UUID().uuidString
       $0.hostname = name
-      $0.logDirectory = "/tmp/crisp-bench-logs/\($0.metadata.uid)"
+      $0.logDirectory = "\(PodBench.logRoot)/\($0.metadata.uid)"
       $0.linux.cgroupParent = "/crisp-bench"
     }
   }

@@ -136,15 +136,18 @@ import TestSupport
   }
 
   /// A runtime wrapper that pauses before running runc's create, so the daemon can be killed mid-create.
-  private static let slowRuntime: String = {
-    let path = "/tmp/crisp-slow-runc.sh"
+  /// Written into a directory of the test's own, which the test removes.
+  private static func slowRuntime(in directory: String) -> String {
+    let path = directory + "/slow-runc.sh"
     try? "#!/bin/sh\ncase \"$*\" in *create*) sleep 3;; esac\nexec /usr/bin/runc \"$@\"\n".write(toFile: path, atomically: true, encoding: .utf8)
     chmod(path, 0o755)
     return path
-  }()
+  }
 
   @Test func killedMidRunPodSandboxIsRolledBack() async throws {
-    let slow = Self.slowRuntime
+    let scratch = try TestEnvironment.temporaryDirectory("crisp-slow")
+    defer { try? FileManager.default.removeItem(atPath: scratch) }
+    let slow = Self.slowRuntime(in: scratch)
     try await PodHarness.with(extraConfig: "[runtime.handlers.runc]\nbinary = \"/usr/bin/runc\"\n[runtime.handlers.slow]\nbinary = \"\(slow)\"\n", { pods in
       let config = pods.podConfig("interrupted")
       let attempt = Task { try? await pods.runPod(config, handler: "slow") }
@@ -168,7 +171,9 @@ import TestSupport
   }
 
   @Test func killedMidCreateContainerIsRolledBack() async throws {
-    let slow = Self.slowRuntime
+    let scratch = try TestEnvironment.temporaryDirectory("crisp-slow")
+    defer { try? FileManager.default.removeItem(atPath: scratch) }
+    let slow = Self.slowRuntime(in: scratch)
     try await PodHarness.with(extraConfig: "[runtime.handlers.runc]\nbinary = \"/usr/bin/runc\"\n[runtime.handlers.slow]\nbinary = \"\(slow)\"\n", { pods in
       let podConfig = pods.podConfig("half")
       // The pause container of a "slow" pod takes 3 s to create; its containers too.
