@@ -28,14 +28,6 @@ public enum UnixSocket {
   /// Connects a stream socket to `path`, also when the path is longer than a socket address allows (it is
   /// then reached through its directory's open descriptor). Returns the connected fd.
   public static func connect(to path: String) throws(SystemError) -> Int32 {
-    try withSocket(at: path, "connect") { fd, address, length in Glibc.connect(fd, address, length) == 0 }
-  }
-
-  /// A new stream socket, and `operation` (connect or bind) applied to `path`'s address; a path too long for a
-  /// socket address is reached through its directory's open descriptor (`/proc/self/fd/N/name`).
-  private static func withSocket(
-    at path: String, _ what: String, _ operation: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Bool
-  ) throws(SystemError) -> Int32 {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw .last("socket", path) }
     var directoryFD: Int32 = -1
@@ -49,15 +41,15 @@ public enum UnixSocket {
       }
       address = "/proc/self/fd/\(directoryFD)/\(FilePath.lastComponent(of: path))"
     }
-    let succeeded: Bool
+    let result: Int32
     do {
-      succeeded = try withAddress(address) { operation(fd, $0, $1) }
+      result = try withAddress(address) { Glibc.connect(fd, $0, $1) }
     } catch {
       close(fd)
       throw error
     }
-    guard succeeded else {
-      let error = SystemError.last(what, path)
+    guard result == 0 else {
+      let error = SystemError.last("connect", path)
       close(fd)
       throw error
     }
