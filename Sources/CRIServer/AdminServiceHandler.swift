@@ -31,7 +31,7 @@ struct AdminServiceHandler: Crisp_Admin_V1_AdminService.SimpleServiceProtocol {
     do {
       defer { close(fd) }
       for try await chunk in request {
-        guard Self.writeAll(fd, chunk.data) else { throw CrispError.internalError("\(SystemError.last("write", path))") }
+        guard chunk.data.withUnsafeBytes({ writeFully(fd, $0) }) else { throw CrispError.internalError("\(SystemError.last("write", path))") }
         received += UInt64(chunk.data.count)
       }
     }
@@ -46,19 +46,6 @@ struct AdminServiceHandler: Crisp_Admin_V1_AdminService.SimpleServiceProtocol {
       return image
     }
     return response
-  }
-
-  private static func writeAll(_ fd: Int32, _ data: Data) -> Bool {
-    data.withUnsafeBytes { raw -> Bool in
-      guard let base = raw.baseAddress else { return true }
-      var offset = 0
-      while offset < raw.count {
-        let n = write(fd, base + offset, raw.count - offset)
-        if n <= 0 { return false }
-        offset += n
-      }
-      return true
-    }
   }
 
   func exportImages(request: Crisp_Admin_V1_ExportImagesRequest, response: RPCWriter<Crisp_Admin_V1_ExportImagesResponse>, context: ServerContext) async throws {

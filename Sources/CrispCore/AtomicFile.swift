@@ -30,8 +30,8 @@ public enum AtomicFile {
       if !committed { unlink(temp) }
     }
     let written: Bool = bytes.withContiguousStorageIfAvailable { buffer in
-      writeAll(fd, UnsafeRawBufferPointer(buffer))
-    } ?? Array(bytes).withUnsafeBytes { writeAll(fd, $0) }
+      writeFully(fd, UnsafeRawBufferPointer(buffer))
+    } ?? Array(bytes).withUnsafeBytes { writeFully(fd, $0) }
     guard written else { throw .last("write", temp) }
     // The umask may have narrowed the mode at open(2): set it exactly.
     guard fchmod(fd, mode) == 0 else { throw .last("fchmod", temp) }
@@ -55,17 +55,5 @@ public enum AtomicFile {
       _ = fsync(dfd)
       close(dfd)
     }
-  }
-
-  private static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Bool {
-    var offset = 0
-    while offset < buffer.count {
-      let n = retryingOnInterrupt {
-        Glibc.write(fd, buffer.baseAddress!.advanced(by: offset), buffer.count - offset)
-      }
-      if n < 0 { return false }
-      offset += n
-    }
-    return true
   }
 }

@@ -44,3 +44,21 @@ public func retryingOnInterrupt<T: BinaryInteger>(_ body: () -> T) -> T {
     return result
   }
 }
+
+/// Writes all of `buffer` to a blocking descriptor, retrying interrupted and partial writes; false once the
+/// descriptor refuses (closed pipe, reset socket, full disk).
+public func writeFully(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Bool {
+  guard let base = buffer.baseAddress else { return true }
+  var offset = 0
+  while offset < buffer.count {
+    let n = retryingOnInterrupt { write(fd, base + offset, buffer.count - offset) }
+    if n <= 0 { return false }
+    offset += n
+  }
+  return true
+}
+
+/// ``writeFully(_:_:)-(_,UnsafeRawBufferPointer)`` for a byte array.
+public func writeFully(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+  bytes.withUnsafeBytes { writeFully(fd, $0) }
+}

@@ -95,16 +95,26 @@ public final class SPDYClient {
     return nil
   }
 
-  public func send(_ bytes: [UInt8]) {
+  /// Writes `bytes` on the connection; false once it is closed.
+  @discardableResult
+  public func send(_ bytes: [UInt8]) -> Bool { Self.send(bytes, on: fd) }
+
+  /// Writes all of `bytes` to a connection's descriptor. Data frames (``SPDYFramer/dataFrame(streamID:flags:payload:)``)
+  /// share no compression state, so another thread may send them this way while the client reads.
+  @discardableResult
+  public static func send(_ bytes: [UInt8], on fd: Int32) -> Bool {
     var offset = 0
     while offset < bytes.count {
       let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-      if n <= 0 { return }
+      if n < 0 && errno == EINTR { continue }
+      if n <= 0 { return false }
       offset += n
     }
+    return true
   }
 
-  public func send(_ frame: SPDYFrame) { send(framer.encode(frame)) }
+  @discardableResult
+  public func send(_ frame: SPDYFrame) -> Bool { send(framer.encode(frame)) }
 
   /// Opens a stream with `streamtype` (and any extra headers); returns its id.
   @discardableResult

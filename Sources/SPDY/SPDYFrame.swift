@@ -232,11 +232,7 @@ public final class SPDYFramer {
   public func encode(_ frame: SPDYFrame) -> [UInt8] {
     switch frame {
     case .data(let streamID, let flags, let payload):
-      var out = Self.be32(streamID & 0x7fff_ffff)
-      out.append(flags)
-      out += Self.be24(payload.count)
-      out += payload
-      return out
+      return Self.dataFrame(streamID: streamID, flags: flags, payload: payload)
     case .synStream(let streamID, let associatedTo, let priority, let flags, let headers):
       return control(.synStream, flags, Self.be32(streamID) + Self.be32(associatedTo) + [priority << 5, 0] + compress(headers))
     case .synReply(let streamID, let flags, let headers):
@@ -256,6 +252,12 @@ public final class SPDYFramer {
     case .windowUpdate(let streamID, let delta):
       return control(.windowUpdate, 0, Self.be32(streamID) + Self.be32(delta))
     }
+  }
+
+  /// A DATA frame's bytes. Needs no framer state (only header blocks are compressed), so any thread may
+  /// build one.
+  public static func dataFrame(streamID: UInt32, flags: UInt8, payload: [UInt8]) -> [UInt8] {
+    be32(streamID & 0x7fff_ffff) + [flags] + be24(payload.count) + payload
   }
 
   private func control(_ type: SPDYFrame.ControlType, _ flags: UInt8, _ body: [UInt8]) -> [UInt8] {

@@ -46,21 +46,6 @@ enum OutputPump {
     thread.start()
     return group
   }
-
-  /// Writes all of `bytes` to a blocking descriptor; false when it is broken.
-  static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-    bytes.withUnsafeBytes { raw -> Bool in
-      guard let base = raw.baseAddress else { return true }
-      var offset = 0
-      while offset < raw.count {
-        let n = write(fd, base + offset, raw.count - offset)
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return false }
-        offset += n
-      }
-      return true
-    }
-  }
 }
 
 /// `runc exec` of a command with the client's streams: pipes, or a terminal runc relays to a pty of
@@ -152,7 +137,7 @@ struct ExecBackend: CommandBackend {
             continue
           }
           queue.async {
-            _ = OutputPump.writeAll(stdinFD, bytes)
+            _ = writeFully(stdinFD, bytes)
             output.inputConsumed(bytes.count)
           }
         case .stdinClosed:
@@ -160,7 +145,7 @@ struct ExecBackend: CommandBackend {
           stdinOpen = false
           // A terminal's end of input is the EOF character, not a closed descriptor.
           if terminalFD >= 0 {
-            queue.async { _ = OutputPump.writeAll(stdinFD, [4]) }
+            queue.async { _ = writeFully(stdinFD, [4]) }
           } else {
             queue.async { close(stdinFD) }
           }
@@ -207,7 +192,7 @@ struct AttachBackend: CommandBackend {
     }
     let wantsStdin = options.stdin && target.stdin
     let request = "attach \(wantsStdin ? 1 : 0) \(options.stdout ? 1 : 0) \(options.stderr || options.tty ? 1 : 0)\n"
-    guard OutputPump.writeAll(socket, Array(request.utf8)) else {
+    guard writeFully(socket, Array(request.utf8)) else {
       close(socket)
       return .failed("attach: the shim closed the connection")
     }
@@ -236,11 +221,11 @@ struct AttachBackend: CommandBackend {
             continue
           }
           queue.async {
-            _ = OutputPump.writeAll(socket, Self.frame(0, bytes))
+            _ = writeFully(socket, Self.frame(0, bytes))
             output.inputConsumed(bytes.count)
           }
         case .stdinClosed:
-          if wantsStdin && closesStdin { queue.async { _ = OutputPump.writeAll(socket, Self.frame(3, [])) } }
+          if wantsStdin && closesStdin { queue.async { _ = writeFully(socket, Self.frame(3, [])) } }
         case .resize(let width, let height):
           _ = try? await ShimLauncher.request(directory: directory, "resize \(width) \(height)")
         case .disconnected:

@@ -148,12 +148,10 @@ final class SPDYConnection: ChannelInboundHandler, @unchecked Sendable {
 
   // MARK: Writing (event loop)
 
+  /// A control frame (or flow-control update) outside the data queues.
   private func send(_ frame: SPDYFrame) {
     guard let context, !closed else { return }
-    let bytes = framer.encode(frame)
-    var buffer = context.channel.allocator.buffer(capacity: bytes.count)
-    buffer.writeBytes(bytes)
-    context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    write(context, frame, promise: nil)
   }
 
   /// Queues data on a stream (split to fit the windows when the peer does flow control). The future

@@ -243,7 +243,7 @@ final class ForwardSocket: @unchecked Sendable {
   func write(_ bytes: [UInt8]) {
     flow.received(bytes.count)
     queue.async {
-      if !self.lock.withLock({ self.isClosed }) { _ = OutputPump.writeAll(self.fd, bytes) }
+      if !self.lock.withLock({ self.isClosed }) { _ = writeFully(self.fd, bytes) }
       self.flow.consumed(bytes.count)
     }
   }

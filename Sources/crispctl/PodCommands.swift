@@ -362,18 +362,16 @@ struct ExecSession {
       }
     }
     if let input {
-      // Data frames need no shared compression state, so this thread may send while the other reads.
+      // Data frames share no compression state with the reading side, so this thread may send them.
       let fd = client.fd
       Thread {
         var buffer = [UInt8](repeating: 0, count: 32 * 1024)
         while true {
           let n = read(0, &buffer, buffer.count)
           if n <= 0 { break }
-          let frame = [UInt8(input >> 24), UInt8((input >> 16) & 0xff), UInt8((input >> 8) & 0xff), UInt8(input & 0xff), 0,
-                       UInt8(n >> 16), UInt8((n >> 8) & 0xff), UInt8(n & 0xff)] + buffer[0..<n]
-          guard Self.writeAll(fd, frame) else { return }
+          guard SPDYClient.send(SPDYFramer.dataFrame(streamID: input, flags: 0, payload: Array(buffer[0..<n])), on: fd) else { return }
         }
-        _ = Self.writeAll(fd, [UInt8(input >> 24), UInt8((input >> 16) & 0xff), UInt8((input >> 8) & 0xff), UInt8(input & 0xff), 1, 0, 0, 0])
+        SPDYClient.send(SPDYFramer.dataFrame(streamID: input, flags: SPDYFrame.flagFin, payload: []), on: fd)
       }.start()
     }
     while !client.finished.contains(error) && !client.closed {
@@ -393,15 +391,5 @@ struct ExecSession {
     }
     if let message = status["message"] as? String { FileHandle.standardError.write(Data("crispctl: exec: \(message)\n".utf8)) }
     return 1
-  }
-
-  private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-    var offset = 0
-    while offset < bytes.count {
-      let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-      if n <= 0 { return false }
-      offset += n
-    }
-    return true
   }
 }
