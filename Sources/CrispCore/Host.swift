@@ -42,3 +42,20 @@ public enum Host {
     return group.gr_gid
   }
 }
+
+/// What crisp reads of a process's `/proc/<pid>/stat`: the fields after the command name (which may itself
+/// hold spaces and parentheses, so parsing starts after its last `)`).
+public struct ProcessStat: Sendable, Equatable {
+  /// R, S, D, Z, …
+  public var state: Character
+  public var parent: Int32
+  public var group: Int32
+
+  /// Nil when the process is gone (or its stat is unreadable).
+  public static func read(_ pid: Int32) -> ProcessStat? {
+    guard let text = try? FilePath.readText("/proc/\(pid)/stat"), let close = text.lastIndex(of: ")") else { return nil }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 2, let state = fields[0].first, let parent = Int32(fields[1]), let group = Int32(fields[2]) else { return nil }
+    return ProcessStat(state: state, parent: parent, group: group)
+  }
+}

@@ -144,12 +144,7 @@ public struct ShimLauncher: Sendable {
     guard let entries = try? FilePath.listDirectory("/proc") else { return }
     var ours = false
     for entry in entries {
-      guard let pid = Int32(entry), let stat = try? FilePath.readText("/proc/\(pid)/stat"),
-        let close = stat.lastIndex(of: ")")
-      else { continue }
-      // Fields after the command name: state, ppid, pgrp, ...
-      let fields = stat[stat.index(after: close)...].split(separator: " ")
-      guard fields.count > 2, Int32(fields[2]) == group else { continue }
+      guard let pid = Int32(entry), ProcessStat.read(pid)?.group == group else { continue }
       let command = ((try? FilePath.read("/proc/\(pid)/cmdline")) ?? nil) ?? []
       let words = command.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
       if words.first?.hasSuffix("crisp-shim") == true, words.contains(id) { ours = true }

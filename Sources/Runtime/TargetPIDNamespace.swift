@@ -24,9 +24,7 @@ struct TargetPIDNamespace: Sendable {
     guard fd >= 0 else { throw gone }
     // Alive (and not a zombie waiting to be reaped) after the open: the pid could not have been reused in
     // between, so the namespace is the target's, and its init still runs.
-    let zombie = (try? FilePath.readText("/proc/\(pid)/stat")).map { stat in
-      stat.lastIndex(of: ")").map { stat[stat.index(after: $0)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z") } ?? true
-    } ?? true
+    let zombie = ProcessStat.read(pid).map { $0.state == "Z" } ?? true
     guard crisp_pidfd_alive(pidfd) == 1, !zombie else {
       Glibc.close(fd)
       throw gone

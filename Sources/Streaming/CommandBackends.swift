@@ -73,7 +73,7 @@ struct ExecBackend: CommandBackend {
       let handle = crisp_pidfd_open(pid)
       guard handle >= 0 else { return }
       defer { close(handle) }
-      if Self.parent(of: pid) == runcPID.get() { _ = crisp_pidfd_signal(handle, SIGKILL) }
+      if ProcessStat.read(pid)?.parent == runcPID.get() { _ = crisp_pidfd_signal(handle, SIGKILL) }
     }
     var process: Int32 = -1
     var inputFD: Int32 = -1
@@ -167,13 +167,6 @@ struct ExecBackend: CommandBackend {
     if terminalFD >= 0 { close(terminalFD) }
     if runcHandle >= 0 { close(runcHandle) }
     return .exited(status)
-  }
-
-  /// The parent pid of `pid` (from /proc), or 0.
-  static func parent(of pid: Int32) -> Int32 {
-    guard let stat = try? FilePath.readText("/proc/\(pid)/stat"), let end = stat.lastIndex(of: ")") else { return 0 }
-    let fields = stat[stat.index(after: end)...].split(separator: " ")
-    return fields.count > 1 ? Int32(fields[1]) ?? 0 : 0
   }
 }
 
