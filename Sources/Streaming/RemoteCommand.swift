@@ -1,3 +1,4 @@
+import CrispCore
 import Foundation
 
 /// The remote-command subprotocols kubelet's clients offer, newest first (`X-Stream-Protocol-Version` for
@@ -109,6 +110,21 @@ final class InputFlow: @unchecked Sendable {
       return true
     }
     if resume { setReading(true) }
+  }
+}
+
+extension CommandBackend {
+  /// Runs the command for a session whatever its transport, then reports the outcome on the error stream
+  /// and ends the session.
+  func start(options: StreamOptions, version: RemoteCommandVersion, output: any SessionOutput, input: AsyncStream<ClientInput>) {
+    Task.detached {
+      let outcome = await self.run(options: options, output: output, input: input)
+      // Blocking writes stay off the cooperative pool.
+      await onDedicatedThread {
+        _ = output.writeWaiting(.error, outcome.errorPayload(version))
+        output.finish()
+      }
+    }
   }
 }
 

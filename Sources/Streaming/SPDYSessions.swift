@@ -73,15 +73,7 @@ final class SPDYCommandSession: SPDYApplication, SessionOutput, @unchecked Senda
   private func start() {
     started = true
     fixedStreams.set(streams)
-    let backend = backend, options = options, input = input, version = version
-    Task.detached {
-      let outcome = await backend.run(options: options, output: self, input: input)
-      // Blocking writes stay off the cooperative pool.
-      await onDedicatedThread {
-        _ = self.writeWaiting(.error, outcome.errorPayload(version))
-        self.finish()
-      }
-    }
+    backend.start(options: options, version: version, output: self, input: input)
   }
 
   // MARK: SessionOutput (any thread)

@@ -1,4 +1,3 @@
-import CrispCore
 import Foundation
 import NIOCore
 import NIOWebSocket
@@ -34,15 +33,7 @@ final class WebSocketCommandSession: ChannelInboundHandler, SessionOutput, @unch
   }
 
   func handlerAdded(context: ChannelHandlerContext) {
-    let backend = backend, options = options, input = input, version = version
-    Task.detached {
-      let outcome = await backend.run(options: options, output: self, input: input)
-      // Blocking writes stay off the cooperative pool.
-      await onDedicatedThread {
-        _ = self.writeWaiting(.error, outcome.errorPayload(version))
-        self.finish()
-      }
-    }
+    backend.start(options: options, version: version, output: self, input: input)
   }
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
