@@ -20,26 +20,26 @@ struct CallInterceptor: ServerInterceptor {
       response = try await next(request, context)
     } catch {
       let mapped = ErrorMapping.rpcError(for: error)
-      log(method, start, mapped.code, mapped.message)
+      record(method, start, mapped.code, mapped.message)
       throw mapped
     }
     switch response.accepted {
     case .failure(let error):
-      log(method, start, error.code, error.message)
+      record(method, start, error.code, error.message)
       return response
     case .success(var contents):
       // The body of the response (all of it, for a server-streaming call) is produced later, by this
       // closure: the call's outcome is known only when it returns.
       let producer = contents.producer
-      let logger = self
+      let interceptor = self
       contents.producer = { writer in
         do {
           let trailers = try await producer(writer)
-          logger.log(method, start, nil, nil)
+          interceptor.record(method, start, nil, nil)
           return trailers
         } catch {
           let mapped = ErrorMapping.rpcError(for: error)
-          logger.log(method, start, mapped.code, mapped.message)
+          interceptor.record(method, start, mapped.code, mapped.message)
           throw mapped
         }
       }
@@ -47,19 +47,16 @@ struct CallInterceptor: ServerInterceptor {
     }
   }
 
-  private func log(_ method: String, _ start: ContinuousClock.Instant, _ code: RPCError.Code?, _ message: String?) {
+  /// Counts the finished call, and logs it at debug level.
+  private func record(_ method: String, _ start: ContinuousClock.Instant, _ code: RPCError.Code?, _ message: String?) {
+    let nanoseconds = (ContinuousClock.now - start).totalNanoseconds
+    let status = code.map { "\($0)" } ?? "ok"
     // The method's own name (`ListContainers`), as operators know it.
     let name = method.split(separator: "/").last.map(String.init) ?? method
-    Counter(label: "crisp_grpc_requests_total", dimensions: [("method", name), ("code", code.map { "\($0)" } ?? "ok")]).increment()
-    Metrics.Timer(label: "crisp_grpc_request_duration_seconds", dimensions: [("method", name)]).recordNanoseconds((ContinuousClock.now - start).totalNanoseconds)
+    Counter(label: "crisp_grpc_requests_total", dimensions: [("method", name), ("code", status)]).increment()
+    Metrics.Timer(label: "crisp_grpc_request_duration_seconds", dimensions: [("method", name)]).recordNanoseconds(nanoseconds)
     guard logger.logLevel <= .debug else { return }
-    let elapsed = ContinuousClock.now - start
-    let micros = elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000
-    var metadata: Logger.Metadata = [
-      "method": "\(method)",
-      "duration_us": "\(micros)",
-      "code": "\(code.map { "\($0)" } ?? "ok")",
-    ]
+    var metadata: Logger.Metadata = ["method": "\(method)", "duration_us": "\(nanoseconds / 1000)", "code": "\(status)"]
     if let message { metadata["error"] = "\(message)" }
     logger.debug("rpc", metadata: metadata)
   }

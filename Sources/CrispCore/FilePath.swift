@@ -98,12 +98,3 @@ public enum FilePath {
     if unlink(path) != 0 && errno != ENOENT { throw .last("unlink", path) }
   }
 }
-
-extension Duration {
-  /// The whole duration in nanoseconds (saturating), the unit metrics timers record.
-  public var totalNanoseconds: Int64 {
-    let (seconds, attoseconds) = components
-    let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-    return overflow ? (seconds < 0 ? .min : .max) : scaled + attoseconds / 1_000_000_000
-  }
-}
