@@ -220,7 +220,7 @@ let package = Package(
       swiftSettings: strict
     ),
     .testTarget(name: "StreamingUnitTests", dependencies: ["CZlib", "SPDY", "Streaming"], swiftSettings: strict),
-    .testTarget(name: "RuntimeUnitTests", dependencies: ["CRIAPI", "CrispCore", "Registry", "Runtime"], swiftSettings: strict),
+    .testTarget(name: "RuntimeUnitTests", dependencies: ["CRIAPI", "Config", "CrispCore", "Registry", "Runtime"], swiftSettings: strict),
     .testTarget(
       name: "RuntimeTests",
       dependencies: [

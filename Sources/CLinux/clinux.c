@@ -22,6 +22,8 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #ifndef SYS_openat2
 #define SYS_openat2 437
@@ -281,4 +283,154 @@ int crisp_openpty(int *master, int *slave) {
   *master = m;
   *slave = s;
   return 0;
+}
+
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#define CRISP_OPEN_TREE_CLONE 1
+#define CRISP_MOUNT_ATTR_IDMAP 0x00100000
+
+struct crisp_mount_attr {
+  uint64_t attr_set;
+  uint64_t attr_clr;
+  uint64_t propagation;
+  uint64_t userns_fd;
+};
+
+static int write_text(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  size_t length = strlen(text);
+  ssize_t written = write(fd, text, length);
+  int error = written == (ssize_t)length ? 0 : (written < 0 ? errno : EIO);
+  close(fd);
+  return error;
+}
+
+static int pin_namespace(const char *source, const char *target) {
+  int fd = open(target, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (fd < 0) return errno;
+  close(fd);
+  if (mount(source, target, NULL, MS_BIND, NULL) < 0) {
+    int error = errno;
+    unlink(target);
+    return error;
+  }
+  return 0;
+}
+
+static void unpin_namespace(const char *target) {
+  umount2(target, MNT_DETACH);
+  unlink(target);
+}
+
+int crisp_userns_create(const char *userns_path, const char *netns_path, const char *uid_map, const char *gid_map) {
+  int go[2], report[2];
+  if (pipe2(go, O_CLOEXEC) < 0) return errno;
+  if (pipe2(report, O_CLOEXEC) < 0) {
+    int error = errno;
+    close(go[0]);
+    close(go[1]);
+    return error;
+  }
+  // A fork-like clone straight into a new user namespace (unshare(CLONE_NEWUSER) is refused to a threaded
+  // process). The child makes only raw system calls: it waits for its id maps, makes the network namespace
+  // (owned by the new user namespace, so the pod's processes may configure it), reports, and waits for EOF.
+  long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid < 0) {
+    int error = errno;
+    close(go[0]); close(go[1]); close(report[0]); close(report[1]);
+    return error;
+  }
+  if (pid == 0) {
+    char byte;
+    int result = 0;
+    close(go[1]);
+    close(report[0]);
+    if (read(go[0], &byte, 1) != 1) _exit(1);
+    if (netns_path != NULL) {
+      if (unshare(CLONE_NEWNET) < 0) {
+        result = errno;
+      } else {
+        int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (sock < 0) {
+          result = errno;
+        } else {
+          struct ifreq ifr;
+          memset(&ifr, 0, sizeof(ifr));
+          memcpy(ifr.ifr_name, "lo", 3);
+          if (ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) {
+            ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+            if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) result = errno;
+          } else {
+            result = errno;
+          }
+          close(sock);
+        }
+      }
+    }
+    if (write(report[1], &result, sizeof(result)) != sizeof(result)) _exit(1);
+    while (read(go[0], &byte, 1) > 0) {}
+    _exit(0);
+  }
+  close(go[0]);
+  close(report[1]);
+  char path[64];
+  int error = 0;
+  snprintf(path, sizeof(path), "/proc/%ld/uid_map", pid);
+  error = write_text(path, uid_map);
+  if (!error) {
+    snprintf(path, sizeof(path), "/proc/%ld/gid_map", pid);
+    error = write_text(path, gid_map);
+  }
+  int child_result = 0;
+  if (!error) {
+    if (write(go[1], "g", 1) != 1) error = errno;
+  }
+  if (!error) {
+    ssize_t got = read(report[0], &child_result, sizeof(child_result));
+    if (got != sizeof(child_result)) error = ECHILD;
+    else error = child_result;
+  }
+  int pinned_user = 0;
+  if (!error) {
+    snprintf(path, sizeof(path), "/proc/%ld/ns/user", pid);
+    error = pin_namespace(path, userns_path);
+    pinned_user = error == 0;
+  }
+  if (!error && netns_path != NULL) {
+    snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+    error = pin_namespace(path, netns_path);
+  }
+  if (error && pinned_user) unpin_namespace(userns_path);
+  close(go[1]);
+  close(report[0]);
+  int status;
+  while (waitpid((pid_t)pid, &status, 0) < 0 && errno == EINTR) {}
+  return error;
+}
+
+int crisp_idmap_clone(const char *source, const char *userns_path, const char *target) {
+  int userns = open(userns_path, O_RDONLY | O_CLOEXEC);
+  if (userns < 0) return errno;
+  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, source, CRISP_OPEN_TREE_CLONE | O_CLOEXEC);
+  if (tree < 0) {
+    int error = errno;
+    close(userns);
+    return error;
+  }
+  struct crisp_mount_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.attr_set = CRISP_MOUNT_ATTR_IDMAP;
+  attr.userns_fd = (uint64_t)userns;
+  int error = 0;
+  if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) error = errno;
+  else if (syscall(SYS_move_mount, tree, "", AT_FDCWD, target, CRISP_MOVE_MOUNT_F_EMPTY_PATH) < 0) error = errno;
+  close(tree);
+  close(userns);
+  return error;
 }

@@ -46,6 +46,27 @@ extension RuntimeServiceHandler {
   }
 }
 
+/// cAdvisor-named pod and container metrics (kubelet's /metrics/cadvisor with PodAndContainerStatsFromCRI).
+extension RuntimeServiceHandler {
+  func listMetricDescriptors(request: Runtime_V1_ListMetricDescriptorsRequest, context: ServerContext) async throws -> Runtime_V1_ListMetricDescriptorsResponse {
+    .with { $0.descriptors = PodMetric.descriptors }
+  }
+
+  func listPodSandboxMetrics(request: Runtime_V1_ListPodSandboxMetricsRequest, context: ServerContext) async throws -> Runtime_V1_ListPodSandboxMetricsResponse {
+    let metrics = try await runtime.podSandboxMetrics()
+    return .with { $0.podMetrics = metrics }
+  }
+
+  func streamPodSandboxMetrics(
+    request: Runtime_V1_StreamPodSandboxMetricsRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxMetricsResponse>, context: ServerContext
+  ) async throws {
+    let all = try await runtime.podSandboxMetrics()
+    for start in stride(from: 0, to: max(all.count, 1), by: 100) {
+      try await response.write(.with { $0.podSandboxMetrics = Array(all[start..<min(start + 100, all.count)]) })
+    }
+  }
+}
+
 /// GetContainerEvents: lifecycle events for kubelet's evented PLEG.
 extension RuntimeServiceHandler {
   func getContainerEvents(

@@ -44,7 +44,7 @@ struct RuntimeStatusReporter: Sendable {
       var handler = Runtime_V1_RuntimeHandler()
       handler.name = name
       handler.features.recursiveReadOnlyMounts = runtime.supportsRecursiveReadOnly(name.isEmpty ? config.runtime.defaultHandler : name)
-      handler.features.userNamespaces = false
+      handler.features.userNamespaces = runtime.supportsUserNamespaces(name.isEmpty ? config.runtime.defaultHandler : name)
       return handler
     }
     response.features.supplementalGroupsPolicy = true
@@ -80,6 +80,7 @@ struct RuntimeStatusReporter: Sendable {
       "cgroupDriver": json(node.cgroupDriver.rawValue),
       "runtimeHandlers": json(handlers.keys.sorted()),
       "unavailableRuntimeHandlers": json(runtime.unavailableHandlers),
+      "userNamespaces": json(runtime.userNamespaceProblem.map { "unavailable: \($0)" } ?? "available"),
       "cniconfig": json(cni),
       "lastCNILoadStatus": json(loadStatus),
     ]

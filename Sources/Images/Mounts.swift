@@ -35,6 +35,25 @@ public enum Mounts {
     }
   }
 
+  /// Attaches at `target` a clone of the mount at `source` whose file owners are shifted through the user
+  /// namespace pinned at `userns`: a file owned by 0 on disk appears owned by the namespace's root. The
+  /// clone holds only `source`'s own mount (not mounts below it).
+  public static func idmappedClone(_ source: String, userns: String, at target: String) throws(CrispError) {
+    let status = crisp_idmap_clone(source, userns, target)
+    guard status == 0 else {
+      let reason = status == EINVAL ? "the filesystem does not support idmapped mounts" : SystemError("idmap", source, errno: status).strerror
+      throw CrispError.invalidArgument("idmapped mount of \(source) on \(target): \(reason)")
+    }
+  }
+
+  /// Detaches every mount at or below `directory` (deepest first), e.g. staging mounts a daemon killed half
+  /// way left behind, so that removing the directory can never reach into another filesystem.
+  public static func unmountAll(under directory: String) {
+    let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+    let targets = mountPoints().filter { $0 == directory || $0.hasPrefix(prefix) }.sorted { $0.count > $1.count }
+    for target in targets { _ = crisp_umount2(target, crisp_mnt_detach()) }
+  }
+
   /// Unmounts everything stacked on `target`. Not mounted (or missing) is fine: unmounting is idempotent.
   /// Returns whether something was unmounted.
   @discardableResult

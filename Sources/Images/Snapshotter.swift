@@ -107,6 +107,8 @@ public final class Snapshotter: Sendable {
 
   /// Removes a snapshot's directory and record.
   public func discard(_ id: Int64) throws(CrispError) {
+    // Staging mounts of a daemon killed mid-mount must go before the tree is removed.
+    Mounts.unmountAll(under: directory(of: id))
     do {
       try FilePath.removeTree(directory(of: id))
     } catch {
@@ -117,9 +119,25 @@ public final class Snapshotter: Sendable {
 
   // MARK: Container root filesystems
 
+  /// How a user-namespaced pod's root filesystems are shifted: the pinned user namespace whose mapping the
+  /// layers are seen through, and the host ids of the container's root (owner of the writable layer).
+  public struct IDShift: Sendable, Equatable {
+    public var userns: String
+    public var rootUID: UInt32
+    public var rootGID: UInt32
+
+    public init(userns: String, rootUID: UInt32, rootGID: UInt32) {
+      self.userns = userns
+      self.rootUID = rootUID
+      self.rootGID = rootGID
+    }
+  }
+
   /// Creates `owner`'s writable snapshot on the image chain `chainID` and mounts (or, native, assembles and
-  /// binds) it at `target`. On failure nothing is left mounted or on disk.
-  public func prepareRootfs(owner: String, chainID: String, target: String) throws(CrispError) {
+  /// binds) it at `target`. With `shift`, the shared layers are seen through idmapped mounts (never
+  /// chowned: other pods share them) and the new, empty writable layer belongs to the container's root.
+  /// On failure nothing is left mounted or on disk.
+  public func prepareRootfs(owner: String, chainID: String, target: String, shift: IDShift? = nil) throws(CrispError) {
     let layers = try chain(topChainID: chainID)
     let id = try store.createSnapshot(kind: .active, chainID: nil, parentID: layers.first?.id, owner: owner)
     let upper = filesystem(of: id)
@@ -127,13 +145,23 @@ public final class Snapshotter: Sendable {
     do {
       try FilePath.makeDirectories(upper, mode: 0o755)
       try FilePath.makeDirectories(target, mode: 0o755)
-      switch mode {
-      case .overlayfs:
+      switch (mode, shift) {
+      case (.overlayfs, nil):
         try FilePath.makeDirectories(work, mode: 0o700)
         try OverlayMount.mount(lowers: layers.map { filesystem(of: $0.id) }, upper: upper, work: work, target: target)
-      case .native:
+      case (.overlayfs, let shift?):
+        try FilePath.makeDirectories(work, mode: 0o700)
+        guard chown(upper, shift.rootUID, shift.rootGID) == 0 else {
+          throw CrispError.internalError("\(SystemError.last("chown", upper))")
+        }
+        try mountShifted(layers: layers, snapshot: id, upper: upper, work: work, target: target, shift: shift)
+      case (.native, nil):
         try NativeMerge.merge(layers: layers.reversed().map { filesystem(of: $0.id) }, into: upper)
         try Mounts.bind(upper, at: target)
+      case (.native, let shift?):
+        // The container's own copy, so its ids stay as unpacked and the mount shifts them.
+        try NativeMerge.merge(layers: layers.reversed().map { filesystem(of: $0.id) }, into: upper)
+        try Mounts.idmappedClone(upper, userns: shift.userns, at: target)
       }
       try store.commitSnapshot(id, size: 0)
     } catch let error as CrispError {
@@ -145,6 +173,29 @@ public final class Snapshotter: Sendable {
       try? discard(id)
       throw CrispError.internalError("rootfs for \(owner): \(error)")
     }
+  }
+
+  /// overlayfs over idmapped lower layers: each layer gets an idmapped staging mount under the snapshot's
+  /// directory for as long as the overlay mount takes (overlayfs keeps private clones of its layers, so the
+  /// staging mounts are detached right after).
+  private func mountShifted(layers: [SnapshotRecord], snapshot: Int64, upper: String, work: String, target: String, shift: IDShift) throws(CrispError) {
+    let staging = "\(directory(of: snapshot))/idmap"
+    defer {
+      Mounts.unmountAll(under: staging)
+      try? FilePath.removeTree(staging)
+    }
+    var lowers: [String] = []
+    for (index, layer) in layers.enumerated() {
+      let path = "\(staging)/\(index)"
+      do {
+        try FilePath.makeDirectories(path, mode: 0o700)
+      } catch {
+        throw CrispError.internalError("\(error)")
+      }
+      try Mounts.idmappedClone(filesystem(of: layer.id), userns: shift.userns, at: path)
+      lowers.append(path)
+    }
+    try OverlayMount.mount(lowers: lowers, upper: upper, work: work, target: target)
   }
 
   /// Unmounts `target` (if mounted) and deletes `owner`'s writable snapshot. Idempotent.

@@ -4,6 +4,7 @@ import Foundation
 import Glibc
 import CLinux
 import Images
+import PodNetwork
 import Registry
 public import Store
 import SwiftProtobuf
@@ -43,7 +44,8 @@ extension RuntimeManager {
       throw CrispError.failedPrecondition("sandbox \(sandboxID): runtime handler \"\(sandbox.runtimeHandler)\" is gone")
     }
     let logPath = try self.logPath(directory: sandboxView.config.logDirectory, relative: config.logPath)
-    let mounts = try resolveMounts(config.mounts, recursiveReadOnly: supportsRecursiveReadOnly(sandbox.runtimeHandler))
+    let mounts = try resolveMounts(
+      config.mounts, recursiveReadOnly: supportsRecursiveReadOnly(sandbox.runtimeHandler), userNamespace: extra(of: sandbox)?.userNamespace)
     let sandboxConfig = sandboxView.config
     try SecurityChecks.checkContainer(config, sandbox: sandboxConfig)
     let security = config.linux.securityContext
@@ -111,7 +113,10 @@ extension RuntimeManager {
           } catch {
             throw CrispError.internalError("\(error)")
           }
-          rollback.add("remove bundle") { try FilePath.removeTree(directory) }
+          rollback.add("remove bundle") {
+            Mounts.unmountAll(under: directory + "/idmap")
+            try FilePath.removeTree(directory)
+          }
           if let logPath {
             do {
               try FilePath.makeDirectories(FilePath.directory(of: logPath), mode: 0o755)
@@ -120,7 +125,8 @@ extension RuntimeManager {
             }
           }
           let rootfs = directory + "/rootfs"
-          try images.snapshotter.prepareRootfs(owner: id, chainID: image.chainID, target: rootfs)
+          let userNamespace = extra(of: sandbox)?.userNamespace
+          try images.snapshotter.prepareRootfs(owner: id, chainID: image.chainID, target: rootfs, shift: userNamespace?.shift)
           rollback.add("remove rootfs") { try self.images.snapshotter.removeRootfs(owner: id, target: rootfs) }
           images.invalidateUsage()
           let user = try resolveUser(config, image: imageConfig, rootfs: rootfs)
@@ -128,13 +134,40 @@ extension RuntimeManager {
           let paths = SpecBuilder.SandboxPaths(
             hostname: sandboxFilesDirectory(sandboxID) + "/hostname", hosts: sandboxFilesDirectory(sandboxID) + "/hosts",
             resolvConf: sandboxFilesDirectory(sandboxID) + "/resolv.conf", shm: extra(of: sandbox)?.shm,
-            netns: sandbox.netnsPath.isEmpty ? nil : sandbox.netnsPath)
+            netns: sandbox.netnsPath.isEmpty ? nil : sandbox.netnsPath, userNamespace: userNamespace)
+          // Volumes that asked for idmapping are seen through the pod's user namespace: each gets an idmapped
+          // staging mount in the bundle, which runc binds into the container; once runc has made the
+          // container's mounts, the staging mounts are detached (the container keeps its own).
+          let staging = directory + "/idmap"
+          defer {
+            Mounts.unmountAll(under: staging)
+            try? FilePath.removeTree(staging)
+          }
+          var specMounts = mounts
+          for (index, mount) in mounts.enumerated() where mount.idmapped {
+            guard let userNamespace else {
+              throw CrispError.invalidArgument("mounts[\(index)]: uidMappings/gidMappings need a pod with its own user namespace")
+            }
+            let path = "\(staging)/\(index)"
+            do {
+              if FilePath.isDirectory(mount.hostPath) {
+                try FilePath.makeDirectories(path, mode: 0o711)
+              } else {
+                try FilePath.makeDirectories(staging, mode: 0o711)
+                try AtomicFile.write("", to: path)
+              }
+            } catch {
+              throw CrispError.internalError("\(error)")
+            }
+            try Mounts.idmappedClone(mount.hostPath, userns: userNamespace.path, at: path)
+            specMounts[index].hostPath = path
+          }
           let requestedScore = config.linux.resources.oomScoreAdj
           let score = childOOMScore(Int(requestedScore))
           var spec = try SpecBuilder.containerSpec(
             id: id, config: config, image: imageConfig, imageName: config.image.image, rootfs: rootfs,
             sandbox: .init(id: sandboxID, config: sandboxConfig, pausePID: Int32(sandbox.pid), paths: paths),
-            user: user, mounts: mounts, cgroupsPath: cgroupsPath, oomScoreAdj: score, devices: devices, hostDevices: hostDevices,
+            user: user, mounts: specMounts, cgroupsPath: cgroupsPath, oomScoreAdj: score, devices: devices, hostDevices: hostDevices,
             hostCapabilities: LinuxCapabilities.bounding, targetNamespace: targetProcess?.path)
           spec.linux?.seccomp = seccomp
           try writeSpec(spec, to: directory)
@@ -185,7 +218,9 @@ extension RuntimeManager {
   }
 
   /// CRI mounts with their host paths checked to exist and resolved through symlinks.
-  func resolveMounts(_ mounts: [Runtime_V1_Mount], recursiveReadOnly: Bool) throws(CrispError) -> [SpecBuilder.ResolvedMount] {
+  func resolveMounts(
+    _ mounts: [Runtime_V1_Mount], recursiveReadOnly: Bool, userNamespace: SpecBuilder.PodUserNamespace? = nil
+  ) throws(CrispError) -> [SpecBuilder.ResolvedMount] {
     var result: [SpecBuilder.ResolvedMount] = []
     for (index, mount) in mounts.enumerated() {
       guard mount.containerPath.hasPrefix("/") else {
@@ -210,9 +245,24 @@ extension RuntimeManager {
       if mount.propagation != .propagationPrivate {
         try MountPropagation.check(path, shared: mount.propagation == .propagationBidirectional, field: "mounts[\(index)]")
       }
+      let idmapped = !mount.uidMappings.isEmpty || !mount.gidMappings.isEmpty
+      if idmapped {
+        // kubelet gives a user-namespaced pod's volumes the pod's own mappings; crisp maps them that way only.
+        guard let userNamespace else {
+          throw CrispError.invalidArgument("mounts[\(index)]: uidMappings/gidMappings need a pod with its own user namespace")
+        }
+        let uids = mount.uidMappings.map { UserNamespace.Mapping(hostID: $0.hostID, size: $0.length) }
+        let gids = mount.gidMappings.map { UserNamespace.Mapping(hostID: $0.hostID, size: $0.length) }
+        guard uids == [userNamespace.uids], gids == [userNamespace.gids], (mount.uidMappings + mount.gidMappings).allSatisfy({ $0.containerID == 0 }) else {
+          throw CrispError.invalidArgument("mounts[\(index)].uidMappings/gidMappings: must be the pod's own mappings (one range each, from container id 0)")
+        }
+        guard mount.propagation == .propagationPrivate else {
+          throw CrispError.invalidArgument("mounts[\(index)]: an idmapped mount cannot propagate mounts (propagation must be private)")
+        }
+      }
       result.append(.init(
         hostPath: path, containerPath: mount.containerPath, readonly: mount.readonly, propagation: mount.propagation,
-        recursiveReadOnly: mount.recursiveReadOnly))
+        recursiveReadOnly: mount.recursiveReadOnly, idmapped: idmapped))
     }
     return result
   }
@@ -364,6 +414,7 @@ extension RuntimeManager {
     }
     try images.snapshotter.removeRootfs(owner: id, target: bundle(id) + "/rootfs")
     images.invalidateUsage()
+    Mounts.unmountAll(under: bundle(id) + "/idmap")
     do {
       try FilePath.removeTree(bundle(id))
     } catch {

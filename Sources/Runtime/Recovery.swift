@@ -84,6 +84,7 @@ extension RuntimeManager {
     for name in (try? FileManager.default.contentsOfDirectory(atPath: containersDirectory)) ?? [] where !known.contains(name) {
       ShimLauncher.killCreating(directory: bundle(name), id: name)
       _ = try? Mounts.unmount(bundle(name) + "/rootfs")
+      Mounts.unmountAll(under: bundle(name) + "/idmap")
       try? FilePath.removeTree(bundle(name))
     }
   }

@@ -36,6 +36,11 @@ public final class RuntimeManager: Sendable {
   /// Handlers whose runtime and kernel make recursive read-only mounts (found at start-up).
   private let recursiveReadOnly = Mutex<Set<String>>([])
   public func supportsRecursiveReadOnly(_ handler: String) -> Bool { recursiveReadOnly.withLock { $0.contains(handler) } }
+  /// Handlers that ran a user-namespaced probe container on an idmapped root filesystem at start-up, and
+  /// why none did when that is so (kernel without idmapped overlay layers, say).
+  private let userNamespaces = Mutex<(handlers: Set<String>, problem: String?)>(([], "not probed yet"))
+  public func supportsUserNamespaces(_ handler: String) -> Bool { userNamespaces.withLock { $0.handlers.contains(handler) } }
+  public var userNamespaceProblem: String? { userNamespaces.withLock { $0.problem } }
   /// Why a configured handler is not usable, by name: missing binary, or a failed start-up probe.
   private let unusable: Mutex<[String: String]>
   public var unavailableHandlers: [String: String] { unusable.withLock { $0 } }
@@ -116,9 +121,55 @@ public final class RuntimeManager: Sendable {
       try? await runtime.delete(id)
       try? FilePath.removeTree(directory)
       if await runtime.supportsRecursiveReadOnly() { recursiveReadOnly.withLock { _ = $0.insert(name) } }
+      if unavailableHandlers[name] == nil { await probeUserNamespaces(name, runtime: runtime, spec: spec, image: image.record) }
     }
+    try? UserNamespace.remove(at: FilePath.join(config.state, "probe/userns"))
     try? FilePath.removeTree(FilePath.join(config.state, "probe"))
     cgroups.removeEmpty("/crisp-probe-\(getpid())")
+  }
+
+  /// Runs the probe container again in a user namespace of its own, on an idmapped overlay root made the way
+  /// a user-namespaced pod's is: only a handler that passes is advertised with `user_namespaces`.
+  private func probeUserNamespaces(_ name: String, runtime: OCIRuntime, spec base: OCISpec, image: ImageRecord) async {
+    let id = "crisp-probe-userns-\(getpid())-\(name)"
+    let userns = FilePath.join(config.state, "probe/userns")
+    let directory = FilePath.join(config.state, "probe/userns-\(name)")
+    let mapping = UserNamespace.Mapping(hostID: 3_000_000_000, size: 65536)
+    var spec = base
+    spec.process?.user = OCISpec.User()
+    spec.root = .init(path: directory + "/rootfs", readonly: true)
+    // A pod's own mounts (proc, dev, devpts, mqueue, sysfs, cgroup), made from inside the user namespace.
+    spec.mounts = SpecBuilder.defaultMounts(shm: nil, privileged: false).filter { $0.destination != "/dev/shm" }
+    spec.linux?.cgroupsPath = cgroups.path(parent: "/crisp-probe-\(getpid())", id: "userns-" + name)
+    var linux = spec.linux ?? OCISpec.Linux()
+    SpecBuilder.joinUserNamespace(.init(path: userns, uids: mapping, gids: mapping), &linux)
+    spec.linux = linux
+    do {
+      if !NetworkNamespace.isPinned(userns) {
+        try await UserNamespace.create(at: userns, uids: mapping, gids: mapping, netnsPath: nil)
+      }
+      // The container's root (an unmapped id on the node) must be able to reach its root filesystem.
+      try FilePath.makeDirectories(directory, mode: 0o711)
+      chmod(FilePath.directory(of: directory), 0o711)
+      try images.snapshotter.prepareRootfs(
+        owner: id, chainID: image.chainID, target: directory + "/rootfs", shift: .init(userns: userns, rootUID: mapping.hostID, rootGID: mapping.hostID))
+      try writeSpec(spec, to: directory)
+      try await runtime.delete(id)
+      try await runtime.probeCreate(id, bundle: directory)
+      try await runtime.delete(id)
+      userNamespaces.withLock {
+        $0.handlers.insert(name)
+        $0.problem = nil
+      }
+    } catch let error as CrispError {
+      userNamespaces.withLock { $0.problem = error.message }
+      logger.info("user-namespaced pods are not advertised for this handler", metadata: ["handler": "\(name)", "reason": "\(error.message)"])
+    } catch {
+      userNamespaces.withLock { $0.problem = "\(error)" }
+    }
+    try? await runtime.delete(id)
+    try? images.snapshotter.removeRootfs(owner: id, target: directory + "/rootfs")
+    try? FilePath.removeTree(directory)
   }
 
   // MARK: Paths
@@ -126,6 +177,8 @@ public final class RuntimeManager: Sendable {
   var containersDirectory: String { FilePath.join(config.state, "containers") }
   func bundle(_ id: String) -> String { FilePath.join(containersDirectory, id) }
   func netnsPath(_ id: String) -> String { FilePath.join(config.state, "netns/\(id)") }
+  /// Where a user-namespaced sandbox's user namespace is pinned.
+  func usernsPath(_ id: String) -> String { FilePath.join(config.state, "userns/\(id)") }
   /// Where a new sandbox's namespace is pinned: by id under the state directory, or (with `cni.netns_dir`)
   /// as `cni-<uuid>` where `ip netns` and other tools look.
   func newNetnsPath(_ id: String) -> String {

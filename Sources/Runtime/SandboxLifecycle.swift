@@ -13,6 +13,8 @@ struct SandboxExtra: Codable, Sendable {
   var shm: String?
   var hostNetwork: Bool
   var imageID: String
+  /// The pod's own user namespace (pinned) and mapping; nil for the node's.
+  var userNamespace: SpecBuilder.PodUserNamespace?
 }
 
 extension RuntimeManager {
@@ -27,6 +29,11 @@ extension RuntimeManager {
     }
     let runtime = try runtime(for: handler)
     try SecurityChecks.checkPod(config)
+    let userMapping = try SecurityChecks.podUserNamespace(config)
+    if userMapping != nil, !supportsUserNamespaces(runtime.handler) {
+      throw CrispError.invalidArgument(
+        "config.linux.security_context.namespace_options.userns_options: runtime handler \"\(runtime.handler)\" cannot run user-namespaced pods on this node (Status does not advertise it: \(userNamespaceProblem ?? "not probed"))")
+    }
     let podSecurity = config.linux.securityContext
     let seccomp = try SeccompPolicy.filter(
       profile: podSecurity.hasSeccomp ? podSecurity.seccomp : nil, legacyPath: podSecurity.seccompProfilePath, privileged: podSecurity.privileged,
@@ -73,7 +80,15 @@ extension RuntimeManager {
           // The path goes into the record first, so a daemon killed from here on knows what to remove.
           record.netnsPath = netns
           try store.putSandbox(record)
-          try await NetworkNamespace.create(at: netns)
+          if let userMapping {
+            // The user namespace's path is fixed by the id, so removal finds it even without a record.
+            let userns = usernsPath(id)
+            try await UserNamespace.create(at: userns, uids: userMapping.uids, gids: userMapping.gids, netnsPath: netns)
+            rollback.add("remove user namespace") { try UserNamespace.remove(at: userns) }
+            paths.userNamespace = .init(path: userns, uids: userMapping.uids, gids: userMapping.gids)
+          } else {
+            try await NetworkNamespace.create(at: netns)
+          }
           rollback.add("remove netns") { try NetworkNamespace.remove(at: netns) }
           paths.netns = netns
           request.netns = netns
@@ -146,6 +161,12 @@ extension RuntimeManager {
     paths.hostname = files.hostname
     paths.hosts = files.hosts
     paths.resolvConf = files.resolvConf
+    if let userns = paths.userNamespace {
+      // The pod's root owns its files, as the node's root does for a pod without a user namespace.
+      for file in [files.hostname, files.hosts, files.resolvConf] where chown(file, userns.uids.hostID, userns.gids.hostID) != 0 {
+        throw CrispError.internalError("\(SystemError.last("chown", file))")
+      }
+    }
     if namespaces.ipc != .node {
       let shm = shmPath(id)
       do {
@@ -167,7 +188,7 @@ extension RuntimeManager {
     }
     rollback.add("remove bundle") { try FilePath.removeTree(directory) }
     let rootfs = directory + "/rootfs"
-    try images.snapshotter.prepareRootfs(owner: id, chainID: image.record.chainID, target: rootfs)
+    try images.snapshotter.prepareRootfs(owner: id, chainID: image.record.chainID, target: rootfs, shift: paths.userNamespace?.shift)
     rollback.add("remove rootfs") { try self.images.snapshotter.removeRootfs(owner: id, target: rootfs) }
     let cgroupsPath = cgroups.path(parent: config.linux.cgroupParent, id: id)
     var spec = try SpecBuilder.sandboxSpec(
@@ -182,7 +203,8 @@ extension RuntimeManager {
       tty: false, stdin: false, stdinOnce: false, memoryCgroup: memory, oomScore: childOOMScore(-998)))
     try await runtime.start(id)
     record.pid = pid
-    let extra = SandboxExtra(cgroupsPath: cgroupsPath, shm: paths.shm, hostNetwork: hostNetwork, imageID: image.record.id)
+    let extra = SandboxExtra(
+      cgroupsPath: cgroupsPath, shm: paths.shm, hostNetwork: hostNetwork, imageID: image.record.id, userNamespace: paths.userNamespace)
     record.extra = Array((try? JSONEncoder().encode(extra)) ?? Data())
   }
 
@@ -281,6 +303,7 @@ extension RuntimeManager {
       throw CrispError.internalError("remove sandbox \(id) files: \(error)")
     }
     try NetworkNamespace.remove(at: record.netnsPath.isEmpty ? netnsPath(id) : record.netnsPath)
+    try UserNamespace.remove(at: usernsPath(id))
     let name = "\(record.name)_\(record.namespace)_\(record.uid)_\(record.attempt)"
     try store.deleteSandbox(id, name: name)
     decodedSandboxes.withLock { $0[id] = nil }

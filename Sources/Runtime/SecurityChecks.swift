@@ -1,6 +1,7 @@
 import CRIAPI
 import CrispCore
 import Glibc
+import PodNetwork
 
 /// Refuses, before anything is made, the security settings crisp cannot honour here, so a pod that asked
 /// for confinement never runs without it. Each refusal names the field and says why.
@@ -29,7 +30,7 @@ enum SecurityChecks {
     let security = config.linux.securityContext
     let namespaces = security.namespaceOptions
     try checkSysctls(config.linux.sysctls, hostNetwork: namespaces.network == .node, hostIPC: namespaces.ipc == .node)
-    try checkUserNamespace(namespaces, field: "config.linux.security_context.namespace_options.userns_options")
+    _ = try podUserNamespace(config)
     try checkAppArmor(security.hasApparmor ? security.apparmor : nil, legacyName: "", field: "config.linux.security_context")
     try checkSELinux(security.hasSelinuxOptions ? security.selinuxOptions : nil, field: "config.linux.security_context.selinux_options")
   }
@@ -41,14 +42,85 @@ enum SecurityChecks {
       throw CrispError.invalidArgument(
         "config.linux.security_context.privileged: a privileged container needs a privileged sandbox (its pod's security_context.privileged is false)")
     }
-    try checkUserNamespace(security.namespaceOptions, field: "config.linux.security_context.namespace_options.userns_options")
+    try checkContainerUserNamespace(security.namespaceOptions, pod: try podUserNamespace(sandbox))
+    if security.privileged, try podUserNamespace(sandbox) != nil {
+      throw CrispError.invalidArgument("config.linux.security_context.privileged: a privileged container cannot run in a user-namespaced pod")
+    }
     try checkAppArmor(security.hasApparmor ? security.apparmor : nil, legacyName: security.apparmorProfile, field: "config.linux.security_context")
     try checkSELinux(security.hasSelinuxOptions ? security.selinuxOptions : nil, field: "config.linux.security_context.selinux_options")
   }
 
-  static func checkUserNamespace(_ namespaces: Runtime_V1_NamespaceOption, field: String) throws(CrispError) {
-    guard namespaces.hasUsernsOptions, namespaces.usernsOptions.mode != .node else { return }
-    throw CrispError.invalidArgument("\(field): user namespaces are not supported by crisp yet (Status does not advertise them); use mode NODE")
+  /// The pod's user namespace mapping, nil for the node's user namespace. crisp takes what kubelet sends:
+  /// mode POD with one uid and one gid range, each starting at container id 0 (the container's root is a
+  /// host id of the range). Everything else is refused, naming the field.
+  static func podUserNamespace(_ config: Runtime_V1_PodSandboxConfig) throws(CrispError) -> (uids: UserNamespace.Mapping, gids: UserNamespace.Mapping)? {
+    let field = "config.linux.security_context.namespace_options.userns_options"
+    let namespaces = config.linux.securityContext.namespaceOptions
+    guard namespaces.hasUsernsOptions else { return nil }
+    let options = namespaces.usernsOptions
+    switch options.mode {
+    case .node:
+      guard options.uids.isEmpty && options.gids.isEmpty else {
+        throw CrispError.invalidArgument("\(field): mappings are given with mode NODE (the node's user namespace has no mappings of its own)")
+      }
+      return nil
+    case .pod:
+      break
+    case .container, .target:
+      throw CrispError.invalidArgument("\(field).mode: \(options.mode) is not supported for a pod's user namespace; use POD or NODE")
+    case .UNRECOGNIZED(let value):
+      throw CrispError.invalidArgument("\(field).mode: unknown mode \(value)")
+    }
+    func mapping(_ list: [Runtime_V1_IDMapping], _ name: String) throws(CrispError) -> UserNamespace.Mapping {
+      guard list.count == 1, let only = list.first else {
+        throw CrispError.invalidArgument("\(field).\(name): exactly one mapping is supported, got \(list.count)")
+      }
+      guard only.containerID == 0 else {
+        throw CrispError.invalidArgument("\(field).\(name)[0].container_id: must be 0 (the container's root must be mapped), got \(only.containerID)")
+      }
+      guard only.length > 0 else { throw CrispError.invalidArgument("\(field).\(name)[0].length: must be positive") }
+      guard only.hostID > 0 else {
+        throw CrispError.invalidArgument("\(field).\(name)[0].host_id: 0 would make the container's root the node's root")
+      }
+      guard UInt64(only.hostID) + UInt64(only.length) <= UInt64(UInt32.max) else {
+        throw CrispError.invalidArgument("\(field).\(name)[0]: host_id + length passes the largest id")
+      }
+      return UserNamespace.Mapping(hostID: only.hostID, size: only.length)
+    }
+    let uids = try mapping(options.uids, "uids")
+    let gids = try mapping(options.gids, "gids")
+    for (mode, name) in [(namespaces.network, "network"), (namespaces.pid, "pid"), (namespaces.ipc, "ipc")] where mode == .node {
+      throw CrispError.invalidArgument("\(field): a user-namespaced pod cannot use the node's \(name) namespace (namespace_options.\(name) is NODE)")
+    }
+    if config.linux.securityContext.privileged {
+      throw CrispError.invalidArgument("config.linux.security_context.privileged: a privileged pod cannot have its own user namespace")
+    }
+    return (uids, gids)
+  }
+
+  /// A container follows its pod: the same mapping in mode POD, or no options at all.
+  static func checkContainerUserNamespace(
+    _ namespaces: Runtime_V1_NamespaceOption, pod: (uids: UserNamespace.Mapping, gids: UserNamespace.Mapping)?
+  ) throws(CrispError) {
+    let field = "config.linux.security_context.namespace_options.userns_options"
+    guard namespaces.hasUsernsOptions else { return }
+    let options = namespaces.usernsOptions
+    switch options.mode {
+    case .node:
+      guard pod == nil else { throw CrispError.invalidArgument("\(field).mode: NODE in a pod that has its own user namespace") }
+    case .pod:
+      guard let pod else { throw CrispError.invalidArgument("\(field).mode: POD, but the pod sandbox runs in the node's user namespace") }
+      let uids = options.uids.map { UserNamespace.Mapping(hostID: $0.hostID, size: $0.length) }
+      let gids = options.gids.map { UserNamespace.Mapping(hostID: $0.hostID, size: $0.length) }
+      let sameStart = options.uids.allSatisfy { $0.containerID == 0 } && options.gids.allSatisfy { $0.containerID == 0 }
+      guard (uids.isEmpty || uids == [pod.uids]) && (gids.isEmpty || gids == [pod.gids]) && sameStart else {
+        throw CrispError.invalidArgument("\(field): the container's mappings differ from its pod's")
+      }
+    case .container, .target:
+      throw CrispError.invalidArgument("\(field).mode: \(options.mode) is not supported; a container shares its pod's user namespace (POD)")
+    case .UNRECOGNIZED(let value):
+      throw CrispError.invalidArgument("\(field).mode: unknown mode \(value)")
+    }
   }
 
   /// AppArmor: with the kernel's AppArmor off, RuntimeDefault means no profile (nothing to apply) and a

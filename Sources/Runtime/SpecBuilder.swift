@@ -1,7 +1,9 @@
 public import CRIAPI
 public import CrispCore
+public import PodNetwork
 import Foundation
 public import Registry
+public import Images
 
 /// Builds OCI runtime specs from what kubelet asked for, the image's defaults and the sandbox: a pure
 /// function of its inputs (no file system, no kernel), so every rule is unit-tested without root.
@@ -28,14 +30,39 @@ public enum SpecBuilder {
     public var shm: String?
     /// The pinned network namespace, or nil for host networking.
     public var netns: String?
+    /// The pod's own user namespace, nil when the pod runs in the node's.
+    public var userNamespace: PodUserNamespace?
 
-    public init(hostname: String, hosts: String, resolvConf: String, shm: String?, netns: String?) {
+    public init(hostname: String, hosts: String, resolvConf: String, shm: String?, netns: String?, userNamespace: PodUserNamespace? = nil) {
       self.hostname = hostname
       self.hosts = hosts
       self.resolvConf = resolvConf
       self.shm = shm
       self.netns = netns
+      self.userNamespace = userNamespace
     }
+  }
+
+  /// A pinned pod user namespace and the ranges it maps (container 0 is the first host id of each).
+  public struct PodUserNamespace: Sendable, Equatable, Codable {
+    public var path: String
+    public var uids: UserNamespace.Mapping
+    public var gids: UserNamespace.Mapping
+
+    public init(path: String, uids: UserNamespace.Mapping, gids: UserNamespace.Mapping) {
+      self.path = path
+      self.uids = uids
+      self.gids = gids
+    }
+  }
+
+  /// Joins the pod's user namespace first (the runtime joins namespaces in the order given, and the others
+  /// belong to it), with its mappings, which runc needs to know who the container's root is on the host.
+  static func joinUserNamespace(_ userNamespace: PodUserNamespace?, _ linux: inout OCISpec.Linux) {
+    guard let userNamespace else { return }
+    linux.namespaces.insert(.init("user", path: userNamespace.path), at: 0)
+    linux.uidMappings = [.init(containerID: 0, hostID: userNamespace.uids.hostID, size: userNamespace.uids.size)]
+    linux.gidMappings = [.init(containerID: 0, hostID: userNamespace.gids.hostID, size: userNamespace.gids.size)]
   }
 
   // MARK: Sandbox (pause)
@@ -73,6 +100,7 @@ public enum SpecBuilder {
       linux.namespaces.append(.init("uts"))
       linux.namespaces.append(.init("network", path: paths.netns))
     }
+    joinUserNamespace(paths.userNamespace, &linux)
     linux.cgroupsPath = cgroupsPath
     linux.sysctl = config.linux.sysctls.isEmpty ? nil : config.linux.sysctls
     linux.maskedPaths = defaultMaskedPaths
@@ -117,11 +145,15 @@ public enum SpecBuilder {
     public var propagation: Runtime_V1_MountPropagation
     /// Read-only all the way down: mounts below the host path are read-only too (`rro`, mount_setattr).
     public var recursiveReadOnly: Bool
+    /// Seen through the pod's user namespace (the CRI mount carried the pod's uid/gid mappings).
+    public var idmapped: Bool
 
     public init(
-      hostPath: String, containerPath: String, readonly: Bool, propagation: Runtime_V1_MountPropagation, recursiveReadOnly: Bool = false
+      hostPath: String, containerPath: String, readonly: Bool, propagation: Runtime_V1_MountPropagation, recursiveReadOnly: Bool = false,
+      idmapped: Bool = false
     ) {
       self.recursiveReadOnly = recursiveReadOnly
+      self.idmapped = idmapped
       self.hostPath = hostPath
       self.containerPath = containerPath
       self.readonly = readonly
@@ -217,6 +249,7 @@ public enum SpecBuilder {
       linux.namespaces.append(.init("pid", path: targetNamespace))
     default: break
     }
+    joinUserNamespace(sandbox.paths.userNamespace, &linux)
     linux.cgroupsPath = cgroupsPath
     linux.resources = resources(config.linux.resources)
     if privileged {
@@ -378,4 +411,9 @@ public enum LinuxCapabilities {
     "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
     "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
   ]
+}
+
+extension SpecBuilder.PodUserNamespace {
+  /// How the pod's root filesystems are shifted: the container's root is the first host id of each range.
+  public var shift: Snapshotter.IDShift { .init(userns: path, rootUID: uids.hostID, rootGID: gids.hostID) }
 }

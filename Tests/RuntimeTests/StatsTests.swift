@@ -72,4 +72,61 @@ import TestSupport
       }
     }
   }
+
+  /// ListPodSandboxMetrics: cAdvisor-named series per container and per pod, labels lined up with the
+  /// descriptors, values from the same cgroups and interfaces as the stats.
+  @Test func podSandboxMetricsFollowTheDescriptors() async throws {
+    try await PodHarness.with { pods in
+      var podConfig = pods.podConfig("metrics", labels: ["app": "metrics"])
+      podConfig.linux.cgroupParent = pods.cgroupParent + "/pod-metrics"
+      let pod = try await pods.runPod(podConfig)
+      let busy = try await pods.runContainer(pod, podConfig, pods.containerConfig("spin", command: ["/bin/sh", "-c", "while :; do :; done"]))
+      _ = try await pods.exec(busy, ["/bin/ping", "-c", "2", "-W", "2", pods.network.gateway])
+      try await Task.sleep(for: .milliseconds(1500))
+
+      let descriptors = try await pods.runtime { try await $0.listMetricDescriptors(.init()).descriptors }
+      let keys = Dictionary(uniqueKeysWithValues: descriptors.map { ($0.name, $0.labelKeys) })
+      let listed = try await pods.runtime { try await $0.listPodSandboxMetrics(.init()).podMetrics }
+      let metrics = try #require(listed.first { $0.podSandboxID == pod })
+      func value(_ name: String, in series: [Runtime_V1_Metric], where label: (String, String)? = nil) -> UInt64? {
+        series.first { metric in
+          guard metric.name == name else { return false }
+          guard let (key, wanted) = label, let position = keys[name]?.firstIndex(of: key) else { return true }
+          return metric.labelValues[position] == wanted
+        }?.value.value
+      }
+      for metric in metrics.metrics + metrics.containerMetrics.flatMap(\.metrics) {
+        let labelKeys = try #require(keys[metric.name], "\(metric.name) has no descriptor")
+        #expect(metric.labelValues.count == labelKeys.count, "\(metric.name)")
+        #expect(metric.timestamp > 0)
+      }
+      let spin = try #require(metrics.containerMetrics.first { $0.containerID == busy })
+      let podKey = try #require(keys["container_cpu_usage_seconds_total"]?.firstIndex(of: "pod"))
+      let containerKey = try #require(keys["container_cpu_usage_seconds_total"]?.firstIndex(of: "container"))
+      let cpu = try #require(spin.metrics.first { $0.name == "container_cpu_usage_seconds_total" })
+      #expect(cpu.metricType == .counter)
+      #expect(cpu.labelValues[podKey] == "metrics")
+      #expect(cpu.labelValues[containerKey] == "spin")
+      #expect(cpu.value.value >= 1, "a busy loop for 1.5 s: \(cpu)")
+      #expect((value("container_memory_working_set_bytes", in: spin.metrics) ?? 0) > 0)
+      #expect(value("container_start_time_seconds", in: spin.metrics) != nil)
+      // The pod series carries the pod's interfaces; the ping moved bytes both ways on eth0.
+      #expect((value("container_network_receive_bytes_total", in: metrics.metrics, where: ("interface", "eth0")) ?? 0) > 0)
+      #expect((value("container_network_transmit_bytes_total", in: metrics.metrics, where: ("interface", "eth0")) ?? 0) > 0)
+      #expect((value("container_cpu_usage_seconds_total", in: metrics.metrics) ?? 0) >= cpu.value.value)
+
+      let streamed = try await pods.daemon.withClients { runtime, _ in
+        try await runtime.streamPodSandboxMetrics(.init()) { response in
+          var ids: [String] = []
+          for try await message in response.messages { ids += message.podSandboxMetrics.map(\.podSandboxID) }
+          return ids
+        }
+      }
+      #expect(streamed.contains(pod))
+      // A stopped pod is no longer reported.
+      _ = try await pods.runtime { try await $0.stopPodSandbox(.with { $0.podSandboxID = pod }) }
+      let after = try await pods.runtime { try await $0.listPodSandboxMetrics(.init()).podMetrics }
+      #expect(!after.contains { $0.podSandboxID == pod })
+    }
+  }
 }

@@ -47,6 +47,13 @@ int crisp_pipe_cloexec(int fds[2]);
 int crisp_netns_create(const char *path);
 /// 1 when `path` is a namespace file (nsfs) — a pinned namespace, not a plain file left behind; 0 otherwise.
 int crisp_is_nsfs(const char *path);
+/// Creates a user namespace with the given uid_map/gid_map lines ("0 100000 65536") and pins it with a bind
+/// mount on `userns_path`; with `netns_path`, also a network namespace owned by it (loopback up), pinned
+/// there. Returns 0 or an errno value; on failure nothing is pinned and no file is left.
+int crisp_userns_create(const char *userns_path, const char *netns_path, const char *uid_map, const char *gid_map);
+/// Attaches at `target` a clone of the mount at `source` (not its submounts) whose ids are mapped through
+/// the user namespace pinned at `userns_path`. Returns 0 or an errno value.
+int crisp_idmap_clone(const char *source, const char *userns_path, const char *target);
 /// pidfd_open(2): a handle on one process that a reused pid can never alias. Returns the fd or -1 (errno).
 int crisp_pidfd_open(int pid);
 /// 1 while the process behind a pidfd has not exited, 0 otherwise.
