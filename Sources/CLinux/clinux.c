@@ -23,6 +23,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/wait.h>
 
 #ifndef SYS_openat2
@@ -432,5 +433,48 @@ int crisp_idmap_clone(const char *source, const char *userns_path, const char *t
   else if (syscall(SYS_move_mount, tree, "", AT_FDCWD, target, CRISP_MOVE_MOUNT_F_EMPTY_PATH) < 0) error = errno;
   close(tree);
   close(userns);
+  return error;
+}
+
+int crisp_release_exec_fifo(const char *path, int pid, int timeout_ms) {
+  // Opening the read side releases the runtime's init, blocked opening the write side; it writes one byte,
+  // closes, and execs the container's process.
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return errno;
+  char buffer[16];
+  ssize_t total = 0;
+  int error = 0, waited = 0;
+  for (;;) {
+    struct pollfd entry = {.fd = fd, .events = POLLIN, .revents = 0};
+    int ready = poll(&entry, 1, 100);
+    if (ready < 0 && errno != EINTR) {
+      error = errno;
+      break;
+    }
+    if (ready > 0) {
+      ssize_t n = read(fd, buffer, sizeof(buffer));
+      if (n > 0) {
+        total += n;
+        continue;
+      }
+      if (n == 0 && total > 0) break;
+      if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        error = errno;
+        break;
+      }
+    }
+    waited += 100;
+    if (total == 0 && kill(pid, 0) != 0) {
+      error = ESRCH;
+      break;
+    }
+    if (waited >= timeout_ms) {
+      error = ETIMEDOUT;
+      break;
+    }
+    if (ready > 0 && total == 0) usleep(1000);
+  }
+  close(fd);
+  if (!error) unlink(path);
   return error;
 }

@@ -130,6 +130,16 @@ extension RuntimeManager {
           rollback.add("remove rootfs") { try self.images.snapshotter.removeRootfs(owner: id, target: rootfs) }
           images.invalidateUsage()
           let user = try resolveUser(config, image: imageConfig, rootfs: rootfs)
+          if let userNamespace {
+            // Ids past the pod's range have no host id: the kernel would refuse them at setuid.
+            let field = "config.linux.security_context"
+            guard user.uid < userNamespace.uids.size else {
+              throw CrispError.invalidArgument("\(field): user id \(user.uid) is outside the pod's user namespace (\(userNamespace.uids.size) ids mapped)")
+            }
+            for gid in [user.gid] + user.additionalGids where gid >= userNamespace.gids.size {
+              throw CrispError.invalidArgument("\(field): group id \(gid) is outside the pod's user namespace (\(userNamespace.gids.size) ids mapped)")
+            }
+          }
           let cgroupsPath = cgroups.path(parent: sandboxConfig.linux.cgroupParent, id: id)
           let paths = SpecBuilder.SandboxPaths(
             hostname: sandboxFilesDirectory(sandboxID) + "/hostname", hosts: sandboxFilesDirectory(sandboxID) + "/hosts",
@@ -344,7 +354,7 @@ extension RuntimeManager {
         throw CrispError.failedPrecondition("container \(id): its sandbox is gone")
       }
       do throws(CrispError) {
-        try await runtime.start(id)
+        try await runtime.start(id, pid: record.pid)
       } catch {
         // It may have started after all (a timeout) or be waiting half made: make sure it is gone, and its
         // shim has recorded the end, before calling it exited.
@@ -377,14 +387,24 @@ extension RuntimeManager {
       let directory = bundle(id)
       if timeout > 0 {
         let signal = containerExtra(record)?.stopSignal ?? "SIGTERM"
-        try? await runtime.kill(id, signal: signal)
+        // The stop signal goes to the container's init, as `runc kill` without --all sends it.
+        if let number = SignalNames.number(signal), await ShimLauncher.signal(directory: directory, number) {
+        } else {
+          try? await runtime.kill(id, signal: signal)
+        }
         if await ShimLauncher.waitForExit(directory: directory, timeout: .seconds(timeout)) != nil {
           _ = try refreshed(id)
           publishStopped(id)
           return
         }
       }
-      try? await runtime.kill(id, signal: "KILL", all: true)
+      // SIGKILL to the init of a PID namespace of the container's own takes every process in it with it; in
+      // a shared (pod or node) namespace, the runtime signals each process of the container's cgroup.
+      let ownPIDNamespace = (try? view(record))?.config.linux.securityContext.namespaceOptions.pid == .container
+      if ownPIDNamespace, await ShimLauncher.signal(directory: directory, SIGKILL) {
+      } else {
+        try? await runtime.kill(id, signal: "KILL", all: true)
+      }
       if await ShimLauncher.waitForExit(directory: directory, timeout: .seconds(30)) == nil {
         throw CrispError.internalError("container \(id) did not exit after SIGKILL")
       }
@@ -408,7 +428,11 @@ extension RuntimeManager {
     let id = record.id
     if record.state == .creating { ShimLauncher.killCreating(directory: bundle(id), id: id) }
     if let sandbox = try store.sandbox(id: record.sandboxID), let runtime = runtimes[sandbox.runtimeHandler] {
-      try await runtime.delete(id)
+      if ContainerExit.read(directory: bundle(id)) != nil {
+        try await runtime.delete(stopped: id)
+      } else {
+        try await runtime.delete(id)
+      }
     } else {
       for runtime in runtimes.values { try? await runtime.delete(id) }
     }

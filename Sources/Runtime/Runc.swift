@@ -1,5 +1,7 @@
 public import CrispCore
+import CLinux
 import Foundation
+import Glibc
 
 /// Drives an OCI runtime binary (runc, crun) for one handler: `--root` per handler, JSON logs so that a
 /// failure's own message reaches the CRI caller.
@@ -75,6 +77,29 @@ public struct OCIRuntime: Sendable {
     try await run(["start", id], what: "start \(id)")
   }
 
+  /// Starts a created container whose init is `pid`. With runc, crisp does what `runc start` itself does:
+  /// it reads the byte runc's init writes to the container's `exec.fifo` (the init then execs the process)
+  /// and removes the fifo, which saves starting a runtime process per container. Other runtimes, and a
+  /// container without the fifo, go through the runtime's own `start`.
+  public func start(_ id: String, pid: Int64) async throws(CrispError) {
+    guard FilePath.lastComponent(of: binary) == "runc", pid > 0, let initPID = Int32(exactly: pid) else {
+      try await start(id)
+      return
+    }
+    let fifo = FilePath.join(root, "\(id)/exec.fifo")
+    let status = await onDedicatedThread { crisp_release_exec_fifo(fifo, initPID, 30_000) }
+    switch status {
+    case 0:
+      return
+    case ENOENT:
+      try await start(id)
+    case ESRCH:
+      throw CrispError(.internal, "\(handler) start \(id): the container's init (pid \(pid)) exited before it was started")
+    default:
+      throw CrispError(.internal, "\(handler) start \(id): \(SystemError("exec fifo", fifo, errno: status).strerror)")
+    }
+  }
+
   /// Sends `signal` to the container's init (`all`: to every process in it).
   public func kill(_ id: String, signal: String, all: Bool = false) async throws(CrispError) {
     var arguments = ["kill"]
@@ -89,6 +114,41 @@ public struct OCIRuntime: Sendable {
       let message = Self.message(from: result)
       if message.contains("does not exist") || message.contains("not found") || message.contains("No such file") { return }
       throw CrispError(.internal, "\(handler) delete \(id): \(message)")
+    }
+  }
+
+  /// Deletes a container whose init has exited (its shim wrote the exit file). With runc and cgroupfs, crisp
+  /// does what `runc delete` does for a stopped container — removes its cgroups, then its state directory —
+  /// without starting a runtime process. A cgroup that still holds processes (a shared PID namespace), the
+  /// systemd driver, another runtime or a state it cannot read goes to the runtime's `delete --force`.
+  public func delete(stopped id: String) async throws(CrispError) {
+    guard FilePath.lastComponent(of: binary) == "runc", !systemdCgroup else { return try await delete(id) }
+    let directory = FilePath.join(root, id)
+    guard FilePath.exists(directory) else { return }
+    guard let data = FileManager.default.contents(atPath: directory + "/state.json"),
+      let state = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let paths = state["cgroup_paths"] as? [String: String]
+    else { return try await delete(id) }
+    // Deepest first, and only real cgroup directories.
+    for path in Set(paths.values).sorted(by: { $0.count > $1.count }) where path.hasPrefix("/sys/fs/cgroup/") && !path.contains("/../") {
+      guard FilePath.isDirectory(path) else { continue }
+      let procs = (try? FilePath.readText(path + "/cgroup.procs")) ?? nil
+      guard let procs, procs.trimmingSpaces.isEmpty else { return try await delete(id) }
+      // The kernel may still be tearing the last task down: a few short retries, as runc does.
+      var removed = false
+      for attempt in 0..<5 {
+        if rmdir(path) == 0 || errno == ENOENT {
+          removed = true
+          break
+        }
+        if errno != EBUSY { break }
+        try? await Task.sleep(for: .milliseconds(attempt == 0 ? 2 : 10))
+      }
+      guard removed else { return try await delete(id) }
+    }
+    do {
+      try FilePath.removeTree(directory)
+    } catch {
+      throw CrispError(.internal, "\(handler) delete \(id): \(error)")
     }
   }
 

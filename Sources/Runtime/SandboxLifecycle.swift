@@ -1,6 +1,7 @@
 public import CRIAPI
 public import CrispCore
 import Foundation
+import Glibc
 import Images
 import PodNetwork
 import Registry
@@ -201,7 +202,7 @@ extension RuntimeManager {
     let pid = try await shim.start(.init(
       id: id, directory: directory, runtime: runtime, logPath: "", maxLogLine: self.config.maxContainerLogLineSize,
       tty: false, stdin: false, stdinOnce: false, memoryCgroup: memory, oomScore: childOOMScore(-998)))
-    try await runtime.start(id)
+    try await runtime.start(id, pid: pid)
     record.pid = pid
     let extra = SandboxExtra(
       cgroupsPath: cgroupsPath, shm: paths.shm, hostNetwork: hostNetwork, imageID: image.record.id, userNamespace: paths.userNamespace)
@@ -248,25 +249,40 @@ extension RuntimeManager {
     }
     try await locks.with(id) { () async throws(CrispError) -> Void in
       guard var current = try store.sandbox(id: id) else { return }
-      if let runtime = runtimes[current.runtimeHandler], ContainerExit.read(directory: bundle(id)) == nil, ShimLauncher.isRunning(directory: bundle(id)) {
-        do {
-          try await runtime.kill(id, signal: "KILL")
+      // CNI DEL (it releases the pod's IP) runs while the pause container stops: the pinned namespace outlives
+      // the process. A failure leaves the attachment saved and the sandbox NOTREADY, and the next stop (or
+      // removal) runs DEL again.
+      let networks = self.networks
+      let cacheFile = networkCacheFile(id)
+      let teardown = Task { () -> CrispError? in
+        do throws(CrispError) {
+          try await networks.detach(cacheFile: cacheFile)
+          return nil
         } catch {
-          // Already gone is fine; anything else is reported below if it keeps running.
-        }
-        if await ShimLauncher.waitForExit(directory: bundle(id), timeout: .seconds(10)) == nil {
-          throw CrispError.internalError("sandbox \(id): the pause container did not exit after SIGKILL")
+          return error
         }
       }
-      if let shm = extra(of: current)?.shm { try Mounts.unmount(shm) }
-      if current.state != .notready {
-        current.state = .notready
-        try store.putSandbox(current)
-        events.publish(ContainerEvent(containerID: id, sandboxID: id, kind: .stopped))
+      do throws(CrispError) {
+        if let runtime = runtimes[current.runtimeHandler], ContainerExit.read(directory: bundle(id)) == nil, ShimLauncher.isRunning(directory: bundle(id)) {
+          if await !ShimLauncher.signal(directory: bundle(id), SIGKILL) {
+            // Already gone is fine; anything else is reported below if it keeps running.
+            try? await runtime.kill(id, signal: "KILL")
+          }
+          if await ShimLauncher.waitForExit(directory: bundle(id), timeout: .seconds(10)) == nil {
+            throw CrispError.internalError("sandbox \(id): the pause container did not exit after SIGKILL")
+          }
+        }
+        if let shm = extra(of: current)?.shm { try Mounts.unmount(shm) }
+        if current.state != .notready {
+          current.state = .notready
+          try store.putSandbox(current)
+          events.publish(ContainerEvent(containerID: id, sandboxID: id, kind: .stopped))
+        }
+      } catch {
+        _ = await teardown.value
+        throw error
       }
-      // CNI DEL (it releases the pod's IP); a failure leaves the attachment saved and the sandbox NOTREADY,
-      // and the next stop (or removal) runs DEL again.
-      try await networks.detach(cacheFile: networkCacheFile(id))
+      if let failure = await teardown.value { throw failure }
     }
   }
 
@@ -290,7 +306,13 @@ extension RuntimeManager {
   func destroySandbox(_ record: SandboxRecord) async throws(CrispError) {
     let id = record.id
     if record.state == .creating { ShimLauncher.killCreating(directory: bundle(id), id: id) }
-    if let runtime = runtimes[record.runtimeHandler] { try await runtime.delete(id) }
+    if let runtime = runtimes[record.runtimeHandler] {
+      if ContainerExit.read(directory: bundle(id)) != nil {
+        try await runtime.delete(stopped: id)
+      } else {
+        try await runtime.delete(id)
+      }
+    }
     try images.snapshotter.removeRootfs(owner: id, target: bundle(id) + "/rootfs")
     let extra = extra(of: record)
     if let shm = extra?.shm ?? Optional(shmPath(id)) { try Mounts.unmount(shm) }

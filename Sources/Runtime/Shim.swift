@@ -136,6 +136,14 @@ public struct ShimLauncher: Sendable {
     return try outcome.get()
   }
 
+  /// Sends `signal` to the container's init through its shim, which has not reaped it (so the pid cannot
+  /// have been reused), without starting a runtime process. False when the shim could not: the caller then
+  /// asks the runtime.
+  public static func signal(directory: String, _ signal: Int32) async -> Bool {
+    guard let answer = try? await request(directory: directory, "kill \(signal)") else { return false }
+    return answer == "ok" || answer == "exited"
+  }
+
   /// Kills a shim that was still creating its container when the daemon died (and `runc create` with it):
   /// the shim recorded its process group in `shim.pid`. Only a group whose members include a crisp-shim for
   /// `id` is signalled, so a reused process group id is left alone.
@@ -157,9 +165,18 @@ public struct ShimLauncher: Sendable {
     UnixSocket.isLive(directory + "/shim.sock")
   }
 
-  /// Waits (polling the exit file, so no thread is held) until the container exits or `timeout` passes.
+  /// Waits until the container exits or `timeout` passes: on the shim's answer to `wait`, else by polling
+  /// the exit file.
   public static func waitForExit(directory: String, timeout: Duration) async -> ContainerExit? {
     let deadline = ContinuousClock.now + timeout
+    if let exit = ContainerExit.read(directory: directory) { return exit }
+    // The shim answers `wait` right after it writes the exit file: no polling delay. Its socket timeout is
+    // in whole seconds, so shorter waits (and a shim that cannot answer) poll the exit file instead.
+    if timeout >= .seconds(1), let answer = try? await request(directory: directory, "wait", timeout: timeout), answer.hasPrefix("exited"),
+      let exit = ContainerExit.read(directory: directory)
+    {
+      return exit
+    }
     var interval = Duration.milliseconds(5)
     while true {
       if let exit = ContainerExit.read(directory: directory) { return exit }

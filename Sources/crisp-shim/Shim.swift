@@ -344,6 +344,17 @@ final class Shim {
       } else {
         send(client, Bytes.of("running ") + Bytes.decimal(Int(containerPID)) + [10])
       }
+    case "kill":
+      // kill SIGNAL: the container's init, which this shim has not reaped (so its pid cannot be reused).
+      guard words.count == 2, let signal = Bytes.parseInt(words[1][...]), signal > 0, signal < 65 else {
+        send(client, Bytes.of("error usage: kill SIGNAL\n"))
+        return
+      }
+      if exited || containerPID <= 0 {
+        send(client, Bytes.of("exited\n"))
+      } else {
+        send(client, kill(containerPID, Int32(signal)) == 0 ? Bytes.of("ok\n") : Bytes.of("error kill: errno \(shim_errno())\n"))
+      }
     case "reopen":
       send(client, log.reopen() ? Bytes.of("ok\n") : Bytes.of("error cannot open the log file: errno \(shim_errno())\n"))
     case "resize":

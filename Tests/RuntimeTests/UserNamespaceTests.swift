@@ -163,6 +163,13 @@ import TestSupport
           $0.gidMappings = [Self.mapping(host)]
         }]
       })
+      try await expectRefused("user id 70000 is outside the pod's user namespace", container: {
+        $0.linux.securityContext.runAsUser = .with { $0.value = 70000 }
+      })
+      try await expectRefused("group id 65536 is outside", container: {
+        $0.linux.securityContext.runAsUser = .with { $0.value = 1000 }
+        $0.linux.securityContext.supplementalGroups = [65536]
+      })
       // The pods that were accepted still work.
       let ok = try await pods.runContainer(pod, userPod, pods.containerConfig("ok", command: ["/bin/sleep", "100"]))
       #expect(Self.text(try await pods.exec(ok, ["/bin/id", "-u"])) == "0")

@@ -53,6 +53,10 @@ int crisp_is_nsfs(const char *path);
 int crisp_userns_create(const char *userns_path, const char *netns_path, const char *uid_map, const char *gid_map);
 /// Attaches at `target` a clone of the mount at `source` (not its submounts) whose ids are mapped through
 /// the user namespace pinned at `userns_path`. Returns 0 or an errno value.
+/// Does what `runc start` does for a created container: reads the byte its init writes to `exec.fifo`
+/// (which lets it exec the process) and removes the fifo. 0, ENOENT (no fifo: not created, or another
+/// runtime), ESRCH (the init died), ETIMEDOUT, or another errno.
+int crisp_release_exec_fifo(const char *path, int pid, int timeout_ms);
 int crisp_idmap_clone(const char *source, const char *userns_path, const char *target);
 /// pidfd_open(2): a handle on one process that a reused pid can never alias. Returns the fd or -1 (errno).
 int crisp_pidfd_open(int pid);

@@ -1,0 +1,35 @@
+import Glibc
+
+/// Signal names as images and kubelet write them (`SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`), as numbers.
+enum SignalNames {
+  static let byName: [String: Int32] = [
+    "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "ILL": SIGILL, "TRAP": SIGTRAP, "ABRT": SIGABRT, "IOT": SIGABRT,
+    "BUS": SIGBUS, "FPE": SIGFPE, "KILL": SIGKILL, "USR1": SIGUSR1, "SEGV": SIGSEGV, "USR2": SIGUSR2, "PIPE": SIGPIPE,
+    "ALRM": SIGALRM, "TERM": SIGTERM, "STKFLT": SIGSTKFLT, "CHLD": SIGCHLD, "CONT": SIGCONT, "STOP": SIGSTOP,
+    "TSTP": SIGTSTP, "TTIN": SIGTTIN, "TTOU": SIGTTOU, "URG": SIGURG, "XCPU": SIGXCPU, "XFSZ": SIGXFSZ,
+    "VTALRM": SIGVTALRM, "PROF": SIGPROF, "WINCH": SIGWINCH, "IO": SIGIO, "POLL": SIGIO, "PWR": SIGPWR, "SYS": SIGSYS,
+  ]
+
+  /// The number of `name`, nil when it is not a signal this table knows (the runtime then parses it).
+  static func number(_ name: String) -> Int32? {
+    if let value = Int32(name) { return (1...64).contains(value) ? value : nil }
+    var upper = name.uppercased()
+    if upper.hasPrefix("SIG") { upper.removeFirst(3) }
+    if let value = byName[upper] { return value }
+    // Real-time signals: glibc reserves the first two, so RTMIN is 34 for programs (runc's table agrees).
+    let rtmin: Int32 = 34, rtmax: Int32 = 64
+    if upper.hasPrefix("RTMIN") {
+      let rest = upper.dropFirst(5)
+      if rest.isEmpty { return rtmin }
+      guard rest.first == "+", let offset = Int32(rest.dropFirst()), rtmin + offset <= rtmax else { return nil }
+      return rtmin + offset
+    }
+    if upper.hasPrefix("RTMAX") {
+      let rest = upper.dropFirst(5)
+      if rest.isEmpty { return rtmax }
+      guard rest.first == "-", let offset = Int32(rest.dropFirst()), rtmax - offset >= rtmin else { return nil }
+      return rtmax - offset
+    }
+    return nil
+  }
+}
