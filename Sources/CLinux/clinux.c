@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <signal.h>
 #include <poll.h>
+#include <malloc.h>
 #include <sys/wait.h>
 
 #ifndef SYS_openat2
@@ -478,3 +479,5 @@ int crisp_release_exec_fifo(const char *path, int pid, int timeout_ms) {
   if (!error) unlink(path);
   return error;
 }
+
+int crisp_malloc_trim(void) { return malloc_trim(0); }

@@ -7,6 +7,8 @@ import Metrics
 /// counts it (`crisp_grpc_requests_total{method,code}`, `crisp_grpc_request_duration_seconds{method}`).
 struct CallInterceptor: ServerInterceptor {
   let logger: Logger
+  /// Told when calls start and end, to trim memory once the daemon is quiet.
+  var trimmer: IdleTrimmer?
 
   func intercept<Input: Sendable, Output: Sendable>(
     request: StreamingServerRequest<Input>,
@@ -15,6 +17,7 @@ struct CallInterceptor: ServerInterceptor {
   ) async throws -> StreamingServerResponse<Output> {
     let start = ContinuousClock.now
     let method = context.descriptor.fullyQualifiedMethod
+    trimmer?.activity()
     let response: StreamingServerResponse<Output>
     do {
       response = try await next(request, context)
@@ -49,6 +52,7 @@ struct CallInterceptor: ServerInterceptor {
 
   /// Counts the finished call, and logs it at debug level.
   private func record(_ method: String, _ start: ContinuousClock.Instant, _ code: RPCError.Code?, _ message: String?) {
+    trimmer?.activity()
     let nanoseconds = (ContinuousClock.now - start).totalNanoseconds
     let status = code.map { "\($0)" } ?? "ok"
     // The method's own name (`ListContainers`), as operators know it.

@@ -58,6 +58,7 @@ public struct Daemon: Sendable {
     }
     let listener = try openSocket(address)
 
+    let trimmer = IdleTrimmer()
     var transportConfig = HTTP2ServerTransport.Posix.Config.defaults
     transportConfig.rpc.maxRequestPayloadSize = Self.maxReceiveMessageSize
     let transport = HTTP2ServerTransport.Posix(
@@ -68,7 +69,7 @@ public struct Daemon: Sendable {
         RuntimeServiceHandler(node: node, runtime: runtime, streaming: streaming), ImageServiceHandler(node: node, images: images),
         AdminServiceHandler(node: node, images: images),
       ],
-      interceptors: [CallInterceptor(logger: logger)])
+      interceptors: [CallInterceptor(logger: logger, trimmer: trimmer)])
 
     let group = ServiceGroup(configuration: .init(
       services: [.init(service: CRIServerService(server: server))],
@@ -80,7 +81,9 @@ public struct Daemon: Sendable {
     ])
     UnixSocket.notifySystemd("READY=1")
     MemoryFootprint.trimReadOnlyFileMappings()
+    let trimming = Task.detached { await trimmer.run() }
     defer {
+      trimming.cancel()
       store.close()
       try? FilePath.remove(address)
       withExtendedLifetime(locks) {}

@@ -40,4 +40,9 @@ public enum MemoryFootprint {
     }
     flush()
   }
+
+  /// Returns the allocator's free memory (every arena's) to the kernel.
+  public static func releaseFreeHeap() {
+    _ = crisp_malloc_trim()
+  }
 }

@@ -468,7 +468,7 @@ extension RuntimeManager {
   func refreshed(_ record: ContainerRecord) throws(CrispError) -> ContainerRecord {
     var record = record
     let id = record.id
-    if record.state == .running || record.state == .created, let exit = ContainerExit.read(directory: bundle(id)) {
+    if record.state == .running || record.state == .created, exitRecorded(id), let exit = ContainerExit.read(directory: bundle(id)) {
       record.state = .exited
       record.exitCode = exit.code
       record.finishedAt = exit.finishedAt

@@ -2,6 +2,7 @@ public import Config
 import CRIAPI
 import CrispCore
 import Foundation
+import Glibc
 public import Synchronization
 public import Images
 public import Logging
@@ -175,6 +176,24 @@ public final class RuntimeManager: Sendable {
   // MARK: Paths
 
   var containersDirectory: String { FilePath.join(config.state, "containers") }
+  /// The containers directory held open, so checking a container's exit file walks two path components
+  /// instead of the whole path (lists check every running container).
+  private static let containersFD = Mutex<(path: String, fd: Int32)?>(nil)
+  /// Whether `id`'s shim has written its exit file (cheap: no read).
+  func exitRecorded(_ id: String) -> Bool {
+    let directory = containersDirectory
+    let fd: Int32 = Self.containersFD.withLock { cached in
+      if let cached, cached.path == directory { return cached.fd }
+      let opened = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+      guard opened >= 0 else { return -1 }
+      if let cached { close(cached.fd) }
+      cached = (directory, opened)
+      return opened
+    }
+    guard fd >= 0 else { return FilePath.exists(bundle(id) + "/exit") }
+    var info = stat()
+    return fstatat(fd, id + "/exit", &info, 0) == 0
+  }
   func bundle(_ id: String) -> String { FilePath.join(containersDirectory, id) }
   func netnsPath(_ id: String) -> String { FilePath.join(config.state, "netns/\(id)") }
   /// Where a user-namespaced sandbox's user namespace is pinned.

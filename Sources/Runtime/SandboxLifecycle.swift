@@ -348,7 +348,7 @@ extension RuntimeManager {
   /// The sandbox with its state brought up to date (a pause container that died makes it NOTREADY).
   public func sandbox(_ rawID: String) throws(CrispError) -> SandboxView? {
     guard let id = try resolveID(rawID, table: "sandboxes"), var record = try store.sandbox(id: id) else { return nil }
-    if record.state == .ready, ContainerExit.read(directory: bundle(id)) != nil {
+    if record.state == .ready, exitRecorded(id), ContainerExit.read(directory: bundle(id)) != nil {
       record.state = .notready
       try store.markSandboxNotReady(id)
     }
@@ -358,7 +358,7 @@ extension RuntimeManager {
   public func sandboxes() throws(CrispError) -> [SandboxView] {
     try store.allSandboxes().filter { $0.state != .creating }.map { record throws(CrispError) in
       var record = record
-      if record.state == .ready, ContainerExit.read(directory: bundle(record.id)) != nil {
+      if record.state == .ready, exitRecorded(record.id), ContainerExit.read(directory: bundle(record.id)) != nil {
         record.state = .notready
         try store.markSandboxNotReady(record.id)
       }

@@ -1,7 +1,7 @@
 import Glibc
 
 /// Signal names as images and kubelet write them (`SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`), as numbers.
-enum SignalNames {
+public enum SignalNames {
   static let byName: [String: Int32] = [
     "HUP": SIGHUP, "INT": SIGINT, "QUIT": SIGQUIT, "ILL": SIGILL, "TRAP": SIGTRAP, "ABRT": SIGABRT, "IOT": SIGABRT,
     "BUS": SIGBUS, "FPE": SIGFPE, "KILL": SIGKILL, "USR1": SIGUSR1, "SEGV": SIGSEGV, "USR2": SIGUSR2, "PIPE": SIGPIPE,
@@ -11,7 +11,7 @@ enum SignalNames {
   ]
 
   /// The number of `name`, nil when it is not a signal this table knows (the runtime then parses it).
-  static func number(_ name: String) -> Int32? {
+  public static func number(_ name: String) -> Int32? {
     if let value = Int32(name) { return (1...64).contains(value) ? value : nil }
     var upper = name.uppercased()
     if upper.hasPrefix("SIG") { upper.removeFirst(3) }

@@ -118,16 +118,17 @@ extension Store {
   }
 
   private static func fetchSandboxes(_ db: Database, _ whereSQL: String?, _ arguments: [String]) throws -> [SandboxRecord] {
-    let sql = "SELECT * FROM sandboxes" + (whereSQL.map { " WHERE \($0)" } ?? "") + " ORDER BY created_at, id"
+    let sql = """
+      SELECT id, name, namespace, uid, attempt, state, runtime_handler, created_at, config, netns_path, pid, ips, extra FROM sandboxes
+      """ + (whereSQL.map { " WHERE \($0)" } ?? "") + " ORDER BY created_at, id"
     return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
-      let ipsText: String = row["ips"]
+      let ipsText: String = row[11]
       let ips = (try? JSONSerialization.jsonObject(with: Data(ipsText.utf8))) as? [String] ?? []
-      let config: Data = row["config"]
-      let extra: Data? = row["extra"]
+      let config: Data = row[8]
+      let extra: Data? = row[12]
       return SandboxRecord(
-        id: row["id"], name: row["name"], namespace: row["namespace"], uid: row["uid"], attempt: row["attempt"],
-        state: SandboxRecord.State(rawValue: row["state"]) ?? .notready, runtimeHandler: row["runtime_handler"],
-        createdAt: row["created_at"], config: Array(config), netnsPath: row["netns_path"], pid: row["pid"], ips: ips,
+        id: row[0], name: row[1], namespace: row[2], uid: row[3], attempt: row[4], state: SandboxRecord.State(rawValue: row[5]) ?? .notready,
+        runtimeHandler: row[6], createdAt: row[7], config: Array(config), netnsPath: row[9], pid: row[10], ips: ips,
         extra: extra.map { Array($0) } ?? [])
     }
   }
@@ -185,21 +186,25 @@ extension Store {
     }
   }
 
+  /// Columns are named once in the query and read by position: lists of many containers are hot, and a
+  /// lookup by name costs a case-insensitive search per column per row.
   private static func fetchContainers(_ db: Database, _ whereSQL: String?, _ arguments: [String]) throws -> [ContainerRecord] {
-    let sql = "SELECT * FROM containers" + (whereSQL.map { " WHERE \($0)" } ?? "") + " ORDER BY created_at, id"
+    let sql = """
+      SELECT id, sandbox_id, name, attempt, state, image_ref, image_id, created_at, config, log_path, started_at, finished_at,
+        exit_code, reason, message, pid, extra FROM containers
+      """ + (whereSQL.map { " WHERE \($0)" } ?? "") + " ORDER BY created_at, id"
     return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
-      let config: Data = row["config"]
-      let extra: Data? = row["extra"]
+      let config: Data = row[8]
+      let extra: Data? = row[16]
       var record = ContainerRecord(
-        id: row["id"], sandboxID: row["sandbox_id"], name: row["name"], attempt: row["attempt"],
-        state: ContainerRecord.State(rawValue: row["state"]) ?? .unknown, imageRef: row["image_ref"], imageID: row["image_id"],
-        createdAt: row["created_at"], config: Array(config), logPath: row["log_path"])
-      record.startedAt = row["started_at"]
-      record.finishedAt = row["finished_at"]
-      record.exitCode = row["exit_code"]
-      record.reason = row["reason"]
-      record.message = row["message"]
-      record.pid = row["pid"]
+        id: row[0], sandboxID: row[1], name: row[2], attempt: row[3], state: ContainerRecord.State(rawValue: row[4]) ?? .unknown,
+        imageRef: row[5], imageID: row[6], createdAt: row[7], config: Array(config), logPath: row[9])
+      record.startedAt = row[10]
+      record.finishedAt = row[11]
+      record.exitCode = row[12]
+      record.reason = row[13]
+      record.message = row[14]
+      record.pid = row[15]
       record.extra = extra.map { Array($0) } ?? []
       return record
     }

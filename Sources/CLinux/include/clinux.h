@@ -56,6 +56,8 @@ int crisp_userns_create(const char *userns_path, const char *netns_path, const c
 /// Does what `runc start` does for a created container: reads the byte its init writes to `exec.fifo`
 /// (which lets it exec the process) and removes the fifo. 0, ENOENT (no fifo: not created, or another
 /// runtime), ESRCH (the init died), ETIMEDOUT, or another errno.
+/// Returns the allocator's free heap memory to the kernel.
+int crisp_malloc_trim(void);
 int crisp_release_exec_fifo(const char *path, int pid, int timeout_ms);
 int crisp_idmap_clone(const char *source, const char *userns_path, const char *target);
 /// pidfd_open(2): a handle on one process that a reused pid can never alias. Returns the fd or -1 (errno).
