@@ -25,6 +25,8 @@
 #include <signal.h>
 #include <poll.h>
 #include <malloc.h>
+#include <time.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #ifndef SYS_openat2
@@ -287,6 +289,9 @@ int crisp_openpty(int *master, int *slave) {
   return 0;
 }
 
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
 #ifndef SYS_open_tree
 #define SYS_open_tree 428
 #endif
@@ -351,8 +356,13 @@ int crisp_userns_create(const char *userns_path, const char *netns_path, const c
   if (pid == 0) {
     char byte;
     int result = 0;
-    close(go[1]);
-    close(report[0]);
+    // The child holds copies of every descriptor of the daemon (it never execs, so close-on-exec does not
+    // apply): keep only its own two ends, so that no other pipe's end-of-file waits on this child.
+    int low = go[0] < report[1] ? go[0] : report[1];
+    int high = go[0] < report[1] ? report[1] : go[0];
+    if (low > 0) syscall(SYS_close_range, 0U, (unsigned)(low - 1), 0U);
+    if (high - low > 1) syscall(SYS_close_range, (unsigned)(low + 1), (unsigned)(high - 1), 0U);
+    syscall(SYS_close_range, (unsigned)(high + 1), ~0U, 0U);
     if (read(go[0], &byte, 1) != 1) _exit(1);
     if (netns_path != NULL) {
       if (unshare(CLONE_NEWNET) < 0) {
@@ -411,6 +421,8 @@ int crisp_userns_create(const char *userns_path, const char *netns_path, const c
   if (error && pinned_user) unpin_namespace(userns_path);
   close(go[1]);
   close(report[0]);
+  // The namespaces are pinned (or the attempt failed): the child has nothing left to do.
+  kill((pid_t)pid, SIGKILL);
   int status;
   while (waitpid((pid_t)pid, &status, 0) < 0 && errno == EINTR) {}
   return error;
@@ -437,6 +449,27 @@ int crisp_idmap_clone(const char *source, const char *userns_path, const char *t
   return error;
 }
 
+static long long monotonic_ms(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/// Whether `pid` is gone or a zombie (runc's own start treats a zombie init as dead too).
+static int process_dead(int pid) {
+  if (kill(pid, 0) != 0) return 1;
+  char path[64], text[512];
+  snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 1;
+  ssize_t n = read(fd, text, sizeof(text) - 1);
+  close(fd);
+  if (n <= 0) return 1;
+  text[n] = 0;
+  char *end = strrchr(text, ')');
+  return end != NULL && end[1] == ' ' && end[2] == 'Z';
+}
+
 int crisp_release_exec_fifo(const char *path, int pid, int timeout_ms) {
   // Opening the read side releases the runtime's init, blocked opening the write side; it writes one byte,
   // closes, and execs the container's process.
@@ -444,7 +477,8 @@ int crisp_release_exec_fifo(const char *path, int pid, int timeout_ms) {
   if (fd < 0) return errno;
   char buffer[16];
   ssize_t total = 0;
-  int error = 0, waited = 0;
+  int error = 0;
+  long long deadline = monotonic_ms() + timeout_ms;
   for (;;) {
     struct pollfd entry = {.fd = fd, .events = POLLIN, .revents = 0};
     int ready = poll(&entry, 1, 100);
@@ -463,21 +497,29 @@ int crisp_release_exec_fifo(const char *path, int pid, int timeout_ms) {
         error = errno;
         break;
       }
+      // Hang-up without data (a writer that closed at once): do not spin.
+      if (n == 0) usleep(10000);
     }
-    waited += 100;
-    if (total == 0 && kill(pid, 0) != 0) {
+    if (total == 0 && process_dead(pid)) {
       error = ESRCH;
       break;
     }
-    if (waited >= timeout_ms) {
+    if (monotonic_ms() >= deadline) {
       error = ETIMEDOUT;
       break;
     }
-    if (ready > 0 && total == 0) usleep(1000);
   }
   close(fd);
   if (!error) unlink(path);
   return error;
+}
+
+/// 1 when `name` (relative to `dirfd`) is the root of a mount, 0 when not, -1 when unknown.
+int crisp_is_mount_root(int dirfd, const char *name) {
+  struct statx info;
+  if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE, &info) != 0) return -1;
+  if (!(info.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) return -1;
+  return (info.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
 }
 
 int crisp_malloc_trim(void) { return malloc_trim(0); }

@@ -17,7 +17,7 @@ struct CallInterceptor: ServerInterceptor {
   ) async throws -> StreamingServerResponse<Output> {
     let start = ContinuousClock.now
     let method = context.descriptor.fullyQualifiedMethod
-    trimmer?.activity()
+    trimmer?.activity(context.descriptor.method)
     let response: StreamingServerResponse<Output>
     do {
       response = try await next(request, context)
@@ -52,11 +52,11 @@ struct CallInterceptor: ServerInterceptor {
 
   /// Counts the finished call, and logs it at debug level.
   private func record(_ method: String, _ start: ContinuousClock.Instant, _ code: RPCError.Code?, _ message: String?) {
-    trimmer?.activity()
     let nanoseconds = (ContinuousClock.now - start).totalNanoseconds
     let status = code.map { "\($0)" } ?? "ok"
     // The method's own name (`ListContainers`), as operators know it.
     let name = method.split(separator: "/").last.map(String.init) ?? method
+    trimmer?.activity(name)
     Counter(label: "crisp_grpc_requests_total", dimensions: [("method", name), ("code", status)]).increment()
     Metrics.Timer(label: "crisp_grpc_request_duration_seconds", dimensions: [("method", name)]).recordNanoseconds(nanoseconds)
     guard logger.logLevel <= .debug else { return }

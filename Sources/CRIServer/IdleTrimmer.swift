@@ -3,12 +3,12 @@ import Synchronization
 
 /// Gives memory back once a burst of calls is over.
 ///
-/// A burst of pod starts runs a lot of code once (CNI, spec building, image lookups): the pages of the
-/// daemon's binary it touched stay mapped, and the allocator keeps the heap it grew. When no call has been
-/// started or ended for `quietPeriod` after some activity (long-lived streams, such as kubelet's event
-/// stream, do not count as activity while open), the clean code pages are dropped from the mapping (they
-/// stay in the page cache and fault back in on use, as at start-up) and the allocator returns free heap to
-/// the kernel. An idle node therefore shows what the daemon holds, not what it once touched.
+/// A burst of lifecycle calls (pod and container starts and stops, pulls, execs) runs a lot of code once:
+/// the pages of the daemon's binary it touched stay mapped, and the allocator keeps the heap it grew. Once
+/// such a burst is followed by `quietPeriod` without any call starting or ending, the binary's clean code
+/// pages are dropped from its mapping (they stay in the page cache and fault back in on use, as after
+/// start-up) and the allocator returns free heap to the kernel. Polling calls (lists, statuses, stats) keep
+/// the daemon from being quiet but never cause a trim, so kubelet's steady relisting costs nothing here.
 final class IdleTrimmer: Sendable {
   private struct State {
     var lastActivity = ContinuousClock.now
@@ -21,11 +21,19 @@ final class IdleTrimmer: Sendable {
     self.quietPeriod = quietPeriod
   }
 
-  /// A call started or ended.
-  func activity() {
+  /// The calls after which trimming is worth it: those that start, stop or move things.
+  static let lifecycleMethods: Set<String> = [
+    "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "CreateContainer", "StartContainer", "StopContainer",
+    "RemoveContainer", "ExecSync", "Exec", "Attach", "PortForward", "UpdateContainerResources", "PullImage", "RemoveImage",
+    "ImportImages", "ExportImages",
+  ]
+
+  /// A call (`method`: its own name, `ListContainers`) started or ended.
+  func activity(_ method: String) {
+    let lifecycle = Self.lifecycleMethods.contains(method)
     state.withLock {
       $0.lastActivity = ContinuousClock.now
-      $0.dirty = true
+      if lifecycle { $0.dirty = true }
     }
   }
 
@@ -43,7 +51,7 @@ final class IdleTrimmer: Sendable {
     while !Task.isCancelled {
       try? await Task.sleep(for: quietPeriod / 2)
       if takeQuiet() {
-        MemoryFootprint.trimReadOnlyFileMappings()
+        MemoryFootprint.trimReadOnlyFileMappings(executableOnly: true)
         MemoryFootprint.releaseFreeHeap()
       }
     }

@@ -10,8 +10,18 @@ import Glibc
 /// lost: these pages stay in the page cache and fault back in on use. Only mappings with no private copies
 /// are touched (relocated read-only data holds the dynamic linker's writes and must stay).
 public enum MemoryFootprint {
-  public static func trimReadOnlyFileMappings() {
+  /// With `executableOnly`, only the daemon's own binary is touched: it is never remapped while the daemon
+  /// runs, whereas a library being loaded at that moment (the resolver's modules, say) briefly has a
+  /// read-only mapping that the loader then replaces with data pages, which must never be dropped.
+  public static func trimReadOnlyFileMappings(executableOnly: Bool = false) {
     guard let smaps = try? FilePath.readText("/proc/self/smaps") else { return }
+    var executable: String?
+    if executableOnly {
+      var buffer = [CChar](repeating: 0, count: 4096)
+      let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+      guard length > 0 else { return }
+      executable = String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
     var candidate: (start: UInt, end: UInt)?
     var clean = true
     func flush() {
@@ -29,7 +39,7 @@ public enum MemoryFootprint {
         // A mapping header: "start-end perms offset dev inode [path]".
         flush()
         let permissions = fields[1]
-        guard fields.count >= 6, fields[5].hasPrefix("/"), permissions.hasPrefix("r"), !permissions.contains("w"),
+        guard fields.count >= 6, fields[5].hasPrefix("/"), executable == nil || String(fields[5]) == executable, permissions.hasPrefix("r"), !permissions.contains("w"),
           permissions.hasSuffix("p"), let start = UInt(first[..<separator], radix: 16),
           let end = UInt(first[first.index(after: separator)...], radix: 16), end > start
         else { continue }

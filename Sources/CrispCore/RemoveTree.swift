@@ -1,8 +1,11 @@
+import CLinux
 import Glibc
 
 extension FilePath {
   /// Removes `path` and everything under it, like `rm -rf`, without following symlinks and without leaving
-  /// the tree (every step is relative to an open directory). A missing path is not an error.
+  /// the tree (every step is relative to an open directory). A missing path is not an error. A directory
+  /// below `path` that is the root of a mount (a bind or idmapped view of other data left mounted) is never
+  /// entered: the removal stops there with EBUSY instead of deleting what the mount shows.
   public static func removeTree(_ path: String) throws(SystemError) {
     var info = stat()
     guard lstat(path, &info) == 0 else {
@@ -45,6 +48,7 @@ extension FilePath {
         isDirectory = entry.pointee.d_type == UInt8(DT_DIR)
       }
       if isDirectory {
+        if crisp_is_mount_root(fd, name) == 1 { throw SystemError("remove", path + "/" + name + " (a mount point)", errno: EBUSY) }
         let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard child >= 0 else { throw .last("openat", path + "/" + name) }
         try removeContents(of: child, path: path + "/" + name)

@@ -49,9 +49,26 @@ public enum Mounts {
   /// Detaches every mount at or below `directory` (deepest first), e.g. staging mounts a daemon killed half
   /// way left behind, so that removing the directory can never reach into another filesystem.
   public static func unmountAll(under directory: String) {
+    // mountinfo shows real paths: a state directory reached through a symlink must be resolved to match.
+    var directory = directory
+    if let resolved = realpath(directory, nil) {
+      directory = String(cString: resolved)
+      free(resolved)
+    }
     let prefix = directory.hasSuffix("/") ? directory : directory + "/"
     let targets = mountPoints().filter { $0 == directory || $0.hasPrefix(prefix) }.sorted { $0.count > $1.count }
     for target in targets { _ = crisp_umount2(target, crisp_mnt_detach()) }
+  }
+
+  /// Takes down staging mount points this process made: detaches each, removes the (now empty) mount point
+  /// itself, never anything below it, then the directory holding them. Nothing is removed recursively, so a
+  /// mount that would not go away keeps what it shows.
+  public static func removeStaging(_ targets: [String], in directory: String) {
+    for target in targets {
+      _ = crisp_umount2(target, crisp_mnt_detach())
+      if rmdir(target) != 0 && errno == ENOTDIR { unlink(target) }
+    }
+    rmdir(directory)
   }
 
   /// Unmounts everything stacked on `target`. Not mounted (or missing) is fine: unmounting is idempotent.

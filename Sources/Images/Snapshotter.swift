@@ -180,11 +180,8 @@ public final class Snapshotter: Sendable {
   /// staging mounts are detached right after).
   private func mountShifted(layers: [SnapshotRecord], snapshot: Int64, upper: String, work: String, target: String, shift: IDShift) throws(CrispError) {
     let staging = "\(directory(of: snapshot))/idmap"
-    defer {
-      Mounts.unmountAll(under: staging)
-      try? FilePath.removeTree(staging)
-    }
     var lowers: [String] = []
+    defer { Mounts.removeStaging(lowers, in: staging) }
     for (index, layer) in layers.enumerated() {
       let path = "\(staging)/\(index)"
       do {
@@ -192,8 +189,8 @@ public final class Snapshotter: Sendable {
       } catch {
         throw CrispError.internalError("\(error)")
       }
-      try Mounts.idmappedClone(filesystem(of: layer.id), userns: shift.userns, at: path)
       lowers.append(path)
+      try Mounts.idmappedClone(filesystem(of: layer.id), userns: shift.userns, at: path)
     }
     try OverlayMount.mount(lowers: lowers, upper: upper, work: work, target: target)
   }

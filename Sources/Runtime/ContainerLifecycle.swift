@@ -149,10 +149,8 @@ extension RuntimeManager {
           // staging mount in the bundle, which runc binds into the container; once runc has made the
           // container's mounts, the staging mounts are detached (the container keeps its own).
           let staging = directory + "/idmap"
-          defer {
-            Mounts.unmountAll(under: staging)
-            try? FilePath.removeTree(staging)
-          }
+          var staged: [String] = []
+          defer { Mounts.removeStaging(staged, in: staging) }
           var specMounts = mounts
           for (index, mount) in mounts.enumerated() where mount.idmapped {
             guard let userNamespace else {
@@ -169,6 +167,7 @@ extension RuntimeManager {
             } catch {
               throw CrispError.internalError("\(error)")
             }
+            staged.append(path)
             try Mounts.idmappedClone(mount.hostPath, userns: userNamespace.path, at: path)
             specMounts[index].hostPath = path
           }

@@ -17,7 +17,6 @@ public enum PodMetric: String, CaseIterable, Sendable {
   case memoryLimitBytes = "container_spec_memory_limit_bytes"
   case processes = "container_processes"
   case fsUsageBytes = "container_fs_usage_bytes"
-  case fsInodes = "container_fs_inodes_total"
   case startTimeSeconds = "container_start_time_seconds"
   case lastSeen = "container_last_seen"
   case networkReceiveBytes = "container_network_receive_bytes_total"
@@ -46,7 +45,7 @@ public enum PodMetric: String, CaseIterable, Sendable {
 
   public var help: String {
     switch self {
-    case .cpuUsageSeconds: return "Cumulative cpu time consumed in seconds."
+    case .cpuUsageSeconds: return "Cumulative cpu time consumed in seconds (whole seconds: CRI metric values are integers)."
     case .memoryUsageBytes: return "Current memory usage in bytes, including all memory regardless of when it was accessed"
     case .memoryWorkingSetBytes: return "Current working set in bytes."
     case .memoryRSS: return "Size of RSS in bytes."
@@ -54,7 +53,6 @@ public enum PodMetric: String, CaseIterable, Sendable {
     case .memoryLimitBytes: return "Memory limit for the container."
     case .processes: return "Number of processes running inside the container."
     case .fsUsageBytes: return "Number of bytes that are consumed by the container on this filesystem."
-    case .fsInodes: return "Number of inodes used by the container's writable layer."
     case .startTimeSeconds: return "Start time of the container since unix epoch in seconds."
     case .lastSeen: return "Last time a container was seen by the exporter"
     case .networkReceiveBytes: return "Cumulative count of bytes received"
@@ -129,7 +127,6 @@ extension RuntimeManager {
       if !cgroupsPath.isEmpty, let sample = cgroups.sample(cgroupsPath) { series.add(sample) }
       if let layer = writableLayerUsage(member.record.id) {
         series.add(.fsUsageBytes, layer.bytes)
-        series.add(.fsInodes, layer.inodes)
       }
       if member.record.startedAt > 0 { series.add(.startTimeSeconds, UInt64(member.record.startedAt / 1_000_000_000)) }
       series.add(.lastSeen, UInt64(now / 1_000_000_000))

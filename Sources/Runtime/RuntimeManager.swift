@@ -39,9 +39,15 @@ public final class RuntimeManager: Sendable {
   public func supportsRecursiveReadOnly(_ handler: String) -> Bool { recursiveReadOnly.withLock { $0.contains(handler) } }
   /// Handlers that ran a user-namespaced probe container on an idmapped root filesystem at start-up, and
   /// why none did when that is so (kernel without idmapped overlay layers, say).
-  private let userNamespaces = Mutex<(handlers: Set<String>, problem: String?)>(([], "not probed yet"))
-  public func supportsUserNamespaces(_ handler: String) -> Bool { userNamespaces.withLock { $0.handlers.contains(handler) } }
-  public var userNamespaceProblem: String? { userNamespaces.withLock { $0.problem } }
+  private let userNamespaces = Mutex<[String: String?]>([:])
+  public func supportsUserNamespaces(_ handler: String) -> Bool { userNamespaces.withLock { $0[handler].map { $0 == nil } ?? false } }
+  /// Why `handler` cannot run user-namespaced pods; nil when it can.
+  public func userNamespaceProblem(_ handler: String) -> String? {
+    userNamespaces.withLock { probed in
+      guard let outcome = probed[handler] else { return "not probed (the handler is not usable here)" }
+      return outcome
+    }
+  }
   /// Why a configured handler is not usable, by name: missing binary, or a failed start-up probe.
   private let unusable: Mutex<[String: String]>
   public var unavailableHandlers: [String: String] { unusable.withLock { $0 } }
@@ -158,15 +164,12 @@ public final class RuntimeManager: Sendable {
       try await runtime.delete(id)
       try await runtime.probeCreate(id, bundle: directory)
       try await runtime.delete(id)
-      userNamespaces.withLock {
-        $0.handlers.insert(name)
-        $0.problem = nil
-      }
+      userNamespaces.withLock { $0[name] = .some(nil) }
     } catch let error as CrispError {
-      userNamespaces.withLock { $0.problem = error.message }
+      userNamespaces.withLock { $0[name] = .some(error.message) }
       logger.info("user-namespaced pods are not advertised for this handler", metadata: ["handler": "\(name)", "reason": "\(error.message)"])
     } catch {
-      userNamespaces.withLock { $0.problem = "\(error)" }
+      userNamespaces.withLock { $0[name] = .some("\(error)") }
     }
     try? await runtime.delete(id)
     try? images.snapshotter.removeRootfs(owner: id, target: directory + "/rootfs")
@@ -178,16 +181,24 @@ public final class RuntimeManager: Sendable {
   var containersDirectory: String { FilePath.join(config.state, "containers") }
   /// The containers directory held open, so checking a container's exit file walks two path components
   /// instead of the whole path (lists check every running container).
-  private static let containersFD = Mutex<(path: String, fd: Int32)?>(nil)
+  private static let containersFD = Mutex<(path: String, fd: Int32, checked: ContinuousClock.Instant)?>(nil)
   /// Whether `id`'s shim has written its exit file (cheap: no read).
   func exitRecorded(_ id: String) -> Bool {
     let directory = containersDirectory
     let fd: Int32 = Self.containersFD.withLock { cached in
-      if let cached, cached.path == directory { return cached.fd }
+      // The open directory must still be the one at the path (checked at most once a second).
+      if let current = cached, current.path == directory {
+        if ContinuousClock.now - current.checked < .seconds(1) { return current.fd }
+        var open = stat(), named = stat()
+        if fstat(current.fd, &open) == 0, stat(directory, &named) == 0, open.st_ino == named.st_ino, open.st_dev == named.st_dev {
+          cached = (current.path, current.fd, ContinuousClock.now)
+          return current.fd
+        }
+      }
       let opened = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
       guard opened >= 0 else { return -1 }
       if let cached { close(cached.fd) }
-      cached = (directory, opened)
+      cached = (directory, opened, ContinuousClock.now)
       return opened
     }
     guard fd >= 0 else { return FilePath.exists(bundle(id) + "/exit") }

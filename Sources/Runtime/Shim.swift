@@ -170,12 +170,13 @@ public struct ShimLauncher: Sendable {
   public static func waitForExit(directory: String, timeout: Duration) async -> ContainerExit? {
     let deadline = ContinuousClock.now + timeout
     if let exit = ContainerExit.read(directory: directory) { return exit }
-    // The shim answers `wait` right after it writes the exit file: no polling delay. Its socket timeout is
-    // in whole seconds, so shorter waits (and a shim that cannot answer) poll the exit file instead.
-    if timeout >= .seconds(1), let answer = try? await request(directory: directory, "wait", timeout: timeout), answer.hasPrefix("exited"),
-      let exit = ContainerExit.read(directory: directory)
-    {
-      return exit
+    // The shim answers `wait` right after it writes the exit file: no polling delay. Each wait holds a
+    // thread, so it asks in slices of a second (a long grace period never pins a thread for its length); a
+    // shim that cannot answer, and the last part of a second, fall back to polling the exit file.
+    while deadline - ContinuousClock.now >= .seconds(1) {
+      guard let answer = try? await request(directory: directory, "wait", timeout: .seconds(1)) else { break }
+      if let exit = ContainerExit.read(directory: directory) { return exit }
+      if answer.hasPrefix("exited") { break }
     }
     var interval = Duration.milliseconds(5)
     while true {

@@ -21,14 +21,14 @@ public enum SignalNames {
     if upper.hasPrefix("RTMIN") {
       let rest = upper.dropFirst(5)
       if rest.isEmpty { return rtmin }
-      guard rest.first == "+", let offset = Int32(rest.dropFirst()), rtmin + offset <= rtmax else { return nil }
-      return rtmin + offset
+      guard rest.first == "+", let offset = UInt8(rest.dropFirst()), offset <= 30 else { return nil }
+      return rtmin + Int32(offset)
     }
     if upper.hasPrefix("RTMAX") {
       let rest = upper.dropFirst(5)
       if rest.isEmpty { return rtmax }
-      guard rest.first == "-", let offset = Int32(rest.dropFirst()), rtmax - offset >= rtmin else { return nil }
-      return rtmax - offset
+      guard rest.first == "-", let offset = UInt8(rest.dropFirst()), offset <= 30 else { return nil }
+      return rtmax - Int32(offset)
     }
     return nil
   }

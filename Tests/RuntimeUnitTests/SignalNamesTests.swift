@@ -14,6 +14,10 @@ import Testing
     #expect(SignalNames.number("RTMAX-1") == 63)
     #expect(SignalNames.number("SIGRTMIN+40") == nil)
     #expect(SignalNames.number("0") == nil)
+    // Offsets out of range, negative or huge (from an image's StopSignal) are refused, never trapped on.
+    #expect(SignalNames.number("SIGRTMIN+2147483647") == nil)
+    #expect(SignalNames.number("SIGRTMAX--2147483648") == nil)
+    #expect(SignalNames.number("RTMIN+-30") == nil)
     #expect(SignalNames.number("SIGNOPE") == nil)
   }
 }
