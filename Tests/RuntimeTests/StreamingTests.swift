@@ -110,8 +110,14 @@ import TestSupport
       try client.pump(until: "replies") { client.replied.count == 4 }
       client.write(resize, "{\"Width\":123,\"Height\":45}")
       try await Task.sleep(for: .milliseconds(300))
-      client.write(stdin, "stty size; echo marker-$((40+2))\n")
-      try client.pump(until: "the command's output") { client.text(stdout).contains("marker-42") }
+      // The resize and stdin streams are independent: under load the shell may read its first line before
+      // the resize is applied, so ask again (up to five times) until the terminal reports the new size.
+      for attempt in 1...5 {
+        client.write(stdin, "stty size; echo marker-$((40+\(attempt)))\n")
+        try client.pump(until: "the command's output") { client.text(stdout).contains("marker-\(40 + attempt)") }
+        if client.text(stdout).contains("45 123") { break }
+        try await Task.sleep(for: .milliseconds(200))
+      }
       #expect(client.text(stdout).contains("45 123"), "\(client.text(stdout))")
       client.write(stdin, "exit 7\n")
       try client.pump(until: "the shell to exit") { client.finished.contains(error) }
