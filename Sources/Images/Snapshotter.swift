@@ -107,8 +107,9 @@ public final class Snapshotter: Sendable {
 
   /// Removes a snapshot's directory and record.
   public func discard(_ id: Int64) throws(CrispError) {
-    // Staging mounts of a daemon killed mid-mount must go before the tree is removed.
-    Mounts.unmountAll(under: directory(of: id))
+    // Idmapped staging mounts (mountShifted) of a daemon killed mid-mount must go before the tree is removed.
+    let staging = "\(directory(of: id))/idmap"
+    if FilePath.exists(staging) { Mounts.unmountAll(under: staging) }
     do {
       try FilePath.removeTree(directory(of: id))
     } catch {

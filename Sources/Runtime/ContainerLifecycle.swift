@@ -44,8 +44,10 @@ extension RuntimeManager {
       throw CrispError.failedPrecondition("sandbox \(sandboxID): runtime handler \"\(sandbox.runtimeHandler)\" is gone")
     }
     let logPath = try self.logPath(directory: sandboxView.config.logDirectory, relative: config.logPath)
+    let sandboxExtra = extra(of: sandbox)
+    let userNamespace = sandboxExtra?.userNamespace
     let mounts = try resolveMounts(
-      config.mounts, recursiveReadOnly: supportsRecursiveReadOnly(sandbox.runtimeHandler), userNamespace: extra(of: sandbox)?.userNamespace)
+      config.mounts, recursiveReadOnly: supportsRecursiveReadOnly(sandbox.runtimeHandler), userNamespace: userNamespace)
     let sandboxConfig = sandboxView.config
     try SecurityChecks.checkContainer(config, sandbox: sandboxConfig)
     let security = config.linux.securityContext
@@ -125,7 +127,6 @@ extension RuntimeManager {
             }
           }
           let rootfs = directory + "/rootfs"
-          let userNamespace = extra(of: sandbox)?.userNamespace
           try images.snapshotter.prepareRootfs(owner: id, chainID: image.chainID, target: rootfs, shift: userNamespace?.shift)
           rollback.add("remove rootfs") { try self.images.snapshotter.removeRootfs(owner: id, target: rootfs) }
           images.invalidateUsage()
@@ -143,7 +144,7 @@ extension RuntimeManager {
           let cgroupsPath = cgroups.path(parent: sandboxConfig.linux.cgroupParent, id: id)
           let paths = SpecBuilder.SandboxPaths(
             hostname: sandboxFilesDirectory(sandboxID) + "/hostname", hosts: sandboxFilesDirectory(sandboxID) + "/hosts",
-            resolvConf: sandboxFilesDirectory(sandboxID) + "/resolv.conf", shm: extra(of: sandbox)?.shm,
+            resolvConf: sandboxFilesDirectory(sandboxID) + "/resolv.conf", shm: sandboxExtra?.shm,
             netns: sandbox.netnsPath.isEmpty ? nil : sandbox.netnsPath, userNamespace: userNamespace)
           // Volumes that asked for idmapping are seen through the pod's user namespace: each gets an idmapped
           // staging mount in the bundle, which runc binds into the container; once runc has made the
@@ -152,10 +153,9 @@ extension RuntimeManager {
           var staged: [String] = []
           defer { Mounts.removeStaging(staged, in: staging) }
           var specMounts = mounts
+          // resolveMounts accepted idmapped mounts only in a pod with a user namespace.
           for (index, mount) in mounts.enumerated() where mount.idmapped {
-            guard let userNamespace else {
-              throw CrispError.invalidArgument("mounts[\(index)]: uidMappings/gidMappings need a pod with its own user namespace")
-            }
+            guard let userNamespace else { continue }
             let path = "\(staging)/\(index)"
             do {
               if FilePath.isDirectory(mount.hostPath) {
@@ -260,9 +260,7 @@ extension RuntimeManager {
         guard let userNamespace else {
           throw CrispError.invalidArgument("mounts[\(index)]: uidMappings/gidMappings need a pod with its own user namespace")
         }
-        let uids = mount.uidMappings.map { UserNamespace.Mapping(hostID: $0.hostID, size: $0.length) }
-        let gids = mount.gidMappings.map { UserNamespace.Mapping(hostID: $0.hostID, size: $0.length) }
-        guard uids == [userNamespace.uids], gids == [userNamespace.gids], (mount.uidMappings + mount.gidMappings).allSatisfy({ $0.containerID == 0 }) else {
+        guard SecurityChecks.isPodMapping(mount.uidMappings, userNamespace.uids), SecurityChecks.isPodMapping(mount.gidMappings, userNamespace.gids) else {
           throw CrispError.invalidArgument("mounts[\(index)].uidMappings/gidMappings: must be the pod's own mappings (one range each, from container id 0)")
         }
         guard mount.propagation == .propagationPrivate else {
@@ -427,11 +425,7 @@ extension RuntimeManager {
     let id = record.id
     if record.state == .creating { ShimLauncher.killCreating(directory: bundle(id), id: id) }
     if let sandbox = try store.sandbox(id: record.sandboxID), let runtime = runtimes[sandbox.runtimeHandler] {
-      if ContainerExit.read(directory: bundle(id)) != nil {
-        try await runtime.delete(stopped: id)
-      } else {
-        try await runtime.delete(id)
-      }
+      try await deleteRuntimeState(id, runtime: runtime)
     } else {
       for runtime in runtimes.values { try? await runtime.delete(id) }
     }

@@ -114,7 +114,9 @@ public final class RuntimeManager: Sendable {
       linux.cgroupsPath = cgroups.path(parent: "/crisp-probe-\(getpid())", id: name)
       spec.linux = linux
       do {
-        try FilePath.makeDirectories(directory, mode: 0o700)
+        // 0711 all the way: the user-namespace probe's container root is an unmapped id on the node and
+        // must reach its root filesystem under here.
+        try FilePath.makeDirectories(directory, mode: 0o711)
         try writeSpec(spec, to: directory)
         try await runtime.delete(id)
         try await runtime.probeCreate(id, bundle: directory)
@@ -155,9 +157,7 @@ public final class RuntimeManager: Sendable {
       if !NetworkNamespace.isPinned(userns) {
         try await UserNamespace.create(at: userns, uids: mapping, gids: mapping, netnsPath: nil)
       }
-      // The container's root (an unmapped id on the node) must be able to reach its root filesystem.
       try FilePath.makeDirectories(directory, mode: 0o711)
-      chmod(FilePath.directory(of: directory), 0o711)
       try images.snapshotter.prepareRootfs(
         owner: id, chainID: image.chainID, target: directory + "/rootfs", shift: .init(userns: userns, rootUID: mapping.hostID, rootGID: mapping.hostID))
       try writeSpec(spec, to: directory)
@@ -207,6 +207,16 @@ public final class RuntimeManager: Sendable {
   }
   func bundle(_ id: String) -> String { FilePath.join(containersDirectory, id) }
   func netnsPath(_ id: String) -> String { FilePath.join(config.state, "netns/\(id)") }
+  /// Removes `id` from its runtime: natively once its shim has recorded the exit (``OCIRuntime/delete(stopped:)``),
+  /// else through the runtime's `delete --force`.
+  func deleteRuntimeState(_ id: String, runtime: OCIRuntime) async throws(CrispError) {
+    if exitRecorded(id) {
+      try await runtime.delete(stopped: id)
+    } else {
+      try await runtime.delete(id)
+    }
+  }
+
   /// Where a user-namespaced sandbox's user namespace is pinned.
   func usernsPath(_ id: String) -> String { FilePath.join(config.state, "userns/\(id)") }
   /// Where a new sandbox's namespace is pinned: by id under the state directory, or (with `cni.netns_dir`)

@@ -306,13 +306,7 @@ extension RuntimeManager {
   func destroySandbox(_ record: SandboxRecord) async throws(CrispError) {
     let id = record.id
     if record.state == .creating { ShimLauncher.killCreating(directory: bundle(id), id: id) }
-    if let runtime = runtimes[record.runtimeHandler] {
-      if ContainerExit.read(directory: bundle(id)) != nil {
-        try await runtime.delete(stopped: id)
-      } else {
-        try await runtime.delete(id)
-      }
-    }
+    if let runtime = runtimes[record.runtimeHandler] { try await deleteRuntimeState(id, runtime: runtime) }
     try images.snapshotter.removeRootfs(owner: id, target: bundle(id) + "/rootfs")
     let extra = extra(of: record)
     if let shm = extra?.shm ?? Optional(shmPath(id)) { try Mounts.unmount(shm) }

@@ -98,6 +98,12 @@ enum SecurityChecks {
     return (uids, gids)
   }
 
+  /// Whether `list` is exactly the pod's range: one mapping, from container id 0, with its host id and size.
+  static func isPodMapping(_ list: [Runtime_V1_IDMapping], _ mapping: UserNamespace.Mapping) -> Bool {
+    guard list.count == 1, let only = list.first else { return false }
+    return only.containerID == 0 && only.hostID == mapping.hostID && only.length == mapping.size
+  }
+
   /// A container follows its pod: the same mapping in mode POD, or no options at all.
   static func checkContainerUserNamespace(
     _ namespaces: Runtime_V1_NamespaceOption, pod: (uids: UserNamespace.Mapping, gids: UserNamespace.Mapping)?
@@ -110,10 +116,7 @@ enum SecurityChecks {
       guard pod == nil else { throw CrispError.invalidArgument("\(field).mode: NODE in a pod that has its own user namespace") }
     case .pod:
       guard let pod else { throw CrispError.invalidArgument("\(field).mode: POD, but the pod sandbox runs in the node's user namespace") }
-      let uids = options.uids.map { UserNamespace.Mapping(hostID: $0.hostID, size: $0.length) }
-      let gids = options.gids.map { UserNamespace.Mapping(hostID: $0.hostID, size: $0.length) }
-      let sameStart = options.uids.allSatisfy { $0.containerID == 0 } && options.gids.allSatisfy { $0.containerID == 0 }
-      guard (uids.isEmpty || uids == [pod.uids]) && (gids.isEmpty || gids == [pod.gids]) && sameStart else {
+      guard options.uids.isEmpty || isPodMapping(options.uids, pod.uids), options.gids.isEmpty || isPodMapping(options.gids, pod.gids) else {
         throw CrispError.invalidArgument("\(field): the container's mappings differ from its pod's")
       }
     case .container, .target:
