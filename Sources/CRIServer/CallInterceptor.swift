@@ -10,7 +10,37 @@ struct CallInterceptor: ServerInterceptor {
   /// Told when calls start and end, to trim memory once the daemon is quiet.
   var trimmer: IdleTrimmer?
 
+  /// Calls answered from the store and from memory, with no waiting on the kernel beyond a few small
+  /// reads: they stay on the socket's event loop thread (``EventLoopTaskExecutor``). kubelet polls these
+  /// every second or so; every other call goes to the concurrency pool.
+  static let quickMethods: Set<String> = [
+    "Version", "Status", "RuntimeConfig", "ListContainers", "ListPodSandbox", "ContainerStatus", "ListImages", "ImageStatus",
+    "ListMetricDescriptors",
+  ]
+
   func intercept<Input: Sendable, Output: Sendable>(
+    request: StreamingServerRequest<Input>,
+    context: ServerContext,
+    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+  ) async throws -> StreamingServerResponse<Output> {
+    if Self.quickMethods.contains(context.descriptor.method) {
+      return try await handle(request: request, context: context, next: next)
+    }
+    // Off the loop for the whole call: the handler, and the body it produces later.
+    var response = try await withTaskExecutorPreference(globalConcurrentExecutor) {
+      try await handle(request: request, context: context, next: next)
+    }
+    if case .success(var contents) = response.accepted {
+      let producer = contents.producer
+      contents.producer = { writer in
+        try await withTaskExecutorPreference(globalConcurrentExecutor) { try await producer(writer) }
+      }
+      response = StreamingServerResponse(accepted: .success(contents))
+    }
+    return response
+  }
+
+  private func handle<Input: Sendable, Output: Sendable>(
     request: StreamingServerRequest<Input>,
     context: ServerContext,
     next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>

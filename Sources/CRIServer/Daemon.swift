@@ -61,8 +61,10 @@ public struct Daemon: Sendable {
     let trimmer = IdleTrimmer()
     var transportConfig = HTTP2ServerTransport.Posix.Config.defaults
     transportConfig.rpc.maxRequestPayloadSize = Self.maxReceiveMessageSize
+    let executor = EventLoopTaskExecutor()
     let transport = HTTP2ServerTransport.Posix(
-      listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext, config: transportConfig)
+      listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext, config: transportConfig,
+      eventLoopGroup: executor.group)
     let server = GRPCServer(
       transport: transport,
       services: [
@@ -72,7 +74,7 @@ public struct Daemon: Sendable {
       interceptors: [CallInterceptor(logger: logger, trimmer: trimmer)])
 
     let group = ServiceGroup(configuration: .init(
-      services: [.init(service: CRIServerService(server: server))],
+      services: [.init(service: CRIServerService(server: server, executor: executor))],
       gracefulShutdownSignals: [.sigterm, .sigint],
       logger: logger))
     logger.info("serving", metadata: [
@@ -185,10 +187,12 @@ public struct Daemon: Sendable {
 /// calls finish.
 private struct CRIServerService: Service {
   let server: GRPCServer<HTTP2ServerTransport.Posix>
+  let executor: EventLoopTaskExecutor
 
   func run() async throws {
     try await withGracefulShutdownHandler {
-      try await server.serve()
+      // Every task the server starts (connections, streams, handlers) inherits this preference.
+      try await withTaskExecutorPreference(executor) { try await server.serve() }
     } onGracefulShutdown: {
       server.beginGracefulShutdown()
     }

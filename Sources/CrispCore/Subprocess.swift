@@ -12,6 +12,14 @@ public struct ProcessResult: Sendable {
   /// Output beyond the limit was dropped.
   public var truncated: Bool
 
+  public init(status: Int32, stdout: [UInt8], stderr: [UInt8], timedOut: Bool, truncated: Bool) {
+    self.status = status
+    self.stdout = stdout
+    self.stderr = stderr
+    self.timedOut = timedOut
+    self.truncated = truncated
+  }
+
   public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
   public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
 }
@@ -35,6 +43,31 @@ public enum Subprocess {
       newProcessGroup: newProcessGroup, extraFileDescriptors: extraFileDescriptors, onStart: onStart, onTimeout: onTimeout,
       discardOutput: discardOutput)
     let outcome: Result<ProcessResult, CrispError> = await onDedicatedThread { request.execute() }
+    return try outcome.get()
+  }
+
+  /// How a ``run(launch:what:timeout:outputLimit:onTimeout:)`` launcher ended.
+  public enum Launch: Sendable {
+    /// Running, as this pid: a child of the daemon to reap.
+    case started(Int32)
+    /// Over before it ran (a command that could not be found, say), with the result to report.
+    case finished(ProcessResult)
+    case failed(CrispError)
+  }
+
+  /// Like ``run(_:environment:stdin:timeout:outputLimit:newProcessGroup:extraFileDescriptors:onStart:onTimeout:discardOutput:)``,
+  /// for a process started by `launch` instead of posix_spawn: it receives the descriptors for the process's
+  /// stdin (-1: /dev/null), stdout and stderr. `what` names the process in messages.
+  public static func run(
+    launch: @escaping @Sendable (_ stdin: Int32, _ stdout: Int32, _ stderr: Int32) -> Launch, what: String, timeout: Duration? = nil,
+    outputLimit: Int = 16 << 20, onTimeout: (@Sendable () -> Void)? = nil
+  ) async throws(CrispError) -> ProcessResult {
+    var request = Request(
+      arguments: [what], environment: nil, stdin: nil, timeout: timeout, outputLimit: outputLimit, newProcessGroup: false,
+      extraFileDescriptors: [], onStart: nil, onTimeout: onTimeout, discardOutput: false)
+    request.launcher = launch
+    let prepared = request
+    let outcome: Result<ProcessResult, CrispError> = await onDedicatedThread { prepared.execute() }
     return try outcome.get()
   }
 
@@ -121,9 +154,11 @@ public enum Subprocess {
     /// stdout and stderr go to /dev/null: for programs whose children inherit them and live on (runc create
     /// hands its stdio to the container), where waiting for end-of-file would wait for the child.
     var discardOutput: Bool
+    /// Starts the process instead of posix_spawn (see ``Subprocess/run(launch:what:timeout:outputLimit:onTimeout:)``).
+    var launcher: (@Sendable (Int32, Int32, Int32) -> Launch)?
 
     func execute() -> Result<ProcessResult, CrispError> {
-      guard let program = arguments.first, program.hasPrefix("/") else {
+      guard let program = arguments.first, launcher != nil || program.hasPrefix("/") else {
         return .failure(CrispError.internalError("subprocess: \"\(arguments.first ?? "")\" is not an absolute path"))
       }
       var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1], inPipe: [Int32] = [-1, -1]
@@ -131,6 +166,22 @@ public enum Subprocess {
         let error = SystemError.last("pipe", program)
         for fd in outPipe + errPipe + inPipe where fd >= 0 { close(fd) }
         return .failure(CrispError.internalError("\(error)"))
+      }
+      if let launcher {
+        let launched = launcher(stdin != nil ? inPipe[0] : -1, outPipe[1], errPipe[1])
+        close(outPipe[1])
+        close(errPipe[1])
+        if stdin != nil { close(inPipe[0]) }
+        switch launched {
+        case .started(let pid):
+          return .success(collect(pid: pid, stdout: outPipe[0], stderr: errPipe[0], stdin: stdin != nil ? inPipe[1] : -1))
+        case .finished(let result):
+          for fd in [outPipe[0], errPipe[0], stdin != nil ? inPipe[1] : -1] where fd >= 0 { close(fd) }
+          return .success(result)
+        case .failed(let error):
+          for fd in [outPipe[0], errPipe[0], stdin != nil ? inPipe[1] : -1] where fd >= 0 { close(fd) }
+          return .failure(error)
+        }
       }
       let (pid, spawned) = Subprocess.posixSpawn(arguments, environment: environment, newProcessGroup: newProcessGroup) { actions in
         if stdin != nil {
@@ -157,23 +208,28 @@ public enum Subprocess {
         return .failure(CrispError(.failedPrecondition, "cannot run \(program): \(SystemError("posix_spawn", program, errno: spawned).strerror)"))
       }
       onStart?(pid)
-      if let stdin {
+      return .success(collect(pid: pid, stdout: outPipe[0], stderr: errPipe[0], stdin: stdin != nil ? inPipe[1] : -1))
+    }
+
+    /// Feeds stdin, gathers stdout and stderr until both end (killing the process past its timeout), reaps it.
+    private func collect(pid: Int32, stdout outFD: Int32, stderr errFD: Int32, stdin inFD: Int32) -> ProcessResult {
+      if let stdin, inFD >= 0 {
         // Small inputs (JSON configs); a full pipe buffer would need a writer thread, so they stay small.
         stdin.withUnsafeBytes { raw in
           var offset = 0
           while offset < raw.count {
-            let n = write(inPipe[1], raw.baseAddress! + offset, raw.count - offset)
+            let n = write(inFD, raw.baseAddress! + offset, raw.count - offset)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             offset += n
           }
         }
-        close(inPipe[1])
+        close(inFD)
       }
       var result = ProcessResult(status: 0, stdout: [], stderr: [], timedOut: false, truncated: false)
       var deadline = timeout.map { ContinuousClock.now + $0 }
       var graceGiven = false
-      var open = [outPipe[0], errPipe[0]]
+      var open = [outFD, errFD]
       var buffer = [UInt8](repeating: 0, count: 64 * 1024)
       while open.contains(where: { $0 >= 0 }) {
         var fds = open.filter { $0 >= 0 }.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
@@ -214,7 +270,7 @@ public enum Subprocess {
       var status: Int32 = 0
       while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
       result.status = exitCode(status)
-      return .success(result)
+      return result
     }
   }
 

@@ -440,6 +440,7 @@ extension RuntimeManager {
     let name = containerExtra(record)?.reservedName ?? ""
     try store.deleteContainer(id, reservedName: name)
     decodedContainers.withLock { $0[id] = nil }
+    execProfiles.withLock { $0[id] = nil }
     statsMemory.forget(id)
     publishStopped(id)
     if record.state != .creating { events.publish(ContainerEvent(containerID: id, sandboxID: record.sandboxID, kind: .deleted)) }
@@ -525,6 +526,31 @@ extension RuntimeManager {
     guard let sandbox = try store.sandbox(id: record.sandboxID), let runtime = runtimes[sandbox.runtimeHandler] else {
       throw CrispError.failedPrecondition("container \(id): its sandbox is gone")
     }
+    let deadline: Duration? = timeout > 0 ? .seconds(timeout) : nil
+    let result: ProcessResult
+    if case .success(let profile) = execProfile(id), record.pid > 0 {
+      do {
+        result = try await ContainerExec.run(profile, pid: Int32(truncatingIfNeeded: record.pid), id: id, command: command, timeout: deadline)
+      } catch where error.code == .internal {
+        // The command did not start (joining the container failed): the OCI runtime may still manage it.
+        logger.warning("crisp's own exec failed; using the OCI runtime's", metadata: ["container": "\(id)", "error": "\(error.message)"])
+        result = try await runtimeExec(id, runtime: runtime, command: command, timeout: deadline)
+      }
+    } else {
+      result = try await runtimeExec(id, runtime: runtime, command: command, timeout: deadline)
+    }
+    if result.timedOut {
+      throw CrispError(.deadlineExceeded, "command \(command) in container \(id) timed out after \(timeout)s")
+    }
+    if result.status != 0 && result.stdout.isEmpty && result.stderr.isEmpty {
+      throw CrispError(.internal, "exec in container \(id): exit status \(result.status)")
+    }
+    return result
+  }
+
+  /// `runc exec`, for containers whose spec asks for what crisp's own exec does not apply (an AppArmor
+  /// profile, say). A command the runtime cannot start comes back as the command's own failure output.
+  private func runtimeExec(_ id: String, runtime: OCIRuntime, command: [String], timeout: Duration?) async throws(CrispError) -> ProcessResult {
     let pidFile = bundle(id) + "/exec-\(Self.newID().prefix(12)).pid"
     defer { try? FilePath.remove(pidFile) }
     var arguments = [runtime.binary, "--root", runtime.root]
@@ -532,20 +558,29 @@ extension RuntimeManager {
     arguments += ["exec", "--pid-file", pidFile, id] + command
     // On timeout the command itself is killed first, so runc reaps it and exits on its own; killing runc
     // first would orphan the command.
-    let result = try await Subprocess.run(arguments, timeout: timeout > 0 ? .seconds(timeout) : nil, onTimeout: {
+    return try await Subprocess.run(arguments, timeout: timeout, onTimeout: {
       if let text = try? FilePath.readText(pidFile), let pid = Int32(text.trimmingSpaces), pid > 0 { kill(pid, SIGKILL) }
     })
-    if result.timedOut {
-      throw CrispError(.deadlineExceeded, "command \(command) in container \(id) timed out after \(timeout)s")
+  }
+
+  /// The container's exec profile, read from its spec once.
+  func execProfile(_ id: String) -> Result<ExecProfile, ExecProfile.Unsupported> {
+    if let known = execProfiles.withLock({ $0[id] }) { return known }
+    let profile: Result<ExecProfile, ExecProfile.Unsupported>
+    do {
+      guard let data = try FilePath.read(bundle(id) + "/config.json") else { throw ExecProfile.Unsupported(reason: "no config.json") }
+      let spec = try JSONDecoder().decode(OCISpec.self, from: Data(data))
+      profile = .success(try ExecProfile.make(spec))
+    } catch let error as ExecProfile.Unsupported {
+      profile = .failure(error)
+    } catch {
+      profile = .failure(ExecProfile.Unsupported(reason: "spec unreadable: \(error)"))
     }
-    if result.status != 0 && result.stdout.isEmpty && result.stderr.isEmpty {
-      throw CrispError(.internal, "exec in container \(id): exit status \(result.status)")
+    if case .failure(let problem) = profile {
+      logger.info("ExecSync in this container goes through the OCI runtime", metadata: ["container": "\(id)", "reason": "\(problem.reason)"])
     }
-    if result.status != 0, result.stderrText.contains("exec failed") || result.stderrText.contains("executable file not found") {
-      // The runtime could not start the command at all: report it as the command's own failure output.
-      return result
-    }
-    return result
+    execProfiles.withLock { $0[id] = profile }
+    return profile
   }
 
   /// Asks the container's shim to reopen its log file (kubelet rotated it).

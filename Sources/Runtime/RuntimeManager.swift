@@ -59,6 +59,9 @@ public final class RuntimeManager: Sendable {
   }
   /// Decoded container configs by id (immutable once created), for fast lists.
   let decodedContainers = Mutex<[String: (config: Runtime_V1_ContainerConfig, mounts: [SpecBuilder.ResolvedMount])]>([:])
+  /// How each container's ExecSync commands start: crisp's own exec with the container's profile, or the
+  /// OCI runtime's (the reason why). Read from the container's spec on first use.
+  let execProfiles = Mutex<[String: Result<ExecProfile, ExecProfile.Unsupported>]>([:])
   /// Decoded sandbox configs by id.
   let decodedSandboxes = Mutex<[String: Runtime_V1_PodSandboxConfig]>([:])
   /// The daemon's own oom_score_adj, the floor for children under `restrict_oom_score_adj`.

@@ -3,6 +3,7 @@ import CRIAPI
 import CrispCore
 import Foundation
 import GRPCCore
+import GRPCNIOTransportHTTP2
 import Images
 import Logging
 import Registry
@@ -29,6 +30,8 @@ struct CrispBench: AsyncParsableCommand {
         pods-memory  daemon RSS with 20 pods, and helper-process RSS per pod
         concurrency  20 RunPodSandbox at once
         exec-stream  Exec over SPDY: time to the first stdout byte, and 100 MB of stdout throughput
+        calls     Version, and ListContainers / ListPodSandbox as the node is: 200 calls in a row on one
+                  connection each, as kubelet's polling makes them (steady-state cost per call)
         all       every scenario above
       deploy/bench.sh sets up a loopback registry, crisp and containerd, and runs this.
       """)
@@ -48,7 +51,7 @@ struct CrispBench: AsyncParsableCommand {
   func run() async throws {
     var endpoints = [CRIEndpoint(name: name, address: endpoint)]
     if let compare { endpoints.append(CRIEndpoint(name: compareName, address: compare)) }
-    let everything = ["memory", "pull", "network", "unpack", "sandbox", "container", "list", "pods-memory", "concurrency", "exec-stream"]
+    let everything = ["memory", "pull", "network", "unpack", "sandbox", "container", "list", "pods-memory", "concurrency", "exec-stream", "calls"]
     let selected = Set(scenarios.contains("all") ? everything : scenarios)
     let known = Set(everything)
     if let unknown = selected.subtracting(known).first { throw ValidationError("unknown scenario \"\(unknown)\"") }
@@ -56,6 +59,7 @@ struct CrispBench: AsyncParsableCommand {
     emit(report.header)
     if selected.contains("memory") { await memoryScenario(endpoints, report) }
     if selected.contains("pull") { try await pullScenario(endpoints, report) }
+    if selected.contains("calls") { await callsScenario(endpoints, report) }
     let podScenarios = ["sandbox", "container", "list", "pods-memory", "concurrency", "exec-stream"].filter(selected.contains)
     if !podScenarios.isEmpty {
       guard let containerImage else { throw ValidationError("\(podScenarios.joined(separator: ", ")) need --container-image") }
@@ -98,6 +102,34 @@ struct CrispBench: AsyncParsableCommand {
     }
     report.add("daemon RSS, idle", target: "crisp ≤ 22 MB", rss)
     report.add("daemon PSS, idle", pss)
+  }
+
+  /// Each call timed alone, 200 in a row on one connection per endpoint: what a poller such as kubelet
+  /// pays per call once its connection is warm. The single-call rows of `list` include first-call costs.
+  private func callsScenario(_ endpoints: [CRIEndpoint], _ report: Report) async {
+    let calls: [(String, @Sendable (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>) async throws -> Void)] = [
+      ("Version", { _ = try await $0.version(.init()) }),
+      ("ListContainers", { _ = try await $0.listContainers(.init()) }),
+      ("ListPodSandbox", { _ = try await $0.listPodSandbox(.init()) }),
+    ]
+    for (name, call) in calls {
+      var results: [String: Samples] = [:]
+      for endpoint in endpoints {
+        var samples = Samples(unit: "s")
+        do {
+          samples.values = try await endpoint.withClients { runtime, _ in
+            try await call(runtime)
+            var values: [Double] = []
+            for _ in 0..<200 { values.append(try await time { try await call(runtime) }) }
+            return values
+          }
+        } catch {
+          samples.unsupported = "\(error)"
+        }
+        results[endpoint.name] = samples
+      }
+      report.add("\(name), 200 calls on one connection", results)
+    }
   }
 
   private func pullScenario(_ endpoints: [CRIEndpoint], _ report: Report) async throws {

@@ -205,6 +205,59 @@ import TestSupport
     }
   }
 
+  /// crisp starts ExecSync commands itself (not through `runc exec`): the command must be confined exactly as
+  /// the container's own process is. Compared from inside, against the container's process, for a
+  /// plain container, a confined one (user, groups, dropped capabilities, no_new_privs, seccomp, read-only
+  /// root) and a privileged one.
+  @Test func execSyncCommandsAreConfinedLikeTheContainer() async throws {
+    try await PodHarness.with { pods in
+      var podConfig = pods.podConfig("exec-parity")
+      podConfig.linux.securityContext.privileged = true
+      let pod = try await pods.runPod(podConfig)
+      var confined = pods.containerConfig("confined", command: ["/bin/sleep", "1002"])
+      confined.linux.securityContext.runAsUser = .with { $0.value = 1000 }
+      confined.linux.securityContext.runAsGroup = .with { $0.value = 2000 }
+      confined.linux.securityContext.supplementalGroups = [3000, 3001]
+      confined.linux.securityContext.noNewPrivs = true
+      confined.linux.securityContext.readonlyRootfs = true
+      confined.linux.securityContext.capabilities.dropCapabilities = ["ALL"]
+      confined.linux.securityContext.capabilities.addCapabilities = ["NET_BIND_SERVICE", "CHOWN"]
+      confined.linux.securityContext.seccomp = .with { $0.profileType = .runtimeDefault }
+      confined.workingDir = "/tmp"
+      var privileged = pods.containerConfig("privileged", command: ["/bin/sleep", "1003"])
+      privileged.linux.securityContext.privileged = true
+      let fields = "Uid Gid Groups Umask CapInh CapPrm CapEff CapBnd CapAmb NoNewPrivs Seccomp Seccomp_filters"
+      // The container's process is `sleep <n>`, found by its command line (the pod's pause is pid 1).
+      func script(_ n: Int) -> String {
+        """
+        for p in /proc/[0-9]*; do [ "$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)" = "/bin/sleep \(n) " ] && P=$p; done
+        for f in \(fields); do a=$(grep "^$f:" $P/status); b=$(grep "^$f:" /proc/self/status); \\
+          [ "$a" = "$b" ] && echo "same $f" || echo "DIFFERS $f: container '$a' exec '$b'"; done
+        for n in mnt net ipc uts pid cgroup user; do \\
+          [ -n "$(readlink $P/ns/$n)" ] && [ "$(readlink $P/ns/$n)" = "$(readlink /proc/self/ns/$n)" ] && echo "same ns $n" || echo "DIFFERS ns $n"; done
+        [ "$(cat $P/cgroup)" = "$(cat /proc/self/cgroup)" ] && echo "same cgroup" || echo "DIFFERS cgroup"
+        [ "$(cat $P/limits)" = "$(cat /proc/self/limits)" ] && echo "same limits" || echo "DIFFERS limits"
+        [ "$(cat $P/oom_score_adj)" = "$(cat /proc/self/oom_score_adj)" ] && echo "same oom" || echo "DIFFERS oom"
+        [ "$(readlink $P/cwd)" = "$(pwd)" ] && echo "same cwd" || echo "DIFFERS cwd"
+        """
+      }
+      let cases = [("plain", pods.containerConfig("plain", command: ["/bin/sleep", "1001"]), 1001), ("confined", confined, 1002), ("privileged", privileged, 1003)]
+      for (name, config, n) in cases {
+        let id = try await pods.runContainer(pod, podConfig, config)
+        let result = try await pods.exec(id, ["/bin/sh", "-c", script(n)])
+        let lines = Self.text(result).split(separator: "\n")
+        #expect(lines.count == 12 + 7 + 4, "\(name): \(Self.text(result)) \(String(decoding: result.stderr, as: UTF8.self))")
+        for line in lines { #expect(line.hasPrefix("same"), "\(name): \(line)") }
+      }
+      // A command the image does not have: the shell's answer, 127, with the reason on stderr.
+      let plain = try await pods.runContainer(pod, podConfig, pods.containerConfig("missing", command: ["/bin/sleep", "1000"]))
+      let missing = try await pods.exec(plain, ["no-such-command"])
+      #expect(missing.exitCode == 127)
+      #expect(String(decoding: missing.stderr, as: UTF8.self).contains("executable file not found"), "\(String(decoding: missing.stderr, as: UTF8.self))")
+      #expect(try await pods.exec(plain, ["/etc/hostname"]).exitCode == 126)
+    }
+  }
+
   @Test func whatCrispDoesNotEnforceIsRefusedNotIgnored() async throws {
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("refusals")

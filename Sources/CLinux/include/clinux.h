@@ -97,4 +97,55 @@ int crisp_fsconfig_string(int fd, const char *key, const char *value);
 int crisp_fsconfig_create(int fd);
 int crisp_fsmount(int fd);
 int crisp_move_mount_to(int mountfd, const char *target);
+
+/// One resource limit for crisp_exec_in_container (RLIMIT_* number, soft and hard values).
+struct crisp_exec_rlimit {
+  int resource;
+  uint64_t soft;
+  uint64_t hard;
+};
+
+/// A command to run inside a running container, with the container's own confinement: what `runc exec`
+/// does, without starting runc. Every field is prepared by the caller; the children only make system calls.
+struct crisp_exec_request {
+  /// pidfd of the container's init, and the CLONE_NEW* namespaces of it to join (all in one setns).
+  int pidfd;
+  int namespaces;
+  /// `cgroup.procs` of each of the container's cgroups, opened for writing.
+  const int *cgroup_procs;
+  int cgroup_count;
+  int set_oom_score_adj;
+  int oom_score_adj;
+  /// NULL-terminated; argv[0] without a slash is looked up in `search_path` (colon-separated).
+  const char *const *argv;
+  const char *const *envp;
+  const char *search_path;
+  const char *cwd;
+  uint32_t uid;
+  uint32_t gid;
+  const uint32_t *groups;
+  int group_count;
+  uint32_t umask;
+  /// Capability sets as bit masks; `last_cap` is the kernel's highest capability number.
+  uint64_t bounding, effective, permitted, inheritable, ambient;
+  int last_cap;
+  const struct crisp_exec_rlimit *rlimits;
+  int rlimit_count;
+  int no_new_privileges;
+  /// A classic BPF seccomp program (struct sock_filter[]) and SECCOMP_FILTER_FLAG_* flags; NULL for none.
+  const void *filter;
+  int filter_instructions;
+  unsigned int filter_flags;
+  /// Descriptors for the command's stdin, stdout and stderr (-1: /dev/null).
+  int stdin_fd, stdout_fd, stderr_fd;
+};
+
+/// Starts `request` in its container and returns once the command has been exec'd (or failed to start).
+/// Returns the pid of a small waiter process that exits with the command's status (128 + signal when it
+/// was killed), and sets *command_pid to the command itself (to kill it on a timeout). On failure returns
+/// -1, sets *failure (127: the command was not found, 126: not executable, 1: anything else) and writes
+/// the reason to `error`.
+pid_t crisp_exec_in_container(const struct crisp_exec_request *request, pid_t *command_pid, int *failure, char *error,
+                              size_t error_size);
+
 #endif
