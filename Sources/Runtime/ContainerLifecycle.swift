@@ -431,7 +431,8 @@ extension RuntimeManager {
     }
     try images.snapshotter.removeRootfs(owner: id, target: bundle(id) + "/rootfs")
     images.invalidateUsage()
-    Mounts.unmountAll(under: bundle(id) + "/idmap")
+    // Idmapped views exist only for containers of user-namespaced pods.
+    if FilePath.exists(bundle(id) + "/idmap") { Mounts.unmountAll(under: bundle(id) + "/idmap") }
     do {
       try FilePath.removeTree(bundle(id))
     } catch {
@@ -484,8 +485,16 @@ extension RuntimeManager {
   }
 
   public func containers() throws(CrispError) -> [ContainerView] {
+    let changeCount = store.changeCount
+    let records: [ContainerRecord]
+    if let listed = listedContainers.withLock({ $0 }), listed.changeCount == changeCount {
+      records = listed.records
+    } else {
+      records = try store.allContainers()
+      listedContainers.withLock { $0 = (changeCount, records) }
+    }
     var result: [ContainerView] = []
-    for record in try store.allContainers() where record.state != .creating {
+    for record in records where record.state != .creating {
       result.append(try view(try refreshed(record)))
     }
     return result

@@ -62,8 +62,12 @@ public final class RuntimeManager: Sendable {
   /// How each container's ExecSync commands start: crisp's own exec with the container's profile, or the
   /// OCI runtime's (the reason why). Read from the container's spec on first use.
   let execProfiles = Mutex<[String: Result<ExecProfile, ExecProfile.Unsupported>]>([:])
-  /// Decoded sandbox configs by id.
-  let decodedSandboxes = Mutex<[String: Runtime_V1_PodSandboxConfig]>([:])
+  /// Decoded sandbox configs by id, with whether the pod uses the host's network (both fixed at creation).
+  let decodedSandboxes = Mutex<[String: (config: Runtime_V1_PodSandboxConfig, hostNetwork: Bool)]>([:])
+  /// The last container and sandbox records read for a list, with the store's ``Store/changeCount`` then:
+  /// reused while nothing was written since.
+  let listedContainers = Mutex<(changeCount: UInt64, records: [ContainerRecord])?>(nil)
+  let listedSandboxes = Mutex<(changeCount: UInt64, records: [SandboxRecord])?>(nil)
   /// The daemon's own oom_score_adj, the floor for children under `restrict_oom_score_adj`.
   let daemonOOMScore: Int
   /// Without CAP_SYS_RESOURCE no child can go below the daemon's score either: the kernel refuses, and runc

@@ -244,14 +244,11 @@ extension RuntimeManager {
   /// for an id that never existed.
   public func stopPodSandbox(_ rawID: String) async throws(CrispError) {
     guard let id = try resolveID(rawID, table: "sandboxes"), try store.sandbox(id: id) != nil else { return }
-    for container in try store.containers(inSandbox: id) {
-      try await stopContainer(container.id, timeout: 0)
-    }
     try await locks.with(id) { () async throws(CrispError) -> Void in
       guard var current = try store.sandbox(id: id) else { return }
-      // CNI DEL (it releases the pod's IP) runs while the pause container stops: the pinned namespace outlives
-      // the process. A failure leaves the attachment saved and the sandbox NOTREADY, and the next stop (or
-      // removal) runs DEL again.
+      // CNI DEL (it releases the pod's IP) runs while the containers and the pause container stop: the pinned
+      // namespace outlives the processes, and they are being killed anyway. A failure leaves the attachment
+      // saved and the sandbox NOTREADY, and the next stop (or removal) runs DEL again.
       let networks = self.networks
       let cacheFile = networkCacheFile(id)
       let teardown = Task { () -> CrispError? in
@@ -263,6 +260,9 @@ extension RuntimeManager {
         }
       }
       do throws(CrispError) {
+        for container in try store.containers(inSandbox: id) {
+          try await stopContainer(container.id, timeout: 0)
+        }
         if let runtime = runtimes[current.runtimeHandler], ContainerExit.read(directory: bundle(id)) == nil, ShimLauncher.isRunning(directory: bundle(id)) {
           if await !ShimLauncher.signal(directory: bundle(id), SIGKILL) {
             // Already gone is fine; anything else is reported below if it keeps running.
@@ -350,7 +350,15 @@ extension RuntimeManager {
   }
 
   public func sandboxes() throws(CrispError) -> [SandboxView] {
-    try store.allSandboxes().filter { $0.state != .creating }.map { record throws(CrispError) in
+    let changeCount = store.changeCount
+    let records: [SandboxRecord]
+    if let listed = listedSandboxes.withLock({ $0 }), listed.changeCount == changeCount {
+      records = listed.records
+    } else {
+      records = try store.allSandboxes()
+      listedSandboxes.withLock { $0 = (changeCount, records) }
+    }
+    return try records.filter { $0.state != .creating }.map { record throws(CrispError) in
       var record = record
       if record.state == .ready, exitRecorded(record.id), ContainerExit.read(directory: bundle(record.id)) != nil {
         record.state = .notready
@@ -361,17 +369,17 @@ extension RuntimeManager {
   }
 
   private func view(_ record: SandboxRecord) throws(CrispError) -> SandboxView {
-    let config: Runtime_V1_PodSandboxConfig
     if let cached = decodedSandboxes.withLock({ $0[record.id] }) {
-      config = cached
-    } else {
-      do {
-        config = try Runtime_V1_PodSandboxConfig(serializedBytes: record.config)
-      } catch {
-        throw CrispError.internalError("sandbox \(record.id): stored config unreadable: \(error)")
-      }
-      decodedSandboxes.withLock { $0[record.id] = config }
+      return SandboxView(record: record, config: cached.config, hostNetwork: cached.hostNetwork)
     }
-    return SandboxView(record: record, config: config, hostNetwork: extra(of: record)?.hostNetwork ?? false)
+    let config: Runtime_V1_PodSandboxConfig
+    do {
+      config = try Runtime_V1_PodSandboxConfig(serializedBytes: record.config)
+    } catch {
+      throw CrispError.internalError("sandbox \(record.id): stored config unreadable: \(error)")
+    }
+    let hostNetwork = extra(of: record)?.hostNetwork ?? false
+    decodedSandboxes.withLock { $0[record.id] = (config, hostNetwork) }
+    return SandboxView(record: record, config: config, hostNetwork: hostNetwork)
   }
 }

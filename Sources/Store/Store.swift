@@ -1,6 +1,7 @@
 public import CrispCore
 import Foundation
 import GRDB
+import Synchronization
 
 /// crisp's metadata database: images, pod sandboxes, containers and name reservations, in SQLite at
 /// `<root>/crisp.db` (WAL mode).
@@ -12,6 +13,12 @@ import GRDB
 public final class Store: Sendable {
   private let pool: DatabasePool
   public let path: String
+  private let writes = Atomic<UInt64>(0)
+
+  /// Grows after every write transaction commits (and never otherwise): a reader that saw the same value
+  /// before two reads knows nothing changed between them, so list results can be kept in memory and reused
+  /// while it stays the same (kubelet lists every second; records change only on lifecycle calls).
+  public var changeCount: UInt64 { writes.load(ordering: .acquiring) }
 
   /// Opens (creating if needed) the database at `path` and brings its schema up to date.
   public init(path: String) throws(CrispError) {
@@ -141,6 +148,8 @@ public final class Store: Sendable {
 
   /// Runs `body` in one write transaction; a thrown error rolls everything back.
   func write<T: Sendable>(_ what: String, _ body: (Database) throws -> T) throws(CrispError) -> T {
+    // Counted after the transaction ends, even a failed one (harmless: a cache reads once more).
+    defer { writes.add(1, ordering: .releasing) }
     do {
       return try pool.write(body)
     } catch let error as CrispError {

@@ -132,6 +132,8 @@ struct PodBench: Sendable {
     await measure("ListContainers (50 running, new connection)") { runtime, elapsed in
       elapsed = try await time { _ = try await runtime.listContainers(.init()) }
     }
+    await steadyCalls(endpoints, report, "ListContainers (50 running)", target: "≤ 0.8") { _ = try await $0.listContainers(.init()) }
+    await steadyCalls(endpoints, report, "ListPodSandbox (5 pods)") { _ = try await $0.listPodSandbox(.init()) }
     await measure("ListPodSandbox (5 pods, open connection)") { runtime, elapsed in
       _ = try await runtime.version(.init())
       elapsed = try await time { _ = try await runtime.listPodSandbox(.init()) }
