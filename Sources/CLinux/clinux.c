@@ -517,7 +517,8 @@ int crisp_release_exec_fifo(const char *path, int pid, int timeout_ms) {
 /// 1 when `name` (relative to `dirfd`) is the root of a mount, 0 when not, -1 when unknown.
 int crisp_is_mount_root(int dirfd, const char *name) {
   struct statx info;
-  if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE, &info) != 0) return -1;
+  // DONT_SYNC: a hung network filesystem must not stall the question (its attributes are not needed).
+  if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_DONT_SYNC, 0, &info) != 0) return -1;
   if (!(info.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)) return -1;
   return (info.stx_attributes & STATX_ATTR_MOUNT_ROOT) ? 1 : 0;
 }

@@ -12,6 +12,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
+#include <poll.h>
+#include <time.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -32,7 +35,7 @@
 #endif
 
 // Frame kinds.
-enum { FRAME_PID = 'P', FRAME_ERROR = 'E', FRAME_NOT_FOUND = 'N', FRAME_NOT_EXECUTABLE = 'X' };
+enum { FRAME_PID = 'P', FRAME_ERROR = 'E', FRAME_NOT_FOUND = 'N', FRAME_NOT_EXECUTABLE = 'X', FRAME_TIMEOUT = 'T' };
 
 static void send_frame(int fd, char kind, const void *payload, size_t length) {
   char frame[512];
@@ -46,11 +49,25 @@ static void send_frame(int fd, char kind, const void *payload, size_t length) {
   }
 }
 
+/// Reports a failed step and exits. The payload is the errno (four bytes) and what failed: the caller
+/// formats the message, since strerror and printf are not safe in the child of a multi-threaded process.
 static void _Noreturn fail(int fd, char kind, int code, const char *what, int error) {
-  char message[400];
-  int n = snprintf(message, sizeof(message), "%s: %s", what, strerror(error));
-  send_frame(fd, kind, message, n > 0 ? (size_t)n : 0);
+  char payload[300];
+  size_t length = strlen(what);
+  if (length > sizeof(payload) - sizeof(int)) length = sizeof(payload) - sizeof(int);
+  memcpy(payload, &error, sizeof(int));
+  memcpy(payload + sizeof(int), what, length);
+  send_frame(fd, kind, payload, sizeof(int) + length);
   _exit(code);
+}
+
+/// Closes descriptors from `low` to `high` (inclusive): close_range, else one by one.
+static void close_span(int low, unsigned int high) {
+  if (syscall(SYS_close_range, low, high, 0) == 0) return;
+  struct rlimit limit;
+  unsigned int last = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY ? (unsigned int)limit.rlim_cur : 1048576;
+  if (high > last) high = last;
+  for (unsigned int fd = (unsigned int)low; fd <= high; fd++) close((int)fd);
 }
 
 /// Closes every descriptor from 3 up except those in `keep` (unsorted, small).
@@ -62,10 +79,10 @@ static void close_others(const int *keep, int count) {
       if (keep[i] >= low && (next < 0 || keep[i] < next)) next = keep[i];
     }
     if (next < 0) {
-      syscall(SYS_close_range, low, ~0U, 0);
+      close_span(low, ~0U);
       return;
     }
-    if (next > low) syscall(SYS_close_range, low, next - 1, 0);
+    if (next > low) close_span(low, (unsigned int)next - 1);
     low = next + 1;
   }
 }
@@ -77,6 +94,10 @@ static int load_filter(const struct crisp_exec_request *r) {
 
 /// The command: inside the namespaces already; becomes the container's kind of process and execs.
 static void _Noreturn run_command(const struct crisp_exec_request *r, int status) {
+  // The container's session keyring, as runc joins it for exec (the daemon's must not be reachable).
+  if (r->session_keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, r->session_keyring) < 0 && errno != ENOSYS) {
+    fail(status, FRAME_ERROR, 1, "join the session keyring", errno);
+  }
   for (int i = 0; i < r->rlimit_count; i++) {
     struct rlimit limit = {.rlim_cur = r->rlimits[i].soft, .rlim_max = r->rlimits[i].hard};
     if (setrlimit(r->rlimits[i].resource, &limit) != 0) fail(status, FRAME_ERROR, 1, "setrlimit", errno);
@@ -89,6 +110,9 @@ static void _Noreturn run_command(const struct crisp_exec_request *r, int status
       fail(status, FRAME_ERROR, 1, "drop bounding capability", errno);
     }
   }
+  // As runc: the working directory is entered as root if it can be (a directory only the user can enter is
+  // tried again after the user change).
+  int in_cwd = chdir(r->cwd) == 0;
   if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) fail(status, FRAME_ERROR, 1, "keep capabilities", errno);
   if (setgroups((size_t)r->group_count, (const gid_t *)r->groups) != 0) fail(status, FRAME_ERROR, 1, "setgroups", errno);
   if (setresgid(r->gid, r->gid, r->gid) != 0) fail(status, FRAME_ERROR, 1, "setresgid", errno);
@@ -111,7 +135,7 @@ static void _Noreturn run_command(const struct crisp_exec_request *r, int status
   }
   // Dies with its waiter (set after the user change, which clears it).
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-  if (chdir(r->cwd) != 0) fail(status, FRAME_ERROR, 1, "chdir to the container's working directory", errno);
+  if (!in_cwd && chdir(r->cwd) != 0) fail(status, FRAME_ERROR, 1, "chdir to the container's working directory", errno);
   if (r->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail(status, FRAME_ERROR, 1, "no_new_privs", errno);
   if (r->filter && r->no_new_privileges && load_filter(r) != 0) fail(status, FRAME_ERROR, 1, "seccomp", errno);
 
@@ -119,31 +143,47 @@ static void _Noreturn run_command(const struct crisp_exec_request *r, int status
   if (strchr(name, '/')) {
     execve(name, (char *const *)r->argv, (char *const *)r->envp);
     int error = errno;
-    fail(status, error == ENOENT || error == ENOTDIR ? FRAME_NOT_FOUND : FRAME_NOT_EXECUTABLE,
-         error == ENOENT || error == ENOTDIR ? 127 : 126, name, error);
+    int missing = error == ENOENT || error == ENOTDIR;
+    fail(status, missing ? FRAME_NOT_FOUND : FRAME_NOT_EXECUTABLE, missing ? 127 : 126, name, error);
   }
   int denied = 0;
+  size_t name_length = strlen(name);
   const char *directory = r->search_path;
   char candidate[4096];
   while (directory) {
     const char *end = strchr(directory, ':');
     size_t length = end ? (size_t)(end - directory) : strlen(directory);
-    int n = snprintf(candidate, sizeof(candidate), "%.*s/%s", (int)(length ? length : 1), length ? directory : ".", name);
-    if (n > 0 && (size_t)n < sizeof(candidate)) {
+    // An empty entry means the working directory.
+    const char *prefix = length ? directory : ".";
+    size_t prefix_length = length ? length : 1;
+    if (prefix_length + 1 + name_length < sizeof(candidate)) {
+      memcpy(candidate, prefix, prefix_length);
+      candidate[prefix_length] = '/';
+      memcpy(candidate + prefix_length + 1, name, name_length + 1);
       execve(candidate, (char *const *)r->argv, (char *const *)r->envp);
       if (errno == EACCES) denied = 1;
       else if (errno != ENOENT && errno != ENOTDIR) fail(status, FRAME_NOT_EXECUTABLE, 126, candidate, errno);
     }
     directory = end ? end + 1 : NULL;
   }
-  char message[400];
-  int n = snprintf(message, sizeof(message), denied ? "%s: permission denied" : "%s: executable file not found in $PATH", name);
-  send_frame(status, denied ? FRAME_NOT_EXECUTABLE : FRAME_NOT_FOUND, message, n > 0 ? (size_t)n : 0);
-  _exit(denied ? 126 : 127);
+  fail(status, denied ? FRAME_NOT_EXECUTABLE : FRAME_NOT_FOUND, denied ? 126 : 127, name, denied ? EACCES : ENOENT);
+}
+
+/// The command's pid in the waiter (0 before it exists and in the command itself): SIGTERM to the waiter
+/// kills it. The daemon signals the waiter, whose pid stays valid until the daemon reaps it, never the
+/// command's pid, which the waiter may already have reaped.
+static volatile pid_t waited_command = 0;
+
+static void kill_command(int signal) {
+  (void)signal;
+  if (waited_command > 0) kill(waited_command, SIGKILL);
 }
 
 /// The waiter: joins the container, forks the command and exits with its status.
 static void _Noreturn run_waiter(const struct crisp_exec_request *r, int status) {
+  // A copy of the daemon is about to enter the container: until the command's execve replaces it, no
+  // process in there may read its memory or open /proc/<pid>/exe (the host's crisp binary). execve resets it.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   // The status pipe must not sit where stdio goes.
   if (status < 3) status = fcntl(status, F_DUPFD_CLOEXEC, 3);
   sigset_t all;
@@ -176,10 +216,21 @@ static void _Noreturn run_waiter(const struct crisp_exec_request *r, int status)
   if (r->set_oom_score_adj) {
     int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
-      char value[16];
-      int n = snprintf(value, sizeof(value), "%d", r->oom_score_adj);
+      char digits[16];
+      int n = 0;
+      long value = r->oom_score_adj;
+      int negative = value < 0;
+      if (negative) value = -value;
+      do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+      } while (value && n < 12);
+      char text[16];
+      int length = 0;
+      if (negative) text[length++] = '-';
+      while (n) text[length++] = digits[--n];
       // Lowering it needs CAP_SYS_RESOURCE; without it the daemon's own value stays (clamped, never fatal).
-      (void)!write(fd, value, (size_t)n);
+      (void)!write(fd, text, (size_t)length);
       close(fd);
     }
   }
@@ -191,12 +242,24 @@ static void _Noreturn run_waiter(const struct crisp_exec_request *r, int status)
   pid_t command = fork();
   if (command < 0) fail(status, FRAME_ERROR, 1, "fork", errno);
   if (command == 0) run_command(r, status);
+  waited_command = command;
+  (void)sigaction(SIGTERM, &(struct sigaction){.sa_handler = kill_command}, NULL);
   send_frame(status, FRAME_PID, &command, sizeof(command));
   close(status);
   // Only the command holds the output pipes now: the caller sees end of file when it (and its children) end.
   close(0);
   close(1);
   close(2);
+  // Wait without reaping, so a late SIGTERM can only hit the command or its zombie; then reap with SIGTERM
+  // blocked.
+  siginfo_t info;
+  while (waitid(P_PID, (id_t)command, &info, WEXITED | WNOWAIT) < 0) {
+    if (errno != EINTR) _exit(255);
+  }
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigprocmask(SIG_BLOCK, &term, NULL);
   int result;
   while (waitpid(command, &result, 0) < 0) {
     if (errno != EINTR) _exit(255);
@@ -205,8 +268,8 @@ static void _Noreturn run_waiter(const struct crisp_exec_request *r, int status)
   _exit(WEXITSTATUS(result));
 }
 
-pid_t crisp_exec_in_container(const struct crisp_exec_request *request, pid_t *command_pid, int *failure, char *error,
-                              size_t error_size) {
+pid_t crisp_exec_in_container(const struct crisp_exec_request *request, int timeout_ms, pid_t *command_pid, int *failure,
+                              char *error, size_t error_size) {
   *command_pid = -1;
   *failure = 1;
   if (error_size) error[0] = 0;
@@ -230,7 +293,25 @@ pid_t crisp_exec_in_container(const struct crisp_exec_request *request, pid_t *c
   close(status[1]);
   char buffer[2048];
   size_t used = 0;
+  int timed_out = 0;
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
   for (;;) {
+    int wait_ms = -1;
+    if (timeout_ms > 0) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+      if (elapsed >= timeout_ms) {
+        timed_out = 1;
+        break;
+      }
+      wait_ms = (int)(timeout_ms - elapsed);
+    }
+    struct pollfd ready = {.fd = status[0], .events = POLLIN};
+    int polled = poll(&ready, 1, wait_ms);
+    if (polled < 0 && errno == EINTR) continue;
+    if (polled == 0) continue;
     ssize_t n = read(status[0], buffer + used, sizeof(buffer) - used);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
@@ -245,11 +326,20 @@ pid_t crisp_exec_in_container(const struct crisp_exec_request *request, pid_t *c
     const char *payload = buffer + offset + 3;
     if (buffer[offset] == FRAME_PID && length == sizeof(pid_t)) {
       memcpy(command_pid, payload, sizeof(pid_t));
-    } else if (!kind) {
+    } else if (!kind && length >= sizeof(int)) {
       kind = buffer[offset];
-      snprintf(error, error_size, "%.*s", (int)length, payload);
+      int code;
+      memcpy(&code, payload, sizeof(int));
+      snprintf(error, error_size, "%.*s: %s", (int)(length - sizeof(int)), payload + sizeof(int), strerror(code));
     }
     offset += 3 + length;
+  }
+  if (timed_out) {
+    // Still starting (a hung mount under the working directory, say): the waiter takes the command with it.
+    kill(waiter, SIGTERM);
+    kill(waiter, SIGKILL);
+    snprintf(error, error_size, "the command did not start within the timeout");
+    kind = FRAME_TIMEOUT;
   }
   if (kind || *command_pid <= 0) {
     // The command is not running (it failed before exec): reap the waiter, which exits right after it.
@@ -257,7 +347,7 @@ pid_t crisp_exec_in_container(const struct crisp_exec_request *request, pid_t *c
     while (waitpid(waiter, &ignored, 0) < 0 && errno == EINTR) {
     }
     if (!kind) snprintf(error, error_size, "the exec helper ended without starting the command");
-    *failure = kind == FRAME_NOT_FOUND ? 127 : kind == FRAME_NOT_EXECUTABLE ? 126 : 1;
+    *failure = kind == FRAME_NOT_FOUND ? 127 : kind == FRAME_NOT_EXECUTABLE ? 126 : kind == FRAME_TIMEOUT ? 124 : 1;
     *command_pid = -1;
     return -1;
   }

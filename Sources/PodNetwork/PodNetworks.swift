@@ -178,34 +178,22 @@ public final class PodNetworks: Sendable {
     // release what they hold outside it (IPAM leases, host-side rules) and skip the rest, as the CNI spec asks.
     let netns = NetworkNamespace.isPinned(attachment.netns) ? attachment.netns : ""
     // Every plugin gets its DEL even when one fails, so one broken plugin does not strand what the others
-    // hold; the first failure is reported (and the attachment kept for the next try). Networks are
-    // independent of each other (each its own interface), so their chains run at once; within a chain the
-    // plugins go in reverse order, as the CNI spec requires.
-    let plugin = self.plugin
-    let logger = self.logger
-    let failures = await withTaskGroup(of: (Int, CrispError?).self) { group in
-      for (index, network) in attachment.networks.reversed().enumerated() {
-        group.addTask {
-          let call = CNIPlugin.Call(containerID: attachment.containerID, netns: netns, ifName: network.ifName, args: attachment.call)
-          let previous = Self.versionAtLeast(network.cniVersion, "0.4.0") ? network.result : nil
-          var failure: CrispError?
-          for pluginConfig in network.plugins.prefix(network.attempted).reversed() {
-            let stdin = Self.pluginInput(pluginConfig, network: network, previous: previous, runtimeConfig: attachment.runtimeConfig)
-            do throws(CrispError) {
-              _ = try await plugin.run(.del, type: pluginConfig["type"]?.string ?? "", network: network.name, config: stdin, call: call)
-            } catch {
-              logger.warning("CNI DEL failed", metadata: ["sandbox": "\(attachment.containerID)", "error": "\(error.message)"])
-              if failure == nil { failure = error }
-            }
-          }
-          return (index, failure)
+    // hold; the first failure is reported (and the attachment kept for the next try). One network after
+    // another: the CNI spec forbids parallel operations for one container.
+    var firstFailure: CrispError?
+    for network in attachment.networks.reversed() {
+      let call = CNIPlugin.Call(containerID: attachment.containerID, netns: netns, ifName: network.ifName, args: attachment.call)
+      let previous = Self.versionAtLeast(network.cniVersion, "0.4.0") ? network.result : nil
+      for pluginConfig in network.plugins.prefix(network.attempted).reversed() {
+        let stdin = Self.pluginInput(pluginConfig, network: network, previous: previous, runtimeConfig: attachment.runtimeConfig)
+        do {
+          _ = try await plugin.run(.del, type: pluginConfig["type"]?.string ?? "", network: network.name, config: stdin, call: call)
+        } catch {
+          logger.warning("CNI DEL failed", metadata: ["sandbox": "\(attachment.containerID)", "error": "\(error.message)"])
+          if firstFailure == nil { firstFailure = error }
         }
       }
-      var failures: [(Int, CrispError)] = []
-      for await (index, failure) in group { if let failure { failures.append((index, failure)) } }
-      return failures
     }
-    let firstFailure = failures.min { $0.0 < $1.0 }?.1
     if let firstFailure { throw firstFailure }
     do {
       try FilePath.remove(cacheFile)

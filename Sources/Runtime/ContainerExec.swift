@@ -40,7 +40,9 @@ struct ExecProfile: Sendable {
     let reason: String
   }
 
-  static func make(_ spec: OCISpec) throws(Unsupported) -> ExecProfile {
+  /// `home`: the user's home directory in the container, for a spec whose environment has no HOME (runc
+  /// sets it the same way for the container's own process).
+  static func make(_ spec: OCISpec, home: (UInt32) -> String? = { _ in nil }) throws(Unsupported) -> ExecProfile {
     guard let process = spec.process else { throw Unsupported(reason: "no process in the spec") }
     if let profile = process.apparmorProfile, !profile.isEmpty { throw Unsupported(reason: "AppArmor profile") }
     if let label = process.selinuxLabel, !label.isEmpty { throw Unsupported(reason: "SELinux label") }
@@ -49,7 +51,8 @@ struct ExecProfile: Sendable {
       guard let flag = namespaceFlags[namespace.type] else { throw Unsupported(reason: "namespace \(namespace.type)") }
       namespaces |= flag
     }
-    let environment = process.env ?? []
+    var environment = process.env ?? []
+    if !environment.contains(where: { $0.hasPrefix("HOME=") }) { environment.append("HOME=" + (home(process.user.uid) ?? "/")) }
     let path = environment.last { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) }
     var rlimits: [crisp_exec_rlimit] = []
     for limit in process.rlimits ?? [] {
@@ -173,24 +176,25 @@ enum ContainerExec {
   /// A command that cannot be found or executed comes back as its result (exit code 127 or 126 and the
   /// reason on stderr), as from a shell.
   static func run(_ profile: ExecProfile, pid: Int32, id: String, command: [String], timeout: Duration?) async throws(CrispError) -> ProcessResult {
-    let commandPID = CommandPID()
+    let waiter = WaiterPID()
     return try await Subprocess.run(
       launch: { stdin, stdout, stderr in
-        start(profile, pid: pid, id: id, command: command, stdio: (stdin, stdout, stderr), commandPID: commandPID)
+        start(profile, pid: pid, id: id, command: command, stdio: (stdin, stdout, stderr), timeout: timeout, waiter: waiter)
       }, what: "exec in container \(id)", timeout: timeout,
       onTimeout: {
-        let target = commandPID.value.withLock { $0 }
-        if target > 0 { kill(target, SIGKILL) }
+        // The waiter kills the command: its pid stays valid until crisp reaps it, the command's may not.
+        let target = waiter.value.withLock { $0 }
+        if target > 0 { kill(target, SIGTERM) }
       })
   }
 
-  /// The running command's pid, shared with the timeout handler.
-  final class CommandPID: Sendable {
+  /// The waiter's pid, shared with the timeout handler.
+  final class WaiterPID: Sendable {
     let value = Mutex<Int32>(-1)
   }
 
   private static func start(
-    _ profile: ExecProfile, pid: Int32, id: String, command: [String], stdio: (Int32, Int32, Int32), commandPID: CommandPID
+    _ profile: ExecProfile, pid: Int32, id: String, command: [String], stdio: (Int32, Int32, Int32), timeout: Duration?, waiter: WaiterPID
   ) -> Subprocess.Launch {
     let pidfd = crisp_pidfd_open(pid)
     guard pidfd >= 0 else { return .failed(CrispError.failedPrecondition("container \(id) is not running")) }
@@ -211,8 +215,10 @@ enum ContainerExec {
       for pointer in argv { free(pointer) }
       for pointer in envp { free(pointer) }
     }
-    var waiter: pid_t = -1
+    var waiterPID: pid_t = -1
     var started: pid_t = -1
+    let keyring = "_ses." + id
+    let timeoutMilliseconds = timeout.map { Int32(clamping: $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? 0
     var failure: Int32 = 0
     var message = [CChar](repeating: 0, count: 512)
     argv.withUnsafeBufferPointer { argvBuffer in
@@ -221,6 +227,7 @@ enum ContainerExec {
           profile.groups.withUnsafeBufferPointer { groupBuffer in
             profile.rlimits.withUnsafeBufferPointer { rlimitBuffer in
               profile.filter.withUnsafeBytes { filterBytes in
+                keyring.withCString { keyring in
                 profile.searchPath.withCString { searchPath in
                   profile.cwd.withCString { cwd in
                     argvBuffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { argvPointers in
@@ -256,10 +263,12 @@ enum ContainerExec {
                         request.stdin_fd = stdio.0
                         request.stdout_fd = stdio.1
                         request.stderr_fd = stdio.2
-                        waiter = crisp_exec_in_container(&request, &started, &failure, &message, message.count)
+                        request.session_keyring = keyring
+                        waiterPID = crisp_exec_in_container(&request, timeoutMilliseconds, &started, &failure, &message, message.count)
                       }
                     }
                   }
+                }
                 }
               }
             }
@@ -268,14 +277,22 @@ enum ContainerExec {
       }
     }
     let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    guard waiter > 0 else {
-      if failure == 126 || failure == 127 {
-        return .finished(ProcessResult(status: failure, stdout: [], stderr: Array("exec failed: \(reason)\n".utf8), timedOut: false, truncated: false))
+    guard waiterPID > 0 else {
+      switch failure {
+      case 127:
+        let what = command[0].contains("/") ? reason : "\"\(command[0])\": executable file not found in $PATH"
+        return .finished(ProcessResult(status: 127, stdout: [], stderr: Array("exec failed: \(what)\n".utf8), timedOut: false, truncated: false))
+      case 126:
+        return .finished(ProcessResult(status: 126, stdout: [], stderr: Array("exec failed: \(reason)\n".utf8), timedOut: false, truncated: false))
+      case 124:
+        return .finished(ProcessResult(status: 124, stdout: [], stderr: Array("exec failed: \(reason)\n".utf8), timedOut: true, truncated: false))
+      default:
+        return .failed(CrispError.internalError("exec in container \(id): \(reason)"))
       }
-      return .failed(CrispError.internalError("exec in container \(id): \(reason)"))
     }
-    commandPID.value.withLock { $0 = started }
-    return .started(waiter)
+    waiter.value.withLock { $0 = waiterPID }
+    _ = started
+    return .started(waiterPID)
   }
 }
 

@@ -579,7 +579,8 @@ extension RuntimeManager {
     do {
       guard let data = try FilePath.read(bundle(id) + "/config.json") else { throw ExecProfile.Unsupported(reason: "no config.json") }
       let spec = try JSONDecoder().decode(OCISpec.self, from: Data(data))
-      profile = .success(try ExecProfile.make(spec))
+      let rootfs = bundle(id) + "/rootfs"
+      profile = .success(try ExecProfile.make(spec) { ImageAccounts.home(uid: $0, rootfs: rootfs) })
     } catch let error as ExecProfile.Unsupported {
       profile = .failure(error)
     } catch {

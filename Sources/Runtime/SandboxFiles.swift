@@ -95,6 +95,16 @@ public enum ImageAccounts {
     return nil
   }
 
+  /// The home directory of `uid` in `<rootfs>/etc/passwd`.
+  public static func home(uid: UInt32, rootfs: String) -> String? {
+    guard let text = RootfsFile.read(rootfs: rootfs, path: "/etc/passwd") else { return nil }
+    for line in text.split(separator: "\n") {
+      let fields = line.split(separator: ":", omittingEmptySubsequences: false)
+      if fields.count >= 6, UInt32(fields[2]) == uid, !fields[5].isEmpty { return String(fields[5]) }
+    }
+    return nil
+  }
+
   /// A group id by name from `<rootfs>/etc/group`.
   public static func group(named name: String, rootfs: String) -> UInt32? {
     guard let text = RootfsFile.read(rootfs: rootfs, path: "/etc/group") else { return nil }

@@ -244,11 +244,16 @@ extension RuntimeManager {
   /// for an id that never existed.
   public func stopPodSandbox(_ rawID: String) async throws(CrispError) {
     guard let id = try resolveID(rawID, table: "sandboxes"), try store.sandbox(id: id) != nil else { return }
+    // Containers first: the pod keeps its network (and its IP) until every one of them is gone, also one
+    // still in a graceful StopContainer.
+    for container in try store.containers(inSandbox: id) {
+      try await stopContainer(container.id, timeout: 0)
+    }
     try await locks.with(id) { () async throws(CrispError) -> Void in
       guard var current = try store.sandbox(id: id) else { return }
-      // CNI DEL (it releases the pod's IP) runs while the containers and the pause container stop: the pinned
-      // namespace outlives the processes, and they are being killed anyway. A failure leaves the attachment
-      // saved and the sandbox NOTREADY, and the next stop (or removal) runs DEL again.
+      // CNI DEL (it releases the pod's IP) runs while the pause container stops: the pinned namespace outlives
+      // the process. A failure leaves the attachment saved and the sandbox NOTREADY, and the next stop (or
+      // removal) runs DEL again.
       let networks = self.networks
       let cacheFile = networkCacheFile(id)
       let teardown = Task { () -> CrispError? in
@@ -260,9 +265,6 @@ extension RuntimeManager {
         }
       }
       do throws(CrispError) {
-        for container in try store.containers(inSandbox: id) {
-          try await stopContainer(container.id, timeout: 0)
-        }
         if let runtime = runtimes[current.runtimeHandler], ContainerExit.read(directory: bundle(id)) == nil, ShimLauncher.isRunning(directory: bundle(id)) {
           if await !ShimLauncher.signal(directory: bundle(id), SIGKILL) {
             // Already gone is fine; anything else is reported below if it keeps running.
@@ -379,7 +381,8 @@ extension RuntimeManager {
       throw CrispError.internalError("sandbox \(record.id): stored config unreadable: \(error)")
     }
     let hostNetwork = extra(of: record)?.hostNetwork ?? false
-    decodedSandboxes.withLock { $0[record.id] = (config, hostNetwork) }
+    // A sandbox still being created has no extra yet.
+    if record.state != .creating { decodedSandboxes.withLock { $0[record.id] = (config, hostNetwork) } }
     return SandboxView(record: record, config: config, hostNetwork: hostNetwork)
   }
 }

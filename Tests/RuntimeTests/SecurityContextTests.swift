@@ -239,6 +239,7 @@ import TestSupport
         [ "$(cat $P/limits)" = "$(cat /proc/self/limits)" ] && echo "same limits" || echo "DIFFERS limits"
         [ "$(cat $P/oom_score_adj)" = "$(cat /proc/self/oom_score_adj)" ] && echo "same oom" || echo "DIFFERS oom"
         [ "$(readlink $P/cwd)" = "$(pwd)" ] && echo "same cwd" || echo "DIFFERS cwd"
+        [ "$(tr '\\0' '\\n' < $P/environ | grep '^HOME=')" = "HOME=$HOME" ] && echo "same home" || echo "DIFFERS home: $HOME"
         """
       }
       let cases = [("plain", pods.containerConfig("plain", command: ["/bin/sleep", "1001"]), 1001), ("confined", confined, 1002), ("privileged", privileged, 1003)]
@@ -246,7 +247,7 @@ import TestSupport
         let id = try await pods.runContainer(pod, podConfig, config)
         let result = try await pods.exec(id, ["/bin/sh", "-c", script(n)])
         let lines = Self.text(result).split(separator: "\n")
-        #expect(lines.count == 12 + 7 + 4, "\(name): \(Self.text(result)) \(String(decoding: result.stderr, as: UTF8.self))")
+        #expect(lines.count == 12 + 7 + 5, "\(name): \(Self.text(result)) \(String(decoding: result.stderr, as: UTF8.self))")
         for line in lines { #expect(line.hasPrefix("same"), "\(name): \(line)") }
       }
       // A command the image does not have: the shell's answer, 127, with the reason on stderr.

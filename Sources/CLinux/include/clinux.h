@@ -138,14 +138,16 @@ struct crisp_exec_request {
   unsigned int filter_flags;
   /// Descriptors for the command's stdin, stdout and stderr (-1: /dev/null).
   int stdin_fd, stdout_fd, stderr_fd;
+  /// The session keyring to join (`_ses.<container id>`, as runc names it); NULL: keep the current one.
+  const char *session_keyring;
 };
 
-/// Starts `request` in its container and returns once the command has been exec'd (or failed to start).
-/// Returns the pid of a small waiter process that exits with the command's status (128 + signal when it
-/// was killed), and sets *command_pid to the command itself (to kill it on a timeout). On failure returns
-/// -1, sets *failure (127: the command was not found, 126: not executable, 1: anything else) and writes
-/// the reason to `error`.
-pid_t crisp_exec_in_container(const struct crisp_exec_request *request, pid_t *command_pid, int *failure, char *error,
-                              size_t error_size);
+/// Starts `request` in its container and returns once the command has been exec'd (or failed to start,
+/// or `timeout_ms` passed first; 0: no limit). Returns the pid of a small waiter process that exits with the
+/// command's status (128 + signal when it was killed); SIGTERM to the waiter kills the command. Sets
+/// *command_pid to the command. On failure returns -1, sets *failure (127: the command was not found, 126:
+/// not executable, 124: it did not start in time, 1: anything else) and writes the reason to `error`.
+pid_t crisp_exec_in_container(const struct crisp_exec_request *request, int timeout_ms, pid_t *command_pid, int *failure,
+                              char *error, size_t error_size);
 
 #endif
