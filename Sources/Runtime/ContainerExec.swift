@@ -216,7 +216,7 @@ enum ContainerExec {
       for pointer in envp { free(pointer) }
     }
     var waiterPID: pid_t = -1
-    var started: pid_t = -1
+    var commandPID: pid_t = -1  // reported by the helper; timeouts go through the waiter
     let keyring = "_ses." + id
     let timeoutMilliseconds = timeout.map { Int32(clamping: $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? 0
     var failure: Int32 = 0
@@ -264,7 +264,7 @@ enum ContainerExec {
                         request.stdout_fd = stdio.1
                         request.stderr_fd = stdio.2
                         request.session_keyring = keyring
-                        waiterPID = crisp_exec_in_container(&request, timeoutMilliseconds, &started, &failure, &message, message.count)
+                        waiterPID = crisp_exec_in_container(&request, timeoutMilliseconds, &commandPID, &failure, &message, message.count)
                       }
                     }
                   }
@@ -291,7 +291,6 @@ enum ContainerExec {
       }
     }
     waiter.value.withLock { $0 = waiterPID }
-    _ = started
     return .started(waiterPID)
   }
 }
