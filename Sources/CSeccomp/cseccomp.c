@@ -177,6 +177,13 @@ int crisp_seccomp_add_rule(void *opaque, const char *name, const char *action_na
   return 0;
 }
 
+/// Instructions the ENOSYS stub spends on architecture `i`: none for one the profile names no call of, or
+/// for x32 (its calls arrive as x86_64 ones with bit 30 set); x86_64 has one more, to let x32 calls pass.
+static unsigned char stub_block_length(const struct crisp_filter *filter, int i) {
+  if (filter->highest[i] < 0 || filter->architectures[i] == SCMP_ARCH_X32) return 0;
+  return filter->architectures[i] == SCMP_ARCH_X86_64 ? 5 : 4;
+}
+
 int crisp_seccomp_export(void *opaque, void **program, int *instructions, char *error, size_t error_size) {
   struct crisp_filter *filter = opaque;
   int fd = memfd_create("crisp-seccomp", MFD_CLOEXEC);
@@ -199,19 +206,15 @@ int crisp_seccomp_export(void *opaque, void **program, int *instructions, char *
   size_t stub_length = 0;
   int allow_by_default = filter->default_action == SCMP_ACT_ALLOW || filter->default_action == SCMP_ACT_LOG;
   size_t planned = 1;
-  for (int i = 0; i < filter->architecture_count; i++) {
-    if (filter->highest[i] < 0 || filter->architectures[i] == SCMP_ARCH_X32) continue;
-    planned += filter->architectures[i] == SCMP_ARCH_X86_64 ? 5 : 4;
-  }
+  for (int i = 0; i < filter->architecture_count; i++) planned += stub_block_length(filter, i);
   if (!allow_by_default && planned > 1) {
     stub[stub_length++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 4);  // arch
     for (int i = 0; i < filter->architecture_count; i++) {
-      if (filter->highest[i] < 0 || filter->architectures[i] == SCMP_ARCH_X32) continue;
-      int x86_64 = filter->architectures[i] == SCMP_ARCH_X86_64;
-      unsigned char block = x86_64 ? 5 : 4;
+      unsigned char block = stub_block_length(filter, i);
+      if (!block) continue;
       stub[stub_length++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, filter->architectures[i], 0, block - 1);
       stub[stub_length++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);  // call number
-      if (x86_64) {
+      if (filter->architectures[i] == SCMP_ARCH_X86_64) {
         // x32 calls (bit 30) are left to libseccomp's program.
         unsigned char to_main = (unsigned char)(planned - (stub_length + 1));
         stub[stub_length++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x40000000, to_main, 0);

@@ -209,73 +209,51 @@ enum ContainerExec {
       guard fd >= 0 else { return .failed(CrispError.internalError("exec in container \(id): open \(file): \(String(cString: strerror(errno)))")) }
       cgroupFDs.append(fd)
     }
-    let argv = command.map { strdup($0) } + [nil]
-    let envp = profile.environment.map { strdup($0) } + [nil]
-    defer {
-      for pointer in argv { free(pointer) }
-      for pointer in envp { free(pointer) }
-    }
-    var waiterPID: pid_t = -1
-    var commandPID: pid_t = -1  // reported by the helper; timeouts go through the waiter
-    let keyring = "_ses." + id
+    // C copies of everything the request points to, freed once the command has started.
+    let arguments = command.map { strdup($0) }, environment = profile.environment.map { strdup($0) }
+    let keyring = strdup("_ses." + id), searchPath = strdup(profile.searchPath), cwd = strdup(profile.cwd)
+    defer { for pointer in arguments + environment + [keyring, searchPath, cwd] { free(pointer) } }
+    let argv = CBuffer(arguments.map { UnsafePointer($0) } + [nil])
+    let envp = CBuffer(environment.map { UnsafePointer($0) } + [nil])
+    let cgroups = CBuffer(cgroupFDs), groups = CBuffer(profile.groups), rlimits = CBuffer(profile.rlimits), filter = CBuffer(profile.filter)
+    defer { argv.free(); envp.free(); cgroups.free(); groups.free(); rlimits.free(); filter.free() }
+    var request = crisp_exec_request()
+    request.pidfd = pidfd
+    request.namespaces = profile.namespaces
+    request.cgroup_procs = cgroups.pointer
+    request.cgroup_count = cgroups.count
+    request.set_oom_score_adj = profile.oomScoreAdj == nil ? 0 : 1
+    request.oom_score_adj = profile.oomScoreAdj ?? 0
+    request.argv = argv.pointer
+    request.envp = envp.pointer
+    request.session_keyring = UnsafePointer(keyring)
+    request.search_path = UnsafePointer(searchPath)
+    request.cwd = UnsafePointer(cwd)
+    request.uid = profile.uid
+    request.gid = profile.gid
+    request.groups = groups.pointer
+    request.group_count = groups.count
+    request.umask = profile.umask
+    request.bounding = profile.bounding
+    request.effective = profile.effective
+    request.permitted = profile.permitted
+    request.inheritable = profile.inheritable
+    request.ambient = profile.ambient
+    request.last_cap = ExecProfile.lastCapability
+    request.rlimits = rlimits.pointer
+    request.rlimit_count = rlimits.count
+    request.no_new_privileges = profile.noNewPrivileges ? 1 : 0
+    request.filter = profile.filter.isEmpty ? nil : UnsafeRawPointer(filter.pointer)
+    request.filter_instructions = profile.filterInstructions
+    request.filter_flags = profile.filterFlags
+    request.stdin_fd = stdio.0
+    request.stdout_fd = stdio.1
+    request.stderr_fd = stdio.2
     let timeoutMilliseconds = timeout.map { Int32(clamping: $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? 0
+    var commandPID: pid_t = -1  // reported by the helper; timeouts go through the waiter
     var failure: Int32 = 0
     var message = [CChar](repeating: 0, count: 512)
-    argv.withUnsafeBufferPointer { argvBuffer in
-      envp.withUnsafeBufferPointer { envpBuffer in
-        cgroupFDs.withUnsafeBufferPointer { cgroupBuffer in
-          profile.groups.withUnsafeBufferPointer { groupBuffer in
-            profile.rlimits.withUnsafeBufferPointer { rlimitBuffer in
-              profile.filter.withUnsafeBytes { filterBytes in
-                keyring.withCString { keyring in
-                profile.searchPath.withCString { searchPath in
-                  profile.cwd.withCString { cwd in
-                    argvBuffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { argvPointers in
-                      envpBuffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { envpPointers in
-                        var request = crisp_exec_request()
-                        request.pidfd = pidfd
-                        request.namespaces = profile.namespaces
-                        request.cgroup_procs = cgroupBuffer.baseAddress
-                        request.cgroup_count = Int32(cgroupBuffer.count)
-                        request.set_oom_score_adj = profile.oomScoreAdj == nil ? 0 : 1
-                        request.oom_score_adj = profile.oomScoreAdj ?? 0
-                        request.argv = argvPointers.baseAddress
-                        request.envp = envpPointers.baseAddress
-                        request.search_path = searchPath
-                        request.cwd = cwd
-                        request.uid = profile.uid
-                        request.gid = profile.gid
-                        request.groups = groupBuffer.baseAddress
-                        request.group_count = Int32(groupBuffer.count)
-                        request.umask = profile.umask
-                        request.bounding = profile.bounding
-                        request.effective = profile.effective
-                        request.permitted = profile.permitted
-                        request.inheritable = profile.inheritable
-                        request.ambient = profile.ambient
-                        request.last_cap = ExecProfile.lastCapability
-                        request.rlimits = rlimitBuffer.baseAddress
-                        request.rlimit_count = Int32(rlimitBuffer.count)
-                        request.no_new_privileges = profile.noNewPrivileges ? 1 : 0
-                        request.filter = profile.filter.isEmpty ? nil : filterBytes.baseAddress
-                        request.filter_instructions = profile.filterInstructions
-                        request.filter_flags = profile.filterFlags
-                        request.stdin_fd = stdio.0
-                        request.stdout_fd = stdio.1
-                        request.stderr_fd = stdio.2
-                        request.session_keyring = keyring
-                        waiterPID = crisp_exec_in_container(&request, timeoutMilliseconds, &commandPID, &failure, &message, message.count)
-                      }
-                    }
-                  }
-                }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
+    let waiterPID = crisp_exec_in_container(&request, timeoutMilliseconds, &commandPID, &failure, &message, message.count)
     let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     guard waiterPID > 0 else {
       switch failure {
@@ -293,6 +271,21 @@ enum ContainerExec {
     waiter.value.withLock { $0 = waiterPID }
     return .started(waiterPID)
   }
+}
+
+/// An array copied to C memory, for a C struct to point at (freed explicitly).
+private struct CBuffer<Element> {
+  let buffer: UnsafeMutableBufferPointer<Element>
+  let count: Int32
+
+  init(_ values: [Element]) {
+    buffer = .allocate(capacity: max(values.count, 1))
+    _ = buffer.initialize(from: values)
+    count = Int32(values.count)
+  }
+
+  var pointer: UnsafePointer<Element>? { UnsafePointer(buffer.baseAddress) }
+  func free() { buffer.deallocate() }
 }
 
 /// The host's cgroup mounts: where each hierarchy named in /proc/<pid>/cgroup is mounted.

@@ -485,14 +485,7 @@ extension RuntimeManager {
   }
 
   public func containers() throws(CrispError) -> [ContainerView] {
-    let changeCount = store.changeCount
-    let records: [ContainerRecord]
-    if let listed = listedContainers.withLock({ $0 }), listed.changeCount == changeCount {
-      records = listed.records
-    } else {
-      records = try store.allContainers()
-      listedContainers.withLock { $0 = (changeCount, records) }
-    }
+    let records = try listedContainers.records(store) { () throws(CrispError) in try store.allContainers() }
     var result: [ContainerView] = []
     for record in records where record.state != .creating {
       result.append(try view(try refreshed(record)))

@@ -64,10 +64,9 @@ public final class RuntimeManager: Sendable {
   let execProfiles = Mutex<[String: Result<ExecProfile, ExecProfile.Unsupported>]>([:])
   /// Decoded sandbox configs by id, with whether the pod uses the host's network (both fixed at creation).
   let decodedSandboxes = Mutex<[String: (config: Runtime_V1_PodSandboxConfig, hostNetwork: Bool)]>([:])
-  /// The last container and sandbox records read for a list, with the store's ``Store/changeCount`` then:
-  /// reused while nothing was written since.
-  let listedContainers = Mutex<(changeCount: UInt64, records: [ContainerRecord])?>(nil)
-  let listedSandboxes = Mutex<(changeCount: UInt64, records: [SandboxRecord])?>(nil)
+  /// The last container and sandbox records read for a list (see ``ListedRecords``).
+  let listedContainers = ListedRecords<ContainerRecord>()
+  let listedSandboxes = ListedRecords<SandboxRecord>()
   /// The daemon's own oom_score_adj, the floor for children under `restrict_oom_score_adj`.
   let daemonOOMScore: Int
   /// Without CAP_SYS_RESOURCE no child can go below the daemon's score either: the kernel refuses, and runc
@@ -278,5 +277,22 @@ public final class RuntimeManager: Sendable {
     let matches = try store.runtimeIDs(withPrefix: id, table: table)
     if matches.count > 1 { throw CrispError.invalidArgument("id prefix \"\(id)\" is ambiguous (\(matches.count) matches)") }
     return matches.first
+  }
+}
+
+/// The records of one table as last read for a list, with the store's ``Store/changeCount`` at the time:
+/// reused while nothing has been written since (kubelet lists every second; records change only on
+/// lifecycle calls).
+final class ListedRecords<Record: Sendable>: Sendable {
+  private let last = Mutex<(changeCount: UInt64, records: [Record])?>(nil)
+
+  /// The records, from memory while `store` is unchanged, else from `load`.
+  func records(_ store: Store, load: () throws(CrispError) -> [Record]) throws(CrispError) -> [Record] {
+    // The count is read before the records: a write landing in between only makes the next list read again.
+    let changeCount = store.changeCount
+    if let listed = last.withLock({ $0 }), listed.changeCount == changeCount { return listed.records }
+    let records = try load()
+    last.withLock { $0 = (changeCount, records) }
+    return records
   }
 }

@@ -352,14 +352,7 @@ extension RuntimeManager {
   }
 
   public func sandboxes() throws(CrispError) -> [SandboxView] {
-    let changeCount = store.changeCount
-    let records: [SandboxRecord]
-    if let listed = listedSandboxes.withLock({ $0 }), listed.changeCount == changeCount {
-      records = listed.records
-    } else {
-      records = try store.allSandboxes()
-      listedSandboxes.withLock { $0 = (changeCount, records) }
-    }
+    let records = try listedSandboxes.records(store) { () throws(CrispError) in try store.allSandboxes() }
     return try records.filter { $0.state != .creating }.map { record throws(CrispError) in
       var record = record
       if record.state == .ready, exitRecorded(record.id), ContainerExit.read(directory: bundle(record.id)) != nil {

@@ -15,9 +15,9 @@ public final class Store: Sendable {
   public let path: String
   private let writes = Atomic<UInt64>(0)
 
-  /// Grows after every write transaction commits (and never otherwise): a reader that saw the same value
-  /// before two reads knows nothing changed between them, so list results can be kept in memory and reused
-  /// while it stays the same (kubelet lists every second; records change only on lifecycle calls).
+  /// Grows after every write transaction ends (committed or rolled back), and never otherwise: a reader that
+  /// saw the same value before two reads knows nothing was written between them, so list results can be
+  /// kept in memory and reused while it stays the same.
   public var changeCount: UInt64 { writes.load(ordering: .acquiring) }
 
   /// Opens (creating if needed) the database at `path` and brings its schema up to date.
