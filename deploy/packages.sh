@@ -15,7 +15,7 @@ crisp_packages=(
   "${crisp_node_packages[@]}"
   # tests: a real registry, a static busybox for test images, protoc for proto/generate.sh
   docker-registry busybox-static protobuf-compiler apache2-utils python3 openssl zstd skopeo curl
-  python3-grpcio python3-grpc-tools python3-websocket
+  python3-grpcio python3-grpc-tools python3-websocket python3-h2
 )
 
 # install_crisp_packages [node]: the full list, or with "node" only what a node needs. Outside "node" mode

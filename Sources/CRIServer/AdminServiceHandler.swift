@@ -7,7 +7,7 @@ import Registry
 import Store
 
 /// crisp's admin API on the CRI socket: image archives in and out for air-gapped nodes.
-struct AdminServiceHandler: Crisp_Admin_V1_AdminService.SimpleServiceProtocol {
+struct AdminServiceHandler: Sendable {
   let node: NodeContext
   let images: ImageManager
 
@@ -22,7 +22,7 @@ struct AdminServiceHandler: Crisp_Admin_V1_AdminService.SimpleServiceProtocol {
     return "\(directory)/\(kind)-\(UInt64.random(in: 0..<UInt64.max))"
   }
 
-  func importImages(request: RPCAsyncSequence<Crisp_Admin_V1_ImportImagesRequest, any Error>, context: ServerContext) async throws -> Crisp_Admin_V1_ImportImagesResponse {
+  func importImages(request: RPCAsyncSequence<Crisp_Admin_V1_ImportImagesRequest, any Error>) async throws -> Crisp_Admin_V1_ImportImagesResponse {
     let path = try temporaryPath("import")
     defer { try? FilePath.remove(path) }
     let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -48,7 +48,7 @@ struct AdminServiceHandler: Crisp_Admin_V1_AdminService.SimpleServiceProtocol {
     return response
   }
 
-  func exportImages(request: Crisp_Admin_V1_ExportImagesRequest, response: RPCWriter<Crisp_Admin_V1_ExportImagesResponse>, context: ServerContext) async throws {
+  func exportImages(request: Crisp_Admin_V1_ExportImagesRequest, response: RPCWriter<Crisp_Admin_V1_ExportImagesResponse>) async throws {
     guard !request.images.isEmpty else { throw CrispError.invalidArgument("images: name at least one image to export") }
     let path = try temporaryPath("export")
     defer { try? FilePath.remove(path) }
@@ -74,7 +74,7 @@ struct AdminServiceHandler: Crisp_Admin_V1_AdminService.SimpleServiceProtocol {
   }
   /// PullImage with progress: the pull runs in a task of its own while its progress (at most every 100 ms,
   /// and the final state) is written to the stream; the last message names the image.
-  func pullImage(request: Crisp_Admin_V1_PullImageRequest, response: RPCWriter<Crisp_Admin_V1_PullImageProgress>, context: ServerContext) async throws {
+  func pullImage(request: Crisp_Admin_V1_PullImageRequest, response: RPCWriter<Crisp_Admin_V1_PullImageProgress>) async throws {
     guard !request.image.isEmpty else { throw CrispError.invalidArgument("image is empty") }
     let credentials = request.username.isEmpty && request.password.isEmpty
       ? nil : RegistryCredentials(username: request.username, password: request.password)

@@ -2,8 +2,6 @@ public import Config
 import CRIAPI
 import CrispCore
 import Foundation
-import GRPCCore
-import GRPCNIOTransportHTTP2
 import Images
 import Runtime
 public import Logging
@@ -59,22 +57,19 @@ public struct Daemon: Sendable {
     let listener = try openSocket(address)
 
     let trimmer = IdleTrimmer()
-    var transportConfig = HTTP2ServerTransport.Posix.Config.defaults
-    transportConfig.rpc.maxRequestPayloadSize = Self.maxReceiveMessageSize
     let executor = EventLoopTaskExecutor()
-    let transport = HTTP2ServerTransport.Posix(
-      listeningSocketDescriptor: Int(listener), transportSecurity: .plaintext, config: transportConfig,
-      eventLoopGroup: executor.group)
-    let server = GRPCServer(
-      transport: transport,
-      services: [
-        RuntimeServiceHandler(node: node, runtime: runtime, streaming: streaming), ImageServiceHandler(node: node, images: images),
-        AdminServiceHandler(node: node, images: images),
-      ],
-      interceptors: [CallInterceptor(logger: logger, trimmer: trimmer)])
+    let methods = CRIMethods.table(
+      runtime: RuntimeServiceHandler(node: node, runtime: runtime, streaming: streaming),
+      images: ImageServiceHandler(node: node, images: images),
+      admin: AdminServiceHandler(node: node, images: images))
+    let server = GRPCSocketServer(
+      listeningSocket: listener, group: executor.group,
+      environment: GRPCServerEnvironment(
+        methods: methods, loopExecutor: executor, recorder: CallRecorder(logger: logger, trimmer: trimmer),
+        maxMessageSize: Self.maxReceiveMessageSize))
 
     let group = ServiceGroup(configuration: .init(
-      services: [.init(service: CRIServerService(server: server, executor: executor))],
+      services: [.init(service: CRIServerService(server: server))],
       gracefulShutdownSignals: [.sigterm, .sigint],
       logger: logger))
     logger.info("serving", metadata: [
@@ -186,13 +181,11 @@ public struct Daemon: Sendable {
 /// Runs the gRPC server as a lifecycle service: on a shutdown signal it stops accepting and lets in-flight
 /// calls finish.
 private struct CRIServerService: Service {
-  let server: GRPCServer<HTTP2ServerTransport.Posix>
-  let executor: EventLoopTaskExecutor
+  let server: GRPCSocketServer
 
   func run() async throws {
     try await withGracefulShutdownHandler {
-      // Every task the server starts (connections, streams, handlers) inherits this preference.
-      try await withTaskExecutorPreference(executor) { try await server.serve() }
+      try await server.run()
     } onGracefulShutdown: {
       server.beginGracefulShutdown()
     }

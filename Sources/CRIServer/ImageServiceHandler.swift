@@ -8,11 +8,11 @@ import Store
 
 /// The CRI ImageService: pull through the configured mirrors, list, status by any reference form, remove,
 /// and filesystem usage.
-struct ImageServiceHandler: Runtime_V1_ImageService.SimpleServiceProtocol {
+struct ImageServiceHandler: Sendable {
   let node: NodeContext
   let images: ImageManager
 
-  func pullImage(request: Runtime_V1_PullImageRequest, context: ServerContext) async throws -> Runtime_V1_PullImageResponse {
+  func pullImage(request: Runtime_V1_PullImageRequest) async throws -> Runtime_V1_PullImageResponse {
     let name = request.image.image
     guard !name.isEmpty else { throw CrispError.invalidArgument("image.image is empty") }
     var credentials: RegistryCredentials?
@@ -28,13 +28,13 @@ struct ImageServiceHandler: Runtime_V1_ImageService.SimpleServiceProtocol {
     return response
   }
 
-  func listImages(request: Runtime_V1_ListImagesRequest, context: ServerContext) async throws -> Runtime_V1_ListImagesResponse {
+  func listImages(request: Runtime_V1_ListImagesRequest) async throws -> Runtime_V1_ListImagesResponse {
     var response = Runtime_V1_ListImagesResponse()
     response.images = try filtered(request.hasFilter ? request.filter : nil).map(Self.criImage)
     return response
   }
 
-  func streamImages(request: Runtime_V1_StreamImagesRequest, response: RPCWriter<Runtime_V1_StreamImagesResponse>, context: ServerContext) async throws {
+  func streamImages(request: Runtime_V1_StreamImagesRequest, response: RPCWriter<Runtime_V1_StreamImagesResponse>) async throws {
     let all = try filtered(request.hasFilter ? request.filter : nil).map(Self.criImage)
     // Chunks well under the 16 MiB message limit, however many images there are.
     for start in stride(from: 0, to: max(all.count, 1), by: 500) {
@@ -51,7 +51,7 @@ struct ImageServiceHandler: Runtime_V1_ImageService.SimpleServiceProtocol {
     return try images.list()
   }
 
-  func imageStatus(request: Runtime_V1_ImageStatusRequest, context: ServerContext) async throws -> Runtime_V1_ImageStatusResponse {
+  func imageStatus(request: Runtime_V1_ImageStatusRequest) async throws -> Runtime_V1_ImageStatusResponse {
     guard !request.image.image.isEmpty else { throw CrispError.invalidArgument("image.image is empty") }
     var response = Runtime_V1_ImageStatusResponse()
     // An unknown image is not an error: no image and no error, as kubelet expects.
@@ -70,13 +70,13 @@ struct ImageServiceHandler: Runtime_V1_ImageService.SimpleServiceProtocol {
     return response
   }
 
-  func removeImage(request: Runtime_V1_RemoveImageRequest, context: ServerContext) async throws -> Runtime_V1_RemoveImageResponse {
+  func removeImage(request: Runtime_V1_RemoveImageRequest) async throws -> Runtime_V1_RemoveImageResponse {
     guard !request.image.image.isEmpty else { throw CrispError.invalidArgument("image.image is empty") }
     try await images.remove(request.image.image)
     return Runtime_V1_RemoveImageResponse()
   }
 
-  func imageFsInfo(request: Runtime_V1_ImageFsInfoRequest, context: ServerContext) async throws -> Runtime_V1_ImageFsInfoResponse {
+  func imageFsInfo(request: Runtime_V1_ImageFsInfoRequest) async throws -> Runtime_V1_ImageFsInfoResponse {
     let usage = images.filesystemUsage()
     func entry(_ bytes: Int64, _ inodes: Int64) -> Runtime_V1_FilesystemUsage {
       var value = Runtime_V1_FilesystemUsage()

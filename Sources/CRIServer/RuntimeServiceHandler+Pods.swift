@@ -10,29 +10,29 @@ import Store
 extension RuntimeServiceHandler {
   // MARK: Sandboxes
 
-  func updateRuntimeConfig(request: Runtime_V1_UpdateRuntimeConfigRequest, context: ServerContext) async throws -> Runtime_V1_UpdateRuntimeConfigResponse {
+  func updateRuntimeConfig(request: Runtime_V1_UpdateRuntimeConfigRequest) async throws -> Runtime_V1_UpdateRuntimeConfigResponse {
     try runtime.updatePodCIDR(request.runtimeConfig.networkConfig.podCidr)
     return .init()
   }
 
-  func runPodSandbox(request: Runtime_V1_RunPodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_RunPodSandboxResponse {
+  func runPodSandbox(request: Runtime_V1_RunPodSandboxRequest) async throws -> Runtime_V1_RunPodSandboxResponse {
     guard request.hasConfig else { throw CrispError.invalidArgument("config is required") }
     var response = Runtime_V1_RunPodSandboxResponse()
     response.podSandboxID = try await runtime.runPodSandbox(request.config, handler: request.runtimeHandler)
     return response
   }
 
-  func stopPodSandbox(request: Runtime_V1_StopPodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_StopPodSandboxResponse {
+  func stopPodSandbox(request: Runtime_V1_StopPodSandboxRequest) async throws -> Runtime_V1_StopPodSandboxResponse {
     try await runtime.stopPodSandbox(request.podSandboxID)
     return .init()
   }
 
-  func removePodSandbox(request: Runtime_V1_RemovePodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_RemovePodSandboxResponse {
+  func removePodSandbox(request: Runtime_V1_RemovePodSandboxRequest) async throws -> Runtime_V1_RemovePodSandboxResponse {
     try await runtime.removePodSandbox(request.podSandboxID)
     return .init()
   }
 
-  func podSandboxStatus(request: Runtime_V1_PodSandboxStatusRequest, context: ServerContext) async throws -> Runtime_V1_PodSandboxStatusResponse {
+  func podSandboxStatus(request: Runtime_V1_PodSandboxStatusRequest) async throws -> Runtime_V1_PodSandboxStatusResponse {
     guard !request.podSandboxID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
     guard let sandbox = try runtime.sandbox(request.podSandboxID) else {
       throw CrispError.notFound("pod sandbox \"\(request.podSandboxID)\" not found")
@@ -88,13 +88,13 @@ extension RuntimeServiceHandler {
     return status
   }
 
-  func listPodSandbox(request: Runtime_V1_ListPodSandboxRequest, context: ServerContext) async throws -> Runtime_V1_ListPodSandboxResponse {
+  func listPodSandbox(request: Runtime_V1_ListPodSandboxRequest) async throws -> Runtime_V1_ListPodSandboxResponse {
     var response = Runtime_V1_ListPodSandboxResponse()
     response.items = try filteredSandboxes(request.hasFilter ? request.filter : nil)
     return response
   }
 
-  func streamPodSandboxes(request: Runtime_V1_StreamPodSandboxesRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxesResponse>, context: ServerContext) async throws {
+  func streamPodSandboxes(request: Runtime_V1_StreamPodSandboxesRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxesResponse>) async throws {
     let all = try filteredSandboxes(request.hasFilter ? request.filter : nil)
     for start in stride(from: 0, to: max(all.count, 1), by: 500) {
       try await response.write(.with { $0.podSandboxes = Array(all[start..<min(start + 500, all.count)]) })
@@ -125,7 +125,7 @@ extension RuntimeServiceHandler {
 
   // MARK: Containers
 
-  func createContainer(request: Runtime_V1_CreateContainerRequest, context: ServerContext) async throws -> Runtime_V1_CreateContainerResponse {
+  func createContainer(request: Runtime_V1_CreateContainerRequest) async throws -> Runtime_V1_CreateContainerResponse {
     guard !request.podSandboxID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
     guard request.hasConfig else { throw CrispError.invalidArgument("config is required") }
     var response = Runtime_V1_CreateContainerResponse()
@@ -133,23 +133,23 @@ extension RuntimeServiceHandler {
     return response
   }
 
-  func startContainer(request: Runtime_V1_StartContainerRequest, context: ServerContext) async throws -> Runtime_V1_StartContainerResponse {
+  func startContainer(request: Runtime_V1_StartContainerRequest) async throws -> Runtime_V1_StartContainerResponse {
     guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
     try await runtime.startContainer(request.containerID)
     return .init()
   }
 
-  func stopContainer(request: Runtime_V1_StopContainerRequest, context: ServerContext) async throws -> Runtime_V1_StopContainerResponse {
+  func stopContainer(request: Runtime_V1_StopContainerRequest) async throws -> Runtime_V1_StopContainerResponse {
     try await runtime.stopContainer(request.containerID, timeout: max(0, request.timeout))
     return .init()
   }
 
-  func removeContainer(request: Runtime_V1_RemoveContainerRequest, context: ServerContext) async throws -> Runtime_V1_RemoveContainerResponse {
+  func removeContainer(request: Runtime_V1_RemoveContainerRequest) async throws -> Runtime_V1_RemoveContainerResponse {
     try await runtime.removeContainer(request.containerID)
     return .init()
   }
 
-  func containerStatus(request: Runtime_V1_ContainerStatusRequest, context: ServerContext) async throws -> Runtime_V1_ContainerStatusResponse {
+  func containerStatus(request: Runtime_V1_ContainerStatusRequest) async throws -> Runtime_V1_ContainerStatusResponse {
     guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
     guard let container = try runtime.container(request.containerID) else {
       throw CrispError.notFound("container \"\(request.containerID)\" not found")
@@ -210,13 +210,13 @@ extension RuntimeServiceHandler {
     return status
   }
 
-  func listContainers(request: Runtime_V1_ListContainersRequest, context: ServerContext) async throws -> Runtime_V1_ListContainersResponse {
+  func listContainers(request: Runtime_V1_ListContainersRequest) async throws -> Runtime_V1_ListContainersResponse {
     var response = Runtime_V1_ListContainersResponse()
     response.containers = try filteredContainers(request.hasFilter ? request.filter : nil)
     return response
   }
 
-  func streamContainers(request: Runtime_V1_StreamContainersRequest, response: RPCWriter<Runtime_V1_StreamContainersResponse>, context: ServerContext) async throws {
+  func streamContainers(request: Runtime_V1_StreamContainersRequest, response: RPCWriter<Runtime_V1_StreamContainersResponse>) async throws {
     let all = try filteredContainers(request.hasFilter ? request.filter : nil)
     for start in stride(from: 0, to: max(all.count, 1), by: 500) {
       try await response.write(.with { $0.containers = Array(all[start..<min(start + 500, all.count)]) })
@@ -246,7 +246,7 @@ extension RuntimeServiceHandler {
     }
   }
 
-  func execSync(request: Runtime_V1_ExecSyncRequest, context: ServerContext) async throws -> Runtime_V1_ExecSyncResponse {
+  func execSync(request: Runtime_V1_ExecSyncRequest) async throws -> Runtime_V1_ExecSyncResponse {
     guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
     let result = try await runtime.execSync(request.containerID, command: request.cmd, timeout: request.timeout)
     var response = Runtime_V1_ExecSyncResponse()
@@ -256,7 +256,7 @@ extension RuntimeServiceHandler {
     return response
   }
 
-  func reopenContainerLog(request: Runtime_V1_ReopenContainerLogRequest, context: ServerContext) async throws -> Runtime_V1_ReopenContainerLogResponse {
+  func reopenContainerLog(request: Runtime_V1_ReopenContainerLogRequest) async throws -> Runtime_V1_ReopenContainerLogResponse {
     guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
     try await runtime.reopenContainerLog(request.containerID)
     return .init()

@@ -5,19 +5,19 @@ import Runtime
 
 /// Container and pod stats: cgroup counters (v1 or v2), writable layers, and the pods' interface counters.
 extension RuntimeServiceHandler {
-  func containerStats(request: Runtime_V1_ContainerStatsRequest, context: ServerContext) async throws -> Runtime_V1_ContainerStatsResponse {
+  func containerStats(request: Runtime_V1_ContainerStatsRequest) async throws -> Runtime_V1_ContainerStatsResponse {
     guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
     let stats = try runtime.containerStats(request.containerID)
     return .with { $0.stats = stats }
   }
 
-  func listContainerStats(request: Runtime_V1_ListContainerStatsRequest, context: ServerContext) async throws -> Runtime_V1_ListContainerStatsResponse {
+  func listContainerStats(request: Runtime_V1_ListContainerStatsRequest) async throws -> Runtime_V1_ListContainerStatsResponse {
     let stats = try runtime.listContainerStats(request.hasFilter ? request.filter : nil)
     return .with { $0.stats = stats }
   }
 
   func streamContainerStats(
-    request: Runtime_V1_StreamContainerStatsRequest, response: RPCWriter<Runtime_V1_StreamContainerStatsResponse>, context: ServerContext
+    request: Runtime_V1_StreamContainerStatsRequest, response: RPCWriter<Runtime_V1_StreamContainerStatsResponse>
   ) async throws {
     let all = try runtime.listContainerStats(request.hasFilter ? request.filter : nil)
     for start in stride(from: 0, to: max(all.count, 1), by: 200) {
@@ -25,19 +25,19 @@ extension RuntimeServiceHandler {
     }
   }
 
-  func podSandboxStats(request: Runtime_V1_PodSandboxStatsRequest, context: ServerContext) async throws -> Runtime_V1_PodSandboxStatsResponse {
+  func podSandboxStats(request: Runtime_V1_PodSandboxStatsRequest) async throws -> Runtime_V1_PodSandboxStatsResponse {
     guard !request.podSandboxID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
     let stats = try await runtime.podSandboxStats(request.podSandboxID)
     return .with { $0.stats = stats }
   }
 
-  func listPodSandboxStats(request: Runtime_V1_ListPodSandboxStatsRequest, context: ServerContext) async throws -> Runtime_V1_ListPodSandboxStatsResponse {
+  func listPodSandboxStats(request: Runtime_V1_ListPodSandboxStatsRequest) async throws -> Runtime_V1_ListPodSandboxStatsResponse {
     let stats = try await runtime.listPodSandboxStats(request.hasFilter ? request.filter : nil)
     return .with { $0.stats = stats }
   }
 
   func streamPodSandboxStats(
-    request: Runtime_V1_StreamPodSandboxStatsRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxStatsResponse>, context: ServerContext
+    request: Runtime_V1_StreamPodSandboxStatsRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxStatsResponse>
   ) async throws {
     let all = try await runtime.listPodSandboxStats(request.hasFilter ? request.filter : nil)
     for start in stride(from: 0, to: max(all.count, 1), by: 100) {
@@ -48,17 +48,17 @@ extension RuntimeServiceHandler {
 
 /// cAdvisor-named pod and container metrics (kubelet's /metrics/cadvisor with PodAndContainerStatsFromCRI).
 extension RuntimeServiceHandler {
-  func listMetricDescriptors(request: Runtime_V1_ListMetricDescriptorsRequest, context: ServerContext) async throws -> Runtime_V1_ListMetricDescriptorsResponse {
+  func listMetricDescriptors(request: Runtime_V1_ListMetricDescriptorsRequest) async throws -> Runtime_V1_ListMetricDescriptorsResponse {
     .with { $0.descriptors = PodMetric.descriptors }
   }
 
-  func listPodSandboxMetrics(request: Runtime_V1_ListPodSandboxMetricsRequest, context: ServerContext) async throws -> Runtime_V1_ListPodSandboxMetricsResponse {
+  func listPodSandboxMetrics(request: Runtime_V1_ListPodSandboxMetricsRequest) async throws -> Runtime_V1_ListPodSandboxMetricsResponse {
     let metrics = try await runtime.podSandboxMetrics()
     return .with { $0.podMetrics = metrics }
   }
 
   func streamPodSandboxMetrics(
-    request: Runtime_V1_StreamPodSandboxMetricsRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxMetricsResponse>, context: ServerContext
+    request: Runtime_V1_StreamPodSandboxMetricsRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxMetricsResponse>
   ) async throws {
     let all = try await runtime.podSandboxMetrics()
     for start in stride(from: 0, to: max(all.count, 1), by: 100) {
@@ -70,7 +70,7 @@ extension RuntimeServiceHandler {
 /// GetContainerEvents: lifecycle events for kubelet's evented PLEG.
 extension RuntimeServiceHandler {
   func getContainerEvents(
-    request: Runtime_V1_GetEventsRequest, response: RPCWriter<Runtime_V1_ContainerEventResponse>, context: ServerContext
+    request: Runtime_V1_GetEventsRequest, response: RPCWriter<Runtime_V1_ContainerEventResponse>
   ) async throws {
     // Ends when the client goes away (the iteration is cancelled) or falls too far behind (RESOURCE_EXHAUSTED).
     for try await event in runtime.events.subscribe() {
@@ -95,14 +95,14 @@ extension RuntimeServiceHandler {
 
 /// Resource updates.
 extension RuntimeServiceHandler {
-  func updateContainerResources(request: Runtime_V1_UpdateContainerResourcesRequest, context: ServerContext) async throws -> Runtime_V1_UpdateContainerResourcesResponse {
+  func updateContainerResources(request: Runtime_V1_UpdateContainerResourcesRequest) async throws -> Runtime_V1_UpdateContainerResourcesResponse {
     guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
     guard request.hasLinux else { throw CrispError.invalidArgument("linux resources are required (windows resources do not apply here)") }
     try await runtime.updateContainerResources(request.containerID, linux: request.linux)
     return .init()
   }
 
-  func updatePodSandboxResources(request: Runtime_V1_UpdatePodSandboxResourcesRequest, context: ServerContext) async throws -> Runtime_V1_UpdatePodSandboxResourcesResponse {
+  func updatePodSandboxResources(request: Runtime_V1_UpdatePodSandboxResourcesRequest) async throws -> Runtime_V1_UpdatePodSandboxResourcesResponse {
     guard !request.podSandboxID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
     try runtime.updatePodSandboxResources(
       request.podSandboxID, overhead: request.hasOverhead ? request.overhead : nil, resources: request.hasResources ? request.resources : nil)

@@ -7,7 +7,7 @@ import Streaming
 /// Exec, Attach and PortForward: the request is validated here (so kubelet gets a precise status at once)
 /// and answered with a single-use URL on the streaming server, where the session itself runs.
 extension RuntimeServiceHandler {
-  func exec(request: Runtime_V1_ExecRequest, context: ServerContext) async throws -> Runtime_V1_ExecResponse {
+  func exec(request: Runtime_V1_ExecRequest) async throws -> Runtime_V1_ExecResponse {
     guard !request.cmd.isEmpty else { throw CrispError.invalidArgument("cmd is empty") }
     let options = try Self.streamOptions(stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, tty: request.tty)
     let target = try runtime.streamTarget(request.containerID)
@@ -16,7 +16,7 @@ extension RuntimeServiceHandler {
     return response
   }
 
-  func attach(request: Runtime_V1_AttachRequest, context: ServerContext) async throws -> Runtime_V1_AttachResponse {
+  func attach(request: Runtime_V1_AttachRequest) async throws -> Runtime_V1_AttachResponse {
     let target = try runtime.streamTarget(request.containerID)
     // The terminal is the container's (kubelet takes tty from the container spec, stderr from the request):
     // a tty container has one output stream, so stderr is dropped rather than refused.
@@ -30,7 +30,7 @@ extension RuntimeServiceHandler {
     return response
   }
 
-  func portForward(request: Runtime_V1_PortForwardRequest, context: ServerContext) async throws -> Runtime_V1_PortForwardResponse {
+  func portForward(request: Runtime_V1_PortForwardRequest) async throws -> Runtime_V1_PortForwardResponse {
     for port in request.port where port <= 0 || port > 65535 {
       throw CrispError.invalidArgument("port \(port) is not a TCP port (1-65535)")
     }

@@ -7,7 +7,7 @@ import Streaming
 
 /// The CRI RuntimeService: one method per RPC, each validating its request, doing the work through the
 /// lower modules, and throwing ``CrispError`` for the interceptor to map.
-struct RuntimeServiceHandler: Runtime_V1_RuntimeService.SimpleServiceProtocol {
+struct RuntimeServiceHandler: Sendable {
   let node: NodeContext
   let runtime: RuntimeManager
   let streaming: StreamServer
@@ -15,7 +15,7 @@ struct RuntimeServiceHandler: Runtime_V1_RuntimeService.SimpleServiceProtocol {
   /// The CRI API version this runtime speaks; kubelet sends its own as `version` and expects this back.
   static let criVersion = "0.1.0"
 
-  func version(request: Runtime_V1_VersionRequest, context: ServerContext) async throws -> Runtime_V1_VersionResponse {
+  func version(request: Runtime_V1_VersionRequest) async throws -> Runtime_V1_VersionResponse {
     var response = Runtime_V1_VersionResponse()
     response.version = Self.criVersion
     response.runtimeName = "crisp"
@@ -24,11 +24,11 @@ struct RuntimeServiceHandler: Runtime_V1_RuntimeService.SimpleServiceProtocol {
     return response
   }
 
-  func status(request: Runtime_V1_StatusRequest, context: ServerContext) async throws -> Runtime_V1_StatusResponse {
+  func status(request: Runtime_V1_StatusRequest) async throws -> Runtime_V1_StatusResponse {
     RuntimeStatusReporter(node: node, runtime: runtime).status(verbose: request.verbose)
   }
 
-  func runtimeConfig(request: Runtime_V1_RuntimeConfigRequest, context: ServerContext) async throws -> Runtime_V1_RuntimeConfigResponse {
+  func runtimeConfig(request: Runtime_V1_RuntimeConfigRequest) async throws -> Runtime_V1_RuntimeConfigResponse {
     var response = Runtime_V1_RuntimeConfigResponse()
     response.linux.cgroupDriver = node.cgroupDriver == .systemd ? .systemd : .cgroupfs
     return response
