@@ -7,7 +7,7 @@ import NIOPosix
 /// wakes a pool thread, the handler's writes wake the loop again); on a small node each wake-up costs more
 /// than answering `ListContainers` itself. With the server's tasks preferring this executor, a quick call
 /// is read, answered and written on one thread. Calls that do real work leave it at once
-/// (``CallInterceptor`` moves them to the global pool), so the loop never waits on a mount, a pull or runc.
+/// (``CRIMethods`` marks which stay; the rest run in the global pool), so the loop never waits on a mount, a pull or runc.
 final class EventLoopTaskExecutor: TaskExecutor {
   /// One thread: the socket's connections and the quick calls share it.
   let group: MultiThreadedEventLoopGroup

@@ -8,6 +8,8 @@ import Images
 import Logging
 import Registry
 import Config
+import NIOPosix
+import SwiftProtobuf
 import Store
 
 /// `crisp-bench`: measures crisp (or any CRI runtime) and, with `--compare`, a second runtime in the same
@@ -107,6 +109,9 @@ struct CrispBench: AsyncParsableCommand {
   /// Version, 200 calls on open connections, per endpoint.
   private func callsScenario(_ endpoints: [CRIEndpoint], _ report: Report) async {
     await steadyCalls(endpoints, report, "Version") { _ = try await $0.version(.init()) }
+    await leanCalls(
+      endpoints, report, "Version", method: "/runtime.v1.RuntimeService/Version", request: Runtime_V1_VersionRequest(),
+      response: Runtime_V1_VersionResponse.self)
   }
 
   private func pullScenario(_ endpoints: [CRIEndpoint], _ report: Report) async throws {
@@ -291,3 +296,36 @@ struct CallFailure: Error, CustomStringConvertible {
   var description: String { "call \(index + 2) on the connection failed: \(error)" }
 }
 
+
+/// Like ``steadyCalls``, through ``LeanGRPCClient``: 200 calls on one open connection, each timed alone, with
+/// a client that adds almost nothing, so the rows show what the servers differ by.
+func leanCalls<Response: SwiftProtobuf.Message>(
+  _ endpoints: [CRIEndpoint], _ report: Report, _ name: String, target: String? = nil,
+  method: String, request: some SwiftProtobuf.Message & Sendable, response: Response.Type
+) async {
+  var results: [String: Samples] = [:]
+  for endpoint in endpoints {
+    var samples = Samples(unit: "s")
+    do {
+      let client = try await LeanGRPCClient.connect(unixSocket: endpoint.socketPath, group: MultiThreadedEventLoopGroup.singleton)
+      do {
+        _ = try await client.call(method, request, as: Response.self)
+        for index in 0..<200 {
+          do {
+            samples.values.append(try await time { _ = try await client.call(method, request, as: Response.self) })
+          } catch {
+            throw CallFailure(index: index, error: error)
+          }
+        }
+      } catch {
+        await client.close()
+        throw error
+      }
+      await client.close()
+    } catch {
+      samples.unsupported = "\(error)"
+    }
+    results[endpoint.name] = samples
+  }
+  report.add("\(name), 200 calls on an open connection, lean HTTP/2 client", target: target, results)
+}

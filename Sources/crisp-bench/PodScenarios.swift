@@ -133,7 +133,13 @@ struct PodBench: Sendable {
       elapsed = try await time { _ = try await runtime.listContainers(.init()) }
     }
     await steadyCalls(endpoints, report, "ListContainers (50 running)", target: "≤ 0.8") { _ = try await $0.listContainers(.init()) }
+    await leanCalls(
+      endpoints, report, "ListContainers (50 running)", target: "≤ 0.8", method: "/runtime.v1.RuntimeService/ListContainers",
+      request: Runtime_V1_ListContainersRequest(), response: Runtime_V1_ListContainersResponse.self)
     await steadyCalls(endpoints, report, "ListPodSandbox (5 pods)") { _ = try await $0.listPodSandbox(.init()) }
+    await leanCalls(
+      endpoints, report, "ListPodSandbox (5 pods)", method: "/runtime.v1.RuntimeService/ListPodSandbox",
+      request: Runtime_V1_ListPodSandboxRequest(), response: Runtime_V1_ListPodSandboxResponse.self)
     await measure("ListPodSandbox (5 pods, open connection)") { runtime, elapsed in
       _ = try await runtime.version(.init())
       elapsed = try await time { _ = try await runtime.listPodSandbox(.init()) }

@@ -44,6 +44,8 @@ import TestSupport
 
     #expect(seen["wrongContentType"] as? String == "415")
     #expect(seen["getMethod"] as? String == "405")
+    #expect(seen["grpcWeb"] as? String == "415")
+    #expect(seen["notHTTP2Closed"] as? Bool == true)
     #expect(status("noMessage").code == "13")
     #expect(status("noMessage").message.contains("request message"))
     #expect(status("twoMessages").code == "13")

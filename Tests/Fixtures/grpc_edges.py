@@ -125,6 +125,8 @@ def message(payload):
 raw = Raw()
 fields, _ = raw.answer(raw.request(content_type="application/json", body=b"{}"))
 seen["wrongContentType"] = fields.get(":status")
+fields, _ = raw.answer(raw.request(content_type="application/grpc-web", body=message(b"")))
+seen["grpcWeb"] = fields.get(":status")
 fields, _ = raw.answer(raw.request(method="GET"))
 seen["getMethod"] = fields.get(":status")
 fields, _ = raw.answer(raw.request())
@@ -143,4 +145,16 @@ raw.conn.reset_stream(stream)
 raw.flush()
 fields, _ = raw.answer(raw.request(body=message(b"")))
 seen["afterReset"] = [fields.get(":status"), fields.get("grpc-status")]
+
+# A peer that does not speak HTTP/2 is disconnected, not left holding a socket.
+plain = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+plain.connect(path)
+plain.settimeout(5)
+plain.sendall(b"GET / HTTP/1.1\r\nHost: crisp\r\n\r\n")
+try:
+    while plain.recv(65536):
+        pass
+    seen["notHTTP2Closed"] = True
+except OSError:
+    seen["notHTTP2Closed"] = False
 print(json.dumps(seen))

@@ -39,6 +39,10 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
   private var highestStreamID: HTTP2StreamID = .rootStream
   private var needsFlush = false
   private var draining = false
+  private var closing = false
+  /// A connection WINDOW_UPDATE written and not yet sent: NIOHTTP2 counts it only once it leaves, so a
+  /// second one computed meanwhile would open the window twice.
+  private var connectionUpdateInFlight = false
 
   init(environment: GRPCServerEnvironment) {
     self.environment = environment
@@ -119,11 +123,14 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
       }
       closeIfDrained()
     } else if let window = event as? NIOHTTP2WindowUpdatedEvent, window.streamID == .rootStream,
-              let open = window.inboundWindowSize, open < Self.connectionWindowTarget / 2 {
+              let open = window.inboundWindowSize, open < Self.connectionWindowTarget / 2, !connectionUpdateInFlight {
       // The connection window is refilled from NIOHTTP2Handler's own count, which includes DATA it
       // dropped for streams already closed: counting only frames seen here would leak window until
       // the client could send nothing.
-      write(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindowTarget - open)))
+      connectionUpdateInFlight = true
+      let sent = context.eventLoop.makePromise(of: Void.self)
+      sent.futureResult.whenComplete { [weak self] _ in self?.connectionUpdateInFlight = false }
+      write(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindowTarget - open)), promise: sent)
     }
     context.fireUserInboundEventTriggered(event)
   }
@@ -138,9 +145,18 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
   }
 
   func errorCaught(context: ChannelHandlerContext, error: any Error) {
-    // Stream-level protocol errors were already answered by NIOHTTP2Handler with RST_STREAM, and
-    // connection-level ones with GOAWAY and a close. Nothing else here warrants closing the connection.
-    context.fireErrorCaught(error)
+    switch error {
+    case is NIOHTTP2Errors.StreamError:
+      // Already answered by NIOHTTP2Handler with RST_STREAM; the connection is fine.
+      break
+    case is NIOHTTP2Errors.NoSuchStream where draining:
+      // A client opening a stream as our GOAWAY crossed it: refused, nothing else is wrong.
+      break
+    default:
+      // A connection error (NIOHTTP2Handler has sent GOAWAY for it), a read error, or a peer that does not
+      // speak HTTP/2 at all: nothing more can be read from this connection.
+      context.close(promise: nil)
+    }
   }
 
   private func received(headers: HPACKHeaders, endStream: Bool, on streamID: HTTP2StreamID) {
@@ -149,17 +165,12 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
       if endStream { clientFinished(call, on: streamID) }
       return
     }
-    guard !draining else {
-      // Opened after our GOAWAY: the client retries it on its next connection.
-      write(HTTP2Frame(streamID: streamID, payload: .rstStream(.refusedStream)))
-      return
-    }
     if streamID > highestStreamID { highestStreamID = streamID }
     guard headers.first(name: ":method") == "POST" else {
-      return writeHTTPError("405", on: streamID)
+      return writeHTTPError("405", on: streamID, clientDone: endStream)
     }
-    guard let contentType = headers.first(name: "content-type"), contentType.hasPrefix("application/grpc") else {
-      return writeHTTPError("415", on: streamID)
+    guard let contentType = headers.first(name: "content-type"), GRPCWire.isGRPCContentType(contentType) else {
+      return writeHTTPError("415", on: streamID, clientDone: endStream)
     }
     let path = headers.first(name: ":path") ?? ""
     guard let method = environment.methods[path] else {
@@ -327,32 +338,49 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     guard let call = calls[streamID], !call.answered else { return }
     call.answered = true
     call.deadline?.cancel()
-    let trailers = GRPCWire.trailers(status, trailersOnly: !call.headersSent)
-    write(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: trailers, endStream: true))))
-    if !call.clientDone {
-      // The client is still sending, and nothing it sends matters now; a reset frees the stream at once.
+    let trailers = HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: GRPCWire.trailers(status, trailersOnly: !call.headersSent), endStream: true)))
+    if call.clientDone {
+      write(trailers)
+    } else {
+      // The client is still sending, and nothing it sends matters now: a reset frees the stream. It goes
+      // out after the trailers have: NIOHTTP2 would drop the answer still queued behind a reset.
       call.requests?.finish(throwing: CancellationError())
-      write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError)))
+      let written = context?.eventLoop.makePromise(of: Void.self)
+      written?.futureResult.whenComplete { [weak self] _ in self?.reset(streamID) }
+      write(trailers, promise: written)
     }
     flushIfNeeded()
   }
 
+  /// A stream whose trailers are out and whose client is still sending.
+  private func reset(_ streamID: HTTP2StreamID) {
+    guard calls[streamID] != nil else { return }
+    write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError)))
+    flushIfNeeded()
+  }
+
   private func fail(_ call: Call, on streamID: HTTP2StreamID, _ error: RPCError) {
+    stopTask(call, status: error)
+    finish(streamID, status: error)
+  }
+
+  /// Cancels the call's handler, which records the call when it ends; a call whose handler never
+  /// started is recorded here.
+  private func stopTask(_ call: Call, status: RPCError) {
     if let task = call.task {
-      // The task records the call when it ends.
       task.cancel()
     } else {
-      environment.recorder.finished(call.method, start: call.start, status: error)
+      environment.recorder.finished(call.method, start: call.start, status: status)
     }
-    finish(streamID, status: error)
   }
 
   private func expire(_ streamID: HTTP2StreamID, after timeout: TimeAmount) {
     guard let call = calls[streamID], !call.answered else { return }
-    call.task?.cancel()
-    call.requests?.finish(throwing: CancellationError())
     let milliseconds = timeout.nanoseconds / 1_000_000
-    finish(streamID, status: RPCError(code: .deadlineExceeded, message: "\(call.method.name) did not finish within the caller's deadline of \(milliseconds) ms"))
+    let status = RPCError(code: .deadlineExceeded, message: "\(call.method.name) did not finish within the caller's deadline of \(milliseconds) ms")
+    stopTask(call, status: status)
+    call.requests?.finish(throwing: CancellationError())
+    finish(streamID, status: status)
   }
 
   /// The client went away from the call: its handler is cancelled, nothing more is written.
@@ -363,10 +391,11 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
   }
 
   private func end(_ call: Call, reason: String) {
+    let status = RPCError(code: .cancelled, message: reason)
     call.answered = true
     call.deadline?.cancel()
-    call.task?.cancel()
-    call.requests?.finish(throwing: RPCError(code: .cancelled, message: reason))
+    stopTask(call, status: status)
+    call.requests?.finish(throwing: status)
   }
 
   // MARK: shutdown
@@ -378,8 +407,9 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     draining = true
     write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStreamID, errorCode: .noError, opaqueData: nil)))
     for (streamID, call) in calls where call.method.endsAtShutdown && !call.answered {
-      call.task?.cancel()
-      finish(streamID, status: RPCError(code: .unavailable, message: "crisp is shutting down"))
+      let status = RPCError(code: .unavailable, message: "crisp is shutting down")
+      stopTask(call, status: status)
+      finish(streamID, status: status)
     }
     flushIfNeeded()
     closeIfDrained()
@@ -388,16 +418,24 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
   /// The end of the grace period: whatever still runs is cancelled and the connection closed.
   func forceClose() {
     for (streamID, call) in calls where !call.answered {
-      call.task?.cancel()
-      finish(streamID, status: RPCError(code: .unavailable, message: "crisp is shutting down"))
+      let status = RPCError(code: .unavailable, message: "crisp is shutting down")
+      stopTask(call, status: status)
+      finish(streamID, status: status)
     }
     flushIfNeeded()
     context?.close(promise: nil)
   }
 
+  /// Closes a draining connection once its last stream has closed, after everything written is on the
+  /// socket: a second GOAWAY (same last stream) is written, and the close waits for it.
   private func closeIfDrained() {
-    guard draining, calls.values.allSatisfy(\.answered), let context else { return }
-    context.close(promise: nil)
+    guard draining, !closing, calls.isEmpty, let context else { return }
+    closing = true
+    let channel = context.channel
+    let written = context.eventLoop.makePromise(of: Void.self)
+    written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+    write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStreamID, errorCode: .noError, opaqueData: nil)), promise: written)
+    flushIfNeeded()
   }
 
   // MARK: writing
@@ -414,14 +452,17 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
   }
 
   /// Not a gRPC request at all: a plain HTTP status, as the gRPC protocol asks.
-  private func writeHTTPError(_ status: String, on streamID: HTTP2StreamID) {
+  private func writeHTTPError(_ status: String, on streamID: HTTP2StreamID, clientDone: Bool) {
     write(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: [":status": status], endStream: true))))
-    write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError)))
+    if !clientDone { write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError))) }
   }
 
-  private func write(_ frame: HTTP2Frame) {
-    guard let context else { return }
-    context.write(wrapOutboundOut(frame), promise: nil)
+  private func write(_ frame: HTTP2Frame, promise: EventLoopPromise<Void>? = nil) {
+    guard let context else {
+      promise?.fail(ChannelError.ioOnClosedChannel)
+      return
+    }
+    context.write(wrapOutboundOut(frame), promise: promise)
     needsFlush = true
   }
 

@@ -54,20 +54,27 @@ final class GRPCSocketServer: Sendable {
       return state.shuttingDown
     }
     if shutDownAlready { listener.close(promise: nil) }
-    try? await listener.closeFuture.get()
-    await withCheckedContinuation { continuation in
-      let done = state.withLock { state -> Bool in
-        if state.connections.isEmpty { return true }
-        state.drained.append(continuation)
-        return false
+    try await withTaskCancellationHandler {
+      try? await listener.closeFuture.get()
+      // However the listener ended, the open connections are drained, not left behind.
+      beginGracefulShutdown()
+      await withCheckedContinuation { continuation in
+        let done = state.withLock { state -> Bool in
+          if state.connections.isEmpty { return true }
+          state.drained.append(continuation)
+          return false
+        }
+        if done { continuation.resume() }
       }
-      if done { continuation.resume() }
+    } onCancel: {
+      beginGracefulShutdown()
     }
   }
 
   /// Stops accepting, sends every connection GOAWAY, and gives running calls ``shutdownGrace`` to finish.
   func beginGracefulShutdown() {
     let (listener, connections) = state.withLock { state -> ((any Channel)?, [Connection]) in
+      guard !state.shuttingDown else { return (nil, []) }
       state.shuttingDown = true
       return (state.listener, Array(state.connections.values))
     }

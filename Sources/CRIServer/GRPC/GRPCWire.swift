@@ -11,6 +11,15 @@ enum GRPCWire {
   /// The headers that open every answer. Built once: every call sends the same two.
   static let responseHeaders: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
 
+  /// `application/grpc`, alone or with a `+format` or `;parameters` suffix; `application/grpc-web` is
+  /// another protocol.
+  static func isGRPCContentType(_ value: String) -> Bool {
+    let base = "application/grpc"
+    guard value.hasPrefix(base) else { return false }
+    let rest = value.dropFirst(base.count)
+    return rest.isEmpty || rest.hasPrefix("+") || rest.hasPrefix(";")
+  }
+
   /// Frames one message for a DATA frame.
   static func frame(_ message: [UInt8], allocator: ByteBufferAllocator) -> ByteBuffer {
     var buffer = allocator.buffer(capacity: prefixLength + message.count)
