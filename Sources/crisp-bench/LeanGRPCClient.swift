@@ -26,9 +26,14 @@ final class LeanGRPCClient: Sendable {
     let channel = try await ClientBootstrap(group: group)
       .channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture {
-          try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .client, initialSettings: [
+          var configuration = NIOHTTP2Handler.ConnectionConfiguration()
+          configuration.initialSettings = [
             HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20), HTTP2Setting(parameter: .maxFrameSize, value: 1 << 20),
-          ]))
+          ]
+          // grpc-go's server (containerd) sends a BDP PING with each answer; NIOHTTP2's default allowance
+          // (200 in 30 s) would end the connection mid-run.
+          configuration.controlFrameRateLimit.maximumCount = 30_000
+          try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .client, frameDelegate: nil, connectionConfiguration: configuration))
           try channel.pipeline.syncOperations.addHandler(responses)
         }
       }

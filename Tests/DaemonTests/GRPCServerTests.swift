@@ -37,6 +37,7 @@ import TestSupport
     #expect(status("compressed").message.contains("compressed"))
     #expect(status("oversized").code == "RESOURCE_EXHAUSTED")
     #expect(seen["concurrentOK"] as? Int == 300)
+    #expect(seen["sequentialOK"] as? Int == 300)
     // 40 MiB through a 1 MiB stream window, then the archive is refused for what it is.
     #expect(status("bigImport").code == "INVALID_ARGUMENT", "\(status("bigImport"))")
     #expect(status("cancelled").code == "CANCELLED")
@@ -57,6 +58,9 @@ import TestSupport
     #expect((deadline.last as? Double ?? 99) < 2.0, "\(deadline)")
     #expect(status("afterReset").code == "200")
     #expect(status("afterReset").message == "0")
+    #expect(seen["pingsAcked"] as? Int == 400)
+    #expect(status("afterPings").code == "200")
+    #expect(status("afterPings").message == "0")
 
     // The daemon is unharmed and still answers on a fresh connection.
     try await daemon.withClients { runtime, _ in

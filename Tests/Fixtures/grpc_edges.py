@@ -55,6 +55,13 @@ seen["oversized"] = outcome(lambda: runtime.ListContainers(huge))
 futures = [runtime.Version.future(api.VersionRequest()) for _ in range(300)]
 seen["concurrentOK"] = sum(1 for future in futures if future.exception() is None and future.result().runtime_name == "crisp")
 
+# Many calls in a row on one connection.
+sequential = 0
+for _ in range(300):
+    if outcome(lambda: runtime.Version(api.VersionRequest()))[0] == "OK":
+        sequential += 1
+seen["sequentialOK"] = sequential
+
 # A client-streaming upload far larger than any window: flow control must let all of it through.
 chunk = b"\0" * (1 << 20)
 importer = admin_rpc.AdminServiceStub(channel)
@@ -145,6 +152,31 @@ raw.conn.reset_stream(stream)
 raw.flush()
 fields, _ = raw.answer(raw.request(body=message(b"")))
 seen["afterReset"] = [fields.get(":status"), fields.get("grpc-status")]
+
+# grpc-go (kubelet's client) sends a BDP PING after each answer that carries data, one at a time: hundreds a
+# minute from a busy kubelet. The connection must take them, as grpc-go's own server does.
+acked = 0
+for number in range(400):
+    if raw.conn.state_machine.state == h2.connection.ConnectionState.CLOSED:
+        break  # the server sent GOAWAY
+    raw.conn.ping(struct.pack(">Q", number))
+    raw.flush()
+    got = False
+    while not got and raw.conn.state_machine.state != h2.connection.ConnectionState.CLOSED:
+        data = raw.sock.recv(65536)
+        if not data:
+            break
+        for event in raw.conn.receive_data(data):
+            if isinstance(event, h2.events.PingAckReceived):
+                got = True
+        raw.flush()
+    if not got:
+        break
+    acked += 1
+seen["pingsAcked"] = acked
+if raw.conn.state_machine.state != h2.connection.ConnectionState.CLOSED:
+    fields, _ = raw.answer(raw.request(body=message(b"")))
+    seen["afterPings"] = [fields.get(":status"), fields.get("grpc-status")]
 
 # A peer that does not speak HTTP/2 is disconnected, not left holding a socket.
 plain = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)

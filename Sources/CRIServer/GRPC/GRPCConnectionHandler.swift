@@ -48,14 +48,22 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     self.environment = environment
   }
 
-  /// The settings crisp's server advertises: many concurrent calls (kubelet multiplexes one connection),
-  /// a 1 MiB stream window, and header lists up to 64 KiB.
-  static var settings: HTTP2Settings {
-    [
+  /// How crisp's server runs HTTP/2: many concurrent calls (kubelet multiplexes one connection), a 1 MiB
+  /// stream window, header lists up to 64 KiB, and a PING allowance fit for gRPC clients.
+  ///
+  /// NIOHTTP2's default allows 200 PING/SETTINGS/PRIORITY frames in 30 s and then ends the connection with
+  /// ENHANCE_YOUR_CALM. grpc-go, kubelet's client, sends a BDP PING after each answer that carries data, so a
+  /// busy kubelet would lose its connection every few minutes (and calls in flight with it). The socket is
+  /// root's alone; the allowance only stops a runaway flood.
+  static var connectionConfiguration: NIOHTTP2Handler.ConnectionConfiguration {
+    var configuration = NIOHTTP2Handler.ConnectionConfiguration()
+    configuration.initialSettings = [
       HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
       HTTP2Setting(parameter: .initialWindowSize, value: initialStreamWindow),
       HTTP2Setting(parameter: .maxHeaderListSize, value: 65536),
     ]
+    configuration.controlFrameRateLimit.maximumCount = 30_000
+    return configuration
   }
 
   /// One call's state on its stream.
