@@ -19,7 +19,7 @@ enum CRIMethods {
       .unary(Runtime_V1_RuntimeService.Method.StartContainer.descriptor) { try await runtime.startContainer(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.StopContainer.descriptor) { try await runtime.stopContainer(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.RemoveContainer.descriptor) { try await runtime.removeContainer(request: $0) },
-      .unary(Runtime_V1_RuntimeService.Method.ListContainers.descriptor, quick: true) { try await runtime.listContainers(request: $0) },
+      .unarySerialized(Runtime_V1_RuntimeService.Method.ListContainers.descriptor, quick: true) { try await runtime.serializedContainerList(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.ContainerStatus.descriptor, quick: true) { try await runtime.containerStatus(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.UpdateContainerResources.descriptor) { try await runtime.updateContainerResources(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.ReopenContainerLog.descriptor) { try await runtime.reopenContainerLog(request: $0) },

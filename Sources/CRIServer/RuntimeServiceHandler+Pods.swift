@@ -216,6 +216,20 @@ extension RuntimeServiceHandler {
     return response
   }
 
+  /// ListContainers as kubelet's relist asks it every second (no filter): while no container changed
+  /// (same store change count, no new exit), the last answer's bytes are sent again, without building and
+  /// encoding fifty entries.
+  func serializedContainerList(request: Runtime_V1_ListContainersRequest) async throws -> [UInt8] {
+    guard !request.hasFilter || request.filter == Runtime_V1_ContainerFilter() else {
+      return try await listContainers(request: request).serializedBytes()
+    }
+    let generation = try runtime.containersGeneration()
+    if let bytes = containerListAnswer.bytes(at: generation) { return bytes }
+    let bytes: [UInt8] = try await listContainers(request: request).serializedBytes()
+    containerListAnswer.save(bytes, at: generation)
+    return bytes
+  }
+
   func streamContainers(request: Runtime_V1_StreamContainersRequest, response: RPCWriter<Runtime_V1_StreamContainersResponse>) async throws {
     let all = try filteredContainers(request.hasFilter ? request.filter : nil)
     for start in stride(from: 0, to: max(all.count, 1), by: 500) {

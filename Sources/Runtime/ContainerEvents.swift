@@ -63,11 +63,19 @@ public final class ContainerEventBus: Sendable {
 /// notices it first: the exit watcher (a container that ended by itself) or StopContainer.
 final class ExitWatch: Sendable {
   private let running = Mutex<[String: String]>([:])
+  /// Tells lists which of the watched containers to look at.
+  let signals = ExitSignals()
 
-  func watch(_ id: String, sandboxID: String) { running.withLock { $0[id] = sandboxID } }
+  func watch(_ id: String, sandboxID: String, bundle: String) {
+    running.withLock { $0[id] = sandboxID }
+    signals.watch(id, directory: bundle)
+  }
 
   /// The sandbox of `id` if it was still watched (and is no longer).
-  func claim(_ id: String) -> String? { running.withLock { $0.removeValue(forKey: id) } }
+  func claim(_ id: String) -> String? {
+    signals.unwatch(id)
+    return running.withLock { $0.removeValue(forKey: id) }
+  }
 
   var snapshot: [String: String] { running.withLock { $0 } }
 }

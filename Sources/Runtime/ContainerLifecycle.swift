@@ -369,7 +369,7 @@ extension RuntimeManager {
       record.state = .running
       record.startedAt = Store.now()
       try store.putContainer(record)
-      exitWatch.watch(id, sandboxID: record.sandboxID)
+      exitWatch.watch(id, sandboxID: record.sandboxID, bundle: bundle(id))
       events.publish(ContainerEvent(containerID: id, sandboxID: record.sandboxID, kind: .started))
     }
   }
@@ -482,6 +482,18 @@ extension RuntimeManager {
   public func container(_ rawID: String) throws(CrispError) -> ContainerView? {
     guard let id = try resolveID(rawID, table: "containers"), let record = try refreshed(id), record.state != .creating else { return nil }
     return try view(record)
+  }
+
+  /// Records the exits that happened since the last look and returns the store's change count: while it
+  /// stays the same, so does every container's list entry. Only containers that may have exited are looked
+  /// at (``ExitSignals``), which makes this cheap enough to run before every list.
+  public func containersGeneration() throws(CrispError) -> UInt64 {
+    let check = exitWatch.signals.take()
+    let records = try listedContainers.records(store) { () throws(CrispError) in try store.allContainers() }
+    for record in records where (record.state == .running || record.state == .created) && check.mustCheck(record.id) {
+      _ = try refreshed(record)
+    }
+    return store.changeCount
   }
 
   public func containers() throws(CrispError) -> [ContainerView] {

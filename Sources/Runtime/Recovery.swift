@@ -48,7 +48,7 @@ extension RuntimeManager {
           try await destroyContainer(container)
         case .created, .running:
           guard let fresh = try refreshed(container.id), fresh.state != .exited else { continue }
-          if fresh.state == .running { exitWatch.watch(fresh.id, sandboxID: fresh.sandboxID) }
+          if fresh.state == .running { exitWatch.watch(fresh.id, sandboxID: fresh.sandboxID, bundle: bundle(fresh.id)) }
           if !ShimLauncher.isRunning(directory: bundle(container.id)) {
             var record = fresh
             record.state = .unknown

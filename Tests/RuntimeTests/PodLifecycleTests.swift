@@ -156,6 +156,41 @@ import TestSupport
     }
   }
 
+  /// kubelet's relist: ListContainers without a filter, every second. Its answer is reused while nothing
+  /// changed, so every change (a new container, a start, an exit nobody asked about, a removal) must show.
+  @Test func unfilteredListsFollowEveryChange() async throws {
+    try await PodHarness.with { pods in
+      let podConfig = pods.podConfig("relist")
+      let pod = try await pods.runPod(podConfig)
+      @Sendable func listed() async throws -> [String: Runtime_V1_ContainerState] {
+        try await pods.runtime { runtime in
+          let containers = try await runtime.listContainers(.with { $0.filter = .init() }).containers
+          return Dictionary(uniqueKeysWithValues: containers.map { ($0.id, $0.state) })
+        }
+      }
+      #expect(try await listed().isEmpty)
+      let short = try await pods.runContainer(pod, podConfig, pods.containerConfig("short", command: ["/bin/sh", "-c", "sleep 1; exit 7"]))
+      let long = try await pods.runContainer(pod, podConfig, pods.containerConfig("long", command: ["/bin/sleep", "1000"]))
+      let first = try await listed()
+      #expect(first[long] == .containerRunning)
+      #expect(first[short] == .containerRunning || first[short] == .containerExited)
+      // Only lists are asked: the exit must reach them without a ContainerStatus call.
+      var exited = false
+      for _ in 0..<200 where !exited {
+        exited = try await listed()[short] == .containerExited
+        if !exited { try await Task.sleep(for: .milliseconds(50)) }
+      }
+      #expect(exited)
+      #expect(try await listed()[long] == .containerRunning)
+      try await pods.runtime { runtime in
+        _ = try await runtime.stopContainer(.with { $0.containerID = long; $0.timeout = 0 })
+        #expect(try await listed()[long] == .containerExited)
+        _ = try await runtime.removeContainer(.with { $0.containerID = short })
+      }
+      #expect(try await listed().keys.sorted() == [long])
+    }
+  }
+
   @Test func containersInOnePodShareTheNetwork() async throws {
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("shared")

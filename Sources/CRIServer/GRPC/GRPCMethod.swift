@@ -40,6 +40,15 @@ struct GRPCMethod: Sendable {
     })
   }
 
+  /// A unary call whose handler serializes its answer itself, to answer repeated calls from saved bytes.
+  static func unarySerialized<Request: Message>(
+    _ descriptor: MethodDescriptor, quick: Bool = false, _ handler: @escaping @Sendable (Request) async throws -> [UInt8]
+  ) -> GRPCMethod {
+    GRPCMethod(descriptor, quick: quick, endsAtShutdown: false, body: .unary { bytes in
+      try await handler(try decode(Request.self, bytes))
+    })
+  }
+
   static func serverStreaming<Request: Message, Response: Message>(
     _ descriptor: MethodDescriptor, endsAtShutdown: Bool = false,
     _ handler: @escaping @Sendable (Request, RPCWriter<Response>) async throws -> Void

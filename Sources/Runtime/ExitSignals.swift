@@ -1,0 +1,106 @@
+import CrispCore
+import Glibc
+import Synchronization
+
+/// Which running containers may have exited since a list last looked.
+///
+/// A container's shim renames its exit file into the container's bundle directory when the container ends.
+/// One inotify descriptor watches the bundle directory of every running container, so a list reads it once
+/// (usually: nothing to read, nothing exited) instead of looking for one exit file per container. kubelet
+/// lists every second; on a node with many containers those lookups were most of the list's cost.
+final class ExitSignals: Sendable {
+  private let fd: Int32
+  private let state = Mutex(State())
+
+  private struct State {
+    var idByWatch: [Int32: String] = [:]
+    var watchByID: [String: Int32] = [:]
+    var changed: Set<String> = []
+    /// The kernel dropped events (its queue was full): every container must be looked at.
+    var overflowed = false
+  }
+
+  /// What one list must look at.
+  struct Check: Sendable {
+    fileprivate let all: Bool
+    fileprivate let changed: Set<String>
+    fileprivate let watched: [String: Int32]
+
+    /// A container not watched (its watch could not be added, or it is not running) is always looked at.
+    func mustCheck(_ id: String) -> Bool { all || changed.contains(id) || watched[id] == nil }
+  }
+
+  init() {
+    // Without inotify (the per-user limit reached, say) every container is looked at, as before.
+    fd = inotify_init1(Int32(IN_CLOEXEC) | Int32(IN_NONBLOCK))
+  }
+
+  deinit {
+    if fd >= 0 { close(fd) }
+  }
+
+  /// Starts watching `id`'s bundle directory. The first look after this checks the container anyway: its
+  /// exit may have landed before the watch.
+  func watch(_ id: String, directory: String) {
+    guard fd >= 0 else { return }
+    let watch = inotify_add_watch(fd, directory, UInt32(IN_MOVED_TO) | UInt32(IN_CREATE) | UInt32(IN_ONLYDIR))
+    guard watch >= 0 else { return }
+    state.withLock { state in
+      state.idByWatch[watch] = id
+      state.watchByID[id] = watch
+      state.changed.insert(id)
+    }
+  }
+
+  func unwatch(_ id: String) {
+    state.withLock { state in
+      state.changed.remove(id)
+      guard let watch = state.watchByID.removeValue(forKey: id) else { return }
+      state.idByWatch[watch] = nil
+      inotify_rm_watch(fd, watch)
+    }
+  }
+
+  /// Reads what happened since the last look, and hands it to the caller (the next look starts afresh).
+  func take() -> Check {
+    drain()
+    return state.withLock { state in
+      let check = Check(all: state.overflowed || fd < 0, changed: state.changed, watched: state.watchByID)
+      state.changed = []
+      state.overflowed = false
+      return check
+    }
+  }
+
+  private func drain() {
+    guard fd >= 0 else { return }
+    // Aligned for inotify_event; room for many events with short names (exit files are named "exit").
+    let capacity = 8192
+    let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: MemoryLayout<inotify_event>.alignment)
+    defer { buffer.deallocate() }
+    while true {
+      let count = read(fd, buffer, capacity)
+      guard count > 0 else { return }
+      state.withLock { state in
+        var offset = 0
+        let header = MemoryLayout<inotify_event>.size
+        while offset + header <= count {
+          let event = buffer.load(fromByteOffset: offset, as: inotify_event.self)
+          if event.mask & UInt32(IN_Q_OVERFLOW) != 0 {
+            state.overflowed = true
+          } else if let id = state.idByWatch[event.wd] {
+            if event.mask & UInt32(IN_IGNORED) != 0 {
+              // The directory is gone (the container was removed): the kernel dropped the watch.
+              state.idByWatch[event.wd] = nil
+              state.watchByID[id] = nil
+            } else {
+              state.changed.insert(id)
+            }
+          }
+          offset += header + Int(event.len)
+        }
+      }
+      if count < capacity / 2 { return }
+    }
+  }
+}
