@@ -67,8 +67,9 @@ final class ExitWatch: Sendable {
   let signals = ExitSignals()
 
   func watch(_ id: String, sandboxID: String, bundle: String) {
-    running.withLock { $0[id] = sandboxID }
+    // Signals first: a claim landing in between then finds both to undo.
     signals.watch(id, directory: bundle)
+    running.withLock { $0[id] = sandboxID }
   }
 
   /// The sandbox of `id` if it was still watched (and is no longer).

@@ -61,6 +61,37 @@ final class ExitSignals: Sendable {
     }
   }
 
+  /// One look at a time: a look takes the signals, records the exits they point at and reads the store's
+  /// change count, and a second look must not see the signals gone before the first has recorded them.
+  private let looking = Mutex(())
+
+  /// Runs one look with what happened since the last. If the look fails, the signals are kept for the next.
+  func look<T>(_ body: (Check) throws(CrispError) -> T) throws(CrispError) -> T {
+    try looking.withLock { _ throws(CrispError) -> T in
+      let check = take()
+      do throws(CrispError) {
+        return try body(check)
+      } catch {
+        restore(check)
+        throw error
+      }
+    }
+  }
+
+  /// Flags `id` again: its exit file is there but could not be read yet.
+  func flag(_ id: String) {
+    state.withLock { state in
+      if state.watchByID[id] != nil { state.changed.insert(id) }
+    }
+  }
+
+  private func restore(_ check: Check) {
+    state.withLock { state in
+      state.changed.formUnion(check.changed)
+      state.overflowed = state.overflowed || check.all
+    }
+  }
+
   /// Reads what happened since the last look, and hands it to the caller (the next look starts afresh).
   func take() -> Check {
     drain()

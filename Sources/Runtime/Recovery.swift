@@ -48,13 +48,14 @@ extension RuntimeManager {
           try await destroyContainer(container)
         case .created, .running:
           guard let fresh = try refreshed(container.id), fresh.state != .exited else { continue }
-          if fresh.state == .running { exitWatch.watch(fresh.id, sandboxID: fresh.sandboxID, bundle: bundle(fresh.id)) }
           if !ShimLauncher.isRunning(directory: bundle(container.id)) {
             var record = fresh
             record.state = .unknown
             record.message = "its shim is gone and no exit was recorded"
             try store.putContainer(record)
             logger.warning("container lost its shim", metadata: ["id": "\(container.id)"])
+          } else if fresh.state == .running {
+            exitWatch.watch(fresh.id, sandboxID: fresh.sandboxID, bundle: bundle(fresh.id))
           }
         case .exited, .unknown:
           break
