@@ -69,7 +69,6 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
   /// One call's state on its stream.
   private final class Call {
     let method: GRPCMethod
-    let path: String
     let start = ContinuousClock.now
     var reader: GRPCMessageReader
     var request: ByteBuffer?
@@ -86,9 +85,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     /// Client-streaming: bytes handed to the handler's queue and not yet taken.
     var queuedBytes = 0
 
-    init(method: GRPCMethod, path: String, maxMessageSize: Int) {
+    init(method: GRPCMethod, maxMessageSize: Int) {
       self.method = method
-      self.path = path
       self.reader = GRPCMessageReader(maxMessageSize: maxMessageSize)
     }
   }
@@ -137,7 +135,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
       // the client could send nothing.
       connectionUpdateInFlight = true
       let sent = context.eventLoop.makePromise(of: Void.self)
-      sent.futureResult.whenComplete { [weak self] _ in self?.connectionUpdateInFlight = false }
+      sent.futureResult.assumeIsolated().whenComplete { [weak self] _ in self?.connectionUpdateInFlight = false }
       write(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: Self.connectionWindowTarget - open)), promise: sent)
     }
     context.fireUserInboundEventTriggered(event)
@@ -185,11 +183,11 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
       environment.recorder.unknownMethod(path)
       return writeTrailersOnly(RPCError(code: .unimplemented, message: "crisp does not serve the method \(path)"), on: streamID, clientDone: endStream)
     }
-    let call = Call(method: method, path: path, maxMessageSize: environment.maxMessageSize)
+    let call = Call(method: method, maxMessageSize: environment.maxMessageSize)
     calls[streamID] = call
     environment.recorder.started(method)
     if let timeout = headers.first(name: "grpc-timeout").flatMap(GRPCWire.timeout), let loop = context?.eventLoop {
-      call.deadline = loop.scheduleTask(in: timeout) { [weak self] in
+      call.deadline = loop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
         self?.expire(streamID, after: timeout)
       }
     }
@@ -264,32 +262,19 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     let method = call.method
     let startTime = call.start
     let executor: any TaskExecutor = method.quick ? environment.loopExecutor : globalConcurrentExecutor
+    // The handler's work, ending with the answer's one message (nil for a server-streaming call, whose
+    // messages were sent as it produced them).
+    let work: @Sendable () async throws -> [UInt8]?
     switch method.body {
     case .unary(let body):
       let request = call.request ?? ByteBuffer()
-      call.task = Task(executorPreference: executor) {
-        let outcome: Result<[UInt8], RPCError>
-        do {
-          outcome = .success(try await body(request))
-        } catch {
-          outcome = .failure(ErrorMapping.rpcError(for: error))
-        }
-        recorder.finished(method, start: startTime, status: outcome.error)
-        bound.run { $0.answer(streamID, outcome) }
-      }
+      work = { try await body(request) }
     case .serverStreaming(let body):
       let request = call.request ?? ByteBuffer()
       let sink = GRPCResponseSink { message in try await bound.send(message, on: streamID) }
-      call.task = Task(executorPreference: executor) {
-        let outcome: Result<[UInt8], RPCError>
-        do {
-          try await body(request, sink)
-          outcome = .success([])
-        } catch {
-          outcome = .failure(ErrorMapping.rpcError(for: error))
-        }
-        recorder.finished(method, start: startTime, status: outcome.error)
-        bound.run { $0.finish(streamID, status: outcome.error) }
+      work = {
+        try await body(request, sink)
+        return nil
       }
     case .clientStreaming(let body):
       let (messages, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self, throwing: (any Error).self)
@@ -297,16 +282,17 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
       let source = GRPCRequestSource(messages: messages) { count in
         bound.run { $0.consumed(count, on: streamID) }
       }
-      call.task = Task(executorPreference: executor) {
-        let outcome: Result<[UInt8], RPCError>
-        do {
-          outcome = .success(try await body(source))
-        } catch {
-          outcome = .failure(ErrorMapping.rpcError(for: error))
-        }
-        recorder.finished(method, start: startTime, status: outcome.error)
-        bound.run { $0.answer(streamID, outcome) }
+      work = { try await body(source) }
+    }
+    call.task = Task(executorPreference: executor) {
+      let outcome: Result<[UInt8]?, RPCError>
+      do {
+        outcome = .success(try await work())
+      } catch {
+        outcome = .failure(ErrorMapping.rpcError(for: error))
       }
+      recorder.finished(method, start: startTime, status: outcome.error)
+      bound.run { $0.answer(streamID, outcome) }
     }
   }
 
@@ -318,13 +304,15 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     flushIfNeeded()
   }
 
-  /// A unary or client-streaming handler's answer: the message and OK trailers, or the error.
-  fileprivate func answer(_ streamID: HTTP2StreamID, _ outcome: Result<[UInt8], RPCError>) {
+  /// A handler's end: its last message if it has one, and OK trailers; or the error.
+  fileprivate func answer(_ streamID: HTTP2StreamID, _ outcome: Result<[UInt8]?, RPCError>) {
     guard let call = calls[streamID], !call.answered, let context else { return }
     switch outcome {
     case .success(let message):
-      writeHeadersIfNeeded(call, on: streamID)
-      write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(GRPCWire.frame(message, allocator: context.channel.allocator))))))
+      if let message {
+        writeHeadersIfNeeded(call, on: streamID)
+        write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(GRPCWire.frame(message, allocator: context.channel.allocator))))))
+      }
       finish(streamID, status: nil)
     case .failure(let error):
       finish(streamID, status: error)
@@ -354,7 +342,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
       // out after the trailers have: NIOHTTP2 would drop the answer still queued behind a reset.
       call.requests?.finish(throwing: CancellationError())
       let written = context?.eventLoop.makePromise(of: Void.self)
-      written?.futureResult.whenComplete { [weak self] _ in self?.reset(streamID) }
+      written?.futureResult.assumeIsolated().whenComplete { [weak self] _ in self?.reset(streamID) }
       write(trailers, promise: written)
     }
     flushIfNeeded()
