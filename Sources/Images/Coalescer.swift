@@ -67,6 +67,12 @@ public actor ContentLeases {
     return try body()
   }
 
+  /// Runs `body` like ``exclusively(_:)`` if no lease is held right now, else returns nil without waiting.
+  public func ifIdle<T: Sendable>(_ body: () throws(CrispError) -> T) throws(CrispError) -> T? {
+    guard active == 0 else { return nil }
+    return try body()
+  }
+
   /// Runs `body` holding a lease.
   public nonisolated func with<T: Sendable>(_ body: @Sendable () async throws(CrispError) -> T) async throws(CrispError) -> T {
     await acquire()

@@ -10,6 +10,16 @@ extension ImageManager {
   /// Imports every image in the tar at `path`. The archive is checked whole before anything is recorded:
   /// a malformed archive fails with what is wrong and imports nothing.
   public func importArchive(at path: String) async throws(CrispError) -> [ImageRecord] {
+    do throws(CrispError) {
+      return try await importArchiveHoldingLease(at: path)
+    } catch {
+      // Blobs the archive brought in belong to no image now.
+      await collectAfterRefusal(error)
+      throw error
+    }
+  }
+
+  private func importArchiveHoldingLease(at path: String) async throws(CrispError) -> [ImageRecord] {
     try await leases.with { () async throws(CrispError) -> [ImageRecord] in
       let contents = try self.readArchive(path)
       let plans = try self.planImport(contents)
@@ -44,13 +54,20 @@ extension ImageManager {
     var contents = ArchiveContents()
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
     defer { buffer.deallocate() }
+    var jsonBytes: Int64 = 0
     while let entry = try reader.next() {
       guard entry.kind == .file else { continue }
       var name = entry.path
       while name.hasPrefix("./") { name.removeFirst(2) }
-      if name.hasSuffix(".json") || name == "oci-layout" || name == "repositories" {
+      let blobDigest = try Self.blobDigest(entry: name)
+      if blobDigest == nil, name.hasSuffix(".json") || name == "oci-layout" || name == "repositories" {
         guard entry.size <= Int64(ManifestParser.maximumDocumentSize) else {
           throw CrispError.invalidArgument("archive: \(name) is \(entry.size) bytes, over the limit")
+        }
+        // Each is held in memory until the archive is read: their sum is bounded too.
+        jsonBytes += entry.size
+        guard jsonBytes <= Self.maximumJSONBytes else {
+          throw CrispError.invalidArgument("archive: its JSON files add up to more than \(Self.maximumJSONBytes) bytes (at \(name))")
         }
         var bytes: [UInt8] = []
         while true {
@@ -63,11 +80,13 @@ extension ImageManager {
         contents.digests[name] = try content.write(bytes)
         continue
       }
+      // A sha256 blob is verified against its name as it is stored. Others (sha512) are stored under their
+      // sha256 like any file; manifests can only refer to sha256 digests.
       var expected: String?
-      if name.hasPrefix("blobs/sha256/") {
-        expected = String(name.dropFirst("blobs/sha256/".count))
-        if let hex = expected, content.contains(sha256: hex) {
-          contents.digests[name] = hex
+      if let blobDigest, blobDigest.algorithm == "sha256" {
+        expected = blobDigest.encoded
+        if content.contains(sha256: blobDigest.encoded) {
+          contents.digests[name] = blobDigest.encoded
           continue
         }
       }
@@ -85,6 +104,24 @@ extension ImageManager {
       }
     }
     return contents
+  }
+
+  /// The JSON files of one archive (index, manifests, configs, docker-save's manifest.json) together.
+  static let maximumJSONBytes: Int64 = 64 << 20
+
+  /// The digest an OCI layout entry `blobs/<algorithm>/<encoded>` is named after; nil for an entry outside
+  /// `blobs/`. An entry under `blobs/` whose name is not a well-formed sha256 or sha512 digest (`../x`, upper
+  /// case, wrong length, another directory level) is refused: its name would otherwise become a path.
+  static func blobDigest(entry name: String) throws(CrispError) -> (algorithm: String, encoded: String)? {
+    let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+    guard parts.first == "blobs" else { return nil }
+    guard parts.count == 3, let algorithm = parts.dropFirst().first, let encoded = parts.last,
+      Digest.isWellFormed(algorithm: String(algorithm), encoded: String(encoded))
+    else {
+      throw CrispError.invalidArgument(
+        "archive: entry \"\(name.prefix(300))\" is not a blob name (blobs/sha256/<64 lowercase hex digits> or blobs/sha512/<128>)")
+    }
+    return (String(algorithm), String(encoded))
   }
 
   /// One image to record: its manifest and config bytes and names.
@@ -195,7 +232,7 @@ extension ImageManager {
 
   /// Layer files in docker archives are tars, sometimes compressed: look at the magic bytes.
   private func layerMediaType(_ hex: String) throws(CrispError) -> String {
-    let fd = open(content.path(sha256: hex), O_RDONLY | O_CLOEXEC)
+    let fd = open(try content.path(sha256: hex), O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw CrispError.internalError("\(SystemError.last("open", hex))") }
     defer { close(fd) }
     var magic = [UInt8](repeating: 0, count: 4)
@@ -225,7 +262,8 @@ extension ImageManager {
       let ok = chunk.withUnsafeBytes { raw -> Bool in
         var offset = 0
         while offset < raw.count {
-          let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+          guard let base = raw.baseAddress else { return true }
+          let n = write(fd, base + offset, raw.count - offset)
           if n <= 0 { return false }
           offset += n
         }
@@ -278,7 +316,7 @@ extension ImageManager {
 
   private func addBlob(_ hex: String, to tar: inout TarWriter, written: inout Set<String>) throws(CrispError) {
     guard !written.contains(hex) else { return }
-    let path = content.path(sha256: hex)
+    let path = try content.path(sha256: hex)
     guard let size = content.size(sha256: hex) else { throw CrispError.internalError("blob sha256:\(hex) is missing from the content store") }
     try tar.writeHeader(path: "blobs/sha256/\(hex)", kind: .file, mode: 0o644, size: size)
     let fd = open(path, O_RDONLY | O_CLOEXEC)

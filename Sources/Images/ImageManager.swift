@@ -112,10 +112,33 @@ public final class ImageManager: Sendable {
     let start = ContinuousClock.now
     defer { Metrics.Timer(label: "crisp_image_pull_duration_seconds").recordNanoseconds((ContinuousClock.now - start).totalNanoseconds) }
     let tracker = PullProgressTracker(report: progress)
-    return try await pulls.run("pull \(reference)") {
-      try await self.leases.with { () async throws(CrispError) -> ImageRecord in
-        try await self.pullOnce(reference, credentials: credentials, tracker: tracker)
+    do throws(CrispError) {
+      return try await pulls.run("pull \(reference)") {
+        try await self.leases.with { () async throws(CrispError) -> ImageRecord in
+          try await self.pullOnce(reference, credentials: credentials, tracker: tracker)
+        }
       }
+    } catch {
+      await collectAfterRefusal(error)
+      throw error
+    }
+  }
+
+  /// After an image was refused for what it holds (a malformed manifest, a hostile layer), what its pull
+  /// stored (manifests, blobs, the snapshots of the layers before the bad one) can never become an image:
+  /// it is collected now rather than at the next removal or restart, so retries of a bad image cannot fill
+  /// the disk. Only when no other pull or creation holds a lease; otherwise the next collection gets it.
+  /// Transient failures (unavailable, timeouts, cancellation) keep the blobs for the retry.
+  func collectAfterRefusal(_ error: CrispError) async {
+    guard [.invalidArgument, .failedPrecondition, .notFound].contains(error.code) else { return }
+    do throws(CrispError) {
+      let counts = try await leases.ifIdle { () throws(CrispError) -> (Int, Int) in try collect() }
+      if let (blobCount, snapshotCount) = counts, blobCount + snapshotCount > 0 {
+        usageCache.invalidate()
+        logger.info("collected what a refused image left", metadata: ["blobs": "\(blobCount)", "snapshots": "\(snapshotCount)"])
+      }
+    } catch {
+      logger.warning("garbage collection after a refused image failed", metadata: ["error": "\(error.message)"])
     }
   }
 
@@ -150,6 +173,8 @@ public final class ImageManager: Sendable {
       manifestDigest = chosen.digest
     }
     try checkMediaTypes(manifest, reference: reference)
+    // Before any progress is reported or byte fetched: the declared sizes must add up.
+    let imageSize = try manifest.totalSize(reference: "pull \(reference)")
     let blobs = [manifest.config] + manifest.layers
     tracker.start(layers: manifest.layers.count, blobs: blobs.map { ($0.digest.hex, $0.size) })
     for blob in blobs where content.contains(sha256: blob.digest.hex) { tracker.blobDone(blob.digest.hex) }
@@ -171,8 +196,8 @@ public final class ImageManager: Sendable {
       break
     }
     // Layers already unpacked are on the node, whether or not their blob still is.
-    for index in 0..<firstMissing {
-      tracker.blobDone(manifest.layers[index].digest.hex)
+    for (index, layer) in manifest.layers.prefix(firstMissing).enumerated() {
+      tracker.blobDone(layer.digest.hex)
       tracker.layerDone(index)
     }
     // Download every missing layer (bounded concurrency) while unpacking in order as each arrives.
@@ -192,6 +217,10 @@ public final class ImageManager: Sendable {
       if let download = downloads[index] {
         try await CrispError.catching { try await download.value }
       }
+      // layerChain checked that the config lists one diff ID per layer.
+      guard index < imageConfig.rootfs.diffIDs.count, index < chainIDs.count else {
+        throw CrispError.invalidArgument("pull \(reference): layer \(manifest.layers[index].digest) has no diff_id in the image config")
+      }
       try await unpackOnce(
         manifest.layers[index], diffID: imageConfig.rootfs.diffIDs[index], chainID: chainIDs[index],
         parent: index > 0 ? chainIDs[index - 1] : nil)
@@ -203,7 +232,7 @@ public final class ImageManager: Sendable {
     if let tagged = reference.taggedName { references.append(.init(tagged, kind: .tag)) }
     let record = ImageRecord(
       id: "sha256:\(manifest.config.digest.hex)", manifestDigest: manifestDigest.description,
-      chainID: chainIDs.last ?? "", size: manifest.config.size + manifest.layers.reduce(0) { $0 + $1.size },
+      chainID: chainIDs.last ?? "", size: imageSize,
       pinned: isPinned(references), config: configBytes, createdAt: Store.now(), references: references)
     try store.putImage(record)
     usageCache.invalidate()
@@ -270,7 +299,7 @@ public final class ImageManager: Sendable {
     guard let compression = MediaType.layerCompression(descriptor.mediaType) else {
       throw CrispError.invalidArgument("layer \(descriptor.digest): unsupported media type \"\(descriptor.mediaType)\"")
     }
-    let path = content.path(sha256: descriptor.digest.hex)
+    let path = try content.path(sha256: descriptor.digest.hex)
     let name = "layer \(descriptor.digest)"
     let whiteouts: LayerExtraction.Whiteouts = snapshotter.whiteoutStyle == .overlay ? .overlay : .markers
     _ = try snapshotter.createLayer(chainID: chainID, parentChainID: parent) { directory throws(CrispError) in
@@ -324,6 +353,7 @@ public final class ImageManager: Sendable {
       for digest in [image.manifestDigest] + image.repoDigests.compactMap({ $0.split(separator: "@").last.map(String.init) }) {
         guard digest.hasPrefix("sha256:") else { continue }
         let hex = String(digest.dropFirst(7))
+        guard ContentStore.isSHA256Hex(hex) else { continue }
         keepBlobs.insert(hex)
         guard let bytes = try content.read(sha256: hex) else { continue }
         switch try? ManifestParser.parse(bytes, mediaType: nil, reference: digest) {
@@ -466,8 +496,8 @@ final class PullProgressTracker: Sendable {
     publish { state in
       state.progress.layersTotal = layers
       for (digest, size) in blobs where state.sizes[digest] == nil {
-        state.sizes[digest] = size
-        state.progress.bytesTotal += size
+        state.sizes[digest] = max(0, size)
+        state.progress.bytesTotal = Self.adding(state.progress.bytesTotal, max(0, size))
       }
     }
   }
@@ -477,15 +507,22 @@ final class PullProgressTracker: Sendable {
       let before = state.perBlob[digest] ?? 0
       guard !state.blobsDone.contains(digest), bytes > before else { return }
       state.perBlob[digest] = bytes
-      state.progress.bytesDone += bytes - before
+      state.progress.bytesDone = Self.adding(state.progress.bytesDone, bytes - before)
     }
+  }
+
+  /// Progress is for display: a sum past Int64.max (declared sizes are validated long before) stays there.
+  static func adding(_ a: Int64, _ b: Int64) -> Int64 {
+    let (sum, overflow) = a.addingReportingOverflow(b)
+    return overflow ? (b < 0 ? Int64.min : Int64.max) : sum
   }
 
   func blobDone(_ digest: String) {
     publish { state in
       guard state.blobsDone.insert(digest).inserted else { return }
       let size = state.sizes[digest] ?? 0
-      state.progress.bytesDone += size - (state.perBlob[digest] ?? 0)
+      // perBlob never exceeds the declared size (the ingest refuses more), so this is not negative.
+      state.progress.bytesDone = Self.adding(state.progress.bytesDone, size - min(size, state.perBlob[digest] ?? 0))
       state.perBlob[digest] = size
     }
   }

@@ -23,8 +23,10 @@ struct LayerApplier {
   let rootPath: String
   let whiteouts: WhiteoutStyle
   let layerName: String
-  /// Directory mtimes are set last: creating entries inside a directory changes its mtime.
+  /// Directory mtimes are set last: creating entries inside a directory changes its mtime. One slot per
+  /// directory (a layer naming one directory a million times holds one), the last entry's time wins.
   private var directoryTimes: [(path: String, seconds: Int64, nanoseconds: Int64)] = []
+  private var directorySlots: [String: Int] = [:]
   private let copyBuffer: UnsafeMutableRawBufferPointer
 
   init(directory: String, whiteouts: WhiteoutStyle, layerName: String) throws(CrispError) {
@@ -60,30 +62,46 @@ struct LayerApplier {
   }
 
   /// Opens `components` as a directory beneath the root, creating missing directories (0755, owned by root)
-  /// as tar streams without explicit parent entries need.
+  /// as tar streams without explicit parent entries need. Missing parents are made walking down one level
+  /// at a time (no recursion, two descriptors open at most), however deep the path.
   private func openDirectory(_ components: ArraySlice<Substring>, entry: String, create: Bool) throws(CrispError) -> Int32 {
     let resolve = UInt64(CRISP_RESOLVE_BENEATH | CRISP_RESOLVE_NO_SYMLINKS | CRISP_RESOLVE_NO_MAGICLINKS)
     let relative = components.isEmpty ? "." : components.joined(separator: "/")
     let fd = crisp_openat2(rootFD, relative, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, resolve)
     if fd >= 0 { return fd }
     let err = errno
-    if err == ENOENT && create && !components.isEmpty {
-      let parent = try openDirectory(components.dropLast(), entry: entry, create: true)
-      defer { Glibc.close(parent) }
-      let name = String(components[components.endIndex - 1])
-      if mkdirat(parent, name, 0o755) == 0 {
-        // Exactly 0755, whatever the process umask.
-        _ = fchmodat(parent, name, 0o755, 0)
-      } else if errno != EEXIST {
-        throw refuse(entry, "\(SystemError.last("mkdir", name))")
+    guard err == ENOENT && create && !components.isEmpty else { throw openFailure(err, relative, entry: entry) }
+    var current = crisp_openat2(rootFD, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, resolve)
+    guard current >= 0 else { throw openFailure(errno, ".", entry: entry) }
+    for component in components {
+      // One name, never "..": components(of:) refused those.
+      let name = String(component)
+      var next = crisp_openat2(current, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, resolve)
+      if next < 0 && errno == ENOENT {
+        if mkdirat(current, name, 0o755) == 0 {
+          // Exactly 0755, whatever the process umask.
+          _ = fchmodat(current, name, 0o755, 0)
+        } else if errno != EEXIST {
+          let error = refuse(entry, "\(SystemError.last("mkdir", name))")
+          Glibc.close(current)
+          throw error
+        }
+        next = crisp_openat2(current, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, resolve)
       }
-      return try openDirectory(components, entry: entry, create: false)
+      let nextErr = errno
+      Glibc.close(current)
+      guard next >= 0 else { throw openFailure(nextErr, relative, entry: entry) }
+      current = next
     }
+    return current
+  }
+
+  private func openFailure(_ err: Int32, _ relative: String, entry: String) -> CrispError {
     switch err {
-    case ELOOP: throw refuse(entry, "path goes through a symlink")
-    case EXDEV: throw refuse(entry, "path escapes the layer")
-    case ENOTDIR: throw refuse(entry, "a parent of this path is not a directory")
-    default: throw refuse(entry, "\(SystemError("open", relative, errno: err))")
+    case ELOOP: return refuse(entry, "path goes through a symlink")
+    case EXDEV: return refuse(entry, "path escapes the layer")
+    case ENOTDIR: return refuse(entry, "a parent of this path is not a directory")
+    default: return refuse(entry, "\(SystemError("open", relative, errno: err))")
     }
   }
 
@@ -104,6 +122,16 @@ struct LayerApplier {
     }
   }
 
+  private mutating func recordDirectoryTime(_ path: String, _ entry: TarEntry) {
+    let time = (path, entry.modificationTime.seconds, entry.modificationTime.nanoseconds)
+    if let slot = directorySlots[path] {
+      directoryTimes[slot] = time
+    } else {
+      directorySlots[path] = directoryTimes.count
+      directoryTimes.append(time)
+    }
+  }
+
   private mutating func apply<Source: ByteSource>(_ entry: TarEntry, _ reader: inout TarReader<Source>) throws(CrispError) {
     let parts = try components(of: entry.path, entry: entry.path)
     guard let leaf = parts.last.map(String.init) else {
@@ -111,7 +139,7 @@ struct LayerApplier {
       if entry.kind == .directory {
         _ = fchown(rootFD, entry.uid, entry.gid)
         _ = fchmod(rootFD, mode_t(entry.mode & 0o7777))
-        directoryTimes.append((".", entry.modificationTime.seconds, entry.modificationTime.nanoseconds))
+        recordDirectoryTime(".", entry)
       }
       return
     }
@@ -142,7 +170,7 @@ struct LayerApplier {
       }
       try setOwnerAndMode(parent, leaf, entry)
       try setXattrs(parent, leaf, entry)
-      directoryTimes.append((relative, entry.modificationTime.seconds, entry.modificationTime.nanoseconds))
+      recordDirectoryTime(relative, entry)
       return
     case .file:
       if whiteouts == .markers { removeExisting(parent, leaf) }
@@ -208,12 +236,13 @@ struct LayerApplier {
     let fd = openat(parent, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw refuse(entry.path, "\(SystemError.last("create", leaf))") }
     defer { Glibc.close(fd) }
+    guard let base = copyBuffer.baseAddress else { throw refuse(entry.path, "no copy buffer") }
     while true {
       let n = try reader.readContent(into: copyBuffer)
       if n == 0 { break }
       var offset = 0
       while offset < n {
-        let written = retryingOnInterrupt { Glibc.write(fd, copyBuffer.baseAddress! + offset, n - offset) }
+        let written = retryingOnInterrupt { Glibc.write(fd, base + offset, n - offset) }
         guard written > 0 else { throw refuse(entry.path, "\(SystemError.last("write", leaf))") }
         offset += written
       }

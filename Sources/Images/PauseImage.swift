@@ -73,6 +73,10 @@ extension ImageManager {
         guard self.content.contains(sha256: layer.digest.hex) else {
           throw CrispError.invalidArgument("\(manifestDigest): layer \(layer.digest) is missing")
         }
+        // layerChain checked that the config lists one diff ID per layer.
+        guard index < imageConfig.rootfs.diffIDs.count, index < chain.count else {
+          throw CrispError.invalidArgument("\(manifestDigest): layer \(layer.digest) has no diff_id in the image config")
+        }
         try await self.unpackOnce(layer, diffID: imageConfig.rootfs.diffIDs[index], chainID: chain[index], parent: index > 0 ? chain[index - 1] : nil)
       }
       var references: [ImageReferenceRecord] = []
@@ -82,7 +86,7 @@ extension ImageManager {
       }
       let record = ImageRecord(
         id: "sha256:\(manifest.config.digest.hex)", manifestDigest: manifestDigest.description, chainID: chain.last ?? "",
-        size: manifest.config.size + manifest.layers.reduce(0) { $0 + $1.size },
+        size: try manifest.totalSize(reference: manifestDigest.description),
         pinned: pinned || self.isPinned(references), config: configBytes, createdAt: Store.now(), references: references)
       try self.store.putImage(record)
       self.invalidateUsage()

@@ -21,6 +21,88 @@ struct TarEntry {
   var xattrs: [(name: String, value: [UInt8])]
 }
 
+/// Limits and field parsers of the tar format, shared by every ``TarReader``.
+enum TarFormat {
+  /// The largest entry size accepted: content plus its padding to a whole 512-byte block must still be a
+  /// representable stream offset. Sizes come from the header's octal or base-256 field or from a PAX
+  /// `size` record, both unbounded as written.
+  static let maximumEntrySize: Int64 = Int64.max - 511
+  /// Extended headers (PAX records, GNU long names) that precede one entry may hold at most this many bytes
+  /// together; a global PAX header at most this many on its own.
+  static let maximumMetadataSize: Int64 = 1 << 20
+  /// A GNU long name or long link target may be at most this long.
+  static let maximumLongNameSize: Int64 = 64 * 1024
+
+  /// A non-negative decimal number of ASCII digits only (no sign, no spaces), or nil, also on overflow.
+  static func decimal<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Int64? {
+    guard !bytes.isEmpty, bytes.count <= 19 else { return nil }
+    var value: Int64 = 0
+    for byte in bytes {
+      guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+      let (shifted, o1) = value.multipliedReportingOverflow(by: 10)
+      let (sum, o2) = shifted.addingReportingOverflow(Int64(byte - UInt8(ascii: "0")))
+      guard !o1, !o2 else { return nil }
+      value = sum
+    }
+    return value
+  }
+
+  /// A PAX time, `[-]seconds[.fraction]`, as seconds and nanoseconds in 0..<1e9 (digits past the ninth
+  /// are dropped, as Go's archive/tar does); nil when malformed.
+  static func paxTime(_ bytes: [UInt8]) -> (seconds: Int64, nanoseconds: Int64)? {
+    var text = bytes[...]
+    let negative = text.first == UInt8(ascii: "-")
+    if negative { text = text.dropFirst() }
+    let dot = text.firstIndex(of: UInt8(ascii: "."))
+    guard let whole = decimal(text[..<(dot ?? text.endIndex)]) else { return nil }
+    var nanoseconds: Int64 = 0
+    if let dot {
+      let fraction = text[text.index(after: dot)...]
+      guard fraction.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+      var digits = 0
+      for byte in fraction.prefix(9) {
+        nanoseconds = nanoseconds * 10 + Int64(byte - UInt8(ascii: "0"))
+        digits += 1
+      }
+      while digits < 9 {
+        nanoseconds *= 10
+        digits += 1
+      }
+    }
+    guard negative else { return (whole, nanoseconds) }
+    // -1.25 is 1.25 s before the epoch: seconds -2, nanoseconds 750 000 000.
+    if nanoseconds == 0 { return (-whole, 0) }
+    return (-whole - 1, 1_000_000_000 - nanoseconds)
+  }
+
+  static func parsePAXRecords(_ bytes: [UInt8]) throws(CrispError) -> [(String, [UInt8])] {
+    var records: [(String, [UInt8])] = []
+    var index = 0
+    while index < bytes.count {
+      guard let space = bytes[index...].firstIndex(of: UInt8(ascii: " ")) else {
+        throw CrispError.invalidArgument("record at offset \(index) has no length")
+      }
+      // Bounded by what is left, so `index + length` below cannot overflow.
+      guard let declared = decimal(bytes[index..<space]), declared > 0, declared <= Int64(bytes.count - index),
+        let length = Int(exactly: declared)
+      else {
+        throw CrispError.invalidArgument("record at offset \(index) has a bad length")
+      }
+      let end = index + length
+      guard space + 1 < end, bytes[end - 1] == UInt8(ascii: "\n"),
+        let equals = bytes[(space + 1)..<(end - 1)].firstIndex(of: UInt8(ascii: "="))
+      else {
+        throw CrispError.invalidArgument("record at offset \(index) is not \"<length> <key>=<value>\\n\"")
+      }
+      let key = String(decoding: bytes[(space + 1)..<equals], as: UTF8.self)
+      guard !key.isEmpty else { throw CrispError.invalidArgument("record at offset \(index) has an empty key") }
+      records.append((key, Array(bytes[(equals + 1)..<(end - 1)])))
+      index = end
+    }
+    return records
+  }
+}
+
 /// Streams tar entries (ustar, GNU long names, PAX) from a ``ByteSource``.
 ///
 /// The caller reads each entry's content with ``readContent(into:)`` before asking for the next entry;
@@ -32,8 +114,8 @@ struct TarReader<Source: ByteSource> {
   private var end = 0
   private var remainingContent: Int64 = 0
   private var remainingPadding: Int64 = 0
-  private var globalPAX: [String: [UInt8]] = [:]
   let name: String
+  private typealias Limits = TarFormat
 
   init(_ source: Source, name: String) {
     self.source = source
@@ -70,6 +152,7 @@ struct TarReader<Source: ByteSource> {
   }
 
   private mutating func skip(_ count: Int64) throws(CrispError) {
+    guard count >= 0 else { throw truncated() }
     var left = count
     while left > 0 {
       let want = Int(min(left, Int64(buffer.count)))
@@ -119,14 +202,48 @@ struct TarReader<Source: ByteSource> {
     return Array(scratch[0..<count])
   }
 
-  /// The next entry, or nil at the end of the archive.
-  mutating func next() throws(CrispError) -> TarEntry? {
-    try skip(remainingContent + remainingPadding)
+  /// Sets the size of the entry whose header was just read, refusing one no tar stream can carry.
+  private mutating func setContentSize(_ size: Int64, entry: String) throws(CrispError) {
+    guard size >= 0, size <= Limits.maximumEntrySize else {
+      throw CrispError.invalidArgument("\(name): entry \"\(entry)\": size \(size) is out of range (0...\(Limits.maximumEntrySize))")
+    }
+    remainingContent = size
+    remainingPadding = (512 - size % 512) % 512
+  }
+
+  /// Skips what is left of the current entry: its unread content and its padding.
+  private mutating func skipRest() throws(CrispError) {
+    let (total, overflow) = remainingContent.addingReportingOverflow(remainingPadding)
+    guard !overflow else { throw CrispError.invalidArgument("\(name): entry size overflows") }
+    try skip(total)
     remainingContent = 0
     remainingPadding = 0
-    var pax: [String: [UInt8]] = globalPAX
+  }
+
+  /// Reads an extended header's content, charging it to the metadata budget of the entry it precedes.
+  private mutating func readMetadata(limit: Int64, budget: inout Int64, what: String) throws(CrispError) -> [UInt8] {
+    guard remainingContent <= budget else {
+      throw CrispError.invalidArgument("\(name): \(what) over the \(Limits.maximumMetadataSize)-byte limit")
+    }
+    let bytes = try readAll(limit: limit)
+    budget -= Int64(bytes.count)
+    try skip(remainingPadding)
+    remainingPadding = 0
+    return bytes
+  }
+
+  /// The next entry, or nil at the end of the archive.
+  ///
+  /// Global PAX headers (type `g`) are checked for well-formedness and then ignored: their records do not
+  /// apply to later entries. That is what Go's archive/tar (it hands a global header back as an entry of
+  /// its own) and containerd's unpacker (it skips such entries) do, so an image unpacks here as it does
+  /// there, and a global `SCHILY.xattr.*` or `path` record cannot reach every later file.
+  mutating func next() throws(CrispError) -> TarEntry? {
+    try skipRest()
+    var pax: [String: [UInt8]] = [:]
     var longName: String?
     var longLink: String?
+    var budget = Limits.maximumMetadataSize
     while true {
       let have = try fill(512)
       if have == 0 { return nil }
@@ -139,33 +256,22 @@ struct TarReader<Source: ByteSource> {
       }
       try verifyChecksum(header)
       let type = header[156]
-      let size = try number(header, 124, 12, field: "size")
-      guard size >= 0 else { throw CrispError.invalidArgument("\(name): negative entry size") }
-      remainingContent = size
-      remainingPadding = (512 - size % 512) % 512
+      try setContentSize(try number(header, 124, 12, field: "size"), entry: field(header, 0, 100))
       switch type {
       case UInt8(ascii: "x"):
-        for (key, value) in try parsePAX(readAll(limit: 1 << 20)) { pax[key] = value }
-        try skip(remainingPadding)
-        remainingPadding = 0
+        let bytes = try readMetadata(limit: Limits.maximumMetadataSize, budget: &budget, what: "the extended headers before one entry are")
+        for (key, value) in try parsePAX(bytes) { pax[key] = value }
         continue
       case UInt8(ascii: "g"):
-        for (key, value) in try parsePAX(readAll(limit: 1 << 20)) {
-          globalPAX[key] = value
-          pax[key] = value
-        }
-        try skip(remainingPadding)
-        remainingPadding = 0
+        // Parsed so a malformed one is refused like any other header, then dropped (see above).
+        var globalBudget = Limits.maximumMetadataSize
+        _ = try parsePAX(readMetadata(limit: Limits.maximumMetadataSize, budget: &globalBudget, what: "a global PAX header is"))
         continue
       case UInt8(ascii: "L"):
-        longName = cString(try readAll(limit: 64 * 1024))
-        try skip(remainingPadding)
-        remainingPadding = 0
+        longName = cString(try readMetadata(limit: Limits.maximumLongNameSize, budget: &budget, what: "the extended headers before one entry are"))
         continue
       case UInt8(ascii: "K"):
-        longLink = cString(try readAll(limit: 64 * 1024))
-        try skip(remainingPadding)
-        remainingPadding = 0
+        longLink = cString(try readMetadata(limit: Limits.maximumLongNameSize, budget: &budget, what: "the extended headers before one entry are"))
         continue
       default:
         break
@@ -174,8 +280,13 @@ struct TarReader<Source: ByteSource> {
       if let longName { entry.path = longName }
       if let longLink { entry.linkTarget = longLink }
       try apply(pax, to: &entry)
-      // Only regular files carry content; any bytes a non-file header declares are skipped, not applied.
-      entry.size = entry.kind == .file ? remainingContent : 0
+      // Only regular files carry content. Links, devices, fifos and directories are header-only, whatever
+      // size they declare (within range), as Go's archive/tar reads them: the next header follows directly.
+      if entry.kind != .file {
+        remainingContent = 0
+        remainingPadding = 0
+      }
+      entry.size = remainingContent
       return entry
     }
   }
@@ -231,29 +342,31 @@ struct TarReader<Source: ByteSource> {
   }
 
   private mutating func apply(_ pax: [String: [UInt8]], to entry: inout TarEntry) throws(CrispError) {
+    // Names first, so errors about the other records name the entry as it will be written.
+    for key in ["path", "linkpath"] {
+      guard let value = pax[key] else { continue }
+      // C calls would see such a name cut at the NUL, not what the checks saw.
+      guard !value.contains(0) else { throw CrispError.invalidArgument("\(name): a PAX \(key) contains a NUL byte") }
+      let text = String(decoding: value, as: UTF8.self)
+      if key == "path" { entry.path = text } else { entry.linkTarget = text }
+    }
     for (key, value) in pax {
       let text = String(decoding: value, as: UTF8.self)
       switch key {
       case "path", "linkpath":
-        // C calls would see such a name cut at the NUL, not what the checks saw.
-        guard !value.contains(0) else { throw CrispError.invalidArgument("\(name): a PAX \(key) contains a NUL byte") }
-        if key == "path" { entry.path = text } else { entry.linkTarget = text }
+        continue
       case "size":
-        guard let size = Int64(text), size >= 0 else { throw CrispError.invalidArgument("\(name): bad PAX size \"\(text)\"") }
-        remainingContent = size
-        remainingPadding = (512 - size % 512) % 512
+        guard let size = TarFormat.decimal(value) else {
+          throw CrispError.invalidArgument("\(name): entry \"\(entry.path)\": bad PAX size \"\(text)\"")
+        }
+        try setContentSize(size, entry: entry.path)
       case "uid": if let v = UInt32(text) { entry.uid = v }
       case "gid": if let v = UInt32(text) { entry.gid = v }
       case "mtime":
-        let parts = text.split(separator: ".", maxSplits: 1)
-        if let seconds = parts.first.flatMap({ Int64($0) }) {
-          var nanos: Int64 = 0
-          if parts.count == 2 {
-            let digits = String(parts[1].prefix(9))
-            nanos = (Int64(digits) ?? 0) * Int64(pow10(9 - digits.count))
-          }
-          entry.modificationTime = (seconds, nanos)
+        guard let time = TarFormat.paxTime(value) else {
+          throw CrispError.invalidArgument("\(name): entry \"\(entry.path)\": bad PAX mtime \"\(text)\"")
         }
+        entry.modificationTime = time
       default:
         if key.hasPrefix("SCHILY.xattr.") {
           entry.xattrs.append((String(key.dropFirst("SCHILY.xattr.".count)), value))
@@ -264,25 +377,14 @@ struct TarReader<Source: ByteSource> {
     }
   }
 
-  private func pow10(_ n: Int) -> Int { (0..<n).reduce(1) { value, _ in value * 10 } }
-
-  /// PAX records: `"<length> <key>=<value>\n"`, values may be binary (xattrs).
+  /// PAX records: `"<length> <key>=<value>\n"`, values may be binary (xattrs). The length counts the whole
+  /// record, its own digits included.
   private func parsePAX(_ bytes: [UInt8]) throws(CrispError) -> [(String, [UInt8])] {
-    var records: [(String, [UInt8])] = []
-    var index = 0
-    while index < bytes.count {
-      guard let space = bytes[index...].firstIndex(of: UInt8(ascii: " ")),
-        let length = Int(String(decoding: bytes[index..<space], as: UTF8.self)),
-        length > 0, index + length <= bytes.count, bytes[index + length - 1] == UInt8(ascii: "\n"),
-        let equals = bytes[(space + 1)..<(index + length)].firstIndex(of: UInt8(ascii: "="))
-      else {
-        throw CrispError.invalidArgument("\(name): malformed PAX extended header")
-      }
-      let key = String(decoding: bytes[(space + 1)..<equals], as: UTF8.self)
-      records.append((key, Array(bytes[(equals + 1)..<(index + length - 1)])))
-      index += length
+    do throws(CrispError) {
+      return try TarFormat.parsePAXRecords(bytes)
+    } catch {
+      throw CrispError.invalidArgument("\(name): malformed PAX extended header (\(error.message))")
     }
-    return records
   }
 
   private func field(_ header: UnsafeRawBufferPointer, _ offset: Int, _ length: Int) -> String {

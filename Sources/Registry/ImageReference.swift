@@ -22,6 +22,17 @@ public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible, Comp
     self.hex = hex
   }
 
+  /// The registered OCI digest algorithms and the length of their lowercase hex encoding.
+  public static let encodedLengths: [String: Int] = ["sha256": 64, "sha512": 128]
+
+  /// Whether `algorithm:encoded` is a well-formed digest of a registered algorithm: sha256 with exactly 64,
+  /// sha512 with exactly 128 lowercase hex digits. Names taken from input (an OCI layout's
+  /// `blobs/<algorithm>/<encoded>`) pass this before they are used anywhere near a path.
+  public static func isWellFormed(algorithm: String, encoded: String) -> Bool {
+    guard let length = encodedLengths[algorithm] else { return false }
+    return encoded.utf8.count == length && encoded.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+  }
+
   public init(sha256Hex: String) {
     algorithm = "sha256"
     hex = sha256Hex
@@ -167,7 +178,13 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
       guard !port.isEmpty, port.allSatisfy(\.isNumber), let number = Int(port), number <= 65535 else { return false }
       host = host[..<colon]
     }
-    if host.hasPrefix("[") && host.hasSuffix("]") { return host.count > 2 }
+    if host.hasPrefix("[") && host.hasSuffix("]") {
+      // An IPv6 literal: hex digits, colons and dots (an embedded IPv4) only. The domain names a hosts.toml
+      // directory, so nothing else may pass.
+      let inner = host.dropFirst().dropLast()
+      return !inner.isEmpty && inner.utf8.allSatisfy { ($0 >= 48 && $0 <= 58) || ($0 >= 97 && $0 <= 102) || ($0 >= 65 && $0 <= 70) || $0 == 46 }
+        && inner.contains(":")
+    }
     let labels = host.split(separator: ".", omittingEmptySubsequences: false)
     return !labels.isEmpty && labels.allSatisfy { label in
       guard let first = label.first, let last = label.last else { return false }

@@ -21,6 +21,23 @@ public enum MediaType {
   /// The `Accept` list for manifest requests, most specific first.
   public static let manifestAccept = [ociIndex, ociManifest, dockerManifestList, dockerManifest]
 
+  /// Whether `text` has the shape of a media type, `type/subtype` with RFC 6838 name characters (and
+  /// `+suffix`), at most 255 bytes. Parameters are not part of a descriptor's media type.
+  public static func isWellFormed(_ text: String) -> Bool {
+    let bytes = Array(text.utf8)
+    guard bytes.count <= 255, let slash = bytes.firstIndex(of: UInt8(ascii: "/")) else { return false }
+    func name(_ part: ArraySlice<UInt8>) -> Bool {
+      guard let first = part.first, part.count <= 127, isAlphanumeric(first) else { return false }
+      return part.allSatisfy { isAlphanumeric($0) || Array("!#$&-^_.+".utf8).contains($0) }
+    }
+    return name(bytes[..<slash]) && name(bytes[(slash + 1)...])
+  }
+
+  private static func isAlphanumeric(_ c: UInt8) -> Bool {
+    (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "z"))
+      || (c >= UInt8(ascii: "A") && c <= UInt8(ascii: "Z"))
+  }
+
   /// How a layer blob is compressed, from its media type; `nil` for a type crisp cannot unpack.
   public static func layerCompression(_ mediaType: String) -> LayerCompression? {
     switch mediaType {
@@ -52,6 +69,23 @@ public struct Descriptor: Codable, Sendable, Hashable {
     self.size = size
     self.platform = platform
     self.annotations = annotations
+  }
+
+  /// The largest layer a manifest may declare (1 TiB). Sizes are read from the registry's JSON and summed
+  /// for progress and the image's size; a bound keeps every sum far from overflow and refuses a size no
+  /// real layer has before anything is downloaded.
+  public static let maximumBlobSize: Int64 = 1 << 40
+
+  /// Refuses a descriptor no image can have: an empty or malformed media type (OCI: REQUIRED, RFC 6838
+  /// `type/subtype`), or a size that is negative or over `maximumSize`. `field` names it in the error
+  /// (`layers[2]`), with its digest.
+  public func validate(field: String, maximumSize: Int64, reference: String) throws(CrispError) {
+    guard MediaType.isWellFormed(mediaType) else {
+      throw CrispError.invalidArgument("\(reference): \(field) (\(digest)): mediaType \"\(mediaType)\" is not a media type")
+    }
+    guard size >= 0, size <= maximumSize else {
+      throw CrispError.invalidArgument("\(reference): \(field) (\(digest)): size \(size) is out of range (0...\(maximumSize))")
+    }
   }
 }
 
@@ -113,6 +147,25 @@ public struct ImageManifest: Codable, Sendable {
     self.config = config
     self.layers = layers
     self.annotations = annotations
+  }
+}
+
+extension ImageManifest {
+  /// Config plus layers, the image size kubelet's image GC counts. Sizes come from the registry: the sum is
+  /// checked, whatever validation they went through.
+  public func totalSize(reference: String) throws(CrispError) -> Int64 {
+    var total: Int64 = 0
+    for descriptor in [config] + layers {
+      guard descriptor.size >= 0 else {
+        throw CrispError.invalidArgument("\(reference): \(descriptor.digest): negative size \(descriptor.size)")
+      }
+      let (sum, overflow) = total.addingReportingOverflow(descriptor.size)
+      guard !overflow else {
+        throw CrispError.invalidArgument("\(reference): the sizes of the config and layers add up past \(Int64.max) bytes (at \(descriptor.digest))")
+      }
+      total = sum
+    }
+    return total
   }
 }
 
@@ -216,7 +269,8 @@ public enum ManifestParser {
       throw CrispError.invalidArgument("\(reference): manifest is not valid JSON: \(error)")
     }
     // The document's own mediaType wins over the Content-Type header, which some registries get wrong.
-    var mediaType = probe.mediaType ?? headerType.map { String($0.split(separator: ";")[0]).trimmingSpaces } ?? ""
+    // A header or descriptor type may carry parameters (`; charset=…`) or be empty.
+    var mediaType = probe.mediaType ?? headerType.flatMap { $0.split(separator: ";", omittingEmptySubsequences: false).first }.map { String($0).trimmingSpaces } ?? ""
     if mediaType.isEmpty || mediaType == "application/json" {
       mediaType = probe.manifests != nil ? MediaType.ociIndex : MediaType.ociManifest
     }
@@ -229,9 +283,18 @@ public enum ManifestParser {
     do {
       switch mediaType {
       case MediaType.ociIndex, MediaType.dockerManifestList:
-        return .index(try JSONDecoder().decode(ImageIndex.self, from: data))
+        let index = try JSONDecoder().decode(ImageIndex.self, from: data)
+        for (position, descriptor) in index.manifests.enumerated() {
+          try descriptor.validate(field: "manifests[\(position)]", maximumSize: Int64(maximumDocumentSize), reference: reference)
+        }
+        return .index(index)
       case MediaType.ociManifest, MediaType.dockerManifest:
-        return .manifest(try JSONDecoder().decode(ImageManifest.self, from: data))
+        let manifest = try JSONDecoder().decode(ImageManifest.self, from: data)
+        try manifest.config.validate(field: "config", maximumSize: Int64(maximumDocumentSize), reference: reference)
+        for (position, layer) in manifest.layers.enumerated() {
+          try layer.validate(field: "layers[\(position)]", maximumSize: Descriptor.maximumBlobSize, reference: reference)
+        }
+        return .manifest(manifest)
       default:
         throw CrispError.invalidArgument("\(reference): unsupported manifest media type \"\(mediaType)\"")
       }

@@ -189,8 +189,9 @@ public final class RegistryClient: Sendable {
 
   private func scope(_ image: ImageReference) -> String { "repository:\(image.path):pull" }
 
-  /// Sends a request, answering an auth challenge once, following redirects by hand (credentials are not
-  /// sent to a different host, e.g. a storage backend a registry redirects blob downloads to).
+  /// Sends a request, answering an auth challenge once, following redirects by hand as ``RedirectPolicy``
+  /// decides: credentials and configured headers go only to the origin of `url`, never to a storage
+  /// backend a registry redirects blob downloads to, nor to another port or scheme on the same host.
   private func send(
     _ method: HTTPMethod, url: String, endpoint: RegistryEndpoint, image: ImageReference, accept: [String],
     credentials: RegistryCredentials?
@@ -200,6 +201,7 @@ public final class RegistryClient: Sendable {
     var authorization = try await authorizationHeader(endpoint: endpoint, image: image, credentials: credentials, challenge: nil)
     var answeredChallenge = false
     var currentURL = url
+    var sameOrigin = true
     var redirects = 0
     while true {
       var request = HTTPClientRequest(url: currentURL)
@@ -207,9 +209,10 @@ public final class RegistryClient: Sendable {
       request.tlsConfiguration = tls
       request.headers.add(name: "User-Agent", value: Self.userAgent)
       for type in accept { request.headers.add(name: "Accept", value: type) }
-      for (name, values) in endpoint.headers { for value in values { request.headers.add(name: name, value: value) } }
-      let sameHost = URLComponents(string: currentURL)?.host == URLComponents(string: url)?.host
-      if let authorization, sameHost { request.headers.add(name: "Authorization", value: authorization) }
+      if sameOrigin {
+        for (name, values) in endpoint.headers { for value in values { request.headers.add(name: name, value: value) } }
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+      }
       let response: HTTPClientResponse
       do {
         response = try await client.execute(request, deadline: .distantFuture, logger: nil)
@@ -218,15 +221,22 @@ public final class RegistryClient: Sendable {
       }
       switch response.status.code {
       case 301, 302, 303, 307, 308:
-        guard redirects < 5, let location = response.headers.first(name: "Location"),
-          let next = URL(string: location, relativeTo: URL(string: currentURL))?.absoluteString
-        else {
-          throw HostFailure(answer: "bad or too many redirects", kind: .other)
+        let decision = RedirectPolicy.decide(
+          original: url, current: currentURL, location: response.headers.first(name: "Location"), redirects: redirects)
+        guard case .follow(let next, let nextSameOrigin) = decision else {
+          let why = if case .refuse(let reason) = decision { reason } else { "" }
+          logger.warning("registry redirect refused", metadata: ["host": "\(endpoint.host)", "reason": "\(why)"])
+          throw HostFailure(answer: "redirect refused: \(why)", kind: .other)
         }
         _ = try? await response.body.collect(upTo: 64 * 1024)
         redirects += 1
         currentURL = next
+        sameOrigin = nextSameOrigin
         continue
+      case 401 where !sameOrigin:
+        // A storage backend's challenge is not the registry's: answering it would hand the registry's
+        // credentials (or a token realm it names) to whoever the redirect pointed at.
+        throw HostFailure(answer: "401 Unauthorized from \(URLComponents(string: currentURL)?.host ?? "a redirect target"), a redirect target; credentials are sent only to \(endpoint.host)", kind: .unauthorized)
       case 401 where !answeredChallenge:
         answeredChallenge = true
         guard let challenge = AuthChallenge.parse(response.headers["WWW-Authenticate"]) else {
@@ -281,6 +291,9 @@ public final class RegistryClient: Sendable {
       guard let realm = challenge.realm else {
         throw HostFailure(answer: "the registry's Bearer challenge has no realm", kind: .other)
       }
+      if let refusal = Self.realmRefusal(realm, endpoint: endpoint, sendsCredentials: credentials.map { !$0.isEmpty } ?? false) {
+        throw HostFailure(answer: refusal, kind: .unauthorized)
+      }
       let key = TokenCache.Key(
         realm: realm, service: challenge.parameters["service"] ?? "", scope: scope(image),
         identity: credentials.map { "\($0.username)\u{0}\($0.password.hashValue)\u{0}\($0.identityToken.hashValue)" } ?? "")
@@ -295,6 +308,20 @@ public final class RegistryClient: Sendable {
         throw HostFailure(answer: "token request failed: \(Self.describe(error))", kind: .unauthorized)
       }
     }
+  }
+
+  /// Why a Bearer challenge's token realm is not asked, or nil: the realm comes from the registry's answer
+  /// and is dialled by the node, so only http(s), and never plain http with credentials when the registry
+  /// itself is https.
+  static func realmRefusal(_ realm: String, endpoint: RegistryEndpoint, sendsCredentials: Bool) -> String? {
+    let scheme = URLComponents(string: realm)?.scheme?.lowercased()
+    guard scheme == "http" || scheme == "https", URLComponents(string: realm)?.host?.isEmpty == false else {
+      return "the registry's token realm \"\(realm.prefix(200))\" is not an http(s) URL"
+    }
+    if scheme == "http" && !endpoint.isPlainHTTP && sendsCredentials {
+      return "the registry's token realm \(realm.prefix(200)) is plain http while the registry is https: credentials are not sent in clear"
+    }
+    return nil
   }
 
   /// Asks the realm for a token: a refresh-token grant (POST form) with an identity token, else a GET with
@@ -333,7 +360,8 @@ public final class RegistryClient: Sendable {
     else {
       throw HostFailure(answer: "token server \(key.realm) sent no token", kind: .unauthorized)
     }
-    let lifetime = (object["expires_in"] as? Int).map { max($0, 60) } ?? 60
+    // At least a minute, at most a day, whatever the server says.
+    let lifetime = (object["expires_in"] as? Int).map { min(max($0, 60), 86_400) } ?? 60
     return (token, .seconds(lifetime))
   }
 

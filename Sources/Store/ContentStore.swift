@@ -24,22 +24,42 @@ public final class ContentStore: Sendable {
     }
   }
 
+  /// Whether `hex` is a sha256 digest's hex part: exactly 64 lowercase hex digits. Every digest that becomes
+  /// a path here passes this first, so no name from a manifest, a registry or an archive (`../x`) can
+  /// reach outside the store.
+  public static func isSHA256Hex(_ hex: String) -> Bool {
+    hex.utf8.count == 64 && hex.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+  }
+
+  private static func checked(_ hex: String) throws(CrispError) -> String {
+    guard isSHA256Hex(hex) else {
+      throw CrispError.invalidArgument("content store: \"\(hex.prefix(200))\" is not a sha256 digest (64 lowercase hex digits)")
+    }
+    return hex
+  }
+
   /// Where the blob with this sha256 hex digest lives (whether or not it exists).
-  public func path(sha256 hex: String) -> String { "\(blobs)/\(hex)" }
+  public func path(sha256 hex: String) throws(CrispError) -> String { "\(blobs)/\(try Self.checked(hex))" }
 
-  public func contains(sha256 hex: String) -> Bool { FilePath.exists(path(sha256: hex)) }
+  /// Whether the blob is committed; false for anything that is not a sha256 hex digest.
+  public func contains(sha256 hex: String) -> Bool {
+    guard Self.isSHA256Hex(hex) else { return false }
+    return FilePath.exists("\(blobs)/\(hex)")
+  }
 
-  /// The size of a committed blob, or nil.
+  /// The size of a committed blob, or nil (also for anything that is not a sha256 hex digest).
   public func size(sha256 hex: String) -> Int64? {
+    guard Self.isSHA256Hex(hex) else { return nil }
     var info = stat()
-    guard stat(path(sha256: hex), &info) == 0 else { return nil }
+    guard stat("\(blobs)/\(hex)", &info) == 0 else { return nil }
     return Int64(info.st_size)
   }
 
   /// Reads a small committed blob (a manifest or config) whole.
   public func read(sha256 hex: String, limit: Int = 4 << 20) throws(CrispError) -> [UInt8]? {
+    let path = try path(sha256: hex)
     do {
-      return try FilePath.read(path(sha256: hex), limit: limit)
+      return try FilePath.read(path, limit: limit)
     } catch {
       throw CrispError.internalError("content store: read sha256:\(hex): \(error)")
     }
@@ -49,6 +69,7 @@ public final class ContentStore: Sendable {
   /// Returns the sha256 hex digest.
   @discardableResult
   public func write(_ bytes: [UInt8], expectedSHA256 hex: String? = nil) throws(CrispError) -> String {
+    if let hex { _ = try Self.checked(hex) }
     let actual = SHA256.hash(data: bytes).hexString
     if let hex, hex != actual {
       throw CrispError.invalidArgument("content digest mismatch: expected sha256:\(hex), got sha256:\(actual)")
@@ -67,6 +88,10 @@ public final class ContentStore: Sendable {
 
   /// Starts a download of one blob. The caller appends bytes and then commits (verifying) or aborts.
   public func beginIngest(expectedSHA256 hex: String?, expectedSize: Int64?) throws(CrispError) -> IngestWriter {
+    if let hex { _ = try Self.checked(hex) }
+    if let expectedSize, expectedSize < 0 {
+      throw CrispError.invalidArgument("content store: expected size \(expectedSize) is negative")
+    }
     let temp = "\(ingest)/\(hex ?? "unknown")-\(UInt64.random(in: 0..<UInt64.max))"
     let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw CrispError.internalError("content store: \(SystemError.last("open", temp))") }
@@ -75,7 +100,7 @@ public final class ContentStore: Sendable {
 
   /// Moves a verified ingest file into place.
   fileprivate func commit(ingestPath: String, sha256 hex: String) throws(CrispError) {
-    let target = path(sha256: hex)
+    let target = try path(sha256: hex)
     guard rename(ingestPath, target) == 0 else {
       let error = SystemError.last("rename", "\(ingestPath) -> \(target)")
       unlink(ingestPath)
@@ -86,16 +111,17 @@ public final class ContentStore: Sendable {
 
   /// Deletes a blob; a missing blob is not an error.
   public func delete(sha256 hex: String) throws(CrispError) {
+    let path = try path(sha256: hex)
     do {
-      try FilePath.remove(path(sha256: hex))
+      try FilePath.remove(path)
     } catch {
       throw CrispError.internalError("content store: \(error)")
     }
   }
 
-  /// Every committed blob's hex digest.
+  /// Every committed blob's hex digest (names that are not one are not blobs and are left alone).
   public func allBlobs() -> [String] {
-    (try? FileManager.default.contentsOfDirectory(atPath: blobs)) ?? []
+    ((try? FileManager.default.contentsOfDirectory(atPath: blobs)) ?? []).filter(Self.isSHA256Hex)
   }
 
   /// Removes ingest files left by a daemon that died mid-download. Called once at start-up, before any pull.
@@ -141,7 +167,7 @@ public final class IngestWriter: @unchecked Sendable {
 
   public func append(_ bytes: UnsafeRawBufferPointer) throws(CrispError) {
     guard !bytes.isEmpty, let base = bytes.baseAddress else { return }
-    if let expectedSize, written + Int64(bytes.count) > expectedSize {
+    if let expectedSize, Int64(bytes.count) > expectedSize - written {
       throw CrispError.invalidArgument("content size mismatch: received more than the expected \(expectedSize) bytes")
     }
     hasher.update(bufferPointer: bytes)

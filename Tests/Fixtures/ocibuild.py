@@ -15,6 +15,17 @@ Input is a JSON spec on stdin:
                               {"path": "f", "type": "fifo"}, {"path": "c", "type": "char", "major": 1, "minor": 3},
                               {"path": "cap", "type": "file", "content": "", "xattrs": {"security.capability": "<hex>"}}]}]}]}
 Prints a JSON object with the digests it pushed: {"manifests": [...], "top": "sha256:...", "configs": [...], "layers": [...]}.
+
+Crafted (hostile) images, for tests of what crisp refuses:
+  entry "pax": {"key": "value"}      extra PAX records on that entry (e.g. {"size": "9223372036854775807"})
+  entry "raw_pax": "<text>"          an extended header ('x') with exactly this content before the entry,
+                                     lengths not checked (e.g. "99999999999999999999 path=x\n")
+  layer "global_pax": {"key": "v"}   a global PAX header ('g') at the start of the layer
+  layer "mediaType": "..."           the layer descriptor's media type as given
+  layer "declaredSize": N            the layer descriptor's size as given (the blob is what it is)
+  image "configDeclaredSize": N      the config descriptor's size as given
+  image "manifestMediaType": null    the manifest without a mediaType field (a string: that value)
+  image "indexMediaType": "..."      the media type of this image's entry in the index ("" allowed)
 """
 import gzip
 import hashlib
@@ -43,10 +54,48 @@ DOCKER = {
 }
 
 
-def layer_tar(entries):
+def raw_header(name, typeflag, size):
+    """One ustar header block, written by hand so its fields can say anything."""
+    block = bytearray(512)
+    block[0:len(name)] = name.encode()[:100]
+    block[100:108] = b"0000644\0"
+    block[108:116] = b"0000000\0"
+    block[116:124] = b"0000000\0"
+    block[124:136] = ("%011o" % size).encode() + b"\0"
+    block[136:148] = ("%011o" % 1700000000).encode() + b"\0"
+    block[148:156] = b"        "
+    block[156] = ord(typeflag)
+    block[257:263] = b"ustar\0"
+    block[263:265] = b"00"
+    checksum = sum(block)
+    block[148:156] = ("%06o" % checksum).encode() + b"\0 "
+    return bytes(block)
+
+
+def raw_member(name, typeflag, content):
+    padding = (512 - len(content) % 512) % 512
+    return raw_header(name, typeflag, len(content)) + content + b"\0" * padding
+
+
+def layer_tar(entries, global_pax=None):
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        if global_pax:
+            records = b""
+            for key, value in global_pax.items():
+                body = (" %s=%s\n" % (key, value)).encode("utf-8", "surrogateescape")
+                length = len(body) + 1
+                while len(str(length)) + len(body) != length:
+                    length += 1
+                records += str(length).encode() + body
+            raw = raw_member("pax_global_header", "g", records)
+            buffer.write(raw)
+            tar.offset += len(raw)
         for entry in entries:
+            if "raw_pax" in entry:
+                raw = raw_member("PaxHeaders/x", "x", entry["raw_pax"].encode())
+                buffer.write(raw)
+                tar.offset += len(raw)
             info = tarfile.TarInfo(entry["path"])
             info.uid = entry.get("uid", 0)
             info.gid = entry.get("gid", 0)
@@ -86,6 +135,8 @@ def layer_tar(entries):
             if "xattrs" in entry:
                 for name, hexvalue in entry["xattrs"].items():
                     info.pax_headers["SCHILY.xattr." + name] = bytes.fromhex(hexvalue).decode("latin-1")
+            for key, value in entry.get("pax", {}).items():
+                info.pax_headers[key] = value
             tar.addfile(info, io.BytesIO(data) if data is not None else None)
     return buffer.getvalue()
 
@@ -143,10 +194,11 @@ def main():
         os_name, arch, *variant = image.get("platform", "linux/amd64").split("/")
         layer_descriptors, diff_ids = [], []
         for layer in image.get("layers", []):
-            raw = layer_tar(layer["entries"])
+            raw = layer_tar(layer["entries"], layer.get("global_pax"))
             blob = compress(raw, layer.get("compression", "gzip"))
             d = registry.push_blob(blob)
-            layer_descriptors.append({"mediaType": types[layer.get("compression", "gzip")], "digest": d, "size": len(blob)})
+            layer_descriptors.append({"mediaType": layer.get("mediaType", types[layer.get("compression", "gzip")]), "digest": d,
+                                      "size": layer.get("declaredSize", len(blob))})
             diff_ids.append(layer.get("diffID", digest(raw)))
             result["layers"].append(d)
         config = {"architecture": arch, "os": os_name, "config": image.get("config", {}),
@@ -157,9 +209,12 @@ def main():
         config_digest = registry.push_blob(config_bytes)
         result["configs"].append(config_digest)
         result["diffIDs"].append(diff_ids)
-        manifest = {"schemaVersion": 2, "mediaType": types["manifest"],
-                    "config": {"mediaType": types["config"], "digest": config_digest, "size": len(config_bytes)},
+        manifest = {"schemaVersion": 2, "mediaType": image.get("manifestMediaType", types["manifest"]),
+                    "config": {"mediaType": types["config"], "digest": config_digest,
+                               "size": image.get("configDeclaredSize", len(config_bytes))},
                     "layers": layer_descriptors}
+        if manifest["mediaType"] is None:
+            del manifest["mediaType"]
         manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
         platform = {"architecture": arch, "os": os_name}
         if variant:
@@ -171,7 +226,8 @@ def main():
         else:
             d = registry.push_manifest(digest(manifest_bytes), manifest_bytes, types["manifest"])
             result["manifests"].append(d)
-            descriptors.append({"mediaType": types["manifest"], "digest": d, "size": len(manifest_bytes), "platform": platform})
+            descriptors.append({"mediaType": image.get("indexMediaType", types["manifest"]), "digest": d, "size": len(manifest_bytes),
+                                "platform": platform})
     if len(spec["images"]) > 1:
         index = {"schemaVersion": 2, "mediaType": types["index"], "manifests": descriptors}
         index_bytes = json.dumps(index, sort_keys=True).encode()
