@@ -302,7 +302,7 @@ final class TemporaryDirectory {
 @Suite struct DigestPathTests {
   /// Issue 17 item 13: archive blob names must be digests before they become paths.
   @Test func archiveBlobNamesMustBeDigests() throws {
-    let hex = String(repeating: "0", count: 64)
+    let hex = String(repeating: "ab", count: 32)
     #expect(try ImageManager.blobDigest(entry: "blobs/sha256/\(hex)")?.encoded == hex)
     #expect(try ImageManager.blobDigest(entry: "blobs/sha512/" + String(repeating: "f", count: 128))?.algorithm == "sha512")
     #expect(try ImageManager.blobDigest(entry: "manifest.json") == nil)
