@@ -62,13 +62,13 @@ import TestSupport
     try await expectRefused(daemon, "\(registry.host)/evil/paxsize:1", code: .invalidArgument, mentions: [pushed.layers[1], "\"d/\"", "9223372036854775807"])
   }
 
-  /// Item 2: a PAX record whose length field is huge overflowed `index + length`.
+  /// Item 2: a PAX record whose length field is huge overflowed `index + length` (after a first record).
   @Test func aPAXRecordWithAHugeLength() async throws {
     let registry = try RegistryHarness()
     let pushed = try registry.push([
       "repository": "evil/paxlength", "tag": "1",
       "images": [["config": ["Cmd": ["/x"]], "layers": [
-        ["compression": "gzip", "entries": [["path": "f", "type": "file", "content": "x", "raw_pax": "9223372036854775807 path=x\n"]]],
+        ["compression": "gzip", "entries": [["path": "f", "type": "file", "content": "x", "raw_pax": "9 a=bcde\n9223372036854775807 path=x\n"]]],
       ]]],
     ])
     let daemon = try daemonFor(registry)

@@ -113,7 +113,7 @@ func expectCrispError<T>(_ body: () throws -> T) -> CrispError? {
   }
 
   /// A PAX record whose length field is huge overflowed `index + length`.
-  @Test(arguments: ["9223372036854775807 path=x\n", "99999999999999999999 path=x\n", "-5 path=x\n", "+9 path=x\n", "3 \n", "0 x=y\n", "6 =xy\n"])
+  @Test(arguments: ["9223372036854775807 path=x\n", "9 a=bcde\n9223372036854775807 path=x\n", "99999999999999999999 path=x\n", "-5 path=x\n", "+9 path=x\n", "3 \n", "0 x=y\n", "6 =xy\n"])
   func malformedPAXRecordsAreRefused(_ records: String) {
     var tar = CraftedTar()
     tar.pax(records)
