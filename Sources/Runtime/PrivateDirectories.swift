@@ -1,6 +1,7 @@
 import CrispCore
 import Foundation
 import Glibc
+import Store
 
 extension RuntimeManager {
   /// Start-up repair of an install made by an older crisp, whose per-pod and per-container directories were

@@ -31,7 +31,9 @@ import TestSupport
   static func waitForFile(_ pods: PodHarness, _ id: String, _ path: String, timeout: Duration) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
-      if try await pods.exec(id, ["/bin/test", "-e", path]).exitCode == 0 { return }
+      // (A failing command with no output is an exec error: ask for an answer instead.)
+      let answer = try await pods.exec(id, ["/bin/sh", "-c", "if [ -e \(path) ]; then echo yes; else echo no; fi"])
+      if UserNamespaceTests.text(answer) == "yes" { return }
       try await Task.sleep(for: .milliseconds(500))
     }
     throw HarnessError("\(path) did not appear in \(id) within \(timeout)")
@@ -120,13 +122,20 @@ import TestSupport
         let control = try Self.asNobody(["/usr/bin/stat", state + "/containers"])
         #expect(control.status == 0, "\(control.output)")
         var targets: [String] = []
+        // The private directories themselves: not listable (stat of them needs only the shared parent).
+        var directories = [root + "/snapshots"]
+        for id in [a, b, plain, userns] { directories.append(state + "/containers/\(id)") }
+        for id in [plain, userns] { directories += [state + "/sandboxes/\(id)", root + "/sandboxes/\(id)"] }
+        for directory in directories {
+          let listed = try Self.asNobody(["/bin/ls", directory])
+          #expect(listed.status != 0 && listed.output.contains("Permission denied"), "nobody listed \(directory): \(listed.output)")
+        }
         for id in [a, b] {
-          targets += [state + "/containers/\(id)/rootfs/tmp/suid", state + "/containers/\(id)/rootfs", state + "/containers/\(id)"]
+          targets += [state + "/containers/\(id)/rootfs/tmp/suid", state + "/containers/\(id)/rootfs"]
         }
         for id in [plain, userns] {
           targets += [state + "/sandboxes/\(id)/shm/secret", state + "/sandboxes/\(id)/shm", state + "/containers/\(id)/rootfs", root + "/sandboxes/\(id)/hosts"]
         }
-        targets.append(root + "/snapshots")
         for name in Self.listing(root + "/snapshots") {
           targets.append(root + "/snapshots/\(name)/fs")
           if FileManager.default.fileExists(atPath: root + "/snapshots/\(name)/fs/tmp/suid") { targets.append(root + "/snapshots/\(name)/fs/tmp/suid") }
