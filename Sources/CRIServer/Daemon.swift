@@ -43,6 +43,7 @@ public struct Daemon: Sendable {
     let runtime = RuntimeManager(config: config, store: store, images: images, cgroupDriver: node.cgroupDriver, shimBinary: shimBinary, logger: logger)
     runtime.networks.watcher.start()
     await runtime.recover()
+    runtime.restrictPodDirectories()
     runtime.startExitWatcher()
     await runtime.probeHandlers()
     let streaming = StreamServer(config: config.streaming, runtime: runtime, logger: logger)
@@ -113,8 +114,13 @@ public struct Daemon: Sendable {
 
   private func prepareDirectories() throws(CrispError) {
     do {
-      try FilePath.makeDirectories(config.root, mode: 0o711)
-      try FilePath.makeDirectories(config.state, mode: 0o711)
+      try FilePath.makeDirectories(config.root, mode: FilePath.sharedParentMode)
+      try FilePath.makeDirectories(config.state, mode: FilePath.sharedParentMode)
+      // Traversable, not listable, also where an older crisp made them otherwise: what must stay out of
+      // reach (container root filesystems, pod shm) is in 0700 directories below.
+      for directory in [config.root, config.state] where chmod(directory, FilePath.sharedParentMode) != 0 {
+        throw SystemError.last("chmod", directory)
+      }
       try FilePath.makeDirectories(FilePath.directory(of: config.grpc.address), mode: 0o711)
     } catch {
       throw CrispError(.failedPrecondition, "cannot create crisp's directories: \(error)")

@@ -224,36 +224,67 @@ enum DirectoryTypes {
 }
 
 /// Bytes and inodes used under a directory.
+///
+/// The directory may be a container's writable layer: the walk is a loop over a ``TreeWalk`` (any depth, a
+/// bounded number of open directories, raw names, no symlink followed, no other mount entered). A walk that
+/// cannot finish says so in ``Usage/failure`` instead of answering a smaller number as if it were the total.
 public enum DiskUsage {
-  public static func measure(_ path: String) -> (bytes: Int64, inodes: Int64) {
-    var bytes: Int64 = 0
-    var inodes: Int64 = 0
+  public struct Usage: Sendable, Equatable {
+    public var bytes: Int64 = 0
+    public var inodes: Int64 = 0
+    /// Why the walk stopped early (the numbers then count only what it reached); nil when it saw everything.
+    public var failure: String?
+    public var complete: Bool { failure == nil }
+  }
+
+  public static func measure(_ path: String, openLimit: Int = TreeWalk.defaultOpenLimit) -> Usage {
+    var usage = Usage()
+    let walk: TreeWalk
+    do {
+      walk = try TreeWalk(root: path, reopen: .resume, openLimit: openLimit)
+    } catch {
+      // A directory that is not there uses nothing.
+      if error.errno != ENOENT { usage.failure = "\(error)" }
+      return usage
+    }
+    var info = stat()
+    guard fstat(walk.descriptor, &info) == 0 else {
+      usage.failure = "\(SystemError.last("fstat", path))"
+      return usage
+    }
+    usage.add(info)
+    // Hard links count once (a directory's link count is its subdirectories).
     var seen: Set<UInt64> = []
-    func walk(_ fd: Int32) {
-      guard let dir = fdopendir(fd) else { close(fd); return }
-      defer { closedir(dir) }
-      while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if name == "." || name == ".." { continue }
-        var info = stat()
-        guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
-        // Hard links count once.
-        if info.st_nlink > 1 {
-          if seen.contains(UInt64(info.st_ino)) { continue }
-          seen.insert(UInt64(info.st_ino))
+    do {
+      while true {
+        guard let entry = try walk.next() else {
+          guard try walk.leave() != nil else { break }
+          continue
         }
-        inodes += 1
-        bytes += Int64(info.st_blocks) * 512
+        guard fstatat(walk.descriptor, entry.name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+          // Removed since it was read: it uses nothing now.
+          if errno == ENOENT { continue }
+          throw SystemError.last("fstatat", walk.path(entry.name))
+        }
+        if info.st_mode & S_IFMT != S_IFDIR && info.st_nlink > 1 && !seen.insert(UInt64(info.st_ino)).inserted { continue }
+        usage.add(info)
         if info.st_mode & S_IFMT == S_IFDIR {
-          let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-          if child >= 0 { walk(child) }
+          // A mount point inside is another filesystem's usage; a name no longer a directory was counted.
+          _ = try walk.enter(entry.name)
         }
       }
+    } catch {
+      usage.failure = "\(error)"
     }
-    let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard fd >= 0 else { return (0, 0) }
-    inodes += 1
-    walk(fd)
-    return (bytes, inodes)
+    return usage
+  }
+}
+
+extension DiskUsage.Usage {
+  mutating func add(_ info: stat) {
+    inodes = inodes < Int64.max ? inodes + 1 : inodes
+    let (blockBytes, overflow) = Int64(info.st_blocks).multipliedReportingOverflow(by: 512)
+    let (sum, sumOverflow) = bytes.addingReportingOverflow(blockBytes)
+    bytes = overflow || sumOverflow ? Int64.max : sum
   }
 }

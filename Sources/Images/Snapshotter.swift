@@ -26,7 +26,10 @@ public final class Snapshotter: Sendable {
     self.store = store
     self.logger = logger
     do {
+      // Layers and writable layers are reached only through mounts crisp makes: nobody else enters here,
+      // also where an older crisp made the directory otherwise.
       try FilePath.makeDirectories(root, mode: 0o700)
+      try FilePath.restrict(root)
     } catch {
       throw CrispError.internalError("snapshots \(root): \(error)")
     }

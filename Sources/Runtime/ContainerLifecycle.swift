@@ -111,7 +111,8 @@ extension RuntimeManager {
         try await locks.with(id) { () async throws(CrispError) -> Void in
           let directory = bundle(id)
           do {
-            try FilePath.makeDirectories(directory, mode: 0o711)
+            // Root only (the pod's root may traverse in a user namespace): the root filesystem is mounted here.
+            try FilePath.makePrivateDirectory(directory, group: userNamespace?.gids.hostID)
           } catch {
             throw CrispError.internalError("\(error)")
           }

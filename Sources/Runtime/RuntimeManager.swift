@@ -120,9 +120,7 @@ public final class RuntimeManager: Sendable {
       linux.cgroupsPath = cgroups.path(parent: "/crisp-probe-\(getpid())", id: name)
       spec.linux = linux
       do {
-        // 0711 all the way: the user-namespace probe's container root is an unmapped id on the node and
-        // must reach its root filesystem under here.
-        try FilePath.makeDirectories(directory, mode: 0o711)
+        try FilePath.makePrivateDirectory(directory)
         try writeSpec(spec, to: directory)
         try await runtime.delete(id)
         try await runtime.probeCreate(id, bundle: directory)
@@ -163,7 +161,8 @@ public final class RuntimeManager: Sendable {
       if !NetworkNamespace.isPinned(userns) {
         try await UserNamespace.create(at: userns, uids: mapping, gids: mapping, netnsPath: nil)
       }
-      try FilePath.makeDirectories(directory, mode: 0o711)
+      // The probe container's root is an unmapped id on the node and must reach its root filesystem.
+      try FilePath.makePrivateDirectory(directory, group: mapping.hostID)
       try images.snapshotter.prepareRootfs(
         owner: id, chainID: image.chainID, target: directory + "/rootfs", shift: .init(userns: userns, rootUID: mapping.hostID, rootGID: mapping.hostID))
       try writeSpec(spec, to: directory)

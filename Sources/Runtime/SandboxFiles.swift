@@ -7,9 +7,13 @@ import Glibc
 /// The files a pod's containers see as /etc/hostname, /etc/hosts and /etc/resolv.conf.
 public enum SandboxFiles {
   /// Writes the three files into `directory` (atomically) and returns their paths.
-  public static func write(directory: String, config: Runtime_V1_PodSandboxConfig, hostNetwork: Bool) throws(CrispError) -> (hostname: String, hosts: String, resolvConf: String) {
+  /// `group` is the host group of a user-namespaced pod's root, which must reach the files (see
+  /// ``FilePath/makePrivateDirectory(_:group:)``): a container's root can write to them.
+  public static func write(
+    directory: String, config: Runtime_V1_PodSandboxConfig, hostNetwork: Bool, group: UInt32? = nil
+  ) throws(CrispError) -> (hostname: String, hosts: String, resolvConf: String) {
     do {
-      try FilePath.makeDirectories(directory, mode: 0o755)
+      try FilePath.makePrivateDirectory(directory, group: group)
       let hostname = directory + "/hostname", hosts = directory + "/hosts", resolv = directory + "/resolv.conf"
       let name = hostNetwork ? ((try? FilePath.readText("/etc/hostname")) ?? "localhost") : (config.hostname.isEmpty ? config.metadata.name : config.hostname)
       try AtomicFile.write(name + "\n", to: hostname)

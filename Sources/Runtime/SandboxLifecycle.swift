@@ -158,7 +158,7 @@ extension RuntimeManager {
     let directory = bundle(id)
     let filesDirectory = sandboxFilesDirectory(id)
     rollback.add("remove sandbox files") { try FilePath.removeTree(filesDirectory) }
-    let files = try SandboxFiles.write(directory: filesDirectory, config: config, hostNetwork: hostNetwork)
+    let files = try SandboxFiles.write(directory: filesDirectory, config: config, hostNetwork: hostNetwork, group: paths.userNamespace?.gids.hostID)
     paths.hostname = files.hostname
     paths.hosts = files.hosts
     paths.resolvConf = files.resolvConf
@@ -171,6 +171,8 @@ extension RuntimeManager {
     if namespaces.ipc != .node {
       let shm = shmPath(id)
       do {
+        // The tmpfs is 1777 for the pod: only root (and the pod's root) may reach it.
+        try FilePath.makePrivateDirectory(FilePath.directory(of: shm), group: paths.userNamespace?.gids.hostID)
         try FilePath.makeDirectories(shm, mode: 0o755)
       } catch {
         throw CrispError.internalError("\(error)")
@@ -183,7 +185,7 @@ extension RuntimeManager {
       paths.shm = shm
     }
     do {
-      try FilePath.makeDirectories(directory, mode: 0o711)
+      try FilePath.makePrivateDirectory(directory, group: paths.userNamespace?.gids.hostID)
     } catch {
       throw CrispError.internalError("\(error)")
     }
