@@ -404,6 +404,9 @@ public final class ImageManager: Sendable {
       var imageBytes: Int64 = 0, imageInodes: Int64 = 0, containerBytes: Int64 = 0, containerInodes: Int64 = 0
       for record in (try? store.allSnapshots()) ?? [] {
         let usage = DiskUsage.measure(snapshotter.directory(of: record.id))
+        if let failure = usage.failure {
+          logger.warning("snapshot only partly measured", metadata: ["snapshot": "\(record.id)", "reason": "\(failure)"])
+        }
         if record.kind == .active {
           containerBytes += usage.bytes
           containerInodes += usage.inodes
@@ -413,6 +416,9 @@ public final class ImageManager: Sendable {
         }
       }
       let contentUsage = DiskUsage.measure(content.root)
+      if let failure = contentUsage.failure {
+        logger.warning("content store only partly measured", metadata: ["reason": "\(failure)"])
+      }
       return FilesystemUsage(
         mountpoint: snapshotter.root, imageBytes: imageBytes + contentUsage.bytes, imageInodes: imageInodes + contentUsage.inodes,
         containerBytes: containerBytes, containerInodes: containerInodes, timestamp: Store.now())

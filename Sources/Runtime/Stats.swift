@@ -115,6 +115,10 @@ extension RuntimeManager {
     }
     guard let directory = (try? images.snapshotter.writableDirectory(owner: id)) ?? nil else { return nil }
     let usage = DiskUsage.measure(directory)
+    if let failure = usage.failure {
+      // A lower bound is still the best number kubelet can have; the log says it is one.
+      logger.warning("writable layer only partly measured", metadata: ["container": "\(id)", "reason": "\(failure)"])
+    }
     let measured = StatsMemory.LayerUsage(measuredAt: now, bytes: UInt64(max(0, usage.bytes)), inodes: UInt64(max(0, usage.inodes)))
     statsMemory.layers.withLock { $0[id] = measured }
     return measured
