@@ -103,6 +103,7 @@ public enum ImageUser {
     let parts = value.split(separator: ":", omittingEmptySubsequences: false)
     guard parts.count <= 2 else { throw invalid("expected user or user:group, found more than one ':'") }
     guard let userPart = parts.first, !userPart.isEmpty else { throw invalid("the user part is empty") }
+    if parts.count == 2, parts[1].isEmpty { throw invalid("the group part after ':' is empty") }
     var result: Resolved
     if isDecimal(userPart.utf8) {
       guard let uid = decimal(userPart.utf8) else { throw invalid("user id \(userPart) is out of range (0 to \(UInt32.max))") }
@@ -115,7 +116,6 @@ public enum ImageUser {
     }
     if parts.count == 2 {
       let groupPart = parts[1]
-      guard !groupPart.isEmpty else { throw invalid("the group part after ':' is empty") }
       if isDecimal(groupPart.utf8) {
         guard let gid = decimal(groupPart.utf8) else { throw invalid("group id \(groupPart) is out of range (0 to \(UInt32.max))") }
         result.gid = gid

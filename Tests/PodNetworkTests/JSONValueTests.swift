@@ -83,6 +83,7 @@ import Testing
     let older = #"{"args":[["A","b"]],"containerID":"c","netns":"/n","networks":[{"attempted":2,"cniVersion":"0.4.0","ifName":"eth0","name":"n","plugins":[{"type":"bridge"}]}],"runtimeConfig":{}}"#
     try older.write(toFile: directory + "/b.json", atomically: true, encoding: .utf8)
     let old = try #require(try PodNetworkAttachment.read(directory + "/b.json"))
-    #expect(old.networks.first?.attempted == 2 && old.networks.first?.result == nil && old.args == [["A", "b"]])
+    // attempted is clamped to the plugins there are.
+    #expect(old.networks.first?.attempted == 1 && old.networks.first?.result == nil && old.args == [["A", "b"]])
   }
 }

@@ -137,9 +137,9 @@ import TestSupport
       // A capability the node lacks, asked for by name, is refused with the reason (when there is one).
       let all = (0..<41).map { UInt64(1) << $0 }.reduce(0, |)
       if let bounding, bounding & all != all {
-        let missing = (0..<41).first { bounding & (UInt64(1) << $0) == 0 } ?? 0
-        let names = [24: "SYS_RESOURCE", 25: "SYS_TIME", 16: "SYS_MODULE", 17: "SYS_RAWIO"]
-        if let name = names[missing] {
+        let missing: Int? = (0..<41).first(where: { bounding & (UInt64(1) << UInt64($0)) == 0 })
+        let names: [Int: String] = [24: "SYS_RESOURCE", 25: "SYS_TIME", 16: "SYS_MODULE", 17: "SYS_RAWIO"]
+        if let missing, let name = names[missing] {
           var named = pods.containerConfig("named", command: ["/bin/sleep", "1000"])
           named.linux.securityContext.capabilities.addCapabilities = [name]
           do {
