@@ -117,6 +117,18 @@ for binary in crisp crisp-shim crisp-pause crispctl; do
   [ -x "$binaries/$binary" ] || { echo "install.sh: $binaries/$binary is missing" >&2; exit 1; }
   put "/usr/local/bin/$binary" "$binaries/$binary" 0755
 done
+# The Swift runtime's crash backtracer (static build, no toolchain needed on the node): crisp.service points
+# SWIFT_BACKTRACE at it, so a trap or fatal signal leaves a backtrace in the journal.
+backtracer=""
+for candidate in "$(dirname "$(command -v swift 2>/dev/null || echo /nonexistent)")/../libexec/swift/linux/swift-backtrace-static" \
+  /opt/swift/usr/libexec/swift/linux/swift-backtrace-static; do
+  if [ -x "$candidate" ]; then backtracer=$candidate; break; fi
+done
+if [ -n "$backtracer" ]; then
+  put /usr/local/libexec/crisp/swift-backtrace-static "$backtracer" 0755
+else
+  echo "  no swift-backtrace-static in the toolchain: a crash of crisp will log no backtrace"
+fi
 
 # Configuration: written once; an existing file (the operator's) is kept.
 if [ ! -e "$destdir/etc/crisp/config.toml" ]; then

@@ -208,6 +208,15 @@ public enum ConfigLoader {
           handler.root = v
         }
         handler.systemdCgroup = try h.bool("systemd_cgroup")
+        for key in ["pod_annotations", "container_annotations"] {
+          guard let patterns = try h.stringArray(key) else { continue }
+          do {
+            _ = try AnnotationPatterns(patterns)
+          } catch {
+            throw h.error(key, "\(tomlQuoted(error.pattern)) is not a valid glob pattern (an unterminated '[', an empty class or a trailing '\\')")
+          }
+          if key == "pod_annotations" { handler.podAnnotations = patterns } else { handler.containerAnnotations = patterns }
+        }
         try h.finish()
         runtime.handlers[name] = handler
       }

@@ -122,6 +122,11 @@ public enum ConfigRenderer {
       } else {
         out.comment("systemd_cgroup = true|false; unset follows cgroup_driver.")
       }
+      out.comment("Pod annotations passed into the OCI specs of the pod's sandbox and containers, as glob patterns")
+      out.comment("(e.g. \"io.example.*\"). None by default: runc acts on some annotations (org.systemd.property.*, run.oci.*).")
+      out.set("pod_annotations", handler.podAnnotations)
+      out.comment("Container annotations passed into the container's OCI spec, as glob patterns. None by default.")
+      out.set("container_annotations", handler.containerAnnotations)
     }
 
     out.table(["streaming"], "The exec/attach/port-forward server kubelet proxies to.")

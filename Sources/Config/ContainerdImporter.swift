@@ -193,6 +193,17 @@ public enum ContainerdImporter {
         if systemd { c.cgroupDriver = .systemd }
         handler.systemdCgroup = systemd
       }
+      for (key, keep) in [("pod_annotations", true), ("container_annotations", false)] {
+        guard let list = doc.take(r + [key])?.array else { continue }
+        let patterns = list.compactMap { $0.tomlValue.string }
+        if (try? AnnotationPatterns(patterns)) == nil {
+          warnings.append(doc.note(r + [key], "\(key) has a pattern that is not a valid glob; none imported"))
+        } else if keep {
+          handler.podAnnotations = patterns
+        } else {
+          handler.containerAnnotations = patterns
+        }
+      }
       guard name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_") }) else {
         warnings.append(doc.note(r, "runtime name \(tomlQuoted(name)) is not a valid crisp handler name; skipped"))
         continue

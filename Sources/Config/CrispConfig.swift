@@ -165,11 +165,24 @@ public struct CrispConfig: Sendable, Equatable, Encodable {
       public var root: String = ""
       /// Pass `--systemd-cgroup`; when unset it follows the effective cgroup driver.
       public var systemdCgroup: Bool? = nil
-      public init(binary: String, root: String = "", systemdCgroup: Bool? = nil) {
+      /// Pod annotations (glob patterns, as containerd's `pod_annotations`) copied into the sandbox's and
+      /// its containers' OCI specs. Empty passes none: the runtime acts on some annotations.
+      public var podAnnotations: [String] = []
+      /// Container annotations (glob patterns, as containerd's `container_annotations`) copied into the
+      /// container's OCI spec. Empty passes none.
+      public var containerAnnotations: [String] = []
+      public init(binary: String, root: String = "", systemdCgroup: Bool? = nil, podAnnotations: [String] = [], containerAnnotations: [String] = []) {
         self.binary = binary
         self.root = root
         self.systemdCgroup = systemdCgroup
+        self.podAnnotations = podAnnotations
+        self.containerAnnotations = containerAnnotations
       }
+
+      /// `podAnnotations` compiled (validated when the config was loaded, so a bad one here passes none).
+      public var podAnnotationPatterns: AnnotationPatterns { (try? AnnotationPatterns(podAnnotations)) ?? .none }
+      /// `containerAnnotations` compiled.
+      public var containerAnnotationPatterns: AnnotationPatterns { (try? AnnotationPatterns(containerAnnotations)) ?? .none }
     }
   }
 

@@ -84,22 +84,19 @@ public struct PodNetworkAttachment: Codable, Sendable, Equatable {
       throw CrispError.internalError("read \(path): \(error)")
     }
     guard let bytes else { return nil }
-    do {
-      return try JSONDecoder().decode(PodNetworkAttachment.self, from: Data(bytes))
-    } catch {
-      throw CrispError.internalError("\(path) is unreadable: \(error)")
+    // crisp's own JSON reader: the plugins' configurations and results keep their numbers' text, so DEL
+    // after a restart gets exactly what ADD got.
+    guard let document = JSONValue.parse(bytes), let attachment = PodNetworkAttachment(json: document) else {
+      throw CrispError.internalError("\(path) is unreadable: not a saved CNI attachment")
     }
+    return attachment
   }
 
   func write(_ path: String) throws(CrispError) {
     do {
-      let encoder = JSONEncoder()
-      encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-      try AtomicFile.write(Array(try encoder.encode(self)), to: path, mode: 0o600)
-    } catch let error as SystemError {
-      throw CrispError.internalError("write \(path): \(error)")
+      try AtomicFile.write(json.bytes, to: path, mode: 0o600)
     } catch {
-      throw CrispError.internalError("encode \(path): \(error)")
+      throw CrispError.internalError("write \(path): \(error)")
     }
   }
 }
@@ -248,10 +245,16 @@ public final class PodNetworks: Sendable {
   public static func runtimeConfig(for request: PodNetworkRequest, podCIDRs: [String]) throws(CrispError) -> JSONValue {
     var config: [String: JSONValue] = [:]
     let mappings = request.portMappings.filter { $0.hostPort > 0 }
+    for (index, mapping) in request.portMappings.enumerated() where mapping.hostPort > 0 {
+      guard mapping.hostPort <= 65535, (1...65535).contains(mapping.containerPort) else {
+        throw CrispError.invalidArgument(
+          "config.port_mappings[\(index)]: host_port \(mapping.hostPort) / container_port \(mapping.containerPort) is not a pair of TCP/UDP ports (1-65535)")
+      }
+    }
     if !mappings.isEmpty {
       config["portMappings"] = .array(mappings.map { mapping in
         var entry: [String: JSONValue] = [
-          "hostPort": .number(Double(mapping.hostPort)), "containerPort": .number(Double(mapping.containerPort)),
+          "hostPort": .number(JSONNumber(mapping.hostPort)), "containerPort": .number(JSONNumber(mapping.containerPort)),
           "protocol": .string(mapping.proto),
         ]
         if !mapping.hostIP.isEmpty { entry["hostIP"] = .string(mapping.hostIP) }
@@ -271,9 +274,9 @@ public final class PodNetworks: Sendable {
         throw CrispError.invalidArgument(
           "config.annotations[\"\(annotation)\"]: \"\(text)\" is not a bandwidth between 1k and 1P bits per second (e.g. \"10M\")")
       }
-      bandwidth[key + "Rate"] = .number(Double(bits))
+      bandwidth[key + "Rate"] = .number(JSONNumber(bits))
       // As kubelet's dockershim and containerd do: a burst large enough never to be the limit.
-      bandwidth[key + "Burst"] = .number(Double(UInt32.max))
+      bandwidth[key + "Burst"] = .number(JSONNumber(UInt32.max))
     }
     if !bandwidth.isEmpty { config["bandwidth"] = .object(bandwidth) }
     if !podCIDRs.isEmpty {
@@ -325,5 +328,47 @@ public enum ResourceQuantity {
     let result = value * multiplier
     guard result.isFinite, result < 9.2e18 else { return nil }
     return Int64(result)
+  }
+}
+
+extension PodNetworkAttachment {
+  init?(json: JSONValue) {
+    guard let containerID = json["containerID"]?.string, let netns = json["netns"]?.string,
+          let args = json["args"]?.array, let networks = json["networks"]?.array else { return nil }
+    self.containerID = containerID
+    self.netns = netns
+    var pairs: [[String]] = []
+    for arg in args {
+      guard let parts = arg.array else { return nil }
+      let strings = parts.compactMap(\.string)
+      guard strings.count == parts.count else { return nil }
+      pairs.append(strings)
+    }
+    self.args = pairs
+    runtimeConfig = json["runtimeConfig"] ?? .object([:])
+    var list: [Network] = []
+    for network in networks {
+      guard let name = network["name"]?.string, let version = network["cniVersion"]?.string, let ifName = network["ifName"]?.string,
+            let plugins = network["plugins"]?.array, let attempted = network["attempted"]?.int, attempted >= 0 else { return nil }
+      let result = network["result"].flatMap { $0 == .null ? nil : $0 }
+      list.append(Network(name: name, cniVersion: version, ifName: ifName, plugins: plugins, attempted: min(attempted, plugins.count), result: result))
+    }
+    self.networks = list
+  }
+
+  var json: JSONValue {
+    .object([
+      "containerID": .string(containerID), "netns": .string(netns),
+      "args": .array(args.map { .array($0.map(JSONValue.string)) }),
+      "runtimeConfig": runtimeConfig,
+      "networks": .array(networks.map { network in
+        var entry: [String: JSONValue] = [
+          "name": .string(network.name), "cniVersion": .string(network.cniVersion), "ifName": .string(network.ifName),
+          "plugins": .array(network.plugins), "attempted": .number(JSONNumber(network.attempted)),
+        ]
+        if let result = network.result { entry["result"] = result }
+        return .object(entry)
+      }),
+    ])
   }
 }

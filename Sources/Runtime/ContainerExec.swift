@@ -249,7 +249,12 @@ enum ContainerExec {
     request.stdin_fd = stdio.0
     request.stdout_fd = stdio.1
     request.stderr_fd = stdio.2
-    let timeoutMilliseconds = timeout.map { Int32(clamping: $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? 0
+    // ExecSync's timeout is the caller's int64 of seconds: bounded before it is scaled (a timeout past
+    // Int32.max milliseconds, 24 days, is that long).
+    let timeoutMilliseconds = timeout.map { duration -> Int32 in
+      let seconds = min(max(duration.components.seconds, 0), Int64(Int32.max / 1000))
+      return Int32(clamping: seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    } ?? 0
     var commandPID: pid_t = -1  // reported by the helper; timeouts go through the waiter
     var failure: Int32 = 0
     var message = [CChar](repeating: 0, count: 512)

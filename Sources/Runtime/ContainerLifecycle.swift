@@ -172,13 +172,15 @@ extension RuntimeManager {
             try Mounts.idmappedClone(mount.hostPath, userns: userNamespace.path, at: path)
             specMounts[index].hostPath = path
           }
+          let handler = self.config.runtime.handlers[runtime.handler]
           let requestedScore = config.linux.resources.oomScoreAdj
           let score = childOOMScore(Int(requestedScore))
           var spec = try SpecBuilder.containerSpec(
             id: id, config: config, image: imageConfig, imageName: config.image.image, rootfs: rootfs,
             sandbox: .init(id: sandboxID, config: sandboxConfig, pausePID: Int32(sandbox.pid), paths: paths),
             user: user, mounts: specMounts, cgroupsPath: cgroupsPath, oomScoreAdj: score, devices: devices, hostDevices: hostDevices,
-            hostCapabilities: LinuxCapabilities.bounding, targetNamespace: targetProcess?.path)
+            hostCapabilities: LinuxCapabilities.bounding, targetNamespace: targetProcess?.path,
+            podAnnotations: handler?.podAnnotationPatterns ?? .none, containerAnnotations: handler?.containerAnnotationPatterns ?? .none)
           spec.linux?.seccomp = seccomp
           try writeSpec(spec, to: directory)
           rollback.add("delete container") { try await runtime.delete(id) }
@@ -275,52 +277,39 @@ extension RuntimeManager {
     return result
   }
 
-  /// The process user: CRI run_as_user / run_as_username / run_as_group, else the image's USER (numeric or
-  /// a name looked up in the image's /etc/passwd).
+  /// The process user: CRI run_as_user / run_as_username / run_as_group, else the image's USER (see
+  /// `ImageUser`: numeric or names looked up in the image's /etc/passwd and /etc/group).
   func resolveUser(_ config: Runtime_V1_ContainerConfig, image: ImageConfig, rootfs: String) throws(CrispError) -> SpecBuilder.ResolvedUser {
     let security = config.linux.securityContext
+    let accounts = ImageAccountFiles(rootfs: rootfs)
     var uid: UInt32 = 0, gid: UInt32 = 0
     var userName: String?
     if security.hasRunAsUser {
-      uid = UInt32(clamping: security.runAsUser.value)
-      gid = ImageAccounts.user(uid: uid, rootfs: rootfs)?.gid ?? 0
+      uid = try SpecBuilder.criID(security.runAsUser.value, field: "linux.security_context.run_as_user")
+      gid = accounts.user(uid: uid)?.gid ?? 0
     } else if !security.runAsUsername.isEmpty {
-      guard let user = ImageAccounts.user(named: security.runAsUsername, rootfs: rootfs) else {
+      guard let user = accounts.user(named: security.runAsUsername) else {
         throw CrispError.invalidArgument("linux.security_context.run_as_username \"\(security.runAsUsername)\": no such user in the image's /etc/passwd")
       }
-      (uid, gid) = (user.uid, user.gid)
+      (uid, gid) = (user.id, user.gid)
       userName = security.runAsUsername
-    } else if let imageUser = image.config?.user, !imageUser.isEmpty {
-      let parts = imageUser.split(separator: ":", maxSplits: 1).map(String.init)
-      if let number = UInt32(parts[0]) {
-        uid = number
-        gid = ImageAccounts.user(uid: uid, rootfs: rootfs)?.gid ?? 0
-      } else {
-        guard let user = ImageAccounts.user(named: parts[0], rootfs: rootfs) else {
-          throw CrispError.invalidArgument("image user \"\(parts[0])\": no such user in the image's /etc/passwd")
-        }
-        (uid, gid) = (user.uid, user.gid)
-        userName = parts[0]
-      }
-      if parts.count == 2 {
-        if let number = UInt32(parts[1]) {
-          gid = number
-        } else if let group = ImageAccounts.group(named: parts[1], rootfs: rootfs) {
-          gid = group
-        } else {
-          throw CrispError.invalidArgument("image group \"\(parts[1])\": no such group in the image's /etc/group")
-        }
-      }
+    } else {
+      let resolved = try ImageUser.resolve(
+        image.config?.user ?? "", field: "image \"\(config.image.image)\" config.User", accounts: accounts)
+      (uid, gid, userName) = (resolved.uid, resolved.gid, resolved.name)
     }
     if security.hasRunAsGroup {
       guard security.hasRunAsUser || !security.runAsUsername.isEmpty else {
         throw CrispError.invalidArgument("linux.security_context.run_as_group is set without run_as_user or run_as_username")
       }
-      gid = UInt32(clamping: security.runAsGroup.value)
+      gid = try SpecBuilder.criID(security.runAsGroup.value, field: "linux.security_context.run_as_group")
     }
-    var additional = security.supplementalGroups.map { UInt32(clamping: $0) }
+    var additional: [UInt32] = []
+    for (index, group) in security.supplementalGroups.enumerated() {
+      additional.append(try SpecBuilder.criID(group, field: "linux.security_context.supplemental_groups[\(index)]"))
+    }
     if security.supplementalGroupsPolicy == .merge {
-      let name = userName ?? ImageAccounts.user(uid: uid, rootfs: rootfs)?.name
+      let name = userName ?? accounts.user(uid: uid)?.nameText
       if let name { additional += ImageAccounts.groups(of: name, rootfs: rootfs) }
     }
     var seen: Set<UInt32> = []
@@ -531,6 +520,8 @@ extension RuntimeManager {
 
   // MARK: Exec and logs
 
+  static let longestExecTimeout = Int64(Int32.max / 1000)
+
   /// Runs a command in a running container, capturing its output (each stream capped at 16 MiB). A command
   /// still running after `timeout` seconds (0: none) is killed and the call fails with DEADLINE_EXCEEDED.
   public func execSync(_ rawID: String, command: [String], timeout: Int64) async throws(CrispError) -> ProcessResult {
@@ -544,7 +535,8 @@ extension RuntimeManager {
     guard let sandbox = try store.sandbox(id: record.sandboxID), let runtime = runtimes[sandbox.runtimeHandler] else {
       throw CrispError.failedPrecondition("container \(id): its sandbox is gone")
     }
-    let deadline: Duration? = timeout > 0 ? .seconds(timeout) : nil
+    // The caller's int64 of seconds, bounded (about 24 days) before any clock arithmetic is done with it.
+    let deadline: Duration? = timeout > 0 ? .seconds(min(timeout, Self.longestExecTimeout)) : nil
     let result: ProcessResult
     if case .success(let profile) = execProfile(id), record.pid > 0 {
       do {
@@ -635,7 +627,7 @@ enum MountPropagation {
     var best: (String, String)?
     for line in text.split(separator: "\n") {
       let fields = line.split(separator: " ")
-      guard fields.count > 6, let separator = fields.firstIndex(of: "-") else { continue }
+      guard fields.count > 6, let separator = fields.firstIndex(of: "-"), separator >= 6 else { continue }
       let point = Mounts.unescapeMountInfo(String(fields[4]))
       let optional = fields[6..<separator].joined(separator: " ")
       let matches = point == "/" || path == point || path.hasPrefix(point + "/")

@@ -49,6 +49,11 @@ public enum SandboxFiles {
 /// or a device.
 enum RootfsFile {
   static func read(rootfs: String, path: String, limit: Int = 4 << 20) -> String? {
+    readBytes(rootfs: rootfs, path: path, limit: limit).map { String(decoding: $0, as: UTF8.self) }
+  }
+
+  /// The file's bytes, nil when it is missing, not a regular file or larger than `limit`.
+  static func readBytes(rootfs: String, path: String, limit: Int = 4 << 20) -> [UInt8]? {
     let root = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     guard root >= 0 else { return nil }
     defer { close(root) }
@@ -58,15 +63,18 @@ enum RootfsFile {
     guard fd >= 0 else { return nil }
     defer { close(fd) }
     var info = stat()
-    guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int(info.st_size) <= limit else { return nil }
-    var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+    guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size >= 0, info.st_size <= limit else { return nil }
+    var bytes = [UInt8](repeating: 0, count: info.st_size)
     var offset = 0
     while offset < bytes.count {
-      let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, $0.count - offset) }
+      let n = bytes.withUnsafeMutableBytes { buffer -> Int in
+        guard let base = buffer.baseAddress else { return 0 }
+        return Glibc.read(fd, base + offset, buffer.count - offset)
+      }
       if n <= 0 { break }
       offset += n
     }
-    return String(decoding: bytes[0..<offset], as: UTF8.self)
+    return Array(bytes[0..<offset])
   }
 }
 
@@ -79,55 +87,28 @@ public enum ImageAccounts {
 
   /// Looks `name` up in `<rootfs>/etc/passwd`.
   public static func user(named name: String, rootfs: String) -> User? {
-    guard let text = RootfsFile.read(rootfs: rootfs, path: "/etc/passwd") else { return nil }
-    for line in text.split(separator: "\n") {
-      let fields = line.split(separator: ":", omittingEmptySubsequences: false)
-      guard fields.count >= 4, fields[0] == name, let uid = UInt32(fields[2]), let gid = UInt32(fields[3]) else { continue }
-      return User(uid: uid, gid: gid)
-    }
-    return nil
+    ImageAccountFiles(rootfs: rootfs).user(named: name).map { User(uid: $0.id, gid: $0.gid) }
   }
 
-  /// The uid for a user name, by uid.
-  public static func user(uid: UInt32, rootfs: String) -> (name: String, gid: UInt32)? {
-    guard let text = RootfsFile.read(rootfs: rootfs, path: "/etc/passwd") else { return nil }
-    for line in text.split(separator: "\n") {
-      let fields = line.split(separator: ":", omittingEmptySubsequences: false)
-      guard fields.count >= 4, UInt32(fields[2]) == uid, let gid = UInt32(fields[3]) else { continue }
-      return (String(fields[0]), gid)
-    }
-    return nil
+  /// The name (when it is UTF-8) and primary gid of `uid`.
+  public static func user(uid: UInt32, rootfs: String) -> (name: String?, gid: UInt32)? {
+    guard let passwd = RootfsFile.readBytes(rootfs: rootfs, path: "/etc/passwd") else { return nil }
+    return AccountEntry.entries(passwd, group: false).first { $0.id == uid }.map { ($0.nameText, $0.gid) }
   }
 
   /// The home directory of `uid` in `<rootfs>/etc/passwd`.
   public static func home(uid: UInt32, rootfs: String) -> String? {
-    guard let text = RootfsFile.read(rootfs: rootfs, path: "/etc/passwd") else { return nil }
-    for line in text.split(separator: "\n") {
-      let fields = line.split(separator: ":", omittingEmptySubsequences: false)
-      if fields.count >= 6, UInt32(fields[2]) == uid, !fields[5].isEmpty { return String(fields[5]) }
-    }
-    return nil
-  }
-
-  /// A group id by name from `<rootfs>/etc/group`.
-  public static func group(named name: String, rootfs: String) -> UInt32? {
-    guard let text = RootfsFile.read(rootfs: rootfs, path: "/etc/group") else { return nil }
-    for line in text.split(separator: "\n") {
-      let fields = line.split(separator: ":", omittingEmptySubsequences: false)
-      if fields.count >= 3, fields[0] == name, let gid = UInt32(fields[2]) { return gid }
+    guard let passwd = RootfsFile.readBytes(rootfs: rootfs, path: "/etc/passwd") else { return nil }
+    for entry in AccountEntry.entries(passwd, group: false) where entry.id == uid && !entry.home.isEmpty {
+      return String(validating: entry.home, as: UTF8.self)
     }
     return nil
   }
 
   /// Groups listing `user` as a member in `<rootfs>/etc/group`.
   public static func groups(of user: String, rootfs: String) -> [UInt32] {
-    guard let text = RootfsFile.read(rootfs: rootfs, path: "/etc/group") else { return [] }
-    var result: [UInt32] = []
-    for line in text.split(separator: "\n") {
-      let fields = line.split(separator: ":", omittingEmptySubsequences: false)
-      guard fields.count >= 4, let gid = UInt32(fields[2]) else { continue }
-      if fields[3].split(separator: ",").contains(where: { $0 == user }) { result.append(gid) }
-    }
-    return result
+    guard let group = RootfsFile.readBytes(rootfs: rootfs, path: "/etc/group") else { return [] }
+    let wanted = Array(user.utf8)
+    return AccountEntry.entries(group, group: true).filter { $0.members.contains(wanted) }.map(\.id)
   }
 }

@@ -196,7 +196,8 @@ extension RuntimeManager {
     let cgroupsPath = cgroups.path(parent: config.linux.cgroupParent, id: id)
     var spec = try SpecBuilder.sandboxSpec(
       id: id, config: config, image: image.config, rootfs: rootfs, paths: paths, cgroupsPath: cgroupsPath,
-      oomScoreAdj: childOOMScore(-998))
+      oomScoreAdj: childOOMScore(-998), imageName: self.config.sandboxImage,
+      podAnnotations: self.config.runtime.handlers[runtime.handler]?.podAnnotationPatterns ?? .none)
     spec.linux?.seccomp = seccomp
     try writeSpec(spec, to: directory)
     let memory = cgroups.memoryDirectory(cgroupsPath: cgroupsPath)

@@ -1,4 +1,5 @@
 public import CRIAPI
+public import Config
 public import CrispCore
 public import PodNetwork
 import Foundation
@@ -69,7 +70,7 @@ public enum SpecBuilder {
 
   public static func sandboxSpec(
     id: String, config: Runtime_V1_PodSandboxConfig, image: ImageConfig, rootfs: String, paths: SandboxPaths,
-    cgroupsPath: String, oomScoreAdj: Int
+    cgroupsPath: String, oomScoreAdj: Int, imageName: String = "", podAnnotations: AnnotationPatterns = .none
   ) throws(CrispError) -> OCISpec {
     var spec = OCISpec()
     var process = OCISpec.Process()
@@ -79,9 +80,12 @@ public enum SpecBuilder {
     process.env = runtime.env ?? ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
     process.cwd = runtime.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
     let security = config.linux.securityContext
-    if let user = try numericUser(runtime.user ?? "") { process.user = user }
-    if security.hasRunAsUser { process.user.uid = UInt32(clamping: security.runAsUser.value) }
-    if security.hasRunAsGroup { process.user.gid = UInt32(clamping: security.runAsGroup.value) }
+    let imageUser = try ImageUser.resolve(
+      runtime.user ?? "", field: "sandbox image \"\(imageName)\" config.User", accounts: ImageAccountFiles(rootfs: rootfs))
+    process.user.uid = imageUser.uid
+    process.user.gid = imageUser.gid
+    if security.hasRunAsUser { process.user.uid = try criID(security.runAsUser.value, field: "config.linux.security_context.run_as_user") }
+    if security.hasRunAsGroup { process.user.gid = try criID(security.runAsGroup.value, field: "config.linux.security_context.run_as_group") }
     process.capabilities = OCISpec.Capabilities(all: defaultCapabilities)
     process.noNewPrivileges = true
     process.oomScoreAdj = oomScoreAdj
@@ -108,7 +112,8 @@ public enum SpecBuilder {
     linux.resources = OCISpec.Resources()
     linux.resources?.devices = [.init(allow: false, type: nil, major: nil, minor: nil, access: "rwm")]
     spec.linux = linux
-    var annotations = config.annotations
+    // Only the annotations the handler allows: runc acts on some (org.systemd.property.*, run.oci.*).
+    var annotations = podAnnotations.filter(config.annotations)
     annotations["io.kubernetes.cri.container-type"] = "sandbox"
     annotations["io.kubernetes.cri.sandbox-id"] = id
     annotations["io.kubernetes.cri.sandbox-name"] = config.metadata.name
@@ -179,7 +184,8 @@ public enum SpecBuilder {
     id: String, config: Runtime_V1_ContainerConfig, image: ImageConfig, imageName: String, rootfs: String,
     sandbox: SandboxContext, user: ResolvedUser, mounts: [ResolvedMount], cgroupsPath: String, oomScoreAdj: Int?,
     devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)] = [], hostDevices: [OCISpec.Device] = [],
-    hostCapabilities: [String] = LinuxCapabilities.all, targetNamespace: String? = nil
+    hostCapabilities: [String] = LinuxCapabilities.all, targetNamespace: String? = nil,
+    podAnnotations: AnnotationPatterns = .none, containerAnnotations: AnnotationPatterns = .none
   ) throws(CrispError) -> OCISpec {
     var spec = OCISpec()
     var process = OCISpec.Process()
@@ -196,7 +202,7 @@ public enum SpecBuilder {
     // Privileged (only inside a privileged sandbox, checked before this): every capability, the host's
     // devices, writable sysfs and cgroupfs, nothing masked.
     let privileged = security.privileged
-    process.capabilities = privileged ? OCISpec.Capabilities(all: hostCapabilities) : try capabilities(security.capabilities)
+    process.capabilities = privileged ? OCISpec.Capabilities(all: hostCapabilities) : try capabilities(security.capabilities, bounding: hostCapabilities)
     process.noNewPrivileges = security.noNewPrivs
     process.oomScoreAdj = oomScoreAdj
     spec.process = process
@@ -270,7 +276,10 @@ public enum SpecBuilder {
     }
     spec.linux = linux
 
-    var annotations = config.annotations
+    // The pod's and the container's annotations the handler allows (as containerd's pod_annotations and
+    // container_annotations), then crisp's own.
+    var annotations = podAnnotations.filter(sandbox.config.annotations)
+    annotations.merge(containerAnnotations.filter(config.annotations)) { _, container in container }
     annotations["io.kubernetes.cri.container-type"] = "container"
     annotations["io.kubernetes.cri.container-name"] = config.metadata.name
     annotations["io.kubernetes.cri.sandbox-id"] = sandbox.id
@@ -313,33 +322,35 @@ public enum SpecBuilder {
     return order.compactMap { values[$0] }
   }
 
-  /// A numeric image `USER` (`uid` or `uid:gid`), nil for a name (resolved against /etc/passwd elsewhere).
-  public static func numericUser(_ user: String) throws(CrispError) -> OCISpec.User? {
-    guard !user.isEmpty else { return OCISpec.User() }
-    let parts = user.split(separator: ":", maxSplits: 1).map(String.init)
-    guard let uid = UInt32(parts[0]) else { return nil }
-    var result = OCISpec.User()
-    result.uid = uid
-    if parts.count == 2 {
-      guard let gid = UInt32(parts[1]) else { return nil }
-      result.gid = gid
+  /// A CRI uid or gid (int64 on the wire): negative or past 2^32-1 is refused, not clamped (a clamped -1
+  /// would be root).
+  public static func criID(_ value: Int64, field: String) throws(CrispError) -> UInt32 {
+    guard let id = UInt32(exactly: value) else {
+      throw CrispError.invalidArgument("\(field) \(value): out of range (0 to \(UInt32.max))")
     }
-    return result
+    return id
   }
 
-  /// The default set, with CRI add/drop applied (`ALL` on either side).
-  public static func capabilities(_ requested: Runtime_V1_Capability) throws(CrispError) -> OCISpec.Capabilities {
+  /// The default set, with CRI add/drop applied (`ALL` on either side). `ALL` added means every capability
+  /// of `bounding`, crisp's own bounding set (as containerd reads it): runc cannot give a container what the
+  /// node's root does not have, and asking fails the start with "unable to apply caps". A capability added
+  /// by name that the node lacks is refused here with that reason.
+  public static func capabilities(_ requested: Runtime_V1_Capability, bounding: [String] = LinuxCapabilities.bounding) throws(CrispError) -> OCISpec.Capabilities {
     func normalize(_ name: String) -> String {
       let upper = name.uppercased()
       return upper.hasPrefix("CAP_") ? upper : "CAP_" + upper
     }
-    var set = defaultCapabilities
+    let field = "linux.security_context.capabilities.add_capabilities"
+    var set = defaultCapabilities.filter { bounding.contains($0) }
     if requested.dropCapabilities.contains(where: { $0.uppercased() == "ALL" }) { set = [] }
-    if requested.addCapabilities.contains(where: { $0.uppercased() == "ALL" }) { set = LinuxCapabilities.all }
+    if requested.addCapabilities.contains(where: { $0.uppercased() == "ALL" }) { set = bounding }
     for name in requested.addCapabilities where name.uppercased() != "ALL" {
       let cap = normalize(name)
       guard LinuxCapabilities.all.contains(cap) else {
-        throw CrispError.invalidArgument("linux.security_context.capabilities.add_capabilities: unknown capability \"\(name)\"")
+        throw CrispError.invalidArgument("\(field): unknown capability \"\(name)\"")
+      }
+      guard bounding.contains(cap) else {
+        throw CrispError.failedPrecondition("\(field): \(cap) is not in this node's capability bounding set, so no container here can have it")
       }
       if !set.contains(cap) { set.append(cap) }
     }

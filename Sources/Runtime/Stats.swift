@@ -32,7 +32,10 @@ final class StatsMemory: Sendable {
       guard let previous = readings[key], timestamp > previous.timestamp, nanoseconds >= previous.nanoseconds else { return nil }
       let used = Double(nanoseconds - previous.nanoseconds)
       let elapsed = Double(timestamp - previous.timestamp)
-      return UInt64(used / elapsed * 1_000_000_000)
+      // Counters and clock are read apart, so a short interval can give any ratio: out of UInt64's range
+      // it is no reading, never a trap.
+      let cores = used / elapsed * 1_000_000_000
+      return cores.isFinite && cores >= 0 && cores < 1.8e19 ? UInt64(cores) : nil
     }
   }
 
@@ -191,7 +194,11 @@ extension RuntimeManager {
   /// Several cgroups' counters added up (a pod without a cgroup of its own).
   static func sum(_ samples: [CgroupSample]) -> CgroupSample? {
     guard var total = samples.first else { return nil }
-    func add(_ a: UInt64?, _ b: UInt64?) -> UInt64? { a == nil && b == nil ? nil : (a ?? 0) + (b ?? 0) }
+    func add(_ a: UInt64?, _ b: UInt64?) -> UInt64? {
+      guard a != nil || b != nil else { return nil }
+      let (sum, overflow) = (a ?? 0).addingReportingOverflow(b ?? 0)
+      return overflow ? UInt64.max : sum
+    }
     for sample in samples.dropFirst() {
       total.cpuNanoseconds = add(total.cpuNanoseconds, sample.cpuNanoseconds)
       total.memoryUsage = add(total.memoryUsage, sample.memoryUsage)

@@ -15,10 +15,15 @@ enum Bytes {
       slice = slice.dropFirst()
     }
     guard !slice.isEmpty else { return nil }
+    // Checked: a number past Int's range is no number (wrapping made "-9223372036854775808" Int.min,
+    // whose negation traps).
     var value = 0
     for byte in slice {
       guard byte >= 48 && byte <= 57 else { return nil }
-      value = value &* 10 &+ Int(byte - 48)
+      let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+      let (sum, carry) = times.addingReportingOverflow(Int(byte - 48))
+      guard !overflow, !carry else { return nil }
+      value = sum
     }
     return negative ? -value : value
   }

@@ -36,7 +36,7 @@ struct Options {
       case "--cgroup-dir": guard let v = value() else { return nil }; options.cgroupDirectory = v
       case "--max-line": guard let v = value(), let n = Bytes.parseInt(v[...]) else { return nil }; options.maxLine = n
       case "--oom-score": guard let v = value(), let n = Bytes.parseInt(v[...]) else { return nil }; options.oomScore = n
-      case "--sync-fd": guard let v = value(), let n = Bytes.parseInt(v[...]) else { return nil }; options.syncFD = Int32(n)
+      case "--sync-fd": guard let v = value(), let n = Bytes.parseInt(v[...]), let fd = Int32(exactly: n) else { return nil }; options.syncFD = fd
       case "--tty": options.tty = true
       case "--stdin": options.stdin = true
       case "--stdin-once": options.stdinOnce = true

@@ -153,10 +153,11 @@ final class Shim {
       message = message.map { $0 == 10 ? 32 : $0 }
       return message
     }
-    guard let pidText = Bytes.readFile(path("pid")), let pid = Bytes.parseInt(pidText[...].filter { $0 >= 48 && $0 <= 57 }[...]), pid > 0 else {
+    guard let pidText = Bytes.readFile(path("pid")), let number = Bytes.parseInt(pidText[...].filter { $0 >= 48 && $0 <= 57 }[...]), number > 0,
+          let pid = pid_t(exactly: number) else {
       return Bytes.of("runc create left no pid file")
     }
-    containerPID = pid_t(pid)
+    containerPID = pid
     if options.tty {
       let connection = shim_accept(consoleSocket)
       if connection >= 0 {

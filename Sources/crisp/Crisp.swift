@@ -52,6 +52,11 @@ struct Serve: AsyncParsableCommand {
     let effective = loaded.overriding(root: root, state: state, address: address, logLevel: level)
     LogOutput.bootstrap(effective.log)
     let logger = Logger(label: "crisp")
+    // The Swift runtime's backtracer is what logs where crisp died on a trap or fatal signal (a release
+    // build's trap otherwise prints nothing); deploy/crisp.service turns it on.
+    if !(ProcessInfo.processInfo.environment["SWIFT_BACKTRACE"] ?? "").contains("enable=yes") {
+      logger.warning("SWIFT_BACKTRACE does not contain enable=yes: a crash of crisp will log no backtrace (see deploy/crisp.service)")
+    }
     do {
       try await Daemon(config: effective, logger: logger).run()
     } catch let error as CrispError {

@@ -258,7 +258,7 @@ final class Progress: @unchecked Sendable {
     guard force || ContinuousClock.now - last > .milliseconds(200) else { return }
     last = .now
     let seconds = max(Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds), 0.001)
-    let rate = formatSize(UInt64(Double(bytes) / seconds)) + "/s"
+    let rate = formatSize(UInt64(min(Double(bytes) / seconds, 1.8e19))) + "/s"
     var line = "\(label): \(formatSize(bytes))"
     if let total, total > 0 {
       let fraction = min(1, Double(bytes) / Double(total))

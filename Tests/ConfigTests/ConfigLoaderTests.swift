@@ -24,7 +24,9 @@ import Testing
     config.registry.mirrors["docker.io"] = .init(endpoints: ["https://mirror.local", "http://10.0.0.1:5000"])
     config.registry.configs["harbor.local"] = .init(
       auth: .init(username: "robot$ci", password: "p@ss word"), tls: .init(caFile: "/etc/ca.pem", insecureSkipVerify: true))
-    config.runtime.handlers["kata-like"] = .init(binary: "/opt/bin/runsc", root: "/run/runsc", systemdCgroup: true)
+    config.runtime.handlers["kata-like"] = .init(
+      binary: "/opt/bin/runsc", root: "/run/runsc", systemdCgroup: true, podAnnotations: ["io.example/*", "a\\*b"],
+      containerAnnotations: ["io.katacontainers.*"])
     config.streaming.port = 10010
     config.streaming.idleTimeout = TimeSpan(parsing: "1h30m")!
     config.streaming.streamCreationTimeout = .seconds(5)
@@ -159,6 +161,43 @@ import Testing
     #expect(error.key == "runtime.default_handler")
     let missingBinary = try #require(failure("[runtime.handlers.runc]\nroot = \"/x\"\n"))
     #expect(missingBinary.key == "runtime.handlers.runc.binary")
+  }
+
+  /// Pod and container annotations reach the OCI spec only through these allow-lists; a pattern that is
+  /// not a glob is refused at load, naming the key, rather than silently matching nothing.
+  @Test func annotationPatterns() throws {
+    let config = try ConfigLoader.parse("[runtime.handlers.runc]\nbinary = \"/usr/bin/runc\"\npod_annotations = [\"io.example.*\"]\n")
+    #expect(config.runtime.handlers["runc"]?.podAnnotations == ["io.example.*"])
+    #expect(config.runtime.handlers["runc"]?.containerAnnotations == [])
+    #expect(CrispConfig().runtime.handlers.values.allSatisfy { $0.podAnnotations.isEmpty && $0.containerAnnotations.isEmpty })
+    let bad = try #require(failure("[runtime.handlers.runc]\nbinary = \"/usr/bin/runc\"\ncontainer_annotations = [\"io.[a-\"]\n"))
+    #expect(bad.key == "runtime.handlers.runc.container_annotations")
+    #expect(bad.message.contains("io.[a-"))
+    let notStrings = try #require(failure("[runtime.handlers.runc]\nbinary = \"/usr/bin/runc\"\npod_annotations = [1]\n"))
+    #expect(notStrings.key == "runtime.handlers.runc.pod_annotations")
+    #expect(ConfigRenderer.render(CrispConfig()).contains("pod_annotations = []"))
+  }
+
+  @Test func globsMatchAsContainerdReadsThem() throws {
+    let patterns = try AnnotationPatterns(["io.example.*", "exact", "q?", "[a-c]x", "[^a-c]y", "esc\\*", "dir/*/leaf"])
+    for key in ["io.example.", "io.example.anything", "exact", "qa", "bx", "dy", "esc*", "dir/mid/leaf"] {
+      #expect(patterns.allows(key), "\(key)")
+    }
+    for key in ["io.example/x", "io.examplex", "exactly", "q/", "q", "qab", "dx", "ay", "escx", "dir/a/b/leaf", "", "org.systemd.property.CPUQuota", "run.oci.keep_original_groups"] {
+      #expect(!patterns.allows(key), "\(key)")
+    }
+    let star = try AnnotationPatterns(["*"])
+    #expect(star.allows("run.oci.hooks"))
+    #expect(!star.allows("example.com/key"))
+    #expect(AnnotationPatterns.none.filter(["a": "1"]).isEmpty)
+    #expect(try AnnotationPatterns(["a*"]).filter(["a1": "x", "b": "y"]) == ["a1": "x"])
+    for bad in ["[", "[]", "[a-", "x\\", "[z-a]", "[^]"] {
+      #expect(throws: AnnotationPatterns.Invalid.self, "\(bad)") { try AnnotationPatterns([bad]) }
+    }
+    // A long key against many stars stays cheap (no backtracking).
+    let long = String(repeating: "a", count: 4096)
+    let stars = try AnnotationPatterns([String(repeating: "*a", count: 64) + "b"])
+    #expect(!stars.allows(long))
   }
 
   @Test func multilineValuesDoNotConfuseLines() throws {

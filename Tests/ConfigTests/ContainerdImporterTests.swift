@@ -99,6 +99,8 @@ import Testing
               SystemdCgroup = false
           [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.crun]
             runtime_type = 'io.containerd.runc.v2'
+            pod_annotations = ['io.example.*', 'team']
+            container_annotations = ['io.example.container/?']
             [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.crun.options]
               BinaryName = '/usr/local/bin/crun'
               Root = '/run/crun-root'
@@ -167,7 +169,9 @@ import Testing
     #expect(c.registry.configs["harbor.example.com"]?.auth?.auth == "YWRtaW46SGFyYm9yMTIzNDU=")
     #expect(c.cgroupDriver == .auto)
     #expect(c.runtime.defaultHandler == "crun")
-    #expect(c.runtime.handlers["crun"] == .init(binary: "/usr/local/bin/crun", root: "/run/crun-root"))
+    #expect(c.runtime.handlers["crun"] == .init(
+      binary: "/usr/local/bin/crun", root: "/run/crun-root", podAnnotations: ["io.example.*", "team"],
+      containerAnnotations: ["io.example.container/?"]))
     #expect(c.runtime.handlers["runc"] == .init(binary: "/usr/bin/runc", systemdCgroup: false))
     #expect(c.cni.binDirs == ["/opt/cni/bin", "/usr/lib/cni"])
     #expect(c.streaming.port == 0)

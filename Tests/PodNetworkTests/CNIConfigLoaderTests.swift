@@ -108,6 +108,22 @@ import Testing
     #expect(String(decoding: (new["ips"]?.array?.first?["interface"] ?? .null).bytes, as: UTF8.self) == "2")
   }
 
+  /// A port mapping outside 1-65535 is refused before any plugin runs, naming the entry.
+  @Test func portMappingsMustBePorts() throws {
+    for (host, container) in [(70000, 80), (8080, 0), (8080, -1), (8080, 65536), (Int(Int32.max), 80)] {
+      let request = PodNetworkRequest(
+        sandboxID: "abc", podName: "web", podNamespace: "prod", podUID: "u-1", netns: "",
+        portMappings: [.init(hostPort: 80, containerPort: 80, proto: "tcp", hostIP: ""), .init(hostPort: host, containerPort: container, proto: "tcp", hostIP: "")],
+        dnsServers: [], annotations: [:], cgroupParent: "")
+      do {
+        _ = try PodNetworks.runtimeConfig(for: request, podCIDRs: [])
+        Issue.record("\(host):\(container) accepted")
+      } catch {
+        #expect(error.code == .invalidArgument && error.message.contains("port_mappings[1]"), "\(error)")
+      }
+    }
+  }
+
   @Test func pluginsGetOnlyTheRuntimeConfigTheyDeclare() throws {
     let request = PodNetworkRequest(
       sandboxID: "abc", podName: "web", podNamespace: "prod", podUID: "u-1", netns: "/run/netns/x",

@@ -1,4 +1,5 @@
 import CRIAPI
+import Config
 import CrispCore
 import Registry
 import Runtime
@@ -39,16 +40,30 @@ import Testing
     #expect(added.effective?.contains("CAP_NET_ADMIN") == true)
     #expect(added.effective?.contains("CAP_CHOWN") == false)
     #expect(try SpecBuilder.capabilities(.with { $0.dropCapabilities = ["ALL"] }).effective == [])
-    #expect(try SpecBuilder.capabilities(.with { $0.addCapabilities = ["ALL"] }).effective == LinuxCapabilities.all)
+    #expect(try SpecBuilder.capabilities(.with { $0.addCapabilities = ["ALL"] }, bounding: LinuxCapabilities.all).effective == LinuxCapabilities.all)
     #expect(try SpecBuilder.capabilities(.with { $0.dropCapabilities = ["ALL"]; $0.addCapabilities = ["kill"] }).effective == ["CAP_KILL"])
     #expect(throws: CrispError.self) { try SpecBuilder.capabilities(.with { $0.addCapabilities = ["CAP_FLY"] }) }
   }
 
-  @Test func numericUsers() throws {
-    #expect(try SpecBuilder.numericUser("1000")?.uid == 1000)
-    #expect(try SpecBuilder.numericUser("1000:2000")?.gid == 2000)
-    #expect(try SpecBuilder.numericUser("www-data") == nil)
-    #expect(try SpecBuilder.numericUser("")?.uid == 0)
+  /// ALL is crisp's own bounding set: a node whose root lacks CAP_SYS_RESOURCE cannot pass it on, and runc
+  /// fails the start when asked to.
+  @Test func addAllIsTheBoundingSet() throws {
+    let bounding = LinuxCapabilities.all.filter { $0 != "CAP_SYS_RESOURCE" }
+    let all = try SpecBuilder.capabilities(.with { $0.addCapabilities = ["ALL"] }, bounding: bounding)
+    #expect(all.effective == bounding)
+    #expect(all.bounding == bounding)
+    #expect(all.permitted?.contains("CAP_SYS_RESOURCE") == false)
+    let dropped = try SpecBuilder.capabilities(.with { $0.addCapabilities = ["ALL"]; $0.dropCapabilities = ["NET_RAW"] }, bounding: bounding)
+    #expect(dropped.effective == bounding.filter { $0 != "CAP_NET_RAW" })
+    do {
+      _ = try SpecBuilder.capabilities(.with { $0.addCapabilities = ["SYS_RESOURCE"] }, bounding: bounding)
+      Issue.record("a capability outside the bounding set was accepted")
+    } catch {
+      #expect(error.code == .failedPrecondition, "\(error)")
+      #expect(error.message.contains("add_capabilities") && error.message.contains("CAP_SYS_RESOURCE"))
+    }
+    // The real bounding set of this process is what ALL means without a test's override.
+    #expect(try SpecBuilder.capabilities(.with { $0.addCapabilities = ["ALL"] }).effective == LinuxCapabilities.bounding)
   }
 
   func sandbox() -> SpecBuilder.SandboxContext {
@@ -139,6 +154,52 @@ import Testing
     let networkNamespaces = (spec.linux?.namespaces ?? []).filter { $0 == .init("network", path: "/netns/s") }
     #expect(!networkNamespaces.isEmpty)
     #expect(spec.process?.oomScoreAdj == -998)
+  }
+
+  /// runc acts on some annotations (org.systemd.property.* become systemd unit properties, run.oci.* change
+  /// runc's behaviour): only the handler's allow-listed pod and container annotations reach the spec, plus
+  /// crisp's own io.kubernetes.cri.* ones, which a pod cannot override.
+  @Test func annotationsAreAllowListed() throws {
+    let hostile = [
+      "org.systemd.property.CPUQuota": "1%", "run.oci.keep_original_groups": "1", "io.example.keep": "yes",
+      "io.kubernetes.cri.container-type": "forged", "io.kubernetes.cri.other": "x",
+    ]
+    var podConfig = Runtime_V1_PodSandboxConfig()
+    podConfig.metadata.name = "pod"
+    podConfig.annotations = hostile
+    var runtime = ImageConfig.Runtime()
+    runtime.entrypoint = ["/pause"]
+    let paths = SpecBuilder.SandboxPaths(hostname: "h", hosts: "hs", resolvConf: "r", shm: "/shm", netns: "/netns/s")
+    let image = ImageConfig(config: runtime, rootfs: .init(diffIDs: []))
+    let closed = try SpecBuilder.sandboxSpec(id: "s", config: podConfig, image: image, rootfs: "/r", paths: paths, cgroupsPath: "/p", oomScoreAdj: 0)
+    let closedKeys = Set((closed.annotations ?? [:]).keys)
+    #expect(closedKeys.allSatisfy { $0.hasPrefix("io.kubernetes.cri.") } && !closedKeys.contains("io.kubernetes.cri.other"))
+    #expect(closed.annotations?["io.kubernetes.cri.container-type"] == "sandbox")
+    let allowed = try AnnotationPatterns(["io.example.*"])
+    let open = try SpecBuilder.sandboxSpec(
+      id: "s", config: podConfig, image: image, rootfs: "/r", paths: paths, cgroupsPath: "/p", oomScoreAdj: 0, podAnnotations: allowed)
+    #expect(open.annotations?["io.example.keep"] == "yes")
+    #expect(open.annotations?["org.systemd.property.CPUQuota"] == nil && open.annotations?["run.oci.keep_original_groups"] == nil)
+
+    var config = Runtime_V1_ContainerConfig()
+    config.metadata.name = "c"
+    config.command = ["/bin/true"]
+    config.annotations = ["run.oci.hooks": "x", "io.example.container": "c", "team": "a", "io.kubernetes.cri.image-name": "forged"]
+    var context = sandbox()
+    context.config.annotations = hostile
+    func container(_ pod: AnnotationPatterns, _ own: AnnotationPatterns) throws -> [String: String] {
+      try SpecBuilder.containerSpec(
+        id: "c1", config: config, image: ImageConfig(config: nil, rootfs: .init(diffIDs: [])), imageName: "img", rootfs: "/rootfs",
+        sandbox: context, user: .init(uid: 0, gid: 0), mounts: [], cgroupsPath: "/c", oomScoreAdj: nil,
+        podAnnotations: pod, containerAnnotations: own).annotations ?? [:]
+    }
+    let none = try container(.none, .none)
+    #expect(none.keys.allSatisfy { $0.hasPrefix("io.kubernetes.cri.") })
+    #expect(none["io.kubernetes.cri.image-name"] == "img" && none["io.kubernetes.cri.container-type"] == "container")
+    let some = try container(allowed, try AnnotationPatterns(["team", "io.kubernetes.cri.*"]))
+    #expect(some["io.example.keep"] == "yes" && some["team"] == "a")
+    #expect(some["io.example.container"] == nil && some["run.oci.hooks"] == nil && some["org.systemd.property.CPUQuota"] == nil)
+    #expect(some["io.kubernetes.cri.image-name"] == "img")
   }
 
   @Test func cgroupPathsForBothDrivers() {

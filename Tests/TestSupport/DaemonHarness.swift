@@ -61,10 +61,26 @@ public final class DaemonHarness: @unchecked Sendable {
     _ = try log.seekToEnd()
     process.standardError = log
     process.standardOutput = log
+    var environment = ProcessInfo.processInfo.environment
+    environment["SWIFT_BACKTRACE"] = Self.backtraceSetting
+    process.environment = environment
     try process.run()
     self.process = process
     if wait { try waitUntilServing(process) }
     return process
+  }
+
+  /// What deploy/crisp.service sets: a trap or fatal signal writes every thread's backtrace to stderr
+  /// (the daemon log here), so a test that crashes crisp shows where.
+  public static var backtraceSetting: String {
+    var setting = "enable=yes,interactive=no,color=no,output-to=stderr,threads=all,registers=none,images=mentioned"
+    // A statically linked crisp needs the backtracer's path; a dynamically linked one finds it next to
+    // the toolchain's runtime, but the explicit path does no harm.
+    let candidates = ["/usr/local/libexec/crisp/swift-backtrace-static", "/opt/swift/usr/libexec/swift/linux/swift-backtrace-static"]
+    if let backtracer = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+      setting += ",swift-backtrace=\(backtracer)"
+    }
+    return setting
   }
 
   public func waitUntilServing(_ process: Process, timeout: Duration = .seconds(30)) throws {
