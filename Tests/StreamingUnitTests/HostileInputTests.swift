@@ -151,7 +151,7 @@ import Testing
     moved.open(3)
     try moved.update(3, delta: 0x7ff0_0000)
     try moved.setInitial(0x7fff_ffff)
-    try moved.update(0, delta: 0x7ff0_0000)
+    try moved.update(0, delta: UInt32(PeerWindows.maximum - moved.session))
     #expect(moved.room(3) == PeerWindows.maximum)
     moved.consume(3, 10)
     #expect(moved.room(3) == PeerWindows.maximum - 10)
