@@ -69,6 +69,9 @@ import TestSupport
 
   /// A client that sends PINGs (SPDY), DATA (whose WINDOW_UPDATEs crisp owes) or websocket pings and never
   /// reads a byte: the daemon's memory stays flat and, where replies are owed, the client is throttled.
+  /// Note: on the test kernel the code before the reading gate also kept under these bounds within the
+  /// flood windows (its event loop took the client's bytes slowly, one failed flush per reply), so this test
+  /// guards the bounds rather than showing the change; the prints record the numbers.
   @Test func floodsFromAClientThatNeverReadsAreThrottled() async throws {
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("flood")
@@ -87,6 +90,7 @@ import TestSupport
       var growth = try Self.rss(daemonPID) - before
       // Throttled: what is still taken trickles into the kernel's socket buffers, far from all of it.
       #expect(pingFlood.sent < 48 << 20, "PINGs were never throttled: \(pingFlood)")
+      print("flood of PINGs: \(pingFlood), daemon RSS growth \(growth) bytes")
       #expect(growth < allowedGrowth, "daemon RSS grew by \(growth) bytes after \(pingFlood.sent) bytes of PINGs")
       try await Self.expectServing(pods)
 
@@ -101,6 +105,7 @@ import TestSupport
       before = try Self.rss(daemonPID)
       let dataFlood = Flood.run(fd: sender.fd, chunk: frames, total: 32 << 20, seconds: 15)
       growth = try Self.rss(daemonPID) - before
+      print("flood of DATAs: \(dataFlood), daemon RSS growth \(growth) bytes")
       #expect(growth < allowedGrowth, "daemon RSS grew by \(growth) bytes after \(dataFlood.sent) bytes of DATA")
       try await Self.expectServing(pods)
 
@@ -113,6 +118,7 @@ import TestSupport
       let wsFlood = Flood.run(fd: socket.fd, chunk: wsPings, total: 48 << 20, seconds: 20)
       growth = try Self.rss(daemonPID) - before
       #expect(wsFlood.sent < 48 << 20, "websocket pings were never throttled: \(wsFlood)")
+      print("flood of websocket pings: \(wsFlood), daemon RSS growth \(growth) bytes")
       #expect(growth < allowedGrowth, "daemon RSS grew by \(growth) bytes after \(wsFlood.sent) bytes of websocket pings")
 
       // Hanging up frees the sessions; the daemon still serves a normal exec.
