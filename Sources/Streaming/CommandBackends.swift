@@ -153,6 +153,7 @@ struct ExecBackend: CommandBackend {
           if terminalFD >= 0, runcHandle >= 0, crisp_set_window_size(terminalFD, width, height) == 0 {
             _ = crisp_pidfd_signal(runcHandle, SIGWINCH)
           }
+          output.inputConsumed(0)
         case .disconnected:
           killCommand()
         }
@@ -221,6 +222,7 @@ struct AttachBackend: CommandBackend {
           if wantsStdin && closesStdin { queue.async { _ = writeFully(socket, Self.frame(3, [])) } }
         case .resize(let width, let height):
           _ = try? await ShimLauncher.request(directory: directory, "resize \(width) \(height)")
+          output.inputConsumed(0)
         case .disconnected:
           shutdown(socket, Int32(SHUT_RDWR))
         }

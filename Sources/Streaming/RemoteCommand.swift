@@ -1,5 +1,6 @@
 import CrispCore
 import Foundation
+import NIOCore
 
 /// The remote-command subprotocols kubelet's clients offer, newest first (`X-Stream-Protocol-Version` for
 /// SPDY, the websocket subprotocol otherwise).
@@ -67,6 +68,52 @@ enum ClientInput: Sendable, Equatable {
   case disconnected
 }
 
+/// The client's input to a command session, whatever its transport. Stdin and resizes are counted in the
+/// session's ``InputFlow`` (so reading pauses while the command lags behind; the backend reports each one
+/// handled with ``SessionOutput/inputConsumed(_:)``), empty stdin messages are dropped, and the ends of stdin
+/// and of the client are passed on once however often a client repeats them. Event-loop confined; the stream
+/// is the backend's.
+final class CommandInput: @unchecked Sendable {
+  let stream: AsyncStream<ClientInput>
+  private let sink: AsyncStream<ClientInput>.Continuation
+  private let flow: InputFlow
+  private var resize = ResizeDecoder()
+  private var stdinClosed = false
+
+  init(flow: InputFlow) {
+    self.flow = flow
+    // Unbounded by policy, bounded by the flow: reading stops once enough waits here.
+    (stream, sink) = AsyncStream.makeStream(of: ClientInput.self, bufferingPolicy: .unbounded)
+  }
+
+  func stdin(_ bytes: [UInt8]) {
+    guard !bytes.isEmpty else { return }
+    flow.received(bytes.count)
+    sink.yield(.stdin(bytes))
+  }
+
+  func resize(_ bytes: [UInt8]) {
+    guard let (width, height) = resize.feed(bytes) else { return }
+    flow.received(0)
+    sink.yield(.resize(width: width, height: height))
+  }
+
+  func closeStdin() {
+    guard !stdinClosed else { return }
+    stdinClosed = true
+    sink.yield(.stdinClosed)
+  }
+
+  /// The client is gone: the command is ended.
+  func disconnected() {
+    sink.yield(.disconnected)
+    sink.finish()
+  }
+
+  /// The session is over: no more input.
+  func finish() { sink.finish() }
+}
+
 /// The server's half of a session: output goes to the client through it. Calls may come from any thread;
 /// `writeWaiting` blocks until the transport has taken the bytes, so a fast producer is paced by the client.
 protocol SessionOutput: Sendable {
@@ -79,37 +126,91 @@ protocol SessionOutput: Sendable {
   func inputConsumed(_ count: Int)
 }
 
-/// Backpressure for client input: reading from the client stops while more than ``high`` bytes of its input
-/// wait to be written (a container reading its stdin slowly, a pod not reading a forwarded connection) and
-/// resumes below ``low``. Input is never dropped and never piles up without bound.
+/// Backpressure for client input: reading from the client stops while more than ``high`` bytes, or more than
+/// ``highMessages`` messages, of its input wait to be handled (a container reading its stdin slowly, a pod not
+/// reading a forwarded connection, a flood of tiny messages each costing more than its bytes) and resumes once
+/// both are under their low marks. Input is never dropped and never piles up without bound. Each
+/// ``received(_:)`` is one message and is matched by exactly one ``consumed(_:)`` of the same size.
 final class InputFlow: @unchecked Sendable {
   static let high = 1 << 20
   static let low = 256 << 10
+  static let highMessages = 1024
+  static let lowMessages = 256
   private let lock = NSLock()
-  private var pending = 0
+  private var pendingBytes = 0
+  private var pendingMessages = 0
   private var paused = false
-  private let setReading: @Sendable (Bool) -> Void
+  private var onChange: (@Sendable () -> Void)?
 
-  init(setReading: @escaping @Sendable (Bool) -> Void) { self.setReading = setReading }
+  init() {}
 
+  /// Runs `onChange` (on the thread that changed it) whenever ``isPaused`` flips.
+  func observe(_ onChange: @escaping @Sendable () -> Void) { lock.withLock { self.onChange = onChange } }
+
+  /// Whether reading should stop now.
+  var isPaused: Bool { lock.withLock { paused } }
+
+  /// One message of `count` bytes is held for the command or the pod.
   func received(_ count: Int) {
-    let pause = lock.withLock { () -> Bool in
-      pending += count
-      guard !paused, pending > Self.high else { return false }
+    let notify = lock.withLock { () -> (@Sendable () -> Void)? in
+      pendingBytes += count
+      pendingMessages += 1
+      guard !paused, pendingBytes > Self.high || pendingMessages > Self.highMessages else { return nil }
       paused = true
-      return true
+      return onChange
     }
-    if pause { setReading(false) }
+    notify?()
   }
 
+  /// One message of `count` bytes was handled (written, discarded or dropped with its connection).
   func consumed(_ count: Int) {
-    let resume = lock.withLock { () -> Bool in
-      pending -= count
-      guard paused, pending < Self.low else { return false }
+    let notify = lock.withLock { () -> (@Sendable () -> Void)? in
+      pendingBytes -= count
+      pendingMessages -= 1
+      guard paused, pendingBytes < Self.low, pendingMessages < Self.lowMessages else { return nil }
       paused = false
-      return true
+      return onChange
     }
-    if resume { setReading(true) }
+    notify?()
+  }
+}
+
+/// Whether a streaming connection reads from its peer: not while crisp holds enough of the peer's input (its
+/// ``InputFlow``), nor while the connection cannot take crisp's own writes (the peer is not reading them; NIO's
+/// write watermarks). Whatever a peer sends then waits in its socket, not in crisp's memory, and replies crisp
+/// owes it (pongs, PING echoes, WINDOW_UPDATEs) stop being generated.
+final class ReadGate: @unchecked Sendable {
+  let flow = InputFlow()
+  private let loop: any EventLoop
+  // Event-loop state.
+  private var channel: (any Channel)?
+  private var reading = true
+
+  init(eventLoop: any EventLoop) {
+    loop = eventLoop
+    flow.observe { [weak self] in self?.changed() }
+  }
+
+  /// The connection to govern (called on its event loop once the handler is in the pipeline).
+  func attach(_ channel: any Channel) {
+    self.channel = channel
+    update()
+  }
+
+  /// Re-evaluates the gate; on the event loop (after a writability change, or from ``changed()``).
+  func update() {
+    guard let channel else { return }
+    let wanted = !flow.isPaused && channel.isWritable
+    guard wanted != reading else { return }
+    reading = wanted
+    // On the loop the option is applied at once; turning reading on also asks for the next read.
+    channel.setOption(ChannelOptions.autoRead, value: wanted).whenFailure { _ in }
+  }
+
+  /// From any thread: the flow changed. The gate reads the flow's state when it runs, so hops that arrive out
+  /// of order still end in the right state.
+  private func changed() {
+    loop.execute { self.update() }
   }
 }
 
@@ -160,20 +261,27 @@ enum CommandOutcome: Sendable, Equatable {
   }
 }
 
-/// Splits the resize stream (a sequence of JSON objects `{"Width":…,"Height":…}`) into sizes.
+/// Splits the resize stream (a sequence of JSON objects `{"Width":…,"Height":…}`) into sizes. Only the latest
+/// size of what arrived matters to a terminal, so a feed yields at most one (a message packed with thousands of
+/// objects costs one decode), and an unfinished object longer than ``maximumPending`` is dropped.
 struct ResizeDecoder {
   private var pending: [UInt8] = []
+  static let maximumPending = 4096
 
-  mutating func feed(_ bytes: [UInt8]) -> [(UInt16, UInt16)] {
+  mutating func feed(_ bytes: [UInt8]) -> (UInt16, UInt16)? {
     pending += bytes
-    var sizes: [(UInt16, UInt16)] = []
-    while let open = pending.firstIndex(of: UInt8(ascii: "{")), let close = pending[open...].firstIndex(of: UInt8(ascii: "}")) {
-      let object = Data(pending[open...close])
-      pending.removeSubrange(..<(close + 1))
-      if let size = try? JSONDecoder().decode(TerminalSize.self, from: object) { sizes.append((size.width, size.height)) }
+    var latest: (UInt16, UInt16)?
+    // The last complete object, found from the end: one pass over the bytes, whatever their count.
+    if let close = pending.lastIndex(of: UInt8(ascii: "}")) {
+      if let open = pending[..<close].lastIndex(of: UInt8(ascii: "{")),
+        let size = try? JSONDecoder().decode(TerminalSize.self, from: Data(pending[open...close]))
+      {
+        latest = (size.width, size.height)
+      }
+      pending.removeSubrange(...close)
     }
-    if pending.count > 4096 { pending.removeAll() }
-    return sizes
+    if pending.count > Self.maximumPending { pending.removeAll() }
+    return latest
   }
 
   private struct TerminalSize: Decodable {

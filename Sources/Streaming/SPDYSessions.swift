@@ -18,12 +18,9 @@ final class SPDYCommandSession: SPDYApplication, SessionOutput, @unchecked Senda
   private var streams: [CommandStream: UInt32] = [:]
   private var kinds: [UInt32: CommandStream] = [:]
   private var started = false
-  private var resize = ResizeDecoder()
-  private let input: AsyncStream<ClientInput>
-  private let inputSink: AsyncStream<ClientInput>.Continuation
+  private let input: CommandInput
   /// Stream ids by kind, readable from the command's threads once started (set before start, then fixed).
   private let fixedStreams = LockedBox<[CommandStream: UInt32]>([:])
-  private let flow: InputFlow
 
   init(connection: SPDYConnection, version: RemoteCommandVersion, options: StreamOptions, backend: any CommandBackend, creationTimeout: TimeAmount) {
     self.connection = connection
@@ -31,8 +28,7 @@ final class SPDYCommandSession: SPDYApplication, SessionOutput, @unchecked Senda
     self.options = options
     self.backend = backend
     expected = CommandStream.expected(options, version)
-    (input, inputSink) = AsyncStream.makeStream(of: ClientInput.self, bufferingPolicy: .unbounded)
-    flow = InputFlow { [connection] on in connection.setReading(on) }
+    input = CommandInput(flow: connection.inputFlow)
     connection.eventLoop.scheduleTask(in: creationTimeout) { [weak self] in
       guard let self, !self.started else { return }
       // The client never opened its streams: nothing was started, so hanging up is all there is to do.
@@ -52,28 +48,24 @@ final class SPDYCommandSession: SPDYApplication, SessionOutput, @unchecked Senda
 
   func streamData(_ id: UInt32, _ bytes: [UInt8]) {
     switch kinds[id] {
-    case .stdin:
-      flow.received(bytes.count)
-      inputSink.yield(.stdin(bytes))
-    case .resize:
-      for (width, height) in resize.feed(bytes) { inputSink.yield(.resize(width: width, height: height)) }
+    case .stdin: input.stdin(bytes)
+    case .resize: input.resize(bytes)
     default: break
     }
   }
 
-  func streamClosed(_ id: UInt32) {
-    if kinds[id] == .stdin { inputSink.yield(.stdinClosed) }
+  func streamClosed(_ id: UInt32, reset: Bool) {
+    if kinds[id] == .stdin { input.closeStdin() }
   }
 
   func connectionClosed() {
-    inputSink.yield(.disconnected)
-    inputSink.finish()
+    input.disconnected()
   }
 
   private func start() {
     started = true
     fixedStreams.set(streams)
-    backend.start(options: options, version: version, output: self, input: input)
+    backend.start(options: options, version: version, output: self, input: input.stream)
   }
 
   // MARK: SessionOutput (any thread)
@@ -86,17 +78,20 @@ final class SPDYCommandSession: SPDYApplication, SessionOutput, @unchecked Senda
 
   func finish() {
     for id in fixedStreams.get().values { connection.finishStream(id) }
-    inputSink.finish()
+    connection.eventLoop.execute { self.input.finish() }
     connection.close()
   }
 
-  func inputConsumed(_ count: Int) { flow.consumed(count) }
+  func inputConsumed(_ count: Int) { connection.inputFlow.consumed(count) }
 }
 
 /// Port forwarding over SPDY (`portforward.k8s.io`): for each forwarded connection the client opens an
 /// error stream and a data stream with the same `requestid` and a `port`; crisp dials the port inside the
 /// pod's network namespace and copies bytes both ways. A failed dial is written to the error stream; when
-/// the pod closes the connection both streams are finished, which is what the client waits for.
+/// the pod closes the connection both streams are finished, which is what the client waits for; when the
+/// client resets a stream, the connection into the pod is ended. A session holds at most
+/// ``PortForwardLimits/connections`` connections: the next one's error stream says so and its data stream is
+/// refused.
 final class SPDYPortForwardSession: SPDYApplication, @unchecked Sendable {
   private let connection: SPDYConnection
   private let target: PortForwardTarget
@@ -106,31 +101,51 @@ final class SPDYPortForwardSession: SPDYApplication, @unchecked Sendable {
     var data: UInt32?
     let port: UInt16
     var socket: ForwardSocket?
-    /// What the client sent before the dial finished, and whether it has finished sending.
+    /// What the client sent before the dial finished (counted in the flow), its size, and whether the client
+    /// has finished sending.
     var early: [[UInt8]] = []
+    var earlyBytes = 0
     var clientDone = false
+    /// Given up on (an error was reported): a dial that completes after is closed.
+    var failed = false
     init(port: UInt16) { self.port = port }
   }
   // Event-loop state.
   private var pairs: [String: Pair] = [:]
   private var requestOf: [UInt32: String] = [:]
   private var closed = false
-  private let flow: InputFlow
+  private var flow: InputFlow { connection.inputFlow }
 
   init(connection: SPDYConnection, target: PortForwardTarget, ports: [Int32]) {
     self.connection = connection
     self.target = target
     allowedPorts = ports
-    flow = InputFlow { [connection] on in connection.setReading(on) }
   }
 
   func streamOpened(_ id: UInt32, headers: SPDYHeaders) -> Bool {
     guard let type = headers["streamtype"], type == "error" || type == "data",
-      let portText = headers["port"], let port = UInt16(portText), port > 0 else { return false }
+      let portText = headers["port"], portText.utf8.count <= 5, let port = UInt16(portText), port > 0
+    else { return false }
     // kubelet passes the ports the request named; when it named some, only those may be dialled.
     if !allowedPorts.isEmpty && !allowedPorts.contains(Int32(port)) { return false }
     let request = headers["requestid"] ?? "port-\(port)"
-    let pair = pairs[request] ?? Pair(port: port)
+    guard request.utf8.count <= PortForwardLimits.requestIDLength else { return false }
+    let pair: Pair
+    if let existing = pairs[request] {
+      pair = existing
+    } else {
+      guard pairs.count < PortForwardLimits.connections else {
+        // Over the cap: the error stream carries the reason (then ends); a data stream is refused.
+        guard type == "error" else { return false }
+        let text = "error forwarding port \(port) to pod \(target.sandboxID): this port-forward session already holds "
+          + "\(PortForwardLimits.connections) connections, the most one session may; close one or open another session"
+        // Written once the SYN_REPLY is out, without a thread: a client opening many gets replies only as fast
+        // as it reads them (the connection stops handling frames while its socket is full).
+        connection.eventLoop.execute { self.connection.sendNow(id, Array(text.utf8), fin: true) }
+        return true
+      }
+      pair = Pair(port: port)
+    }
     if type == "error" {
       guard pair.error == nil else { return false }
       pair.error = id
@@ -154,38 +169,58 @@ final class SPDYPortForwardSession: SPDYApplication, @unchecked Sendable {
     }
   }
 
+  private func current(_ request: String, _ identity: ObjectIdentifier) -> Pair? {
+    pairs[request].flatMap { ObjectIdentifier($0) == identity ? $0 : nil }
+  }
+
   private func dialed(_ request: String, _ identity: ObjectIdentifier, port: UInt16, dataStream: UInt32, _ result: PodDialer.Outcome) {
-    // The pair may be gone (the connection closed while dialling): then the new socket is closed at once.
-    let current = pairs[request].flatMap { ObjectIdentifier($0) == identity ? $0 : nil }
+    // The pair may be gone (the connection closed, or the client reset it, while dialling): then the new
+    // socket is closed at once.
+    let pair = current(request, identity)
     switch result {
     case .failure(let message):
-      guard let pair = current else { return }
-      let errorStream = pair.error
-      let text = Array("error forwarding port \(port) to pod \(target.sandboxID): \(message)".utf8)
-      let connection = connection
-      Thread {
-        if let errorStream { _ = connection.writeWaiting(errorStream, text) }
-        self.finished(request)
-      }.start()
+      guard let pair else { return }
+      fail(request, pair, "error forwarding port \(port) to pod \(target.sandboxID): \(message)")
     case .success(let fd):
-      guard !closed, let pair = current else {
+      guard !closed, let pair, !pair.failed else {
         close(fd)
         return
       }
       let socket = ForwardSocket(fd: fd, flow: flow)
       pair.socket = socket
-      for bytes in pair.early { socket.write(bytes) }
+      for bytes in pair.early {
+        // Handed from the early count to the socket's own.
+        socket.write(bytes)
+        flow.consumed(bytes.count)
+      }
       pair.early = []
+      pair.earlyBytes = 0
       if pair.clientDone { socket.finishWriting() }
       let connection = connection
-      socket.startReading(deliver: { connection.writeWaiting(dataStream, $0) }, onEnd: { self.finished(request) })
+      socket.startReading(deliver: { connection.writeWaiting(dataStream, $0) }, onEnd: { self.finished(request, identity) })
     }
   }
 
+  /// Writes `message` on the pair's error stream, then finishes both streams.
+  private func fail(_ request: String, _ pair: Pair, _ message: String) {
+    pair.failed = true
+    if let errorStream = pair.error { connection.sendNow(errorStream, Array(message.utf8), fin: false) }
+    finished(request, ObjectIdentifier(pair))
+  }
+
+  private func dropEarly(_ pair: Pair) {
+    for bytes in pair.early { flow.consumed(bytes.count) }
+    pair.early = []
+    pair.earlyBytes = 0
+  }
+
   /// The pod closed the connection (or it was never made): finish both streams and forget the pair.
-  private func finished(_ request: String) {
+  private func finished(_ request: String, _ identity: ObjectIdentifier) {
     connection.eventLoop.execute {
-      guard let pair = self.pairs.removeValue(forKey: request) else { return }
+      guard let pair = self.current(request, identity) else { return }
+      self.pairs[request] = nil
+      pair.socket?.abort()
+      self.dropEarly(pair)
       for id in [pair.data, pair.error].compactMap({ $0 }) {
         self.connection.finishStream(id)
         self.requestOf[id] = nil
@@ -197,21 +232,40 @@ final class SPDYPortForwardSession: SPDYApplication, @unchecked Sendable {
     guard let request = requestOf[id], let pair = pairs[request], pair.data == id else { return }
     if let socket = pair.socket {
       socket.write(bytes)
-    } else if pair.early.reduce(0, { $0 + $1.count }) + bytes.count <= InputFlow.high {
-      // Still dialling: kept until the connection is up (bounded like a socket buffer).
+    } else if !pair.clientDone {
+      // Still dialling: kept until the connection is up, within the session's flow and this pair's cap.
+      guard bytes.count <= PortForwardLimits.earlyBytes - pair.earlyBytes else {
+        dropEarly(pair)
+        pair.clientDone = true
+        fail(request, pair, "error forwarding port \(pair.port) to pod \(target.sandboxID): more than \(PortForwardLimits.earlyBytes) bytes "
+          + "sent before the connection to the port was made")
+        return
+      }
+      flow.received(bytes.count)
       pair.early.append(bytes)
+      pair.earlyBytes += bytes.count
     }
   }
 
-  func streamClosed(_ id: UInt32) {
+  func streamClosed(_ id: UInt32, reset: Bool) {
     guard let request = requestOf[id], let pair = pairs[request], pair.data == id else { return }
+    if reset {
+      // The client gave up on this connection (client-go resets its streams once the local connection is
+      // done): end it now, the pod may never close its side.
+      pair.failed = true
+      finished(request, ObjectIdentifier(pair))
+      return
+    }
     if let socket = pair.socket { socket.finishWriting() } else { pair.clientDone = true }
   }
 
   func connectionClosed() {
     closed = true
     // Shutting the sockets down ends their readers, which then close them.
-    for pair in pairs.values { pair.socket?.abort() }
+    for pair in pairs.values {
+      pair.socket?.abort()
+      dropEarly(pair)
+    }
     pairs.removeAll()
     requestOf.removeAll()
   }

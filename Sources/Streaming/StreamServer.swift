@@ -196,27 +196,22 @@ final class StreamRouter: ChannelInboundHandler, RemovableChannelHandler, @unche
       guard let name = offers.first(where: supported.contains) else {
         return respond(context, .badRequest, "unable to upgrade: none of the websocket subprotocols \(offers) is supported (\(supported.joined(separator: ", ")))")
       }
-      // Ports from the URL (`?port=80&port=443`), else those of the CRI request.
+      // Ports from the URL (`?port=80&port=443`), else those of the CRI request; capped and checked.
       let query = head.uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
-      var requested: [UInt16] = []
-      for item in query.split(separator: "&") where item.hasPrefix("port=") {
-        guard let port = UInt16(item.dropFirst(5)), port > 0 else {
-          return respond(context, .badRequest, "port \"\(item.dropFirst(5))\" is not a TCP port (1-65535)")
-        }
-        requested.append(port)
+      let base64 = name.contains("base64")
+      let requested: [UInt16]
+      do {
+        requested = try WebSocketPortList.parse(query: query, requested: ports, base64: base64)
+      } catch {
+        return respond(context, .badRequest, error.message)
       }
-      if requested.isEmpty { requested = ports.compactMap { UInt16(exactly: $0) } }
-      if !ports.isEmpty, let stray = requested.first(where: { !ports.contains(Int32($0)) }) {
-        return respond(context, .badRequest, "port \(stray) was not in the PortForward request")
-      }
-      guard !requested.isEmpty else { return respond(context, .badRequest, "no port to forward: add ?port=N to the URL") }
       guard let key = head.headers["Sec-WebSocket-Key"].first, !key.isEmpty else {
         return respond(context, .badRequest, "websocket upgrade without Sec-WebSocket-Key")
       }
       let forwarded = requested
       upgradeToWebSocket(context, key: key, protocolName: name) { channel in
         self.server.log("port forward", ["sandbox": "\(target.sandboxID)", "protocol": "websocket \(name)"])
-        return WebSocketPortForwardSession(channel: channel, target: target, ports: forwarded, base64: name.contains("base64"))
+        return WebSocketPortForwardSession(channel: channel, target: target, ports: forwarded, base64: base64)
       }
       return
     }

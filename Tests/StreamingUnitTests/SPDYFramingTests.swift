@@ -92,10 +92,11 @@ import Testing
     #expect(success?["status"] as? String == "Success")
     #expect(CommandOutcome.exited(0).errorPayload(.v2).isEmpty)
     var decoder = ResizeDecoder()
-    #expect(decoder.feed(Array("{\"Width\":80,\"Hei".utf8)).isEmpty)
-    let sizes = decoder.feed(Array("ght\":24}{\"Width\":100,\"Height\":30}".utf8))
-    #expect(sizes.map(\.0) == [80, 100])
-    #expect(sizes.map(\.1) == [24, 30])
+    #expect(decoder.feed(Array("{\"Width\":80,\"Hei".utf8)) == nil)
+    #expect(decoder.feed(Array("ght\":24}".utf8)).map { [$0.0, $0.1] } == [80, 24])
+    // Several sizes in one message: the terminal only needs the latest.
+    let size = decoder.feed(Array("{\"Width\":90,\"Height\":20}{\"Width\":100,\"Height\":30}".utf8))
+    #expect(size.map { [$0.0, $0.1] } == [100, 30])
   }
 
   @Test func tokensAreSingleUseAndExpire() async throws {
