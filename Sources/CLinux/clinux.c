@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <errno.h>
 #include <string.h>
@@ -233,12 +234,27 @@ struct dial_request {
   int error;
 };
 
+/* A listener whose accept queue is full drops the SYN, and a plain connect() then waits out the kernel's SYN
+ * retries (about two minutes) holding a dial thread: a pod can make that happen on purpose. Linux bounds
+ * connect() by SO_SNDTIMEO (it fails with EINPROGRESS when the time is up); the timeout is cleared again on
+ * success so the copy loops' writes keep blocking as before. */
+static int connect_bounded(int fd, const struct sockaddr *address, socklen_t length) {
+  struct timeval limit = {.tv_sec = 10, .tv_usec = 0};
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit)) != 0) return -1;
+  if (connect(fd, address, length) != 0) {
+    if (errno == EINPROGRESS) errno = ETIMEDOUT;
+    return -1;
+  }
+  struct timeval none = {.tv_sec = 0, .tv_usec = 0};
+  return setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+}
+
 static void dial_loopback(void *pointer) {
   struct dial_request *request = pointer;
   struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(request->port)};
   v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd >= 0 && connect(fd, (struct sockaddr *)&v4, sizeof(v4)) == 0) {
+  if (fd >= 0 && connect_bounded(fd, (struct sockaddr *)&v4, sizeof(v4)) == 0) {
     request->fd = fd;
     return;
   }
@@ -246,7 +262,7 @@ static void dial_loopback(void *pointer) {
   if (fd >= 0) close(fd);
   struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(request->port), .sin6_addr = IN6ADDR_LOOPBACK_INIT};
   fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd >= 0 && connect(fd, (struct sockaddr *)&v6, sizeof(v6)) == 0) {
+  if (fd >= 0 && connect_bounded(fd, (struct sockaddr *)&v6, sizeof(v6)) == 0) {
     request->fd = fd;
     return;
   }
