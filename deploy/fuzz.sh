@@ -54,10 +54,10 @@ mkdir -p "$WORK/bin" "$WORK/obj"
 # A thin archive: the linker takes only the members a fuzzer needs.
 DEPS="$WORK/libcrisp-deps.a"
 rm -f "$DEPS"
-find "$BIN"/*.build -name '*.o' \
-  | grep -Ev '/(crisp|crispctl|crisp-bench|crisp-shim|crisp-pause|TestSupport|[A-Za-z]+Tests|[A-Za-z_-]+-tool)\.build/' \
+find "$(realpath "$BIN")"/*.build -name '*.o' \
+  | grep -Ev '/(crisp|crispctl|crisp_bench|crisp_shim|crisp_pause|TestSupport|crispPackage[A-Za-z]*|[A-Za-z]+Tests|[A-Za-z_]+-tool)\.build/' \
   | sort >"$WORK/deps.list"
-xargs ar qcT "$DEPS" <"$WORK/deps.list"
+xargs -d '\n' ar qc --thin "$DEPS" <"$WORK/deps.list"
 LINK_LIBS=(-lstdc++ -lm -lz -lzstd -lseccomp -lnl-route-3 -lnl-3 -lsqlite3)
 
 build_group() {
@@ -65,7 +65,7 @@ build_group() {
   local flags
   mapfile -t flags < <(python3 Fuzz/Tools/module_flags.py "$MANIFEST" "$module")
   # shellcheck disable=SC2086 # $sources is a glob
-  swiftc -module-name "Fuzz${HARNESS[$group]}" -parse-as-library -sanitize=fuzzer -O \
+  swiftc -module-name "Fuzz${HARNESS[$group]}" -parse-as-library -sanitize=fuzzer -O -wmo \
     "${flags[@]}" $sources Fuzz/Harness/Common.swift "Fuzz/Harness/${HARNESS[$group]}.swift" \
     "$DEPS" "${LINK_LIBS[@]}" -o "$WORK/bin/$group" >"$WORK/obj/$group.log" 2>&1 \
     || { cat "$WORK/obj/$group.log" >&2; echo "fuzz.sh: building the $group fuzzer failed" >&2; return 1; }
