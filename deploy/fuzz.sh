@@ -9,10 +9,11 @@
 # SwiftPM used for that module (Fuzz/Tools/module_flags.py reads them from .build/debug.yaml), so it imports
 # the dependencies' modules from the ordinary debug build, and links their unchanged objects from a thin
 # archive of that build: only the decoder code is instrumented, and nothing (swift-nio, GRDB, TOMLKit,
-# swift-crypto) is compiled twice. Measured here on 2 cores: about 3 minutes for all groups, on top of the
-# debug build that deploy/test.sh has already made. The alternatives cost more: a SwiftPM package under
-# Fuzz/ built with -Xswiftc -sanitize=fuzzer rebuilds every dependency instrumented (a second full build,
-# ~15 min here), and symlinked-source targets in such a package still rebuild the dependency graph.
+# swift-crypto) is compiled twice. Measured here (2 cores, shared with other builds): 222 s to build all nine
+# binaries after the debug build deploy/test.sh has already made, then 19 targets x N s / 2 jobs (190 s at
+# CI's 20 s). Not chosen: a package under Fuzz/ built with -Xswiftc -sanitize=fuzzer (depending on crisp by
+# path, or with symlinked sources) compiles every dependency a second time, instrumented, and that
+# dependency graph alone is most of the 10-20 minute debug build; it was not measured for that reason.
 #
 # One run per target: CRISP_FUZZ_TARGET picks it inside its group's binary. The inputs libFuzzer starts
 # from are Fuzz/corpus/<target> (small real inputs) and Fuzz/regressions/<target> (inputs that once made a
@@ -52,16 +53,26 @@ mkdir -p "$WORK/bin" "$WORK/obj"
 
 # Every object of the debug build but the test targets', the executables' (their mains) and plugin tools'.
 # A thin archive: the linker takes only the members a fuzzer needs.
+# Made again only when the build changed (so is every fuzzer, below).
 DEPS="$WORK/libcrisp-deps.a"
-rm -f "$DEPS"
 find "$(realpath "$BIN")"/*.build -name '*.o' \
   | grep -Ev '/(crisp|crispctl|crisp_bench|crisp_shim|crisp_pause|TestSupport|crispPackage[A-Za-z]*|[A-Za-z]+Tests|[A-Za-z_]+-tool)\.build/' \
-  | sort >"$WORK/deps.list"
-xargs -d '\n' ar qc --thin "$DEPS" <"$WORK/deps.list"
+  | sort >"$WORK/deps.list.new"
+if [ ! -f "$DEPS" ] || ! cmp -s "$WORK/deps.list.new" "$WORK/deps.list" \
+  || [ -n "$(find "$(realpath "$BIN")"/*.build -name '*.o' -newer "$DEPS" | head -1)" ]; then
+  rm -f "$DEPS"
+  xargs -d '\n' ar qc --thin "$DEPS" <"$WORK/deps.list.new"
+fi
+mv "$WORK/deps.list.new" "$WORK/deps.list"
 LINK_LIBS=(-lstdc++ -lm -lz -lzstd -lseccomp -lnl-route-3 -lnl-3 -lsqlite3)
 
 build_group() {
   local group="$1" module="$2" sources="$3"
+  local out="$WORK/bin/$group"
+  # shellcheck disable=SC2086 # $sources is a glob
+  if [ -f "$out" ] && [ -z "$(find $sources Fuzz/Harness/Common.swift "Fuzz/Harness/${HARNESS[$group]}.swift" "$DEPS" "$0" -newer "$out")" ]; then
+    return 0
+  fi
   local flags
   mapfile -t flags < <(python3 Fuzz/Tools/module_flags.py "$MANIFEST" "$module")
   # shellcheck disable=SC2086 # $sources is a glob
@@ -98,7 +109,7 @@ while IFS='|' read -r group module sources targets; do
 done <<<"$GROUPS_TABLE"
 wait
 if compgen -G "$WORK/obj/*.failed" >/dev/null; then exit 1; fi
-echo "fuzz.sh: built ${#NEEDED[@]} fuzzers in $(($(date +%s) - started)) s"
+echo "fuzz.sh: ${#NEEDED[@]} fuzzers up to date in $(($(date +%s) - started)) s"
 
 run_target() {
   local target="$1" group="${GROUP_OF[$1]}"
@@ -108,7 +119,8 @@ run_target() {
   local seeds=()
   for seed in "Fuzz/corpus/$target" "Fuzz/regressions/$target"; do [ -d "$seed" ] && seeds+=("$seed"); done
   local status=0
-  CRISP_FUZZ_TARGET="$target" TMPDIR="$(realpath "$dir/tmp")" "$WORK/bin/$group" \
+  # SWIFT_BACKTRACE: Swift's own crash handler would take the signal first, and libFuzzer would keep no input.
+  SWIFT_BACKTRACE=enable=no CRISP_FUZZ_TARGET="$target" TMPDIR="$(realpath "$dir/tmp")" "$WORK/bin/$group" \
     -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$dir/artifacts/" "$dir/corpus" "${seeds[@]}" >"$dir/log" 2>&1 || status=$?
   rm -rf "$dir/tmp"
