@@ -9,6 +9,8 @@ source deploy/packages.sh
 install_crisp_packages
 swift build --build-tests
 swift test --skip-build
+# Every decoder of untrusted bytes under libFuzzer, 20 s each (Fuzz/, deploy/fuzz.sh); a trap fails CI.
+deploy/fuzz.sh "${CRISP_FUZZ_SECONDS:-20}"
 # The committed generated code must be exactly what proto/generate.sh produces from proto/.
 proto/generate.sh
 git diff --exit-code -- Sources/CRIAPI || { echo "test.sh: Sources/CRIAPI differs from proto/generate.sh output" >&2; exit 1; }

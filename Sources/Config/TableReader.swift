@@ -133,6 +133,10 @@ struct ReadContext {
 
 /// Parses TOML text, turning a syntax error into a ``ConfigError`` with its line.
 func parseTOML(_ text: String, source: String) throws(ConfigError) -> TableReader {
+  if let line = TableHeaderCheck.firstBadHeader(text) {
+    throw ConfigError(
+      key: "", line: line, message: "TOML syntax: a table header's key must start with a letter, digit, '_', '-' or a quote", source: source)
+  }
   let table: TOMLTable
   do {
     table = try TOMLTable(string: text)

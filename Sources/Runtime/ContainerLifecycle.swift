@@ -131,7 +131,7 @@ extension RuntimeManager {
           try images.snapshotter.prepareRootfs(owner: id, chainID: image.chainID, target: rootfs, shift: userNamespace?.shift)
           rollback.add("remove rootfs") { try self.images.snapshotter.removeRootfs(owner: id, target: rootfs) }
           images.invalidateUsage()
-          let user = try resolveUser(config, image: imageConfig, rootfs: rootfs)
+          let user = try Self.resolveUser(config, image: imageConfig, rootfs: rootfs)
           if let userNamespace {
             // Ids past the pod's range have no host id: the kernel would refuse them at setuid.
             let field = "config.linux.security_context"
@@ -279,7 +279,8 @@ extension RuntimeManager {
 
   /// The process user: CRI run_as_user / run_as_username / run_as_group, else the image's USER (see
   /// `ImageUser`: numeric or names looked up in the image's /etc/passwd and /etc/group).
-  func resolveUser(_ config: Runtime_V1_ContainerConfig, image: ImageConfig, rootfs: String) throws(CrispError) -> SpecBuilder.ResolvedUser {
+  /// Static: it reads only its arguments, so Fuzz/Harness/Runtime.swift calls it without a manager.
+  static func resolveUser(_ config: Runtime_V1_ContainerConfig, image: ImageConfig, rootfs: String) throws(CrispError) -> SpecBuilder.ResolvedUser {
     let security = config.linux.securityContext
     let accounts = ImageAccountFiles(rootfs: rootfs)
     var uid: UInt32 = 0, gid: UInt32 = 0

@@ -1,0 +1,102 @@
+/// Refuses the one shape of malformed TOML that toml++ (inside TOMLKit) does not report as a syntax error:
+/// a table header whose key starts with a character no key may start with (`[!a]`, `[[ =]]`). toml++ checks
+/// that character only with an assertion, so such a file aborts the process in a build with assertions and
+/// is undefined behaviour without them; a typo in a hosts.toml read at pull time would take the daemon down
+/// on every PullImage. Found by the `config-toml` fuzz target (Fuzz/regressions).
+///
+/// The scan knows only what it must to find headers: strings (basic, literal, multi-line), comments, and
+/// the brackets and braces of values, so a `[` opening an array on a continuation line is not a header.
+enum TableHeaderCheck {
+  /// The 1-based line of the first header whose key starts badly, or nil when there is none.
+  static func firstBadHeader(_ text: String) -> Int? {
+    let bytes = Array(text.utf8)
+    var index = 0
+    var line = 1
+    var valueDepth = 0
+    var atLineStart = true
+    func byte(_ offset: Int) -> UInt8? {
+      let position = index + offset
+      return position < bytes.count ? bytes[position] : nil
+    }
+    while index < bytes.count {
+      let current = bytes[index]
+      switch current {
+      case UInt8(ascii: "\n"):
+        line += 1
+        atLineStart = true
+        index += 1
+      case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"):
+        index += 1
+      case UInt8(ascii: "#"):
+        while index < bytes.count, bytes[index] != UInt8(ascii: "\n") { index += 1 }
+      case UInt8(ascii: "\""), UInt8(ascii: "'"):
+        atLineStart = false
+        skipString(bytes, &index, &line)
+      case UInt8(ascii: "[") where valueDepth == 0 && atLineStart:
+        atLineStart = false
+        index += 1
+        if byte(0) == UInt8(ascii: "[") { index += 1 }
+        while let next = byte(0), next == UInt8(ascii: " ") || next == UInt8(ascii: "\t") { index += 1 }
+        // End of text and `]` are reported by toml++ itself.
+        if let first = byte(0), first != UInt8(ascii: "]"), !startsKey(first) { return line }
+      case UInt8(ascii: "["), UInt8(ascii: "{"):
+        atLineStart = false
+        valueDepth += 1
+        index += 1
+      case UInt8(ascii: "]"), UInt8(ascii: "}"):
+        atLineStart = false
+        valueDepth = max(0, valueDepth - 1)
+        index += 1
+      default:
+        atLineStart = false
+        index += 1
+      }
+    }
+    return nil
+  }
+
+  /// A bare key character (A-Z a-z 0-9 _ -) or a quote opening a quoted key.
+  private static func startsKey(_ byte: UInt8) -> Bool {
+    switch byte {
+    case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+      UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""), UInt8(ascii: "'"):
+      return true
+    default:
+      return false
+    }
+  }
+
+  /// Moves `index` past the string starting there (its quote at `index`), counting the lines it spans.
+  /// An unterminated string ends at the end of the text (or of its line, for a one-line string).
+  private static func skipString(_ bytes: [UInt8], _ index: inout Int, _ line: inout Int) {
+    let quote = bytes[index]
+    let escapes = quote == UInt8(ascii: "\"")
+    let tripled = index + 2 < bytes.count && bytes[index + 1] == quote && bytes[index + 2] == quote
+    index += tripled ? 3 : 1
+    while index < bytes.count {
+      let current = bytes[index]
+      if escapes && current == UInt8(ascii: "\\") {
+        if index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") { line += 1 }
+        index += 2
+        continue
+      }
+      if current == UInt8(ascii: "\n") {
+        if !tripled { return }
+        line += 1
+      }
+      if current == quote {
+        if !tripled {
+          index += 1
+          return
+        }
+        if index + 2 < bytes.count && bytes[index + 1] == quote && bytes[index + 2] == quote {
+          index += 3
+          // A closing run may be up to five quotes long (two belong to the content).
+          while index < bytes.count && bytes[index] == quote { index += 1 }
+          return
+        }
+      }
+      index += 1
+    }
+  }
+}
