@@ -49,3 +49,11 @@ func fuzzChunks(_ bytes: [UInt8], sizes: UInt8) -> [[UInt8]] {
   }
   return chunks
 }
+
+/// A new directory under $TMPDIR (or /tmp) for targets whose decoder reads or writes files.
+func fuzzScratchDirectory(_ prefix: String) -> String {
+  let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+  var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
+  guard let made = mkdtemp(&template) else { fatalError("fuzz: mkdtemp in \(base) failed") }
+  return String(cString: made)
+}

@@ -57,10 +57,7 @@ final class ArchiveFixture: Sendable {
   let manager: ImageManager
 
   init() {
-    let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-    var template = Array("\(base)/crisp-fuzz-archive-XXXXXX".utf8CString)
-    guard let made = mkdtemp(&template) else { fatalError("fuzz: mkdtemp in \(base) failed") }
-    root = String(cString: made)
+    root = fuzzScratchDirectory("crisp-fuzz-archive")
     var config = CrispConfig()
     config.root = root + "/root"
     config.snapshotter = .native

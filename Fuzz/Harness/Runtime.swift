@@ -32,10 +32,7 @@ final class FuzzFiles: Sendable {
   let root: String
 
   init() {
-    let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-    var template = Array("\(base)/crisp-fuzz-files-XXXXXX".utf8CString)
-    guard let made = mkdtemp(&template) else { fatalError("fuzz: mkdtemp in \(base) failed") }
-    root = String(cString: made)
+    root = fuzzScratchDirectory("crisp-fuzz-files")
     guard mkdir(root + "/rootfs", 0o755) == 0, mkdir(root + "/rootfs/etc", 0o755) == 0 else { fatalError("fuzz: mkdir in \(root)") }
   }
 

@@ -10,7 +10,8 @@ enum TableHeaderCheck {
   /// The 1-based line of the first header whose key starts badly, or nil when there is none.
   static func firstBadHeader(_ text: String) -> Int? {
     let bytes = Array(text.utf8)
-    var index = 0
+    // toml++ skips a UTF-8 byte-order mark, so a header right after one starts a line for it too.
+    var index = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
     var line = 1
     var valueDepth = 0
     var atLineStart = true

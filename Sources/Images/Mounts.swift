@@ -237,7 +237,22 @@ public enum DiskUsage {
     public var complete: Bool { failure == nil }
   }
 
+  /// Walks `path`, again from the top when a directory the walk had to close was moved meanwhile (up to
+  /// ``attempts`` times): a container renaming directories in a loop must not keep its usage uncounted.
   public static func measure(_ path: String, openLimit: Int = TreeWalk.defaultOpenLimit) -> Usage {
+    var usage = Usage()
+    for _ in 0..<attempts {
+      let moved: Bool
+      (usage, moved) = measureOnce(path, openLimit: openLimit)
+      if !moved { break }
+    }
+    return usage
+  }
+
+  static let attempts = 3
+
+  /// One walk; `moved` tells that it stopped because a closed directory had moved (ESTALE).
+  private static func measureOnce(_ path: String, openLimit: Int) -> (usage: Usage, moved: Bool) {
     var usage = Usage()
     let walk: TreeWalk
     do {
@@ -245,12 +260,12 @@ public enum DiskUsage {
     } catch {
       // A directory that is not there uses nothing.
       if error.errno != ENOENT { usage.failure = "\(error)" }
-      return usage
+      return (usage, false)
     }
     var info = stat()
     guard fstat(walk.descriptor, &info) == 0 else {
       usage.failure = "\(SystemError.last("fstat", path))"
-      return usage
+      return (usage, false)
     }
     usage.add(info)
     // Hard links count once (a directory's link count is its subdirectories).
@@ -275,8 +290,9 @@ public enum DiskUsage {
       }
     } catch {
       usage.failure = "\(error)"
+      return (usage, (error as? SystemError)?.errno == ESTALE)
     }
-    return usage
+    return (usage, false)
   }
 }
 

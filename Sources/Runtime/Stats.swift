@@ -118,11 +118,17 @@ extension RuntimeManager {
     }
     guard let directory = (try? images.snapshotter.writableDirectory(owner: id)) ?? nil else { return nil }
     let usage = DiskUsage.measure(directory)
+    var bytes = UInt64(max(0, usage.bytes)), inodes = UInt64(max(0, usage.inodes))
     if let failure = usage.failure {
-      // A lower bound is still the best number kubelet can have; the log says it is one.
+      // A lower bound, and never lower than the last reading: a container must not shrink its
+      // ephemeral-storage usage (and escape eviction) by making the walk fail. The log says so.
       logger.warning("writable layer only partly measured", metadata: ["container": "\(id)", "reason": "\(failure)"])
+      if let previous = statsMemory.layers.withLock({ $0[id] }) {
+        bytes = max(bytes, previous.bytes)
+        inodes = max(inodes, previous.inodes)
+      }
     }
-    let measured = StatsMemory.LayerUsage(measuredAt: now, bytes: UInt64(max(0, usage.bytes)), inodes: UInt64(max(0, usage.inodes)))
+    let measured = StatsMemory.LayerUsage(measuredAt: now, bytes: bytes, inodes: inodes)
     statsMemory.layers.withLock { $0[id] = measured }
     return measured
   }

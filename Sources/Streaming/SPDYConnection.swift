@@ -407,5 +407,15 @@ final class SPDYConnection: ChannelInboundHandler, @unchecked Sendable {
     context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
       context.channel.close(promise: nil)
     }
+    // A client that stopped reading never lets that write complete: it gets a grace period, then the
+    // connection is closed anyway, failing the pending writes (and so freeing the output threads waiting
+    // on them) instead of holding them forever.
+    let channel = context.channel
+    channel.eventLoop.scheduleTask(in: Self.closeGrace) {
+      if channel.isActive { channel.close(promise: nil) }
+    }
   }
+
+  /// How long a closing connection may take to deliver what was written before it.
+  static let closeGrace: TimeAmount = .seconds(5)
 }

@@ -10,6 +10,7 @@ import Testing
     #expect(TableHeaderCheck.firstBadHeader("a = 1\n\n[[ =]]\n") == 3)
     #expect(TableHeaderCheck.firstBadHeader("[[\n  \"x\"]\n") == 1)
     #expect(TableHeaderCheck.firstBadHeader("  [\t%]") == 1)
+    #expect(TableHeaderCheck.firstBadHeader("\u{FEFF}[!a]\n") == 1)
     for text in ["[!a]\n", "[registry]\nconfig_path = \"x\"\n[[\n \"io\"]\n"] {
       #expect(throws: ConfigError.self) { _ = try ConfigLoader.parse(text, source: "t.toml") }
       #expect(throws: ConfigError.self) { _ = try HostsFile.parse(text, path: "/etc/crisp/certs.d/x/hosts.toml") }

@@ -32,7 +32,18 @@ import TestSupport
       let first = Collected(), second = Collected()
       let subscriptions = [Self.subscribe(pods, into: first), Self.subscribe(pods, into: second)]
       defer { subscriptions.forEach { $0.cancel() } }
-      try await Task.sleep(for: .milliseconds(500))
+      // A stream is surely open once it has carried an event: make throwaway pods until both have seen one
+      // (a fixed sleep was too short on a loaded machine, and the pod's CREATED was missed).
+      for attempt in 0..<10 {
+        let warmup = try await pods.runPod(pods.podConfig("warmup-\(attempt)"))
+        try await pods.runtime { runtime in
+          _ = try await runtime.stopPodSandbox(.with { $0.podSandboxID = warmup })
+          _ = try await runtime.removePodSandbox(.with { $0.podSandboxID = warmup })
+        }
+        try await Self.waitFor(first, warmup, count: 1)
+        try await Self.waitFor(second, warmup, count: 1)
+        if !first.of(warmup).isEmpty && !second.of(warmup).isEmpty { break }
+      }
 
       let podConfig = pods.podConfig("events")
       let pod = try await pods.runPod(podConfig)
