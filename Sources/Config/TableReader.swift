@@ -133,9 +133,11 @@ struct ReadContext {
 
 /// Parses TOML text, turning a syntax error into a ``ConfigError`` with its line.
 func parseTOML(_ text: String, source: String) throws(ConfigError) -> TableReader {
-  if let line = TableHeaderCheck.firstBadHeader(text) {
+  if let line = TOMLPreCheck.firstAssertingLine(text) {
     throw ConfigError(
-      key: "", line: line, message: "TOML syntax: a table header's key must start with a letter, digit, '_', '-' or a quote", source: source)
+      key: "", line: line,
+      message: "TOML syntax: a table header's key must start with a letter, digit, '_', '-' or a quote, and an array element cannot start with '}'",
+      source: source)
   }
   let table: TOMLTable
   do {

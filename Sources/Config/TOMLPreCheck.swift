@@ -1,19 +1,21 @@
-/// Refuses the one shape of malformed TOML that toml++ (inside TOMLKit) does not report as a syntax error:
-/// a table header whose key starts with a character no key may start with (`[!a]`, `[[ =]]`). toml++ checks
-/// that character only with an assertion, so such a file aborts the process in a build with assertions and
-/// is undefined behaviour without them; a typo in a hosts.toml read at pull time would take the daemon down
-/// on every PullImage. Found by the `config-toml` fuzz target (Fuzz/regressions).
+/// Refuses the shapes of malformed TOML that toml++ (inside TOMLKit) does not report as syntax errors but
+/// only checks with assertions: a table header whose key starts with a character no key may start with
+/// (`[!a]`, `[[ =]]`), and an array element starting with `}` (`a = [}`, `a = [1, }`). Such a file aborts
+/// the process in a build with assertions and is undefined behaviour without them; a typo in a hosts.toml
+/// read at pull time would take the daemon down on every PullImage. Both were found by the TOML fuzz
+/// targets (Fuzz/regressions); the other assertions on toml++'s parse path are preceded by real checks.
 ///
-/// The scan knows only what it must to find headers: strings (basic, literal, multi-line), comments, and
-/// the brackets and braces of values, so a `[` opening an array on a continuation line is not a header.
-enum TableHeaderCheck {
-  /// The 1-based line of the first header whose key starts badly, or nil when there is none.
-  static func firstBadHeader(_ text: String) -> Int? {
+/// The scan knows only what it must: strings (basic, literal, multi-line), comments, and the brackets and
+/// braces of values, so a `[` opening an array on a continuation line is not a header.
+enum TOMLPreCheck {
+  /// The 1-based line of the first such shape, or nil when there is none.
+  static func firstAssertingLine(_ text: String) -> Int? {
     let bytes = Array(text.utf8)
     // toml++ skips a UTF-8 byte-order mark, so a header right after one starts a line for it too.
     var index = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
     var line = 1
-    var valueDepth = 0
+    // The brackets and braces open in the value being read, innermost last.
+    var open: [UInt8] = []
     var atLineStart = true
     func byte(_ offset: Int) -> UInt8? {
       let position = index + offset
@@ -33,7 +35,7 @@ enum TableHeaderCheck {
       case UInt8(ascii: "\""), UInt8(ascii: "'"):
         atLineStart = false
         skipString(bytes, &index, &line)
-      case UInt8(ascii: "[") where valueDepth == 0 && atLineStart:
+      case UInt8(ascii: "[") where open.isEmpty && atLineStart:
         atLineStart = false
         index += 1
         if byte(0) == UInt8(ascii: "[") { index += 1 }
@@ -42,11 +44,14 @@ enum TableHeaderCheck {
         if let first = byte(0), first != UInt8(ascii: "]"), !startsKey(first) { return line }
       case UInt8(ascii: "["), UInt8(ascii: "{"):
         atLineStart = false
-        valueDepth += 1
+        open.append(current)
         index += 1
       case UInt8(ascii: "]"), UInt8(ascii: "}"):
         atLineStart = false
-        valueDepth = max(0, valueDepth - 1)
+        // toml++ asserts where an array element starts with `}`; in valid TOML a `}` only closes an inline
+        // table, which is then the innermost thing open.
+        if current == UInt8(ascii: "}"), open.last == UInt8(ascii: "[") { return line }
+        _ = open.popLast()
         index += 1
       default:
         atLineStart = false

@@ -3,15 +3,18 @@ import Testing
 @testable import Config
 
 /// toml++ asserts (aborting the daemon) on a table header whose key starts with a character no key may
-/// start with; crisp refuses such text before TOMLKit sees it.
-@Suite struct TableHeaderCheckTests {
+/// start with, and on an array element starting with `}`; crisp refuses such text before TOMLKit sees it.
+@Suite struct TOMLPreCheckTests {
   @Test func headersStartingBadlyAreRefusedWithTheirLine() throws {
-    #expect(TableHeaderCheck.firstBadHeader("[!a]\n") == 1)
-    #expect(TableHeaderCheck.firstBadHeader("a = 1\n\n[[ =]]\n") == 3)
-    #expect(TableHeaderCheck.firstBadHeader("[[\n  \"x\"]\n") == 1)
-    #expect(TableHeaderCheck.firstBadHeader("  [\t%]") == 1)
-    #expect(TableHeaderCheck.firstBadHeader("\u{FEFF}[!a]\n") == 1)
-    for text in ["[!a]\n", "[registry]\nconfig_path = \"x\"\n[[\n \"io\"]\n"] {
+    #expect(TOMLPreCheck.firstAssertingLine("[!a]\n") == 1)
+    #expect(TOMLPreCheck.firstAssertingLine("a = 1\n\n[[ =]]\n") == 3)
+    #expect(TOMLPreCheck.firstAssertingLine("[[\n  \"x\"]\n") == 1)
+    #expect(TOMLPreCheck.firstAssertingLine("  [\t%]") == 1)
+    #expect(TOMLPreCheck.firstAssertingLine("\u{FEFF}[!a]\n") == 1)
+    #expect(TOMLPreCheck.firstAssertingLine("a = [}\n") == 1)
+    #expect(TOMLPreCheck.firstAssertingLine("a = 1\nb = [\n  1,\n  }\n]\n") == 4)
+    #expect(TOMLPreCheck.firstAssertingLine("a = [[\"x\"], [}}}]\n") == 1)
+    for text in ["[!a]\n", "[registry]\nconfig_path = \"x\"\n[[\n \"io\"]\n", "a = [}\n"] {
       #expect(throws: ConfigError.self) { _ = try ConfigLoader.parse(text, source: "t.toml") }
       #expect(throws: ConfigError.self) { _ = try HostsFile.parse(text, path: "/etc/crisp/certs.d/x/hosts.toml") }
       #expect(throws: ConfigError.self) { _ = try ContainerdImporter.importConfig(text, source: "t.toml") }
@@ -28,6 +31,6 @@ import Testing
       "a = \"\"\"x\"\"\"\"\"\n[ok]\n",
       "",
     ]
-    for text in valid { #expect(TableHeaderCheck.firstBadHeader(text) == nil, "\(text)") }
+    for text in valid { #expect(TOMLPreCheck.firstAssertingLine(text) == nil, "\(text)") }
   }
 }
