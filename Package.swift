@@ -227,7 +227,22 @@ let package = Package(
       swiftSettings: strict
     ),
     .testTarget(name: "StreamingUnitTests", dependencies: ["CZlib", "SPDY", "Streaming"], swiftSettings: strict),
-    .testTarget(name: "RuntimeUnitTests", dependencies: ["CRIAPI", "Config", "CrispCore", "Registry", "Runtime"], swiftSettings: strict),
+    // In-memory fakes of Runtime's host seams (HostServices): they log every call and fail on demand, so
+    // the lifecycle's steps and undos are unit-tested without root. Never part of a product.
+    .target(
+      name: "RuntimeFakes",
+      dependencies: ["CrispCore", "Images", "PodNetwork", "Runtime"],
+      path: "Tests/RuntimeFakes",
+      swiftSettings: strict
+    ),
+    .testTarget(
+      name: "RuntimeUnitTests",
+      dependencies: [
+        "CRIAPI", "Config", "CrispCore", "Images", "PodNetwork", "Registry", "Runtime", "RuntimeFakes", "Store",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
     .testTarget(
       name: "RuntimeTests",
       dependencies: [

@@ -44,6 +44,11 @@ public struct CrispError: Error, Sendable, CustomStringConvertible {
   public static func internalError(_ message: String, cause: (any Error)? = nil) -> CrispError {
     .init(.internal, message, cause: cause)
   }
+  /// An internal failure while doing `what` (which names the object): the cause's text is appended to the
+  /// message and the cause itself kept for logs.
+  public static func failed(_ what: String, _ cause: any Error) -> CrispError {
+    .init(.internal, "\(what): \(cause)", cause: cause)
+  }
 }
 
 extension CrispError {

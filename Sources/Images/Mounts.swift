@@ -106,34 +106,7 @@ public enum Mounts {
 
   /// Every mount point of this mount namespace.
   public static func mountPoints() -> Set<String> {
-    guard let text = try? FilePath.readText("/proc/self/mountinfo") else { return [] }
-    var result: Set<String> = []
-    for line in text.split(separator: "\n") {
-      let fields = line.split(separator: " ", maxSplits: 5)
-      guard fields.count > 4 else { continue }
-      result.insert(unescapeMountInfo(String(fields[4])))
-    }
-    return result
-  }
-
-  /// mountinfo escapes space, tab, newline and backslash as octal.
-  public static func unescapeMountInfo(_ text: String) -> String {
-    guard text.contains("\\") else { return text }
-    var bytes: [UInt8] = []
-    let utf8 = Array(text.utf8)
-    var index = 0
-    while index < utf8.count {
-      if utf8[index] == UInt8(ascii: "\\"), index + 3 < utf8.count,
-        let value = UInt8(String(decoding: utf8[(index + 1)...(index + 3)], as: UTF8.self), radix: 8)
-      {
-        bytes.append(value)
-        index += 4
-      } else {
-        bytes.append(utf8[index])
-        index += 1
-      }
-    }
-    return String(decoding: bytes, as: UTF8.self)
+    Set(MountInfo.current().map(\.mountPoint))
   }
 }
 

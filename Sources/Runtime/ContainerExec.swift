@@ -300,24 +300,19 @@ struct CgroupMounts: Sendable {
   var v2: String?
 
   /// Read once: cgroup mounts do not move while a node runs.
-  static let current: CgroupMounts = {
-    let text = ((try? FilePath.readText("/proc/self/mountinfo")) ?? nil) ?? ""
-    return parse(text)
-  }()
+  static let current = CgroupMounts(MountInfo.current())
 
-  static func parse(_ mountinfo: String) -> CgroupMounts {
-    var result = CgroupMounts(v1: [], v2: nil)
-    for line in mountinfo.split(separator: "\n") {
-      let fields = line.split(separator: " ")
-      guard fields.count > 6, let separator = fields.firstIndex(of: "-"), separator + 3 < fields.count, fields[3] == "/" else { continue }
-      let mountPoint = Mounts.unescapeMountInfo(String(fields[4]))
-      switch fields[separator + 1] {
-      case "cgroup2": if result.v2 == nil { result.v2 = mountPoint }
-      case "cgroup": result.v1.append((Set(fields[separator + 3].split(separator: ",")), mountPoint))
+  static func parse(_ mountinfo: String) -> CgroupMounts { CgroupMounts(MountInfo.parse(mountinfo)) }
+
+  init(_ mounts: [MountInfo]) {
+    v1 = []
+    for mount in mounts where mount.root == "/" {
+      switch mount.fsType {
+      case "cgroup2": if v2 == nil { v2 = mount.mountPoint }
+      case "cgroup": v1.append((Set(mount.superOptions.split(separator: ",")), mount.mountPoint))
       default: continue
       }
     }
-    return result
   }
 
   func mountPoint(hierarchy: Int, controllers: String) -> String? {

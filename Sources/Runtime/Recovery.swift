@@ -27,7 +27,7 @@ extension RuntimeManager {
         case .ready:
           // A pause container without its shim (a reboot emptied the state directory, or the shim was
           // killed) is not a sandbox containers may join: its pid may belong to anything by now.
-          if ContainerExit.read(directory: bundle(sandbox.id)) != nil || !ShimLauncher.isRunning(directory: bundle(sandbox.id)) {
+          if ContainerExit.read(directory: bundle(sandbox.id)) != nil || !host.shims.isRunning(directory: bundle(sandbox.id)) {
             var record = sandbox
             record.state = .notready
             try store.putSandbox(record)
@@ -48,7 +48,7 @@ extension RuntimeManager {
           try await destroyContainer(container)
         case .created, .running:
           guard let fresh = try refreshed(container.id), fresh.state != .exited else { continue }
-          if !ShimLauncher.isRunning(directory: bundle(container.id)) {
+          if !host.shims.isRunning(directory: bundle(container.id)) {
             var record = fresh
             record.state = .unknown
             record.message = "its shim is gone and no exit was recorded"
@@ -73,8 +73,8 @@ extension RuntimeManager {
       guard !sandboxIDs.contains(id) else { continue }
       do {
         let netns = try PodNetworkAttachment.read(networkCacheFile(id))?.netns
-        try await networks.detach(cacheFile: networkCacheFile(id))
-        if let netns, !netns.isEmpty { try NetworkNamespace.remove(at: netns) }
+        try await host.network.detach(cacheFile: networkCacheFile(id))
+        if let netns, !netns.isEmpty { try host.namespaces.removeNetwork(at: netns) }
         logger.info("released the network of a sandbox the store had forgotten", metadata: ["id": "\(id)"])
       } catch {
         logger.error("releasing an orphaned pod network failed", metadata: ["id": "\(id)", "error": "\(error)"])
@@ -83,9 +83,9 @@ extension RuntimeManager {
     // Directories of containers the store does not know (a crash between creating them and the record).
     let known = Set(containers.map(\.id) + sandboxes.map(\.id))
     for name in (try? FileManager.default.contentsOfDirectory(atPath: containersDirectory)) ?? [] where !known.contains(name) {
-      ShimLauncher.killCreating(directory: bundle(name), id: name)
-      _ = try? Mounts.unmount(bundle(name) + "/rootfs")
-      Mounts.unmountAll(under: bundle(name) + "/idmap")
+      host.shims.killCreating(directory: bundle(name), id: name)
+      _ = try? host.mounts.unmount(bundle(name) + "/rootfs")
+      host.mounts.unmountAll(under: bundle(name) + "/idmap")
       try? FilePath.removeTree(bundle(name))
     }
   }

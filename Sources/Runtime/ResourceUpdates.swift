@@ -41,7 +41,7 @@ extension RuntimeManager {
       } catch {
         throw CrispError.internalError("serialize resources: \(error)")
       }
-      record.extra = Array((try? JSONEncoder().encode(extra)) ?? Data())
+      record.extra = try extra.encoded(for: "container \(id)")
       try store.putContainer(record)
       logger.info("container resources updated", metadata: ["id": "\(id)"])
     }

@@ -18,7 +18,8 @@ public final class RuntimeManager: Sendable {
   public let store: Store
   public let images: ImageManager
   public let cgroups: Cgroups
-  public let shim: ShimLauncher
+  /// What the lifecycle does to the host (shims, CNI, namespaces, mounts, root filesystems, the clock).
+  public let host: HostServices
   /// The pod networks (CNI) and the watch on their configuration.
   public let networks: PodNetworks
   /// The node's pod CIDRs, as kubelet last reported them (UpdateRuntimeConfig); passed to IPAM plugins
@@ -33,7 +34,7 @@ public final class RuntimeManager: Sendable {
   /// Running containers whose exit is yet to be published.
   let exitWatch = ExitWatch()
   /// Handlers whose runtime binary exists, by name.
-  public let runtimes: [String: OCIRuntime]
+  public let runtimes: [String: any ContainerRuntime]
   /// Handlers whose runtime and kernel make recursive read-only mounts (found at start-up).
   private let recursiveReadOnly = Mutex<Set<String>>([])
   public func supportsRecursiveReadOnly(_ handler: String) -> Bool { recursiveReadOnly.withLock { $0.contains(handler) } }
@@ -53,7 +54,7 @@ public final class RuntimeManager: Sendable {
   public var unavailableHandlers: [String: String] { unusable.withLock { $0 } }
 
   /// Handlers that can run pods here.
-  public var usableHandlers: [String: OCIRuntime] {
+  public var usableHandlers: [String: any ContainerRuntime] {
     let bad = unavailableHandlers
     return runtimes.filter { bad[$0.key] == nil }
   }
@@ -73,16 +74,39 @@ public final class RuntimeManager: Sendable {
   /// would fail the container for it. crisp clamps instead.
   let canLowerOOMScore: Bool
 
-  public init(config: CrispConfig, store: Store, images: ImageManager, cgroupDriver: CrispConfig.CgroupDriver, shimBinary: String, logger: Logger) {
+  /// The daemon's manager: the real host, and an OCI runtime driver for each configured handler.
+  public convenience init(config: CrispConfig, store: Store, images: ImageManager, cgroupDriver: CrispConfig.CgroupDriver, shimBinary: String, logger: Logger) {
+    let watcher = CNIConfigWatcher(directory: config.cni.confDir, maxConfNum: config.cni.maxConfNum, logger: logger)
+    let networks = PodNetworks(config: config.cni, watcher: watcher, logger: logger)
+    self.init(
+      config: config, store: store, images: images, cgroupDriver: cgroupDriver, networks: networks,
+      host: .live(shimBinary: shimBinary, networks: networks, snapshotter: images.snapshotter),
+      runtimes: Self.configuredRuntimes(config, cgroupDriver: cgroupDriver), logger: logger)
+  }
+
+  /// A manager over the given host and runtimes: unit tests pass fakes here.
+  public init(
+    config: CrispConfig, store: Store, images: ImageManager, cgroupDriver: CrispConfig.CgroupDriver, networks: PodNetworks, host: HostServices,
+    runtimes: (usable: [String: any ContainerRuntime], unavailable: [String: String]), logger: Logger
+  ) {
     self.config = config
     self.store = store
     self.images = images
     self.logger = logger
+    self.host = host
+    self.networks = networks
     cgroups = Cgroups(driver: cgroupDriver)
-    shim = ShimLauncher(binary: shimBinary)
-    let watcher = CNIConfigWatcher(directory: config.cni.confDir, maxConfNum: config.cni.maxConfNum, logger: logger)
-    networks = PodNetworks(config: config.cni, watcher: watcher, logger: logger)
-    var runtimes: [String: OCIRuntime] = [:]
+    self.runtimes = runtimes.usable
+    unusable = Mutex(runtimes.unavailable)
+    daemonOOMScore = (try? OOMScore.current()) ?? 0
+    canLowerOOMScore = Host.hasCapability(24)  // CAP_SYS_RESOURCE
+  }
+
+  /// An OCI runtime driver per configured handler whose binary exists, and why the others are unusable.
+  static func configuredRuntimes(
+    _ config: CrispConfig, cgroupDriver: CrispConfig.CgroupDriver
+  ) -> (usable: [String: any ContainerRuntime], unavailable: [String: String]) {
+    var runtimes: [String: any ContainerRuntime] = [:]
     var unavailable: [String: String] = [:]
     for (name, handler) in config.runtime.handlers {
       guard access(handler.binary, X_OK) == 0 else {
@@ -92,10 +116,7 @@ public final class RuntimeManager: Sendable {
       let root = handler.root.isEmpty ? FilePath.join(config.state, "runtime/\(name)") : handler.root
       runtimes[name] = OCIRuntime(handler: name, binary: handler.binary, root: root, systemdCgroup: handler.systemdCgroup ?? (cgroupDriver == .systemd))
     }
-    self.runtimes = runtimes
-    unusable = Mutex(unavailable)
-    daemonOOMScore = (try? OOMScore.current()) ?? 0
-    canLowerOOMScore = Host.hasCapability(24)  // CAP_SYS_RESOURCE
+    return (runtimes, unavailable)
   }
 
   /// Tries each handler once at start-up: creates (and deletes) a throwaway container from the pause image.
@@ -136,14 +157,14 @@ public final class RuntimeManager: Sendable {
       if await runtime.supportsRecursiveReadOnly() { recursiveReadOnly.withLock { _ = $0.insert(name) } }
       if unavailableHandlers[name] == nil { await probeUserNamespaces(name, runtime: runtime, spec: spec, image: image.record) }
     }
-    try? UserNamespace.remove(at: FilePath.join(config.state, "probe/userns"))
+    try? host.namespaces.removeUser(at: FilePath.join(config.state, "probe/userns"))
     try? FilePath.removeTree(FilePath.join(config.state, "probe"))
     cgroups.removeEmpty("/crisp-probe-\(getpid())")
   }
 
   /// Runs the probe container again in a user namespace of its own, on an idmapped overlay root made the way
   /// a user-namespaced pod's is: only a handler that passes is advertised with `user_namespaces`.
-  private func probeUserNamespaces(_ name: String, runtime: OCIRuntime, spec base: OCISpec, image: ImageRecord) async {
+  private func probeUserNamespaces(_ name: String, runtime: any ContainerRuntime, spec base: OCISpec, image: ImageRecord) async {
     let id = "crisp-probe-userns-\(getpid())-\(name)"
     let userns = FilePath.join(config.state, "probe/userns")
     let directory = FilePath.join(config.state, "probe/userns-\(name)")
@@ -159,11 +180,11 @@ public final class RuntimeManager: Sendable {
     spec.linux = linux
     do {
       if !NetworkNamespace.isPinned(userns) {
-        try await UserNamespace.create(at: userns, uids: mapping, gids: mapping, netnsPath: nil)
+        try await host.namespaces.createUser(at: userns, uids: mapping, gids: mapping, netnsPath: nil)
       }
       // The probe container's root is an unmapped id on the node and must reach its root filesystem.
       try FilePath.makePrivateDirectory(directory, group: mapping.hostID)
-      try images.snapshotter.prepareRootfs(
+      try host.rootfs.prepareRootfs(
         owner: id, chainID: image.chainID, target: directory + "/rootfs", shift: .init(userns: userns, rootUID: mapping.hostID, rootGID: mapping.hostID))
       try writeSpec(spec, to: directory)
       try await runtime.delete(id)
@@ -177,7 +198,7 @@ public final class RuntimeManager: Sendable {
       userNamespaces.withLock { $0[name] = .some("\(error)") }
     }
     try? await runtime.delete(id)
-    try? images.snapshotter.removeRootfs(owner: id, target: directory + "/rootfs")
+    try? host.rootfs.removeRootfs(owner: id, target: directory + "/rootfs")
     try? FilePath.removeTree(directory)
   }
 
@@ -214,7 +235,7 @@ public final class RuntimeManager: Sendable {
   func netnsPath(_ id: String) -> String { FilePath.join(config.state, "netns/\(id)") }
   /// Removes `id` from its runtime: natively once its shim has recorded the exit (``OCIRuntime/delete(stopped:)``),
   /// else through the runtime's `delete --force`.
-  func deleteRuntimeState(_ id: String, runtime: OCIRuntime) async throws(CrispError) {
+  func deleteRuntimeState(_ id: String, runtime: any ContainerRuntime) async throws(CrispError) {
     if exitRecorded(id) {
       try await runtime.delete(stopped: id)
     } else {
@@ -243,7 +264,7 @@ public final class RuntimeManager: Sendable {
   }
 
   /// The runtime for a CRI `runtime_handler` (empty: the default).
-  func runtime(for handler: String) throws(CrispError) -> OCIRuntime {
+  func runtime(for handler: String) throws(CrispError) -> any ContainerRuntime {
     let name = handler.isEmpty ? config.runtime.defaultHandler : handler
     if let reason = unavailableHandlers[name] {
       throw CrispError.failedPrecondition("runtime_handler \"\(name)\" is not usable on this node: \(reason)")
@@ -263,9 +284,9 @@ public final class RuntimeManager: Sendable {
     do {
       try AtomicFile.write(Array(try encoder.encode(spec)), to: directory + "/config.json", mode: 0o600)
     } catch let error as SystemError {
-      throw CrispError.internalError("write \(directory)/config.json: \(error)")
+      throw CrispError.failed("write \(directory)/config.json", error)
     } catch {
-      throw CrispError.internalError("encode the OCI spec: \(error)")
+      throw CrispError.failed("\(directory): encode the OCI spec", error)
     }
   }
 

@@ -7,7 +7,7 @@ public struct ExecTarget: Sendable {
   public let containerID: String
   /// The container's bundle and shim state directory (shim.sock, pid files, console sockets).
   public let directory: String
-  public let runtime: OCIRuntime
+  public let runtime: any ContainerRuntime
   /// Whether the container was created with a terminal (attach then carries one stream of output).
   public let tty: Bool
   /// Whether the container was created with stdin open (attach may then forward input).

@@ -57,24 +57,12 @@ struct ExecBackend: CommandBackend {
 
   func run(options: StreamOptions, output: any SessionOutput, input: AsyncStream<ClientInput>) async -> CommandOutcome {
     let name = "exec-" + UUID().uuidString.prefix(8).lowercased()
-    let pidFile = target.directory + "/\(name).pid"
-    defer { unlink(pidFile) }
-    var arguments = [target.runtime.binary, "--root", target.runtime.root]
-    if target.runtime.systemdCgroup { arguments.append("--systemd-cgroup") }
-    arguments += ["exec", "--pid-file", pidFile]
+    let pidFile = ExecPIDFile(path: target.directory + "/\(name).pid")
+    defer { pidFile.remove() }
+    var arguments = target.runtime.globalArguments + ["exec", "--pid-file", pidFile.path]
     // runc's pid, known once it is spawned; until runc is reaped its pid cannot be reused.
     let runcPID = LockedBox<Int32>(0)
-    let killCommand: @Sendable () -> Void = {
-      guard let text = try? FilePath.readText(pidFile), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 else {
-        return
-      }
-      // Signal through a pidfd, and only a process whose parent is our runc: a pid the command left behind
-      // and something else reused is never hit.
-      let handle = crisp_pidfd_open(pid)
-      guard handle >= 0 else { return }
-      defer { close(handle) }
-      if ProcessStat.read(pid)?.parent == runcPID.get() { _ = crisp_pidfd_signal(handle, SIGKILL) }
-    }
+    let killCommand: @Sendable () -> Void = { pidFile.killCommand(parent: runcPID.get()) }
     var process: Int32 = -1
     var inputFD: Int32 = -1
     var pumps: [DispatchGroup] = []

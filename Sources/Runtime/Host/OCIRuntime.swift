@@ -5,7 +5,7 @@ import Glibc
 
 /// Drives an OCI runtime binary (runc, crun) for one handler: `--root` per handler, JSON logs so that a
 /// failure's own message reaches the CRI caller.
-public struct OCIRuntime: Sendable {
+public struct OCIRuntime: ContainerRuntime {
   public let handler: String
   public let binary: String
   public let root: String
@@ -18,16 +18,10 @@ public struct OCIRuntime: Sendable {
     self.systemdCgroup = systemdCgroup
   }
 
-  private var global: [String] {
-    var arguments = [binary, "--root", root]
-    if systemdCgroup { arguments.append("--systemd-cgroup") }
-    return arguments
-  }
-
   /// Runs a runtime command; a failure becomes an error carrying the runtime's own message.
   @discardableResult
   func run(_ arguments: [String], what: String, timeout: Duration = .seconds(60)) async throws(CrispError) -> ProcessResult {
-    let result = try await Subprocess.run(global + arguments, timeout: timeout)
+    let result = try await Subprocess.run(globalArguments + arguments, timeout: timeout)
     if result.timedOut { throw CrispError(.deadlineExceeded, "\(handler) \(what): timed out after \(timeout)") }
     guard result.status == 0 else {
       throw CrispError(.internal, "\(handler) \(what): \(Self.message(from: result))")
@@ -54,10 +48,10 @@ public struct OCIRuntime: Sendable {
 
   /// `create` with the container's stdio on /dev/null (it inherits the runtime's) and errors read from the
   /// runtime's JSON log: for a probe container nobody reads output from.
-  func probeCreate(_ id: String, bundle: String) async throws(CrispError) {
+  public func probeCreate(_ id: String, bundle: String) async throws(CrispError) {
     let log = bundle + "/runtime.log"
     let result = try await Subprocess.run(
-      global + ["--log", log, "--log-format", "json", "create", "--bundle", bundle, id], timeout: .seconds(30), discardOutput: true)
+      globalArguments + ["--log", log, "--log-format", "json", "create", "--bundle", bundle, id], timeout: .seconds(30), discardOutput: true)
     guard result.status == 0 else {
       var message = "exit status \(result.status)"
       if let text = try? FilePath.readText(log) {
@@ -101,15 +95,15 @@ public struct OCIRuntime: Sendable {
   }
 
   /// Sends `signal` to the container's init (`all`: to every process in it).
-  public func kill(_ id: String, signal: String, all: Bool = false) async throws(CrispError) {
+  public func kill(_ id: String, signal: String, all: Bool) async throws(CrispError) {
     var arguments = ["kill"]
     if all { arguments.append("--all") }
     try await run(arguments + [id, signal], what: "kill \(id) \(signal)")
   }
 
   /// Deletes the container (killing it first when forced); a container the runtime does not know is fine.
-  public func delete(_ id: String, force: Bool = true) async throws(CrispError) {
-    let result = try await Subprocess.run(global + ["delete"] + (force ? ["--force"] : []) + [id], timeout: .seconds(60))
+  public func delete(_ id: String, force: Bool) async throws(CrispError) {
+    let result = try await Subprocess.run(globalArguments + ["delete"] + (force ? ["--force"] : []) + [id], timeout: .seconds(60))
     if result.status != 0 {
       let message = Self.message(from: result)
       if message.contains("does not exist") || message.contains("not found") || message.contains("No such file") { return }
@@ -155,7 +149,7 @@ public struct OCIRuntime: Sendable {
   /// The runtime's view of a container: its status (`created`, `running`, `stopped`, `paused`) and pid; nil
   /// when it does not know the container.
   public func state(_ id: String) async throws(CrispError) -> (status: String, pid: Int64)? {
-    let result = try await Subprocess.run(global + ["state", id], timeout: .seconds(30))
+    let result = try await Subprocess.run(globalArguments + ["state", id], timeout: .seconds(30))
     guard result.status == 0 else { return nil }
     guard let object = try? JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any] else { return nil }
     return (object["status"] as? String ?? "unknown", (object["pid"] as? NSNumber)?.int64Value ?? 0)

@@ -2,30 +2,8 @@ public import CrispCore
 import CLinux
 import Glibc
 
-/// How a container ended, from the exit file its shim wrote.
-public struct ContainerExit: Sendable, Equatable {
-  public var code: Int32
-  public var signal: Int32
-  public var oomKilled: Bool
-  public var finishedAt: Int64
-
-  /// Parses the shim's `key=value` exit file; nil while the container runs (no file yet).
-  public static func read(directory: String) -> ContainerExit? {
-    guard let text = try? FilePath.readText(directory + "/exit") else { return nil }
-    var values: [String: Int64] = [:]
-    for line in text.split(separator: "\n") {
-      let parts = line.split(separator: "=", maxSplits: 1)
-      if parts.count == 2, let value = Int64(parts[1]) { values[String(parts[0])] = value }
-    }
-    guard let code = values["exit_code"] else { return nil }
-    return ContainerExit(
-      code: Int32(truncatingIfNeeded: code), signal: Int32(truncatingIfNeeded: values["signal"] ?? 0),
-      oomKilled: values["oom_killed"] == 1, finishedAt: values["finished_at"] ?? 0)
-  }
-}
-
 /// Starts `crisp-shim` for a container and talks to it over its control socket.
-public struct ShimLauncher: Sendable {
+public struct ShimLauncher: ShimControl {
   public let binary: String
 
   public init(binary: String) { self.binary = binary }
@@ -34,7 +12,7 @@ public struct ShimLauncher: Sendable {
     public var id: String
     /// The bundle (config.json, rootfs) and the shim's state directory: the same directory.
     public var directory: String
-    public var runtime: OCIRuntime
+    public var runtime: any ContainerRuntime
     public var logPath: String
     public var maxLogLine: Int
     public var tty: Bool
@@ -43,7 +21,7 @@ public struct ShimLauncher: Sendable {
     public var memoryCgroup: String?
     public var oomScore: Int?
 
-    public init(id: String, directory: String, runtime: OCIRuntime, logPath: String, maxLogLine: Int, tty: Bool, stdin: Bool,
+    public init(id: String, directory: String, runtime: any ContainerRuntime, logPath: String, maxLogLine: Int, tty: Bool, stdin: Bool,
                 stdinOnce: Bool, memoryCgroup: String?, oomScore: Int?) {
       self.id = id
       self.directory = directory
@@ -186,4 +164,13 @@ public struct ShimLauncher: Sendable {
       interval = min(interval * 2, .milliseconds(50))
     }
   }
+
+  // The control-socket calls need no launcher state; Streaming uses the static forms directly.
+  public func request(directory: String, _ command: String, timeout: Duration) async throws(CrispError) -> String {
+    try await Self.request(directory: directory, command, timeout: timeout)
+  }
+  public func signal(directory: String, _ signal: Int32) async -> Bool { await Self.signal(directory: directory, signal) }
+  public func waitForExit(directory: String, timeout: Duration) async -> ContainerExit? { await Self.waitForExit(directory: directory, timeout: timeout) }
+  public func isRunning(directory: String) -> Bool { Self.isRunning(directory: directory) }
+  public func killCreating(directory: String, id: String) { Self.killCreating(directory: directory, id: id) }
 }

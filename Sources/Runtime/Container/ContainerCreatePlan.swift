@@ -1,0 +1,91 @@
+import CRIAPI
+import CrispCore
+import Registry
+import Images
+import Store
+import SwiftProtobuf
+
+/// What CreateContainer will make, checked before anything exists: the sandbox it joins, the mounts,
+/// devices, security and log path. A request that fails here leaves nothing behind.
+struct ContainerCreatePlan: Sendable {
+  var id: String
+  var config: Runtime_V1_ContainerConfig
+  /// The config as stored (and returned verbatim by ContainerStatus).
+  var serialized: [UInt8]
+  var sandbox: RuntimeManager.SandboxView
+  var sandboxExtra: SandboxExtra?
+  var runtime: any ContainerRuntime
+  /// `log_directory/log_path`; nil without a log.
+  var logPath: String?
+  var mounts: [SpecBuilder.ResolvedMount]
+  var seccomp: OCISpec.Seccomp?
+  var devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)]
+  /// Every host device, for a privileged container.
+  var hostDevices: [OCISpec.Device]
+  /// PID mode TARGET: the target's namespace, held open until the runtime has joined it.
+  var targetNamespace: TargetPIDNamespace?
+  /// `name_pod_namespace_uid_attempt`, unique among containers.
+  var reservedName: String
+
+  var sandboxID: String { sandbox.record.id }
+  var userNamespace: SpecBuilder.PodUserNamespace? { sandboxExtra?.userNamespace }
+}
+
+extension RuntimeManager {
+  /// Checks a CreateContainer request against its sandbox and decides what to make.
+  func planContainer(sandboxID rawSandboxID: String, config: Runtime_V1_ContainerConfig) throws(CrispError) -> ContainerCreatePlan {
+    guard let sandboxID = try resolveID(rawSandboxID, table: "sandboxes"), let sandbox = try sandbox(sandboxID) else {
+      throw CrispError.notFound("pod_sandbox_id \"\(rawSandboxID)\": no such sandbox")
+    }
+    guard sandbox.record.state == .ready else {
+      throw CrispError.failedPrecondition("pod_sandbox_id \"\(sandboxID)\": the sandbox is not ready (\(sandbox.record.state.rawValue))")
+    }
+    guard !config.metadata.name.isEmpty else { throw CrispError.invalidArgument("config.metadata.name is required") }
+    guard !config.image.image.isEmpty else { throw CrispError.invalidArgument("config.image.image is required") }
+    let handler = sandbox.record.runtimeHandler
+    guard let runtime = runtimes[handler] else {
+      throw CrispError.failedPrecondition("sandbox \(sandboxID): runtime handler \"\(handler)\" is gone")
+    }
+    let logPath = try self.logPath(directory: sandbox.config.logDirectory, relative: config.logPath)
+    let sandboxExtra = extra(of: sandbox.record)
+    let mounts = try resolveMounts(config.mounts, recursiveReadOnly: supportsRecursiveReadOnly(handler), userNamespace: sandboxExtra?.userNamespace)
+    try SecurityChecks.checkContainer(config, sandbox: sandbox.config)
+    let security = config.linux.securityContext
+    let seccomp = try SeccompPolicy.filter(
+      profile: security.hasSeccomp ? security.seccomp : nil, legacyPath: security.seccompProfilePath, privileged: security.privileged,
+      capabilities: try SpecBuilder.capabilities(security.capabilities).effective ?? [], field: "config.linux.security_context")
+    var devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)] = []
+    for (index, device) in config.devices.enumerated() {
+      let resolved = try DeviceNodes.resolve(device, index: index)
+      devices.append((resolved.0, resolved.1))
+    }
+    let serialized: [UInt8]
+    do {
+      serialized = try config.serializedBytes()
+    } catch {
+      throw CrispError(.invalidArgument, "config: cannot serialize: \(error)", cause: error)
+    }
+    let pod = sandbox.config.metadata
+    return ContainerCreatePlan(
+      id: Self.newID(), config: config, serialized: serialized, sandbox: sandbox, sandboxExtra: sandboxExtra, runtime: runtime,
+      logPath: logPath, mounts: mounts, seccomp: seccomp, devices: devices,
+      hostDevices: security.privileged ? DeviceNodes.host() : [],
+      targetNamespace: try targetPIDNamespace(config, sandboxID: sandboxID),
+      reservedName: "\(config.metadata.name)_\(pod.name)_\(pod.namespace)_\(pod.uid)_\(config.metadata.attempt)")
+  }
+
+  /// PID mode TARGET: the process namespace of another running container of the same pod, opened.
+  private func targetPIDNamespace(_ config: Runtime_V1_ContainerConfig, sandboxID: String) throws(CrispError) -> TargetPIDNamespace? {
+    let options = config.linux.securityContext.namespaceOptions
+    guard options.pid == .target else { return nil }
+    let field = "config.linux.security_context.namespace_options.target_id"
+    guard !options.targetID.isEmpty else { throw CrispError.invalidArgument("\(field) is required with pid mode TARGET") }
+    guard let target = try container(options.targetID), target.record.sandboxID == sandboxID else {
+      throw CrispError.notFound("\(field) \"\(options.targetID)\": no such container in pod sandbox \(sandboxID)")
+    }
+    guard target.record.state == .running, target.record.pid > 0 else {
+      throw CrispError.failedPrecondition("\(field) \"\(options.targetID)\": the target container is \(target.record.state.rawValue), not running")
+    }
+    return try TargetPIDNamespace.open(pid: Int32(truncatingIfNeeded: target.record.pid), containerID: target.record.id, field: field)
+  }
+}

@@ -1,0 +1,59 @@
+public import CRIAPI
+public import CrispCore
+public import Store
+import SwiftProtobuf
+
+extension RuntimeManager {
+  /// The record with the exit (if the container has exited since) folded in.
+  func refreshed(_ id: String) throws(CrispError) -> ContainerRecord? {
+    guard let record = try store.container(id: id) else { return nil }
+    return try refreshed(record)
+  }
+
+  /// `record` with its exit folded in; only a running or created container's exit file is looked at.
+  func refreshed(_ record: ContainerRecord) throws(CrispError) -> ContainerRecord {
+    var record = record
+    let id = record.id
+    if record.state == .running || record.state == .created, exitRecorded(id), let exit = ContainerExit.read(directory: bundle(id)) {
+      record.state = .exited
+      record.exitCode = exit.code
+      record.finishedAt = exit.finishedAt
+      record.reason = exit.oomKilled ? "OOMKilled" : (exit.code == 0 ? "Completed" : "Error")
+      try store.recordExit(id, exitCode: record.exitCode, finishedAt: record.finishedAt, reason: record.reason)
+    }
+    return record
+  }
+
+  public struct ContainerView: Sendable {
+    public var record: ContainerRecord
+    public var config: Runtime_V1_ContainerConfig
+    public var mounts: [SpecBuilder.ResolvedMount]
+  }
+
+  public func container(_ rawID: String) throws(CrispError) -> ContainerView? {
+    guard let id = try resolveID(rawID, table: "containers"), let record = try refreshed(id), record.state != .creating else { return nil }
+    return try view(record)
+  }
+
+  /// Records the exits that happened since the last look and returns the store's change count: while it
+
+  func view(_ record: ContainerRecord) throws(CrispError) -> ContainerView {
+    // A container's config never changes after creation: decode it once (lists of many containers are hot).
+    if let cached = decodedContainers.withLock({ $0[record.id] }) {
+      return ContainerView(record: record, config: cached.config, mounts: cached.mounts)
+    }
+    let config: Runtime_V1_ContainerConfig
+    do {
+      config = try Runtime_V1_ContainerConfig(serializedBytes: record.config)
+    } catch {
+      throw CrispError.failed("container \(record.id): stored config unreadable", error)
+    }
+    let mounts = (containerExtra(record)?.mounts ?? []).map {
+      SpecBuilder.ResolvedMount(
+        hostPath: $0.hostPath, containerPath: $0.containerPath, readonly: $0.readonly,
+        propagation: Runtime_V1_MountPropagation(rawValue: $0.propagation) ?? .propagationPrivate, recursiveReadOnly: $0.recursiveReadOnly ?? false)
+    }
+    if record.state != .creating { decodedContainers.withLock { $0[record.id] = (config, mounts) } }
+    return ContainerView(record: record, config: config, mounts: mounts)
+  }
+}
