@@ -216,9 +216,10 @@ public enum Subprocess {
       if let stdin, inFD >= 0 {
         // Small inputs (JSON configs); a full pipe buffer would need a writer thread, so they stay small.
         stdin.withUnsafeBytes { raw in
+          guard let base = raw.baseAddress else { return }
           var offset = 0
           while offset < raw.count {
-            let n = write(inFD, raw.baseAddress! + offset, raw.count - offset)
+            let n = write(inFD, base + offset, raw.count - offset)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }
             offset += n
@@ -303,7 +304,9 @@ public func onDedicatedThread<T: Sendable>(_ work: @escaping @Sendable () -> T) 
     pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
     pthread_attr_setstacksize(&attributes, 512 * 1024)
     let created = pthread_create(&thread, &attributes, { context in
-      let work = Unmanaged<ThreadWork>.fromOpaque(context!).takeRetainedValue()
+      // pthread_create hands back the pointer it was given, never nil.
+      guard let context else { return nil }
+      let work = Unmanaged<ThreadWork>.fromOpaque(context).takeRetainedValue()
       work.body()
       return nil
     }, box.toOpaque())

@@ -183,9 +183,13 @@ extension ImageManager {
   /// layer files (usually uncompressed tars) and tags. crisp writes an OCI manifest for them.
   private func planDockerSave(_ bytes: [UInt8], _ contents: ArchiveContents) throws(CrispError) -> [ImportPlan] {
     struct Entry: Decodable {
-      var Config: String
-      var RepoTags: [String]?
-      var Layers: [String]
+      var config: String
+      var repoTags: [String]?
+      var layers: [String]
+      /// docker's manifest.json capitalises its keys.
+      enum CodingKeys: String, CodingKey {
+        case config = "Config", repoTags = "RepoTags", layers = "Layers"
+      }
     }
     let entries: [Entry]
     do {
@@ -195,11 +199,11 @@ extension ImageManager {
     }
     var plans: [ImportPlan] = []
     for entry in entries {
-      guard let configHex = contents.digests[entry.Config], let config = try content.read(sha256: configHex) else {
-        throw CrispError.invalidArgument("archive: manifest.json names config \(entry.Config), which is not in the archive")
+      guard let configHex = contents.digests[entry.config], let config = try content.read(sha256: configHex) else {
+        throw CrispError.invalidArgument("archive: manifest.json names config \(entry.config), which is not in the archive")
       }
       var layers: [Descriptor] = []
-      for path in entry.Layers {
+      for path in entry.layers {
         guard let hex = contents.digests[path], let size = content.size(sha256: hex) else {
           throw CrispError.invalidArgument("archive: manifest.json names layer \(path), which is not in the archive")
         }
@@ -218,7 +222,7 @@ extension ImageManager {
         throw CrispError.internalError("archive: encode manifest: \(error)")
       }
       var names: [ImageReference] = []
-      for tag in entry.RepoTags ?? [] {
+      for tag in entry.repoTags ?? [] {
         do {
           names.append(try ImageReference(parsing: tag))
         } catch {

@@ -51,6 +51,8 @@ enum Bytes {
     var copy = text
     copy.append(0)
     return copy.withUnsafeBufferPointer { buffer in
+      // The buffer holds at least the NUL appended above, so it has a base address.
+      // swift-format-ignore: NeverForceUnwrap
       buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { body($0) }
     }
   }

@@ -180,6 +180,8 @@ final class Shim {
     var pointers: [UnsafeMutablePointer<CChar>?] = []
     for index in storage.indices {
       pointers.append(storage[index].withUnsafeMutableBufferPointer { buffer in
+        // Each argument holds at least its appended NUL, so the buffer has a base address.
+        // swift-format-ignore: NeverForceUnwrap
         UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
       })
     }

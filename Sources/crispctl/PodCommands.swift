@@ -111,7 +111,10 @@ struct Pods: AsyncParsableCommand {
     var pods = try await endpoint.withRuntime { try await $0.listPodSandbox(.init()).items }
     if let name { pods = pods.filter { $0.metadata.name == name } }
     if let namespace { pods = pods.filter { $0.metadata.namespace == namespace } }
-    if quiet { return pods.forEach { print($0.id) } }
+    if quiet {
+      for pod in pods { print(pod.id) }
+      return
+    }
     if output != .table { return try OutputFormat.emit(["items": try pods.map { try protoObject($0, zeroState: "SANDBOX_READY") }], output) }
     var rows = [["POD ID", "CREATED", "STATE", "NAME", "NAMESPACE", "ATTEMPT", "RUNTIME"]]
     for pod in pods {
@@ -138,7 +141,10 @@ struct Containers: AsyncParsableCommand {
       try await runtime.listContainers(.with { if let sandbox { $0.filter.podSandboxID = sandbox } }).containers
     }
     if !all { containers = containers.filter { $0.state == .containerRunning } }
-    if quiet { return containers.forEach { print($0.id) } }
+    if quiet {
+      for container in containers { print(container.id) }
+      return
+    }
     if output != .table { return try OutputFormat.emit(["containers": try containers.map { try protoObject($0, zeroState: "CONTAINER_CREATED") }], output) }
     let states: [Runtime_V1_ContainerState: String] = [.containerCreated: "Created", .containerRunning: "Running", .containerExited: "Exited"]
     var rows = [["CONTAINER", "IMAGE", "CREATED", "STATE", "NAME", "ATTEMPT", "POD ID"]]

@@ -31,7 +31,7 @@ import TestSupport
     try await PodHarness.with { pods in
       let first = Collected(), second = Collected()
       let subscriptions = [Self.subscribe(pods, into: first), Self.subscribe(pods, into: second)]
-      defer { subscriptions.forEach { $0.cancel() } }
+      defer { for subscription in subscriptions { subscription.cancel() } }
       // A stream is surely open once it has carried an event: make throwaway pods until both have seen one
       // (a fixed sleep was too short on a loaded machine, and the pod's CREATED was missed).
       for attempt in 0..<10 {
