@@ -74,10 +74,13 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // The OCI image and runtime specs as data: manifests, indexes, image configs, the runtime's config.json,
+    // and the parser that checks them. Below Registry (which fetches them) and Runtime (which writes specs).
+    .target(name: "OCI", dependencies: ["CrispCore"], swiftSettings: strict),
     .target(
       name: "Registry",
       dependencies: [
-        "CrispCore", "Config", "Store",
+        "CrispCore", "Config", "OCI", "Store",
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -89,7 +92,7 @@ let package = Package(
     .target(
       name: "Images",
       dependencies: [
-        "CrispCore", "CLinux", "CZlib", "CZstd", "Config", "Store", "Registry",
+        "CrispCore", "CLinux", "CZlib", "CZstd", "Config", "OCI", "Store", "Registry",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
       ],
@@ -106,7 +109,7 @@ let package = Package(
     .target(
       name: "Runtime",
       dependencies: [
-        "CRIAPI", "CrispCore", "CLinux", "CSeccomp", "Config", "Store", "Registry", "Images", "PodNetwork",
+        "CRIAPI", "CrispCore", "CLinux", "CSeccomp", "Config", "OCI", "Store", "Images", "PodNetwork",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict
@@ -174,7 +177,7 @@ let package = Package(
     .executableTarget(
       name: "crisp-bench",
       dependencies: [
-        "CRIAPI", "CrispCore", "Config", "Store", "Registry", "Images", "SPDY",
+        "CRIAPI", "CrispCore", "Config", "OCI", "Store", "Registry", "Images", "SPDY",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "NIOHTTP2", package: "swift-nio-http2"),
@@ -238,7 +241,7 @@ let package = Package(
     .testTarget(
       name: "RuntimeUnitTests",
       dependencies: [
-        "CRIAPI", "Config", "CrispCore", "Images", "PodNetwork", "Registry", "Runtime", "RuntimeFakes", "Store",
+        "CRIAPI", "Config", "CrispCore", "Images", "OCI", "PodNetwork", "Registry", "Runtime", "RuntimeFakes", "Store",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict
@@ -255,7 +258,7 @@ let package = Package(
     .testTarget(
       name: "ImagesTests",
       dependencies: [
-        "CRIAPI", "CrispCore", "CLinux", "Config", "Store", "Registry", "Images", "TestSupport",
+        "CRIAPI", "CrispCore", "CLinux", "Config", "OCI", "Store", "Registry", "Images", "TestSupport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "Logging", package: "swift-log"),

@@ -22,6 +22,8 @@
 # out (10 s per input) or runs out of memory (2 GiB) fails the script, after printing the input's path and
 # the stack. The summary table gives executions, executions per second and the outcome per target.
 set -euo pipefail
+# A module's sources may sit in subdirectories (Sources/Runtime/Sandbox, …): `**` in the table below.
+shopt -s globstar
 cd "$(dirname "$0")/.."
 
 SECONDS_PER_TARGET="${1:-60}"
@@ -31,9 +33,10 @@ JOBS="${FUZZ_JOBS:-2}"
 # group | module whose compile flags apply | decoder sources | targets
 GROUPS_TABLE='
 images|Images|Sources/Images/*.swift|tar gzip zstd image-archive
-registry|Registry|Sources/Registry/*.swift|manifest image-config reference
+oci|OCI|Sources/OCI/*.swift|manifest image-config
+registry|Registry|Sources/Registry/*.swift|reference
 config|Config|Sources/Config/*.swift|config-toml hosts-toml containerd-toml
-runtime|Runtime|Sources/Runtime/*.swift|image-user seccomp
+runtime|Runtime|Sources/Runtime/**/*.swift|image-user seccomp
 podnetwork|PodNetwork|Sources/PodNetwork/*.swift|cni-result
 grpc|CRIServer|Sources/CRIServer/GRPC/GRPCWire.swift|grpc-frames grpc-timeout
 spdy|SPDY|Sources/SPDY/*.swift|spdy-frames spdy-headers
@@ -41,7 +44,7 @@ websocket|Streaming|Sources/Streaming/WebSocketFraming.swift|websocket
 crilog|crispctl|Sources/crispctl/CRILogReader.swift|cri-log
 '
 declare -A HARNESS=(
-  [images]=Images [registry]=Registry [config]=Config [runtime]=Runtime [podnetwork]=PodNetwork
+  [images]=Images [oci]=OCI [registry]=Registry [config]=Config [runtime]=Runtime [podnetwork]=PodNetwork
   [grpc]=GRPC [spdy]=SPDY [websocket]=WebSocket [crilog]=CRILog
 )
 

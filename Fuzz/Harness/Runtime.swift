@@ -4,6 +4,7 @@ import CRIAPI
 import CrispCore
 import Glibc
 import Registry
+import OCI
 
 let fuzzTargets: [String: @Sendable ([UInt8]) -> Void] = [
   // `<USER>\0<etc/passwd>\0<etc/group>`; a missing part is a missing file.

@@ -4,6 +4,7 @@ import CZstd
 import Glibc
 import Registry
 import Store
+import OCI
 
 /// A pull-based stream of bytes: how layer content flows from a blob file, through decompression and
 /// hashing, into the tar reader, without holding a layer in memory.

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Registry
 public import Store
+import OCI
 
 /// Image archives for air-gapped nodes: import of docker-save and OCI image-layout tars, export of an OCI
 /// layout that also carries a docker `manifest.json`, so `docker load`, `ctr import` and crisp all read it.

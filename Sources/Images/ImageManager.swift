@@ -7,6 +7,7 @@ public import Logging
 import Metrics
 public import Registry
 public import Store
+import OCI
 
 /// Images as kubelet sees them: pulled through the registry client, unpacked into snapshots, recorded in
 /// the store, resolved by any reference form, removed, and garbage-collected.

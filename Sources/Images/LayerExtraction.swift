@@ -1,6 +1,7 @@
 public import CrispCore
 import Glibc
 public import Registry
+public import OCI
 
 /// Extracts one layer blob into a directory and returns the digest of its uncompressed stream (its diff ID).
 /// The pull pipeline and `crisp-bench`'s unpack measurement both come through here.

@@ -2,6 +2,7 @@ import CrispCore
 import Foundation
 import Registry
 import Store
+import OCI
 
 /// The sandbox image crisp builds itself from its own pause program, so a node with no registry access can
 /// still run pods. Built at start-up under the configured `sandbox_image` name (when that is the built-in

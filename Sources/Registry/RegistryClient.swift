@@ -8,6 +8,7 @@ import NIOHTTP1
 import NIOSSL
 public import Store
 import Synchronization
+public import OCI
 
 /// A manifest or index as a registry returned it.
 public struct FetchedManifest: Sendable {

@@ -5,6 +5,7 @@ import Foundation
 import Glibc
 import Images
 import Synchronization
+import OCI
 
 /// Everything `runc exec` applies to a command run in a container, read once from the container's OCI spec:
 /// its namespaces and cgroups (taken from the running init), environment, working directory, user and

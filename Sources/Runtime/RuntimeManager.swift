@@ -8,6 +8,7 @@ public import Images
 public import Logging
 public import PodNetwork
 public import Store
+import OCI
 
 /// Pod sandboxes and containers on an OCI runtime: lifecycle, records, and recovery after a restart.
 ///

@@ -2,6 +2,7 @@ import CRIAPI
 import CSeccomp
 import CrispCore
 import Foundation
+import OCI
 
 /// The seccomp filter of a container or pause process, from the CRI's profile request. Every system call
 /// name is checked with libseccomp before runc sees it, so a typo in a profile fails the CRI call with the

@@ -2,6 +2,7 @@ import CRIAPI
 import CrispCore
 import Glibc
 import PodNetwork
+import OCI
 
 /// Refuses, before anything is made, the security settings crisp cannot honour here, so a pod that asked
 /// for confinement never runs without it. Each refusal names the field and says why.

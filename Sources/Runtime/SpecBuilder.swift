@@ -3,8 +3,8 @@ public import Config
 public import CrispCore
 public import PodNetwork
 import Foundation
-public import Registry
 public import Images
+public import OCI
 
 /// Builds OCI runtime specs from what kubelet asked for, the image's defaults and the sandbox: a pure
 /// function of its inputs (no file system, no kernel), so every rule is unit-tested without root.

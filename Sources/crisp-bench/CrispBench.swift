@@ -11,6 +11,7 @@ import Config
 import NIOPosix
 import SwiftProtobuf
 import Store
+import OCI
 
 /// `crisp-bench`: measures crisp (or any CRI runtime) and, with `--compare`, a second runtime in the same
 /// run, interleaving their iterations so machine noise hits both alike. Prints a Markdown table as it goes

@@ -4,6 +4,7 @@ import Foundation
 @testable import Registry
 import Store
 import Testing
+import OCI
 
 /// A tar stream built block by block, so headers can say what no archiver writes.
 struct CraftedTar {

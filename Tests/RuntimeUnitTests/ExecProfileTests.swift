@@ -1,5 +1,6 @@
 @testable import Runtime
 import Testing
+import OCI
 
 /// What crisp's own exec applies, read from OCI specs, and the seccomp filters it compiles.
 @Suite struct ExecProfileTests {

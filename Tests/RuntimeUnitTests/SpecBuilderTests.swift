@@ -4,6 +4,7 @@ import CrispCore
 import Registry
 import Runtime
 import Testing
+import OCI
 
 /// The OCI spec builder is a pure function: kubelet's rules, checked without root.
 @Suite struct SpecBuilderTests {

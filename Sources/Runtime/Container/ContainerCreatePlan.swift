@@ -1,9 +1,9 @@
 import CRIAPI
 import CrispCore
-import Registry
 import Images
 import Store
 import SwiftProtobuf
+import OCI
 
 /// What CreateContainer will make, checked before anything exists: the sandbox it joins, the mounts,
 /// devices, security and log path. A request that fails here leaves nothing behind.

@@ -1,7 +1,7 @@
 public import CRIAPI
 public import CrispCore
-import Registry
 import Images
+import OCI
 
 extension RuntimeManager {
   /// The process user: CRI run_as_user / run_as_username / run_as_group, else the image's USER (see

@@ -1,9 +1,9 @@
 public import CRIAPI
 public import CrispCore
-import Registry
 import Foundation
 import Images
 import Store
+import OCI
 
 extension RuntimeManager {
   /// Creates a container in a ready sandbox: its root filesystem, spec and shim (which runs the runtime's

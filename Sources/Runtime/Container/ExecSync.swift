@@ -2,6 +2,7 @@ public import CrispCore
 import Foundation
 import Glibc
 import Store
+import OCI
 
 extension RuntimeManager {
   static let longestExecTimeout = Int64(Int32.max / 1000)

@@ -1,9 +1,9 @@
 import CRIAPI
 import CrispCore
-import Registry
 import Glibc
 import Images
 import Store
+import OCI
 
 extension RuntimeManager {
   /// Everything of a sandbox but its network: sandbox files, /dev/shm, the pause rootfs, spec, shim and

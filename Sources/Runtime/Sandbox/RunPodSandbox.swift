@@ -3,9 +3,9 @@ public import CrispCore
 import Foundation
 import Images
 import PodNetwork
-import Registry
 import Store
 import SwiftProtobuf
+import OCI
 
 extension RuntimeManager {
   /// Creates and starts a pod sandbox: name reservation, network namespace and CNI, hostname/hosts/

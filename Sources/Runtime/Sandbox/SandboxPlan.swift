@@ -1,7 +1,7 @@
 import CRIAPI
 public import CrispCore
-import Registry
 import PodNetwork
+import OCI
 
 /// What RunPodSandbox will make, worked out and checked before anything exists: a request that fails here
 /// leaves nothing behind, not even a name reservation.

@@ -31,6 +31,11 @@ public struct OCISpec: Codable, Sendable, Equatable {
   public struct ConsoleSize: Codable, Sendable, Equatable {
     public var height: UInt32
     public var width: UInt32
+
+    public init(height: UInt32, width: UInt32) {
+      self.height = height
+      self.width = width
+    }
   }
 
   public struct User: Codable, Sendable, Equatable {
@@ -61,11 +66,22 @@ public struct OCISpec: Codable, Sendable, Equatable {
     public var type: String
     public var hard: UInt64
     public var soft: UInt64
+
+    public init(type: String, hard: UInt64, soft: UInt64) {
+      self.type = type
+      self.hard = hard
+      self.soft = soft
+    }
   }
 
   public struct Root: Codable, Sendable, Equatable {
     public var path: String
     public var readonly: Bool?
+
+    public init(path: String, readonly: Bool? = nil) {
+      self.path = path
+      self.readonly = readonly
+    }
   }
 
   public struct Mount: Codable, Sendable, Equatable {
@@ -103,6 +119,12 @@ public struct OCISpec: Codable, Sendable, Equatable {
     public var containerID: UInt32
     public var hostID: UInt32
     public var size: UInt32
+
+    public init(containerID: UInt32, hostID: UInt32, size: UInt32) {
+      self.containerID = containerID
+      self.hostID = hostID
+      self.size = size
+    }
   }
 
   public struct Namespace: Codable, Sendable, Equatable {
@@ -123,6 +145,16 @@ public struct OCISpec: Codable, Sendable, Equatable {
     public var fileMode: UInt32?
     public var uid: UInt32?
     public var gid: UInt32?
+
+    public init(type: String, path: String, major: Int64? = nil, minor: Int64? = nil, fileMode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil) {
+      self.type = type
+      self.path = path
+      self.major = major
+      self.minor = minor
+      self.fileMode = fileMode
+      self.uid = uid
+      self.gid = gid
+    }
   }
 
   public struct Resources: Codable, Sendable, Equatable {
@@ -142,6 +174,14 @@ public struct OCISpec: Codable, Sendable, Equatable {
     public var major: Int64?
     public var minor: Int64?
     public var access: String?
+
+    public init(allow: Bool, type: String? = nil, major: Int64? = nil, minor: Int64? = nil, access: String? = nil) {
+      self.allow = allow
+      self.type = type
+      self.major = major
+      self.minor = minor
+      self.access = access
+    }
   }
 
   public struct Memory: Codable, Sendable, Equatable {
@@ -162,11 +202,20 @@ public struct OCISpec: Codable, Sendable, Equatable {
 
   public struct Pids: Codable, Sendable, Equatable {
     public var limit: Int64
+
+    public init(limit: Int64) {
+      self.limit = limit
+    }
   }
 
   public struct HugepageLimit: Codable, Sendable, Equatable {
     public var pageSize: String
     public var limit: UInt64
+
+    public init(pageSize: String, limit: UInt64) {
+      self.pageSize = pageSize
+      self.limit = limit
+    }
   }
 
   public struct Seccomp: Codable, Sendable, Equatable {
@@ -175,6 +224,14 @@ public struct OCISpec: Codable, Sendable, Equatable {
     public var architectures: [String]?
     public var flags: [String]?
     public var syscalls: [SyscallRule]?
+
+    public init(defaultAction: String, defaultErrnoRet: UInt32? = nil, architectures: [String]? = nil, flags: [String]? = nil, syscalls: [SyscallRule]? = nil) {
+      self.defaultAction = defaultAction
+      self.defaultErrnoRet = defaultErrnoRet
+      self.architectures = architectures
+      self.flags = flags
+      self.syscalls = syscalls
+    }
   }
 
   public struct SyscallRule: Codable, Sendable, Equatable {
@@ -182,6 +239,13 @@ public struct OCISpec: Codable, Sendable, Equatable {
     public var action: String
     public var errnoRet: UInt32?
     public var args: [SyscallArgument]?
+
+    public init(names: [String], action: String, errnoRet: UInt32? = nil, args: [SyscallArgument]? = nil) {
+      self.names = names
+      self.action = action
+      self.errnoRet = errnoRet
+      self.args = args
+    }
   }
 
   public struct SyscallArgument: Codable, Sendable, Equatable {
@@ -189,5 +253,12 @@ public struct OCISpec: Codable, Sendable, Equatable {
     public var value: UInt64
     public var valueTwo: UInt64?
     public var op: String
+
+    public init(index: UInt32, value: UInt64, valueTwo: UInt64? = nil, op: String) {
+      self.index = index
+      self.value = value
+      self.valueTwo = valueTwo
+      self.op = op
+    }
   }
 }
