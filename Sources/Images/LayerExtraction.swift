@@ -1,6 +1,6 @@
 public import CrispCore
 import Glibc
-public import Registry
+import Registry
 public import OCI
 
 /// Extracts one layer blob into a directory and returns the digest of its uncompressed stream (its diff ID).

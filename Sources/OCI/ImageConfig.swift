@@ -1,4 +1,4 @@
-public import CrispCore
+import CrispCore
 
 /// The parts of an image configuration crisp reads. Unknown fields are kept in the stored JSON, not here.
 public struct ImageConfig: Codable, Sendable {

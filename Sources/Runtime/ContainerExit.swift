@@ -1,4 +1,4 @@
-public import CrispCore
+import CrispCore
 
 /// How a container ended, from the exit file its shim wrote.
 public struct ContainerExit: Sendable, Equatable {

@@ -1,4 +1,4 @@
-public import CrispCore
+import CrispCore
 import Foundation
 
 /// Runtime details a record keeps in its `extra` column, as JSON. Encoding throws instead of storing

@@ -1,4 +1,4 @@
-public import Store
+import Store
 
 /// Runtime details of a container kept in its record's `extra`.
 struct ContainerExtra: RecordExtra {

@@ -1,5 +1,5 @@
-public import CRIAPI
-public import CrispCore
+import CRIAPI
+import CrispCore
 import Images
 import OCI
 

@@ -1,4 +1,4 @@
-public import Store
+import Store
 
 /// Runtime details of a sandbox kept in its record's `extra`.
 struct SandboxExtra: RecordExtra {

@@ -1,5 +1,5 @@
 import CRIAPI
-public import CrispCore
+import CrispCore
 import PodNetwork
 import OCI
 

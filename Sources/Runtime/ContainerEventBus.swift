@@ -1,24 +1,6 @@
 import CrispCore
-public import Store
+import Store
 import Synchronization
-
-/// A lifecycle change of a container or a sandbox (for a sandbox, `containerID` is the sandbox id).
-public struct ContainerEvent: Sendable, Equatable {
-  public enum Kind: Sendable, Equatable { case created, started, stopped, deleted }
-
-  public var containerID: String
-  public var sandboxID: String
-  public var kind: Kind
-  /// Nanoseconds since the epoch.
-  public var timestamp: Int64
-
-  public init(containerID: String, sandboxID: String, kind: Kind, timestamp: Int64 = Store.now()) {
-    self.containerID = containerID
-    self.sandboxID = sandboxID
-    self.kind = kind
-    self.timestamp = timestamp
-  }
-}
 
 /// Fans lifecycle events out to every GetContainerEvents subscriber. Publishing never waits: each
 /// subscriber has a bounded buffer, and one that falls a whole buffer behind is cut off with
@@ -57,26 +39,4 @@ public final class ContainerEventBus: Sendable {
       }
     }
   }
-}
-
-/// The running containers whose exit has not been published yet. An exit is published once, by whichever
-/// notices it first: the exit watcher (a container that ended by itself) or StopContainer.
-final class ExitWatch: Sendable {
-  private let running = Mutex<[String: String]>([:])
-  /// Tells lists which of the watched containers to look at.
-  let signals = ExitSignals()
-
-  func watch(_ id: String, sandboxID: String, bundle: String) {
-    // Signals first: a claim landing in between then finds both to undo.
-    signals.watch(id, directory: bundle)
-    running.withLock { $0[id] = sandboxID }
-  }
-
-  /// The sandbox of `id` if it was still watched (and is no longer).
-  func claim(_ id: String) -> String? {
-    signals.unwatch(id)
-    return running.withLock { $0.removeValue(forKey: id) }
-  }
-
-  var snapshot: [String: String] { running.withLock { $0 } }
 }

@@ -1,0 +1,8 @@
+import CrispCore
+import Store
+
+public struct PortForwardTarget: Sendable {
+  public let sandboxID: String
+  /// The pod's network namespace; nil for a host-network pod (ports are dialled on the host).
+  public let netns: String?
+}
