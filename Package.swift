@@ -226,6 +226,22 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // The gRPC transport without a daemon or root: the per-call state machine transition by transition, and
+    // the connection handler frame by frame on NIO's EmbeddedChannel.
+    .testTarget(
+      name: "CRIServerUnitTests",
+      dependencies: [
+        "CRIServer", "CRIAPI", "CrispCore",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+        .product(name: "NIOHPACK", package: "swift-nio-http2"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: strict
+    ),
     .testTarget(name: "StreamingUnitTests", dependencies: ["CZlib", "SPDY", "Streaming"], swiftSettings: strict),
     .testTarget(name: "RuntimeUnitTests", dependencies: ["CRIAPI", "Config", "CrispCore", "Registry", "Runtime"], swiftSettings: strict),
     .testTarget(
