@@ -82,11 +82,7 @@ public struct Daemon: Sendable {
     return DaemonComponents(node: node, images: images, runtime: runtime, streaming: streaming, metrics: metrics)
   }
 
-  /// The daemon's services, in the one shutdown order: the group stops them from the last to the first,
-  /// each after the one before has returned. So the gRPC server stops accepting and drains its calls
-  /// first, then the streaming server closes, then the metrics endpoint, then the background work (the
-  /// idle trimmer, the image manager's registry client). The store closes after the group (``run()``).
-  /// A service that fails shuts the rest down in the same order before the error is thrown.
+  /// The gRPC server over the components, and every service in one group (``DaemonServices`` orders them).
   private func serviceGroup(_ components: DaemonComponents, listener: Int32) -> ServiceGroup {
     let trimmer = IdleTrimmer()
     let executor = EventLoopTaskExecutor()
@@ -101,20 +97,12 @@ public struct Daemon: Sendable {
         methods: methods, loopExecutor: executor, recorder: CallRecorder(logger: logger, trimmer: trimmer),
         maxMessageSize: Self.maxReceiveMessageSize))
     let images = components.images
-    var services: [(String, any Service)] = [
-      ("image manager", ComponentService { await images.shutdown() }),
-      ("idle trimmer", trimmer),
-    ]
-    if let metrics = components.metrics {
-      services.append(("metrics server", ComponentService { await metrics.stop() }))
-    }
     let streaming = components.streaming
-    services.append(("streaming server", ComponentService { await streaming.stop() }))
-    services.append(("gRPC server", CRIServerService(server: server)))
+    let metrics = components.metrics.map { metrics in ComponentService { await metrics.stop() } }
     return ServiceGroup(configuration: .init(
-      services: services.map { name, service in
-        .init(service: service, failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: name)
-      },
+      services: DaemonServices.ordered(
+        grpc: CRIServerService(server: server), streaming: ComponentService { await streaming.stop() }, metrics: metrics,
+        background: [("image manager", ComponentService { await images.shutdown() }), ("idle trimmer", trimmer)]),
       gracefulShutdownSignals: [.sigterm, .sigint],
       logger: logger))
   }
