@@ -34,12 +34,12 @@ import Testing
     let log = StopLog()
     let group = Self.group(DaemonServices.ordered(
       grpc: log.service("gRPC server"), streaming: log.service("streaming server"), metrics: log.service("metrics server"),
-      background: [("image manager", log.service("image manager")), ("idle trimmer", IdleTrimmer()), ("exit watch", log.service("exit watch"))]))
+      background: [("image manager", log.service("image manager")), ("idle trimmer", IdleTrimmer()), ("background loop", log.service("background loop"))]))
     async let running: Void = group.run()
     try await Task.sleep(for: .milliseconds(50))
     await group.triggerGracefulShutdown()
     try await running
-    #expect(log.stopped == ["gRPC server", "streaming server", "metrics server", "exit watch", "image manager"])
+    #expect(log.stopped == ["gRPC server", "streaming server", "metrics server", "background loop", "image manager"])
   }
 
   @Test func withoutMetricsTheOrderIsTheSame() async throws {
