@@ -229,6 +229,23 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // The gRPC transport without a daemon or root: the per-call state machine transition by transition, and
+    // the connection handler frame by frame on NIO's EmbeddedChannel.
+    .testTarget(
+      name: "CRIServerUnitTests",
+      dependencies: [
+        "CRIServer", "CRIAPI", "CrispCore",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOEmbedded", package: "swift-nio"),
+        .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+        .product(name: "NIOHPACK", package: "swift-nio-http2"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: strict
+    ),
     .testTarget(name: "StreamingUnitTests", dependencies: ["CZlib", "SPDY", "Streaming"], swiftSettings: strict),
     // In-memory fakes of Runtime's host seams (HostServices): they log every call and fail on demand, so
     // the lifecycle's steps and undos are unit-tested without root. Never part of a product.

@@ -34,6 +34,29 @@ public struct Daemon: Sendable {
     applyOOMScore()
 
     let store = try Store(path: FilePath.join(config.root, "crisp.db"))
+    let components = try await startComponents(store: store)
+    let listener = try openSocket(address)
+    let group = serviceGroup(components, listener: listener)
+    logger.info("serving", metadata: [
+      "address": "\(address)", "version": "\(CrispVersion.current)", "root": "\(config.root)",
+      "state": "\(config.state)", "cgroup_driver": "\(components.node.cgroupDriver.rawValue)",
+    ])
+    UnixSocket.notifySystemd("READY=1")
+    MemoryFootprint.trimReadOnlyFileMappings()
+    defer {
+      // After every service has stopped, whether the group ended cleanly or with an error.
+      store.close()
+      try? FilePath.remove(address)
+      withExtendedLifetime(locks) {}
+      logger.info("stopped")
+    }
+    try await group.run()
+  }
+
+  /// What the daemon runs, started in dependency order: images (which also builds the pause image and
+  /// collects garbage), the runtime with its recovery and watchers, the streaming server, the metrics
+  /// endpoint. A component that cannot start stops the daemon here, before it reports ready.
+  private func startComponents(store: Store) async throws -> DaemonComponents {
     let images = try ImageManager(config: config, store: store, logger: logger)
     try await images.start(pauseBinary: Self.siblingExecutable("crisp-pause"))
     let node = NodeContext(config: config, store: store, logger: logger)
@@ -41,6 +64,7 @@ public struct Daemon: Sendable {
       throw CrispError.failedPrecondition("crisp-shim was not found next to crisp (\(Self.siblingDirectory ?? "?")): install it beside the daemon")
     }
     let runtime = RuntimeManager(config: config, store: store, images: images, cgroupDriver: node.cgroupDriver, shimBinary: shimBinary, logger: logger)
+    // The CNI directory watch and the exit watcher run for the life of the process: neither has a stop.
     runtime.networks.watcher.start()
     await runtime.recover()
     runtime.restrictPodDirectories()
@@ -55,49 +79,32 @@ public struct Daemon: Sendable {
       try await server.start(address: config.metrics.address)
       metrics = server
     }
-    let listener = try openSocket(address)
+    return DaemonComponents(node: node, images: images, runtime: runtime, streaming: streaming, metrics: metrics)
+  }
 
+  /// The gRPC server over the components, and every service in one group (``DaemonServices`` orders them).
+  private func serviceGroup(_ components: DaemonComponents, listener: Int32) -> ServiceGroup {
     let trimmer = IdleTrimmer()
     let executor = EventLoopTaskExecutor()
+    let node = components.node
     let methods = CRIMethods.table(
-      runtime: RuntimeServiceHandler(node: node, runtime: runtime, streaming: streaming),
-      images: ImageServiceHandler(node: node, images: images),
-      admin: AdminServiceHandler(node: node, images: images))
+      runtime: RuntimeServiceHandler(node: node, runtime: components.runtime, streaming: components.streaming),
+      images: ImageServiceHandler(node: node, images: components.images),
+      admin: AdminServiceHandler(node: node, images: components.images))
     let server = GRPCSocketServer(
       listeningSocket: listener, group: executor.group,
       environment: GRPCServerEnvironment(
         methods: methods, loopExecutor: executor, recorder: CallRecorder(logger: logger, trimmer: trimmer),
         maxMessageSize: Self.maxReceiveMessageSize))
-
-    let group = ServiceGroup(configuration: .init(
-      services: [.init(service: CRIServerService(server: server))],
+    let images = components.images
+    let streaming = components.streaming
+    let metrics = components.metrics.map { metrics in ComponentService { await metrics.stop() } }
+    return ServiceGroup(configuration: .init(
+      services: DaemonServices.ordered(
+        grpc: CRIServerService(server: server), streaming: ComponentService { await streaming.stop() }, metrics: metrics,
+        background: [("image manager", ComponentService { await images.shutdown() }), ("idle trimmer", trimmer)]),
       gracefulShutdownSignals: [.sigterm, .sigint],
       logger: logger))
-    logger.info("serving", metadata: [
-      "address": "\(address)", "version": "\(CrispVersion.current)", "root": "\(config.root)",
-      "state": "\(config.state)", "cgroup_driver": "\(node.cgroupDriver.rawValue)",
-    ])
-    UnixSocket.notifySystemd("READY=1")
-    MemoryFootprint.trimReadOnlyFileMappings()
-    let trimming = Task.detached { await trimmer.run() }
-    defer {
-      trimming.cancel()
-      store.close()
-      try? FilePath.remove(address)
-      withExtendedLifetime(locks) {}
-      logger.info("stopped")
-    }
-    do {
-      try await group.run()
-    } catch {
-      await streaming.stop()
-      await metrics?.stop()
-      await images.shutdown()
-      throw error
-    }
-    await streaming.stop()
-    await metrics?.stop()
-    await images.shutdown()
   }
 
   /// The directory of the running crisp binary.
@@ -180,20 +187,6 @@ public struct Daemon: Sendable {
       }
     } catch {
       logger.warning("cannot set oom_score_adj", metadata: ["error": "\(error)"])
-    }
-  }
-}
-
-/// Runs the gRPC server as a lifecycle service: on a shutdown signal it stops accepting and lets in-flight
-/// calls finish.
-private struct CRIServerService: Service {
-  let server: GRPCSocketServer
-
-  func run() async throws {
-    try await withGracefulShutdownHandler {
-      try await server.run()
-    } onGracefulShutdown: {
-      server.beginGracefulShutdown()
     }
   }
 }

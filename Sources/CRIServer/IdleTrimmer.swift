@@ -1,4 +1,5 @@
 import CrispCore
+import ServiceLifecycle
 import Synchronization
 
 /// Gives memory back once a burst of calls is over.
@@ -9,7 +10,7 @@ import Synchronization
 /// pages are dropped from its mapping (they stay in the page cache and fault back in on use, as after
 /// start-up) and the allocator returns free heap to the kernel. Polling calls (lists, statuses, stats) keep
 /// the daemon from being quiet but never cause a trim, so kubelet's steady relisting costs nothing here.
-final class IdleTrimmer: Sendable {
+final class IdleTrimmer: Service {
   private struct State {
     var lastActivity = ContinuousClock.now
     var dirty = false
@@ -46,8 +47,14 @@ final class IdleTrimmer: Sendable {
     }
   }
 
-  /// Checks twice per quiet period until cancelled.
+  /// Checks twice per quiet period until the daemon shuts down (a lifecycle service, among the
+  /// background work that stops after the servers).
   func run() async {
+    await cancelWhenGracefulShutdown { await self.trimWhenQuiet() }
+  }
+
+  /// Checks twice per quiet period until cancelled.
+  private func trimWhenQuiet() async {
     while !Task.isCancelled {
       try? await Task.sleep(for: quietPeriod / 2)
       if takeQuiet() {

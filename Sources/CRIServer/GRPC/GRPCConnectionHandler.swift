@@ -3,16 +3,6 @@ import NIOCore
 import NIOHPACK
 import NIOHTTP2
 
-/// What every connection of the server shares.
-struct GRPCServerEnvironment: Sendable {
-  /// Keyed by request path, `/runtime.v1.RuntimeService/ListContainers`.
-  let methods: [String: GRPCMethod]
-  /// Quick calls run here, on the socket's own event loop thread.
-  let loopExecutor: EventLoopTaskExecutor
-  let recorder: CallRecorder
-  let maxMessageSize: Int
-}
-
 /// Serves gRPC on one HTTP/2 connection, frame by frame, below it only `NIOHTTP2Handler`.
 ///
 /// Why not a general gRPC server: for the calls kubelet polls every second, crisp's answer is a few
@@ -21,17 +11,15 @@ struct GRPCServerEnvironment: Sendable {
 /// event loop, the handler runs (quick calls on the loop itself, the rest in the concurrency pool), and its
 /// answer is written as headers, data and trailers in one flush.
 ///
-/// Everything in this class runs on the connection's event loop; tasks reach it through ``LoopBoundHandler``.
+/// What a frame means for its call is decided by the call's ``GRPCCallState``; this class only performs the
+/// actions it returns. Everything here runs on the connection's event loop; tasks reach it through
+/// ``LoopBoundHandler``.
 final class GRPCConnectionHandler: ChannelInboundHandler {
   typealias InboundIn = HTTP2Frame
   typealias OutboundOut = HTTP2Frame
 
-  /// Per-stream receive window advertised in SETTINGS; unary requests up to this size need no window update.
-  static let initialStreamWindow = 1 << 20
   /// The connection-level receive window kept open: each stream's own window is what holds a client back.
   static let connectionWindowTarget = 4 << 20
-  /// A client-streaming call may run this far ahead of its handler before its window stops opening.
-  static let maxBufferedRequestBytes = 4 << 20
 
   private let environment: GRPCServerEnvironment
   private var context: ChannelHandlerContext?
@@ -59,36 +47,21 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     var configuration = NIOHTTP2Handler.ConnectionConfiguration()
     configuration.initialSettings = [
       HTTP2Setting(parameter: .maxConcurrentStreams, value: 1000),
-      HTTP2Setting(parameter: .initialWindowSize, value: initialStreamWindow),
+      HTTP2Setting(parameter: .initialWindowSize, value: GRPCCallState.initialStreamWindow),
       HTTP2Setting(parameter: .maxHeaderListSize, value: 65536),
     ]
     configuration.controlFrameRateLimit.maximumCount = 30_000
     return configuration
   }
 
-  /// One call's state on its stream.
-  private final class Call {
-    let method: GRPCMethod
+  /// A call on this connection: its state machine, and the handles of what its actions started.
+  private struct Call {
+    var state: GRPCCallState
     let start = ContinuousClock.now
-    var reader: GRPCMessageReader
-    var request: ByteBuffer?
-    var requests: AsyncThrowingStream<ByteBuffer, any Error>.Continuation?
+    /// The handler's task, once the state machine has started it: to cancel it.
     var task: Task<Void, Never>?
+    /// The `grpc-timeout` timer, when the client sent one: disarmed once the call is over.
     var deadline: Scheduled<Void>?
-    var headersSent = false
-    /// Our side is finished (trailers sent): later answers from the handler are dropped.
-    var answered = false
-    /// The client has sent END_STREAM.
-    var clientDone = false
-    /// Stream bytes received and not yet returned to the client's window.
-    var streamCredit = 0
-    /// Client-streaming: bytes handed to the handler's queue and not yet taken.
-    var queuedBytes = 0
-
-    init(method: GRPCMethod, maxMessageSize: Int) {
-      self.method = method
-      self.reader = GRPCMessageReader(maxMessageSize: maxMessageSize)
-    }
   }
 
   func handlerAdded(context: ChannelHandlerContext) {
@@ -109,7 +82,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     case .data(let payload):
       received(payload, on: frame.streamID)
     case .rstStream:
-      abandon(frame.streamID, reason: "the client reset the stream")
+      if abandon(frame.streamID, reason: "the client reset the stream") { closeIfDrained() }
     default:
       // SETTINGS, PING, WINDOW_UPDATE, GOAWAY and PRIORITY are NIOHTTP2Handler's business.
       break
@@ -123,10 +96,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
   func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
     if let closed = event as? StreamClosedEvent {
-      if let call = calls.removeValue(forKey: closed.streamID), !call.answered {
-        // Closed before we answered: a reset, or the connection's end.
-        end(call, reason: "the stream was closed by the client")
-      }
+      // Closed before we answered: a reset, or the connection's end.
+      abandon(closed.streamID, reason: "the stream was closed by the client")
       closeIfDrained()
     } else if let window = event as? NIOHTTP2WindowUpdatedEvent, window.streamID == .rootStream,
               let open = window.inboundWindowSize, open < Self.connectionWindowTarget / 2, !connectionUpdateInFlight {
@@ -142,11 +113,10 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
   }
 
   func channelInactive(context: ChannelHandlerContext) {
-    let open = calls
-    calls.removeAll()
-    for call in open.values where !call.answered {
-      end(call, reason: "the client closed the connection")
+    for streamID in calls.keys {
+      abandon(streamID, reason: "the client closed the connection")
     }
+    calls.removeAll()
     context.fireChannelInactive()
   }
 
@@ -165,126 +135,169 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     }
   }
 
+  /// Request headers open a call (or are refused, and no call is kept); later headers are the client's trailers.
   private func received(headers: HPACKHeaders, endStream: Bool, on streamID: HTTP2StreamID) {
-    if let call = calls[streamID] {
-      // Trailers from the client end its side; gRPC clients do not send them, but HTTP/2 allows it.
-      if endStream { clientFinished(call, on: streamID) }
-      return
+    let methods = environment.methods
+    if let actions = calls[streamID]?.state.receivedHeaders(headers, endStream: endStream, methods: methods) {
+      return perform(actions, on: streamID)
     }
     if streamID > highestStreamID { highestStreamID = streamID }
-    guard headers.first(name: ":method") == "POST" else {
-      return writeHTTPError("405", on: streamID, clientDone: endStream)
-    }
-    guard let contentType = headers.first(name: "content-type"), GRPCWire.isGRPCContentType(contentType) else {
-      return writeHTTPError("415", on: streamID, clientDone: endStream)
-    }
-    let path = headers.first(name: ":path") ?? ""
-    guard let method = environment.methods[path] else {
-      environment.recorder.unknownMethod(path)
-      return writeTrailersOnly(RPCError(code: .unimplemented, message: "crisp does not serve the method \(path)"), on: streamID, clientDone: endStream)
-    }
-    let call = Call(method: method, maxMessageSize: environment.maxMessageSize)
-    calls[streamID] = call
-    environment.recorder.started(method)
-    if let timeout = headers.first(name: "grpc-timeout").flatMap(GRPCWire.timeout), let loop = context?.eventLoop {
-      call.deadline = loop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
-        self?.expire(streamID, after: timeout)
-      }
-    }
-    if case .clientStreaming = method.body {
-      start(call, on: streamID)
-    }
-    if endStream { clientFinished(call, on: streamID) }
+    var state = GRPCCallState(maxMessageSize: environment.maxMessageSize)
+    let actions = state.receivedHeaders(headers, endStream: endStream, methods: methods)
+    if !state.isClosed { calls[streamID] = Call(state: state) }
+    perform(actions, on: streamID)
   }
 
   private func received(_ payload: HTTP2Frame.FramePayload.Data, on streamID: HTTP2StreamID) {
     guard case .byteBuffer(let bytes) = payload.data else { return }
+    // At most a frame's length plus 256 bytes of padding.
     let flowLength = bytes.readableBytes + (payload.paddingBytes.map { $0 + 1 } ?? 0)
-    guard let call = calls[streamID], !call.answered, !call.clientDone else { return }
-    call.reader.append(bytes)
-    call.streamCredit += flowLength
-    do {
-      while let message = try call.reader.next() {
-        if let requests = call.requests {
-          call.queuedBytes += message.readableBytes
-          requests.yield(message)
-        } else if call.request == nil {
-          call.request = message
-        } else {
-          throw RPCError(code: .internalError, message: "\(call.method.name) takes one request message; the client sent more")
-        }
+    guard let actions = calls[streamID]?.state.receivedData(bytes, flowLength: flowLength, endStream: payload.endStream) else { return }
+    perform(actions, on: streamID)
+  }
+
+  /// The client went away from the call (reset, closed stream or connection): its handler is cancelled and
+  /// nothing more is written. False when the stream had no call.
+  @discardableResult
+  private func abandon(_ streamID: HTTP2StreamID, reason: String) -> Bool {
+    guard let actions = calls[streamID]?.state.abandoned(reason) else { return false }
+    perform(actions, on: streamID)
+    calls.removeValue(forKey: streamID)
+    return true
+  }
+
+  // MARK: events from the call's handler and timer
+
+  /// A client-streaming handler took a message: the client may send that much more.
+  func consumed(_ count: Int, on streamID: HTTP2StreamID) {
+    guard let actions = calls[streamID]?.state.handlerConsumed(count) else { return }
+    perform(actions, on: streamID)
+    flushIfNeeded()
+  }
+
+  /// A handler's end: its last message if it has one, and OK trailers; or the error.
+  func handlerFinished(_ streamID: HTTP2StreamID, _ outcome: Result<[UInt8]?, RPCError>) {
+    guard let actions = calls[streamID]?.state.handlerFinished(outcome) else { return }
+    perform(actions, on: streamID)
+  }
+
+  /// One message of a server-streaming answer; the future completes once it is written to the socket, nil
+  /// when the call has ended.
+  func send(_ message: [UInt8], on streamID: HTTP2StreamID) -> EventLoopFuture<Void>? {
+    guard let context, let actions = calls[streamID]?.state.sendingMessage(message) else { return nil }
+    let written = context.eventLoop.makePromise(of: Void.self)
+    perform(actions, on: streamID, messageWritten: written)
+    return written.futureResult
+  }
+
+  private func expire(_ streamID: HTTP2StreamID, after timeout: TimeAmount) {
+    guard let actions = calls[streamID]?.state.deadlineExpired(after: timeout) else { return }
+    perform(actions, on: streamID)
+  }
+
+  /// Our trailers for a stream whose client was still sending are on the socket.
+  private func trailersFlushed(_ streamID: HTTP2StreamID) {
+    guard let actions = calls[streamID]?.state.trailersFlushed() else { return }
+    perform(actions, on: streamID)
+  }
+
+  // MARK: performing a call's actions
+
+  /// Does what the call's state machine decided, in its order. The trailers that end our side, a reset and
+  /// a streamed message are flushed at once; the rest goes out with the read's flush.
+  private func perform(_ actions: [GRPCCallAction], on streamID: HTTP2StreamID, messageWritten: EventLoopPromise<Void>? = nil) {
+    var flush = false
+    for action in actions {
+      switch action {
+      case .begin(let method, let deadline):
+        begin(method, deadline: deadline, on: streamID)
+      case .startHandler(let method, let invocation):
+        let task = start(method, invocation, on: streamID)
+        calls[streamID]?.task = task
+      case .deliver(let message, let requests):
+        requests.yield(message)
+      case .endRequests(let requests, let error):
+        if let error { requests.finish(throwing: error) } else { requests.finish() }
+      case .cancelHandler:
+        calls[streamID]?.task?.cancel()
+      case .recordEnd(let method, let status):
+        environment.recorder.finished(method, start: calls[streamID]?.start ?? .now, status: status)
+      case .cancelDeadline:
+        calls[streamID]?.deadline?.cancel()
+      case .refuseMethod(let path, _, _):
+        environment.recorder.unknownMethod(path)
+        writeFrames(for: action, on: streamID, messageWritten: messageWritten)
+      case .refuseHTTP, .openWindow, .writeHeaders:
+        writeFrames(for: action, on: streamID, messageWritten: messageWritten)
+      case .writeMessage, .writeTrailers, .reset:
+        writeFrames(for: action, on: streamID, messageWritten: messageWritten)
+        flush = true
       }
-    } catch {
-      return fail(call, on: streamID, ErrorMapping.rpcError(for: error))
     }
-    if payload.endStream {
-      clientFinished(call, on: streamID)
-    } else {
-      reopenStreamWindow(call, on: streamID)
+    if flush { flushIfNeeded() }
+  }
+
+  /// The frames of one action.
+  private func writeFrames(for action: GRPCCallAction, on streamID: HTTP2StreamID, messageWritten: EventLoopPromise<Void>?) {
+    switch action {
+    case .refuseHTTP(let status, let reset):
+      // Not a gRPC request at all: a plain HTTP status, as the gRPC protocol asks.
+      write(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: [":status": status], endStream: true))))
+      if reset { write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError))) }
+    case .refuseMethod(_, let status, let reset):
+      write(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: GRPCWire.trailers(status, trailersOnly: true), endStream: true))))
+      if reset { write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError))) }
+    case .openWindow(let increment):
+      write(HTTP2Frame(streamID: streamID, payload: .windowUpdate(windowSizeIncrement: increment)))
+    case .writeHeaders:
+      write(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: GRPCWire.responseHeaders))))
+    case .writeMessage(let message):
+      guard let context else {
+        messageWritten?.fail(ChannelError.ioOnClosedChannel)
+        return
+      }
+      let data = GRPCWire.frame(message, allocator: context.channel.allocator)
+      write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(data)))), promise: messageWritten)
+    case .writeTrailers(let status, let trailersOnly, let thenReset):
+      writeTrailers(status, trailersOnly: trailersOnly, thenReset: thenReset, on: streamID)
+    case .reset:
+      write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError)))
+    case .begin, .startHandler, .deliver, .endRequests, .cancelHandler, .recordEnd, .cancelDeadline:
+      break
     }
   }
 
-  /// Returns received bytes to the stream's window once half of it is used, unless a client-streaming
-  /// handler has fallen behind: then the client waits until the handler takes what is queued.
-  private func reopenStreamWindow(_ call: Call, on streamID: HTTP2StreamID) {
-    guard call.streamCredit >= Self.initialStreamWindow / 2, call.queuedBytes < Self.maxBufferedRequestBytes else { return }
-    write(HTTP2Frame(streamID: streamID, payload: .windowUpdate(windowSizeIncrement: call.streamCredit)))
-    call.streamCredit = 0
+  /// Ends our side of the stream. A client still sending gets a reset once the trailers are out: NIOHTTP2
+  /// would drop an answer still queued behind a reset.
+  private func writeTrailers(_ status: RPCError?, trailersOnly: Bool, thenReset: Bool, on streamID: HTTP2StreamID) {
+    let trailers = HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: GRPCWire.trailers(status, trailersOnly: trailersOnly), endStream: true)))
+    guard thenReset else { return write(trailers) }
+    let written = context?.eventLoop.makePromise(of: Void.self)
+    written?.futureResult.assumeIsolated().whenComplete { [weak self] _ in self?.trailersFlushed(streamID) }
+    write(trailers, promise: written)
   }
 
-  private func clientFinished(_ call: Call, on streamID: HTTP2StreamID) {
-    guard !call.clientDone else { return }
-    call.clientDone = true
-    if let requests = call.requests {
-      if call.reader.hasPartialMessage {
-        requests.finish(throwing: RPCError(code: .internalError, message: "the request stream ended inside a message"))
-      } else {
-        requests.finish()
-      }
-      return
+  /// An accepted call counts as started; its deadline is armed when the client sent one.
+  private func begin(_ method: GRPCMethod, deadline timeout: TimeAmount?, on streamID: HTTP2StreamID) {
+    environment.recorder.started(method)
+    guard let timeout, let loop = context?.eventLoop else { return }
+    let timer = loop.assumeIsolated().scheduleTask(in: timeout) { [weak self] () -> Void in
+      self?.expire(streamID, after: timeout)
     }
-    guard !call.answered else { return }
-    guard !call.reader.hasPartialMessage else {
-      return fail(call, on: streamID, RPCError(code: .internalError, message: "the request stream ended inside a message"))
-    }
-    guard call.request != nil else {
-      return fail(call, on: streamID, RPCError(code: .internalError, message: "\(call.method.name) needs a request message; the client sent none"))
-    }
-    start(call, on: streamID)
+    calls[streamID]?.deadline = timer
   }
 
   // MARK: running a call
 
-  private func start(_ call: Call, on streamID: HTTP2StreamID) {
-    guard let loop = context?.eventLoop else { return }
+  /// Starts the handler as one task: quick calls on the loop's executor, the rest in the concurrency pool.
+  /// The task records the call and reports its outcome back to the loop.
+  private func start(_ method: GRPCMethod, _ invocation: GRPCInvocation, on streamID: HTTP2StreamID) -> Task<Void, Never>? {
+    guard let loop = context?.eventLoop, let startTime = calls[streamID]?.start else { return nil }
     let bound = LoopBoundHandler(self, loop: loop)
     let recorder = environment.recorder
-    let method = call.method
-    let startTime = call.start
-    let executor: any TaskExecutor = method.quick ? environment.loopExecutor : globalConcurrentExecutor
-    // The handler's work, ending with the answer's one message (nil for a server-streaming call, whose
-    // messages were sent as it produced them).
-    let work: @Sendable () async throws -> [UInt8]?
-    switch method.body {
-    case .unary(let body):
-      let request = call.request ?? ByteBuffer()
-      work = { try await body(request) }
-    case .serverStreaming(let body):
-      let request = call.request ?? ByteBuffer()
-      let sink = GRPCResponseSink { message in try await bound.send(message, on: streamID) }
-      work = {
-        try await body(request, sink)
-        return nil
-      }
-    case .clientStreaming(let body):
-      let (messages, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self, throwing: (any Error).self)
-      call.requests = continuation
-      let source = GRPCRequestSource(messages: messages) { count in
-        bound.run { $0.consumed(count, on: streamID) }
-      }
-      work = { try await body(source) }
-    }
-    call.task = Task(executorPreference: executor) {
+    let executor = method.quick ? environment.loopExecutor : environment.poolExecutor
+    let work = Self.work(invocation, bound: bound, streamID: streamID)
+    return Task(executorPreference: executor) {
       let outcome: Result<[UInt8]?, RPCError>
       do {
         outcome = .success(try await work())
@@ -292,106 +305,30 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         outcome = .failure(ErrorMapping.rpcError(for: error))
       }
       recorder.finished(method, start: startTime, status: outcome.error)
-      bound.run { $0.answer(streamID, outcome) }
+      bound.run { $0.handlerFinished(streamID, outcome) }
     }
   }
 
-  /// A client-streaming handler took a message: the client may send that much more.
-  private func consumed(_ count: Int, on streamID: HTTP2StreamID) {
-    guard let call = calls[streamID] else { return }
-    call.queuedBytes -= count
-    if !call.clientDone { reopenStreamWindow(call, on: streamID) }
-    flushIfNeeded()
-  }
-
-  /// A handler's end: its last message if it has one, and OK trailers; or the error.
-  fileprivate func answer(_ streamID: HTTP2StreamID, _ outcome: Result<[UInt8]?, RPCError>) {
-    guard let call = calls[streamID], !call.answered, let context else { return }
-    switch outcome {
-    case .success(let message):
-      if let message {
-        writeHeadersIfNeeded(call, on: streamID)
-        write(HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(GRPCWire.frame(message, allocator: context.channel.allocator))))))
+  /// The handler's work, ending with the answer's one message (nil for a server-streaming call, whose
+  /// messages were sent as it produced them).
+  private static func work(
+    _ invocation: GRPCInvocation, bound: LoopBoundHandler, streamID: HTTP2StreamID
+  ) -> @Sendable () async throws -> [UInt8]? {
+    switch invocation {
+    case .unary(let body, let request):
+      return { try await body(request) }
+    case .serverStreaming(let body, let request):
+      let sink = GRPCResponseSink { message in try await bound.send(message, on: streamID) }
+      return {
+        try await body(request, sink)
+        return nil
       }
-      finish(streamID, status: nil)
-    case .failure(let error):
-      finish(streamID, status: error)
+    case .clientStreaming(let body, let messages):
+      let source = GRPCRequestSource(messages: messages) { count in
+        bound.run { $0.consumed(count, on: streamID) }
+      }
+      return { try await body(source) }
     }
-  }
-
-  /// One message of a server-streaming answer; the future completes once it is written to the socket.
-  fileprivate func send(_ message: [UInt8], on streamID: HTTP2StreamID) -> EventLoopFuture<Void>? {
-    guard let call = calls[streamID], !call.answered, let context else { return nil }
-    writeHeadersIfNeeded(call, on: streamID)
-    let promise = context.eventLoop.makePromise(of: Void.self)
-    let frame = HTTP2Frame(streamID: streamID, payload: .data(.init(data: .byteBuffer(GRPCWire.frame(message, allocator: context.channel.allocator)))))
-    context.writeAndFlush(wrapOutboundOut(frame), promise: promise)
-    return promise.futureResult
-  }
-
-  /// Ends our side of the stream with trailers (trailers only if nothing was sent yet).
-  fileprivate func finish(_ streamID: HTTP2StreamID, status: RPCError?) {
-    guard let call = calls[streamID], !call.answered else { return }
-    call.answered = true
-    call.deadline?.cancel()
-    let trailers = HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: GRPCWire.trailers(status, trailersOnly: !call.headersSent), endStream: true)))
-    if call.clientDone {
-      write(trailers)
-    } else {
-      // The client is still sending, and nothing it sends matters now: a reset frees the stream. It goes
-      // out after the trailers have: NIOHTTP2 would drop the answer still queued behind a reset.
-      call.requests?.finish(throwing: CancellationError())
-      let written = context?.eventLoop.makePromise(of: Void.self)
-      written?.futureResult.assumeIsolated().whenComplete { [weak self] _ in self?.reset(streamID) }
-      write(trailers, promise: written)
-    }
-    flushIfNeeded()
-  }
-
-  /// A stream whose trailers are out and whose client is still sending.
-  private func reset(_ streamID: HTTP2StreamID) {
-    guard calls[streamID] != nil else { return }
-    write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError)))
-    flushIfNeeded()
-  }
-
-  private func fail(_ call: Call, on streamID: HTTP2StreamID, _ error: RPCError) {
-    stopTask(call, status: error)
-    finish(streamID, status: error)
-  }
-
-  /// Cancels the call's handler, which records the call when it ends; a call whose handler never
-  /// started is recorded here.
-  private func stopTask(_ call: Call, status: RPCError) {
-    if let task = call.task {
-      task.cancel()
-    } else {
-      environment.recorder.finished(call.method, start: call.start, status: status)
-    }
-  }
-
-  private func expire(_ streamID: HTTP2StreamID, after timeout: TimeAmount) {
-    guard let call = calls[streamID], !call.answered else { return }
-    let milliseconds = timeout.nanoseconds / 1_000_000
-    let status = RPCError(code: .deadlineExceeded, message: "\(call.method.name) did not finish within the caller's deadline of \(milliseconds) ms")
-    stopTask(call, status: status)
-    call.requests?.finish(throwing: CancellationError())
-    finish(streamID, status: status)
-  }
-
-  /// The client went away from the call: its handler is cancelled, nothing more is written.
-  private func abandon(_ streamID: HTTP2StreamID, reason: String) {
-    guard let call = calls.removeValue(forKey: streamID) else { return }
-    if !call.answered { end(call, reason: reason) }
-    closeIfDrained()
-  }
-
-  private func end(_ call: Call, reason: String) {
-    let status = RPCError(code: .cancelled, message: reason)
-    call.answered = true
-    call.deadline?.cancel()
-    stopTask(call, status: status)
-    call.requests?.finish(throwing: status)
   }
 
   // MARK: shutdown
@@ -402,10 +339,9 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     guard !draining else { return }
     draining = true
     write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: highestStreamID, errorCode: .noError, opaqueData: nil)))
-    for (streamID, call) in calls where call.method.endsAtShutdown && !call.answered {
-      let status = RPCError(code: .unavailable, message: "crisp is shutting down")
-      stopTask(call, status: status)
-      finish(streamID, status: status)
+    for streamID in calls.keys {
+      guard let actions = calls[streamID]?.state.shuttingDown(force: false) else { continue }
+      perform(actions, on: streamID)
     }
     flushIfNeeded()
     closeIfDrained()
@@ -413,10 +349,9 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
   /// The end of the grace period: whatever still runs is cancelled and the connection closed.
   func forceClose() {
-    for (streamID, call) in calls where !call.answered {
-      let status = RPCError(code: .unavailable, message: "crisp is shutting down")
-      stopTask(call, status: status)
-      finish(streamID, status: status)
+    for streamID in calls.keys {
+      guard let actions = calls[streamID]?.state.shuttingDown(force: true) else { continue }
+      perform(actions, on: streamID)
     }
     flushIfNeeded()
     context?.close(promise: nil)
@@ -436,23 +371,6 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
   // MARK: writing
 
-  private func writeHeadersIfNeeded(_ call: Call, on streamID: HTTP2StreamID) {
-    guard !call.headersSent else { return }
-    call.headersSent = true
-    write(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: GRPCWire.responseHeaders))))
-  }
-
-  private func writeTrailersOnly(_ status: RPCError, on streamID: HTTP2StreamID, clientDone: Bool) {
-    write(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: GRPCWire.trailers(status, trailersOnly: true), endStream: true))))
-    if !clientDone { write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError))) }
-  }
-
-  /// Not a gRPC request at all: a plain HTTP status, as the gRPC protocol asks.
-  private func writeHTTPError(_ status: String, on streamID: HTTP2StreamID, clientDone: Bool) {
-    write(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: [":status": status], endStream: true))))
-    if !clientDone { write(HTTP2Frame(streamID: streamID, payload: .rstStream(.noError))) }
-  }
-
   private func write(_ frame: HTTP2Frame, promise: EventLoopPromise<Void>? = nil) {
     guard let context else {
       promise?.fail(ChannelError.ioOnClosedChannel)
@@ -466,40 +384,6 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     guard needsFlush, let context else { return }
     needsFlush = false
     context.flush()
-  }
-}
-
-/// How a call's task reaches its connection: on the loop directly when it already runs there (quick
-/// calls), else by a hop.
-struct LoopBoundHandler: @unchecked Sendable {
-  // Only touched on `loop`: every access below checks or hops.
-  private let handler: GRPCConnectionHandler
-  private let loop: any EventLoop
-
-  init(_ handler: GRPCConnectionHandler, loop: any EventLoop) {
-    self.handler = handler
-    self.loop = loop
-  }
-
-  func run(_ body: @escaping @Sendable (GRPCConnectionHandler) -> Void) {
-    if loop.inEventLoop {
-      body(handler)
-    } else {
-      let handler = self
-      loop.execute { body(handler.handler) }
-    }
-  }
-
-  func send(_ message: [UInt8], on streamID: HTTP2StreamID) async throws {
-    let future: EventLoopFuture<Void>?
-    if loop.inEventLoop {
-      future = handler.send(message, on: streamID)
-    } else {
-      let handler = self
-      future = try await loop.submit { handler.handler.send(message, on: streamID) }.get()
-    }
-    guard let future else { throw RPCError(code: .cancelled, message: "the call has ended") }
-    try await future.get()
   }
 }
 
