@@ -10,7 +10,7 @@ extension FilePath {
   /// write setuid binaries and device-less data there, and the mounts under it are not nosuid for the host
   /// (runc's bind of the root filesystem keeps its source's flags, so it cannot be).
   ///
-  /// Owned by root, mode 0700; with `group` (the host group of a user-namespaced pod's root, which must
+  /// Owned by the daemon's user (root), mode 0700; with `group` (the host group of a user-namespaced pod's root, which must
   /// still traverse to its own root filesystem, shm and files) 0710 with that group. Missing parents are
   /// created with ``sharedParentMode``. An existing directory gets the owner, group and mode (an install
   /// made by an older crisp); a symlink in its place is refused.
@@ -35,7 +35,8 @@ extension FilePath {
     defer { close(fd) }
     // Narrowed first, widened to the group only once the group is right.
     guard fchmod(fd, 0o700) == 0 else { throw .last("chmod", path) }
-    guard fchown(fd, 0, group ?? 0) == 0 else { throw .last("chown", path) }
+    // The daemon's own ids (root's 0:0 on a node): unit tests run the same code as an unprivileged user.
+    guard fchown(fd, geteuid(), group ?? getegid()) == 0 else { throw .last("chown", path) }
     if group != nil {
       guard fchmod(fd, 0o710) == 0 else { throw .last("chmod", path) }
     }

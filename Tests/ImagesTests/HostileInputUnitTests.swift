@@ -208,7 +208,8 @@ func expectCrispError<T>(_ body: () throws -> T) -> CrispError? {
   }
 
   /// A file deep below directories the layer never lists: made walking down, not recursing.
-  @Test func aDeepPathWithoutParentEntriesUnpacks() throws {
+  @Test(.enabled(if: getuid() == 0, "unpacking chowns entries to their owners: root only"))
+  func aDeepPathWithoutParentEntriesUnpacks() throws {
     let directory = try TemporaryDirectory()
     let depth = 2000
     let path = Array(repeating: "a", count: depth).joined(separator: "/") + "/f"
