@@ -24,12 +24,12 @@ extension RuntimeManager {
     var directories: [(String, UInt32?)] = []
     for sandbox in sandboxes {
       let group = groups[sandbox.id]
-      directories += [(bundle(sandbox.id), group), (FilePath.join(config.state, "sandboxes/\(sandbox.id)"), group), (sandboxFilesDirectory(sandbox.id), group)]
+      directories += [(bundle(sandbox.id), group), (paths.sandboxState(sandbox.id), group), (sandboxFilesDirectory(sandbox.id), group)]
     }
     for container in containers { directories.append((bundle(container.id), groups[container.sandboxID])) }
     // Whatever else is there (a directory the store does not know) is root's alone.
     let known = Set(directories.map(\.0))
-    for parent in [containersDirectory, FilePath.join(config.state, "sandboxes"), FilePath.join(config.root, "sandboxes")] {
+    for parent in [containersDirectory, paths.sandboxStateParent, paths.sandboxFilesParent] {
       // Shared parents: traversable, no longer listable.
       if chmod(parent, FilePath.sharedParentMode) != 0 && errno != ENOENT {
         logger.error("cannot restrict a directory", metadata: ["path": "\(parent)", "error": "\(SystemError.last("chmod", parent))"])

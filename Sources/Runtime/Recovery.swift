@@ -66,7 +66,7 @@ extension RuntimeManager {
     }
     // Network attachments of sandboxes the store does not know (a daemon killed between forgetting a sandbox
     // and its DEL finishing): DEL them now, or their IP leases and host rules would never be released.
-    let networksDirectory = FilePath.join(config.root, "networks")
+    let networksDirectory = paths.networkCaches
     let sandboxIDs = Set(sandboxes.map(\.id))
     for file in (try? FileManager.default.contentsOfDirectory(atPath: networksDirectory)) ?? [] where file.hasSuffix(".json") {
       let id = String(file.dropLast(5))

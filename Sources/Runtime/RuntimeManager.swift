@@ -21,6 +21,8 @@ public final class RuntimeManager: Sendable {
   public let cgroups: Cgroups
   /// What the lifecycle does to the host (shims, CNI, namespaces, mounts, root filesystems, the clock).
   public let host: HostServices
+  /// Where each object's files live under root and state.
+  public let paths: RuntimePaths
   /// The pod networks (CNI) and the watch on their configuration.
   public let networks: PodNetworks
   /// The node's pod CIDRs, as kubelet last reported them (UpdateRuntimeConfig); passed to IPAM plugins
@@ -95,6 +97,7 @@ public final class RuntimeManager: Sendable {
     self.images = images
     self.logger = logger
     self.host = host
+    paths = RuntimePaths(config)
     self.networks = networks
     cgroups = Cgroups(driver: cgroupDriver)
     self.runtimes = runtimes.usable
@@ -114,7 +117,7 @@ public final class RuntimeManager: Sendable {
         unavailable[name] = "\(handler.binary) is not an executable file"
         continue
       }
-      let root = handler.root.isEmpty ? FilePath.join(config.state, "runtime/\(name)") : handler.root
+      let root = handler.root.isEmpty ? RuntimePaths(config).runtimeRoot(name) : handler.root
       runtimes[name] = OCIRuntime(handler: name, binary: handler.binary, root: root, systemdCgroup: handler.systemdCgroup ?? (cgroupDriver == .systemd))
     }
     return (runtimes, unavailable)
@@ -127,7 +130,7 @@ public final class RuntimeManager: Sendable {
     guard let image = try? await sandboxImage(), let layer = try? images.snapshotter.layer(chainID: image.record.chainID) else { return }
     for (name, runtime) in runtimes.sorted(by: { $0.key < $1.key }) {
       let id = "crisp-probe-\(getpid())-\(name)"
-      let directory = FilePath.join(config.state, "probe/\(name)")
+      let directory = paths.probe(name)
       var spec = OCISpec()
       var process = OCISpec.Process()
       process.args = ["/pause"]
@@ -158,8 +161,8 @@ public final class RuntimeManager: Sendable {
       if await runtime.supportsRecursiveReadOnly() { recursiveReadOnly.withLock { _ = $0.insert(name) } }
       if unavailableHandlers[name] == nil { await probeUserNamespaces(name, runtime: runtime, spec: spec, image: image.record) }
     }
-    try? host.namespaces.removeUser(at: FilePath.join(config.state, "probe/userns"))
-    try? FilePath.removeTree(FilePath.join(config.state, "probe"))
+    try? host.namespaces.removeUser(at: paths.probe("userns"))
+    try? FilePath.removeTree(FilePath.join(paths.state, "probe"))
     cgroups.removeEmpty("/crisp-probe-\(getpid())")
   }
 
@@ -167,8 +170,8 @@ public final class RuntimeManager: Sendable {
   /// a user-namespaced pod's is: only a handler that passes is advertised with `user_namespaces`.
   private func probeUserNamespaces(_ name: String, runtime: any ContainerRuntime, spec base: OCISpec, image: ImageRecord) async {
     let id = "crisp-probe-userns-\(getpid())-\(name)"
-    let userns = FilePath.join(config.state, "probe/userns")
-    let directory = FilePath.join(config.state, "probe/userns-\(name)")
+    let userns = paths.probe("userns")
+    let directory = paths.probe("userns-\(name)")
     let mapping = UserNamespace.Mapping(hostID: 3_000_000_000, size: 65536)
     var spec = base
     spec.process?.user = OCISpec.User()
@@ -205,7 +208,7 @@ public final class RuntimeManager: Sendable {
 
   // MARK: Paths
 
-  var containersDirectory: String { FilePath.join(config.state, "containers") }
+  var containersDirectory: String { paths.containers }
   /// The containers directory held open, so checking a container's exit file walks two path components
   /// instead of the whole path (lists check every running container).
   private static let containersFD = Mutex<(path: String, fd: Int32, checked: ContinuousClock.Instant)?>(nil)
@@ -232,8 +235,8 @@ public final class RuntimeManager: Sendable {
     var info = stat()
     return fstatat(fd, id + "/exit", &info, 0) == 0
   }
-  func bundle(_ id: String) -> String { FilePath.join(containersDirectory, id) }
-  func netnsPath(_ id: String) -> String { FilePath.join(config.state, "netns/\(id)") }
+  func bundle(_ id: String) -> String { paths.bundle(id) }
+  func netnsPath(_ id: String) -> String { paths.netns(id) }
   /// Removes `id` from its runtime: natively once its shim has recorded the exit (``OCIRuntime/delete(stopped:)``),
   /// else through the runtime's `delete --force`.
   func deleteRuntimeState(_ id: String, runtime: any ContainerRuntime) async throws(CrispError) {
@@ -245,16 +248,15 @@ public final class RuntimeManager: Sendable {
   }
 
   /// Where a user-namespaced sandbox's user namespace is pinned.
-  func usernsPath(_ id: String) -> String { FilePath.join(config.state, "userns/\(id)") }
+  func usernsPath(_ id: String) -> String { paths.userns(id) }
   /// Where a new sandbox's namespace is pinned: by id under the state directory, or (with `cni.netns_dir`)
   /// as `cni-<uuid>` where `ip netns` and other tools look.
-  func newNetnsPath(_ id: String) -> String {
-    config.cni.netnsDir.isEmpty ? netnsPath(id) : FilePath.join(config.cni.netnsDir, "cni-" + UUID().uuidString.lowercased())
-  }
+  func newNetnsPath(_ id: String) -> String { paths.newNetns(id) }
+
   /// The saved CNI attachment of a sandbox (see ``PodNetworkAttachment``).
-  func networkCacheFile(_ id: String) -> String { FilePath.join(config.root, "networks/\(id).json") }
-  func sandboxFilesDirectory(_ id: String) -> String { FilePath.join(config.root, "sandboxes/\(id)") }
-  func shmPath(_ id: String) -> String { FilePath.join(config.state, "sandboxes/\(id)/shm") }
+  func networkCacheFile(_ id: String) -> String { paths.networkCache(id) }
+  func sandboxFilesDirectory(_ id: String) -> String { paths.sandboxFiles(id) }
+  func shmPath(_ id: String) -> String { paths.shm(id) }
 
   /// A new 64-hex-digit id, the form kubelet and crictl expect.
   static func newID() -> String {

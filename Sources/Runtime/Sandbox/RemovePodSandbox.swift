@@ -25,7 +25,7 @@ extension RuntimeManager {
     try host.rootfs.removeRootfs(owner: id, target: bundle(id) + "/rootfs")
     try host.mounts.unmount(extra(of: record)?.shm ?? shmPath(id))
     try await host.network.detach(cacheFile: networkCacheFile(id))
-    for directory in [FilePath.join(config.state, "sandboxes/\(id)"), bundle(id), sandboxFilesDirectory(id)] {
+    for directory in [paths.sandboxState(id), bundle(id), sandboxFilesDirectory(id)] {
       do {
         try FilePath.removeTree(directory)
       } catch {
