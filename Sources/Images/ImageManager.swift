@@ -145,70 +145,111 @@ public final class ImageManager: Sendable {
 
   private func pullOnce(_ reference: ImageReference, credentials: RegistryCredentials?, tracker: PullProgressTracker) async throws(CrispError) -> ImageRecord {
     let started = ContinuousClock.now
-    let endpoints = try HostResolver(registry: config.registry).endpoints(for: reference.domain)
-    let top = try await registry.fetchManifest(image: reference, reference: reference.manifestReference, endpoints: endpoints, credentials: credentials)
-    let topDigest = Digest(sha256Hex: SHA256Stream.hex(top.bytes))
-    if let expected = reference.digest, expected != topDigest {
-      throw CrispError.invalidArgument("pull \(reference): \(top.endpoint) sent a manifest with digest \(topDigest), not the requested \(expected)")
-    }
-    try content.write(top.bytes, expectedSHA256: topDigest.hex)
-    var manifestDigest = topDigest
-    let manifest: ImageManifest
-    switch try ManifestParser.parse(top.bytes, mediaType: top.mediaType, reference: reference.description) {
-    case .manifest(let m):
-      manifest = m
-    case .index(let index):
-      let chosen = try ManifestParser.select(from: index, platform: .host, reference: reference.description)
-      let bytes: [UInt8]
-      if let stored = try content.read(sha256: chosen.digest.hex) {
-        bytes = stored
-      } else {
-        let fetched = try await registry.fetchManifest(image: reference, reference: chosen.digest.description, endpoints: endpoints, credentials: credentials)
-        try content.write(fetched.bytes, expectedSHA256: chosen.digest.hex)
-        bytes = fetched.bytes
-      }
-      guard case .manifest(let m) = try ManifestParser.parse(bytes, mediaType: chosen.mediaType, reference: "\(reference)@\(chosen.digest)") else {
-        throw CrispError.invalidArgument("pull \(reference): the index entry for \(Platform.host) is itself an index")
-      }
-      manifest = m
-      manifestDigest = chosen.digest
-    }
+    let source = PullSource(
+      reference: reference, endpoints: try HostResolver(registry: config.registry).endpoints(for: reference.domain), credentials: credentials)
+    let (manifest, manifestDigest, topDigest) = try await resolveManifest(source)
     try checkMediaTypes(manifest, reference: reference)
     // Before any progress is reported or byte fetched: the declared sizes must add up.
     let imageSize = try manifest.totalSize(reference: "pull \(reference)")
     let blobs = [manifest.config] + manifest.layers
     tracker.start(layers: manifest.layers.count, blobs: blobs.map { ($0.digest.hex, $0.size) })
     for blob in blobs where content.contains(sha256: blob.digest.hex) { tracker.blobDone(blob.digest.hex) }
+    let (configBytes, imageConfig) = try await fetchConfig(manifest, from: source, tracker: tracker)
+    let chainIDs = try layerChain(manifest, imageConfig, reference: reference)
+    try await fetchAndUnpackLayers(manifest, imageConfig: imageConfig, chainIDs: chainIDs, from: source, tracker: tracker)
 
+    var references = [ImageReferenceRecord(reference.digestedName(reference.digest ?? topDigest), kind: .digest)]
+    if let tagged = reference.taggedName { references.append(.init(tagged, kind: .tag)) }
+    let record = ImageRecord(
+      id: "sha256:\(manifest.config.digest.hex)", manifestDigest: manifestDigest.description,
+      chainID: chainIDs.last ?? "", size: imageSize,
+      pinned: isPinned(references), config: configBytes, createdAt: Store.now(), references: references)
+    try store.putImage(record)
+    usageCache.invalidate()
+    let took = ContinuousClock.now - started
+    logger.info("pulled image", metadata: [
+      "image": "\(reference)", "id": "\(record.id)", "layers": "\(manifest.layers.count)",
+      "duration_ms": "\(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)",
+    ])
+    return try store.image(id: record.id) ?? record
+  }
+
+  /// Where one pull fetches from: the image, the endpoints (mirrors first) and the caller's credentials.
+  private struct PullSource: Sendable {
+    var reference: ImageReference
+    var endpoints: [RegistryEndpoint]
+    var credentials: RegistryCredentials?
+  }
+
+  /// The image manifest for this node's platform (through the index when the reference names one), its
+  /// digest, and the digest of what the reference itself named; both documents are kept in the content store.
+  private func resolveManifest(_ source: PullSource) async throws(CrispError) -> (ImageManifest, manifestDigest: Digest, topDigest: Digest) {
+    let reference = source.reference
+    let top = try await registry.fetchManifest(
+      image: reference, reference: reference.manifestReference, endpoints: source.endpoints, credentials: source.credentials)
+    let topDigest = Digest(sha256Hex: SHA256Stream.hex(top.bytes))
+    if let expected = reference.digest, expected != topDigest {
+      throw CrispError.invalidArgument("pull \(reference): \(top.endpoint) sent a manifest with digest \(topDigest), not the requested \(expected)")
+    }
+    try content.write(top.bytes, expectedSHA256: topDigest.hex)
+    switch try ManifestParser.parse(top.bytes, mediaType: top.mediaType, reference: reference.description) {
+    case .manifest(let manifest):
+      return (manifest, topDigest, topDigest)
+    case .index(let index):
+      let chosen = try ManifestParser.select(from: index, platform: .host, reference: reference.description)
+      let bytes: [UInt8]
+      if let stored = try content.read(sha256: chosen.digest.hex) {
+        bytes = stored
+      } else {
+        let fetched = try await registry.fetchManifest(
+          image: reference, reference: chosen.digest.description, endpoints: source.endpoints, credentials: source.credentials)
+        try content.write(fetched.bytes, expectedSHA256: chosen.digest.hex)
+        bytes = fetched.bytes
+      }
+      guard case .manifest(let manifest) = try ManifestParser.parse(bytes, mediaType: chosen.mediaType, reference: "\(reference)@\(chosen.digest)") else {
+        throw CrispError.invalidArgument("pull \(reference): the index entry for \(Platform.host) is itself an index")
+      }
+      return (manifest, chosen.digest, topDigest)
+    }
+  }
+
+  /// The image config, fetched unless the content store has it, and parsed.
+  private func fetchConfig(
+    _ manifest: ImageManifest, from source: PullSource, tracker: PullProgressTracker
+  ) async throws(CrispError) -> ([UInt8], ImageConfig) {
+    let reference = source.reference
     if !content.contains(sha256: manifest.config.digest.hex) {
-      try await fetchBlobOnce(reference, manifest.config, endpoints: endpoints, credentials: credentials, tracker: tracker)
+      try await fetchBlobOnce(reference, manifest.config, endpoints: source.endpoints, credentials: source.credentials, tracker: tracker)
       tracker.blobDone(manifest.config.digest.hex)
     }
     guard let configBytes = try content.read(sha256: manifest.config.digest.hex) else {
       throw CrispError.internalError("pull \(reference): config blob vanished from the content store")
     }
-    let imageConfig = try ManifestParser.parseConfig(configBytes, reference: reference.description)
+    return (configBytes, try ManifestParser.parseConfig(configBytes, reference: reference.description))
+  }
 
-    let chainIDs = try layerChain(manifest, imageConfig, reference: reference)
-    // Download every missing layer (bounded concurrency) while unpacking in order as each arrives.
+  /// Downloads every missing layer (bounded concurrency) while unpacking them in order as each arrives.
+  /// Layers already unpacked are on the node, whether or not their blob still is.
+  private func fetchAndUnpackLayers(
+    _ manifest: ImageManifest, imageConfig: ImageConfig, chainIDs: [String], from source: PullSource, tracker: PullProgressTracker
+  ) async throws(CrispError) {
+    let reference = source.reference
     var firstMissing = chainIDs.count
     for (index, chainID) in chainIDs.enumerated() where try snapshotter.layer(chainID: chainID) == nil {
       firstMissing = index
       break
     }
-    // Layers already unpacked are on the node, whether or not their blob still is.
     for (index, layer) in manifest.layers.prefix(firstMissing).enumerated() {
       tracker.blobDone(layer.digest.hex)
       tracker.layerDone(index)
     }
-    // Download every missing layer (bounded concurrency) while unpacking in order as each arrives.
     var downloads: [Int: Task<Void, any Error>] = [:]
     for index in firstMissing..<manifest.layers.count {
       let descriptor = manifest.layers[index]
       downloads[index] = Task {
         if self.content.contains(sha256: descriptor.digest.hex) { return }
         try await self.downloadSlots.with {
-          try await self.fetchBlobOnce(reference, descriptor, endpoints: endpoints, credentials: credentials, tracker: tracker)
+          try await self.fetchBlobOnce(reference, descriptor, endpoints: source.endpoints, credentials: source.credentials, tracker: tracker)
         }
         tracker.blobDone(descriptor.digest.hex)
       }
@@ -228,20 +269,6 @@ public final class ImageManager: Sendable {
       tracker.blobDone(manifest.layers[index].digest.hex)
       tracker.layerDone(index)
     }
-
-    var references = [ImageReferenceRecord(reference.digestedName(reference.digest ?? topDigest), kind: .digest)]
-    if let tagged = reference.taggedName { references.append(.init(tagged, kind: .tag)) }
-    let record = ImageRecord(
-      id: "sha256:\(manifest.config.digest.hex)", manifestDigest: manifestDigest.description,
-      chainID: chainIDs.last ?? "", size: imageSize,
-      pinned: isPinned(references), config: configBytes, createdAt: Store.now(), references: references)
-    try store.putImage(record)
-    usageCache.invalidate()
-    logger.info("pulled image", metadata: [
-      "image": "\(reference)", "id": "\(record.id)", "layers": "\(manifest.layers.count)",
-      "duration_ms": "\((ContinuousClock.now - started).components.seconds * 1000 + (ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000)",
-    ])
-    return try store.image(id: record.id) ?? record
   }
 
   private func checkMediaTypes(_ manifest: ImageManifest, reference: ImageReference) throws(CrispError) {

@@ -59,63 +59,107 @@ struct ExecBackend: CommandBackend {
     let name = "exec-" + UUID().uuidString.prefix(8).lowercased()
     let pidFile = ExecPIDFile(path: target.directory + "/\(name).pid")
     defer { pidFile.remove() }
-    var arguments = target.runtime.globalArguments + ["exec", "--pid-file", pidFile.path]
+    let arguments = target.runtime.globalArguments + ["exec", "--pid-file", pidFile.path]
     // runc's pid, known once it is spawned; until runc is reaped its pid cannot be reused.
     let runcPID = LockedBox<Int32>(0)
     let killCommand: @Sendable () -> Void = { pidFile.killCommand(parent: runcPID.get()) }
-    var process: Int32 = -1
-    var inputFD: Int32 = -1
-    var pumps: [DispatchGroup] = []
-    var terminal: Int32 = -1
-    if options.tty {
-      // runc allocates the container's terminal and, not detached, relays it to its own stdio; its stdio is
-      // a pty of crisp's (so runc puts it in raw mode and reads its size). A resize sets that pty's size and
-      // tells runc with SIGWINCH, which copies the size to the container's terminal.
-      var master: Int32 = -1, slave: Int32 = -1
-      guard crisp_openpty(&master, &slave) == 0 else { return .failed("exec: openpty: \(String(cString: strerror(errno)))") }
-      do {
-        process = try Subprocess.spawn(arguments + ["--tty", target.containerID] + command, stdin: slave, stdout: slave, stderr: slave)
-      } catch {
-        close(master)
-        close(slave)
-        return .failed("exec: \(error.message)")
-      }
-      close(slave)
-      terminal = dup(master)
-      inputFD = options.stdin ? dup(master) : -1
-      pumps.append(OutputPump.start(master, to: .stdout, output: output, onClientGone: killCommand))
-    } else {
-      var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1], inPipe: [Int32] = [-1, -1]
-      guard crisp_pipe_cloexec(&outPipe) == 0, crisp_pipe_cloexec(&errPipe) == 0, !options.stdin || crisp_pipe_cloexec(&inPipe) == 0 else {
-        for fd in outPipe + errPipe + inPipe where fd >= 0 { close(fd) }
-        return .failed("exec: pipe: \(String(cString: strerror(errno)))")
-      }
-      do {
-        process = try Subprocess.spawn(arguments + [target.containerID] + command, stdin: inPipe[0], stdout: outPipe[1], stderr: errPipe[1])
-      } catch {
-        for fd in outPipe + errPipe + inPipe where fd >= 0 { close(fd) }
-        return .failed("exec: \(error.message)")
-      }
-      close(outPipe[1])
-      close(errPipe[1])
-      // 1 MiB pipes: bulk output (kubectl cp, logs piped out) arrives in large reads.
-      _ = crisp_set_pipe_size(outPipe[0], 1 << 20)
-      _ = crisp_set_pipe_size(errPipe[0], 1 << 20)
-      if inPipe[0] >= 0 { close(inPipe[0]) }
-      inputFD = inPipe[1]
-      pumps.append(OutputPump.start(outPipe[0], to: .stdout, output: output, onClientGone: killCommand))
-      pumps.append(OutputPump.start(errPipe[0], to: .stderr, output: output, onClientGone: killCommand))
+    let spawned: Result<Spawned, ExecFailure> =
+      options.tty
+      ? spawnWithTerminal(arguments, options: options, output: output, killCommand: killCommand)
+      : spawnWithPipes(arguments, options: options, output: output, killCommand: killCommand)
+    let exec: Spawned
+    switch spawned {
+    case .success(let value): exec = value
+    case .failure(let failure): return .failed(failure.message)
     }
-    let pid = process
-    runcPID.set(pid)
-    let stdinFD = inputFD
-    let terminalFD = terminal
+    runcPID.set(exec.pid)
     // Resizes signal runc through a pidfd: never a process that took over its pid after it was reaped.
-    let runcHandle = terminalFD >= 0 ? crisp_pidfd_open(pid) : -1
-    // Client input: written in order on a queue of its own, since a full pipe blocks. The queue owns the
-    // stdin descriptor and closes it after the writes before it.
+    let runcHandle = exec.terminalFD >= 0 ? crisp_pidfd_open(exec.pid) : -1
+    let inputTask = Self.forwardInput(
+      input, stdinFD: exec.inputFD, terminalFD: exec.terminalFD, runcHandle: runcHandle, output: output, killCommand: killCommand)
+    let pid = exec.pid
+    let status = await onDedicatedThread { Subprocess.wait(pid) }
+    for pump in exec.pumps { await onDedicatedThread { pump.wait() } }
+    inputTask.cancel()
+    await inputTask.value
+    // No resize can come any more: the terminal and the pidfd are free to close.
+    if exec.terminalFD >= 0 { close(exec.terminalFD) }
+    if runcHandle >= 0 { close(runcHandle) }
+    return .exited(status)
+  }
+
+  /// A running `runc exec`: its pid, where client input goes, the terminal (or -1) and the output pumps.
+  private struct Spawned {
+    var pid: Int32
+    var inputFD: Int32
+    var terminalFD: Int32
+    var pumps: [DispatchGroup]
+  }
+
+  private struct ExecFailure: Error {
+    var message: String
+  }
+
+  /// runc allocates the container's terminal and, not detached, relays it to its own stdio; its stdio is a
+  /// pty of crisp's (so runc puts it in raw mode and reads its size). A resize sets that pty's size and tells
+  /// runc with SIGWINCH, which copies the size to the container's terminal.
+  private func spawnWithTerminal(
+    _ arguments: [String], options: StreamOptions, output: any SessionOutput, killCommand: @escaping @Sendable () -> Void
+  ) -> Result<Spawned, ExecFailure> {
+    var master: Int32 = -1, slave: Int32 = -1
+    guard crisp_openpty(&master, &slave) == 0 else { return .failure(ExecFailure(message: "exec: openpty: \(String(cString: strerror(errno)))")) }
+    let pid: Int32
+    do {
+      pid = try Subprocess.spawn(arguments + ["--tty", target.containerID] + command, stdin: slave, stdout: slave, stderr: slave)
+    } catch {
+      close(master)
+      close(slave)
+      return .failure(ExecFailure(message: "exec: \(error.message)"))
+    }
+    close(slave)
+    return .success(Spawned(
+      pid: pid, inputFD: options.stdin ? dup(master) : -1, terminalFD: dup(master),
+      pumps: [OutputPump.start(master, to: .stdout, output: output, onClientGone: killCommand)]))
+  }
+
+  /// stdout and stderr on pipes of their own (1 MiB: bulk output such as `kubectl cp` arrives in large
+  /// reads), stdin on a pipe when the client sends input.
+  private func spawnWithPipes(
+    _ arguments: [String], options: StreamOptions, output: any SessionOutput, killCommand: @escaping @Sendable () -> Void
+  ) -> Result<Spawned, ExecFailure> {
+    var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1], inPipe: [Int32] = [-1, -1]
+    guard crisp_pipe_cloexec(&outPipe) == 0, crisp_pipe_cloexec(&errPipe) == 0, !options.stdin || crisp_pipe_cloexec(&inPipe) == 0 else {
+      for fd in outPipe + errPipe + inPipe where fd >= 0 { close(fd) }
+      return .failure(ExecFailure(message: "exec: pipe: \(String(cString: strerror(errno)))"))
+    }
+    let pid: Int32
+    do {
+      pid = try Subprocess.spawn(arguments + [target.containerID] + command, stdin: inPipe[0], stdout: outPipe[1], stderr: errPipe[1])
+    } catch {
+      for fd in outPipe + errPipe + inPipe where fd >= 0 { close(fd) }
+      return .failure(ExecFailure(message: "exec: \(error.message)"))
+    }
+    close(outPipe[1])
+    close(errPipe[1])
+    _ = crisp_set_pipe_size(outPipe[0], 1 << 20)
+    _ = crisp_set_pipe_size(errPipe[0], 1 << 20)
+    if inPipe[0] >= 0 { close(inPipe[0]) }
+    return .success(Spawned(
+      pid: pid, inputFD: inPipe[1], terminalFD: -1,
+      pumps: [
+        OutputPump.start(outPipe[0], to: .stdout, output: output, onClientGone: killCommand),
+        OutputPump.start(errPipe[0], to: .stderr, output: output, onClientGone: killCommand),
+      ]))
+  }
+
+  /// Client input: written in order on a queue of its own, since a full pipe blocks. The queue owns the stdin
+  /// descriptor and closes it after the writes before it.
+  private static func forwardInput(
+    _ input: AsyncStream<ClientInput>, stdinFD: Int32, terminalFD: Int32, runcHandle: Int32, output: any SessionOutput,
+    killCommand: @escaping @Sendable () -> Void
+  ) -> Task<Void, Never> {
     let queue = DispatchQueue(label: "crisp.exec.stdin")
-    let inputTask = Task.detached {
+    return Task.detached {
       var stdinOpen = stdinFD >= 0
       for await event in input {
         switch event {
@@ -148,14 +192,6 @@ struct ExecBackend: CommandBackend {
       }
       if stdinFD >= 0 && (stdinOpen || terminalFD >= 0) { queue.async { close(stdinFD) } }
     }
-    let status = await onDedicatedThread { Subprocess.wait(pid) }
-    for pump in pumps { await onDedicatedThread { pump.wait() } }
-    inputTask.cancel()
-    await inputTask.value
-    // No resize can come any more: the terminal and the pidfd are free to close.
-    if terminalFD >= 0 { close(terminalFD) }
-    if runcHandle >= 0 { close(runcHandle) }
-    return .exited(status)
   }
 }
 

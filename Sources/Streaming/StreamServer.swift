@@ -155,104 +155,132 @@ final class StreamRouter: ChannelInboundHandler, RemovableChannelHandler, @unche
     context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
   }
 
+  /// What an upgrade request asked for: the endpoint (`exec`, `attach`, `portforward`), the protocol to
+  /// switch to and the subprotocols the client offered.
+  private struct Upgrade {
+    var endpoint: String
+    var isSPDY: Bool
+    var offers: [String]
+  }
+
   private func route(_ context: ChannelHandlerContext, _ head: HTTPRequestHead) {
     let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
     let parts = path.split(separator: "/").map(String.init)
-    guard parts.count == 2, ["exec", "attach", "portforward"].contains(parts[0]) else {
+    guard parts.count == 2, let endpoint = parts.first, let token = parts.last, ["exec", "attach", "portforward"].contains(endpoint) else {
       return respond(context, .notFound, "no such streaming endpoint: \(path)")
     }
     guard head.method == .GET || head.method == .POST else {
       return respond(context, .methodNotAllowed, "\(head.method) is not allowed; use GET or POST")
     }
-    let upgrade = head.headers["Upgrade"].joined(separator: ",").lowercased()
-    let isSPDY = upgrade.contains("spdy/3.1")
-    let isWebSocket = upgrade.contains("websocket")
-    guard isSPDY || isWebSocket else {
+    let upgradeHeader = head.headers["Upgrade"].joined(separator: ",").lowercased()
+    let isSPDY = upgradeHeader.contains("spdy/3.1")
+    guard isSPDY || upgradeHeader.contains("websocket") else {
       return respond(context, .badRequest, "streaming requests must upgrade the connection to SPDY/3.1 or a websocket")
     }
     let session: (StreamRequest, ExecTarget?, PortForwardTarget?)
     do {
-      session = try server.session(for: parts[0], token: parts[1])
+      session = try server.session(for: endpoint, token: token)
     } catch {
       switch error {
       case .status(let status, let message): return respond(context, status, message)
       }
     }
-    let offers = isSPDY
-      ? head.headers["X-Stream-Protocol-Version"].flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-      : head.headers["Sec-WebSocket-Protocol"].flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+    let offered = head.headers[isSPDY ? "X-Stream-Protocol-Version" : "Sec-WebSocket-Protocol"]
+    let upgrade = Upgrade(
+      endpoint: endpoint, isSPDY: isSPDY, offers: offered.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
     if case .portForward(_, let ports) = session.0, let target = session.2 {
-      if isSPDY {
-        guard offers.isEmpty || offers.contains("portforward.k8s.io") else {
-          return respond(context, .forbidden, "unable to upgrade: none of the offered protocols \(offers) is portforward.k8s.io")
-        }
-        upgradeToSPDY(context, chosen: offers.isEmpty ? nil : "portforward.k8s.io") { connection in
-          self.server.log("port forward", ["sandbox": "\(target.sandboxID)", "protocol": "spdy"])
-          return SPDYPortForwardSession(connection: connection, target: target, ports: ports)
-        }
-        return
-      }
-      let supported = ["v4.channel.k8s.io", "v4.base64.channel.k8s.io", "portforward.k8s.io"]
-      guard let name = offers.first(where: supported.contains) else {
-        return respond(context, .badRequest, "unable to upgrade: none of the websocket subprotocols \(offers) is supported (\(supported.joined(separator: ", ")))")
-      }
-      // Ports from the URL (`?port=80&port=443`), else those of the CRI request; capped and checked.
-      let query = head.uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
-      let base64 = name.contains("base64")
-      let requested: [UInt16]
-      do {
-        requested = try WebSocketPortList.parse(query: query, requested: ports, base64: base64)
-      } catch {
-        return respond(context, .badRequest, error.message)
-      }
-      guard let key = head.headers["Sec-WebSocket-Key"].first, !key.isEmpty else {
-        return respond(context, .badRequest, "websocket upgrade without Sec-WebSocket-Key")
-      }
-      let forwarded = requested
-      upgradeToWebSocket(context, key: key, protocolName: name) { channel in
-        self.server.log("port forward", ["sandbox": "\(target.sandboxID)", "protocol": "websocket \(name)"])
-        return WebSocketPortForwardSession(channel: channel, target: target, ports: forwarded, base64: base64)
-      }
-      return
+      if isSPDY { return upgradePortForwardToSPDY(context, upgrade, target: target, ports: ports) }
+      return upgradePortForwardToWebSocket(context, head, upgrade, target: target, ports: ports)
     }
     guard let (backend, options) = server.backend(session.0, session.1) else {
       return respond(context, .internalServerError, "no backend for this request")
     }
-    let target = session.1?.containerID ?? ""
-    if isSPDY {
-      let version: RemoteCommandVersion
-      if offers.isEmpty {
-        version = .v1
-      } else if let negotiated = RemoteCommandVersion.negotiate(offers, among: [.v4, .v3, .v2, .v1]) {
-        version = negotiated
-      } else {
-        return respond(context, .forbidden, "unable to upgrade: none of the offered protocols \(offers) is supported (v4.channel.k8s.io … channel.k8s.io)")
-      }
-      let timeout = server.creationTimeout
-      upgradeToSPDY(context, chosen: offers.isEmpty ? nil : version.rawValue) { connection in
-        self.server.log("\(parts[0]) session", ["container": "\(target)", "protocol": "spdy \(version.rawValue)"])
-        return SPDYCommandSession(connection: connection, version: version, options: options, backend: backend, creationTimeout: timeout)
-      }
+    let container = session.1?.containerID ?? ""
+    if isSPDY { return upgradeCommandToSPDY(context, upgrade, container: container, backend: backend, options: options) }
+    upgradeCommandToWebSocket(context, head, upgrade, container: container, backend: backend, options: options)
+  }
+
+  private func upgradePortForwardToSPDY(_ context: ChannelHandlerContext, _ upgrade: Upgrade, target: PortForwardTarget, ports: [Int32]) {
+    let offers = upgrade.offers
+    guard offers.isEmpty || offers.contains("portforward.k8s.io") else {
+      return respond(context, .forbidden, "unable to upgrade: none of the offered protocols \(offers) is portforward.k8s.io")
+    }
+    upgradeToSPDY(context, chosen: offers.isEmpty ? nil : "portforward.k8s.io") { connection in
+      self.server.log("port forward", ["sandbox": "\(target.sandboxID)", "protocol": "spdy"])
+      return SPDYPortForwardSession(connection: connection, target: target, ports: ports)
+    }
+  }
+
+  private func upgradePortForwardToWebSocket(
+    _ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ upgrade: Upgrade, target: PortForwardTarget, ports: [Int32]
+  ) {
+    let supported = ["v4.channel.k8s.io", "v4.base64.channel.k8s.io", "portforward.k8s.io"]
+    guard let name = upgrade.offers.first(where: supported.contains) else {
+      return respond(
+        context, .badRequest,
+        "unable to upgrade: none of the websocket subprotocols \(upgrade.offers) is supported (\(supported.joined(separator: ", ")))")
+    }
+    // Ports from the URL (`?port=80&port=443`), else those of the CRI request; capped and checked.
+    let query = head.uri.split(separator: "?", maxSplits: 1).dropFirst().first.map(String.init) ?? ""
+    let base64 = name.contains("base64")
+    let requested: [UInt16]
+    do {
+      requested = try WebSocketPortList.parse(query: query, requested: ports, base64: base64)
+    } catch {
+      return respond(context, .badRequest, error.message)
+    }
+    guard let key = head.headers["Sec-WebSocket-Key"].first, !key.isEmpty else {
+      return respond(context, .badRequest, "websocket upgrade without Sec-WebSocket-Key")
+    }
+    upgradeToWebSocket(context, key: key, protocolName: name) { channel in
+      self.server.log("port forward", ["sandbox": "\(target.sandboxID)", "protocol": "websocket \(name)"])
+      return WebSocketPortForwardSession(channel: channel, target: target, ports: requested, base64: base64)
+    }
+  }
+
+  private func upgradeCommandToSPDY(
+    _ context: ChannelHandlerContext, _ upgrade: Upgrade, container: String, backend: any CommandBackend, options: StreamOptions
+  ) {
+    let offers = upgrade.offers
+    let version: RemoteCommandVersion
+    if offers.isEmpty {
+      version = .v1
+    } else if let negotiated = RemoteCommandVersion.negotiate(offers, among: [.v4, .v3, .v2, .v1]) {
+      version = negotiated
     } else {
-      var chosen: (RemoteCommandVersion, Bool, String)?
-      for offer in offers {
-        let base64 = offer.contains("base64.")
-        let plain = offer.replacingOccurrences(of: "base64.", with: "")
-        if let version = RemoteCommandVersion(rawValue: plain), version != .v2, version != .v3 {
-          chosen = (version, base64, offer)
-          break
-        }
+      return respond(context, .forbidden, "unable to upgrade: none of the offered protocols \(offers) is supported (v4.channel.k8s.io … channel.k8s.io)")
+    }
+    let timeout = server.creationTimeout
+    upgradeToSPDY(context, chosen: offers.isEmpty ? nil : version.rawValue) { connection in
+      self.server.log("\(upgrade.endpoint) session", ["container": "\(container)", "protocol": "spdy \(version.rawValue)"])
+      return SPDYCommandSession(connection: connection, version: version, options: options, backend: backend, creationTimeout: timeout)
+    }
+  }
+
+  private func upgradeCommandToWebSocket(
+    _ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ upgrade: Upgrade, container: String, backend: any CommandBackend,
+    options: StreamOptions
+  ) {
+    var chosen: (RemoteCommandVersion, Bool, String)?
+    for offer in upgrade.offers {
+      let base64 = offer.contains("base64.")
+      let plain = offer.replacingOccurrences(of: "base64.", with: "")
+      if let version = RemoteCommandVersion(rawValue: plain), version != .v2, version != .v3 {
+        chosen = (version, base64, offer)
+        break
       }
-      guard let (version, base64, name) = chosen else {
-        return respond(context, .badRequest, "unable to upgrade: none of the websocket subprotocols \(offers) is supported (v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io and their base64 forms)")
-      }
-      guard let key = head.headers["Sec-WebSocket-Key"].first, !key.isEmpty else {
-        return respond(context, .badRequest, "websocket upgrade without Sec-WebSocket-Key")
-      }
-      upgradeToWebSocket(context, key: key, protocolName: name) { channel in
-        self.server.log("\(parts[0]) session", ["container": "\(target)", "protocol": "websocket \(name)"])
-        return WebSocketCommandSession(channel: channel, version: version, base64: base64, options: options, backend: backend)
-      }
+    }
+    guard let (version, base64, name) = chosen else {
+      return respond(
+        context, .badRequest,
+        "unable to upgrade: none of the websocket subprotocols \(upgrade.offers) is supported (v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io and their base64 forms)")
+    }
+    guard let key = head.headers["Sec-WebSocket-Key"].first, !key.isEmpty else {
+      return respond(context, .badRequest, "websocket upgrade without Sec-WebSocket-Key")
+    }
+    upgradeToWebSocket(context, key: key, protocolName: name) { channel in
+      self.server.log("\(upgrade.endpoint) session", ["container": "\(container)", "protocol": "websocket \(name)"])
+      return WebSocketCommandSession(channel: channel, version: version, base64: base64, options: options, backend: backend)
     }
   }
 
