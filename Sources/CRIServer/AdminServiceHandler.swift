@@ -17,7 +17,7 @@ struct AdminServiceHandler: Sendable {
     do {
       try FilePath.makeDirectories(directory, mode: 0o700)
     } catch {
-      throw CrispError.internalError("\(error)")
+      throw CrispError.failed("archive spool directory \(directory)", error)
     }
     return "\(directory)/\(kind)-\(UInt64.random(in: 0..<UInt64.max))"
   }
@@ -26,12 +26,12 @@ struct AdminServiceHandler: Sendable {
     let path = try temporaryPath("import")
     defer { try? FilePath.remove(path) }
     let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw CrispError.internalError("\(SystemError.last("create", path))") }
+    guard fd >= 0 else { throw CrispError.from(SystemError.last("create", path)) }
     var received: UInt64 = 0
     do {
       defer { close(fd) }
       for try await chunk in request {
-        guard chunk.data.withUnsafeBytes({ writeFully(fd, $0) }) else { throw CrispError.internalError("\(SystemError.last("write", path))") }
+        guard chunk.data.withUnsafeBytes({ writeFully(fd, $0) }) else { throw CrispError.from(SystemError.last("write", path)) }
         received += UInt64(chunk.data.count)
       }
     }
@@ -54,7 +54,7 @@ struct AdminServiceHandler: Sendable {
     defer { try? FilePath.remove(path) }
     try images.exportArchive(request.images, to: path)
     let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw CrispError.internalError("\(SystemError.last("open", path))") }
+    guard fd >= 0 else { throw CrispError.from(SystemError.last("open", path)) }
     defer { close(fd) }
     var info = stat()
     fstat(fd, &info)
@@ -62,7 +62,7 @@ struct AdminServiceHandler: Sendable {
     var buffer = [UInt8](repeating: 0, count: 1 << 20)
     while true {
       let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-      if n < 0 { throw CrispError.internalError("\(SystemError.last("read", path))") }
+      if n < 0 { throw CrispError.from(SystemError.last("read", path)) }
       if n == 0 && !first { break }
       var message = Crisp_Admin_V1_ExportImagesResponse()
       message.data = Data(buffer[0..<n])

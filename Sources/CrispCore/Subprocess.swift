@@ -165,7 +165,7 @@ public enum Subprocess {
       guard crisp_pipe_cloexec(&outPipe) == 0, crisp_pipe_cloexec(&errPipe) == 0, stdin == nil || crisp_pipe_cloexec(&inPipe) == 0 else {
         let error = SystemError.last("pipe", program)
         for fd in outPipe + errPipe + inPipe where fd >= 0 { close(fd) }
-        return .failure(CrispError.internalError("\(error)"))
+        return .failure(CrispError.failed("run \(program)", error))
       }
       if let launcher {
         let launched = launcher(stdin != nil ? inPipe[0] : -1, outPipe[1], errPipe[1])

@@ -20,7 +20,7 @@ struct FileSource: ByteSource {
 
   mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(CrispError) -> Int {
     let n = retryingOnInterrupt { Glibc.read(fd, buffer.baseAddress, buffer.count) }
-    guard n >= 0 else { throw CrispError.internalError("\(SystemError.last("read", path))") }
+    guard n >= 0 else { throw CrispError.from(SystemError.last("read", path)) }
     return n
   }
 }

@@ -48,7 +48,7 @@ extension ImageManager {
 
   private func readArchive(_ path: String) throws(CrispError) -> ArchiveContents {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw CrispError.internalError("\(SystemError.last("open", path))") }
+    guard fd >= 0 else { throw CrispError.from(SystemError.last("open", path)) }
     defer { close(fd) }
     var reader = TarReader(FileSource(fd: fd, path: path), name: "archive")
     defer { reader.close() }
@@ -238,7 +238,7 @@ extension ImageManager {
   /// Layer files in docker archives are tars, sometimes compressed: look at the magic bytes.
   private func layerMediaType(_ hex: String) throws(CrispError) -> String {
     let fd = open(try content.path(sha256: hex), O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw CrispError.internalError("\(SystemError.last("open", hex))") }
+    guard fd >= 0 else { throw CrispError.from(SystemError.last("open", hex)) }
     defer { close(fd) }
     var magic = [UInt8](repeating: 0, count: 4)
     let n = magic.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4) }
@@ -261,7 +261,7 @@ extension ImageManager {
       images.append((image, manifest, bytes))
     }
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw CrispError.internalError("\(SystemError.last("create", path))") }
+    guard fd >= 0 else { throw CrispError.from(SystemError.last("create", path)) }
     defer { close(fd) }
     var tar = TarWriter { chunk throws(CrispError) in
       let ok = chunk.withUnsafeBytes { raw -> Bool in
@@ -274,7 +274,7 @@ extension ImageManager {
         }
         return true
       }
-      if !ok { throw CrispError.internalError("\(SystemError.last("write", path))") }
+      if !ok { throw CrispError.from(SystemError.last("write", path)) }
     }
     try tar.add(path: "oci-layout", content: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
     var indexEntries: [[String: Any]] = []
@@ -325,13 +325,13 @@ extension ImageManager {
     guard let size = content.size(sha256: hex) else { throw CrispError.internalError("blob sha256:\(hex) is missing from the content store") }
     try tar.writeHeader(path: "blobs/sha256/\(hex)", kind: .file, mode: 0o644, size: size)
     let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw CrispError.internalError("\(SystemError.last("open", path))") }
+    guard fd >= 0 else { throw CrispError.from(SystemError.last("open", path)) }
     defer { close(fd) }
     var chunk = [UInt8](repeating: 0, count: 1 << 20)
     var total: Int64 = 0
     while true {
       let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-      if n < 0 { throw CrispError.internalError("\(SystemError.last("read", path))") }
+      if n < 0 { throw CrispError.from(SystemError.last("read", path)) }
       if n == 0 { break }
       try tar.writeContent(Array(chunk[0..<n]))
       total += Int64(n)

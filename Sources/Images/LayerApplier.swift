@@ -31,7 +31,7 @@ struct LayerApplier {
 
   init(directory: String, whiteouts: WhiteoutStyle, layerName: String) throws(CrispError) {
     let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    guard fd >= 0 else { throw CrispError.internalError("\(SystemError.last("open", directory))") }
+    guard fd >= 0 else { throw CrispError.from(SystemError.last("open", directory)) }
     rootFD = fd
     rootPath = directory
     self.whiteouts = whiteouts

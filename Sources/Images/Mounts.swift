@@ -12,7 +12,7 @@ public enum Mounts {
       guard crisp_mount(nil, target, nil, crisp_ms_bind() | crisp_ms_remount() | crisp_ms_rdonly(), nil) == 0 else {
         let error = SystemError.last("remount read-only", target)
         _ = crisp_umount2(target, crisp_mnt_detach())
-        throw CrispError.internalError("\(error)")
+        throw CrispError.from(error)
       }
     }
   }
@@ -31,7 +31,7 @@ public enum Mounts {
       }
     }
     guard crisp_mount("shm", target, "tmpfs", bits, options) == 0 else {
-      throw CrispError.internalError("\(SystemError.last("mount tmpfs", target))")
+      throw CrispError.from(SystemError.last("mount tmpfs", target))
     }
   }
 
@@ -120,12 +120,12 @@ enum OverlayMount {
     let data = "lowerdir=\(lowers.joined(separator: ":")),upperdir=\(upper),workdir=\(work)"
     if data.utf8.count <= pageLimit {
       guard crisp_mount("overlay", target, "overlay", 0, data) == 0 else {
-        throw CrispError.internalError("\(SystemError.last("mount overlay", target))")
+        throw CrispError.from(SystemError.last("mount overlay", target))
       }
       return
     }
     let fd = crisp_fsopen("overlay", 0)
-    guard fd >= 0 else { throw CrispError.internalError("\(SystemError.last("fsopen overlay", target))") }
+    guard fd >= 0 else { throw CrispError.from(SystemError.last("fsopen overlay", target)) }
     defer { close(fd) }
     for lower in lowers {
       guard crisp_fsconfig_string(fd, "lowerdir+", lower) == 0 else {
@@ -134,12 +134,12 @@ enum OverlayMount {
     }
     guard crisp_fsconfig_string(fd, "upperdir", upper) == 0, crisp_fsconfig_string(fd, "workdir", work) == 0,
       crisp_fsconfig_create(fd) == 0
-    else { throw CrispError.internalError("\(SystemError.last("configure overlay", target))") }
+    else { throw CrispError.from(SystemError.last("configure overlay", target)) }
     let mountFD = crisp_fsmount(fd)
-    guard mountFD >= 0 else { throw CrispError.internalError("\(SystemError.last("fsmount overlay", target))") }
+    guard mountFD >= 0 else { throw CrispError.from(SystemError.last("fsmount overlay", target)) }
     defer { close(mountFD) }
     guard crisp_move_mount_to(mountFD, target) == 0 else {
-      throw CrispError.internalError("\(SystemError.last("move_mount overlay", target))")
+      throw CrispError.from(SystemError.last("move_mount overlay", target))
     }
   }
 }

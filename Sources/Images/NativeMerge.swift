@@ -11,11 +11,11 @@ enum NativeMerge {
   static func merge(layers: [String], into target: String) throws(CrispError) {
     for layer in layers {
       let source = open(layer, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-      guard source >= 0 else { throw CrispError.internalError("\(SystemError.last("open", layer))") }
+      guard source >= 0 else { throw CrispError.from(SystemError.last("open", layer)) }
       let destination = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
       guard destination >= 0 else {
         close(source)
-        throw CrispError.internalError("\(SystemError.last("open", target))")
+        throw CrispError.from(SystemError.last("open", target))
       }
       defer { close(destination) }
       try copyDirectory(source, destination, path: layer)
@@ -32,7 +32,7 @@ enum NativeMerge {
   private static func copyDirectory(_ source: Int32, _ destination: Int32, path: String) throws(CrispError) {
     guard let dir = fdopendir(source) else {
       close(source)
-      throw CrispError.internalError("\(SystemError.last("fdopendir", path))")
+      throw CrispError.from(SystemError.last("fdopendir", path))
     }
     defer { closedir(dir) }
     var names: [String] = []
@@ -56,7 +56,7 @@ enum NativeMerge {
 
   private static func copyEntry(_ source: Int32, _ destination: Int32, _ name: String, path: String) throws(CrispError) {
     var info = stat()
-    guard fstatat(source, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw CrispError.internalError("\(SystemError.last("stat", path))") }
+    guard fstatat(source, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { throw CrispError.from(SystemError.last("stat", path)) }
     var existing = stat()
     let exists = fstatat(destination, name, &existing, AT_SYMLINK_NOFOLLOW) == 0
     let type = info.st_mode & S_IFMT
@@ -66,14 +66,14 @@ enum NativeMerge {
     switch type {
     case S_IFDIR:
       if !(exists && existing.st_mode & S_IFMT == S_IFDIR) {
-        guard mkdirat(destination, name, 0o700) == 0 else { throw CrispError.internalError("\(SystemError.last("mkdir", path))") }
+        guard mkdirat(destination, name, 0o700) == 0 else { throw CrispError.from(SystemError.last("mkdir", path)) }
       }
       let childSource = openat(source, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-      guard childSource >= 0 else { throw CrispError.internalError("\(SystemError.last("open", path))") }
+      guard childSource >= 0 else { throw CrispError.from(SystemError.last("open", path)) }
       let childDestination = openat(destination, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
       guard childDestination >= 0 else {
         close(childSource)
-        throw CrispError.internalError("\(SystemError.last("open", path))")
+        throw CrispError.from(SystemError.last("open", path))
       }
       defer { close(childDestination) }
       try copyDirectory(childSource, childDestination, path: path)
@@ -82,12 +82,12 @@ enum NativeMerge {
     case S_IFLNK:
       var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
       let length = readlinkat(source, name, &buffer, buffer.count - 1)
-      guard length >= 0 else { throw CrispError.internalError("\(SystemError.last("readlink", path))") }
+      guard length >= 0 else { throw CrispError.from(SystemError.last("readlink", path)) }
       buffer[length] = 0
-      guard symlinkat(buffer, destination, name) == 0 else { throw CrispError.internalError("\(SystemError.last("symlink", path))") }
+      guard symlinkat(buffer, destination, name) == 0 else { throw CrispError.from(SystemError.last("symlink", path)) }
     default:
       guard mknodat(destination, name, info.st_mode, info.st_rdev) == 0 else {
-        throw CrispError.internalError("\(SystemError.last("mknod", path))")
+        throw CrispError.from(SystemError.last("mknod", path))
       }
     }
     _ = fchownat(destination, name, info.st_uid, info.st_gid, AT_SYMLINK_NOFOLLOW)
@@ -99,10 +99,10 @@ enum NativeMerge {
 
   private static func copyFile(_ source: Int32, _ destination: Int32, _ name: String, size: Int, path: String) throws(CrispError) {
     let input = openat(source, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-    guard input >= 0 else { throw CrispError.internalError("\(SystemError.last("open", path))") }
+    guard input >= 0 else { throw CrispError.from(SystemError.last("open", path)) }
     defer { close(input) }
     let output = openat(destination, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-    guard output >= 0 else { throw CrispError.internalError("\(SystemError.last("create", path))") }
+    guard output >= 0 else { throw CrispError.from(SystemError.last("create", path)) }
     defer { close(output) }
     var remaining = size
     while remaining > 0 {
@@ -113,7 +113,7 @@ enum NativeMerge {
       }
       if copied == 0 { break }
       guard errno == EXDEV || errno == ENOSYS || errno == EINVAL else {
-        throw CrispError.internalError("\(SystemError.last("copy", path))")
+        throw CrispError.from(SystemError.last("copy", path))
       }
       // Fall back to read/write.
       var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -121,7 +121,7 @@ enum NativeMerge {
         let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
         if n <= 0 { break }
         let written = buffer.withUnsafeBytes { write(output, $0.baseAddress, n) }
-        guard written == n else { throw CrispError.internalError("\(SystemError.last("write", path))") }
+        guard written == n else { throw CrispError.from(SystemError.last("write", path)) }
       }
       break
     }
@@ -158,13 +158,13 @@ enum NativeMerge {
         throw SystemError.last("unlink", path)
       }
     } catch {
-      throw CrispError.internalError("\(error)")
+      throw CrispError.failed("native snapshot: remove \(path)", error)
     }
   }
 
   private static func emptyDirectory(_ directory: Int32, path: String) throws(CrispError) {
     let copy = dup(directory)
-    guard copy >= 0, let dir = fdopendir(copy) else { throw CrispError.internalError("\(SystemError.last("open", path))") }
+    guard copy >= 0, let dir = fdopendir(copy) else { throw CrispError.from(SystemError.last("open", path)) }
     var names: [String] = []
     while let entry = readdir(dir) {
       let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }

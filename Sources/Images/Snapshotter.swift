@@ -156,7 +156,7 @@ public final class Snapshotter: Sendable {
       case (.overlayfs, let shift?):
         try FilePath.makeDirectories(work, mode: 0o700)
         guard chown(upper, shift.rootUID, shift.rootGID) == 0 else {
-          throw CrispError.internalError("\(SystemError.last("chown", upper))")
+          throw CrispError.from(SystemError.last("chown", upper))
         }
         try mountShifted(layers: layers, snapshot: id, upper: upper, work: work, target: target, shift: shift)
       case (.native, nil):
@@ -191,7 +191,7 @@ public final class Snapshotter: Sendable {
       do {
         try FilePath.makeDirectories(path, mode: 0o700)
       } catch {
-        throw CrispError.internalError("\(error)")
+        throw CrispError.failed("idmapped layer staging \(path)", error)
       }
       lowers.append(path)
       try Mounts.idmappedClone(filesystem(of: layer.id), userns: shift.userns, at: path)

@@ -27,12 +27,12 @@ public enum NetworkNamespace {
   public static func remove(at path: String) throws(CrispError) {
     guard FilePath.exists(path) else { return }
     if crisp_umount2(path, crisp_mnt_detach()) != 0 && errno != EINVAL && errno != ENOENT {
-      throw CrispError.internalError("\(SystemError.last("unmount netns", path))")
+      throw CrispError.from(SystemError.last("unmount netns", path))
     }
     do {
       try FilePath.remove(path)
     } catch {
-      throw CrispError.internalError("\(error)")
+      throw CrispError.failed("remove the pinned namespace \(path)", error)
     }
   }
 }

@@ -40,7 +40,7 @@ public struct ShimLauncher: ShimControl {
   /// failure comes back with the runtime's own message.
   public func start(_ request: Request) async throws(CrispError) -> Int64 {
     var pipe: [Int32] = [-1, -1]
-    guard crisp_pipe_cloexec(&pipe) == 0 else { throw CrispError.internalError("\(SystemError.last("pipe", "shim"))") }
+    guard crisp_pipe_cloexec(&pipe) == 0 else { throw CrispError.from(SystemError.last("pipe", "shim")) }
     var arguments = [
       binary, "--id", request.id, "--bundle", request.directory, "--state-dir", request.directory,
       "--runtime", request.runtime.binary, "--runtime-root", request.runtime.root, "--log-path", request.logPath,
