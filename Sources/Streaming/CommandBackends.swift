@@ -202,17 +202,39 @@ struct AttachBackend: CommandBackend {
   let target: ExecTarget
 
   func run(options: StreamOptions, output: any SessionOutput, input: AsyncStream<ClientInput>) async -> CommandOutcome {
+    let wantsStdin = options.stdin && target.stdin
+    let socket: Int32
+    switch await openAttach(wantsStdin: wantsStdin, options: options) {
+    case .success(let fd): socket = fd
+    case .failure(let failure): return .failed(failure.message)
+    }
+    // The queue owns the socket's writing side and closes the socket after the writes before it.
+    let queue = DispatchQueue(label: "crisp.attach.stdin")
+    let inputTask = forwardInput(input, socket: socket, wantsStdin: wantsStdin, queue: queue, output: output)
+    await onDedicatedThread { Self.relayOutput(socket, to: output) }
+    inputTask.cancel()
+    await inputTask.value
+    queue.async { close(socket) }
+    return .exited(0)
+  }
+
+  private struct AttachFailure: Error {
+    var message: String
+  }
+
+  /// Connects to the shim and asks it to attach the streams the client wants; the connected socket once the
+  /// shim said `ok`.
+  private func openAttach(wantsStdin: Bool, options: StreamOptions) async -> Result<Int32, AttachFailure> {
     let socket: Int32
     do {
       socket = try UnixSocket.connect(to: target.directory + "/shim.sock")
     } catch {
-      return .failed("attach: the container's shim is not reachable: \(error)")
+      return .failure(AttachFailure(message: "attach: the container's shim is not reachable: \(error)"))
     }
-    let wantsStdin = options.stdin && target.stdin
     let request = "attach \(wantsStdin ? 1 : 0) \(options.stdout ? 1 : 0) \(options.stderr || options.tty ? 1 : 0)\n"
     guard writeFully(socket, Array(request.utf8)) else {
       close(socket)
-      return .failed("attach: the shim closed the connection")
+      return .failure(AttachFailure(message: "attach: the shim closed the connection"))
     }
     let answer: String = await onDedicatedThread {
       var line: [UInt8] = []
@@ -222,15 +244,21 @@ struct AttachBackend: CommandBackend {
     }
     guard answer == "ok" else {
       close(socket)
-      return .failed("attach to container \(target.containerID): \(answer.isEmpty ? "the shim closed the connection" : answer)")
+      return .failure(AttachFailure(
+        message: "attach to container \(target.containerID): \(answer.isEmpty ? "the shim closed the connection" : answer)"))
     }
+    return .success(socket)
+  }
+
+  /// Client input to the shim as frames (0 data, 3 close), resizes through the shim's control socket.
+  private func forwardInput(
+    _ input: AsyncStream<ClientInput>, socket: Int32, wantsStdin: Bool, queue: DispatchQueue, output: any SessionOutput
+  ) -> Task<Void, Never> {
     let directory = target.directory
     // Closing the container's stdin for good is only right for stdin_once containers; for the others the
     // end of this client's input is just the end of this attach.
     let closesStdin = target.stdinOnce
-    // The queue owns the socket's writing side and closes the socket after the writes before it.
-    let queue = DispatchQueue(label: "crisp.attach.stdin")
-    let inputTask = Task.detached {
+    return Task.detached {
       for await event in input {
         switch event {
         case .stdin(let bytes):
@@ -252,36 +280,34 @@ struct AttachBackend: CommandBackend {
         }
       }
     }
-    // Frames from the shim until it closes (container exited) or the client leaves.
-    await onDedicatedThread {
-      var pending: [UInt8] = []
-      var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-      reading: while true {
-        let n = buffer.withUnsafeMutableBytes { read(socket, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { break }
-        pending += buffer[0..<n]
-        while pending.count >= 5 {
-          let length = Int(pending[1]) << 24 | Int(pending[2]) << 16 | Int(pending[3]) << 8 | Int(pending[4])
-          guard pending.count >= 5 + length else { break }
-          let type = pending[0]
-          let data = Array(pending[5..<(5 + length)])
-          pending.removeFirst(5 + length)
-          switch type {
-          case 1, 2:
-            if !output.writeWaiting(type == 1 ? .stdout : .stderr, data) { break reading }
-          case 4:
-            break reading
-          default:
-            break
-          }
+  }
+
+  /// Frames from the shim (1 stdout, 2 stderr, 4 exited) to the client, until the shim closes (the container
+  /// exited) or the client leaves. Blocking: runs on a thread of its own.
+  private static func relayOutput(_ socket: Int32, to output: any SessionOutput) {
+    var pending: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+      let n = buffer.withUnsafeMutableBytes { read(socket, $0.baseAddress, $0.count) }
+      if n < 0 && errno == EINTR { continue }
+      if n <= 0 { return }
+      pending += buffer[0..<n]
+      while pending.count >= 5 {
+        let length = Int(pending[1]) << 24 | Int(pending[2]) << 16 | Int(pending[3]) << 8 | Int(pending[4])
+        guard pending.count >= 5 + length else { break }
+        let type = pending[0]
+        let data = Array(pending[5..<(5 + length)])
+        pending.removeFirst(5 + length)
+        switch type {
+        case 1, 2:
+          if !output.writeWaiting(type == 1 ? .stdout : .stderr, data) { return }
+        case 4:
+          return
+        default:
+          break
         }
       }
     }
-    inputTask.cancel()
-    await inputTask.value
-    queue.async { close(socket) }
-    return .exited(0)
   }
 
   static func frame(_ type: UInt8, _ data: [UInt8]) -> [UInt8] {
