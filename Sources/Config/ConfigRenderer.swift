@@ -6,6 +6,17 @@
 public enum ConfigRenderer {
   public static func render(_ c: CrispConfig) -> String {
     var out = TOMLWriter()
+    renderTopLevel(c, into: &out)
+    renderServer(c, into: &out)
+    renderCNI(c, into: &out)
+    renderRegistry(c, into: &out)
+    renderRuntime(c, into: &out)
+    renderStreamingAndMetrics(c, into: &out)
+    return out.text
+  }
+
+  /// The top-level keys: directories, oom score, cgroup driver, images, container log lines.
+  private static func renderTopLevel(_ c: CrispConfig, into out: inout TOMLWriter) {
     out.comment("crisp configuration (/etc/crisp/config.toml). Every key is optional; the values shown are")
     out.comment("the built-in defaults unless this file was generated from another configuration.")
     out.comment("Check a file with `crisp config check FILE`: unknown keys and bad values are errors.")
@@ -37,7 +48,10 @@ public enum ConfigRenderer {
     out.set("image_pull_progress_timeout", c.imagePullProgressTimeout.description)
     out.comment("Container output lines longer than this many bytes become several partial log records.")
     out.set("max_container_log_line_size", c.maxContainerLogLineSize)
+  }
 
+  /// [grpc] and [log].
+  private static func renderServer(_ c: CrispConfig, into out: inout TOMLWriter) {
     out.table(["grpc"], "The CRI socket kubelet and crictl connect to (mode 0660).")
     out.comment("Path of the unix socket.")
     out.set("address", c.grpc.address)
@@ -49,7 +63,10 @@ public enum ConfigRenderer {
     out.set("level", c.log.level.rawValue)
     out.comment("\"text\" or \"json\" (one object per line).")
     out.set("format", c.log.format.rawValue)
+  }
 
+  /// [cni].
+  private static func renderCNI(_ c: CrispConfig, into out: inout TOMLWriter) {
     out.table(["cni"], "Pod networking through CNI plugins.")
     out.comment("Directories searched, in order, for plugin executables.")
     out.set("bin_dirs", c.cni.binDirs)
@@ -66,7 +83,10 @@ public enum ConfigRenderer {
     out.comment("Where network namespaces are pinned; empty: <state>/netns/<sandbox id>. Set \"/var/run/netns\" to")
     out.comment("see them with `ip netns` (named cni-<uuid> there).")
     out.set("netns_dir", c.cni.netnsDir)
+  }
 
+  /// [registry] with its mirrors and per-host configs.
+  private static func renderRegistry(_ c: CrispConfig, into out: inout TOMLWriter) {
     out.table(["registry"], "Image registries: mirrors, credentials, TLS.")
     out.comment("':'-separated directories of containerd-style hosts.toml files (<dir>/<host>/hosts.toml), read")
     out.comment("on every pull. Leave empty to use the inline mirrors below instead; setting both is an error.")
@@ -106,7 +126,10 @@ public enum ConfigRenderer {
         out.set("insecure_skip_verify", tls.insecureSkipVerify)
       }
     }
+  }
 
+  /// [runtime] and its handlers.
+  private static func renderRuntime(_ c: CrispConfig, into out: inout TOMLWriter) {
     out.table(["runtime"], "OCI runtimes; a pod selects one with its CRI runtime_handler.")
     out.comment("The handler used when a pod names none.")
     out.set("default_handler", c.runtime.defaultHandler)
@@ -128,7 +151,10 @@ public enum ConfigRenderer {
       out.comment("Container annotations passed into the container's OCI spec, as glob patterns. None by default.")
       out.set("container_annotations", handler.containerAnnotations)
     }
+  }
 
+  /// [streaming] and [metrics].
+  private static func renderStreamingAndMetrics(_ c: CrispConfig, into out: inout TOMLWriter) {
     out.table(["streaming"], "The exec/attach/port-forward server kubelet proxies to.")
     out.comment("Listen address; keep it on loopback unless kubelet runs elsewhere.")
     out.set("address", c.streaming.address)
@@ -145,7 +171,6 @@ public enum ConfigRenderer {
     out.table(["metrics"], "Prometheus metrics (GET /metrics): per-RPC latency and errors, pulls, CNI calls, pods, containers, shims.")
     out.comment("host:port to serve them on, e.g. \"127.0.0.1:1338\"; empty means off.")
     out.set("address", c.metrics.address)
-    return out.text
   }
 }
 
