@@ -65,79 +65,89 @@ public enum ConfigLoader {
     if let v = try r.int("max_container_log_line_size") {
       c.maxContainerLogLineSize = try positive(v, "max_container_log_line_size", r)
     }
-    if var t = try r.table("grpc") {
-      if let v = try t.string("address") {
-        c.grpc.address = try absolutePath(v, "address", t)
-        guard v.utf8.count < 108 else { throw t.error("address", "a unix socket path must be shorter than 108 bytes") }
-      }
-      if let v = try t.string("group") { c.grpc.group = v }
-      try t.finish()
-    }
-    if var t = try r.table("log") {
-      if let v = try t.choice("level", CrispConfig.Log.Level.self) { c.log.level = v }
-      if let v = try t.choice("format", CrispConfig.Log.Format.self) { c.log.format = v }
-      try t.finish()
-    }
-    if var t = try r.table("cni") {
-      if let v = try t.stringArray("bin_dirs") {
-        guard !v.isEmpty else { throw t.error("bin_dirs", "must name at least one directory") }
-        for dir in v { _ = try absolutePath(dir, "bin_dirs", t) }
-        c.cni.binDirs = v
-      }
-      if let v = try t.string("conf_dir") { c.cni.confDir = try absolutePath(v, "conf_dir", t) }
-      if let v = try t.int("max_conf_num") { c.cni.maxConfNum = try positive(v, "max_conf_num", t) }
-      if let v = try t.string("conf_template") {
-        if !v.isEmpty { _ = try absolutePath(v, "conf_template", t) }
-        c.cni.confTemplate = v
-      }
-      if let v = try t.duration("plugin_timeout") {
-        guard v.nanoseconds > 0 else { throw t.error("plugin_timeout", "must be positive") }
-        c.cni.pluginTimeout = v
-      }
-      if let v = try t.choice("ip_pref", CrispConfig.CNI.IPPreference.self) { c.cni.ipPref = v }
-      if let v = try t.string("netns_dir") {
-        if !v.isEmpty { _ = try absolutePath(v, "netns_dir", t) }
-        c.cni.netnsDir = v
-      }
-      try t.finish()
-    }
+    if var t = try r.table("grpc") { try readGRPC(&t, into: &c.grpc) }
+    if var t = try r.table("log") { try readLog(&t, into: &c.log) }
+    if var t = try r.table("cni") { try readCNI(&t, into: &c.cni) }
     if var t = try r.table("registry") { try readRegistry(&t, into: &c.registry) }
     if var t = try r.table("runtime") { try readRuntime(&t, into: &c.runtime) }
-    if var t = try r.table("streaming") {
-      if let v = try t.string("address") {
-        guard !v.isEmpty else { throw t.error("address", "must not be empty") }
-        c.streaming.address = v
-      }
-      if let v = try t.int("port") {
-        guard (0...65535).contains(v) else { throw t.error("port", "must be between 0 and 65535, found \(v)") }
-        c.streaming.port = v
-      }
-      if let v = try t.duration("idle_timeout") {
-        guard v.nanoseconds > 0 else { throw t.error("idle_timeout", "must be longer than 0s") }
-        c.streaming.idleTimeout = v
-      }
-      if let v = try t.duration("stream_creation_timeout") {
-        guard v.nanoseconds > 0 else { throw t.error("stream_creation_timeout", "must be longer than 0s") }
-        c.streaming.streamCreationTimeout = v
-      }
-      if let v = try t.string("tls_cert_file") { c.streaming.tlsCertFile = v }
-      if let v = try t.string("tls_key_file") { c.streaming.tlsKeyFile = v }
-      if c.streaming.tlsCertFile.isEmpty != c.streaming.tlsKeyFile.isEmpty {
-        throw t.error(c.streaming.tlsCertFile.isEmpty ? "tls_cert_file" : "tls_key_file", "tls_cert_file and tls_key_file go together")
-      }
-      try t.finish()
+    if var t = try r.table("streaming") { try readStreaming(&t, into: &c.streaming) }
+    if var t = try r.table("metrics") { try readMetrics(&t, into: &c.metrics) }
+  }
+
+  private static func readGRPC(_ t: inout TableReader, into section: inout CrispConfig.GRPC) throws(ConfigError) {
+    if let v = try t.string("address") {
+      section.address = try absolutePath(v, "address", t)
+      guard v.utf8.count < 108 else { throw t.error("address", "a unix socket path must be shorter than 108 bytes") }
     }
-    if var t = try r.table("metrics") {
-      if let v = try t.string("address") {
-        if !v.isEmpty {
-          guard let colon = v.lastIndex(of: ":"), let port = Int(v[v.index(after: colon)...]), (1...65535).contains(port),
-            colon != v.startIndex
-          else { throw t.error("address", "must be host:port (e.g. 127.0.0.1:1338) or empty, found \"\(v)\"") }
-        }
-        c.metrics.address = v
-      }
-      try t.finish()
+    if let v = try t.string("group") { section.group = v }
+    try t.finish()
+  }
+
+  private static func readLog(_ t: inout TableReader, into section: inout CrispConfig.Log) throws(ConfigError) {
+    if let v = try t.choice("level", CrispConfig.Log.Level.self) { section.level = v }
+    if let v = try t.choice("format", CrispConfig.Log.Format.self) { section.format = v }
+    try t.finish()
+  }
+
+  private static func readCNI(_ t: inout TableReader, into section: inout CrispConfig.CNI) throws(ConfigError) {
+    if let v = try t.stringArray("bin_dirs") {
+      guard !v.isEmpty else { throw t.error("bin_dirs", "must name at least one directory") }
+      for dir in v { _ = try absolutePath(dir, "bin_dirs", t) }
+      section.binDirs = v
     }
+    if let v = try t.string("conf_dir") { section.confDir = try absolutePath(v, "conf_dir", t) }
+    if let v = try t.int("max_conf_num") { section.maxConfNum = try positive(v, "max_conf_num", t) }
+    if let v = try t.string("conf_template") {
+      if !v.isEmpty { _ = try absolutePath(v, "conf_template", t) }
+      section.confTemplate = v
+    }
+    if let v = try t.duration("plugin_timeout") {
+      guard v.nanoseconds > 0 else { throw t.error("plugin_timeout", "must be positive") }
+      section.pluginTimeout = v
+    }
+    if let v = try t.choice("ip_pref", CrispConfig.CNI.IPPreference.self) { section.ipPref = v }
+    if let v = try t.string("netns_dir") {
+      if !v.isEmpty { _ = try absolutePath(v, "netns_dir", t) }
+      section.netnsDir = v
+    }
+    try t.finish()
+  }
+
+  private static func readStreaming(_ t: inout TableReader, into section: inout CrispConfig.Streaming) throws(ConfigError) {
+    if let v = try t.string("address") {
+      guard !v.isEmpty else { throw t.error("address", "must not be empty") }
+      section.address = v
+    }
+    if let v = try t.int("port") {
+      guard (0...65535).contains(v) else { throw t.error("port", "must be between 0 and 65535, found \(v)") }
+      section.port = v
+    }
+    if let v = try t.duration("idle_timeout") {
+      guard v.nanoseconds > 0 else { throw t.error("idle_timeout", "must be longer than 0s") }
+      section.idleTimeout = v
+    }
+    if let v = try t.duration("stream_creation_timeout") {
+      guard v.nanoseconds > 0 else { throw t.error("stream_creation_timeout", "must be longer than 0s") }
+      section.streamCreationTimeout = v
+    }
+    if let v = try t.string("tls_cert_file") { section.tlsCertFile = v }
+    if let v = try t.string("tls_key_file") { section.tlsKeyFile = v }
+    if section.tlsCertFile.isEmpty != section.tlsKeyFile.isEmpty {
+      throw t.error(section.tlsCertFile.isEmpty ? "tls_cert_file" : "tls_key_file", "tls_cert_file and tls_key_file go together")
+    }
+    try t.finish()
+  }
+
+  private static func readMetrics(_ t: inout TableReader, into section: inout CrispConfig.Metrics) throws(ConfigError) {
+    if let v = try t.string("address") {
+      if !v.isEmpty {
+        guard let colon = v.lastIndex(of: ":"), let port = Int(v[v.index(after: colon)...]), (1...65535).contains(port),
+          colon != v.startIndex
+        else { throw t.error("address", "must be host:port (e.g. 127.0.0.1:1338) or empty, found \"\(v)\"") }
+      }
+      section.address = v
+    }
+    try t.finish()
   }
 
   private static func readRegistry(_ t: inout TableReader, into registry: inout CrispConfig.Registry) throws(ConfigError) {
