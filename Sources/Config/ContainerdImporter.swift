@@ -19,7 +19,33 @@ public enum ContainerdImporter {
     var warnings: [String] = []
 
     let version = doc.take(["version"])?.int ?? 1
-    // Where the CRI settings live in each generation of the format.
+    let paths = try sectionPaths(version: version, root: root, source: source)
+    importDaemon(&doc, into: &c, warnings: &warnings)
+    try importImages(&doc, paths, version: version, into: &c, warnings: &warnings)
+    importRuntime(&doc, paths, into: &c, warnings: &warnings)
+    importStreaming(&doc, paths, into: &c, warnings: &warnings)
+
+    warnings += doc.leftovers()
+    // The result must itself be a valid crisp configuration; checking it here turns a mapping that cannot
+    // work (both mirror forms set, say) into an error now rather than at the daemon's next start.
+    let rendered = ConfigRenderer.render(c)
+    do {
+      _ = try ConfigLoader.parse(rendered, source: "imported configuration")
+    } catch {
+      throw ConfigError(key: error.key, line: nil, message: "the imported configuration is not valid: \(error.message)", source: source)
+    }
+    return Result(config: c, warnings: warnings)
+  }
+
+  /// Where the CRI settings live in one generation of containerd's format.
+  private struct SectionPaths {
+    var server: [String]
+    var images: [String]
+    var runtime: [String]
+  }
+
+  /// The section paths of configuration `version` (1, 2 or 3).
+  private static func sectionPaths(version: Int, root: TableReader, source: String) throws(ConfigError) -> SectionPaths {
     let server: [String]
     let images: [String]
     let runtime: [String]
@@ -40,7 +66,11 @@ public enum ContainerdImporter {
       throw ConfigError(key: "version", line: root.context.locator.line(of: ["version"]),
                         message: "unknown containerd configuration version \(version) (1, 2 and 3 are understood)", source: source)
     }
+    return SectionPaths(server: server, images: images, runtime: runtime)
+  }
 
+  /// Directories, oom score, socket group and log settings.
+  private static func importDaemon(_ doc: inout FlatDocument, into c: inout CrispConfig, warnings: inout [String]) {
     if let v = doc.take(["root"])?.string, v != "/var/lib/containerd" { c.root = v }
     if let v = doc.take(["state"])?.string, v != "/run/containerd" { c.state = v }
     if let v = doc.take(["oom_score"])?.int { c.oomScore = v }
@@ -55,8 +85,11 @@ public enum ContainerdImporter {
     if let format = doc.take(["debug", "format"])?.string, !format.isEmpty {
       if let f = CrispConfig.Log.Format(rawValue: format) { c.log.format = f } else { warnings.append(doc.note(["debug", "format"], "unknown format \(tomlQuoted(format))")) }
     }
+  }
 
-    // Images.
+  /// The sandbox image, snapshotter, downloads and registries.
+  private static func importImages(_ doc: inout FlatDocument, _ paths: SectionPaths, version: Int, into c: inout CrispConfig, warnings: inout [String]) throws(ConfigError) {
+    let (server, images) = (paths.server, paths.images)
     if let v = doc.take(server + ["sandbox_image"])?.string, !v.isEmpty { c.sandboxImage = v }
     if let v = doc.take(images + ["pinned_images", "sandbox"])?.string, !v.isEmpty { c.sandboxImage = v }
     let snapshotterPath = version == 3 ? images + ["snapshotter"] : server + ["containerd", "snapshotter"]
@@ -72,8 +105,11 @@ public enum ContainerdImporter {
       c.imagePullProgressTimeout = span
     }
     try importRegistry(&doc, images + ["registry"], into: &c.registry, warnings: &warnings)
+  }
 
-    // Runtime.
+  /// Log lines, oom restriction, cgroup driver, runtime handlers and CNI.
+  private static func importRuntime(_ doc: inout FlatDocument, _ paths: SectionPaths, into c: inout CrispConfig, warnings: inout [String]) {
+    let (server, runtime) = (paths.server, paths.runtime)
     if let v = doc.take(runtime + ["max_container_log_line_size"])?.int {
       if v > 0 { c.maxContainerLogLineSize = v } else if v < 0 {
         warnings.append(doc.note(runtime + ["max_container_log_line_size"], "unlimited log lines are not supported; using \(c.maxContainerLogLineSize)"))
@@ -93,8 +129,11 @@ public enum ContainerdImporter {
     if let v = doc.take(cni + ["conf_template"])?.string { c.cni.confTemplate = v }
     // containerd keeps ip_pref at the CRI plugin level.
     if let v = doc.take(server + ["ip_pref"])?.string, let pref = CrispConfig.CNI.IPPreference(rawValue: v) { c.cni.ipPref = pref }
+  }
 
-    // Streaming server.
+  /// The streaming server: address, port, idle timeout, TLS.
+  private static func importStreaming(_ doc: inout FlatDocument, _ paths: SectionPaths, into c: inout CrispConfig, warnings: inout [String]) {
+    let server = paths.server
     if let v = doc.take(server + ["stream_server_address"])?.string, !v.isEmpty { c.streaming.address = v }
     if let port = doc.take(server + ["stream_server_port"]) {
       if let p = port.int ?? port.string.flatMap({ Int($0) }), (0...65535).contains(p) { c.streaming.port = p }
@@ -112,17 +151,6 @@ public enum ContainerdImporter {
         c.streaming.tlsKeyFile = key
       }
     }
-
-    warnings += doc.leftovers()
-    // The result must itself be a valid crisp configuration; checking it here turns a mapping that cannot
-    // work (both mirror forms set, say) into an error now rather than at the daemon's next start.
-    let rendered = ConfigRenderer.render(c)
-    do {
-      _ = try ConfigLoader.parse(rendered, source: "imported configuration")
-    } catch {
-      throw ConfigError(key: error.key, line: nil, message: "the imported configuration is not valid: \(error.message)", source: source)
-    }
-    return Result(config: c, warnings: warnings)
   }
 
   private static func importRegistry(
