@@ -40,7 +40,7 @@ public struct Daemon: Sendable {
     guard let shimBinary = Self.siblingExecutable("crisp-shim") else {
       throw CrispError.failedPrecondition("crisp-shim was not found next to crisp (\(Self.siblingDirectory ?? "?")): install it beside the daemon")
     }
-    let runtime = RuntimeManager(config: config, store: store, images: images, cgroupDriver: node.cgroupDriver, shimBinary: shimBinary, logger: logger)
+    let runtime = RuntimeManager(config: config, store: store, images: images, cgroupDriver: node.cgroupDriver, shimBinary: shimBinary, codec: CRIRecordCodec(), logger: logger)
     runtime.networks.watcher.start()
     await runtime.recover()
     runtime.restrictPodDirectories()

@@ -16,9 +16,15 @@ extension RuntimeServiceHandler {
   }
 
   func runPodSandbox(request: Runtime_V1_RunPodSandboxRequest) async throws -> Runtime_V1_RunPodSandboxResponse {
-    guard request.hasConfig else { throw CrispError.invalidArgument("config is required") }
+    let spec = try PodSandboxSpec.validated(request)
+    let storedConfig: [UInt8]
+    do {
+      storedConfig = try request.config.serializedBytes()
+    } catch {
+      throw CrispError(.invalidArgument, "config: cannot serialize: \(error)", cause: error)
+    }
     var response = Runtime_V1_RunPodSandboxResponse()
-    response.podSandboxID = try await runtime.runPodSandbox(request.config, handler: request.runtimeHandler)
+    response.podSandboxID = try await runtime.runPodSandbox(spec, storedConfig: storedConfig, handler: request.runtimeHandler)
     return response
   }
 
@@ -74,14 +80,14 @@ extension RuntimeServiceHandler {
     var status = Runtime_V1_PodSandboxStatus()
     let record = sandbox.record
     status.id = record.id
-    status.metadata = sandbox.config.metadata
+    status.metadata = sandbox.config.metadata.cri
     status.state = record.state == .ready ? .sandboxReady : .sandboxNotready
     status.createdAt = record.createdAt
     if let first = record.ips.first {
       status.network.ip = first
       status.network.additionalIps = record.ips.dropFirst().map { ip in .with { $0.ip = ip } }
     }
-    status.linux.namespaces.options = sandbox.config.linux.securityContext.namespaceOptions
+    status.linux.namespaces.options = sandbox.config.linux.securityContext.namespaceOptions.cri
     status.labels = sandbox.config.labels
     status.annotations = sandbox.config.annotations
     status.runtimeHandler = record.runtimeHandler
@@ -113,7 +119,7 @@ extension RuntimeServiceHandler {
     }.map { sandbox in
       var item = Runtime_V1_PodSandbox()
       item.id = sandbox.record.id
-      item.metadata = sandbox.config.metadata
+      item.metadata = sandbox.config.metadata.cri
       item.state = sandbox.record.state == .ready ? .sandboxReady : .sandboxNotready
       item.createdAt = sandbox.record.createdAt
       item.labels = sandbox.config.labels
@@ -156,7 +162,7 @@ extension RuntimeServiceHandler {
     }
     var response = Runtime_V1_ContainerStatusResponse()
     response.status = Self.status(container)
-    response.status.resources.linux = runtime.currentResources(container)
+    response.status.resources.linux = runtime.currentResources(container).cri
     if request.verbose {
       let spec = (try? String(contentsOfFile: node.config.state + "/containers/\(container.record.id)/config.json", encoding: .utf8)) ?? "{}"
       let info: [String: Any] = [

@@ -1,4 +1,3 @@
-public import CRIAPI
 public import CrispCore
 import PodNetwork
 import Store
@@ -36,10 +35,11 @@ public enum PodMetric: String, CaseIterable, Sendable {
     }
   }
 
-  public var type: Runtime_V1_MetricType {
+  /// Whether the metric only grows (a counter) or goes up and down (a gauge).
+  public var isCounter: Bool {
     switch self {
-    case .cpuUsageSeconds, .networkReceiveBytes, .networkReceiveErrors, .networkTransmitBytes, .networkTransmitErrors: return .counter
-    default: return .gauge
+    case .cpuUsageSeconds, .networkReceiveBytes, .networkReceiveErrors, .networkTransmitBytes, .networkTransmitErrors: return true
+    default: return false
     }
   }
 
@@ -61,33 +61,17 @@ public enum PodMetric: String, CaseIterable, Sendable {
     case .networkTransmitErrors: return "Cumulative count of errors encountered while transmitting"
     }
   }
-
-  public static var descriptors: [Runtime_V1_MetricDescriptor] {
-    allCases.map { metric in
-      .with {
-        $0.name = metric.rawValue
-        $0.help = metric.help
-        $0.labelKeys = metric.labelKeys
-      }
-    }
-  }
 }
 
 /// Collects metric samples for one series (one container, or the pod as a whole) with its label values.
 struct MetricSeries {
   let labels: [String]
   let timestamp: Int64
-  var metrics: [Runtime_V1_Metric] = []
+  var metrics: [MetricSample] = []
 
   mutating func add(_ metric: PodMetric, _ value: UInt64?, extra: [String] = []) {
     guard let value else { return }
-    metrics.append(.with {
-      $0.name = metric.rawValue
-      $0.timestamp = timestamp
-      $0.metricType = metric.type
-      $0.labelValues = labels + extra
-      $0.value = .with { $0.value = value }
-    })
+    metrics.append(MetricSample(metric: metric, timestamp: timestamp, labelValues: labels + extra, value: value))
   }
 
   /// CPU, memory and process counts from a cgroup sample.
@@ -104,21 +88,20 @@ struct MetricSeries {
 
 extension RuntimeManager {
   /// Metrics of every ready pod and its created or running containers.
-  public func podSandboxMetrics() async throws(CrispError) -> [Runtime_V1_PodSandboxMetrics] {
+  public func podSandboxMetrics() async throws(CrispError) -> [PodMetricSamples] {
     let all = try containers()
-    var result: [Runtime_V1_PodSandboxMetrics] = []
+    var result: [PodMetricSamples] = []
     for view in try sandboxes() where view.record.state == .ready {
       result.append(await podSandboxMetrics(view, containers: all))
     }
     return result
   }
 
-  func podSandboxMetrics(_ view: SandboxView, containers all: [ContainerView]) async -> Runtime_V1_PodSandboxMetrics {
+  func podSandboxMetrics(_ view: SandboxView, containers all: [ContainerView]) async -> PodMetricSamples {
     let now = Store.now()
     let pod = view.config.metadata.name
     let namespace = view.config.metadata.namespace
-    var result = Runtime_V1_PodSandboxMetrics()
-    result.podSandboxID = view.record.id
+    var result = PodMetricSamples(podSandboxID: view.record.id)
     let members = all.filter { $0.record.sandboxID == view.record.id && ($0.record.state == .created || $0.record.state == .running) }
     for member in members {
       let cgroupsPath = containerExtra(member.record)?.cgroupsPath ?? ""
@@ -130,10 +113,7 @@ extension RuntimeManager {
       }
       if member.record.startedAt > 0 { series.add(.startTimeSeconds, UInt64(member.record.startedAt / 1_000_000_000)) }
       series.add(.lastSeen, UInt64(now / 1_000_000_000))
-      result.containerMetrics.append(.with {
-        $0.containerID = member.record.id
-        $0.metrics = series.metrics
-      })
+      result.containers.append(ContainerMetricSamples(containerID: member.record.id, metrics: series.metrics))
     }
     // The pod as a whole, as cAdvisor reports the pod cgroup: an empty container label. Its network is the
     // pod's (every container shares the sandbox's network namespace).

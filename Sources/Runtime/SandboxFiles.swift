@@ -1,4 +1,3 @@
-public import CRIAPI
 public import CrispCore
 import CLinux
 import Foundation
@@ -10,7 +9,7 @@ public enum SandboxFiles {
   /// `group` is the host group of a user-namespaced pod's root, which must reach the files (see
   /// ``FilePath/makePrivateDirectory(_:group:)``): a container's root can write to them.
   public static func write(
-    directory: String, config: Runtime_V1_PodSandboxConfig, hostNetwork: Bool, group: UInt32? = nil
+    directory: String, config: PodSandboxSpec, hostNetwork: Bool, group: UInt32? = nil
   ) throws(CrispError) -> (hostname: String, hosts: String, resolvConf: String) {
     do {
       try FilePath.makePrivateDirectory(directory, group: group)
@@ -22,7 +21,7 @@ public enum SandboxFiles {
       } else {
         try AtomicFile.write("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", to: hosts)
       }
-      try AtomicFile.write(resolvConf(config.hasDnsConfig ? config.dnsConfig : nil, hostNetwork: hostNetwork), to: resolv)
+      try AtomicFile.write(resolvConf(config.dnsConfig, hostNetwork: hostNetwork), to: resolv)
       return (hostname, hosts, resolv)
     } catch let error as CrispError {
       throw error
@@ -32,7 +31,7 @@ public enum SandboxFiles {
   }
 
   /// The pod's resolv.conf: kubelet's DNS config when given, else the host's.
-  static func resolvConf(_ dns: Runtime_V1_DNSConfig?, hostNetwork: Bool) throws -> String {
+  static func resolvConf(_ dns: DNSConfig?, hostNetwork: Bool) throws -> String {
     guard let dns, !(dns.servers.isEmpty && dns.searches.isEmpty && dns.options.isEmpty) else {
       return (try FilePath.readText("/etc/resolv.conf")).map { $0 + "\n" } ?? ""
     }

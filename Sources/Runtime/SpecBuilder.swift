@@ -69,7 +69,7 @@ public enum SpecBuilder {
   // MARK: Sandbox (pause)
 
   public static func sandboxSpec(
-    id: String, config: Runtime_V1_PodSandboxConfig, image: ImageConfig, rootfs: String, paths: SandboxPaths,
+    id: String, config: PodSandboxSpec, image: ImageConfig, rootfs: String, paths: SandboxPaths,
     cgroupsPath: String, oomScoreAdj: Int, imageName: String = "", podAnnotations: AnnotationPatterns = .none
   ) throws(CrispError) -> OCISpec {
     var spec = OCISpec()
@@ -84,8 +84,8 @@ public enum SpecBuilder {
       runtime.user ?? "", field: "sandbox image \"\(imageName)\" config.User", accounts: ImageAccountFiles(rootfs: rootfs))
     process.user.uid = imageUser.uid
     process.user.gid = imageUser.gid
-    if security.hasRunAsUser { process.user.uid = try criID(security.runAsUser.value, field: "config.linux.security_context.run_as_user") }
-    if security.hasRunAsGroup { process.user.gid = try criID(security.runAsGroup.value, field: "config.linux.security_context.run_as_group") }
+    if let uid = security.runAsUser { process.user.uid = try criID(uid, field: "config.linux.security_context.run_as_user") }
+    if let gid = security.runAsGroup { process.user.gid = try criID(gid, field: "config.linux.security_context.run_as_group") }
     process.capabilities = OCISpec.Capabilities(all: defaultCapabilities)
     process.noNewPrivileges = true
     process.oomScoreAdj = oomScoreAdj
@@ -129,12 +129,12 @@ public enum SpecBuilder {
   /// Everything about the sandbox a container joins.
   public struct SandboxContext: Sendable {
     public var id: String
-    public var config: Runtime_V1_PodSandboxConfig
+    public var config: PodSandboxSpec
     /// The pause process, whose namespaces the container joins.
     public var pausePID: Int32
     public var paths: SandboxPaths
 
-    public init(id: String, config: Runtime_V1_PodSandboxConfig, pausePID: Int32, paths: SandboxPaths) {
+    public init(id: String, config: PodSandboxSpec, pausePID: Int32, paths: SandboxPaths) {
       self.id = id
       self.config = config
       self.pausePID = pausePID
@@ -257,7 +257,7 @@ public enum SpecBuilder {
     }
     joinUserNamespace(sandbox.paths.userNamespace, &linux)
     linux.cgroupsPath = cgroupsPath
-    linux.resources = resources(config.linux.resources)
+    linux.resources = resources(ContainerResources(config.linux.resources))
     if privileged {
       linux.maskedPaths = []
       linux.readonlyPaths = []
@@ -364,7 +364,7 @@ public enum SpecBuilder {
     return capabilities
   }
 
-  static func resources(_ r: Runtime_V1_LinuxContainerResources) -> OCISpec.Resources {
+  static func resources(_ r: ContainerResources) -> OCISpec.Resources {
     var resources = OCISpec.Resources()
     resources.devices = [.init(allow: false, type: nil, major: nil, minor: nil, access: "rwm")]
     var memory = OCISpec.Memory()

@@ -7,8 +7,8 @@ import Store
 
 /// CRI configs and checks shared by the lifecycle unit tests.
 enum LifecycleFixtures {
-  static func pod(_ name: String = "web") -> Runtime_V1_PodSandboxConfig {
-    var config = Runtime_V1_PodSandboxConfig()
+  static func pod(_ name: String = "web") -> PodSandboxSpec {
+    var config = PodSandboxSpec()
     config.metadata.name = name
     config.metadata.namespace = "default"
     config.metadata.uid = "uid-" + name

@@ -67,8 +67,10 @@ import Testing
   }
 
   func sandbox() -> SpecBuilder.SandboxContext {
-    .init(
-      id: "sandbox", config: .with { $0.metadata.name = "pod"; $0.metadata.namespace = "ns"; $0.metadata.uid = "uid" },
+    var pod = PodSandboxSpec()
+    pod.metadata = PodSandboxMetadata(name: "pod", uid: "uid", namespace: "ns")
+    return .init(
+      id: "sandbox", config: pod,
       pausePID: 4242, paths: .init(hostname: "/files/hostname", hosts: "/files/hosts", resolvConf: "/files/resolv.conf", shm: "/shm", netns: "/netns/x"))
   }
 
@@ -141,7 +143,7 @@ import Testing
     var runtime = ImageConfig.Runtime()
     runtime.entrypoint = ["/pause"]
     runtime.user = "65535:65535"
-    var config = Runtime_V1_PodSandboxConfig()
+    var config = PodSandboxSpec()
     config.hostname = "web-0"
     config.linux.sysctls = ["net.ipv4.ip_local_port_range": "1024 65000"]
     let spec = try SpecBuilder.sandboxSpec(
@@ -164,7 +166,7 @@ import Testing
       "org.systemd.property.CPUQuota": "1%", "run.oci.keep_original_groups": "1", "io.example.keep": "yes",
       "io.kubernetes.cri.container-type": "forged", "io.kubernetes.cri.other": "x",
     ]
-    var podConfig = Runtime_V1_PodSandboxConfig()
+    var podConfig = PodSandboxSpec()
     podConfig.metadata.name = "pod"
     podConfig.annotations = hostile
     var runtime = ImageConfig.Runtime()

@@ -52,7 +52,7 @@ extension RuntimeManager {
     try SecurityChecks.checkContainer(config, sandbox: sandbox.config)
     let security = config.linux.securityContext
     let seccomp = try SeccompPolicy.filter(
-      profile: security.hasSeccomp ? security.seccomp : nil, legacyPath: security.seccompProfilePath, privileged: security.privileged,
+      profile: security.hasSeccomp ? SecurityProfile(security.seccomp) : nil, legacyPath: security.seccompProfilePath, privileged: security.privileged,
       capabilities: try SpecBuilder.capabilities(security.capabilities).effective ?? [], field: "config.linux.security_context")
     var devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)] = []
     for (index, device) in config.devices.enumerated() {

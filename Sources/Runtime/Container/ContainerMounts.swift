@@ -52,7 +52,9 @@ extension RuntimeManager {
         guard let userNamespace else {
           throw CrispError.invalidArgument("mounts[\(index)]: uidMappings/gidMappings need a pod with its own user namespace")
         }
-        guard SecurityChecks.isPodMapping(mount.uidMappings, userNamespace.uids), SecurityChecks.isPodMapping(mount.gidMappings, userNamespace.gids) else {
+        guard SecurityChecks.isPodMapping(mount.uidMappings.map(IDMapping.init), userNamespace.uids),
+          SecurityChecks.isPodMapping(mount.gidMappings.map(IDMapping.init), userNamespace.gids)
+        else {
           throw CrispError.invalidArgument("mounts[\(index)].uidMappings/gidMappings: must be the pod's own mappings (one range each, from container id 0)")
         }
         guard mount.propagation == .propagationPrivate else {
