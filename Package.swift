@@ -106,7 +106,7 @@ let package = Package(
     .target(
       name: "Runtime",
       dependencies: [
-        "CRIAPI", "CrispCore", "CLinux", "CSeccomp", "Config", "Store", "Registry", "Images", "PodNetwork",
+        "CrispCore", "CLinux", "CSeccomp", "Config", "Store", "Registry", "Images", "PodNetwork",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict
@@ -238,7 +238,7 @@ let package = Package(
     .testTarget(
       name: "RuntimeUnitTests",
       dependencies: [
-        "CRIAPI", "Config", "CrispCore", "Images", "PodNetwork", "Registry", "Runtime", "RuntimeFakes", "Store",
+        "Config", "CrispCore", "Images", "PodNetwork", "Registry", "Runtime", "RuntimeFakes", "Store",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict

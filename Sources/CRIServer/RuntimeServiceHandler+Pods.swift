@@ -132,10 +132,15 @@ extension RuntimeServiceHandler {
   // MARK: Containers
 
   func createContainer(request: Runtime_V1_CreateContainerRequest) async throws -> Runtime_V1_CreateContainerResponse {
-    guard !request.podSandboxID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
-    guard request.hasConfig else { throw CrispError.invalidArgument("config is required") }
+    let spec = try ContainerSpec.validated(request)
+    let storedConfig: [UInt8]
+    do {
+      storedConfig = try request.config.serializedBytes()
+    } catch {
+      throw CrispError(.invalidArgument, "config: cannot serialize: \(error)", cause: error)
+    }
     var response = Runtime_V1_CreateContainerResponse()
-    response.containerID = try await runtime.createContainer(sandboxID: request.podSandboxID, config: request.config)
+    response.containerID = try await runtime.createContainer(sandboxID: request.podSandboxID, config: spec, storedConfig: storedConfig)
     return response
   }
 
@@ -189,13 +194,13 @@ extension RuntimeServiceHandler {
     let record = container.record
     var status = Runtime_V1_ContainerStatus()
     status.id = record.id
-    status.metadata = container.config.metadata
+    status.metadata = container.config.metadata.cri
     status.state = state(record.state)
     status.createdAt = record.createdAt
     status.startedAt = record.startedAt
     status.finishedAt = record.finishedAt
     status.exitCode = record.exitCode
-    status.image = container.config.image
+    status.image = container.config.image.cri
     status.imageRef = record.imageID
     status.imageID = record.imageID
     status.reason = record.reason
@@ -208,11 +213,11 @@ extension RuntimeServiceHandler {
       value.containerPath = mount.containerPath
       value.hostPath = mount.hostPath
       value.readonly = mount.readonly
-      value.propagation = mount.propagation
+      value.propagation = mount.propagation.cri
       value.recursiveReadOnly = mount.recursiveReadOnly
       return value
     }
-    status.stopSignal = container.config.stopSignal
+    status.stopSignal = container.config.stopSignal.cri
     return status
   }
 
@@ -254,8 +259,8 @@ extension RuntimeServiceHandler {
       var item = Runtime_V1_Container()
       item.id = container.record.id
       item.podSandboxID = container.record.sandboxID
-      item.metadata = container.config.metadata
-      item.image = container.config.image
+      item.metadata = container.config.metadata.cri
+      item.image = container.config.image.cri
       item.imageRef = container.record.imageID
       item.imageID = container.record.imageID
       item.state = Self.state(container.record.state)

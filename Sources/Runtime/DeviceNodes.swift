@@ -1,4 +1,3 @@
-import CRIAPI
 import CrispCore
 import Glibc
 
@@ -6,7 +5,7 @@ import Glibc
 /// for privileged containers, every device of the host's /dev.
 enum DeviceNodes {
   /// One host device, checked to be a character or block device.
-  static func resolve(_ device: Runtime_V1_Device, index: Int) throws(CrispError) -> (OCISpec.Device, OCISpec.DeviceRule) {
+  static func resolve(_ device: DeviceRequest, index: Int) throws(CrispError) -> (OCISpec.Device, OCISpec.DeviceRule) {
     let field = "config.devices[\(index)]"
     guard device.containerPath.hasPrefix("/") else {
       throw CrispError.invalidArgument("\(field).container_path \"\(device.containerPath)\" must be an absolute path")

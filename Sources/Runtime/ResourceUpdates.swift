@@ -47,7 +47,7 @@ extension RuntimeManager {
     if let bytes = containerExtra(view.record)?.updatedResources, let updated = try? codec.decodeResources(bytes) {
       return updated
     }
-    return ContainerResources(view.config.linux.resources)
+    return view.config.linux.resources
   }
 
   /// UpdatePodSandboxResources: kubelet reports the pod's new overhead and total; the pod cgroup itself is

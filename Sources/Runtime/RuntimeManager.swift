@@ -1,5 +1,4 @@
 public import Config
-import CRIAPI
 import CrispCore
 import Foundation
 import Glibc
@@ -61,7 +60,7 @@ public final class RuntimeManager: Sendable {
     return runtimes.filter { bad[$0.key] == nil }
   }
   /// Decoded container configs by id (immutable once created), for fast lists.
-  let decodedContainers = Mutex<[String: (config: Runtime_V1_ContainerConfig, mounts: [SpecBuilder.ResolvedMount])]>([:])
+  let decodedContainers = Mutex<[String: (config: ContainerSpec, mounts: [SpecBuilder.ResolvedMount])]>([:])
   /// How each container's ExecSync commands start: crisp's own exec with the container's profile, or the
   /// OCI runtime's (the reason why). Read from the container's spec on first use.
   let execProfiles = Mutex<[String: Result<ExecProfile, ExecProfile.Unsupported>]>([:])

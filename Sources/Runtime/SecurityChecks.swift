@@ -1,4 +1,3 @@
-import CRIAPI
 import CrispCore
 import PodNetwork
 
@@ -35,19 +34,18 @@ enum SecurityChecks {
   }
 
   /// The container-level settings, in the context of its sandbox.
-  static func checkContainer(_ config: Runtime_V1_ContainerConfig, sandbox: PodSandboxSpec) throws(CrispError) {
+  static func checkContainer(_ config: ContainerSpec, sandbox: PodSandboxSpec) throws(CrispError) {
     let security = config.linux.securityContext
     if security.privileged && !sandbox.linux.securityContext.privileged {
       throw CrispError.invalidArgument(
         "config.linux.security_context.privileged: a privileged container needs a privileged sandbox (its pod's security_context.privileged is false)")
     }
-    try checkContainerUserNamespace(NamespaceOptions(security.namespaceOptions), pod: try podUserNamespace(sandbox))
+    try checkContainerUserNamespace(security.namespaceOptions, pod: try podUserNamespace(sandbox))
     if security.privileged, try podUserNamespace(sandbox) != nil {
       throw CrispError.invalidArgument("config.linux.security_context.privileged: a privileged container cannot run in a user-namespaced pod")
     }
-    try checkAppArmor(
-      security.hasApparmor ? SecurityProfile(security.apparmor) : nil, legacyName: security.apparmorProfile, field: "config.linux.security_context")
-    try checkSELinux(security.hasSelinuxOptions ? SELinuxOptions(security.selinuxOptions) : nil, field: "config.linux.security_context.selinux_options")
+    try checkAppArmor(security.apparmor, legacyName: security.apparmorProfile, field: "config.linux.security_context")
+    try checkSELinux(security.selinuxOptions, field: "config.linux.security_context.selinux_options")
   }
 
   /// The pod's user namespace mapping, nil for the node's user namespace. crisp takes what kubelet sends:

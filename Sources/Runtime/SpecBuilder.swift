@@ -1,4 +1,3 @@
-public import CRIAPI
 public import Config
 public import CrispCore
 public import PodNetwork
@@ -147,14 +146,14 @@ public enum SpecBuilder {
     public var hostPath: String
     public var containerPath: String
     public var readonly: Bool
-    public var propagation: Runtime_V1_MountPropagation
+    public var propagation: MountRequest.Propagation
     /// Read-only all the way down: mounts below the host path are read-only too (`rro`, mount_setattr).
     public var recursiveReadOnly: Bool
     /// Seen through the pod's user namespace (the CRI mount carried the pod's uid/gid mappings).
     public var idmapped: Bool
 
     public init(
-      hostPath: String, containerPath: String, readonly: Bool, propagation: Runtime_V1_MountPropagation, recursiveReadOnly: Bool = false,
+      hostPath: String, containerPath: String, readonly: Bool, propagation: MountRequest.Propagation, recursiveReadOnly: Bool = false,
       idmapped: Bool = false
     ) {
       self.recursiveReadOnly = recursiveReadOnly
@@ -181,7 +180,7 @@ public enum SpecBuilder {
   }
 
   public static func containerSpec(
-    id: String, config: Runtime_V1_ContainerConfig, image: ImageConfig, imageName: String, rootfs: String,
+    id: String, config: ContainerSpec, image: ImageConfig, imageName: String, rootfs: String,
     sandbox: SandboxContext, user: ResolvedUser, mounts: [ResolvedMount], cgroupsPath: String, oomScoreAdj: Int?,
     devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)] = [], hostDevices: [OCISpec.Device] = [],
     hostCapabilities: [String] = LinuxCapabilities.all, targetNamespace: String? = nil,
@@ -223,10 +222,10 @@ public enum SpecBuilder {
       }
       var options = ["rbind", mount.recursiveReadOnly ? "rro" : (mount.readonly ? "ro" : "rw")]
       switch mount.propagation {
-      case .propagationBidirectional:
+      case .bidirectional:
         options.append("rshared")
         rootfsPropagation = "rshared"
-      case .propagationHostToContainer:
+      case .hostToContainer:
         options.append("rslave")
         if rootfsPropagation == nil { rootfsPropagation = "rslave" }
       default:
@@ -257,7 +256,7 @@ public enum SpecBuilder {
     }
     joinUserNamespace(sandbox.paths.userNamespace, &linux)
     linux.cgroupsPath = cgroupsPath
-    linux.resources = resources(ContainerResources(config.linux.resources))
+    linux.resources = resources(config.linux.resources)
     if privileged {
       linux.maskedPaths = []
       linux.readonlyPaths = []
@@ -293,7 +292,7 @@ public enum SpecBuilder {
 
   /// kubelet's rules: `command` replaces the image's entrypoint (and then only CRI `args` follow);
   /// otherwise the entrypoint runs with CRI `args`, or the image's `Cmd` when there are none.
-  public static func arguments(config: Runtime_V1_ContainerConfig, image: ImageConfig.Runtime) throws(CrispError) -> [String] {
+  public static func arguments(config: ContainerSpec, image: ImageConfig.Runtime) throws(CrispError) -> [String] {
     let result: [String]
     if !config.command.isEmpty {
       result = config.command + config.args
@@ -335,7 +334,7 @@ public enum SpecBuilder {
   /// of `bounding`, crisp's own bounding set (as containerd reads it): runc cannot give a container what the
   /// node's root does not have, and asking fails the start with "unable to apply caps". A capability added
   /// by name that the node lacks is refused here with that reason.
-  public static func capabilities(_ requested: Runtime_V1_Capability, bounding: [String] = LinuxCapabilities.bounding) throws(CrispError) -> OCISpec.Capabilities {
+  public static func capabilities(_ requested: CapabilityRequest, bounding: [String] = LinuxCapabilities.bounding) throws(CrispError) -> OCISpec.Capabilities {
     func normalize(_ name: String) -> String {
       let upper = name.uppercased()
       return upper.hasPrefix("CAP_") ? upper : "CAP_" + upper

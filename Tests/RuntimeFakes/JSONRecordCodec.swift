@@ -17,6 +17,10 @@ public struct JSONRecordCodec: RecordCodec {
     try decode(PodSandboxSpec.self, bytes)
   }
 
+  public func decodeContainerSpec(_ bytes: [UInt8]) throws -> ContainerSpec {
+    try decode(ContainerSpec.self, bytes)
+  }
+
   public func decodeResources(_ bytes: [UInt8]) throws -> ContainerResources {
     try decode(ContainerResources.self, bytes)
   }

@@ -1,4 +1,3 @@
-import CRIAPI
 import CrispCore
 import Foundation
 import Runtime
@@ -16,8 +15,8 @@ enum LifecycleFixtures {
     return config
   }
 
-  static func container(_ name: String = "app") -> Runtime_V1_ContainerConfig {
-    var config = Runtime_V1_ContainerConfig()
+  static func container(_ name: String = "app") -> ContainerSpec {
+    var config = ContainerSpec()
     config.metadata.name = name
     config.image.image = FakeNode.containerImage
     config.command = ["sleep", "1000"]

@@ -1,4 +1,3 @@
-import CRIAPI
 import Config
 import CrispCore
 import Registry
@@ -75,7 +74,7 @@ import Testing
   }
 
   @Test func containerJoinsThePodsNamespacesAndGetsItsFiles() throws {
-    var config = Runtime_V1_ContainerConfig()
+    var config = ContainerSpec()
     config.metadata.name = "c"
     config.command = ["/bin/true"]
     config.workingDir = "/work"
@@ -85,8 +84,8 @@ import Testing
     config.linux.resources.cpuPeriod = 100000
     config.linux.securityContext.readonlyRootfs = true
     config.linux.securityContext.noNewPrivs = true
-    let mounts = [SpecBuilder.ResolvedMount(hostPath: "/data", containerPath: "/etc/hosts", readonly: true, propagation: .propagationPrivate),
-                  SpecBuilder.ResolvedMount(hostPath: "/shared", containerPath: "/mnt", readonly: false, propagation: .propagationBidirectional)]
+    let mounts = [SpecBuilder.ResolvedMount(hostPath: "/data", containerPath: "/etc/hosts", readonly: true, propagation: .private),
+                  SpecBuilder.ResolvedMount(hostPath: "/shared", containerPath: "/mnt", readonly: false, propagation: .bidirectional)]
     let spec = try SpecBuilder.containerSpec(
       id: "c1", config: config, image: ImageConfig(config: nil, rootfs: .init(diffIDs: [])), imageName: "img", rootfs: "/rootfs",
       sandbox: sandbox(), user: .init(uid: 7, gid: 8, additionalGids: [9]), mounts: mounts, cgroupsPath: "/kubepods/c1", oomScoreAdj: 5)
@@ -121,7 +120,7 @@ import Testing
   @Test func containerPIDModesAndHostNetwork() throws {
     var context = sandbox()
     context.paths.netns = nil
-    var config = Runtime_V1_ContainerConfig()
+    var config = ContainerSpec()
     config.command = ["/x"]
     config.linux.securityContext.namespaceOptions.pid = .container
     let spec = try SpecBuilder.containerSpec(
@@ -183,7 +182,7 @@ import Testing
     #expect(open.annotations?["io.example.keep"] == "yes")
     #expect(open.annotations?["org.systemd.property.CPUQuota"] == nil && open.annotations?["run.oci.keep_original_groups"] == nil)
 
-    var config = Runtime_V1_ContainerConfig()
+    var config = ContainerSpec()
     config.metadata.name = "c"
     config.command = ["/bin/true"]
     config.annotations = ["run.oci.hooks": "x", "io.example.container": "c", "team": "a", "io.kubernetes.cri.image-name": "forged"]

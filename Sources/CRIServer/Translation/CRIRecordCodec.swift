@@ -10,6 +10,10 @@ struct CRIRecordCodec: RecordCodec {
     PodSandboxSpec(try Runtime_V1_PodSandboxConfig(serializedBytes: bytes))
   }
 
+  func decodeContainerSpec(_ bytes: [UInt8]) throws -> ContainerSpec {
+    ContainerSpec(try Runtime_V1_ContainerConfig(serializedBytes: bytes))
+  }
+
   func decodeResources(_ bytes: [UInt8]) throws -> ContainerResources {
     ContainerResources(try Runtime_V1_LinuxContainerResources(serializedBytes: bytes))
   }

@@ -9,7 +9,7 @@ enum CRIStats {
     var stats = Runtime_V1_ContainerStats()
     let view = usage.container
     stats.attributes.id = view.record.id
-    stats.attributes.metadata = view.config.metadata
+    stats.attributes.metadata = view.config.metadata.cri
     stats.attributes.labels = view.config.labels
     stats.attributes.annotations = view.config.annotations
     if let cpu = usage.cpu { stats.cpu = Self.cpu(cpu) }

@@ -20,6 +20,25 @@ public struct MountRequest: Sendable, Equatable, Codable {
     case hostToContainer
     case bidirectional
     case unrecognized(Int)
+
+    /// The number a container record keeps (the CRI's, as records from earlier versions hold it).
+    init(recorded value: Int) {
+      switch value {
+      case 0: self = .private
+      case 1: self = .hostToContainer
+      case 2: self = .bidirectional
+      default: self = .unrecognized(value)
+      }
+    }
+
+    var recorded: Int {
+      switch self {
+      case .private: return 0
+      case .hostToContainer: return 1
+      case .bidirectional: return 2
+      case .unrecognized(let value): return value
+      }
+    }
   }
 
   public init(containerPath: String = "", hostPath: String = "", readonly: Bool = false) {

@@ -6,6 +6,8 @@ public import CrispCore
 public protocol RecordCodec: Sendable {
   /// A sandbox record's config (the error is the decoder's own, for the message that names the record).
   func decodeSandboxSpec(_ bytes: [UInt8]) throws -> PodSandboxSpec
+  /// A container record's config.
+  func decodeContainerSpec(_ bytes: [UInt8]) throws -> ContainerSpec
   /// Resources from the bytes ``encode(_:)`` made.
   func decodeResources(_ bytes: [UInt8]) throws -> ContainerResources
   func encode(_ resources: ContainerResources) throws(CrispError) -> [UInt8]
