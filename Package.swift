@@ -226,6 +226,12 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // The CRI translation at the CRIServer/Runtime boundary, without a daemon.
+    .testTarget(
+      name: "CRITranslationTests",
+      dependencies: ["CRIAPI", "CRIServer", "CrispCore", "Runtime", "Store", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      swiftSettings: strict
+    ),
     .testTarget(name: "StreamingUnitTests", dependencies: ["CZlib", "SPDY", "Streaming"], swiftSettings: strict),
     // In-memory fakes of Runtime's host seams (HostServices): they log every call and fail on demand, so
     // the lifecycle's steps and undos are unit-tested without root. Never part of a product.
