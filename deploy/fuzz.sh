@@ -33,7 +33,7 @@ GROUPS_TABLE='
 images|Images|Sources/Images/*.swift|tar gzip zstd image-archive
 registry|Registry|Sources/Registry/*.swift|manifest image-config reference
 config|Config|Sources/Config/*.swift|config-toml hosts-toml containerd-toml
-runtime|Runtime|Sources/Runtime/*.swift|image-user seccomp
+runtime|Runtime|Sources/Runtime/*.swift Sources/Runtime/*/*.swift|image-user seccomp
 podnetwork|PodNetwork|Sources/PodNetwork/*.swift|cni-result
 grpc|CRIServer|Sources/CRIServer/GRPC/GRPCWire.swift|grpc-frames grpc-timeout
 spdy|SPDY|Sources/SPDY/*.swift|spdy-frames spdy-headers
