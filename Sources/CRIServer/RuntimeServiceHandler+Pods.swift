@@ -47,7 +47,7 @@ extension RuntimeServiceHandler {
     response.status = Self.status(sandbox)
     response.timestamp = Store.now()
     if request.verbose {
-      let spec = (try? String(contentsOfFile: node.config.state + "/containers/\(sandbox.record.id)/config.json", encoding: .utf8)) ?? "{}"
+      let spec = (try? String(contentsOfFile: runtime.runtimeSpecPath(sandbox.record.id), encoding: .utf8)) ?? "{}"
       var info: [String: Any] = [
         "pid": sandbox.record.pid, "netns": sandbox.record.netnsPath, "runtimeHandler": sandbox.record.runtimeHandler,
         "runtimeSpec": (try? JSONSerialization.jsonObject(with: Data(spec.utf8))) ?? [:],
@@ -169,7 +169,7 @@ extension RuntimeServiceHandler {
     response.status = Self.status(container)
     response.status.resources.linux = runtime.currentResources(container).cri
     if request.verbose {
-      let spec = (try? String(contentsOfFile: node.config.state + "/containers/\(container.record.id)/config.json", encoding: .utf8)) ?? "{}"
+      let spec = (try? String(contentsOfFile: runtime.runtimeSpecPath(container.record.id), encoding: .utf8)) ?? "{}"
       let info: [String: Any] = [
         "pid": container.record.pid, "sandboxID": container.record.sandboxID,
         "runtimeSpec": (try? JSONSerialization.jsonObject(with: Data(spec.utf8))) ?? [:],

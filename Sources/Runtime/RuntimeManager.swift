@@ -237,6 +237,8 @@ public final class RuntimeManager: Sendable {
     return fstatat(fd, id + "/exit", &info, 0) == 0
   }
   func bundle(_ id: String) -> String { FilePath.join(containersDirectory, id) }
+  /// The OCI spec written for a container or sandbox (verbose statuses show it).
+  public func runtimeSpecPath(_ id: String) -> String { bundle(id) + "/config.json" }
   func netnsPath(_ id: String) -> String { FilePath.join(config.state, "netns/\(id)") }
   /// Removes `id` from its runtime: natively once its shim has recorded the exit (``OCIRuntime/delete(stopped:)``),
   /// else through the runtime's `delete --force`.
