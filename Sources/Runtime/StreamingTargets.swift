@@ -1,27 +1,6 @@
 public import CrispCore
 import Store
 
-/// What the streaming server needs to reach a container or a pod: checked when kubelet asks for a URL and
-/// again when the client connects (the container may have exited in between).
-public struct ExecTarget: Sendable {
-  public let containerID: String
-  /// The container's bundle and shim state directory (shim.sock, pid files, console sockets).
-  public let directory: String
-  public let runtime: any ContainerRuntime
-  /// Whether the container was created with a terminal (attach then carries one stream of output).
-  public let tty: Bool
-  /// Whether the container was created with stdin open (attach may then forward input).
-  public let stdin: Bool
-  /// Whether its stdin closes when the first attached client that used it leaves.
-  public let stdinOnce: Bool
-}
-
-public struct PortForwardTarget: Sendable {
-  public let sandboxID: String
-  /// The pod's network namespace; nil for a host-network pod (ports are dialled on the host).
-  public let netns: String?
-}
-
 extension RuntimeManager {
   /// A running container to exec in or attach to; NOT_FOUND or FAILED_PRECONDITION naming `field`.
   public func streamTarget(_ rawID: String, field: String = "container_id") throws(CrispError) -> ExecTarget {
