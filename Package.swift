@@ -109,7 +109,7 @@ let package = Package(
     .target(
       name: "Runtime",
       dependencies: [
-        "CRIAPI", "CrispCore", "CLinux", "CSeccomp", "Config", "OCI", "Store", "Images", "PodNetwork",
+        "CrispCore", "CLinux", "CSeccomp", "Config", "OCI", "Store", "Images", "PodNetwork",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict
@@ -246,6 +246,12 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // The CRI translation at the CRIServer/Runtime boundary, without a daemon.
+    .testTarget(
+      name: "CRITranslationTests",
+      dependencies: ["CRIAPI", "CRIServer", "CrispCore", "Runtime", "Store", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      swiftSettings: strict
+    ),
     .testTarget(name: "StreamingUnitTests", dependencies: ["CZlib", "SPDY", "Streaming"], swiftSettings: strict),
     // In-memory fakes of Runtime's host seams (HostServices): they log every call and fail on demand, so
     // the lifecycle's steps and undos are unit-tested without root. Never part of a product.
@@ -258,7 +264,7 @@ let package = Package(
     .testTarget(
       name: "RuntimeUnitTests",
       dependencies: [
-        "CRIAPI", "Config", "CrispCore", "Images", "OCI", "PodNetwork", "Registry", "Runtime", "RuntimeFakes", "Store",
+        "Config", "CrispCore", "Images", "OCI", "PodNetwork", "Registry", "Runtime", "RuntimeFakes", "Store",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict

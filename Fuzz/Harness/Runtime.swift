@@ -1,6 +1,5 @@
 // Fuzz targets over Sources/Runtime: an image's USER against its own /etc/passwd and /etc/group, and OCI
 // seccomp profiles named by a pod (localhost profiles).
-import CRIAPI
 import CrispCore
 import Glibc
 import Registry
@@ -17,8 +16,8 @@ let fuzzTargets: [String: @Sendable ([UInt8]) -> Void] = [
     var runtime = ImageConfig.Runtime()
     runtime.user = user
     let image = ImageConfig(config: runtime, rootfs: .init(diffIDs: []))
-    var config = Runtime_V1_ContainerConfig()
-    config.linux.securityContext.supplementalGroupsPolicy = .merge
+    var config = ContainerSpec()
+    config.linux.securityContext.mergeImageGroups = true
     _ = try? RuntimeManager.resolveUser(config, image: image, rootfs: FuzzFiles.shared.root + "/rootfs")
   },
   "seccomp": { bytes in

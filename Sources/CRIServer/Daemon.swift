@@ -63,7 +63,7 @@ public struct Daemon: Sendable {
     guard let shimBinary = Self.siblingExecutable("crisp-shim") else {
       throw CrispError.failedPrecondition("crisp-shim was not found next to crisp (\(Self.siblingDirectory ?? "?")): install it beside the daemon")
     }
-    let runtime = RuntimeManager(config: config, store: store, images: images, cgroupDriver: node.cgroupDriver, shimBinary: shimBinary, logger: logger)
+    let runtime = RuntimeManager(config: config, store: store, images: images, cgroupDriver: node.cgroupDriver, shimBinary: shimBinary, codec: CRIRecordCodec(), logger: logger)
     // The CNI directory watch and the exit watcher run for the life of the process: neither has a stop.
     runtime.networks.watcher.start()
     await runtime.recover()

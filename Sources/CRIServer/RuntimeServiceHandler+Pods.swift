@@ -16,9 +16,15 @@ extension RuntimeServiceHandler {
   }
 
   func runPodSandbox(request: Runtime_V1_RunPodSandboxRequest) async throws -> Runtime_V1_RunPodSandboxResponse {
-    guard request.hasConfig else { throw CrispError.invalidArgument("config is required") }
+    let spec = try PodSandboxSpec.validated(request)
+    let storedConfig: [UInt8]
+    do {
+      storedConfig = try request.config.serializedBytes()
+    } catch {
+      throw CrispError(.invalidArgument, "config: cannot serialize: \(error)", cause: error)
+    }
     var response = Runtime_V1_RunPodSandboxResponse()
-    response.podSandboxID = try await runtime.runPodSandbox(request.config, handler: request.runtimeHandler)
+    response.podSandboxID = try await runtime.runPodSandbox(spec, storedConfig: storedConfig, handler: request.runtimeHandler)
     return response
   }
 
@@ -74,14 +80,14 @@ extension RuntimeServiceHandler {
     var status = Runtime_V1_PodSandboxStatus()
     let record = sandbox.record
     status.id = record.id
-    status.metadata = sandbox.config.metadata
+    status.metadata = sandbox.config.metadata.cri
     status.state = record.state == .ready ? .sandboxReady : .sandboxNotready
     status.createdAt = record.createdAt
     if let first = record.ips.first {
       status.network.ip = first
       status.network.additionalIps = record.ips.dropFirst().map { ip in .with { $0.ip = ip } }
     }
-    status.linux.namespaces.options = sandbox.config.linux.securityContext.namespaceOptions
+    status.linux.namespaces.options = sandbox.config.linux.securityContext.namespaceOptions.cri
     status.labels = sandbox.config.labels
     status.annotations = sandbox.config.annotations
     status.runtimeHandler = record.runtimeHandler
@@ -113,7 +119,7 @@ extension RuntimeServiceHandler {
     }.map { sandbox in
       var item = Runtime_V1_PodSandbox()
       item.id = sandbox.record.id
-      item.metadata = sandbox.config.metadata
+      item.metadata = sandbox.config.metadata.cri
       item.state = sandbox.record.state == .ready ? .sandboxReady : .sandboxNotready
       item.createdAt = sandbox.record.createdAt
       item.labels = sandbox.config.labels
@@ -126,10 +132,15 @@ extension RuntimeServiceHandler {
   // MARK: Containers
 
   func createContainer(request: Runtime_V1_CreateContainerRequest) async throws -> Runtime_V1_CreateContainerResponse {
-    guard !request.podSandboxID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
-    guard request.hasConfig else { throw CrispError.invalidArgument("config is required") }
+    let spec = try ContainerSpec.validated(request)
+    let storedConfig: [UInt8]
+    do {
+      storedConfig = try request.config.serializedBytes()
+    } catch {
+      throw CrispError(.invalidArgument, "config: cannot serialize: \(error)", cause: error)
+    }
     var response = Runtime_V1_CreateContainerResponse()
-    response.containerID = try await runtime.createContainer(sandboxID: request.podSandboxID, config: request.config)
+    response.containerID = try await runtime.createContainer(sandboxID: request.podSandboxID, config: spec, storedConfig: storedConfig)
     return response
   }
 
@@ -156,7 +167,7 @@ extension RuntimeServiceHandler {
     }
     var response = Runtime_V1_ContainerStatusResponse()
     response.status = Self.status(container)
-    response.status.resources.linux = runtime.currentResources(container)
+    response.status.resources.linux = runtime.currentResources(container).cri
     if request.verbose {
       let spec = (try? String(contentsOfFile: runtime.paths.spec(container.record.id), encoding: .utf8)) ?? "{}"
       let info: [String: Any] = [
@@ -183,13 +194,13 @@ extension RuntimeServiceHandler {
     let record = container.record
     var status = Runtime_V1_ContainerStatus()
     status.id = record.id
-    status.metadata = container.config.metadata
+    status.metadata = container.config.metadata.cri
     status.state = state(record.state)
     status.createdAt = record.createdAt
     status.startedAt = record.startedAt
     status.finishedAt = record.finishedAt
     status.exitCode = record.exitCode
-    status.image = container.config.image
+    status.image = container.config.image.cri
     status.imageRef = record.imageID
     status.imageID = record.imageID
     status.reason = record.reason
@@ -202,11 +213,11 @@ extension RuntimeServiceHandler {
       value.containerPath = mount.containerPath
       value.hostPath = mount.hostPath
       value.readonly = mount.readonly
-      value.propagation = mount.propagation
+      value.propagation = mount.propagation.cri
       value.recursiveReadOnly = mount.recursiveReadOnly
       return value
     }
-    status.stopSignal = container.config.stopSignal
+    status.stopSignal = container.config.stopSignal.cri
     return status
   }
 
@@ -248,8 +259,8 @@ extension RuntimeServiceHandler {
       var item = Runtime_V1_Container()
       item.id = container.record.id
       item.podSandboxID = container.record.sandboxID
-      item.metadata = container.config.metadata
-      item.image = container.config.image
+      item.metadata = container.config.metadata.cri
+      item.image = container.config.image.cri
       item.imageRef = container.record.imageID
       item.imageID = container.record.imageID
       item.state = Self.state(container.record.state)

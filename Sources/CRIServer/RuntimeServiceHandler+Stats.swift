@@ -7,19 +7,19 @@ import Runtime
 extension RuntimeServiceHandler {
   func containerStats(request: Runtime_V1_ContainerStatsRequest) async throws -> Runtime_V1_ContainerStatsResponse {
     guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
-    let stats = try runtime.containerStats(request.containerID)
+    let stats = CRIStats.container(try runtime.containerStats(request.containerID))
     return .with { $0.stats = stats }
   }
 
   func listContainerStats(request: Runtime_V1_ListContainerStatsRequest) async throws -> Runtime_V1_ListContainerStatsResponse {
-    let stats = try runtime.listContainerStats(request.hasFilter ? request.filter : nil)
+    let stats = try runtime.listContainerStats(request.hasFilter ? Self.filter(request.filter) : nil).map(CRIStats.container)
     return .with { $0.stats = stats }
   }
 
   func streamContainerStats(
     request: Runtime_V1_StreamContainerStatsRequest, response: RPCWriter<Runtime_V1_StreamContainerStatsResponse>
   ) async throws {
-    let all = try runtime.listContainerStats(request.hasFilter ? request.filter : nil)
+    let all = try runtime.listContainerStats(request.hasFilter ? Self.filter(request.filter) : nil).map(CRIStats.container)
     for start in stride(from: 0, to: max(all.count, 1), by: 200) {
       try await response.write(.with { $0.containerStats = Array(all[start..<min(start + 200, all.count)]) })
     }
@@ -27,40 +27,48 @@ extension RuntimeServiceHandler {
 
   func podSandboxStats(request: Runtime_V1_PodSandboxStatsRequest) async throws -> Runtime_V1_PodSandboxStatsResponse {
     guard !request.podSandboxID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
-    let stats = try await runtime.podSandboxStats(request.podSandboxID)
+    let stats = CRIStats.pod(try await runtime.podSandboxStats(request.podSandboxID))
     return .with { $0.stats = stats }
   }
 
   func listPodSandboxStats(request: Runtime_V1_ListPodSandboxStatsRequest) async throws -> Runtime_V1_ListPodSandboxStatsResponse {
-    let stats = try await runtime.listPodSandboxStats(request.hasFilter ? request.filter : nil)
+    let stats = try await runtime.listPodSandboxStats(request.hasFilter ? Self.filter(request.filter) : nil).map(CRIStats.pod)
     return .with { $0.stats = stats }
   }
 
   func streamPodSandboxStats(
     request: Runtime_V1_StreamPodSandboxStatsRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxStatsResponse>
   ) async throws {
-    let all = try await runtime.listPodSandboxStats(request.hasFilter ? request.filter : nil)
+    let all = try await runtime.listPodSandboxStats(request.hasFilter ? Self.filter(request.filter) : nil).map(CRIStats.pod)
     for start in stride(from: 0, to: max(all.count, 1), by: 100) {
       try await response.write(.with { $0.podSandboxStats = Array(all[start..<min(start + 100, all.count)]) })
     }
+  }
+
+  static func filter(_ filter: Runtime_V1_ContainerStatsFilter) -> ContainerStatsFilter {
+    ContainerStatsFilter(id: filter.id, podSandboxID: filter.podSandboxID, labelSelector: filter.labelSelector)
+  }
+
+  static func filter(_ filter: Runtime_V1_PodSandboxStatsFilter) -> PodStatsFilter {
+    PodStatsFilter(id: filter.id, labelSelector: filter.labelSelector)
   }
 }
 
 /// cAdvisor-named pod and container metrics (kubelet's /metrics/cadvisor with PodAndContainerStatsFromCRI).
 extension RuntimeServiceHandler {
   func listMetricDescriptors(request: Runtime_V1_ListMetricDescriptorsRequest) async throws -> Runtime_V1_ListMetricDescriptorsResponse {
-    .with { $0.descriptors = PodMetric.descriptors }
+    .with { $0.descriptors = CRIStats.descriptors }
   }
 
   func listPodSandboxMetrics(request: Runtime_V1_ListPodSandboxMetricsRequest) async throws -> Runtime_V1_ListPodSandboxMetricsResponse {
-    let metrics = try await runtime.podSandboxMetrics()
+    let metrics = try await runtime.podSandboxMetrics().map(CRIStats.metrics)
     return .with { $0.podMetrics = metrics }
   }
 
   func streamPodSandboxMetrics(
     request: Runtime_V1_StreamPodSandboxMetricsRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxMetricsResponse>
   ) async throws {
-    let all = try await runtime.podSandboxMetrics()
+    let all = try await runtime.podSandboxMetrics().map(CRIStats.metrics)
     for start in stride(from: 0, to: max(all.count, 1), by: 100) {
       try await response.write(.with { $0.podSandboxMetrics = Array(all[start..<min(start + 100, all.count)]) })
     }
@@ -98,14 +106,15 @@ extension RuntimeServiceHandler {
   func updateContainerResources(request: Runtime_V1_UpdateContainerResourcesRequest) async throws -> Runtime_V1_UpdateContainerResourcesResponse {
     guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
     guard request.hasLinux else { throw CrispError.invalidArgument("linux resources are required (windows resources do not apply here)") }
-    try await runtime.updateContainerResources(request.containerID, linux: request.linux)
+    try await runtime.updateContainerResources(request.containerID, linux: ContainerResources(request.linux))
     return .init()
   }
 
   func updatePodSandboxResources(request: Runtime_V1_UpdatePodSandboxResourcesRequest) async throws -> Runtime_V1_UpdatePodSandboxResourcesResponse {
     guard !request.podSandboxID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
     try runtime.updatePodSandboxResources(
-      request.podSandboxID, overhead: request.hasOverhead ? request.overhead : nil, resources: request.hasResources ? request.resources : nil)
+      request.podSandboxID, overhead: request.hasOverhead ? ContainerResources(request.overhead) : nil,
+      resources: request.hasResources ? ContainerResources(request.resources) : nil)
     return .init()
   }
 }

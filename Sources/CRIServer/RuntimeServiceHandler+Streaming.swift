@@ -10,6 +10,7 @@ extension RuntimeServiceHandler {
   func exec(request: Runtime_V1_ExecRequest) async throws -> Runtime_V1_ExecResponse {
     guard !request.cmd.isEmpty else { throw CrispError.invalidArgument("cmd is empty") }
     let options = try Self.streamOptions(stdin: request.stdin, stdout: request.stdout, stderr: request.stderr, tty: request.tty)
+    guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
     let target = try runtime.streamTarget(request.containerID)
     var response = Runtime_V1_ExecResponse()
     response.url = streaming.url(for: .exec(containerID: target.containerID, command: request.cmd, options: options))
@@ -17,6 +18,7 @@ extension RuntimeServiceHandler {
   }
 
   func attach(request: Runtime_V1_AttachRequest) async throws -> Runtime_V1_AttachResponse {
+    guard !request.containerID.isEmpty else { throw CrispError.invalidArgument("container_id is required") }
     let target = try runtime.streamTarget(request.containerID)
     // The terminal is the container's (kubelet takes tty from the container spec, stderr from the request):
     // a tty container has one output stream, so stderr is dropped rather than refused.
@@ -34,6 +36,7 @@ extension RuntimeServiceHandler {
     for port in request.port where port <= 0 || port > 65535 {
       throw CrispError.invalidArgument("port \(port) is not a TCP port (1-65535)")
     }
+    guard !request.podSandboxID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
     let target = try runtime.portForwardTarget(request.podSandboxID)
     var response = Runtime_V1_PortForwardResponse()
     response.url = streaming.url(for: .portForward(sandboxID: target.sandboxID, ports: request.port))

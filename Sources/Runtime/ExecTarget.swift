@@ -1,7 +1,6 @@
 import CrispCore
-import Store
 
-/// What the streaming server needs to reach a container or a pod: checked when kubelet asks for a URL and
+/// What the streaming server needs to reach a container: checked when kubelet asks for a URL and
 /// again when the client connects (the container may have exited in between).
 public struct ExecTarget: Sendable {
   public let containerID: String

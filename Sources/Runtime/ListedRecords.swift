@@ -1,14 +1,6 @@
-import Config
-import CRIAPI
 import CrispCore
-import Foundation
-import Glibc
 import Synchronization
-import Images
-import Logging
-import PodNetwork
 import Store
-import OCI
 
 /// The records of one table as last read for a list, with the store's ``Store/changeCount`` at the time:
 /// reused while nothing has been written since (kubelet lists every second; records change only on

@@ -1,4 +1,3 @@
-public import CRIAPI
 public import CrispCore
 import Foundation
 import Store
@@ -7,7 +6,7 @@ extension RuntimeManager {
   /// UpdateContainerResources: new cgroup limits applied with `runc update` before the call returns. If the
   /// runtime refuses (a memory limit below what the container uses, say), the call fails and the old limits
   /// stay in force and in the status.
-  public func updateContainerResources(_ rawID: String, linux: Runtime_V1_LinuxContainerResources) async throws(CrispError) {
+  public func updateContainerResources(_ rawID: String, linux: ContainerResources) async throws(CrispError) {
     guard let id = try resolveID(rawID, table: "containers"), try store.container(id: id) != nil else {
       throw CrispError.notFound("container \"\(rawID)\" not found")
     }
@@ -36,11 +35,7 @@ extension RuntimeManager {
       defer { try? FilePath.remove(file) }
       try await runtime.update(id, resourcesFile: file)
       guard var extra = containerExtra(record) else { return }
-      do {
-        extra.updatedResources = try linux.serializedBytes()
-      } catch {
-        throw CrispError.internalError("serialize resources: \(error)")
-      }
+      extra.updatedResources = try codec.encode(linux)
       record.extra = try extra.encoded(for: "container \(id)")
       try store.putContainer(record)
       logger.info("container resources updated", metadata: ["id": "\(id)"])
@@ -48,8 +43,8 @@ extension RuntimeManager {
   }
 
   /// The limits in force: the last successful update's, else those the container was created with.
-  public func currentResources(_ view: ContainerView) -> Runtime_V1_LinuxContainerResources {
-    if let bytes = containerExtra(view.record)?.updatedResources, let updated = try? Runtime_V1_LinuxContainerResources(serializedBytes: bytes) {
+  public func currentResources(_ view: ContainerView) -> ContainerResources {
+    if let bytes = containerExtra(view.record)?.updatedResources, let updated = try? codec.decodeResources(bytes) {
       return updated
     }
     return view.config.linux.resources
@@ -57,25 +52,15 @@ extension RuntimeManager {
 
   /// UpdatePodSandboxResources: kubelet reports the pod's new overhead and total; the pod cgroup itself is
   /// kubelet's to size, so crisp checks the sandbox exists and records the values for its status info.
-  public func updatePodSandboxResources(_ rawID: String, overhead: Runtime_V1_LinuxContainerResources?, resources: Runtime_V1_LinuxContainerResources?) throws(CrispError) {
+  public func updatePodSandboxResources(_ rawID: String, overhead: ContainerResources?, resources: ContainerResources?) throws(CrispError) {
     guard let id = try resolveID(rawID, table: "sandboxes"), try store.sandbox(id: id) != nil else {
       throw CrispError.notFound("pod sandbox \"\(rawID)\" not found")
     }
-    var update = Runtime_V1_UpdatePodSandboxResourcesRequest()
-    update.podSandboxID = id
-    if let overhead { update.overhead = overhead }
-    if let resources { update.resources = resources }
     do {
-      let bytes: [UInt8] = try update.serializedBytes()
+      let bytes = try codec.encodePodResources(sandboxID: id, overhead: overhead, resources: resources)
       try AtomicFile.write(bytes, to: FilePath.join(sandboxFilesDirectory(id), "resources.pb"), mode: 0o600)
     } catch {
       throw CrispError.internalError("record the resources of sandbox \(id): \(error)")
     }
-  }
-
-  /// The resources kubelet last reported for a sandbox (UpdatePodSandboxResources), if any.
-  public func recordedPodResources(_ id: String) -> Runtime_V1_UpdatePodSandboxResourcesRequest? {
-    guard let bytes = (try? FilePath.read(FilePath.join(sandboxFilesDirectory(id), "resources.pb"))) ?? nil else { return nil }
-    return try? Runtime_V1_UpdatePodSandboxResourcesRequest(serializedBytes: bytes)
   }
 }

@@ -1,5 +1,4 @@
 public import Config
-import CRIAPI
 import CrispCore
 import Foundation
 import Glibc
@@ -25,6 +24,8 @@ public final class RuntimeManager: Sendable {
   public let paths: RuntimePaths
   /// The pod networks (CNI) and the watch on their configuration.
   public let networks: PodNetworks
+  /// The CRI wire form of what records keep verbatim (see ``RecordCodec``).
+  public let codec: any RecordCodec
   /// The node's pod CIDRs, as kubelet last reported them (UpdateRuntimeConfig); passed to IPAM plugins
   /// that take `ipRanges`.
   public let podCIDRs = Mutex<[String]>([])
@@ -62,12 +63,12 @@ public final class RuntimeManager: Sendable {
     return runtimes.filter { bad[$0.key] == nil }
   }
   /// Decoded container configs by id (immutable once created), for fast lists.
-  let decodedContainers = Mutex<[String: (config: Runtime_V1_ContainerConfig, mounts: [SpecBuilder.ResolvedMount])]>([:])
+  let decodedContainers = Mutex<[String: (config: ContainerSpec, mounts: [SpecBuilder.ResolvedMount])]>([:])
   /// How each container's ExecSync commands start: crisp's own exec with the container's profile, or the
   /// OCI runtime's (the reason why). Read from the container's spec on first use.
   let execProfiles = Mutex<[String: Result<ExecProfile, ExecProfile.Unsupported>]>([:])
   /// Decoded sandbox configs by id, with whether the pod uses the host's network (both fixed at creation).
-  let decodedSandboxes = Mutex<[String: (config: Runtime_V1_PodSandboxConfig, hostNetwork: Bool)]>([:])
+  let decodedSandboxes = Mutex<[String: (config: PodSandboxSpec, hostNetwork: Bool)]>([:])
   /// The last container and sandbox records read for a list (see ``ListedRecords``).
   let listedContainers = ListedRecords<ContainerRecord>()
   let listedSandboxes = ListedRecords<SandboxRecord>()
@@ -78,19 +79,22 @@ public final class RuntimeManager: Sendable {
   let canLowerOOMScore: Bool
 
   /// The daemon's manager: the real host, and an OCI runtime driver for each configured handler.
-  public convenience init(config: CrispConfig, store: Store, images: ImageManager, cgroupDriver: CrispConfig.CgroupDriver, shimBinary: String, logger: Logger) {
+  public convenience init(
+    config: CrispConfig, store: Store, images: ImageManager, cgroupDriver: CrispConfig.CgroupDriver, shimBinary: String, codec: any RecordCodec,
+    logger: Logger
+  ) {
     let watcher = CNIConfigWatcher(directory: config.cni.confDir, maxConfNum: config.cni.maxConfNum, logger: logger)
     let networks = PodNetworks(config: config.cni, watcher: watcher, logger: logger)
     self.init(
-      config: config, store: store, images: images, cgroupDriver: cgroupDriver, networks: networks,
+      config: config, store: store, images: images, cgroupDriver: cgroupDriver, networks: networks, codec: codec,
       host: .live(shimBinary: shimBinary, networks: networks, snapshotter: images.snapshotter),
       runtimes: Self.configuredRuntimes(config, cgroupDriver: cgroupDriver), logger: logger)
   }
 
   /// A manager over the given host and runtimes: unit tests pass fakes here.
   public init(
-    config: CrispConfig, store: Store, images: ImageManager, cgroupDriver: CrispConfig.CgroupDriver, networks: PodNetworks, host: HostServices,
-    runtimes: (usable: [String: any ContainerRuntime], unavailable: [String: String]), logger: Logger
+    config: CrispConfig, store: Store, images: ImageManager, cgroupDriver: CrispConfig.CgroupDriver, networks: PodNetworks,
+    codec: any RecordCodec, host: HostServices, runtimes: (usable: [String: any ContainerRuntime], unavailable: [String: String]), logger: Logger
   ) {
     self.config = config
     self.store = store
@@ -99,6 +103,7 @@ public final class RuntimeManager: Sendable {
     self.host = host
     paths = RuntimePaths(config)
     self.networks = networks
+    self.codec = codec
     cgroups = Cgroups(driver: cgroupDriver)
     self.runtimes = runtimes.usable
     unusable = Mutex(runtimes.unavailable)

@@ -1,4 +1,3 @@
-import CRIAPI
 import CSeccomp
 import CrispCore
 import Foundation
@@ -16,15 +15,15 @@ enum SeccompPolicy {
   /// The filter for a process with these effective capabilities; nil means none (unset, Unconfined, or a
   /// privileged container).
   static func filter(
-    profile: Runtime_V1_SecurityProfile?, legacyPath: String, privileged: Bool, capabilities: [String], field: String
+    profile: SecurityProfile?, legacyPath: String, privileged: Bool, capabilities: [String], field: String
   ) throws(CrispError) -> OCISpec.Seccomp? {
     if privileged { return nil }
     if let profile {
-      switch profile.profileType {
+      switch profile.kind {
       case .unconfined: return nil
       case .runtimeDefault: return runtimeDefault(capabilities: Set(capabilities))
       case .localhost: return try load(profile.localhostRef, field: "\(field).seccomp.localhost_ref")
-      case .UNRECOGNIZED(let value): throw CrispError.invalidArgument("\(field).seccomp.profile_type \(value) is not a profile type")
+      case .unrecognized(let value): throw CrispError.invalidArgument("\(field).seccomp.profile_type \(value) is not a profile type")
       }
     }
     switch legacyPath {

@@ -1,6 +1,4 @@
-import CRIAPI
 import CrispCore
-import Glibc
 import PodNetwork
 import OCI
 
@@ -27,17 +25,17 @@ enum SecurityChecks {
   }
 
   /// The pod-level settings.
-  static func checkPod(_ config: Runtime_V1_PodSandboxConfig) throws(CrispError) {
+  static func checkPod(_ config: PodSandboxSpec) throws(CrispError) {
     let security = config.linux.securityContext
     let namespaces = security.namespaceOptions
     try checkSysctls(config.linux.sysctls, hostNetwork: namespaces.network == .node, hostIPC: namespaces.ipc == .node)
     _ = try podUserNamespace(config)
-    try checkAppArmor(security.hasApparmor ? security.apparmor : nil, legacyName: "", field: "config.linux.security_context")
-    try checkSELinux(security.hasSelinuxOptions ? security.selinuxOptions : nil, field: "config.linux.security_context.selinux_options")
+    try checkAppArmor(security.apparmor, legacyName: "", field: "config.linux.security_context")
+    try checkSELinux(security.selinuxOptions, field: "config.linux.security_context.selinux_options")
   }
 
   /// The container-level settings, in the context of its sandbox.
-  static func checkContainer(_ config: Runtime_V1_ContainerConfig, sandbox: Runtime_V1_PodSandboxConfig) throws(CrispError) {
+  static func checkContainer(_ config: ContainerSpec, sandbox: PodSandboxSpec) throws(CrispError) {
     let security = config.linux.securityContext
     if security.privileged && !sandbox.linux.securityContext.privileged {
       throw CrispError.invalidArgument(
@@ -47,18 +45,17 @@ enum SecurityChecks {
     if security.privileged, try podUserNamespace(sandbox) != nil {
       throw CrispError.invalidArgument("config.linux.security_context.privileged: a privileged container cannot run in a user-namespaced pod")
     }
-    try checkAppArmor(security.hasApparmor ? security.apparmor : nil, legacyName: security.apparmorProfile, field: "config.linux.security_context")
-    try checkSELinux(security.hasSelinuxOptions ? security.selinuxOptions : nil, field: "config.linux.security_context.selinux_options")
+    try checkAppArmor(security.apparmor, legacyName: security.apparmorProfile, field: "config.linux.security_context")
+    try checkSELinux(security.selinuxOptions, field: "config.linux.security_context.selinux_options")
   }
 
   /// The pod's user namespace mapping, nil for the node's user namespace. crisp takes what kubelet sends:
   /// mode POD with one uid and one gid range, each starting at container id 0 (the container's root is a
   /// host id of the range). Everything else is refused, naming the field.
-  static func podUserNamespace(_ config: Runtime_V1_PodSandboxConfig) throws(CrispError) -> (uids: UserNamespace.Mapping, gids: UserNamespace.Mapping)? {
+  static func podUserNamespace(_ config: PodSandboxSpec) throws(CrispError) -> (uids: UserNamespace.Mapping, gids: UserNamespace.Mapping)? {
     let field = "config.linux.security_context.namespace_options.userns_options"
     let namespaces = config.linux.securityContext.namespaceOptions
-    guard namespaces.hasUsernsOptions else { return nil }
-    let options = namespaces.usernsOptions
+    guard let options = namespaces.usernsOptions else { return nil }
     switch options.mode {
     case .node:
       guard options.uids.isEmpty && options.gids.isEmpty else {
@@ -69,10 +66,10 @@ enum SecurityChecks {
       break
     case .container, .target:
       throw CrispError.invalidArgument("\(field).mode: \(options.mode) is not supported for a pod's user namespace; use POD or NODE")
-    case .UNRECOGNIZED(let value):
+    case .unrecognized(let value):
       throw CrispError.invalidArgument("\(field).mode: unknown mode \(value)")
     }
-    func mapping(_ list: [Runtime_V1_IDMapping], _ name: String) throws(CrispError) -> UserNamespace.Mapping {
+    func mapping(_ list: [IDMapping], _ name: String) throws(CrispError) -> UserNamespace.Mapping {
       guard list.count == 1, let only = list.first else {
         throw CrispError.invalidArgument("\(field).\(name): exactly one mapping is supported, got \(list.count)")
       }
@@ -100,18 +97,17 @@ enum SecurityChecks {
   }
 
   /// Whether `list` is exactly the pod's range: one mapping, from container id 0, with its host id and size.
-  static func isPodMapping(_ list: [Runtime_V1_IDMapping], _ mapping: UserNamespace.Mapping) -> Bool {
+  static func isPodMapping(_ list: [IDMapping], _ mapping: UserNamespace.Mapping) -> Bool {
     guard list.count == 1, let only = list.first else { return false }
     return only.containerID == 0 && only.hostID == mapping.hostID && only.length == mapping.size
   }
 
   /// A container follows its pod: the same mapping in mode POD, or no options at all.
   static func checkContainerUserNamespace(
-    _ namespaces: Runtime_V1_NamespaceOption, pod: (uids: UserNamespace.Mapping, gids: UserNamespace.Mapping)?
+    _ namespaces: NamespaceOptions, pod: (uids: UserNamespace.Mapping, gids: UserNamespace.Mapping)?
   ) throws(CrispError) {
     let field = "config.linux.security_context.namespace_options.userns_options"
-    guard namespaces.hasUsernsOptions else { return }
-    let options = namespaces.usernsOptions
+    guard let options = namespaces.usernsOptions else { return }
     switch options.mode {
     case .node:
       guard pod == nil else { throw CrispError.invalidArgument("\(field).mode: NODE in a pod that has its own user namespace") }
@@ -122,17 +118,17 @@ enum SecurityChecks {
       }
     case .container, .target:
       throw CrispError.invalidArgument("\(field).mode: \(options.mode) is not supported; a container shares its pod's user namespace (POD)")
-    case .UNRECOGNIZED(let value):
+    case .unrecognized(let value):
       throw CrispError.invalidArgument("\(field).mode: unknown mode \(value)")
     }
   }
 
   /// AppArmor: with the kernel's AppArmor off, RuntimeDefault means no profile (nothing to apply) and a
   /// named profile is an error; with it on, crisp does not load profiles yet and refuses both.
-  static func checkAppArmor(_ profile: Runtime_V1_SecurityProfile?, legacyName: String, field: String) throws(CrispError) {
+  static func checkAppArmor(_ profile: SecurityProfile?, legacyName: String, field: String) throws(CrispError) {
     var requested: String?
-    if let profile, profile.profileType != .unconfined {
-      requested = profile.profileType == .localhost ? "localhost/\(profile.localhostRef)" : "runtime/default"
+    if let profile, profile.kind != .unconfined {
+      requested = profile.kind == .localhost ? "localhost/\(profile.localhostRef)" : "runtime/default"
     } else if !legacyName.isEmpty && legacyName != "unconfined" {
       requested = legacyName
     }
@@ -145,90 +141,9 @@ enum SecurityChecks {
     }
   }
 
-  static func checkSELinux(_ options: Runtime_V1_SELinuxOption?, field: String) throws(CrispError) {
+  static func checkSELinux(_ options: SELinuxOptions?, field: String) throws(CrispError) {
     guard let options, !(options.user.isEmpty && options.role.isEmpty && options.type.isEmpty && options.level.isEmpty) else { return }
     let reason = Host.selinuxEnabled ? "crisp does not apply SELinux labels yet" : "SELinux is not enabled on this node"
     throw CrispError.invalidArgument("\(field): \(reason)")
-  }
-}
-
-extension Host {
-  /// Whether the kernel has AppArmor enabled (its module parameter says `Y`).
-  static var appArmorEnabled: Bool {
-    ((try? FilePath.readText("/sys/module/apparmor/parameters/enabled")) ?? nil)?.hasPrefix("Y") == true
-  }
-
-  /// Whether SELinux is active (selinuxfs mounted with an enforce file).
-  static var selinuxEnabled: Bool { FilePath.exists("/sys/fs/selinux/enforce") }
-}
-
-/// Device nodes for containers: the CRI's `devices` (host path → container path with permissions) and,
-/// for privileged containers, every device of the host's /dev.
-enum DeviceNodes {
-  /// One host device, checked to be a character or block device.
-  static func resolve(_ device: Runtime_V1_Device, index: Int) throws(CrispError) -> (OCISpec.Device, OCISpec.DeviceRule) {
-    let field = "config.devices[\(index)]"
-    guard device.containerPath.hasPrefix("/") else {
-      throw CrispError.invalidArgument("\(field).container_path \"\(device.containerPath)\" must be an absolute path")
-    }
-    let permissions = device.permissions.isEmpty ? "rwm" : device.permissions
-    guard permissions.allSatisfy({ "rwm".contains($0) }) else {
-      throw CrispError.invalidArgument("\(field).permissions \"\(device.permissions)\": only r, w and m are allowed")
-    }
-    var info = stat()
-    guard stat(device.hostPath, &info) == 0 else {
-      throw CrispError.invalidArgument("\(field).host_path \"\(device.hostPath)\": \(SystemError.last("stat", device.hostPath).strerror)")
-    }
-    guard let node = node(info, path: device.containerPath) else {
-      throw CrispError.invalidArgument("\(field).host_path \"\(device.hostPath)\" is not a character or block device")
-    }
-    return (node, .init(allow: true, type: node.type, major: node.major, minor: node.minor, access: permissions))
-  }
-
-  /// Every character and block device under /dev, as a privileged container sees the host's (pseudo-
-  /// terminals and the shm/mqueue file systems excepted: the container has its own).
-  static func host() -> [OCISpec.Device] {
-    var result: [OCISpec.Device] = []
-    func walk(_ directory: String) {
-      for name in (try? FilePath.listDirectory(directory)) ?? [] {
-        let path = directory + "/" + name
-        if ["/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/.lxc", "/dev/.udev"].contains(path) || path == "/dev/console" { continue }
-        var info = stat()
-        guard lstat(path, &info) == 0 else { continue }
-        if info.st_mode & S_IFMT == S_IFDIR {
-          walk(path)
-        } else if let node = node(info, path: path) {
-          result.append(node)
-        }
-      }
-    }
-    walk("/dev")
-    return result.sorted { $0.path < $1.path }
-  }
-
-  private static func node(_ info: stat, path: String) -> OCISpec.Device? {
-    let kind: String
-    switch info.st_mode & S_IFMT {
-    case S_IFCHR: kind = "c"
-    case S_IFBLK: kind = "b"
-    default: return nil
-    }
-    let rdev = UInt64(info.st_rdev)
-    let major = Int64(((rdev >> 8) & 0xfff) | ((rdev >> 32) & 0xffff_f000))
-    let minor = Int64((rdev & 0xff) | ((rdev >> 12) & 0xffff_ff00))
-    return OCISpec.Device(
-      type: kind, path: path, major: major, minor: minor, fileMode: UInt32(info.st_mode & 0o7777), uid: info.st_uid, gid: info.st_gid)
-  }
-}
-
-extension Host {
-  /// Whether the running kernel is at least `major.minor`.
-  static func kernelAtLeast(_ major: Int, _ minor: Int) -> Bool {
-    var name = utsname()
-    guard uname(&name) == 0 else { return false }
-    let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-    let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
-    guard parts.count == 2 else { return false }
-    return (parts[0], parts[1]) >= (major, minor)
   }
 }

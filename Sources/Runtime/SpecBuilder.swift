@@ -1,4 +1,3 @@
-public import CRIAPI
 public import Config
 public import CrispCore
 public import PodNetwork
@@ -69,7 +68,7 @@ public enum SpecBuilder {
   // MARK: Sandbox (pause)
 
   public static func sandboxSpec(
-    id: String, config: Runtime_V1_PodSandboxConfig, image: ImageConfig, rootfs: String, paths: SandboxPaths,
+    id: String, config: PodSandboxSpec, image: ImageConfig, rootfs: String, paths: SandboxPaths,
     cgroupsPath: String, oomScoreAdj: Int, imageName: String = "", podAnnotations: AnnotationPatterns = .none
   ) throws(CrispError) -> OCISpec {
     var spec = OCISpec()
@@ -84,8 +83,8 @@ public enum SpecBuilder {
       runtime.user ?? "", field: "sandbox image \"\(imageName)\" config.User", accounts: ImageAccountFiles(rootfs: rootfs))
     process.user.uid = imageUser.uid
     process.user.gid = imageUser.gid
-    if security.hasRunAsUser { process.user.uid = try criID(security.runAsUser.value, field: "config.linux.security_context.run_as_user") }
-    if security.hasRunAsGroup { process.user.gid = try criID(security.runAsGroup.value, field: "config.linux.security_context.run_as_group") }
+    if let uid = security.runAsUser { process.user.uid = try criID(uid, field: "config.linux.security_context.run_as_user") }
+    if let gid = security.runAsGroup { process.user.gid = try criID(gid, field: "config.linux.security_context.run_as_group") }
     process.capabilities = OCISpec.Capabilities(all: defaultCapabilities)
     process.noNewPrivileges = true
     process.oomScoreAdj = oomScoreAdj
@@ -129,12 +128,12 @@ public enum SpecBuilder {
   /// Everything about the sandbox a container joins.
   public struct SandboxContext: Sendable {
     public var id: String
-    public var config: Runtime_V1_PodSandboxConfig
+    public var config: PodSandboxSpec
     /// The pause process, whose namespaces the container joins.
     public var pausePID: Int32
     public var paths: SandboxPaths
 
-    public init(id: String, config: Runtime_V1_PodSandboxConfig, pausePID: Int32, paths: SandboxPaths) {
+    public init(id: String, config: PodSandboxSpec, pausePID: Int32, paths: SandboxPaths) {
       self.id = id
       self.config = config
       self.pausePID = pausePID
@@ -147,14 +146,14 @@ public enum SpecBuilder {
     public var hostPath: String
     public var containerPath: String
     public var readonly: Bool
-    public var propagation: Runtime_V1_MountPropagation
+    public var propagation: MountRequest.Propagation
     /// Read-only all the way down: mounts below the host path are read-only too (`rro`, mount_setattr).
     public var recursiveReadOnly: Bool
     /// Seen through the pod's user namespace (the CRI mount carried the pod's uid/gid mappings).
     public var idmapped: Bool
 
     public init(
-      hostPath: String, containerPath: String, readonly: Bool, propagation: Runtime_V1_MountPropagation, recursiveReadOnly: Bool = false,
+      hostPath: String, containerPath: String, readonly: Bool, propagation: MountRequest.Propagation, recursiveReadOnly: Bool = false,
       idmapped: Bool = false
     ) {
       self.recursiveReadOnly = recursiveReadOnly
@@ -181,7 +180,7 @@ public enum SpecBuilder {
   }
 
   public static func containerSpec(
-    id: String, config: Runtime_V1_ContainerConfig, image: ImageConfig, imageName: String, rootfs: String,
+    id: String, config: ContainerSpec, image: ImageConfig, imageName: String, rootfs: String,
     sandbox: SandboxContext, user: ResolvedUser, mounts: [ResolvedMount], cgroupsPath: String, oomScoreAdj: Int?,
     devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)] = [], hostDevices: [OCISpec.Device] = [],
     hostCapabilities: [String] = LinuxCapabilities.all, targetNamespace: String? = nil,
@@ -223,10 +222,10 @@ public enum SpecBuilder {
       }
       var options = ["rbind", mount.recursiveReadOnly ? "rro" : (mount.readonly ? "ro" : "rw")]
       switch mount.propagation {
-      case .propagationBidirectional:
+      case .bidirectional:
         options.append("rshared")
         rootfsPropagation = "rshared"
-      case .propagationHostToContainer:
+      case .hostToContainer:
         options.append("rslave")
         if rootfsPropagation == nil { rootfsPropagation = "rslave" }
       default:
@@ -293,7 +292,7 @@ public enum SpecBuilder {
 
   /// kubelet's rules: `command` replaces the image's entrypoint (and then only CRI `args` follow);
   /// otherwise the entrypoint runs with CRI `args`, or the image's `Cmd` when there are none.
-  public static func arguments(config: Runtime_V1_ContainerConfig, image: ImageConfig.Runtime) throws(CrispError) -> [String] {
+  public static func arguments(config: ContainerSpec, image: ImageConfig.Runtime) throws(CrispError) -> [String] {
     let result: [String]
     if !config.command.isEmpty {
       result = config.command + config.args
@@ -335,7 +334,7 @@ public enum SpecBuilder {
   /// of `bounding`, crisp's own bounding set (as containerd reads it): runc cannot give a container what the
   /// node's root does not have, and asking fails the start with "unable to apply caps". A capability added
   /// by name that the node lacks is refused here with that reason.
-  public static func capabilities(_ requested: Runtime_V1_Capability, bounding: [String] = LinuxCapabilities.bounding) throws(CrispError) -> OCISpec.Capabilities {
+  public static func capabilities(_ requested: CapabilityRequest, bounding: [String] = LinuxCapabilities.bounding) throws(CrispError) -> OCISpec.Capabilities {
     func normalize(_ name: String) -> String {
       let upper = name.uppercased()
       return upper.hasPrefix("CAP_") ? upper : "CAP_" + upper
@@ -364,7 +363,7 @@ public enum SpecBuilder {
     return capabilities
   }
 
-  static func resources(_ r: Runtime_V1_LinuxContainerResources) -> OCISpec.Resources {
+  static func resources(_ r: ContainerResources) -> OCISpec.Resources {
     var resources = OCISpec.Resources()
     resources.devices = [.init(allow: false, type: nil, major: nil, minor: nil, access: "rwm")]
     var memory = OCISpec.Memory()
@@ -401,27 +400,6 @@ public enum SpecBuilder {
     }
     return mounts
   }
-}
-
-/// The Linux capability names, in capability-number order.
-public enum LinuxCapabilities {
-  /// The capabilities of this process's bounding set: what a privileged container can be given here (a
-  /// node whose root lacks some, like CAP_SYS_RESOURCE, cannot pass them on). The set is fixed for the
-  /// process's life, so it is read once.
-  public static let bounding: [String] = {
-    guard let mask = Host.capabilityMask("CapBnd") else { return all }
-    return all.enumerated().filter { mask & (1 << UInt64($0.offset)) != 0 }.map(\.element)
-  }()
-
-  public static let all = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
-    "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN",
-    "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-    "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-  ]
 }
 
 extension SpecBuilder.PodUserNamespace {

@@ -1,61 +1,20 @@
-public import CRIAPI
 public import CrispCore
 import Foundation
 import Images
 import PodNetwork
 import Store
-import Synchronization
-
-/// What stats remember between calls: the previous CPU reading per cgroup (usage_nano_cores is a rate),
-/// and each writable layer's size, measured at most every `writableLayerInterval` (walking a layer per
-/// call would make ListContainerStats as slow as the largest container).
-final class StatsMemory: Sendable {
-  struct CPUReading: Sendable {
-    var timestamp: Int64
-    var nanoseconds: UInt64
-  }
-  struct LayerUsage: Sendable {
-    var measuredAt: Int64
-    var bytes: UInt64
-    var inodes: UInt64
-  }
-
-  static let writableLayerInterval: Int64 = 10_000_000_000
-
-  let cpu = Mutex<[String: CPUReading]>([:])
-  let layers = Mutex<[String: LayerUsage]>([:])
-
-  /// Cores in use since the previous reading of `key`, in billionths of a core; nil on the first reading.
-  func nanoCores(_ key: String, timestamp: Int64, nanoseconds: UInt64) -> UInt64? {
-    cpu.withLock { readings in
-      defer { readings[key] = CPUReading(timestamp: timestamp, nanoseconds: nanoseconds) }
-      guard let previous = readings[key], timestamp > previous.timestamp, nanoseconds >= previous.nanoseconds else { return nil }
-      let used = Double(nanoseconds - previous.nanoseconds)
-      let elapsed = Double(timestamp - previous.timestamp)
-      // Counters and clock are read apart, so a short interval can give any ratio: out of UInt64's range
-      // it is no reading, never a trap.
-      let cores = used / elapsed * 1_000_000_000
-      return cores.isFinite && cores >= 0 && cores < 1.8e19 ? UInt64(cores) : nil
-    }
-  }
-
-  func forget(_ key: String) {
-    _ = cpu.withLock { $0.removeValue(forKey: key) }
-    _ = layers.withLock { $0.removeValue(forKey: key) }
-  }
-}
 
 extension RuntimeManager {
   // MARK: Container stats
 
   /// Stats of one container (created or running: a stopped container has no cgroup to read).
-  public func containerStats(_ rawID: String) throws(CrispError) -> Runtime_V1_ContainerStats {
+  public func containerStats(_ rawID: String) throws(CrispError) -> ContainerUsage {
     guard let view = try container(rawID) else { throw CrispError.notFound("container \"\(rawID)\" not found") }
     return containerStats(view)
   }
 
   /// Stats of the created and running containers matching the filter (id, sandbox id, labels).
-  public func listContainerStats(_ filter: Runtime_V1_ContainerStatsFilter?) throws(CrispError) -> [Runtime_V1_ContainerStats] {
+  public func listContainerStats(_ filter: ContainerStatsFilter?) throws(CrispError) -> [ContainerUsage] {
     try containers().filter { view in
       guard view.record.state == .created || view.record.state == .running else { return false }
       guard let filter else { return true }
@@ -65,48 +24,39 @@ extension RuntimeManager {
     }.map { containerStats($0) }
   }
 
-  func containerStats(_ view: ContainerView) -> Runtime_V1_ContainerStats {
-    var stats = Runtime_V1_ContainerStats()
-    stats.attributes.id = view.record.id
-    stats.attributes.metadata = view.config.metadata
-    stats.attributes.labels = view.config.labels
-    stats.attributes.annotations = view.config.annotations
+  func containerStats(_ view: ContainerView) -> ContainerUsage {
+    var stats = ContainerUsage(container: view)
     if let cgroupsPath = containerExtra(view.record)?.cgroupsPath, let sample = cgroups.sample(cgroupsPath) {
       (stats.cpu, stats.memory) = usage(from: sample, key: view.record.id)
-      if sample.swapUsage != nil {
-        stats.swap.timestamp = sample.timestamp
-        stats.swap.swapUsageBytes = .with { $0.value = sample.swapUsage ?? 0 }
-        if let limit = sample.swapLimit, let used = sample.swapUsage { stats.swap.swapAvailableBytes = .with { $0.value = limit > used ? limit - used : 0 } }
+      if let used = sample.swapUsage {
+        let available = sample.swapLimit.map { limit in limit > used ? limit - used : 0 }
+        stats.swap = SwapUsage(timestamp: sample.timestamp, usageBytes: used, availableBytes: available)
       }
     }
     if let layer = writableLayerUsage(view.record.id) {
-      stats.writableLayer.timestamp = layer.measuredAt
-      stats.writableLayer.fsID.mountpoint = images.snapshotter.root
-      stats.writableLayer.usedBytes = .with { $0.value = layer.bytes }
-      stats.writableLayer.inodesUsed = .with { $0.value = layer.inodes }
+      stats.writableLayer = WritableLayerUsage(
+        timestamp: layer.measuredAt, mountpoint: images.snapshotter.root, usedBytes: layer.bytes, inodesUsed: layer.inodes)
     }
     return stats
   }
 
-  /// CPU and memory from a cgroup sample, in the CRI's shape.
-  func usage(from sample: CgroupSample, key: String) -> (Runtime_V1_CpuUsage, Runtime_V1_MemoryUsage) {
-    var cpu = Runtime_V1_CpuUsage()
-    var memory = Runtime_V1_MemoryUsage()
+  /// CPU and memory from a cgroup sample.
+  func usage(from sample: CgroupSample, key: String) -> (CPUUsage, MemoryUsage) {
+    var cpu = CPUUsage()
+    var memory = MemoryUsage()
     if let used = sample.cpuNanoseconds {
       cpu.timestamp = sample.timestamp
-      cpu.usageCoreNanoSeconds = .with { $0.value = used }
-      if let cores = statsMemory.nanoCores(key, timestamp: sample.timestamp, nanoseconds: used) {
-        cpu.usageNanoCores = .with { $0.value = cores }
-      }
+      cpu.coreNanoseconds = used
+      cpu.nanoCores = statsMemory.nanoCores(key, timestamp: sample.timestamp, nanoseconds: used)
     }
     guard let usage = sample.memoryUsage else { return (cpu, memory) }
     memory.timestamp = sample.timestamp
-    memory.usageBytes = .with { $0.value = usage }
-    if let working = sample.workingSet { memory.workingSetBytes = .with { $0.value = working } }
-    if let available = sample.available { memory.availableBytes = .with { $0.value = available } }
-    if let rss = sample.rss { memory.rssBytes = .with { $0.value = rss } }
-    if let faults = sample.pageFaults { memory.pageFaults = .with { $0.value = faults } }
-    if let major = sample.majorPageFaults { memory.majorPageFaults = .with { $0.value = major } }
+    memory.usageBytes = usage
+    memory.workingSetBytes = sample.workingSet
+    memory.availableBytes = sample.available
+    memory.rssBytes = sample.rss
+    memory.pageFaults = sample.pageFaults
+    memory.majorPageFaults = sample.majorPageFaults
     return (cpu, memory)
   }
 
@@ -135,15 +85,15 @@ extension RuntimeManager {
 
   // MARK: Pod stats
 
-  public func podSandboxStats(_ rawID: String) async throws(CrispError) -> Runtime_V1_PodSandboxStats {
+  public func podSandboxStats(_ rawID: String) async throws(CrispError) -> PodUsage {
     guard let view = try sandbox(rawID) else { throw CrispError.notFound("pod sandbox \"\(rawID)\" not found") }
     return await podSandboxStats(view, containers: try containers())
   }
 
   /// Stats of the ready sandboxes matching the filter (id, labels).
-  public func listPodSandboxStats(_ filter: Runtime_V1_PodSandboxStatsFilter?) async throws(CrispError) -> [Runtime_V1_PodSandboxStats] {
+  public func listPodSandboxStats(_ filter: PodStatsFilter?) async throws(CrispError) -> [PodUsage] {
     let all = try containers()
-    var result: [Runtime_V1_PodSandboxStats] = []
+    var result: [PodUsage] = []
     for view in try sandboxes() where view.record.state == .ready {
       if let filter {
         if !filter.id.isEmpty && !view.record.id.hasPrefix(filter.id) { continue }
@@ -154,14 +104,10 @@ extension RuntimeManager {
     return result
   }
 
-  func podSandboxStats(_ view: SandboxView, containers all: [ContainerView]) async -> Runtime_V1_PodSandboxStats {
-    var stats = Runtime_V1_PodSandboxStats()
-    stats.attributes.id = view.record.id
-    stats.attributes.metadata = view.config.metadata
-    stats.attributes.labels = view.config.labels
-    stats.attributes.annotations = view.config.annotations
+  func podSandboxStats(_ view: SandboxView, containers all: [ContainerView]) async -> PodUsage {
+    var stats = PodUsage(sandbox: view)
     let members = all.filter { $0.record.sandboxID == view.record.id && ($0.record.state == .created || $0.record.state == .running) }
-    stats.linux.containers = members.map { containerStats($0) }
+    stats.containers = members.map { containerStats($0) }
     // The pod's own cgroup (kubelet's cgroup_parent) holds the pause and every container: read it whole.
     // Without one, add up the pause's and the containers' cgroups.
     let parent = view.config.linux.cgroupParent
@@ -174,25 +120,13 @@ extension RuntimeManager {
       sample = Self.sum(paths.compactMap { cgroups.sample($0) })
     }
     if let sample {
-      (stats.linux.cpu, stats.linux.memory) = usage(from: sample, key: "pod:" + view.record.id)
-      if let count = sample.processCount {
-        stats.linux.process.timestamp = sample.timestamp
-        stats.linux.process.processCount = .with { $0.value = count }
-      }
+      (stats.cpu, stats.memory) = usage(from: sample, key: "pod:" + view.record.id)
+      if let count = sample.processCount { stats.processes = ProcessUsage(timestamp: sample.timestamp, count: count) }
     }
     if !view.hostNetwork, !view.record.netnsPath.isEmpty, let interfaces = try? await InterfaceStatistics.read(netnsPath: view.record.netnsPath) {
-      stats.linux.network.timestamp = Store.now()
-      let usage = interfaces.filter { $0.name != "lo" }.map { interface in
-        Runtime_V1_NetworkInterfaceUsage.with {
-          $0.name = interface.name
-          $0.rxBytes = .with { $0.value = interface.rxBytes }
-          $0.rxErrors = .with { $0.value = interface.rxErrors }
-          $0.txBytes = .with { $0.value = interface.txBytes }
-          $0.txErrors = .with { $0.value = interface.txErrors }
-        }
-      }
-      stats.linux.network.interfaces = usage
-      if let primary = usage.first(where: { $0.name == "eth0" }) ?? usage.first { stats.linux.network.defaultInterface = primary }
+      let usage = interfaces.filter { $0.name != "lo" }
+      stats.network = NetworkUsage(
+        timestamp: Store.now(), interfaces: usage, defaultInterface: usage.first(where: { $0.name == "eth0" }) ?? usage.first)
     }
     return stats
   }

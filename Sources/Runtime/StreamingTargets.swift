@@ -4,7 +4,6 @@ import Store
 extension RuntimeManager {
   /// A running container to exec in or attach to; NOT_FOUND or FAILED_PRECONDITION naming `field`.
   public func streamTarget(_ rawID: String, field: String = "container_id") throws(CrispError) -> ExecTarget {
-    guard !rawID.isEmpty else { throw CrispError.invalidArgument("\(field) is required") }
     guard let view = try container(rawID) else { throw CrispError.notFound("\(field) \"\(rawID)\": container not found") }
     let record = view.record
     guard record.state == .running else {
@@ -20,7 +19,6 @@ extension RuntimeManager {
 
   /// A ready pod sandbox to forward ports into.
   public func portForwardTarget(_ rawID: String) throws(CrispError) -> PortForwardTarget {
-    guard !rawID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
     guard let view = try sandbox(rawID) else { throw CrispError.notFound("pod_sandbox_id \"\(rawID)\": pod sandbox not found") }
     guard view.record.state == .ready else {
       throw CrispError.failedPrecondition("pod_sandbox_id \"\(rawID)\": pod sandbox \(view.record.id) is not ready")

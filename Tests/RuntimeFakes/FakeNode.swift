@@ -31,7 +31,7 @@ public final class FakeNode: Sendable {
     host = FakeHost(handler: config.runtime.defaultHandler)
     let networks = PodNetworks(config: config.cni, watcher: CNIConfigWatcher(directory: config.cni.confDir, maxConfNum: 1, logger: logger), logger: logger)
     manager = RuntimeManager(
-      config: config, store: store, images: images, cgroupDriver: .cgroupfs, networks: networks, host: host.services,
+      config: config, store: store, images: images, cgroupDriver: .cgroupfs, networks: networks, codec: JSONRecordCodec(), host: host.services,
       runtimes: ([config.runtime.defaultHandler: host.runtime], [:]), logger: logger)
     try Self.recordImage(config.sandboxImage, digit: "1", command: ["/pause"], store: store)
     try Self.recordImage(Self.containerImage, digit: "2", command: ["sh"], store: store)

@@ -1,4 +1,3 @@
-import CRIAPI
 import CrispCore
 import Glibc
 import Runtime
@@ -53,14 +52,14 @@ import Testing
 
   @Test func createRefusesBadInputBeforeAnyStep() async throws {
     let (node, sandbox) = try await Self.podNode()
-    var noImage = LifecycleFixtures.container()
-    noImage.image.image = ""
+    var relativeDevice = LifecycleFixtures.container()
+    relativeDevice.devices = [DeviceRequest(containerPath: "dev/null", hostPath: "/dev/null", permissions: "")]
     var missing = LifecycleFixtures.container()
     missing.image.image = "docker.io/library/absent:1"
     var escaping = LifecycleFixtures.container()
     escaping.logPath = "../x.log"
-    let cases: [(String, Runtime_V1_ContainerConfig, CrispError.Code, String)] = [
-      (sandbox, noImage, .invalidArgument, "config.image.image is required"),
+    let cases: [(String, ContainerSpec, CrispError.Code, String)] = [
+      (sandbox, relativeDevice, .invalidArgument, "config.devices[0].container_path \"dev/null\" must be an absolute path"),
       (sandbox, missing, .notFound, "config.image.image \"docker.io/library/absent:1\": image not found (pull it first)"),
       (sandbox, escaping, .invalidArgument, "log_path \"../x.log\" is set but the sandbox has no log_directory"),
       (String(repeating: "f", count: 64), LifecycleFixtures.container(), .notFound, "pod_sandbox_id \"\(String(repeating: "f", count: 64))\": no such sandbox"),

@@ -1,4 +1,3 @@
-import CRIAPI
 import CrispCore
 import Foundation
 import Runtime
@@ -7,8 +6,8 @@ import Store
 
 /// CRI configs and checks shared by the lifecycle unit tests.
 enum LifecycleFixtures {
-  static func pod(_ name: String = "web") -> Runtime_V1_PodSandboxConfig {
-    var config = Runtime_V1_PodSandboxConfig()
+  static func pod(_ name: String = "web") -> PodSandboxSpec {
+    var config = PodSandboxSpec()
     config.metadata.name = name
     config.metadata.namespace = "default"
     config.metadata.uid = "uid-" + name
@@ -16,8 +15,8 @@ enum LifecycleFixtures {
     return config
   }
 
-  static func container(_ name: String = "app") -> Runtime_V1_ContainerConfig {
-    var config = Runtime_V1_ContainerConfig()
+  static func container(_ name: String = "app") -> ContainerSpec {
+    var config = ContainerSpec()
     config.metadata.name = name
     config.image.image = FakeNode.containerImage
     config.command = ["sleep", "1000"]

@@ -1,4 +1,3 @@
-import CRIAPI
 import CrispCore
 import Runtime
 import RuntimeFakes
@@ -71,12 +70,12 @@ import Testing
   @Test func aRequestRefusedBeforeAnyStepLeavesNoRecord() async throws {
     let node = try FakeNode()
     var config = LifecycleFixtures.pod()
-    config.metadata.uid = ""
+    config.linux.sysctls = ["kernel.panic": "1"]
     let error = await LifecycleFixtures.error { () async throws(CrispError) in
       _ = try await node.manager.runPodSandbox(config, handler: "")
     }
     #expect(error?.code == .invalidArgument)
-    #expect(error?.message == "config.metadata.uid is required")
+    #expect(error?.message.hasPrefix("config.linux.sysctls[\"kernel.panic\"]: not a namespaced sysctl") == true)
     #expect(node.host.log.names.isEmpty)
     let unknown = await LifecycleFixtures.error { () async throws(CrispError) in
       _ = try await node.manager.runPodSandbox(LifecycleFixtures.pod(), handler: "nope")

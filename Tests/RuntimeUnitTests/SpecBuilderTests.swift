@@ -1,4 +1,3 @@
-import CRIAPI
 import Config
 import CrispCore
 import Registry
@@ -68,13 +67,15 @@ import OCI
   }
 
   func sandbox() -> SpecBuilder.SandboxContext {
-    .init(
-      id: "sandbox", config: .with { $0.metadata.name = "pod"; $0.metadata.namespace = "ns"; $0.metadata.uid = "uid" },
+    var pod = PodSandboxSpec()
+    pod.metadata = PodSandboxMetadata(name: "pod", uid: "uid", namespace: "ns")
+    return .init(
+      id: "sandbox", config: pod,
       pausePID: 4242, paths: .init(hostname: "/files/hostname", hosts: "/files/hosts", resolvConf: "/files/resolv.conf", shm: "/shm", netns: "/netns/x"))
   }
 
   @Test func containerJoinsThePodsNamespacesAndGetsItsFiles() throws {
-    var config = Runtime_V1_ContainerConfig()
+    var config = ContainerSpec()
     config.metadata.name = "c"
     config.command = ["/bin/true"]
     config.workingDir = "/work"
@@ -84,8 +85,8 @@ import OCI
     config.linux.resources.cpuPeriod = 100000
     config.linux.securityContext.readonlyRootfs = true
     config.linux.securityContext.noNewPrivs = true
-    let mounts = [SpecBuilder.ResolvedMount(hostPath: "/data", containerPath: "/etc/hosts", readonly: true, propagation: .propagationPrivate),
-                  SpecBuilder.ResolvedMount(hostPath: "/shared", containerPath: "/mnt", readonly: false, propagation: .propagationBidirectional)]
+    let mounts = [SpecBuilder.ResolvedMount(hostPath: "/data", containerPath: "/etc/hosts", readonly: true, propagation: .private),
+                  SpecBuilder.ResolvedMount(hostPath: "/shared", containerPath: "/mnt", readonly: false, propagation: .bidirectional)]
     let spec = try SpecBuilder.containerSpec(
       id: "c1", config: config, image: ImageConfig(config: nil, rootfs: .init(diffIDs: [])), imageName: "img", rootfs: "/rootfs",
       sandbox: sandbox(), user: .init(uid: 7, gid: 8, additionalGids: [9]), mounts: mounts, cgroupsPath: "/kubepods/c1", oomScoreAdj: 5)
@@ -120,7 +121,7 @@ import OCI
   @Test func containerPIDModesAndHostNetwork() throws {
     var context = sandbox()
     context.paths.netns = nil
-    var config = Runtime_V1_ContainerConfig()
+    var config = ContainerSpec()
     config.command = ["/x"]
     config.linux.securityContext.namespaceOptions.pid = .container
     let spec = try SpecBuilder.containerSpec(
@@ -142,7 +143,7 @@ import OCI
     var runtime = ImageConfig.Runtime()
     runtime.entrypoint = ["/pause"]
     runtime.user = "65535:65535"
-    var config = Runtime_V1_PodSandboxConfig()
+    var config = PodSandboxSpec()
     config.hostname = "web-0"
     config.linux.sysctls = ["net.ipv4.ip_local_port_range": "1024 65000"]
     let spec = try SpecBuilder.sandboxSpec(
@@ -165,7 +166,7 @@ import OCI
       "org.systemd.property.CPUQuota": "1%", "run.oci.keep_original_groups": "1", "io.example.keep": "yes",
       "io.kubernetes.cri.container-type": "forged", "io.kubernetes.cri.other": "x",
     ]
-    var podConfig = Runtime_V1_PodSandboxConfig()
+    var podConfig = PodSandboxSpec()
     podConfig.metadata.name = "pod"
     podConfig.annotations = hostile
     var runtime = ImageConfig.Runtime()
@@ -182,7 +183,7 @@ import OCI
     #expect(open.annotations?["io.example.keep"] == "yes")
     #expect(open.annotations?["org.systemd.property.CPUQuota"] == nil && open.annotations?["run.oci.keep_original_groups"] == nil)
 
-    var config = Runtime_V1_ContainerConfig()
+    var config = ContainerSpec()
     config.metadata.name = "c"
     config.command = ["/bin/true"]
     config.annotations = ["run.oci.hooks": "x", "io.example.container": "c", "team": "a", "io.kubernetes.cri.image-name": "forged"]

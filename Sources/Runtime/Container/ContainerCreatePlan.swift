@@ -1,16 +1,14 @@
-import CRIAPI
 import CrispCore
 import Images
 import Store
-import SwiftProtobuf
 import OCI
 
 /// What CreateContainer will make, checked before anything exists: the sandbox it joins, the mounts,
 /// devices, security and log path. A request that fails here leaves nothing behind.
 struct ContainerCreatePlan: Sendable {
   var id: String
-  var config: Runtime_V1_ContainerConfig
-  /// The config as stored (and returned verbatim by ContainerStatus).
+  var config: ContainerSpec
+  /// The config as kubelet sent it, stored in the record (and returned verbatim by ContainerStatus).
   var serialized: [UInt8]
   var sandbox: RuntimeManager.SandboxView
   var sandboxExtra: SandboxExtra?
@@ -32,16 +30,15 @@ struct ContainerCreatePlan: Sendable {
 }
 
 extension RuntimeManager {
-  /// Checks a CreateContainer request against its sandbox and decides what to make.
-  func planContainer(sandboxID rawSandboxID: String, config: Runtime_V1_ContainerConfig) throws(CrispError) -> ContainerCreatePlan {
+  /// Checks a CreateContainer request (its required fields were checked by CRIServer) against its sandbox
+  /// and decides what to make.
+  func planContainer(sandboxID rawSandboxID: String, config: ContainerSpec, storedConfig: [UInt8]) throws(CrispError) -> ContainerCreatePlan {
     guard let sandboxID = try resolveID(rawSandboxID, table: "sandboxes"), let sandbox = try sandbox(sandboxID) else {
       throw CrispError.notFound("pod_sandbox_id \"\(rawSandboxID)\": no such sandbox")
     }
     guard sandbox.record.state == .ready else {
       throw CrispError.failedPrecondition("pod_sandbox_id \"\(sandboxID)\": the sandbox is not ready (\(sandbox.record.state.rawValue))")
     }
-    guard !config.metadata.name.isEmpty else { throw CrispError.invalidArgument("config.metadata.name is required") }
-    guard !config.image.image.isEmpty else { throw CrispError.invalidArgument("config.image.image is required") }
     let handler = sandbox.record.runtimeHandler
     guard let runtime = runtimes[handler] else {
       throw CrispError.failedPrecondition("sandbox \(sandboxID): runtime handler \"\(handler)\" is gone")
@@ -52,22 +49,16 @@ extension RuntimeManager {
     try SecurityChecks.checkContainer(config, sandbox: sandbox.config)
     let security = config.linux.securityContext
     let seccomp = try SeccompPolicy.filter(
-      profile: security.hasSeccomp ? security.seccomp : nil, legacyPath: security.seccompProfilePath, privileged: security.privileged,
+      profile: security.seccomp, legacyPath: security.seccompProfilePath, privileged: security.privileged,
       capabilities: try SpecBuilder.capabilities(security.capabilities).effective ?? [], field: "config.linux.security_context")
     var devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)] = []
     for (index, device) in config.devices.enumerated() {
       let resolved = try DeviceNodes.resolve(device, index: index)
       devices.append((resolved.0, resolved.1))
     }
-    let serialized: [UInt8]
-    do {
-      serialized = try config.serializedBytes()
-    } catch {
-      throw CrispError(.invalidArgument, "config: cannot serialize: \(error)", cause: error)
-    }
     let pod = sandbox.config.metadata
     return ContainerCreatePlan(
-      id: Self.newID(), config: config, serialized: serialized, sandbox: sandbox, sandboxExtra: sandboxExtra, runtime: runtime,
+      id: Self.newID(), config: config, serialized: storedConfig, sandbox: sandbox, sandboxExtra: sandboxExtra, runtime: runtime,
       logPath: logPath, mounts: mounts, seccomp: seccomp, devices: devices,
       hostDevices: security.privileged ? DeviceNodes.host() : [],
       targetNamespace: try targetPIDNamespace(config, sandboxID: sandboxID),
@@ -75,7 +66,7 @@ extension RuntimeManager {
   }
 
   /// PID mode TARGET: the process namespace of another running container of the same pod, opened.
-  private func targetPIDNamespace(_ config: Runtime_V1_ContainerConfig, sandboxID: String) throws(CrispError) -> TargetPIDNamespace? {
+  private func targetPIDNamespace(_ config: ContainerSpec, sandboxID: String) throws(CrispError) -> TargetPIDNamespace? {
     let options = config.linux.securityContext.namespaceOptions
     guard options.pid == .target else { return nil }
     let field = "config.linux.security_context.namespace_options.target_id"

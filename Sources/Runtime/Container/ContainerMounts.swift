@@ -1,5 +1,4 @@
-import CRIAPI
-import CrispCore
+public import CrispCore
 import Glibc
 
 extension RuntimeManager {
@@ -20,7 +19,7 @@ extension RuntimeManager {
 
   /// CRI mounts with their host paths checked to exist and resolved through symlinks.
   func resolveMounts(
-    _ mounts: [Runtime_V1_Mount], recursiveReadOnly: Bool, userNamespace: SpecBuilder.PodUserNamespace? = nil
+    _ mounts: [MountRequest], recursiveReadOnly: Bool, userNamespace: SpecBuilder.PodUserNamespace? = nil
   ) throws(CrispError) -> [SpecBuilder.ResolvedMount] {
     var result: [SpecBuilder.ResolvedMount] = []
     for (index, mount) in mounts.enumerated() {
@@ -39,12 +38,12 @@ extension RuntimeManager {
           throw CrispError.invalidArgument("\(field): this runtime handler cannot make recursive read-only mounts (Status does not advertise it)")
         }
         guard mount.readonly else { throw CrispError.invalidArgument("\(field) needs readonly: true") }
-        guard mount.propagation == .propagationPrivate else {
+        guard mount.propagation == .private else {
           throw CrispError.invalidArgument("\(field) needs private propagation (mounts propagated into a read-only tree could not be made read-only)")
         }
       }
-      if mount.propagation != .propagationPrivate {
-        try MountPropagation.check(path, shared: mount.propagation == .propagationBidirectional, field: "mounts[\(index)]")
+      if mount.propagation != .private {
+        try MountPropagation.check(path, shared: mount.propagation == .bidirectional, field: "mounts[\(index)]")
       }
       let idmapped = !mount.uidMappings.isEmpty || !mount.gidMappings.isEmpty
       if idmapped {
@@ -55,7 +54,7 @@ extension RuntimeManager {
         guard SecurityChecks.isPodMapping(mount.uidMappings, userNamespace.uids), SecurityChecks.isPodMapping(mount.gidMappings, userNamespace.gids) else {
           throw CrispError.invalidArgument("mounts[\(index)].uidMappings/gidMappings: must be the pod's own mappings (one range each, from container id 0)")
         }
-        guard mount.propagation == .propagationPrivate else {
+        guard mount.propagation == .private else {
           throw CrispError.invalidArgument("mounts[\(index)]: an idmapped mount cannot propagate mounts (propagation must be private)")
         }
       }

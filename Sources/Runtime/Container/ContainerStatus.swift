@@ -1,7 +1,5 @@
-public import CRIAPI
 public import CrispCore
 public import Store
-import SwiftProtobuf
 
 extension RuntimeManager {
   /// The record with the exit (if the container has exited since) folded in.
@@ -26,7 +24,8 @@ extension RuntimeManager {
 
   public struct ContainerView: Sendable {
     public var record: ContainerRecord
-    public var config: Runtime_V1_ContainerConfig
+    /// The container's config, decoded from the record (which keeps it as kubelet sent it).
+    public var config: ContainerSpec
     public var mounts: [SpecBuilder.ResolvedMount]
   }
 
@@ -42,16 +41,16 @@ extension RuntimeManager {
     if let cached = decodedContainers.withLock({ $0[record.id] }) {
       return ContainerView(record: record, config: cached.config, mounts: cached.mounts)
     }
-    let config: Runtime_V1_ContainerConfig
+    let config: ContainerSpec
     do {
-      config = try Runtime_V1_ContainerConfig(serializedBytes: record.config)
+      config = try codec.decodeContainerSpec(record.config)
     } catch {
       throw CrispError.failed("container \(record.id): stored config unreadable", error)
     }
     let mounts = (containerExtra(record)?.mounts ?? []).map {
       SpecBuilder.ResolvedMount(
         hostPath: $0.hostPath, containerPath: $0.containerPath, readonly: $0.readonly,
-        propagation: Runtime_V1_MountPropagation(rawValue: $0.propagation) ?? .propagationPrivate, recursiveReadOnly: $0.recursiveReadOnly ?? false)
+        propagation: MountRequest.Propagation(recorded: $0.propagation), recursiveReadOnly: $0.recursiveReadOnly ?? false)
     }
     if record.state != .creating { decodedContainers.withLock { $0[record.id] = (config, mounts) } }
     return ContainerView(record: record, config: config, mounts: mounts)

@@ -1,5 +1,5 @@
-import CRIAPI
-import CrispCore
+public import CrispCore
+import OCI
 import Images
 import OCI
 
@@ -7,13 +7,13 @@ extension RuntimeManager {
   /// The process user: CRI run_as_user / run_as_username / run_as_group, else the image's USER (see
   /// `ImageUser`: numeric or names looked up in the image's /etc/passwd and /etc/group).
   /// Static: it reads only its arguments, so Fuzz/Harness/Runtime.swift calls it without a manager.
-  static func resolveUser(_ config: Runtime_V1_ContainerConfig, image: ImageConfig, rootfs: String) throws(CrispError) -> SpecBuilder.ResolvedUser {
+  static func resolveUser(_ config: ContainerSpec, image: ImageConfig, rootfs: String) throws(CrispError) -> SpecBuilder.ResolvedUser {
     let security = config.linux.securityContext
     let accounts = ImageAccountFiles(rootfs: rootfs)
     var uid: UInt32 = 0, gid: UInt32 = 0
     var userName: String?
-    if security.hasRunAsUser {
-      uid = try SpecBuilder.criID(security.runAsUser.value, field: "linux.security_context.run_as_user")
+    if let runAsUser = security.runAsUser {
+      uid = try SpecBuilder.criID(runAsUser, field: "linux.security_context.run_as_user")
       gid = accounts.user(uid: uid)?.gid ?? 0
     } else if !security.runAsUsername.isEmpty {
       guard let user = accounts.user(named: security.runAsUsername) else {
@@ -26,17 +26,17 @@ extension RuntimeManager {
         image.config?.user ?? "", field: "image \"\(config.image.image)\" config.User", accounts: accounts)
       (uid, gid, userName) = (resolved.uid, resolved.gid, resolved.name)
     }
-    if security.hasRunAsGroup {
-      guard security.hasRunAsUser || !security.runAsUsername.isEmpty else {
+    if let runAsGroup = security.runAsGroup {
+      guard security.runAsUser != nil || !security.runAsUsername.isEmpty else {
         throw CrispError.invalidArgument("linux.security_context.run_as_group is set without run_as_user or run_as_username")
       }
-      gid = try SpecBuilder.criID(security.runAsGroup.value, field: "linux.security_context.run_as_group")
+      gid = try SpecBuilder.criID(runAsGroup, field: "linux.security_context.run_as_group")
     }
     var additional: [UInt32] = []
     for (index, group) in security.supplementalGroups.enumerated() {
       additional.append(try SpecBuilder.criID(group, field: "linux.security_context.supplemental_groups[\(index)]"))
     }
-    if security.supplementalGroupsPolicy == .merge {
+    if security.mergeImageGroups {
       let name = userName ?? accounts.user(uid: uid)?.nameText
       if let name { additional += ImageAccounts.groups(of: name, rootfs: rootfs) }
     }
@@ -46,11 +46,11 @@ extension RuntimeManager {
   }
 
   /// The signal that asks this container to stop: CRI's, else the image's STOPSIGNAL.
-  func stopSignal(_ config: Runtime_V1_ContainerConfig, _ image: ImageConfig) -> String? {
-    if config.stopSignal != .runtimeDefault {
-      let name = String(describing: config.stopSignal).uppercased()
-      return name.hasPrefix("SIG") ? name : nil
+  func stopSignal(_ config: ContainerSpec, _ image: ImageConfig) -> String? {
+    switch config.stopSignal {
+    case .runtimeDefault: return image.config?.stopSignal
+    case .named(let name): return name.hasPrefix("SIG") ? name : nil
+    case .unrecognized: return nil
     }
-    return image.config?.stopSignal
   }
 }

@@ -1,4 +1,3 @@
-public import CRIAPI
 public import CrispCore
 import Foundation
 import Images
@@ -11,8 +10,10 @@ extension RuntimeManager {
   ///
   /// As with sandboxes, the record exists (`creating`) before the first side effect and a failure runs the
   /// registered undos newest first, then forgets the record and its name.
-  public func createContainer(sandboxID rawSandboxID: String, config: Runtime_V1_ContainerConfig) async throws(CrispError) -> String {
-    let plan = try planContainer(sandboxID: rawSandboxID, config: config)
+  ///
+  /// `storedConfig` is the config as kubelet sent it, which the record keeps for ContainerStatus.
+  public func createContainer(sandboxID rawSandboxID: String, config: ContainerSpec, storedConfig: [UInt8]) async throws(CrispError) -> String {
+    let plan = try planContainer(sandboxID: rawSandboxID, config: config, storedConfig: storedConfig)
     // Held open until runc has joined it (the shim reports the pid after `runc create`), then closed.
     defer { plan.targetNamespace?.close() }
     return try await images.withLease { () async throws(CrispError) -> String in
@@ -38,7 +39,7 @@ extension RuntimeManager {
   }
 
   /// The container's image and its decoded config; NOT_FOUND when it is not pulled.
-  private func containerImage(_ config: Runtime_V1_ContainerConfig) throws(CrispError) -> (record: ImageRecord, config: ImageConfig) {
+  private func containerImage(_ config: ContainerSpec) throws(CrispError) -> (record: ImageRecord, config: ImageConfig) {
     guard let image = try images.resolve(config.image.image) else {
       throw CrispError.notFound("config.image.image \"\(config.image.image)\": image not found (pull it first)")
     }
@@ -99,7 +100,7 @@ extension RuntimeManager {
       cgroupsPath: cgroupsPath, reservedName: plan.reservedName, stopSignal: stopSignal(plan.config, image.config),
       mounts: plan.mounts.map {
         .init(
-          containerPath: $0.containerPath, hostPath: $0.hostPath, readonly: $0.readonly, propagation: $0.propagation.rawValue,
+          containerPath: $0.containerPath, hostPath: $0.hostPath, readonly: $0.readonly, propagation: $0.propagation.recorded,
           recursiveReadOnly: $0.recursiveReadOnly ? true : nil)
       })
     record.extra = try extra.encoded(for: "container \(id)")

@@ -1,4 +1,3 @@
-import CRIAPI
 import CrispCore
 import Glibc
 import Images

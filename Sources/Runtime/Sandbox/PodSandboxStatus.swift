@@ -1,13 +1,12 @@
-public import CRIAPI
 public import CrispCore
 public import Store
-import SwiftProtobuf
 
 extension RuntimeManager {
-  /// A sandbox record with its decoded config, for status and list answers.
+  /// A sandbox record with its config decoded (the record keeps it as kubelet sent it), for status and
+  /// list answers.
   public struct SandboxView: Sendable {
     public var record: SandboxRecord
-    public var config: Runtime_V1_PodSandboxConfig
+    public var config: PodSandboxSpec
     public var hostNetwork: Bool
   }
 
@@ -30,9 +29,9 @@ extension RuntimeManager {
     if let cached = decodedSandboxes.withLock({ $0[record.id] }) {
       return SandboxView(record: record, config: cached.config, hostNetwork: cached.hostNetwork)
     }
-    let config: Runtime_V1_PodSandboxConfig
+    let config: PodSandboxSpec
     do {
-      config = try Runtime_V1_PodSandboxConfig(serializedBytes: record.config)
+      config = try codec.decodeSandboxSpec(record.config)
     } catch {
       throw CrispError.failed("sandbox \(record.id): stored config unreadable", error)
     }

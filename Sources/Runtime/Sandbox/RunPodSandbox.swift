@@ -1,10 +1,8 @@
-public import CRIAPI
 public import CrispCore
 import Foundation
 import Images
 import PodNetwork
 import Store
-import SwiftProtobuf
 import OCI
 
 extension RuntimeManager {
@@ -14,8 +12,10 @@ extension RuntimeManager {
   /// The record exists (`creating`) before the first side effect, every step registers its undo, and a
   /// failure runs the undos newest first; a sandbox whose undo itself failed stays NOTREADY so that kubelet's
   /// Stop/Remove retry what is left.
-  public func runPodSandbox(_ config: Runtime_V1_PodSandboxConfig, handler: String) async throws(CrispError) -> String {
-    let plan = try planSandbox(config, handler: handler)
+  ///
+  /// `storedConfig` is the config as kubelet sent it, which the record keeps for PodSandboxStatus.
+  public func runPodSandbox(_ config: PodSandboxSpec, storedConfig: [UInt8], handler: String) async throws(CrispError) -> String {
+    let plan = try planSandbox(config, storedConfig: storedConfig, handler: handler)
     var record = try reserveSandbox(plan)
     var rollback = Rollback()
     do {
@@ -37,15 +37,9 @@ extension RuntimeManager {
     let metadata = plan.config.metadata
     try store.reserveName(plan.reservedName, for: plan.id)
     do throws(CrispError) {
-      let serialized: [UInt8]
-      do {
-        serialized = try plan.config.serializedBytes()
-      } catch {
-        throw CrispError(.invalidArgument, "config: cannot serialize: \(error)", cause: error)
-      }
       let record = SandboxRecord(
         id: plan.id, name: metadata.name, namespace: metadata.namespace, uid: metadata.uid, attempt: Int64(metadata.attempt),
-        state: .creating, runtimeHandler: plan.runtime.handler, createdAt: host.clock.now(), config: serialized)
+        state: .creating, runtimeHandler: plan.runtime.handler, createdAt: host.clock.now(), config: plan.storedConfig)
       try store.putSandbox(record)
       return record
     } catch {

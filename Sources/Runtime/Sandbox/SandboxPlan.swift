@@ -1,5 +1,5 @@
-import CRIAPI
-import CrispCore
+public import CrispCore
+import OCI
 import PodNetwork
 import OCI
 
@@ -7,7 +7,9 @@ import OCI
 /// leaves nothing behind, not even a name reservation.
 struct SandboxPlan: Sendable {
   var id: String
-  var config: Runtime_V1_PodSandboxConfig
+  var config: PodSandboxSpec
+  /// The config as kubelet sent it, kept in the record for PodSandboxStatus.
+  var storedConfig: [UInt8]
   var runtime: any ContainerRuntime
   /// The pod's own user namespace mappings; nil for the node's.
   var userMapping: (uids: UserNamespace.Mapping, gids: UserNamespace.Mapping)?
@@ -22,12 +24,10 @@ struct SandboxPlan: Sendable {
 }
 
 extension RuntimeManager {
-  /// Checks a RunPodSandbox request and decides what to make; no side effects.
-  func planSandbox(_ config: Runtime_V1_PodSandboxConfig, handler: String) throws(CrispError) -> SandboxPlan {
+  /// Checks a RunPodSandbox request (its required fields were checked by CRIServer) and decides what to
+  /// make; no side effects.
+  func planSandbox(_ config: PodSandboxSpec, storedConfig: [UInt8], handler: String) throws(CrispError) -> SandboxPlan {
     let metadata = config.metadata
-    for (field, value) in [("name", metadata.name), ("namespace", metadata.namespace), ("uid", metadata.uid)] where value.isEmpty {
-      throw CrispError.invalidArgument("config.metadata.\(field) is required")
-    }
     let runtime = try runtime(for: handler)
     try SecurityChecks.checkPod(config)
     let userMapping = try SecurityChecks.podUserNamespace(config)
@@ -37,7 +37,7 @@ extension RuntimeManager {
     }
     let podSecurity = config.linux.securityContext
     let seccomp = try SeccompPolicy.filter(
-      profile: podSecurity.hasSeccomp ? podSecurity.seccomp : nil, legacyPath: podSecurity.seccompProfilePath, privileged: podSecurity.privileged,
+      profile: podSecurity.seccomp, legacyPath: podSecurity.seccompProfilePath, privileged: podSecurity.privileged,
       capabilities: SpecBuilder.defaultCapabilities, field: "config.linux.security_context")
     let id = Self.newID()
     let hostNetwork = podSecurity.namespaceOptions.network == .node
@@ -50,24 +50,18 @@ extension RuntimeManager {
       networkRequest = request
     }
     return SandboxPlan(
-      id: id, config: config, runtime: runtime, userMapping: userMapping, seccomp: seccomp, hostNetwork: hostNetwork,
+      id: id, config: config, storedConfig: storedConfig, runtime: runtime, userMapping: userMapping, seccomp: seccomp, hostNetwork: hostNetwork,
       networkRequest: networkRequest, reservedName: "\(metadata.name)_\(metadata.namespace)_\(metadata.uid)_\(metadata.attempt)")
   }
 
   /// The pod's network request from its sandbox config (the netns path is filled in once it exists).
-  static func networkRequest(_ config: Runtime_V1_PodSandboxConfig, id: String) -> PodNetworkRequest {
+  static func networkRequest(_ config: PodSandboxSpec, id: String) -> PodNetworkRequest {
     PodNetworkRequest(
       sandboxID: id, podName: config.metadata.name, podNamespace: config.metadata.namespace, podUID: config.metadata.uid, netns: "",
       portMappings: config.portMappings.map { mapping in
-        let proto: String
-        switch mapping.protocol {
-        case .udp: proto = "udp"
-        case .sctp: proto = "sctp"
-        default: proto = "tcp"
-        }
-        return .init(hostPort: Int(mapping.hostPort), containerPort: Int(mapping.containerPort), proto: proto, hostIP: mapping.hostIp)
+        .init(hostPort: Int(mapping.hostPort), containerPort: Int(mapping.containerPort), proto: mapping.proto, hostIP: mapping.hostIP)
       },
-      dnsServers: config.dnsConfig.servers, dnsSearches: config.dnsConfig.searches, dnsOptions: config.dnsConfig.options,
+      dnsServers: config.dnsConfig?.servers ?? [], dnsSearches: config.dnsConfig?.searches ?? [], dnsOptions: config.dnsConfig?.options ?? [],
       annotations: config.annotations, cgroupParent: config.linux.cgroupParent)
   }
 }
