@@ -193,7 +193,9 @@ let package = Package(
     .executableTarget(
       name: "crisp-pause",
       cSettings: [.unsafeFlags(["-Os"])],
-      linkerSettings: [.unsafeFlags(["-enable-experimental-feature", "Embedded", "-Xclang-linker", "-static", "-Xclang-linker", "-Wno-unused-command-line-argument"])]
+      linkerSettings: [
+        .unsafeFlags(["-enable-experimental-feature", "Embedded", "-Xclang-linker", "-static", "-Xclang-linker", "-Wno-unused-command-line-argument"])
+      ]
     ),
     .executableTarget(
       name: "crispctl",

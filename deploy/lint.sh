@@ -2,8 +2,8 @@
 # Lints crisp's hand-written Swift with the toolchain's swift-format and the repository's .swift-format;
 # exits non-zero on a finding. deploy/test.sh (CI) runs it first: it takes seconds and needs no build.
 #
-#   deploy/lint.sh                              rule findings fail, layout findings are counted
-#   CRISP_LINT_LAYOUT=enforce deploy/lint.sh    layout findings fail too (after the one-time reformat)
+#   deploy/lint.sh                              every finding fails, layout included
+#   CRISP_LINT_LAYOUT=report deploy/lint.sh     layout findings are only counted
 #   CRISP_LINT_VERBOSE=1 deploy/lint.sh         also print every layout finding
 #   CRISP_LINT_RUNTIME_CRIAPI=warn deploy/lint.sh   Runtime importing CRIAPI only warns (default: it fails)
 #
@@ -32,17 +32,13 @@
 #
 # Layout findings. swift-format's pretty printer reports where its own layout differs from the file's
 # (AddLines, RemoveLine, Indentation, LineLength, Spacing, TrailingComma); no configuration turns these off
-# (swiftlang/swift-format#764). Today there are 1,388 of them, mostly continuation lines aligned under an
-# opening bracket and closures that swift-format would break onto more lines. `swift format format` with
-# this configuration changes only whitespace and trailing commas (plus the one `while let _ =` above) and
-# leaves only the rule findings above, but it touches 107 of 193 files (919 lines out, 1,872 in): run it
-# once when no branch is open against the tree, commit it alone, then make CRISP_LINT_LAYOUT=enforce the
-# default. Until then those six categories are counted, not failed; every other category (TrailingWhitespace,
-# EndOfLineComment, all rules) fails.
+# (swiftlang/swift-format#764). The tree was formatted once with this configuration (whitespace, line breaks
+# and trailing commas only), so they fail like every other finding. To format after an edit:
+#   swift format format -i -p --configuration .swift-format $(git ls-files '*.swift' | grep -v '^Sources/CRIAPI/')
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LAYOUT="${CRISP_LINT_LAYOUT:-report}"
+LAYOUT="${CRISP_LINT_LAYOUT:-enforce}"
 RUNTIME_CRIAPI="${CRISP_LINT_RUNTIME_CRIAPI:-fail}"
 VERBOSE="${CRISP_LINT_VERBOSE:-0}"
 LAYOUT_CATEGORIES="AddLines|RemoveLine|Indentation|LineLength|Spacing|TrailingComma"

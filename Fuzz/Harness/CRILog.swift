@@ -13,5 +13,5 @@ let fuzzTargets: [String: @Sendable ([UInt8]) -> Void] = [
     // A line is only ever given for a record that ended in a newline.
     let records = body.reduce(0) { $0 + ($1 == 10 ? 1 : 0) }
     guard lines <= records else { fatalError("cri-log: \(lines) lines from \(records) records") }
-  },
+  }
 ]

@@ -18,7 +18,9 @@ let selectedFuzzTarget: @Sendable ([UInt8]) -> Void = {
 
 /// Checks the target name before any input runs (an exit from inside a run would count as a crash).
 @_cdecl("LLVMFuzzerInitialize")
-public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> CInt {
+public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?)
+  -> CInt
+{
   _ = selectedFuzzTarget
   return 0
 }

@@ -7,5 +7,5 @@ let fuzzTargets: [String: @Sendable ([UInt8]) -> Void] = [
     for name in ["eth0", ""] + result.interfaces.map(\.name) {
       for address in result.addresses(onInterface: name) { _ = (address.ip, address.isIPv6) }
     }
-  },
+  }
 ]

@@ -14,5 +14,5 @@ let fuzzTargets: [String: @Sendable ([UInt8]) -> Void] = [
     }
     _ = reference.manifestReference
     _ = reference.taggedName
-  },
+  }
 ]

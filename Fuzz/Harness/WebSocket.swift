@@ -20,7 +20,7 @@ let fuzzTargets: [String: @Sendable ([UInt8]) -> Void] = [
     } catch {
       return
     }
-  },
+  }
 ]
 
 /// Feeds each frame to the channel framing and checks what comes out.

@@ -76,7 +76,8 @@ struct AdminServiceHandler: Sendable {
   /// and the final state) is written to the stream; the last message names the image.
   func pullImage(request: Crisp_Admin_V1_PullImageRequest, response: RPCWriter<Crisp_Admin_V1_PullImageProgress>) async throws {
     guard !request.image.isEmpty else { throw CrispError.invalidArgument("image is empty") }
-    let credentials = request.username.isEmpty && request.password.isEmpty
+    let credentials =
+      request.username.isEmpty && request.password.isEmpty
       ? nil : RegistryCredentials(username: request.username, password: request.password)
     let (updates, sink) = AsyncStream.makeStream(of: PullProgress.self, bufferingPolicy: .bufferingNewest(1))
     let images = images, name = request.image

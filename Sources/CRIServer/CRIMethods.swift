@@ -19,7 +19,9 @@ enum CRIMethods {
       .unary(Runtime_V1_RuntimeService.Method.StartContainer.descriptor) { try await runtime.startContainer(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.StopContainer.descriptor) { try await runtime.stopContainer(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.RemoveContainer.descriptor) { try await runtime.removeContainer(request: $0) },
-      .unarySerialized(Runtime_V1_RuntimeService.Method.ListContainers.descriptor, quick: true) { try await runtime.serializedContainerList(request: $0) },
+      .unarySerialized(Runtime_V1_RuntimeService.Method.ListContainers.descriptor, quick: true) {
+        try await runtime.serializedContainerList(request: $0)
+      },
       .unary(Runtime_V1_RuntimeService.Method.ContainerStatus.descriptor, quick: true) { try await runtime.containerStatus(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.UpdateContainerResources.descriptor) { try await runtime.updateContainerResources(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.ReopenContainerLog.descriptor) { try await runtime.reopenContainerLog(request: $0) },
@@ -38,12 +40,24 @@ enum CRIMethods {
       .unary(Runtime_V1_RuntimeService.Method.ListPodSandboxMetrics.descriptor) { try await runtime.listPodSandboxMetrics(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.RuntimeConfig.descriptor, quick: true) { try await runtime.runtimeConfig(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.UpdatePodSandboxResources.descriptor) { try await runtime.updatePodSandboxResources(request: $0) },
-      .serverStreaming(Runtime_V1_RuntimeService.Method.StreamPodSandboxes.descriptor) { try await runtime.streamPodSandboxes(request: $0, response: $1) },
-      .serverStreaming(Runtime_V1_RuntimeService.Method.StreamContainers.descriptor) { try await runtime.streamContainers(request: $0, response: $1) },
-      .serverStreaming(Runtime_V1_RuntimeService.Method.StreamContainerStats.descriptor) { try await runtime.streamContainerStats(request: $0, response: $1) },
-      .serverStreaming(Runtime_V1_RuntimeService.Method.StreamPodSandboxStats.descriptor) { try await runtime.streamPodSandboxStats(request: $0, response: $1) },
-      .serverStreaming(Runtime_V1_RuntimeService.Method.GetContainerEvents.descriptor, endsAtShutdown: true) { try await runtime.getContainerEvents(request: $0, response: $1) },
-      .serverStreaming(Runtime_V1_RuntimeService.Method.StreamPodSandboxMetrics.descriptor) { try await runtime.streamPodSandboxMetrics(request: $0, response: $1) },
+      .serverStreaming(Runtime_V1_RuntimeService.Method.StreamPodSandboxes.descriptor) {
+        try await runtime.streamPodSandboxes(request: $0, response: $1)
+      },
+      .serverStreaming(Runtime_V1_RuntimeService.Method.StreamContainers.descriptor) {
+        try await runtime.streamContainers(request: $0, response: $1)
+      },
+      .serverStreaming(Runtime_V1_RuntimeService.Method.StreamContainerStats.descriptor) {
+        try await runtime.streamContainerStats(request: $0, response: $1)
+      },
+      .serverStreaming(Runtime_V1_RuntimeService.Method.StreamPodSandboxStats.descriptor) {
+        try await runtime.streamPodSandboxStats(request: $0, response: $1)
+      },
+      .serverStreaming(Runtime_V1_RuntimeService.Method.GetContainerEvents.descriptor, endsAtShutdown: true) {
+        try await runtime.getContainerEvents(request: $0, response: $1)
+      },
+      .serverStreaming(Runtime_V1_RuntimeService.Method.StreamPodSandboxMetrics.descriptor) {
+        try await runtime.streamPodSandboxMetrics(request: $0, response: $1)
+      },
       .unary(Runtime_V1_ImageService.Method.ListImages.descriptor, quick: true) { try await images.listImages(request: $0) },
       .unary(Runtime_V1_ImageService.Method.ImageStatus.descriptor, quick: true) { try await images.imageStatus(request: $0) },
       .unary(Runtime_V1_ImageService.Method.PullImage.descriptor) { try await images.pullImage(request: $0) },

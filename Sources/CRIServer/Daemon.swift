@@ -37,10 +37,12 @@ public struct Daemon: Sendable {
     let components = try await startComponents(store: store)
     let listener = try openSocket(address)
     let group = serviceGroup(components, listener: listener)
-    logger.info("serving", metadata: [
-      "address": "\(address)", "version": "\(CrispVersion.current)", "root": "\(config.root)",
-      "state": "\(config.state)", "cgroup_driver": "\(components.node.cgroupDriver.rawValue)",
-    ])
+    logger.info(
+      "serving",
+      metadata: [
+        "address": "\(address)", "version": "\(CrispVersion.current)", "root": "\(config.root)",
+        "state": "\(config.state)", "cgroup_driver": "\(components.node.cgroupDriver.rawValue)",
+      ])
     UnixSocket.notifySystemd("READY=1")
     MemoryFootprint.trimReadOnlyFileMappings()
     defer {
@@ -63,7 +65,8 @@ public struct Daemon: Sendable {
     guard let shimBinary = Self.siblingExecutable("crisp-shim") else {
       throw CrispError.failedPrecondition("crisp-shim was not found next to crisp (\(Self.siblingDirectory ?? "?")): install it beside the daemon")
     }
-    let runtime = RuntimeManager(config: config, store: store, images: images, cgroupDriver: node.cgroupDriver, shimBinary: shimBinary, codec: CRIRecordCodec(), logger: logger)
+    let runtime = RuntimeManager(
+      config: config, store: store, images: images, cgroupDriver: node.cgroupDriver, shimBinary: shimBinary, codec: CRIRecordCodec(), logger: logger)
     // The CNI directory watch and the exit watcher run for the life of the process: neither has a stop.
     runtime.networks.watcher.start()
     await runtime.recover()
@@ -99,12 +102,13 @@ public struct Daemon: Sendable {
     let images = components.images
     let streaming = components.streaming
     let metrics = components.metrics.map { metrics in ComponentService { await metrics.stop() } }
-    return ServiceGroup(configuration: .init(
-      services: DaemonServices.ordered(
-        grpc: CRIServerService(server: server), streaming: ComponentService { await streaming.stop() }, metrics: metrics,
-        background: [("image manager", ComponentService { await images.shutdown() }), ("idle trimmer", trimmer)]),
-      gracefulShutdownSignals: [.sigterm, .sigint],
-      logger: logger))
+    return ServiceGroup(
+      configuration: .init(
+        services: DaemonServices.ordered(
+          grpc: CRIServerService(server: server), streaming: ComponentService { await streaming.stop() }, metrics: metrics,
+          background: [("image manager", ComponentService { await images.shutdown() }), ("idle trimmer", trimmer)]),
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: logger))
   }
 
   /// The directory of the running crisp binary.
@@ -138,8 +142,10 @@ public struct Daemon: Sendable {
   /// dies, so a daemon killed with -9 never blocks its successor.
   private func takeLocks() throws(CrispError) -> [FileLock] {
     var locks: [FileLock] = []
-    for (path, what) in [(config.grpc.address + ".lock", "socket \(config.grpc.address)"),
-                         (FilePath.join(config.root, "crisp.lock"), "root \(config.root)")] {
+    for (path, what) in [
+      (config.grpc.address + ".lock", "socket \(config.grpc.address)"),
+      (FilePath.join(config.root, "crisp.lock"), "root \(config.root)"),
+    ] {
       let lock: FileLock?
       do {
         lock = try FileLock.tryAcquire(path)
@@ -181,9 +187,11 @@ public struct Daemon: Sendable {
       case .applied:
         break
       case .clamped(let requested, let kept):
-        logger.warning("the kernel refused to lower oom_score_adj (no CAP_SYS_RESOURCE); keeping the current score", metadata: [
-          "requested": "\(requested)", "kept": "\(kept)",
-        ])
+        logger.warning(
+          "the kernel refused to lower oom_score_adj (no CAP_SYS_RESOURCE); keeping the current score",
+          metadata: [
+            "requested": "\(requested)", "kept": "\(kept)",
+          ])
       }
     } catch {
       logger.warning("cannot set oom_score_adj", metadata: ["error": "\(error)"])

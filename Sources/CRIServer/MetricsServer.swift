@@ -27,7 +27,9 @@ final class MetricsServer: Sendable {
   func bootstrap() {
     var factory = PrometheusMetricsFactory(registry: registry)
     // Pulls take seconds to minutes; the default buckets stop at 10 s.
-    factory.durationHistogramBuckets["crisp_image_pull_duration_seconds"] = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800].map { Duration.milliseconds(Int64($0 * 1000)) }
+    factory.durationHistogramBuckets["crisp_image_pull_duration_seconds"] = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800].map {
+      Duration.milliseconds(Int64($0 * 1000))
+    }
     MetricsSystem.bootstrap(factory)
   }
 

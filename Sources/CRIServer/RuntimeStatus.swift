@@ -80,9 +80,11 @@ struct RuntimeStatusReporter: Sendable {
       "cgroupDriver": json(node.cgroupDriver.rawValue),
       "runtimeHandlers": json(handlers.keys.sorted()),
       "unavailableRuntimeHandlers": json(runtime.unavailableHandlers),
-      "userNamespaces": json(Dictionary(uniqueKeysWithValues: handlers.keys.sorted().map { name in
-        (name, runtime.userNamespaceProblem(name).map { "unavailable: \($0)" } ?? "available")
-      })),
+      "userNamespaces": json(
+        Dictionary(
+          uniqueKeysWithValues: handlers.keys.sorted().map { name in
+            (name, runtime.userNamespaceProblem(name).map { "unavailable: \($0)" } ?? "available")
+          })),
       "cniconfig": json(cni),
       "lastCNILoadStatus": json(loadStatus),
     ]

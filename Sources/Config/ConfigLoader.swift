@@ -233,7 +233,9 @@ public enum ConfigLoader {
       try handlers.finish()
     }
     guard runtime.handlers[runtime.defaultHandler] != nil else {
-      throw t.error("default_handler", "\(tomlQuoted(runtime.defaultHandler)) is not one of the configured handlers (\(runtime.handlers.keys.sorted().joined(separator: ", ")))")
+      throw t.error(
+        "default_handler",
+        "\(tomlQuoted(runtime.defaultHandler)) is not one of the configured handlers (\(runtime.handlers.keys.sorted().joined(separator: ", ")))")
     }
     try t.finish()
   }

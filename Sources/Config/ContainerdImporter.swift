@@ -63,8 +63,9 @@ public enum ContainerdImporter {
       images = ["plugins", "io.containerd.cri.v1.images"]
       runtime = ["plugins", "io.containerd.cri.v1.runtime"]
     default:
-      throw ConfigError(key: "version", line: root.context.locator.line(of: ["version"]),
-                        message: "unknown containerd configuration version \(version) (1, 2 and 3 are understood)", source: source)
+      throw ConfigError(
+        key: "version", line: root.context.locator.line(of: ["version"]),
+        message: "unknown containerd configuration version \(version) (1, 2 and 3 are understood)", source: source)
     }
     return SectionPaths(server: server, images: images, runtime: runtime)
   }
@@ -83,12 +84,18 @@ public enum ContainerdImporter {
       if let l = mapped[level] { c.log.level = l } else { warnings.append(doc.note(["debug", "level"], "unknown level \(tomlQuoted(level))")) }
     }
     if let format = doc.take(["debug", "format"])?.string, !format.isEmpty {
-      if let f = CrispConfig.Log.Format(rawValue: format) { c.log.format = f } else { warnings.append(doc.note(["debug", "format"], "unknown format \(tomlQuoted(format))")) }
+      if let f = CrispConfig.Log.Format(rawValue: format) {
+        c.log.format = f
+      } else {
+        warnings.append(doc.note(["debug", "format"], "unknown format \(tomlQuoted(format))"))
+      }
     }
   }
 
   /// The sandbox image, snapshotter, downloads and registries.
-  private static func importImages(_ doc: inout FlatDocument, _ paths: SectionPaths, version: Int, into c: inout CrispConfig, warnings: inout [String]) throws(ConfigError) {
+  private static func importImages(
+    _ doc: inout FlatDocument, _ paths: SectionPaths, version: Int, into c: inout CrispConfig, warnings: inout [String]
+  ) throws(ConfigError) {
     let (server, images) = (paths.server, paths.images)
     if let v = doc.take(server + ["sandbox_image"])?.string, !v.isEmpty { c.sandboxImage = v }
     if let v = doc.take(images + ["pinned_images", "sandbox"])?.string, !v.isEmpty { c.sandboxImage = v }
@@ -111,8 +118,11 @@ public enum ContainerdImporter {
   private static func importRuntime(_ doc: inout FlatDocument, _ paths: SectionPaths, into c: inout CrispConfig, warnings: inout [String]) {
     let (server, runtime) = (paths.server, paths.runtime)
     if let v = doc.take(runtime + ["max_container_log_line_size"])?.int {
-      if v > 0 { c.maxContainerLogLineSize = v } else if v < 0 {
-        warnings.append(doc.note(runtime + ["max_container_log_line_size"], "unlimited log lines are not supported; using \(c.maxContainerLogLineSize)"))
+      if v > 0 {
+        c.maxContainerLogLineSize = v
+      } else if v < 0 {
+        warnings.append(
+          doc.note(runtime + ["max_container_log_line_size"], "unlimited log lines are not supported; using \(c.maxContainerLogLineSize)"))
       }
     }
     if let v = doc.take(runtime + ["restrict_oom_score_adj"])?.bool { c.restrictOOMScoreAdj = v }
@@ -145,7 +155,10 @@ public enum ContainerdImporter {
       let cert = doc.take(server + ["x509_key_pair_streaming", "tls_cert_file"])?.string ?? ""
       let key = doc.take(server + ["x509_key_pair_streaming", "tls_key_file"])?.string ?? ""
       if cert.isEmpty || key.isEmpty {
-        warnings.append(doc.note(server + ["enable_tls_streaming"], "TLS streaming without a configured key pair (containerd self-signs) is not supported; streaming stays plain HTTP"))
+        warnings.append(
+          doc.note(
+            server + ["enable_tls_streaming"],
+            "TLS streaming without a configured key pair (containerd self-signs) is not supported; streaming stays plain HTTP"))
       } else {
         c.streaming.tlsCertFile = cert
         c.streaming.tlsKeyFile = key
@@ -162,8 +175,9 @@ public enum ContainerdImporter {
       if !endpoints.isEmpty { r.mirrors[host] = .init(endpoints: endpoints) }
     }
     if !r.mirrors.isEmpty && !configPath.isEmpty {
-      throw ConfigError(key: dotted(base + ["mirrors"]), line: doc.line(base + ["mirrors"]),
-                        message: "registry.mirrors and registry.config_path are both set; containerd refuses this too", source: doc.source)
+      throw ConfigError(
+        key: dotted(base + ["mirrors"]), line: doc.line(base + ["mirrors"]),
+        message: "registry.mirrors and registry.config_path are both set; containerd refuses this too", source: doc.source)
     }
     r.configPath = r.mirrors.isEmpty ? (configPath.isEmpty ? CrispConfig.Registry().configPath : configPath) : ""
     for host in doc.childKeys(base + ["configs"]) {
@@ -208,7 +222,9 @@ public enum ContainerdImporter {
       let r = base + ["runtimes", name]
       let type = doc.take(r + ["runtime_type"])?.string ?? "io.containerd.runc.v2"
       guard type == "io.containerd.runc.v2" || type == "io.containerd.runc.v1" else {
-        warnings.append(doc.note(r + ["runtime_type"], "runtime \(tomlQuoted(name)) of type \(tomlQuoted(type)) has no crisp equivalent (only runc-compatible runtimes)"))
+        warnings.append(
+          doc.note(
+            r + ["runtime_type"], "runtime \(tomlQuoted(name)) of type \(tomlQuoted(type)) has no crisp equivalent (only runc-compatible runtimes)"))
         doc.consumeAll(r)
         continue
       }
@@ -246,7 +262,8 @@ public enum ContainerdImporter {
     if c.runtime.handlers[defaultName] != nil {
       c.runtime.defaultHandler = defaultName
     } else {
-      warnings.append(doc.note(base + ["default_runtime_name"], "default runtime \(tomlQuoted(defaultName)) is not a runc-compatible runtime; using \"runc\""))
+      warnings.append(
+        doc.note(base + ["default_runtime_name"], "default runtime \(tomlQuoted(defaultName)) is not a runc-compatible runtime; using \"runc\""))
     }
   }
 }

@@ -29,9 +29,10 @@ public enum AtomicFile {
       if fd >= 0 { close(fd) }
       if !committed { unlink(temp) }
     }
-    let written: Bool = bytes.withContiguousStorageIfAvailable { buffer in
-      writeFully(fd, UnsafeRawBufferPointer(buffer))
-    } ?? Array(bytes).withUnsafeBytes { writeFully(fd, $0) }
+    let written: Bool =
+      bytes.withContiguousStorageIfAvailable { buffer in
+        writeFully(fd, UnsafeRawBufferPointer(buffer))
+      } ?? Array(bytes).withUnsafeBytes { writeFully(fd, $0) }
     guard written else { throw .last("write", temp) }
     // The umask may have narrowed the mode at open(2): set it exactly.
     guard fchmod(fd, mode) == 0 else { throw .last("fchmod", temp) }

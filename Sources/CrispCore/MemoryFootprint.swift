@@ -39,7 +39,8 @@ public enum MemoryFootprint {
         // A mapping header: "start-end perms offset dev inode [path]".
         flush()
         let permissions = fields[1]
-        guard fields.count >= 6, fields[5].hasPrefix("/"), executable == nil || String(fields[5]) == executable, permissions.hasPrefix("r"), !permissions.contains("w"),
+        guard fields.count >= 6, fields[5].hasPrefix("/"), executable == nil || String(fields[5]) == executable, permissions.hasPrefix("r"),
+          !permissions.contains("w"),
           permissions.hasSuffix("p"), let start = UInt(first[..<separator], radix: 16),
           let end = UInt(first[first.index(after: separator)...], radix: 16), end > start
         else { continue }

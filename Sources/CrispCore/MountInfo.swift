@@ -16,9 +16,10 @@ public struct MountInfo: Sendable, Equatable {
     for line in text.split(separator: "\n") {
       let fields = line.split(separator: " ")
       guard fields.count > 6, let separator = fields.firstIndex(of: "-"), separator >= 6, separator + 3 < fields.count else { continue }
-      entries.append(MountInfo(
-        root: unescape(fields[3]), mountPoint: unescape(fields[4]), optionalFields: Array(fields[6..<separator]),
-        fsType: fields[separator + 1], source: fields[separator + 2], superOptions: fields[separator + 3]))
+      entries.append(
+        MountInfo(
+          root: unescape(fields[3]), mountPoint: unescape(fields[4]), optionalFields: Array(fields[6..<separator]),
+          fsType: fields[separator + 1], source: fields[separator + 2], superOptions: fields[separator + 3]))
     }
     return entries
   }

@@ -23,7 +23,7 @@ extension FilePath {
     let walk: TreeWalk
     do {
       walk = try TreeWalk(root: path, reopen: .restart)
-    } catch where error.errno == ENOENT {
+    } catch  where error.errno == ENOENT {
       return
     }
     try emptyTree(walk)

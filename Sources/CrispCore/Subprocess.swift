@@ -263,7 +263,11 @@ public enum Subprocess {
           let room = outputLimit - (index == 0 ? result.stdout.count : result.stderr.count)
           if room < n { result.truncated = true }
           if room > 0 {
-            if index == 0 { result.stdout.append(contentsOf: buffer[0..<min(n, room)]) } else { result.stderr.append(contentsOf: buffer[0..<min(n, room)]) }
+            if index == 0 {
+              result.stdout.append(contentsOf: buffer[0..<min(n, room)])
+            } else {
+              result.stderr.append(contentsOf: buffer[0..<min(n, room)])
+            }
           }
         }
       }
@@ -303,13 +307,15 @@ public func onDedicatedThread<T: Sendable>(_ work: @escaping @Sendable () -> T) 
     pthread_attr_init(&attributes)
     pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
     pthread_attr_setstacksize(&attributes, 512 * 1024)
-    let created = pthread_create(&thread, &attributes, { context in
-      // pthread_create hands back the pointer it was given, never nil.
-      guard let context else { return nil }
-      let work = Unmanaged<ThreadWork>.fromOpaque(context).takeRetainedValue()
-      work.body()
-      return nil
-    }, box.toOpaque())
+    let created = pthread_create(
+      &thread, &attributes,
+      { context in
+        // pthread_create hands back the pointer it was given, never nil.
+        guard let context else { return nil }
+        let work = Unmanaged<ThreadWork>.fromOpaque(context).takeRetainedValue()
+        work.body()
+        return nil
+      }, box.toOpaque())
     pthread_attr_destroy(&attributes)
     if created != 0 {
       // No thread to be had: run here rather than fail.

@@ -158,7 +158,9 @@ extension ImageManager {
       var names: [ImageReference] = []
       let annotations = descriptor.annotations ?? [:]
       for key in ["io.containerd.image.name", "org.opencontainers.image.ref.name"] {
-        guard let name = annotations[key], name.contains("/") || name.contains("."), let reference = try? ImageReference(parsing: name) else { continue }
+        guard let name = annotations[key], name.contains("/") || name.contains("."), let reference = try? ImageReference(parsing: name) else {
+          continue
+        }
         if !names.contains(reference) { names.append(reference) }
       }
       var manifestBytes = try blob(descriptor.digest)

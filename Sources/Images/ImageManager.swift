@@ -143,7 +143,9 @@ public final class ImageManager: Sendable {
     }
   }
 
-  private func pullOnce(_ reference: ImageReference, credentials: RegistryCredentials?, tracker: PullProgressTracker) async throws(CrispError) -> ImageRecord {
+  private func pullOnce(_ reference: ImageReference, credentials: RegistryCredentials?, tracker: PullProgressTracker) async throws(CrispError)
+    -> ImageRecord
+  {
     let started = ContinuousClock.now
     let source = PullSource(
       reference: reference, endpoints: try HostResolver(registry: config.registry).endpoints(for: reference.domain), credentials: credentials)
@@ -167,10 +169,12 @@ public final class ImageManager: Sendable {
     try store.putImage(record)
     usageCache.invalidate()
     let took = ContinuousClock.now - started
-    logger.info("pulled image", metadata: [
-      "image": "\(reference)", "id": "\(record.id)", "layers": "\(manifest.layers.count)",
-      "duration_ms": "\(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)",
-    ])
+    logger.info(
+      "pulled image",
+      metadata: [
+        "image": "\(reference)", "id": "\(record.id)", "layers": "\(manifest.layers.count)",
+        "duration_ms": "\(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)",
+      ])
     return try store.image(id: record.id) ?? record
   }
 
@@ -206,7 +210,8 @@ public final class ImageManager: Sendable {
         try content.write(fetched.bytes, expectedSHA256: chosen.digest.hex)
         bytes = fetched.bytes
       }
-      guard case .manifest(let manifest) = try ManifestParser.parse(bytes, mediaType: chosen.mediaType, reference: "\(reference)@\(chosen.digest)") else {
+      guard case .manifest(let manifest) = try ManifestParser.parse(bytes, mediaType: chosen.mediaType, reference: "\(reference)@\(chosen.digest)")
+      else {
         throw CrispError.invalidArgument("pull \(reference): the index entry for \(Platform.host) is itself an index")
       }
       return (manifest, chosen.digest, topDigest)
@@ -285,7 +290,8 @@ public final class ImageManager: Sendable {
   func layerChain(_ manifest: ImageManifest, _ imageConfig: ImageConfig, reference: ImageReference) throws(CrispError) -> [String] {
     let diffIDs = imageConfig.rootfs.diffIDs
     guard diffIDs.count == manifest.layers.count else {
-      throw CrispError.invalidArgument("pull \(reference): the manifest has \(manifest.layers.count) layers but the config lists \(diffIDs.count) diff_ids")
+      throw CrispError.invalidArgument(
+        "pull \(reference): the manifest has \(manifest.layers.count) layers but the config lists \(diffIDs.count) diff_ids")
     }
     var chain: [String] = []
     for diffID in diffIDs {

@@ -115,8 +115,10 @@ struct LayerApplier {
     for directory in directoryTimes.reversed() {
       let fd = crisp_openat2(rootFD, directory.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, resolve)
       guard fd >= 0 else { continue }
-      var times = [timespec(tv_sec: Int(directory.seconds), tv_nsec: Int(directory.nanoseconds)),
-                   timespec(tv_sec: Int(directory.seconds), tv_nsec: Int(directory.nanoseconds))]
+      var times = [
+        timespec(tv_sec: Int(directory.seconds), tv_nsec: Int(directory.nanoseconds)),
+        timespec(tv_sec: Int(directory.seconds), tv_nsec: Int(directory.nanoseconds)),
+      ]
       _ = futimens(fd, &times)
       Glibc.close(fd)
     }
@@ -192,8 +194,10 @@ struct LayerApplier {
     }
     try setOwnerAndMode(parent, leaf, entry)
     try setXattrs(parent, leaf, entry)
-    var times = [timespec(tv_sec: Int(entry.modificationTime.seconds), tv_nsec: Int(entry.modificationTime.nanoseconds)),
-                 timespec(tv_sec: Int(entry.modificationTime.seconds), tv_nsec: Int(entry.modificationTime.nanoseconds))]
+    var times = [
+      timespec(tv_sec: Int(entry.modificationTime.seconds), tv_nsec: Int(entry.modificationTime.nanoseconds)),
+      timespec(tv_sec: Int(entry.modificationTime.seconds), tv_nsec: Int(entry.modificationTime.nanoseconds)),
+    ]
     _ = utimensat(parent, leaf, &times, AT_SYMLINK_NOFOLLOW)
   }
 
@@ -232,7 +236,8 @@ struct LayerApplier {
     }
   }
 
-  private func writeFile<Source: ByteSource>(_ parent: Int32, _ leaf: String, _ entry: TarEntry, _ reader: inout TarReader<Source>) throws(CrispError) {
+  private func writeFile<Source: ByteSource>(_ parent: Int32, _ leaf: String, _ entry: TarEntry, _ reader: inout TarReader<Source>) throws(CrispError)
+  {
     let fd = openat(parent, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
     guard fd >= 0 else { throw refuse(entry.path, "\(SystemError.last("create", leaf))") }
     defer { Glibc.close(fd) }

@@ -10,7 +10,9 @@ public enum LayerExtraction {
   /// interprets later.
   public enum Whiteouts: Sendable { case overlay, markers }
 
-  public static func extract(blob path: String, compression: LayerCompression, into directory: String, whiteouts: Whiteouts, name: String) throws(CrispError) -> Digest {
+  public static func extract(blob path: String, compression: LayerCompression, into directory: String, whiteouts: Whiteouts, name: String)
+    throws(CrispError) -> Digest
+  {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw CrispError.internalError("\(name): \(SystemError.last("open", path))") }
     defer { close(fd) }

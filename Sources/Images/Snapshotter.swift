@@ -182,7 +182,8 @@ public final class Snapshotter: Sendable {
   /// overlayfs over idmapped lower layers: each layer gets an idmapped staging mount under the snapshot's
   /// directory for as long as the overlay mount takes (overlayfs keeps private clones of its layers, so the
   /// staging mounts are detached right after).
-  private func mountShifted(layers: [SnapshotRecord], snapshot: Int64, upper: String, work: String, target: String, shift: IDShift) throws(CrispError) {
+  private func mountShifted(layers: [SnapshotRecord], snapshot: Int64, upper: String, work: String, target: String, shift: IDShift) throws(CrispError)
+  {
     let staging = "\(directory(of: snapshot))/idmap"
     var lowers: [String] = []
     defer { Mounts.removeStaging(lowers, in: staging) }

@@ -17,7 +17,10 @@ struct TarWriter {
 
   enum Kind { case file, directory, symlink }
 
-  mutating func add(path: String, kind: Kind = .file, mode: UInt32 = 0o644, uid: UInt32 = 0, gid: UInt32 = 0, mtime: Int64 = 0, linkTarget: String = "", content: [UInt8] = []) throws(CrispError) {
+  mutating func add(
+    path: String, kind: Kind = .file, mode: UInt32 = 0o644, uid: UInt32 = 0, gid: UInt32 = 0, mtime: Int64 = 0, linkTarget: String = "",
+    content: [UInt8] = []
+  ) throws(CrispError) {
     let size = kind == .file ? content.count : 0
     try writeHeader(path: path, kind: kind, mode: mode, uid: uid, gid: gid, mtime: mtime, linkTarget: linkTarget, size: Int64(size))
     if size > 0 {
@@ -29,7 +32,9 @@ struct TarWriter {
 
   /// Writes a header for a file whose content the caller then streams with ``writeContent(_:)`` and
   /// finishes with ``padContent(size:)``.
-  mutating func writeHeader(path: String, kind: Kind, mode: UInt32, uid: UInt32 = 0, gid: UInt32 = 0, mtime: Int64 = 0, linkTarget: String = "", size: Int64) throws(CrispError) {
+  mutating func writeHeader(
+    path: String, kind: Kind, mode: UInt32, uid: UInt32 = 0, gid: UInt32 = 0, mtime: Int64 = 0, linkTarget: String = "", size: Int64
+  ) throws(CrispError) {
     var name = path
     if kind == .directory && !name.hasSuffix("/") { name += "/" }
     var pax: [(String, String)] = []
@@ -45,7 +50,10 @@ struct TarWriter {
         while String(length).utf8.count + body.utf8.count != length { length += 1 }
         records += Array("\(length)\(body)".utf8)
       }
-      try emit(header(name: "PaxHeaders/\(String(name.suffix(80)))", type: UInt8(ascii: "x"), mode: 0o644, uid: 0, gid: 0, mtime: mtime, linkTarget: "", size: Int64(records.count)))
+      try emit(
+        header(
+          name: "PaxHeaders/\(String(name.suffix(80)))", type: UInt8(ascii: "x"), mode: 0o644, uid: 0, gid: 0, mtime: mtime, linkTarget: "",
+          size: Int64(records.count)))
       try emit(records)
       let padding = (512 - records.count % 512) % 512
       if padding > 0 { try emit([UInt8](repeating: 0, count: padding)) }
@@ -56,7 +64,10 @@ struct TarWriter {
     case .directory: type = UInt8(ascii: "5")
     case .symlink: type = UInt8(ascii: "2")
     }
-    try emit(header(name: String(name.prefix(100)), type: type, mode: mode, uid: uid, gid: gid, mtime: mtime, linkTarget: String(linkTarget.prefix(100)), size: size > 0o77777777777 ? 0 : size))
+    try emit(
+      header(
+        name: String(name.prefix(100)), type: type, mode: mode, uid: uid, gid: gid, mtime: mtime, linkTarget: String(linkTarget.prefix(100)),
+        size: size > 0o77777777777 ? 0 : size))
   }
 
   mutating func writeContent(_ chunk: [UInt8]) throws(CrispError) { try emit(chunk) }

@@ -31,12 +31,15 @@ public enum ManifestParser {
     }
     // The document's own mediaType wins over the Content-Type header, which some registries get wrong.
     // A header or descriptor type may carry parameters (`; charset=…`) or be empty.
-    var mediaType = probe.mediaType ?? headerType.flatMap { $0.split(separator: ";", omittingEmptySubsequences: false).first }.map { String($0).trimmingSpaces } ?? ""
+    var mediaType =
+      probe.mediaType ?? headerType.flatMap { $0.split(separator: ";", omittingEmptySubsequences: false).first }.map { String($0).trimmingSpaces }
+      ?? ""
     if mediaType.isEmpty || mediaType == "application/json" {
       mediaType = probe.manifests != nil ? MediaType.ociIndex : MediaType.ociManifest
     }
     if mediaType == MediaType.dockerSchema1 || mediaType == MediaType.dockerSchema1Signed || probe.schemaVersion == 1 {
-      throw CrispError.failedPrecondition("\(reference): Docker schema 1 manifests are not supported (deprecated since 2017); re-push the image with a current client")
+      throw CrispError.failedPrecondition(
+        "\(reference): Docker schema 1 manifests are not supported (deprecated since 2017); re-push the image with a current client")
     }
     guard probe.schemaVersion == 2 else {
       throw CrispError.invalidArgument("\(reference): manifest schemaVersion \(probe.schemaVersion.map(String.init) ?? "missing"), expected 2")
@@ -88,6 +91,7 @@ public enum ManifestParser {
     if let exact = candidates.first(where: { ($0.platform?.variant ?? "") == (platform.variant ?? "") }) { return exact }
     if let first = candidates.first { return first }
     let offered = index.manifests.compactMap { $0.platform?.description }
-    throw CrispError.notFound("\(reference): no manifest for platform \(platform) (the index offers: \(offered.isEmpty ? "none" : offered.joined(separator: ", ")))")
+    throw CrispError.notFound(
+      "\(reference): no manifest for platform \(platform) (the index offers: \(offered.isEmpty ? "none" : offered.joined(separator: ", ")))")
   }
 }

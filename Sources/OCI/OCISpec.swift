@@ -146,7 +146,8 @@ public struct OCISpec: Codable, Sendable, Equatable {
     public var uid: UInt32?
     public var gid: UInt32?
 
-    public init(type: String, path: String, major: Int64? = nil, minor: Int64? = nil, fileMode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil) {
+    public init(type: String, path: String, major: Int64? = nil, minor: Int64? = nil, fileMode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil)
+    {
       self.type = type
       self.path = path
       self.major = major
@@ -225,7 +226,9 @@ public struct OCISpec: Codable, Sendable, Equatable {
     public var flags: [String]?
     public var syscalls: [SyscallRule]?
 
-    public init(defaultAction: String, defaultErrnoRet: UInt32? = nil, architectures: [String]? = nil, flags: [String]? = nil, syscalls: [SyscallRule]? = nil) {
+    public init(
+      defaultAction: String, defaultErrnoRet: UInt32? = nil, architectures: [String]? = nil, flags: [String]? = nil, syscalls: [SyscallRule]? = nil
+    ) {
       self.defaultAction = defaultAction
       self.defaultErrnoRet = defaultErrnoRet
       self.architectures = architectures

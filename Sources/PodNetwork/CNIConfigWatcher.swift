@@ -43,10 +43,12 @@ public final class CNIConfigWatcher: Sendable {
       return before
     }
     if before != load {
-      logger.info("CNI configuration changed", metadata: [
-        "dir": "\(directory)", "ready": "\(load.isReady)", "networks": "\(load.networks.map(\.name))",
-        "skipped": "\(load.skipped.map { "\(FilePath.lastComponent(of: $0.file)): \($0.reason)" })",
-      ])
+      logger.info(
+        "CNI configuration changed",
+        metadata: [
+          "dir": "\(directory)", "ready": "\(load.isReady)", "networks": "\(load.networks.map(\.name))",
+          "skipped": "\(load.skipped.map { "\(FilePath.lastComponent(of: $0.file)): \($0.reason)" })",
+        ])
     }
     return load
   }
@@ -56,7 +58,8 @@ public final class CNIConfigWatcher: Sendable {
   public func start() {
     let fd = inotify_init1(Int32(IN_CLOEXEC) | Int32(IN_NONBLOCK))
     guard fd >= 0 else {
-      logger.warning("cannot watch the CNI directory; it is re-read on every use", metadata: ["error": "\(SystemError.last("inotify_init1", directory))"])
+      logger.warning(
+        "cannot watch the CNI directory; it is re-read on every use", metadata: ["error": "\(SystemError.last("inotify_init1", directory))"])
       return
     }
     let thread = Thread { [self] in self.watchLoop(fd) }

@@ -56,7 +56,10 @@ public struct CNIPlugin: Sendable {
     let what = "network \"\(network)\": plugin \"\(type)\" \(command.rawValue)"
     let dimensions = [("command", command.rawValue), ("plugin", type)]
     let start = ContinuousClock.now
-    defer { Metrics.Timer(label: "crisp_cni_plugin_duration_seconds", dimensions: dimensions).recordNanoseconds((ContinuousClock.now - start).totalNanoseconds) }
+    defer {
+      Metrics.Timer(label: "crisp_cni_plugin_duration_seconds", dimensions: dimensions).recordNanoseconds(
+        (ContinuousClock.now - start).totalNanoseconds)
+    }
     let result: ProcessResult
     do {
       result = try await Subprocess.run(

@@ -41,8 +41,9 @@ public struct CNIResult: Sendable, Equatable {
       return result
     }
     for entry in document["interfaces"]?.array ?? [] {
-      result.interfaces.append(Interface(
-        name: entry["name"]?.string ?? "", mac: entry["mac"]?.string ?? "", sandbox: entry["sandbox"]?.string ?? ""))
+      result.interfaces.append(
+        Interface(
+          name: entry["name"]?.string ?? "", mac: entry["mac"]?.string ?? "", sandbox: entry["sandbox"]?.string ?? ""))
     }
     for entry in document["ips"]?.array ?? [] {
       guard let address = entry["address"]?.string else { throw CrispError.internalError("CNI result ips[] entry has no \"address\"") }

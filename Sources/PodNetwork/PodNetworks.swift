@@ -227,7 +227,9 @@ public final class PodNetworks: Sendable {
 
   /// The plugin's stdin: its own configuration with the list's name and version, the previous plugin's
   /// result, and the runtime settings it declared capabilities for (and only those).
-  static func pluginInput(_ pluginConfig: JSONValue, network: PodNetworkAttachment.Network, previous: JSONValue?, runtimeConfig: JSONValue) -> JSONValue {
+  static func pluginInput(_ pluginConfig: JSONValue, network: PodNetworkAttachment.Network, previous: JSONValue?, runtimeConfig: JSONValue)
+    -> JSONValue
+  {
     var input = pluginConfig
     input["name"] = .string(network.name)
     input["cniVersion"] = .string(network.cniVersion)
@@ -248,18 +250,20 @@ public final class PodNetworks: Sendable {
     for (index, mapping) in request.portMappings.enumerated() where mapping.hostPort > 0 {
       guard mapping.hostPort <= 65535, (1...65535).contains(mapping.containerPort) else {
         throw CrispError.invalidArgument(
-          "config.port_mappings[\(index)]: host_port \(mapping.hostPort) / container_port \(mapping.containerPort) is not a pair of TCP/UDP ports (1-65535)")
+          "config.port_mappings[\(index)]: host_port \(mapping.hostPort) / container_port \(mapping.containerPort) is not a pair of TCP/UDP ports (1-65535)"
+        )
       }
     }
     if !mappings.isEmpty {
-      config["portMappings"] = .array(mappings.map { mapping in
-        var entry: [String: JSONValue] = [
-          "hostPort": .number(JSONNumber(mapping.hostPort)), "containerPort": .number(JSONNumber(mapping.containerPort)),
-          "protocol": .string(mapping.proto),
-        ]
-        if !mapping.hostIP.isEmpty { entry["hostIP"] = .string(mapping.hostIP) }
-        return .object(entry)
-      })
+      config["portMappings"] = .array(
+        mappings.map { mapping in
+          var entry: [String: JSONValue] = [
+            "hostPort": .number(JSONNumber(mapping.hostPort)), "containerPort": .number(JSONNumber(mapping.containerPort)),
+            "protocol": .string(mapping.proto),
+          ]
+          if !mapping.hostIP.isEmpty { entry["hostIP"] = .string(mapping.hostIP) }
+          return .object(entry)
+        })
     }
     if !request.dnsServers.isEmpty || !request.dnsSearches.isEmpty || !request.dnsOptions.isEmpty {
       config["dns"] = .object([
@@ -334,7 +338,8 @@ public enum ResourceQuantity {
 extension PodNetworkAttachment {
   init?(json: JSONValue) {
     guard let containerID = json["containerID"]?.string, let netns = json["netns"]?.string,
-          let args = json["args"]?.array, let networks = json["networks"]?.array else { return nil }
+      let args = json["args"]?.array, let networks = json["networks"]?.array
+    else { return nil }
     self.containerID = containerID
     self.netns = netns
     var pairs: [[String]] = []
@@ -349,9 +354,11 @@ extension PodNetworkAttachment {
     var list: [Network] = []
     for network in networks {
       guard let name = network["name"]?.string, let version = network["cniVersion"]?.string, let ifName = network["ifName"]?.string,
-            let plugins = network["plugins"]?.array, let attempted = network["attempted"]?.int, attempted >= 0 else { return nil }
+        let plugins = network["plugins"]?.array, let attempted = network["attempted"]?.int, attempted >= 0
+      else { return nil }
       let result = network["result"].flatMap { $0 == .null ? nil : $0 }
-      list.append(Network(name: name, cniVersion: version, ifName: ifName, plugins: plugins, attempted: min(attempted, plugins.count), result: result))
+      list.append(
+        Network(name: name, cniVersion: version, ifName: ifName, plugins: plugins, attempted: min(attempted, plugins.count), result: result))
     }
     self.networks = list
   }
@@ -361,14 +368,15 @@ extension PodNetworkAttachment {
       "containerID": .string(containerID), "netns": .string(netns),
       "args": .array(args.map { .array($0.map(JSONValue.string)) }),
       "runtimeConfig": runtimeConfig,
-      "networks": .array(networks.map { network in
-        var entry: [String: JSONValue] = [
-          "name": .string(network.name), "cniVersion": .string(network.cniVersion), "ifName": .string(network.ifName),
-          "plugins": .array(network.plugins), "attempted": .number(JSONNumber(network.attempted)),
-        ]
-        if let result = network.result { entry["result"] = result }
-        return .object(entry)
-      }),
+      "networks": .array(
+        networks.map { network in
+          var entry: [String: JSONValue] = [
+            "name": .string(network.name), "cniVersion": .string(network.cniVersion), "ifName": .string(network.ifName),
+            "plugins": .array(network.plugins), "attempted": .number(JSONNumber(network.attempted)),
+          ]
+          if let result = network.result { entry["result"] = result }
+          return .object(entry)
+        }),
     ])
   }
 }

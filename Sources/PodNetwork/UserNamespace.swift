@@ -33,7 +33,8 @@ public enum UserNamespace {
     }
     let status = await onDedicatedThread { crisp_userns_create(path, netnsPath, uids.mapLine, gids.mapLine) }
     guard status == 0 else {
-      throw CrispError.internalError("create user namespace \(path) (uids \(uids.mapLine), gids \(gids.mapLine)): \(SystemError("userns", path, errno: status).strerror)")
+      throw CrispError.internalError(
+        "create user namespace \(path) (uids \(uids.mapLine), gids \(gids.mapLine)): \(SystemError("userns", path, errno: status).strerror)")
     }
   }
 

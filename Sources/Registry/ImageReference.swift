@@ -107,7 +107,8 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
       var end = index
       while end < bytes.count && !alnum(bytes[end]) { end += 1 }
       let separator = bytes[index..<end]
-      let ok = separator.elementsEqual([46]) || separator.elementsEqual([95]) || separator.elementsEqual([95, 95])
+      let ok =
+        separator.elementsEqual([46]) || separator.elementsEqual([95]) || separator.elementsEqual([95, 95])
         || separator.allSatisfy { $0 == 45 }
       guard ok else { return false }
       index = end
@@ -130,10 +131,11 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         && inner.contains(":")
     }
     let labels = host.split(separator: ".", omittingEmptySubsequences: false)
-    return !labels.isEmpty && labels.allSatisfy { label in
-      guard let first = label.first, let last = label.last else { return false }
-      return first.isASCII && (first.isLetter || first.isNumber) && last.isASCII && (last.isLetter || last.isNumber)
-        && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
-    }
+    return !labels.isEmpty
+      && labels.allSatisfy { label in
+        guard let first = label.first, let last = label.last else { return false }
+        return first.isASCII && (first.isLetter || first.isNumber) && last.isASCII && (last.isLetter || last.isNumber)
+          && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+      }
   }
 }

@@ -237,7 +237,10 @@ public final class RegistryClient: Sendable {
       case 401 where !sameOrigin:
         // A storage backend's challenge is not the registry's: answering it would hand the registry's
         // credentials (or a token realm it names) to whoever the redirect pointed at.
-        throw HostFailure(answer: "401 Unauthorized from \(URLComponents(string: currentURL)?.host ?? "a redirect target"), a redirect target; credentials are sent only to \(endpoint.host)", kind: .unauthorized)
+        throw HostFailure(
+          answer:
+            "401 Unauthorized from \(URLComponents(string: currentURL)?.host ?? "a redirect target"), a redirect target; credentials are sent only to \(endpoint.host)",
+          kind: .unauthorized)
       case 401 where !answeredChallenge:
         answeredChallenge = true
         guard let challenge = AuthChallenge.parse(response.headers["WWW-Authenticate"]) else {
@@ -248,12 +251,14 @@ public final class RegistryClient: Sendable {
         authorization = try await authorizationHeader(endpoint: endpoint, image: image, credentials: credentials, challenge: challenge)
         if authorization == nil {
           throw HostFailure(
-            answer: "401 Unauthorized: the registry requires credentials and none are configured for \(endpoint.host) (kubelet image pull secret or registry.configs.\"\(endpoint.host)\".auth)",
+            answer:
+              "401 Unauthorized: the registry requires credentials and none are configured for \(endpoint.host) (kubelet image pull secret or registry.configs.\"\(endpoint.host)\".auth)",
             kind: .unauthorized)
         }
         continue
       case 401:
-        throw HostFailure(answer: "401 Unauthorized: \(effectiveCredentials(for: endpoint, credentials)?.description ?? "anonymous") rejected", kind: .unauthorized)
+        throw HostFailure(
+          answer: "401 Unauthorized: \(effectiveCredentials(for: endpoint, credentials)?.description ?? "anonymous") rejected", kind: .unauthorized)
       default:
         return response
       }
@@ -378,7 +383,8 @@ public final class RegistryClient: Sendable {
         tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: pair.key.isEmpty ? pair.certificate : pair.key, format: .pem))
       }
     } catch {
-      throw HostFailure(answer: "TLS files for \(endpoint.host): \(error)", kind: .fatal(CrispError.failedPrecondition("TLS files for \(endpoint.host): \(error)")))
+      throw HostFailure(
+        answer: "TLS files for \(endpoint.host): \(error)", kind: .fatal(CrispError.failedPrecondition("TLS files for \(endpoint.host): \(error)")))
     }
     if endpoint.skipVerify { tls.certificateVerification = .none }
     return tls

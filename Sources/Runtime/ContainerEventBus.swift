@@ -34,8 +34,9 @@ public final class ContainerEventBus: Sendable {
     for (id, continuation) in current {
       if case .dropped = continuation.yield(event) {
         _ = subscribers.withLock { $0.removeValue(forKey: id) }
-        continuation.finish(throwing: CrispError(
-          .resourceExhausted, "the event subscriber fell \(capacity) events behind and was disconnected; list containers and subscribe again"))
+        continuation.finish(
+          throwing: CrispError(
+            .resourceExhausted, "the event subscriber fell \(capacity) events behind and was disconnected; list containers and subscribe again"))
       }
     }
   }

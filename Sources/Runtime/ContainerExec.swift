@@ -106,10 +106,11 @@ enum ContainerExec {
     request.stderr_fd = stdio.2
     // ExecSync's timeout is the caller's int64 of seconds: bounded before it is scaled (a timeout past
     // Int32.max milliseconds, 24 days, is that long).
-    let timeoutMilliseconds = timeout.map { duration -> Int32 in
-      let seconds = min(max(duration.components.seconds, 0), Int64(Int32.max / 1000))
-      return Int32(clamping: seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
-    } ?? 0
+    let timeoutMilliseconds =
+      timeout.map { duration -> Int32 in
+        let seconds = min(max(duration.components.seconds, 0), Int64(Int32.max / 1000))
+        return Int32(clamping: seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+      } ?? 0
     var commandPID: pid_t = -1  // reported by the helper; timeouts go through the waiter
     var failure: Int32 = 0
     var message = [CChar](repeating: 0, count: 512)

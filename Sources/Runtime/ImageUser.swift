@@ -22,7 +22,8 @@ public struct AccountEntry: Sendable, Equatable {
   public static func passwd(_ line: ArraySlice<UInt8>) -> AccountEntry? {
     let fields = line.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
     guard fields.count >= 4, let name = fields.first, !name.isEmpty,
-          let uid = ImageUser.decimal(fields[2]), let gid = ImageUser.decimal(fields[3]) else { return nil }
+      let uid = ImageUser.decimal(fields[2]), let gid = ImageUser.decimal(fields[3])
+    else { return nil }
     let home = fields.count >= 6 ? Array(fields[5]) : []
     return AccountEntry(name: Array(name), id: uid, gid: gid, home: home, members: [])
   }

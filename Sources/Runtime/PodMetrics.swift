@@ -22,7 +22,10 @@ extension RuntimeManager {
     for member in members {
       let cgroupsPath = containerExtra(member.record)?.cgroupsPath ?? ""
       var series = MetricSeries(
-        labels: [member.config.metadata.name, cgroupsPath.isEmpty ? "" : cgroups.relativeDirectory(cgroupsPath), member.record.imageRef, member.record.id, namespace, pod], timestamp: now)
+        labels: [
+          member.config.metadata.name, cgroupsPath.isEmpty ? "" : cgroups.relativeDirectory(cgroupsPath), member.record.imageRef, member.record.id,
+          namespace, pod,
+        ], timestamp: now)
       if !cgroupsPath.isEmpty, let sample = cgroups.sample(cgroupsPath) { series.add(sample) }
       if let layer = writableLayerUsage(member.record.id) {
         series.add(.fsUsageBytes, layer.bytes)
@@ -34,7 +37,8 @@ extension RuntimeManager {
     // The pod as a whole, as cAdvisor reports the pod cgroup: an empty container label. Its network is the
     // pod's (every container shares the sandbox's network namespace).
     let parent = view.config.linux.cgroupParent
-    var series = MetricSeries(labels: ["", parent.isEmpty ? "" : cgroups.relativeDirectory(parent), "", view.record.id, namespace, pod], timestamp: now)
+    var series = MetricSeries(
+      labels: ["", parent.isEmpty ? "" : cgroups.relativeDirectory(parent), "", view.record.id, namespace, pod], timestamp: now)
     if !parent.isEmpty, let sample = cgroups.sample(parent) {
       series.add(sample)
     } else {

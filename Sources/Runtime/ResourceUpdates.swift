@@ -10,8 +10,10 @@ extension RuntimeManager {
     guard let id = try resolveID(rawID, table: "containers"), try store.container(id: id) != nil else {
       throw CrispError.notFound("container \"\(rawID)\" not found")
     }
-    for (field, value) in [("memory_limit_in_bytes", linux.memoryLimitInBytes), ("cpu_quota", linux.cpuQuota), ("cpu_period", linux.cpuPeriod),
-                           ("cpu_shares", linux.cpuShares), ("memory_swap_limit_in_bytes", linux.memorySwapLimitInBytes)] where value < -1 || (value == -1 && field != "cpu_quota" && field != "memory_swap_limit_in_bytes") {
+    for (field, value) in [
+      ("memory_limit_in_bytes", linux.memoryLimitInBytes), ("cpu_quota", linux.cpuQuota), ("cpu_period", linux.cpuPeriod),
+      ("cpu_shares", linux.cpuShares), ("memory_swap_limit_in_bytes", linux.memorySwapLimitInBytes),
+    ] where value < -1 || (value == -1 && field != "cpu_quota" && field != "memory_swap_limit_in_bytes") {
       throw CrispError.invalidArgument("linux.\(field) \(value) is negative")
     }
     try await locks.with(id) { () async throws(CrispError) -> Void in

@@ -1,5 +1,3 @@
-
-
 /// Undo steps collected while creating something; run in reverse on failure.
 struct Rollback {
   private var steps: [(String, @Sendable () async throws -> Void)] = []

@@ -15,8 +15,9 @@ enum RootfsFile {
     guard root >= 0 else { return nil }
     defer { close(root) }
     let relative = path.hasPrefix("/") ? String(path.dropFirst()) : path
-    let fd = crisp_openat2(root, relative, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0,
-                           UInt64(CRISP_RESOLVE_IN_ROOT | CRISP_RESOLVE_NO_MAGICLINKS))
+    let fd = crisp_openat2(
+      root, relative, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0,
+      UInt64(CRISP_RESOLVE_IN_ROOT | CRISP_RESOLVE_NO_MAGICLINKS))
     guard fd >= 0 else { return nil }
     defer { close(fd) }
     var info = stat()

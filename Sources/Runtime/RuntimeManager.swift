@@ -123,7 +123,8 @@ public final class RuntimeManager: Sendable {
         continue
       }
       let root = handler.root.isEmpty ? RuntimePaths(config).runtimeRoot(name) : handler.root
-      runtimes[name] = OCIRuntime(handler: name, binary: handler.binary, root: root, systemdCgroup: handler.systemdCgroup ?? (cgroupDriver == .systemd))
+      runtimes[name] = OCIRuntime(
+        handler: name, binary: handler.binary, root: root, systemdCgroup: handler.systemdCgroup ?? (cgroupDriver == .systemd))
     }
     return (runtimes, unavailable)
   }
@@ -194,7 +195,8 @@ public final class RuntimeManager: Sendable {
       // The probe container's root is an unmapped id on the node and must reach its root filesystem.
       try FilePath.makePrivateDirectory(directory, group: mapping.hostID)
       try host.rootfs.prepareRootfs(
-        owner: id, chainID: image.chainID, target: directory + "/rootfs", shift: .init(userns: userns, rootUID: mapping.hostID, rootGID: mapping.hostID))
+        owner: id, chainID: image.chainID, target: directory + "/rootfs",
+        shift: .init(userns: userns, rootUID: mapping.hostID, rootGID: mapping.hostID))
       try writeSpec(spec, to: directory)
       try await runtime.delete(id)
       try await runtime.probeCreate(id, bundle: directory)
@@ -278,7 +280,8 @@ public final class RuntimeManager: Sendable {
       throw CrispError.failedPrecondition("runtime_handler \"\(name)\" is not usable on this node: \(reason)")
     }
     if let runtime = runtimes[name] { return runtime }
-    throw CrispError.invalidArgument("runtime_handler \"\(name)\" is not configured (known: \(config.runtime.handlers.keys.sorted().joined(separator: ", ")))")
+    throw CrispError.invalidArgument(
+      "runtime_handler \"\(name)\" is not configured (known: \(config.runtime.handlers.keys.sorted().joined(separator: ", ")))")
   }
 
   /// oom_score_adj for a child, never lower than the daemon's own under `restrict_oom_score_adj`.

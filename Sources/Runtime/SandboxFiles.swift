@@ -12,7 +12,8 @@ public enum SandboxFiles {
     do {
       try FilePath.makePrivateDirectory(directory, group: group)
       let hostname = directory + "/hostname", hosts = directory + "/hosts", resolv = directory + "/resolv.conf"
-      let name = hostNetwork ? ((try? FilePath.readText("/etc/hostname")) ?? "localhost") : (config.hostname.isEmpty ? config.metadata.name : config.hostname)
+      let name =
+        hostNetwork ? ((try? FilePath.readText("/etc/hostname")) ?? "localhost") : (config.hostname.isEmpty ? config.metadata.name : config.hostname)
       try AtomicFile.write(name + "\n", to: hostname)
       if hostNetwork, let text = try FilePath.readText("/etc/hosts") {
         try AtomicFile.write(text + "\n", to: hosts)

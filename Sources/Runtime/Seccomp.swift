@@ -41,7 +41,7 @@ enum SeccompPolicy {
   static func runtimeDefault(capabilities: Set<String>) -> OCISpec.Seccomp {
     var names = SeccompDefaultProfile.allowed
     #if arch(x86_64)
-      names += SeccompDefaultProfile.x86Only
+    names += SeccompDefaultProfile.x86Only
     #endif
     for (capability, calls) in SeccompDefaultProfile.byCapability.sorted(by: { $0.key < $1.key }) where capabilities.contains(capability) {
       names += calls
@@ -52,17 +52,21 @@ enum SeccompPolicy {
     names = names.filter { crisp_seccomp_known_syscall($0) == 1 && seen.insert($0).inserted }
     var rules: [OCISpec.SyscallRule] = [.init(names: names, action: "SCMP_ACT_ALLOW", errnoRet: nil, args: nil)]
     for persona in SeccompDefaultProfile.personalities {
-      rules.append(.init(names: ["personality"], action: "SCMP_ACT_ALLOW", errnoRet: nil, args: [.init(index: 0, value: persona, valueTwo: nil, op: "SCMP_CMP_EQ")]))
+      rules.append(
+        .init(
+          names: ["personality"], action: "SCMP_ACT_ALLOW", errnoRet: nil, args: [.init(index: 0, value: persona, valueTwo: nil, op: "SCMP_CMP_EQ")]))
     }
-    rules.append(.init(
-      names: ["socket"], action: "SCMP_ACT_ALLOW", errnoRet: nil,
-      args: [.init(index: 0, value: SeccompDefaultProfile.vsockFamily, valueTwo: nil, op: "SCMP_CMP_NE")]))
+    rules.append(
+      .init(
+        names: ["socket"], action: "SCMP_ACT_ALLOW", errnoRet: nil,
+        args: [.init(index: 0, value: SeccompDefaultProfile.vsockFamily, valueTwo: nil, op: "SCMP_CMP_NE")]))
     if !hasAdmin {
       // clone without namespace flags; clone3 (whose flags sit in memory a filter cannot read) answers
       // ENOSYS so the C library falls back to clone.
-      rules.append(.init(
-        names: ["clone"], action: "SCMP_ACT_ALLOW", errnoRet: nil,
-        args: [.init(index: 0, value: SeccompDefaultProfile.namespaceFlags, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ")]))
+      rules.append(
+        .init(
+          names: ["clone"], action: "SCMP_ACT_ALLOW", errnoRet: nil,
+          args: [.init(index: 0, value: SeccompDefaultProfile.namespaceFlags, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ")]))
       rules.append(.init(names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: 38, args: nil))
     }
     return OCISpec.Seccomp(defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, architectures: architectures, flags: nil, syscalls: rules)
@@ -70,11 +74,11 @@ enum SeccompPolicy {
 
   static var architectures: [String] {
     #if arch(x86_64)
-      return ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+    return ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
     #elseif arch(arm64)
-      return ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
+    return ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]
     #else
-      return []
+    return []
     #endif
   }
 

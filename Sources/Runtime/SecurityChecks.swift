@@ -10,8 +10,11 @@ enum SecurityChecks {
   static func checkSysctls(_ sysctls: [String: String], hostNetwork: Bool, hostIPC: Bool) throws(CrispError) {
     for name in sysctls.keys.sorted() {
       let normalized = name.replacingOccurrences(of: "/", with: ".")
-      let ipc = ["kernel.shmmax", "kernel.shmall", "kernel.shmmni", "kernel.shm_rmid_forced", "kernel.msgmax", "kernel.msgmnb",
-                 "kernel.msgmni", "kernel.sem"].contains(normalized) || normalized.hasPrefix("fs.mqueue.")
+      let ipc =
+        [
+          "kernel.shmmax", "kernel.shmall", "kernel.shmmni", "kernel.shm_rmid_forced", "kernel.msgmax", "kernel.msgmnb",
+          "kernel.msgmni", "kernel.sem",
+        ].contains(normalized) || normalized.hasPrefix("fs.mqueue.")
       let net = normalized.hasPrefix("net.")
       let field = "config.linux.sysctls[\"\(name)\"]"
       if ipc {
@@ -39,7 +42,8 @@ enum SecurityChecks {
     let security = config.linux.securityContext
     if security.privileged && !sandbox.linux.securityContext.privileged {
       throw CrispError.invalidArgument(
-        "config.linux.security_context.privileged: a privileged container needs a privileged sandbox (its pod's security_context.privileged is false)")
+        "config.linux.security_context.privileged: a privileged container needs a privileged sandbox (its pod's security_context.privileged is false)"
+      )
     }
     try checkContainerUserNamespace(security.namespaceOptions, pod: try podUserNamespace(sandbox))
     if security.privileged, try podUserNamespace(sandbox) != nil {

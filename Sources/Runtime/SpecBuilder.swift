@@ -179,6 +179,8 @@ public enum SpecBuilder {
     }
   }
 
+  /// A container's OCI spec: its process, mounts, namespaces and limits, and the annotations its handler
+  /// lets through. Pure: everything it needs is an argument, so it is unit-tested without a host.
   public static func containerSpec(
     id: String, config: ContainerSpec, image: ImageConfig, imageName: String, rootfs: String,
     sandbox: SandboxContext, user: ResolvedUser, mounts: [ResolvedMount], cgroupsPath: String, oomScoreAdj: Int?,
@@ -187,6 +189,25 @@ public enum SpecBuilder {
     podAnnotations: AnnotationPatterns = .none, containerAnnotations: AnnotationPatterns = .none
   ) throws(CrispError) -> OCISpec {
     var spec = OCISpec()
+    spec.process = try containerProcess(config, image: image, user: user, oomScoreAdj: oomScoreAdj, hostCapabilities: hostCapabilities)
+    spec.root = .init(path: rootfs, readonly: config.linux.securityContext.readonlyRootfs ? true : nil)
+    let (specMounts, rootfsPropagation) = try containerMounts(config, sandbox: sandbox, mounts: mounts)
+    spec.mounts = specMounts
+    var linux = try containerNamespaces(config, sandbox: sandbox, targetNamespace: targetNamespace)
+    linux.cgroupsPath = cgroupsPath
+    linux.rootfsPropagation = rootfsPropagation
+    confine(&linux, config, devices: devices, hostDevices: hostDevices)
+    spec.linux = linux
+    spec.annotations = annotations(
+      config, sandbox: sandbox, imageName: imageName, podAnnotations: podAnnotations, containerAnnotations: containerAnnotations)
+    return spec
+  }
+
+  /// The container's process: command, environment, working directory, user, terminal, capabilities.
+  /// Privileged (only inside a privileged sandbox, checked before this): every capability.
+  static func containerProcess(
+    _ config: ContainerSpec, image: ImageConfig, user: ResolvedUser, oomScoreAdj: Int?, hostCapabilities: [String]
+  ) throws(CrispError) -> OCISpec.Process {
     var process = OCISpec.Process()
     let runtime = image.config ?? ImageConfig.Runtime()
     process.args = try arguments(config: config, image: runtime)
@@ -198,22 +219,29 @@ public enum SpecBuilder {
     process.user.additionalGids = user.additionalGids.isEmpty ? nil : user.additionalGids
     process.terminal = config.tty ? true : nil
     let security = config.linux.securityContext
-    // Privileged (only inside a privileged sandbox, checked before this): every capability, the host's
-    // devices, writable sysfs and cgroupfs, nothing masked.
-    let privileged = security.privileged
-    process.capabilities = privileged ? OCISpec.Capabilities(all: hostCapabilities) : try capabilities(security.capabilities, bounding: hostCapabilities)
+    process.capabilities =
+      security.privileged
+      ? OCISpec.Capabilities(all: hostCapabilities) : try capabilities(security.capabilities, bounding: hostCapabilities)
     process.noNewPrivileges = security.noNewPrivs
     process.oomScoreAdj = oomScoreAdj
-    spec.process = process
-    spec.root = .init(path: rootfs, readonly: security.readonlyRootfs ? true : nil)
+    return process
+  }
 
+  /// The default mounts a volume does not replace, the pod's hostname/hosts/resolv.conf, then the volumes;
+  /// with the root filesystem's propagation the volumes need (shared for bidirectional, slave for
+  /// host-to-container).
+  static func containerMounts(
+    _ config: ContainerSpec, sandbox: SandboxContext, mounts: [ResolvedMount]
+  ) throws(CrispError) -> ([OCISpec.Mount], rootfsPropagation: String?) {
+    let security = config.linux.securityContext
     let overridden = Set(mounts.map(\.containerPath))
-    var specMounts = defaultMounts(shm: sandbox.paths.shm, privileged: privileged).filter { !overridden.contains($0.destination) }
+    var specMounts = defaultMounts(shm: sandbox.paths.shm, privileged: security.privileged).filter { !overridden.contains($0.destination) }
     let files: [(String, String)] = [
       ("/etc/hostname", sandbox.paths.hostname), ("/etc/hosts", sandbox.paths.hosts), ("/etc/resolv.conf", sandbox.paths.resolvConf),
     ]
     for (destination, source) in files where !overridden.contains(destination) {
-      specMounts.append(.init(destination: destination, type: "bind", source: source, options: ["rbind", "rprivate", security.readonlyRootfs ? "ro" : "rw"]))
+      specMounts.append(
+        .init(destination: destination, type: "bind", source: source, options: ["rbind", "rprivate", security.readonlyRootfs ? "ro" : "rw"]))
     }
     var rootfsPropagation: String?
     for mount in mounts {
@@ -233,10 +261,16 @@ public enum SpecBuilder {
       }
       specMounts.append(.init(destination: mount.containerPath, type: "bind", source: mount.hostPath, options: options))
     }
-    spec.mounts = specMounts
+    return (specMounts, rootfsPropagation)
+  }
 
+  /// The namespaces: its own mount namespace, the pod's network, UTS and IPC (through the pause process),
+  /// the PID namespace its mode asks for, and the pod's user namespace.
+  static func containerNamespaces(
+    _ config: ContainerSpec, sandbox: SandboxContext, targetNamespace: String?
+  ) throws(CrispError) -> OCISpec.Linux {
     var linux = OCISpec.Linux()
-    let namespaces = security.namespaceOptions
+    let namespaces = config.linux.securityContext.namespaceOptions
     let pause = "/proc/\(sandbox.pausePID)/ns"
     linux.namespaces = [.init("mount")]
     if sandbox.paths.netns != nil {
@@ -255,7 +289,17 @@ public enum SpecBuilder {
     default: break
     }
     joinUserNamespace(sandbox.paths.userNamespace, &linux)
-    linux.cgroupsPath = cgroupsPath
+    return linux
+  }
+
+  /// Limits, masked and read-only paths, and devices. Privileged: the host's devices, writable sysfs and
+  /// cgroupfs, nothing masked.
+  static func confine(
+    _ linux: inout OCISpec.Linux, _ config: ContainerSpec, devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)],
+    hostDevices: [OCISpec.Device]
+  ) {
+    let security = config.linux.securityContext
+    let privileged = security.privileged
     linux.resources = resources(config.linux.resources)
     if privileged {
       linux.maskedPaths = []
@@ -264,7 +308,6 @@ public enum SpecBuilder {
       linux.maskedPaths = security.maskedPaths.isEmpty ? defaultMaskedPaths : security.maskedPaths
       linux.readonlyPaths = security.readonlyPaths.isEmpty ? defaultReadonlyPaths : security.readonlyPaths
     }
-    linux.rootfsPropagation = rootfsPropagation
     var nodes = privileged ? hostDevices : []
     for device in devices where !nodes.contains(where: { $0.path == device.node.path }) { nodes.append(device.node) }
     linux.devices = nodes.isEmpty ? nil : nodes
@@ -273,10 +316,14 @@ public enum SpecBuilder {
     } else {
       linux.resources?.devices?.append(contentsOf: devices.map(\.rule))
     }
-    spec.linux = linux
+  }
 
-    // The pod's and the container's annotations the handler allows (as containerd's pod_annotations and
-    // container_annotations), then crisp's own.
+  /// The pod's and the container's annotations the handler allows (as containerd's pod_annotations and
+  /// container_annotations), then crisp's own.
+  static func annotations(
+    _ config: ContainerSpec, sandbox: SandboxContext, imageName: String, podAnnotations: AnnotationPatterns,
+    containerAnnotations: AnnotationPatterns
+  ) -> [String: String] {
     var annotations = podAnnotations.filter(sandbox.config.annotations)
     annotations.merge(containerAnnotations.filter(config.annotations)) { _, container in container }
     annotations["io.kubernetes.cri.container-type"] = "container"
@@ -286,8 +333,7 @@ public enum SpecBuilder {
     annotations["io.kubernetes.cri.sandbox-namespace"] = sandbox.config.metadata.namespace
     annotations["io.kubernetes.cri.sandbox-uid"] = sandbox.config.metadata.uid
     annotations["io.kubernetes.cri.image-name"] = imageName
-    spec.annotations = annotations
-    return spec
+    return annotations
   }
 
   /// kubelet's rules: `command` replaces the image's entrypoint (and then only CRI `args` follow);
@@ -334,7 +380,9 @@ public enum SpecBuilder {
   /// of `bounding`, crisp's own bounding set (as containerd reads it): runc cannot give a container what the
   /// node's root does not have, and asking fails the start with "unable to apply caps". A capability added
   /// by name that the node lacks is refused here with that reason.
-  public static func capabilities(_ requested: CapabilityRequest, bounding: [String] = LinuxCapabilities.bounding) throws(CrispError) -> OCISpec.Capabilities {
+  public static func capabilities(_ requested: CapabilityRequest, bounding: [String] = LinuxCapabilities.bounding) throws(CrispError)
+    -> OCISpec.Capabilities
+  {
     func normalize(_ name: String) -> String {
       let upper = name.uppercased()
       return upper.hasPrefix("CAP_") ? upper : "CAP_" + upper
@@ -388,10 +436,13 @@ public enum SpecBuilder {
     var mounts: [OCISpec.Mount] = [
       .init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"]),
       .init(destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"]),
-      .init(destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
+      .init(
+        destination: "/dev/pts", type: "devpts", source: "devpts",
+        options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]),
       .init(destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"]),
       .init(destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", privileged ? "rw" : "ro"]),
-      .init(destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", privileged ? "rw" : "ro"]),
+      .init(
+        destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", privileged ? "rw" : "ro"]),
     ]
     if let shm {
       mounts.append(.init(destination: "/dev/shm", type: "bind", source: shm, options: ["rbind", "rprivate", "rw"]))

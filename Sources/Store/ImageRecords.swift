@@ -19,7 +19,10 @@ public struct ImageRecord: Sendable, Equatable {
   /// Tags (`repo:tag`) and digests (`repo@sha256:…`) naming this image.
   public var references: [ImageReferenceRecord]
 
-  public init(id: String, manifestDigest: String, chainID: String, size: Int64, pinned: Bool, config: [UInt8], createdAt: Int64, references: [ImageReferenceRecord]) {
+  public init(
+    id: String, manifestDigest: String, chainID: String, size: Int64, pinned: Bool, config: [UInt8], createdAt: Int64,
+    references: [ImageReferenceRecord]
+  ) {
     self.id = id
     self.manifestDigest = manifestDigest
     self.chainID = chainID
@@ -51,11 +54,12 @@ extension Store {
   /// content goes with the next garbage collection).
   public func putImage(_ image: ImageRecord) throws(CrispError) {
     try write("record image \(image.id)") { db in
-      try db.execute(sql: """
-        INSERT INTO images (id, manifest_digest, chain_id, size, pinned, config, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest, chain_id = excluded.chain_id,
-          size = excluded.size, pinned = max(images.pinned, excluded.pinned), config = excluded.config
-        """, arguments: [image.id, image.manifestDigest, image.chainID, image.size, image.pinned, Data(image.config), image.createdAt])
+      try db.execute(
+        sql: """
+          INSERT INTO images (id, manifest_digest, chain_id, size, pinned, config, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+          ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest, chain_id = excluded.chain_id,
+            size = excluded.size, pinned = max(images.pinned, excluded.pinned), config = excluded.config
+          """, arguments: [image.id, image.manifestDigest, image.chainID, image.size, image.pinned, Data(image.config), image.createdAt])
       var displaced: Set<String> = []
       for reference in image.references {
         if let previous = try String.fetchOne(db, sql: "SELECT image_id FROM image_references WHERE reference = ?", arguments: [reference.reference]),
@@ -63,10 +67,11 @@ extension Store {
         {
           displaced.insert(previous)
         }
-        try db.execute(sql: """
-          INSERT INTO image_references (reference, image_id, kind) VALUES (?, ?, ?)
-          ON CONFLICT(reference) DO UPDATE SET image_id = excluded.image_id, kind = excluded.kind
-          """, arguments: [reference.reference, image.id, reference.kind.rawValue])
+        try db.execute(
+          sql: """
+            INSERT INTO image_references (reference, image_id, kind) VALUES (?, ?, ?)
+            ON CONFLICT(reference) DO UPDATE SET image_id = excluded.image_id, kind = excluded.kind
+            """, arguments: [reference.reference, image.id, reference.kind.rawValue])
       }
       for orphan in displaced {
         let left = try Int.fetchOne(db, sql: "SELECT count(*) FROM image_references WHERE image_id = ?", arguments: [orphan]) ?? 0
@@ -115,7 +120,8 @@ extension Store {
   }
 
   private static func fetchImages(_ db: Database, whereSQL: String?, _ arguments: [String]) throws -> [ImageRecord] {
-    let sql = "SELECT id, manifest_digest, chain_id, size, pinned, config, created_at FROM images"
+    let sql =
+      "SELECT id, manifest_digest, chain_id, size, pinned, config, created_at FROM images"
       + (whereSQL.map { " WHERE \($0)" } ?? "") + " ORDER BY created_at, id"
     let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments))
     var references: [String: [ImageReferenceRecord]] = [:]
@@ -162,9 +168,10 @@ extension Store {
       if let owner, try Int64.fetchOne(db, sql: "SELECT id FROM snapshots WHERE owner = ?", arguments: [owner]) != nil {
         throw CrispError.alreadyExists("snapshot for \(owner) exists")
       }
-      try db.execute(sql: """
-        INSERT INTO snapshots (chain_id, parent_id, kind, state, owner, created_at) VALUES (?, ?, ?, 'preparing', ?, ?)
-        """, arguments: [chainID, parentID, kind.rawValue, owner, Self.now()])
+      try db.execute(
+        sql: """
+          INSERT INTO snapshots (chain_id, parent_id, kind, state, owner, created_at) VALUES (?, ?, ?, 'preparing', ?, ?)
+          """, arguments: [chainID, parentID, kind.rawValue, owner, Self.now()])
       return db.lastInsertedRowID
     }
   }
@@ -197,7 +204,9 @@ extension Store {
     }
   }
 
-  private static func fetchSnapshots(_ db: Database, _ whereSQL: String?, _ arguments: [any DatabaseValueConvertible & Sendable]) throws -> [SnapshotRecord] {
+  private static func fetchSnapshots(_ db: Database, _ whereSQL: String?, _ arguments: [any DatabaseValueConvertible & Sendable]) throws
+    -> [SnapshotRecord]
+  {
     let sql = "SELECT id, chain_id, parent_id, kind, state, owner, size FROM snapshots" + (whereSQL.map { " WHERE \($0)" } ?? "") + " ORDER BY id"
     return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
       SnapshotRecord(

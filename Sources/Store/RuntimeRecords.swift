@@ -22,8 +22,10 @@ public struct SandboxRecord: Sendable, Equatable {
   /// Runtime details (cgroup path, shm mount) as JSON.
   public var extra: [UInt8]
 
-  public init(id: String, name: String, namespace: String, uid: String, attempt: Int64, state: State, runtimeHandler: String,
-              createdAt: Int64, config: [UInt8], netnsPath: String = "", pid: Int64 = 0, ips: [String] = [], extra: [UInt8] = []) {
+  public init(
+    id: String, name: String, namespace: String, uid: String, attempt: Int64, state: State, runtimeHandler: String,
+    createdAt: Int64, config: [UInt8], netnsPath: String = "", pid: Int64 = 0, ips: [String] = [], extra: [UInt8] = []
+  ) {
     self.id = id
     self.name = name
     self.namespace = namespace
@@ -63,8 +65,10 @@ public struct ContainerRecord: Sendable, Equatable {
   public var pid: Int64 = 0
   public var extra: [UInt8] = []
 
-  public init(id: String, sandboxID: String, name: String, attempt: Int64, state: State, imageRef: String, imageID: String,
-              createdAt: Int64, config: [UInt8], logPath: String) {
+  public init(
+    id: String, sandboxID: String, name: String, attempt: Int64, state: State, imageRef: String, imageID: String,
+    createdAt: Int64, config: [UInt8], logPath: String
+  ) {
     self.id = id
     self.sandboxID = sandboxID
     self.name = name
@@ -93,11 +97,15 @@ extension Store {
   public func putSandbox(_ s: SandboxRecord) throws(CrispError) {
     let ips = String(decoding: (try? JSONSerialization.data(withJSONObject: s.ips)) ?? Data("[]".utf8), as: UTF8.self)
     try write("record sandbox \(s.id)") { db in
-      try db.execute(sql: """
-        INSERT OR REPLACE INTO sandboxes (id, name, namespace, uid, attempt, state, runtime_handler, created_at, config, netns_path, pid, ips, extra)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """, arguments: [s.id, s.name, s.namespace, s.uid, s.attempt, s.state.rawValue, s.runtimeHandler, s.createdAt,
-                         Data(s.config), s.netnsPath, s.pid, ips, Data(s.extra)])
+      try db.execute(
+        sql: """
+          INSERT OR REPLACE INTO sandboxes (id, name, namespace, uid, attempt, state, runtime_handler, created_at, config, netns_path, pid, ips, extra)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          s.id, s.name, s.namespace, s.uid, s.attempt, s.state.rawValue, s.runtimeHandler, s.createdAt,
+          Data(s.config), s.netnsPath, s.pid, ips, Data(s.extra),
+        ])
     }
   }
 
@@ -137,12 +145,16 @@ extension Store {
 
   public func putContainer(_ c: ContainerRecord) throws(CrispError) {
     try write("record container \(c.id)") { db in
-      try db.execute(sql: """
-        INSERT OR REPLACE INTO containers (id, sandbox_id, name, attempt, state, image_ref, image_id, created_at, started_at,
-          finished_at, exit_code, reason, message, config, log_path, pid, extra)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """, arguments: [c.id, c.sandboxID, c.name, c.attempt, c.state.rawValue, c.imageRef, c.imageID, c.createdAt, c.startedAt,
-                         c.finishedAt, c.exitCode, c.reason, c.message, Data(c.config), c.logPath, c.pid, Data(c.extra)])
+      try db.execute(
+        sql: """
+          INSERT OR REPLACE INTO containers (id, sandbox_id, name, attempt, state, image_ref, image_id, created_at, started_at,
+            finished_at, exit_code, reason, message, config, log_path, pid, extra)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+          """,
+        arguments: [
+          c.id, c.sandboxID, c.name, c.attempt, c.state.rawValue, c.imageRef, c.imageID, c.createdAt, c.startedAt,
+          c.finishedAt, c.exitCode, c.reason, c.message, Data(c.config), c.logPath, c.pid, Data(c.extra),
+        ])
     }
   }
 
@@ -151,10 +163,11 @@ extension Store {
   /// concurrent RemoveContainer deleted, nor overwrite a state another call has moved on from.
   public func recordExit(_ id: String, exitCode: Int32, finishedAt: Int64, reason: String) throws(CrispError) {
     try write("record exit of container \(id)") { db in
-      try db.execute(sql: """
-        UPDATE containers SET state = 'exited', exit_code = ?, finished_at = ?, reason = ?
-        WHERE id = ? AND state IN ('running', 'created')
-        """, arguments: [exitCode, finishedAt, reason, id])
+      try db.execute(
+        sql: """
+          UPDATE containers SET state = 'exited', exit_code = ?, finished_at = ?, reason = ?
+          WHERE id = ? AND state IN ('running', 'created')
+          """, arguments: [exitCode, finishedAt, reason, id])
     }
   }
 

@@ -38,73 +38,74 @@ public final class Store: Sendable {
   static var migrator: DatabaseMigrator {
     var migrator = DatabaseMigrator()
     migrator.registerMigration("v1") { db in
-      try db.execute(sql: """
-        CREATE TABLE images (
-          id TEXT PRIMARY KEY NOT NULL,
-          manifest_digest TEXT NOT NULL DEFAULT '',
-          chain_id TEXT NOT NULL DEFAULT '',
-          size INTEGER NOT NULL DEFAULT 0,
-          pinned INTEGER NOT NULL DEFAULT 0,
-          config BLOB,
-          created_at INTEGER NOT NULL
-        );
-        CREATE TABLE snapshots (
-          id INTEGER PRIMARY KEY AUTOINCREMENT,
-          chain_id TEXT UNIQUE,
-          parent_id INTEGER REFERENCES snapshots(id),
-          kind TEXT NOT NULL CHECK (kind IN ('layer', 'active')),
-          state TEXT NOT NULL CHECK (state IN ('preparing', 'committed')),
-          owner TEXT UNIQUE,
-          size INTEGER NOT NULL DEFAULT 0,
-          created_at INTEGER NOT NULL
-        );
-        CREATE TABLE image_references (
-          reference TEXT PRIMARY KEY NOT NULL,
-          image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-          kind TEXT NOT NULL CHECK (kind IN ('tag', 'digest'))
-        );
-        CREATE INDEX image_references_by_image ON image_references(image_id);
-        CREATE TABLE sandboxes (
-          id TEXT PRIMARY KEY NOT NULL,
-          name TEXT NOT NULL,
-          namespace TEXT NOT NULL,
-          uid TEXT NOT NULL,
-          attempt INTEGER NOT NULL,
-          state TEXT NOT NULL,
-          runtime_handler TEXT NOT NULL,
-          created_at INTEGER NOT NULL,
-          config BLOB NOT NULL,
-          netns_path TEXT NOT NULL DEFAULT '',
-          pid INTEGER NOT NULL DEFAULT 0,
-          ips TEXT NOT NULL DEFAULT '[]',
-          extra BLOB
-        );
-        CREATE TABLE containers (
-          id TEXT PRIMARY KEY NOT NULL,
-          sandbox_id TEXT NOT NULL REFERENCES sandboxes(id),
-          name TEXT NOT NULL,
-          attempt INTEGER NOT NULL,
-          state TEXT NOT NULL,
-          image_ref TEXT NOT NULL,
-          image_id TEXT NOT NULL,
-          created_at INTEGER NOT NULL,
-          started_at INTEGER NOT NULL DEFAULT 0,
-          finished_at INTEGER NOT NULL DEFAULT 0,
-          exit_code INTEGER NOT NULL DEFAULT 0,
-          reason TEXT NOT NULL DEFAULT '',
-          message TEXT NOT NULL DEFAULT '',
-          config BLOB NOT NULL,
-          log_path TEXT NOT NULL DEFAULT '',
-          pid INTEGER NOT NULL DEFAULT 0,
-          extra BLOB
-        );
-        CREATE INDEX containers_by_sandbox ON containers(sandbox_id);
-        CREATE TABLE name_reservations (
-          name TEXT PRIMARY KEY NOT NULL,
-          owner_id TEXT NOT NULL,
-          created_at INTEGER NOT NULL
-        );
-        """)
+      try db.execute(
+        sql: """
+          CREATE TABLE images (
+            id TEXT PRIMARY KEY NOT NULL,
+            manifest_digest TEXT NOT NULL DEFAULT '',
+            chain_id TEXT NOT NULL DEFAULT '',
+            size INTEGER NOT NULL DEFAULT 0,
+            pinned INTEGER NOT NULL DEFAULT 0,
+            config BLOB,
+            created_at INTEGER NOT NULL
+          );
+          CREATE TABLE snapshots (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            chain_id TEXT UNIQUE,
+            parent_id INTEGER REFERENCES snapshots(id),
+            kind TEXT NOT NULL CHECK (kind IN ('layer', 'active')),
+            state TEXT NOT NULL CHECK (state IN ('preparing', 'committed')),
+            owner TEXT UNIQUE,
+            size INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL
+          );
+          CREATE TABLE image_references (
+            reference TEXT PRIMARY KEY NOT NULL,
+            image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('tag', 'digest'))
+          );
+          CREATE INDEX image_references_by_image ON image_references(image_id);
+          CREATE TABLE sandboxes (
+            id TEXT PRIMARY KEY NOT NULL,
+            name TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            uid TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            runtime_handler TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            config BLOB NOT NULL,
+            netns_path TEXT NOT NULL DEFAULT '',
+            pid INTEGER NOT NULL DEFAULT 0,
+            ips TEXT NOT NULL DEFAULT '[]',
+            extra BLOB
+          );
+          CREATE TABLE containers (
+            id TEXT PRIMARY KEY NOT NULL,
+            sandbox_id TEXT NOT NULL REFERENCES sandboxes(id),
+            name TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            image_ref TEXT NOT NULL,
+            image_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            started_at INTEGER NOT NULL DEFAULT 0,
+            finished_at INTEGER NOT NULL DEFAULT 0,
+            exit_code INTEGER NOT NULL DEFAULT 0,
+            reason TEXT NOT NULL DEFAULT '',
+            message TEXT NOT NULL DEFAULT '',
+            config BLOB NOT NULL,
+            log_path TEXT NOT NULL DEFAULT '',
+            pid INTEGER NOT NULL DEFAULT 0,
+            extra BLOB
+          );
+          CREATE INDEX containers_by_sandbox ON containers(sandbox_id);
+          CREATE TABLE name_reservations (
+            name TEXT PRIMARY KEY NOT NULL,
+            owner_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+          );
+          """)
     }
     return migrator
   }

@@ -117,9 +117,10 @@ struct ExecBackend: CommandBackend {
       return .failure(ExecFailure(message: "exec: \(error.message)"))
     }
     close(slave)
-    return .success(Spawned(
-      pid: pid, inputFD: options.stdin ? dup(master) : -1, terminalFD: dup(master),
-      pumps: [OutputPump.start(master, to: .stdout, output: output, onClientGone: killCommand)]))
+    return .success(
+      Spawned(
+        pid: pid, inputFD: options.stdin ? dup(master) : -1, terminalFD: dup(master),
+        pumps: [OutputPump.start(master, to: .stdout, output: output, onClientGone: killCommand)]))
   }
 
   /// stdout and stderr on pipes of their own (1 MiB: bulk output such as `kubectl cp` arrives in large
@@ -144,12 +145,13 @@ struct ExecBackend: CommandBackend {
     _ = crisp_set_pipe_size(outPipe[0], 1 << 20)
     _ = crisp_set_pipe_size(errPipe[0], 1 << 20)
     if inPipe[0] >= 0 { close(inPipe[0]) }
-    return .success(Spawned(
-      pid: pid, inputFD: inPipe[1], terminalFD: -1,
-      pumps: [
-        OutputPump.start(outPipe[0], to: .stdout, output: output, onClientGone: killCommand),
-        OutputPump.start(errPipe[0], to: .stderr, output: output, onClientGone: killCommand),
-      ]))
+    return .success(
+      Spawned(
+        pid: pid, inputFD: inPipe[1], terminalFD: -1,
+        pumps: [
+          OutputPump.start(outPipe[0], to: .stdout, output: output, onClientGone: killCommand),
+          OutputPump.start(errPipe[0], to: .stderr, output: output, onClientGone: killCommand),
+        ]))
   }
 
   /// Client input: written in order on a queue of its own, since a full pipe blocks. The queue owns the stdin
@@ -244,8 +246,9 @@ struct AttachBackend: CommandBackend {
     }
     guard answer == "ok" else {
       close(socket)
-      return .failure(AttachFailure(
-        message: "attach to container \(target.containerID): \(answer.isEmpty ? "the shim closed the connection" : answer)"))
+      return .failure(
+        AttachFailure(
+          message: "attach to container \(target.containerID): \(answer.isEmpty ? "the shim closed the connection" : answer)"))
     }
     return .success(socket)
   }
@@ -311,7 +314,9 @@ struct AttachBackend: CommandBackend {
   }
 
   static func frame(_ type: UInt8, _ data: [UInt8]) -> [UInt8] {
-    [type, UInt8(truncatingIfNeeded: data.count >> 24), UInt8(truncatingIfNeeded: data.count >> 16),
-     UInt8(truncatingIfNeeded: data.count >> 8), UInt8(truncatingIfNeeded: data.count)] + data
+    [
+      type, UInt8(truncatingIfNeeded: data.count >> 24), UInt8(truncatingIfNeeded: data.count >> 16),
+      UInt8(truncatingIfNeeded: data.count >> 8), UInt8(truncatingIfNeeded: data.count),
+    ] + data
   }
 }

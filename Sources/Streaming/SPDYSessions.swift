@@ -137,7 +137,8 @@ final class SPDYPortForwardSession: SPDYApplication, @unchecked Sendable {
       guard pairs.count < PortForwardLimits.connections else {
         // Over the cap: the error stream carries the reason (then ends); a data stream is refused.
         guard type == "error" else { return false }
-        let text = "error forwarding port \(port) to pod \(target.sandboxID): this port-forward session already holds "
+        let text =
+          "error forwarding port \(port) to pod \(target.sandboxID): this port-forward session already holds "
           + "\(PortForwardLimits.connections) connections, the most one session may; close one or open another session"
         // Written once the SYN_REPLY is out, without a thread: a client opening many gets replies only as fast
         // as it reads them (the connection stops handling frames while its socket is full).
@@ -237,8 +238,10 @@ final class SPDYPortForwardSession: SPDYApplication, @unchecked Sendable {
       guard bytes.count <= PortForwardLimits.earlyBytes - pair.earlyBytes else {
         dropEarly(pair)
         pair.clientDone = true
-        fail(request, pair, "error forwarding port \(pair.port) to pod \(target.sandboxID): more than \(PortForwardLimits.earlyBytes) bytes "
-          + "sent before the connection to the port was made")
+        fail(
+          request, pair,
+          "error forwarding port \(pair.port) to pod \(target.sandboxID): more than \(PortForwardLimits.earlyBytes) bytes "
+            + "sent before the connection to the port was made")
         return
       }
       flow.received(bytes.count)
@@ -307,16 +310,18 @@ final class ForwardSocket: @unchecked Sendable {
   /// Copies what the pod sends to `deliver` until it closes (or `deliver` refuses), then runs `onEnd` and
   /// closes the socket after the queued writes.
   func startReading(deliver: @escaping @Sendable ([UInt8]) -> Bool, onEnd: @escaping @Sendable () -> Void) {
-    OutputPump.start(fd, closing: false, deliver: deliver, onEnd: {
-      onEnd()
-      self.queue.async {
-        self.lock.withLock {
-          guard !self.isClosed else { return }
-          self.isClosed = true
-          close(self.fd)
+    OutputPump.start(
+      fd, closing: false, deliver: deliver,
+      onEnd: {
+        onEnd()
+        self.queue.async {
+          self.lock.withLock {
+            guard !self.isClosed else { return }
+            self.isClosed = true
+            close(self.fd)
+          }
         }
-      }
-    }, onRefused: { self.abort() })
+      }, onRefused: { self.abort() })
   }
 }
 

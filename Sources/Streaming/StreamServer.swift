@@ -248,7 +248,8 @@ final class StreamRouter: ChannelInboundHandler, RemovableChannelHandler, @unche
     } else if let negotiated = RemoteCommandVersion.negotiate(offers, among: [.v4, .v3, .v2, .v1]) {
       version = negotiated
     } else {
-      return respond(context, .forbidden, "unable to upgrade: none of the offered protocols \(offers) is supported (v4.channel.k8s.io … channel.k8s.io)")
+      return respond(
+        context, .forbidden, "unable to upgrade: none of the offered protocols \(offers) is supported (v4.channel.k8s.io … channel.k8s.io)")
     }
     let timeout = server.creationTimeout
     upgradeToSPDY(context, chosen: offers.isEmpty ? nil : version.rawValue) { connection in
@@ -273,7 +274,8 @@ final class StreamRouter: ChannelInboundHandler, RemovableChannelHandler, @unche
     guard let (version, base64, name) = chosen else {
       return respond(
         context, .badRequest,
-        "unable to upgrade: none of the websocket subprotocols \(upgrade.offers) is supported (v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io and their base64 forms)")
+        "unable to upgrade: none of the websocket subprotocols \(upgrade.offers) is supported (v5.channel.k8s.io, v4.channel.k8s.io, channel.k8s.io and their base64 forms)"
+      )
     }
     guard let key = head.headers["Sec-WebSocket-Key"].first, !key.isEmpty else {
       return respond(context, .badRequest, "websocket upgrade without Sec-WebSocket-Key")
@@ -284,7 +286,10 @@ final class StreamRouter: ChannelInboundHandler, RemovableChannelHandler, @unche
     }
   }
 
-  private func switchProtocols(_ context: ChannelHandlerContext, _ headers: HTTPHeaders, install: @escaping (ChannelPipeline.SynchronousOperations, any ChannelHandler) throws -> Void) {
+  private func switchProtocols(
+    _ context: ChannelHandlerContext, _ headers: HTTPHeaders,
+    install: @escaping (ChannelPipeline.SynchronousOperations, any ChannelHandler) throws -> Void
+  ) {
     context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
     let pipeline = context.pipeline
     do {
@@ -302,7 +307,8 @@ final class StreamRouter: ChannelInboundHandler, RemovableChannelHandler, @unche
     }
   }
 
-  private func upgradeToSPDY(_ context: ChannelHandlerContext, chosen: String?, _ makeApplication: @escaping (SPDYConnection) -> any SPDYApplication) {
+  private func upgradeToSPDY(_ context: ChannelHandlerContext, chosen: String?, _ makeApplication: @escaping (SPDYConnection) -> any SPDYApplication)
+  {
     var headers = HTTPHeaders([("Connection", "Upgrade"), ("Upgrade", "SPDY/3.1")])
     if let chosen { headers.add(name: "X-Stream-Protocol-Version", value: chosen) }
     let idle = server.idleTimeout
@@ -317,7 +323,9 @@ final class StreamRouter: ChannelInboundHandler, RemovableChannelHandler, @unche
     }
   }
 
-  private func upgradeToWebSocket(_ context: ChannelHandlerContext, key: String, protocolName: String, _ makeSession: @escaping (any Channel) -> any ChannelHandler) {
+  private func upgradeToWebSocket(
+    _ context: ChannelHandlerContext, key: String, protocolName: String, _ makeSession: @escaping (any Channel) -> any ChannelHandler
+  ) {
     let digest = Insecure.SHA1.hash(data: Array((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").utf8))
     let accept = Data(digest).base64EncodedString()
     let headers = HTTPHeaders([

@@ -238,8 +238,11 @@ final class WebSocketPortForwardSession: ChannelInboundHandler, @unchecked Senda
       var held = early[index] ?? ([], 0)
       guard body.count <= PortForwardLimits.earlyBytes - held.bytes else {
         let entry = ports[index]
-        send(entry.error, Array(("error forwarding port \(entry.port) to pod \(target.sandboxID): more than \(PortForwardLimits.earlyBytes) bytes "
-          + "sent before the connection to the port was made").utf8))
+        send(
+          entry.error,
+          Array(
+            ("error forwarding port \(entry.port) to pod \(target.sandboxID): more than \(PortForwardLimits.earlyBytes) bytes "
+              + "sent before the connection to the port was made").utf8))
         ended(index)
         return
       }

@@ -78,7 +78,8 @@ struct CrispBench: AsyncParsableCommand {
     }
     if selected.contains("network") || selected.contains("unpack") {
       guard let registry else { throw ValidationError("network and unpack need --registry") }
-      try await NetworkBench(registry: registry, images: image, iterations: iterations).run(report, network: selected.contains("network"), unpack: selected.contains("unpack"))
+      try await NetworkBench(registry: registry, images: image, iterations: iterations).run(
+        report, network: selected.contains("network"), unpack: selected.contains("unpack"))
     }
     if let json { try report.json().write(to: URL(fileURLWithPath: json)) }
     if let markdown { try report.markdown.write(toFile: markdown, atomically: true, encoding: .utf8) }
@@ -157,7 +158,8 @@ struct NetworkBench {
     await client.shutdown()
   }
 
-  private func measure(_ client: RegistryClient, _ store: ContentStore, _ scratch: String, _ report: Report, network: Bool, unpack: Bool) async throws {
+  private func measure(_ client: RegistryClient, _ store: ContentStore, _ scratch: String, _ report: Report, network: Bool, unpack: Bool) async throws
+  {
     let endpoint = try RegistryEndpoint.direct(registry)
     for text in images {
       let reference = try ImageReference(parsing: text)
@@ -179,7 +181,9 @@ struct NetworkBench {
           let ours = try await time {
             try await withThrowingTaskGroup(of: Void.self) { group in
               for layer in manifest.layers {
-                group.addTask { try await client.fetchBlob(image: reference, descriptor: layer, endpoints: [endpoint], credentials: nil, into: store) }
+                group.addTask {
+                  try await client.fetchBlob(image: reference, descriptor: layer, endpoints: [endpoint], credentials: nil, into: store)
+                }
               }
               try await group.waitForAll()
             }
@@ -193,14 +197,17 @@ struct NetworkBench {
           try FilePath.makeDirectories(curlDirectory, mode: 0o700)
           let theirs = try await time {
             let files = urls.indices.map { "\(curlDirectory)/blob\($0)" }
-            let command = "curl -sf --parallel " + zip(urls, files).map { "-o '\($1)' '\($0)'" }.joined(separator: " ")
+            let command =
+              "curl -sf --parallel " + zip(urls, files).map { "-o '\($1)' '\($0)'" }.joined(separator: " ")
               + " && sync " + files.map { "'\($0)'" }.joined(separator: " ")
             _ = try shell(command)
           }
           try? FilePath.removeTree(curlDirectory)
           curl.values.append(total / theirs)
         }
-        report.add("download \(text) (\(Report.format(total, "B")))", better: "higher", target: "≥ 0.8", sides: ["crisp", "curl"], ["crisp": crisp, "curl": curl])
+        report.add(
+          "download \(text) (\(Report.format(total, "B")))", better: "higher", target: "≥ 0.8", sides: ["crisp", "curl"],
+          ["crisp": crisp, "curl": curl])
       }
       if unpack {
         for layer in manifest.layers where !store.contains(sha256: layer.digest.hex) {
@@ -218,7 +225,8 @@ struct NetworkBench {
               guard let compression = MediaType.layerCompression(layer.mediaType) else { continue }
               let layerDirectory = "\(target)/\(layer.digest.hex.prefix(12))"
               try FilePath.makeDirectories(layerDirectory, mode: 0o755)
-              _ = try LayerExtraction.extract(blob: store.path(sha256: layer.digest.hex), compression: compression, into: layerDirectory, whiteouts: .overlay, name: "layer")
+              _ = try LayerExtraction.extract(
+                blob: store.path(sha256: layer.digest.hex), compression: compression, into: layerDirectory, whiteouts: .overlay, name: "layer")
               bytes += Double(DiskUsage.measure(layerDirectory).bytes)
             }
           }
@@ -236,7 +244,9 @@ struct NetworkBench {
           tar.values.append(total / reference)
         }
         try? FilePath.removeTree(scratch + "/unpack")
-        report.add("unpack \(text) (\(Report.format(total, "B")) compressed, \(Report.format(uncompressed, "B")) on disk)", better: "higher", sides: ["crisp", "tar -x"], ["crisp": ours, "tar -x": tar])
+        report.add(
+          "unpack \(text) (\(Report.format(total, "B")) compressed, \(Report.format(uncompressed, "B")) on disk)", better: "higher",
+          sides: ["crisp", "tar -x"], ["crisp": ours, "tar -x": tar])
       }
     }
   }
@@ -296,7 +306,6 @@ struct CallFailure: Error, CustomStringConvertible {
   let error: any Error
   var description: String { "call \(index + 2) on the connection failed: \(error)" }
 }
-
 
 /// Like ``steadyCalls``, through ``LeanGRPCClient``: 200 calls on one open connection, each timed alone, with
 /// a client that adds almost nothing, so the rows show what the servers differ by.

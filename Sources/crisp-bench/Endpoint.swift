@@ -15,7 +15,9 @@ struct CRIEndpoint: Sendable {
   }
 
   func withClients<T: Sendable>(
-    _ body: @Sendable (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>, Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>) async throws -> T
+    _ body:
+      @Sendable (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>, Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>)
+      async throws -> T
   ) async throws -> T {
     let transport = try HTTP2ClientTransport.Posix(
       target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext,

@@ -101,7 +101,8 @@ final class LeanGRPCClient: Sendable {
         // Hand the connection window back; each call's stream is new, so only the connection's runs down.
         unreturnedWindow += bytes.readableBytes
         if unreturnedWindow >= 1 << 15 {
-          context.writeAndFlush(wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: unreturnedWindow))), promise: nil)
+          context.writeAndFlush(
+            wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: unreturnedWindow))), promise: nil)
           unreturnedWindow = 0
         }
         guard frame.streamID == pending?.id else { return }
@@ -136,7 +137,8 @@ final class LeanGRPCClient: Sendable {
         return call.promise.fail(CallFailed(status: call.status ?? "missing", message: call.message))
       }
       guard call.body.readableBytes >= 5, let length = call.body.getInteger(at: call.body.readerIndex + 1, as: UInt32.self),
-            call.body.readableBytes == 5 + Int(length) else {
+        call.body.readableBytes == 5 + Int(length)
+      else {
         return call.promise.fail(CallFailed(status: "0", message: "the answer is not exactly one message"))
       }
       call.body.moveReaderIndex(forwardBy: 5)

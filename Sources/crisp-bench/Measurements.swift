@@ -105,7 +105,8 @@ final class Report: @unchecked Sendable {
         cells.append("\(side): unsupported: \(unsupported.prefix(80))")
         continue
       }
-      cells.append("\(side): " + [samples.min, samples.median, samples.p95, samples.max].map { Self.format($0, samples.unit) }.joined(separator: " / "))
+      cells.append(
+        "\(side): " + [samples.min, samples.median, samples.p95, samples.max].map { Self.format($0, samples.unit) }.joined(separator: " / "))
     }
     var ratio = m.ratio.map { String(format: "%.2f", $0) } ?? "-"
     if let target = m.target { ratio += " (target \(target))" }

@@ -38,7 +38,9 @@ struct PodBench: Sendable {
 
   /// Measures `operation` on each endpoint, interleaved, `iterations` times; an endpoint that cannot do it
   /// is reported unsupported with its answer. The operation sets the sample: seconds, or a rate in `unit`.
-  func measure(_ name: String, target: String? = nil, unit: String = "s", _ operation: @escaping @Sendable (Runtime, inout Double) async throws -> Void) async {
+  func measure(
+    _ name: String, target: String? = nil, unit: String = "s", _ operation: @escaping @Sendable (Runtime, inout Double) async throws -> Void
+  ) async {
     var results: [String: Samples] = Dictionary(uniqueKeysWithValues: endpoints.map { ($0.name, Samples(unit: unit)) })
     for _ in 0..<iterations {
       for endpoint in endpoints where results[endpoint.name]?.unsupported == nil {
@@ -88,7 +90,11 @@ struct PodBench: Sendable {
       let pod = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
       defer { Task { _ = try? await runtime.removePodSandbox(.with { $0.podSandboxID = pod }) } }
       elapsed = try await time {
-        let id = try await runtime.createContainer(.with { $0.podSandboxID = pod; $0.config = containerConfig("c"); $0.sandboxConfig = config }).containerID
+        let id = try await runtime.createContainer(
+          .with {
+            $0.podSandboxID = pod; $0.config = containerConfig("c"); $0.sandboxConfig = config
+          }
+        ).containerID
         _ = try await runtime.startContainer(.with { $0.containerID = id })
       }
       _ = try await runtime.stopPodSandbox(.with { $0.podSandboxID = pod })
@@ -97,9 +103,18 @@ struct PodBench: Sendable {
     await measure("ExecSync (echo)", target: "≤ 0.8") { runtime, elapsed in
       let config = podConfig("bench-exec")
       let pod = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
-      let id = try await runtime.createContainer(.with { $0.podSandboxID = pod; $0.config = containerConfig("c"); $0.sandboxConfig = config }).containerID
+      let id = try await runtime.createContainer(
+        .with {
+          $0.podSandboxID = pod; $0.config = containerConfig("c"); $0.sandboxConfig = config
+        }
+      ).containerID
       _ = try await runtime.startContainer(.with { $0.containerID = id })
-      elapsed = try await time { _ = try await runtime.execSync(.with { $0.containerID = id; $0.cmd = ["/bin/echo", "hi"]; $0.timeout = 10 }) }
+      elapsed = try await time {
+        _ = try await runtime.execSync(
+          .with {
+            $0.containerID = id; $0.cmd = ["/bin/echo", "hi"]; $0.timeout = 10
+          })
+      }
       _ = try await runtime.stopPodSandbox(.with { $0.podSandboxID = pod })
       _ = try await runtime.removePodSandbox(.with { $0.podSandboxID = pod })
     }
@@ -109,19 +124,24 @@ struct PodBench: Sendable {
   func lists() async {
     var pods: [String: [String]] = [:]
     for endpoint in endpoints {
-      pods[endpoint.name] = (try? await endpoint.withClients { runtime, _ in
-        var ids: [String] = []
-        for p in 0..<5 {
-          let config = podConfig("bench-list-\(p)")
-          let pod = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
-          ids.append(pod)
-          for c in 0..<10 {
-            let id = try await runtime.createContainer(.with { $0.podSandboxID = pod; $0.config = containerConfig("c\(c)"); $0.sandboxConfig = config }).containerID
-            _ = try await runtime.startContainer(.with { $0.containerID = id })
+      pods[endpoint.name] =
+        (try? await endpoint.withClients { runtime, _ in
+          var ids: [String] = []
+          for p in 0..<5 {
+            let config = podConfig("bench-list-\(p)")
+            let pod = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
+            ids.append(pod)
+            for c in 0..<10 {
+              let id = try await runtime.createContainer(
+                .with {
+                  $0.podSandboxID = pod; $0.config = containerConfig("c\(c)"); $0.sandboxConfig = config
+                }
+              ).containerID
+              _ = try await runtime.startContainer(.with { $0.containerID = id })
+            }
           }
-        }
-        return ids
-      }) ?? []
+          return ids
+        }) ?? []
     }
     // kubelet keeps one connection open for all its calls: the "open connection" rows time the call alone,
     // after a first call has set the connection up; the others include setting it up.
@@ -172,17 +192,22 @@ struct PodBench: Sendable {
     for endpoint in endpoints {
       var daemon = Samples(unit: "B"), pod = Samples(unit: "B")
       let before = Set(helperProcesses().keys)
-      let ids: [String] = (try? await endpoint.withClients { runtime, _ -> [String] in
-        var ids: [String] = []
-        for p in 0..<20 {
-          let config = podConfig("bench-mem-\(p)")
-          let id = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
-          ids.append(id)
-          let c = try await runtime.createContainer(.with { $0.podSandboxID = id; $0.config = containerConfig("c"); $0.sandboxConfig = config }).containerID
-          _ = try await runtime.startContainer(.with { $0.containerID = c })
-        }
-        return ids
-      }) ?? []
+      let ids: [String] =
+        (try? await endpoint.withClients { runtime, _ -> [String] in
+          var ids: [String] = []
+          for p in 0..<20 {
+            let config = podConfig("bench-mem-\(p)")
+            let id = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
+            ids.append(id)
+            let c = try await runtime.createContainer(
+              .with {
+                $0.podSandboxID = id; $0.config = containerConfig("c"); $0.sandboxConfig = config
+              }
+            ).containerID
+            _ = try await runtime.startContainer(.with { $0.containerID = c })
+          }
+          return ids
+        }) ?? []
       try? await Task.sleep(for: .seconds(1))
       if let pid = endpoint.serverPID(), let m = memory(of: pid) { daemon.values.append(m.rss) }
       let helpers = helperProcesses().filter { !before.contains($0.key) }
@@ -261,7 +286,11 @@ extension PodBench {
     await measure("Exec → first stdout byte (echo)") { runtime, elapsed in
       try await withRunningContainer(runtime, "bench-stream") { id in
         elapsed = try await time {
-          let url = try await runtime.exec(.with { $0.containerID = id; $0.cmd = ["/bin/echo", "hi"]; $0.stdout = true }).url
+          let url = try await runtime.exec(
+            .with {
+              $0.containerID = id; $0.cmd = ["/bin/echo", "hi"]; $0.stdout = true
+            }
+          ).url
           try await onDedicatedThreadThrowing {
             let client = try SPDYClient(url: url, protocols: ["v4.channel.k8s.io"])
             guard client.upgraded else { throw SPDYClient.Failure.http(client.responseHead) }
@@ -276,8 +305,15 @@ extension PodBench {
     await measure("exec stdout throughput (100 MB)", target: "crisp ≥ 200 MB/s", unit: "B/s") { runtime, rate in
       try await withRunningContainer(runtime, "bench-cat") { id in
         // `cat` of a 100 MB file made beforehand (outside the timing), as a user copying a file out would.
-        _ = try await runtime.execSync(.with { $0.containerID = id; $0.cmd = ["/bin/dd", "if=/dev/zero", "of=/blob", "bs=1048576", "count=100"]; $0.timeout = 60 })
-        let url = try await runtime.exec(.with { $0.containerID = id; $0.cmd = ["/bin/cat", "/blob"]; $0.stdout = true }).url
+        _ = try await runtime.execSync(
+          .with {
+            $0.containerID = id; $0.cmd = ["/bin/dd", "if=/dev/zero", "of=/blob", "bs=1048576", "count=100"]; $0.timeout = 60
+          })
+        let url = try await runtime.exec(
+          .with {
+            $0.containerID = id; $0.cmd = ["/bin/cat", "/blob"]; $0.stdout = true
+          }
+        ).url
         let seconds = try await time {
           try await onDedicatedThreadThrowing {
             let client = try SPDYClient(url: url, protocols: ["v4.channel.k8s.io"])
@@ -298,7 +334,11 @@ extension PodBench {
     let config = podConfig(name)
     let pod = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
     do {
-      let id = try await runtime.createContainer(.with { $0.podSandboxID = pod; $0.config = containerConfig("c"); $0.sandboxConfig = config }).containerID
+      let id = try await runtime.createContainer(
+        .with {
+          $0.podSandboxID = pod; $0.config = containerConfig("c"); $0.sandboxConfig = config
+        }
+      ).containerID
       _ = try await runtime.startContainer(.with { $0.containerID = id })
       try await body(id)
     } catch {

@@ -136,7 +136,9 @@ final class Shim {
         stdinWriter = pipes[1]
       }
     }
-    var arguments: [[UInt8]] = [options.runtime, Bytes.of("--root"), options.runtimeRoot, Bytes.of("--log"), path("runc.log"), Bytes.of("--log-format"), Bytes.of("json")]
+    var arguments: [[UInt8]] = [
+      options.runtime, Bytes.of("--root"), options.runtimeRoot, Bytes.of("--log"), path("runc.log"), Bytes.of("--log-format"), Bytes.of("json"),
+    ]
     if options.systemdCgroup { arguments.append(Bytes.of("--systemd-cgroup")) }
     arguments += [Bytes.of("create"), Bytes.of("--bundle"), options.bundle, Bytes.of("--pid-file"), path("pid")]
     // Relative: runc runs in this directory too.
@@ -154,7 +156,8 @@ final class Shim {
       return message
     }
     guard let pidText = Bytes.readFile(path("pid")), let number = Bytes.parseInt(pidText[...].filter { $0 >= 48 && $0 <= 57 }[...]), number > 0,
-          let pid = pid_t(exactly: number) else {
+      let pid = pid_t(exactly: number)
+    else {
       return Bytes.of("runc create left no pid file")
     }
     containerPID = pid
@@ -179,11 +182,12 @@ final class Shim {
     var storage = arguments.map { $0 + [0] }
     var pointers: [UnsafeMutablePointer<CChar>?] = []
     for index in storage.indices {
-      pointers.append(storage[index].withUnsafeMutableBufferPointer { buffer in
-        // Each argument holds at least its appended NUL, so the buffer has a base address.
-        // swift-format-ignore: NeverForceUnwrap
-        UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
-      })
+      pointers.append(
+        storage[index].withUnsafeMutableBufferPointer { buffer in
+          // Each argument holds at least its appended NUL, so the buffer has a base address.
+          // swift-format-ignore: NeverForceUnwrap
+          UnsafeMutableRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+        })
     }
     pointers.append(nil)
     let pid = pointers.withUnsafeBufferPointer { shim_spawn($0.baseAddress, stdin, stdout, stderr) }
@@ -288,7 +292,8 @@ final class Shim {
     if let events = Bytes.readFile(options.cgroupDirectory + Bytes.of("/memory.events")), let count = Bytes.field(events, Bytes.of("oom_kill")) {
       return count > 0
     }
-    if let control = Bytes.readFile(options.cgroupDirectory + Bytes.of("/memory.oom_control")), let count = Bytes.field(control, Bytes.of("oom_kill")) {
+    if let control = Bytes.readFile(options.cgroupDirectory + Bytes.of("/memory.oom_control")), let count = Bytes.field(control, Bytes.of("oom_kill"))
+    {
       return count > 0
     }
     return false
@@ -478,15 +483,18 @@ final class Shim {
   /// Copies output to attached clients as frames (type 1 stdout, 2 stderr).
   private func broadcast(_ type: Int, _ data: ArraySlice<UInt8>) {
     for client in clients where client.attached && client.streams[type] && clients.contains(where: { $0 === client }) {
-      var frame: [UInt8] = [UInt8(type), UInt8(truncatingIfNeeded: data.count >> 24), UInt8(truncatingIfNeeded: data.count >> 16),
-                            UInt8(truncatingIfNeeded: data.count >> 8), UInt8(truncatingIfNeeded: data.count)]
+      var frame: [UInt8] = [
+        UInt8(type), UInt8(truncatingIfNeeded: data.count >> 24), UInt8(truncatingIfNeeded: data.count >> 16),
+        UInt8(truncatingIfNeeded: data.count >> 8), UInt8(truncatingIfNeeded: data.count),
+      ]
       frame.append(contentsOf: data)
       send(client, frame)
     }
   }
 
   private func sendExit(_ client: Client) {
-    let line = Bytes.of("exited ") + Bytes.decimal(Int(exitCode)) + [32] + Bytes.decimal(Int(exitSignal)) + [32]
+    let line =
+      Bytes.of("exited ") + Bytes.decimal(Int(exitCode)) + [32] + Bytes.decimal(Int(exitSignal)) + [32]
       + Bytes.of(oomKilled ? "1" : "0") + [32] + Bytes.decimal(Int(finishedAt)) + [10]
     Bytes.writeAll(client.fd, line)
   }
@@ -506,7 +514,8 @@ final class Shim {
   /// Records the exit (atomically), tells waiters, and closes everything.
   private func finish() {
     log.flush()
-    let record = Bytes.of("exit_code=") + Bytes.decimal(Int(exitCode)) + Bytes.of("\nsignal=") + Bytes.decimal(Int(exitSignal))
+    let record =
+      Bytes.of("exit_code=") + Bytes.decimal(Int(exitCode)) + Bytes.of("\nsignal=") + Bytes.decimal(Int(exitSignal))
       + Bytes.of("\noom_killed=") + Bytes.of(oomKilled ? "1" : "0") + Bytes.of("\nfinished_at=") + Bytes.decimal(Int(finishedAt)) + [10]
     if !Bytes.writeFileAtomically(path("exit"), record) { complain("cannot write the exit file: errno \(shim_errno())") }
     for client in clients {

@@ -7,7 +7,9 @@ import CShim
 
 func main() -> Int32 {
   guard let options = Options.parse((0..<Int(shim_argc())).map { String(cString: shim_argv(Int32($0))) }) else {
-    complain("usage: crisp-shim --id ID --bundle DIR --state-dir DIR --runtime PATH --runtime-root DIR [--log-path FILE] [--max-line N] [--tty] [--stdin] [--stdin-once] [--systemd-cgroup] [--cgroup-dir DIR] [--oom-score N] --sync-fd FD")
+    complain(
+      "usage: crisp-shim --id ID --bundle DIR --state-dir DIR --runtime PATH --runtime-root DIR [--log-path FILE] [--max-line N] [--tty] [--stdin] [--stdin-once] [--systemd-cgroup] [--cgroup-dir DIR] [--oom-score N] --sync-fd FD"
+    )
     return 2
   }
   // Detach: a new session, then a child that is not its leader and is not crisp's child. crisp reaps

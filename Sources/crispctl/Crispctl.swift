@@ -29,12 +29,14 @@ struct Endpoint: ParsableArguments {
   }
 
   /// Runs `body` with a RuntimeService client; a failed call prints the gRPC status and exits non-zero.
-  func withRuntime<T: Sendable>(_ body: @Sendable (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T {
+  func withRuntime<T: Sendable>(_ body: @Sendable (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T
+  {
     try await withClient { try await body(Runtime_V1_RuntimeService.Client(wrapping: $0)) }
   }
 
   /// Runs `body` with an AdminService client.
-  func withAdmin<T: Sendable>(_ body: @Sendable (Crisp_Admin_V1_AdminService.Client<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T {
+  func withAdmin<T: Sendable>(_ body: @Sendable (Crisp_Admin_V1_AdminService.Client<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T
+  {
     try await withClient { try await body(Crisp_Admin_V1_AdminService.Client(wrapping: $0)) }
   }
 
@@ -83,10 +85,13 @@ struct Info: AsyncParsableCommand {
     }
     object["status"] = ["conditions": conditions]
     object["runtimeHandlers"] = response.runtimeHandlers.map { handler in
-      ["name": handler.name, "features": [
-        "recursiveReadOnlyMounts": handler.features.recursiveReadOnlyMounts,
-        "userNamespaces": handler.features.userNamespaces,
-      ]] as [String: Any]
+      [
+        "name": handler.name,
+        "features": [
+          "recursiveReadOnlyMounts": handler.features.recursiveReadOnlyMounts,
+          "userNamespaces": handler.features.userNamespaces,
+        ],
+      ] as [String: Any]
     }
     object["features"] = ["supplementalGroupsPolicy": response.features.supplementalGroupsPolicy]
     var info: [String: Any] = [:]
@@ -115,9 +120,11 @@ struct ListImages: AsyncParsableCommand {
   func run() async throws {
     let filter = image
     let images = try await endpoint.withImages { client in
-      try await client.listImages(.with { request in
-        if let filter { request.filter.image.image = filter }
-      }).images
+      try await client.listImages(
+        .with { request in
+          if let filter { request.filter.image.image = filter }
+        }
+      ).images
     }
     if quiet {
       for image in images { print(image.id) }
@@ -156,14 +163,17 @@ struct Pull: AsyncParsableCommand {
     let progress = quiet ? nil : Progress("pull")
     // crisp's admin PullImage streams progress; the pull itself is the one CRI PullImage does.
     let id = try await endpoint.withAdmin { client in
-      try await client.pullImage(.with {
-        $0.image = reference
-        if let user = parts.first { $0.username = user }
-        if parts.count > 1 { $0.password = parts[1] }
-      }) { response in
+      try await client.pullImage(
+        .with {
+          $0.image = reference
+          if let user = parts.first { $0.username = user }
+          if parts.count > 1 { $0.password = parts[1] }
+        }
+      ) { response in
         var id = ""
         for try await update in response.messages {
-          progress?.update(update.bytesDone, total: update.bytesTotal, detail: "\(update.layersDone)/\(update.layersTotal) layers", force: !update.imageID.isEmpty)
+          progress?.update(
+            update.bytesDone, total: update.bytesTotal, detail: "\(update.layersDone)/\(update.layersTotal) layers", force: !update.imageID.isEmpty)
           if !update.imageID.isEmpty { id = update.imageID }
         }
         return id
@@ -198,10 +208,11 @@ struct InspectImage: AsyncParsableCommand {
   func run() async throws {
     let reference = image
     let response = try await endpoint.withImages { client in
-      try await client.imageStatus(.with {
-        $0.image.image = reference
-        $0.verbose = true
-      })
+      try await client.imageStatus(
+        .with {
+          $0.image.image = reference
+          $0.verbose = true
+        })
     }
     guard response.hasImage else {
       FileHandle.standardError.write(Data("crispctl: no such image: \(reference)\n".utf8))
@@ -257,14 +268,16 @@ final class Progress: @unchecked Sendable {
   func update(_ bytes: UInt64, total: UInt64?, detail: String? = nil, force: Bool = false) {
     guard force || ContinuousClock.now - last > .milliseconds(200) else { return }
     last = .now
-    let seconds = max(Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds), 0.001)
+    let seconds = max(
+      Double((ContinuousClock.now - start).components.attoseconds) / 1e18 + Double((ContinuousClock.now - start).components.seconds), 0.001)
     let rate = formatSize(UInt64(min(Double(bytes) / seconds, 1.8e19))) + "/s"
     var line = "\(label): \(formatSize(bytes))"
     if let total, total > 0 {
       let fraction = min(1, Double(bytes) / Double(total))
       let width = 30
       let filled = Int(fraction * Double(width))
-      line = "\(label): [\(String(repeating: "=", count: filled))\(String(repeating: " ", count: width - filled))] \(formatSize(bytes))/\(formatSize(total))"
+      line =
+        "\(label): [\(String(repeating: "=", count: filled))\(String(repeating: " ", count: width - filled))] \(formatSize(bytes))/\(formatSize(total))"
     }
     if let detail { line += " \(detail)" }
     line += " \(rate)"
@@ -309,7 +322,8 @@ struct ImportImages: AsyncParsableCommand {
 }
 
 struct ExportImages: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "export", abstract: "Export images to an OCI archive (also readable by docker load and ctr import).")
+  static let configuration = CommandConfiguration(
+    commandName: "export", abstract: "Export images to an OCI archive (also readable by docker load and ctr import).")
   @OptionGroup var endpoint: Endpoint
   @Option(name: .shortAndLong, help: "The archive to write.") var output: String
   @Argument(help: "Image references or ids.") var images: [String]

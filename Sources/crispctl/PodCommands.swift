@@ -69,7 +69,8 @@ enum YAMLText {
   /// Double-quoted (JSON-style escapes are valid YAML) unless plainly a string to every YAML reader: it
   /// starts with a letter (so no number, date, `-`, `.inf` or `~`) and is none of the YAML 1.1 booleans.
   private static func quote(_ text: String) -> String {
-    let plain = text.first?.isLetter == true && text.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || "-_./".contains($0) }
+    let plain =
+      text.first?.isLetter == true && text.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || "-_./".contains($0) }
       && !["true", "false", "null", "yes", "no", "on", "off", "y", "n"].contains(text.lowercased())
     if plain { return text }
     let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data()
@@ -145,7 +146,9 @@ struct Containers: AsyncParsableCommand {
       for container in containers { print(container.id) }
       return
     }
-    if output != .table { return try OutputFormat.emit(["containers": try containers.map { try protoObject($0, zeroState: "CONTAINER_CREATED") }], output) }
+    if output != .table {
+      return try OutputFormat.emit(["containers": try containers.map { try protoObject($0, zeroState: "CONTAINER_CREATED") }], output)
+    }
     let states: [Runtime_V1_ContainerState: String] = [.containerCreated: "Created", .containerRunning: "Running", .containerExited: "Exited"]
     var rows = [["CONTAINER", "IMAGE", "CREATED", "STATE", "NAME", "ATTEMPT", "POD ID"]]
     for container in containers {
@@ -166,7 +169,12 @@ struct InspectContainer: AsyncParsableCommand {
 
   func run() async throws {
     for id in ids {
-      let response = try await endpoint.withRuntime { try await $0.containerStatus(.with { $0.containerID = id; $0.verbose = true }) }
+      let response = try await endpoint.withRuntime {
+        try await $0.containerStatus(
+          .with {
+            $0.containerID = id; $0.verbose = true
+          })
+      }
       try emitInspection(try protoObject(response.status, zeroState: "CONTAINER_CREATED"), response.info, output)
     }
   }
@@ -180,7 +188,12 @@ struct InspectPod: AsyncParsableCommand {
 
   func run() async throws {
     for id in ids {
-      let response = try await endpoint.withRuntime { try await $0.podSandboxStatus(.with { $0.podSandboxID = id; $0.verbose = true }) }
+      let response = try await endpoint.withRuntime {
+        try await $0.podSandboxStatus(
+          .with {
+            $0.podSandboxID = id; $0.verbose = true
+          })
+      }
       try emitInspection(try protoObject(response.status, zeroState: "SANDBOX_READY"), response.info, output)
     }
   }
@@ -232,7 +245,8 @@ struct Logs: AsyncParsableCommand {
     let container = id
     let status = try await endpoint.withRuntime { try await $0.containerStatus(.with { $0.containerID = container }).status }
     guard !status.logPath.isEmpty, var handle = FileHandle(forReadingAtPath: status.logPath) else {
-      FileHandle.standardError.write(Data("crispctl: container \(container) has no log file\(status.logPath.isEmpty ? "" : " at \(status.logPath)")\n".utf8))
+      FileHandle.standardError.write(
+        Data("crispctl: container \(container) has no log file\(status.logPath.isEmpty ? "" : " at \(status.logPath)")\n".utf8))
       throw ExitCode(1)
     }
     var reader = CRILogReader(timestamps: timestamps)
@@ -286,14 +300,16 @@ struct Exec: AsyncParsableCommand {
     let stdin = interactive, terminal = tty
     guard !cmd.isEmpty else { throw ValidationError("no command given") }
     let url = try await endpoint.withRuntime { runtime in
-      try await runtime.exec(.with {
-        $0.containerID = container
-        $0.cmd = cmd
-        $0.stdin = stdin
-        $0.stdout = true
-        $0.stderr = !terminal
-        $0.tty = terminal
-      }).url
+      try await runtime.exec(
+        .with {
+          $0.containerID = container
+          $0.cmd = cmd
+          $0.stdin = stdin
+          $0.stdout = true
+          $0.stderr = !terminal
+          $0.tty = terminal
+        }
+      ).url
     }
     let code = try ExecSession(url: url, stdin: stdin, tty: terminal).run()
     throw ExitCode(code)

@@ -18,10 +18,11 @@ final class ConnectionHarness {
   init(maxMessageSize: Int = 1024) throws {
     channel = EmbeddedChannel(loop: loop)
     let executor = EmbeddedLoopExecutor(loop)
-    handler = GRPCConnectionHandler(environment: GRPCServerEnvironment(
-      methods: FakeMethods.table(gate: gate), loopExecutor: executor,
-      recorder: CallRecorder(logger: calls.logger, trimmer: nil), maxMessageSize: maxMessageSize,
-      poolExecutor: executor))
+    handler = GRPCConnectionHandler(
+      environment: GRPCServerEnvironment(
+        methods: FakeMethods.table(gate: gate), loopExecutor: executor,
+        recorder: CallRecorder(logger: calls.logger, trimmer: nil), maxMessageSize: maxMessageSize,
+        poolExecutor: executor))
     try channel.pipeline.syncOperations.addHandler(handler)
     try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
   }

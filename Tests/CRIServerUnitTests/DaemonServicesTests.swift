@@ -32,9 +32,12 @@ import Testing
 
   @Test func aGracefulShutdownStopsTheServersFirstAndTheBackgroundWorkLast() async throws {
     let log = StopLog()
-    let group = Self.group(DaemonServices.ordered(
-      grpc: log.service("gRPC server"), streaming: log.service("streaming server"), metrics: log.service("metrics server"),
-      background: [("image manager", log.service("image manager")), ("idle trimmer", IdleTrimmer()), ("background loop", log.service("background loop"))]))
+    let group = Self.group(
+      DaemonServices.ordered(
+        grpc: log.service("gRPC server"), streaming: log.service("streaming server"), metrics: log.service("metrics server"),
+        background: [
+          ("image manager", log.service("image manager")), ("idle trimmer", IdleTrimmer()), ("background loop", log.service("background loop")),
+        ]))
     async let running: Void = group.run()
     try await Task.sleep(for: .milliseconds(50))
     await group.triggerGracefulShutdown()
@@ -44,9 +47,10 @@ import Testing
 
   @Test func withoutMetricsTheOrderIsTheSame() async throws {
     let log = StopLog()
-    let group = Self.group(DaemonServices.ordered(
-      grpc: log.service("gRPC server"), streaming: log.service("streaming server"), metrics: nil,
-      background: [("image manager", log.service("image manager"))]))
+    let group = Self.group(
+      DaemonServices.ordered(
+        grpc: log.service("gRPC server"), streaming: log.service("streaming server"), metrics: nil,
+        background: [("image manager", log.service("image manager"))]))
     async let running: Void = group.run()
     try await Task.sleep(for: .milliseconds(50))
     await group.triggerGracefulShutdown()
@@ -58,9 +62,10 @@ import Testing
   /// and the group throws the server's error.
   @Test func aFailingServerShutsTheRestDownInOrder() async throws {
     let log = StopLog()
-    let group = Self.group(DaemonServices.ordered(
-      grpc: FailingService(), streaming: log.service("streaming server"), metrics: log.service("metrics server"),
-      background: [("image manager", log.service("image manager"))]))
+    let group = Self.group(
+      DaemonServices.ordered(
+        grpc: FailingService(), streaming: log.service("streaming server"), metrics: log.service("metrics server"),
+        background: [("image manager", log.service("image manager"))]))
     await #expect(throws: Failure.self) { try await group.run() }
     #expect(log.stopped == ["streaming server", "metrics server", "image manager"])
   }

@@ -26,7 +26,8 @@ enum FakeMethods {
         return Runtime_V1_VersionResponse.with { $0.version = "released \(request.version)" }
       },
       // Answers with the numbers 1…n for the version "n"; "forever" sends one and then holds, as a subscription.
-      .serverStreaming(descriptor("Stream"), endsAtShutdown: true) { (request: Runtime_V1_VersionRequest, writer: RPCWriter<Runtime_V1_VersionResponse>) in
+      .serverStreaming(descriptor("Stream"), endsAtShutdown: true) {
+        (request: Runtime_V1_VersionRequest, writer: RPCWriter<Runtime_V1_VersionResponse>) in
         let count = Int(request.version) ?? 1
         for number in 1...max(count, 1) {
           try await writer.write(.with { $0.version = "\(number)" })

@@ -27,8 +27,8 @@ enum FrameText {
   /// One framed `VersionResponse`, as its version text in quotes.
   static func response(_ bytes: inout ByteBuffer) -> String {
     guard bytes.readInteger(as: UInt8.self) == 0, let length = bytes.readInteger(as: UInt32.self),
-          let body = bytes.readBytes(length: Int(length)), bytes.readableBytes == 0,
-          let message = try? Runtime_V1_VersionResponse(serializedBytes: body)
+      let body = bytes.readBytes(length: Int(length)), bytes.readableBytes == 0,
+      let message = try? Runtime_V1_VersionResponse(serializedBytes: body)
     else { return "<\(bytes.readableBytes) unexpected bytes>" }
     return "'\(message.version)'"
   }

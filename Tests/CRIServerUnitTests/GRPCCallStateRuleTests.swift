@@ -28,7 +28,8 @@ import Testing
 
   @Test func anUnknownMethodIsNamedInItsStatus() {
     var call = CallDriver()
-    let actions = call.state.receivedHeaders(CallDriver.requestHeaders("/runtime.v1.RuntimeService/NoSuchCall"), endStream: true, methods: CallDriver.methods)
+    let actions = call.state.receivedHeaders(
+      CallDriver.requestHeaders("/runtime.v1.RuntimeService/NoSuchCall"), endStream: true, methods: CallDriver.methods)
     guard case .refuseMethod(_, let status, _)? = actions.first else {
       Issue.record("expected a refusal, got \(ActionText.describe(actions))")
       return
@@ -88,8 +89,9 @@ import Testing
   @Test func aCompressedMessageIsUnimplemented() {
     var call = CallDriver()
     call.open(FakeMethods.unary)
-    #expect(call.bytes(CallDriver.prefix(length: 3, compressed: true) + [1, 2, 3], endStream: true)
-      == "record unimplemented; disarm deadline; trailers-only unimplemented +reset")
+    #expect(
+      call.bytes(CallDriver.prefix(length: 3, compressed: true) + [1, 2, 3], endStream: true)
+        == "record unimplemented; disarm deadline; trailers-only unimplemented +reset")
   }
 
   @Test func aUnaryCallTakesExactlyOneMessage() throws {
@@ -127,8 +129,9 @@ import Testing
 
     var streaming = CallDriver()
     streaming.open(FakeMethods.collect)
-    #expect(streaming.bytes(Array(whole.dropLast()), endStream: true)
-      == "end requests: internalError the request stream ended inside a message")
+    #expect(
+      streaming.bytes(Array(whole.dropLast()), endStream: true)
+        == "end requests: internalError the request stream ended inside a message")
   }
 
   // MARK: flow control

@@ -45,21 +45,23 @@ import Testing
   }
 
   /// The events, each applied to a fresh call in the starting phase.
-  static var events: [(name: String, apply: (inout CallDriver) throws -> String)] { [
-    ("headers", { $0.open(FakeMethods.unary) }),
-    ("trailers", { $0.open(FakeMethods.unary, endStream: true) }),
-    ("data", { try $0.message("a") }),
-    ("data+end", { try $0.message("a", endStream: true) }),
-    ("finished ok", { ActionText.describe($0.state.handlerFinished(.success([7, 7]))) }),
-    ("finished error", { ActionText.describe($0.state.handlerFinished(.failure(RPCError(code: .notFound, message: "gone")))) }),
-    ("send", { ActionText.describe($0.state.sendingMessage([9])) }),
-    ("consumed", { ActionText.describe($0.state.handlerConsumed(5)) }),
-    ("deadline", { ActionText.describe($0.state.deadlineExpired(after: .milliseconds(250))) }),
-    ("shutdown", { ActionText.describe($0.state.shuttingDown(force: false)) }),
-    ("force close", { ActionText.describe($0.state.shuttingDown(force: true)) }),
-    ("flushed", { ActionText.describe($0.state.trailersFlushed()) }),
-    ("abandoned", { ActionText.describe($0.state.abandoned("gone")) }),
-  ] }
+  static var events: [(name: String, apply: (inout CallDriver) throws -> String)] {
+    [
+      ("headers", { $0.open(FakeMethods.unary) }),
+      ("trailers", { $0.open(FakeMethods.unary, endStream: true) }),
+      ("data", { try $0.message("a") }),
+      ("data+end", { try $0.message("a", endStream: true) }),
+      ("finished ok", { ActionText.describe($0.state.handlerFinished(.success([7, 7]))) }),
+      ("finished error", { ActionText.describe($0.state.handlerFinished(.failure(RPCError(code: .notFound, message: "gone")))) }),
+      ("send", { ActionText.describe($0.state.sendingMessage([9])) }),
+      ("consumed", { ActionText.describe($0.state.handlerConsumed(5)) }),
+      ("deadline", { ActionText.describe($0.state.deadlineExpired(after: .milliseconds(250))) }),
+      ("shutdown", { ActionText.describe($0.state.shuttingDown(force: false)) }),
+      ("force close", { ActionText.describe($0.state.shuttingDown(force: true)) }),
+      ("flushed", { ActionText.describe($0.state.trailersFlushed()) }),
+      ("abandoned", { ActionText.describe($0.state.abandoned("gone")) }),
+    ]
+  }
 
   /// Expected "actions → phase" per event; an event missing here must do nothing and keep the phase.
   static let expected: [Start: [String: String]] = [
@@ -114,7 +116,7 @@ import Testing
       "abandoned": "nothing → closed",
     ],
     .closed: [
-      "send": "refused → closed",
+      "send": "refused → closed"
     ],
   ]
 
@@ -133,9 +135,10 @@ import Testing
   /// The phases the table starts from are the ones it names (the table would be checking the wrong thing otherwise).
   @Test func startingPhases() throws {
     let phases = try Start.allCases.map { try $0.make().phase }
-    #expect(phases == [
-      "awaitingHeaders", "receiving", "running(client done)", "running(client sending)", "responding(client done)",
-      "answered(reset pending)", "answered", "closed",
-    ])
+    #expect(
+      phases == [
+        "awaitingHeaders", "receiving", "running(client done)", "running(client sending)", "responding(client done)",
+        "answered(reset pending)", "answered", "closed",
+      ])
   }
 }

@@ -36,10 +36,11 @@ import Testing
     let connection = try ConnectionHarness(maxMessageSize: 1024)
     try connection.open(FakeMethods.block)
     try connection.bytes(CallDriver.prefix(length: 1025) + [1, 2, 3], endStream: false)
-    #expect(try connection.written() == [
-      Self.trailersOnly(1, status: 8, "request message of 1025 bytes is larger than the 1024 crisp accepts"),
-      "1 RST_STREAM \(HTTP2ErrorCode.noError)",
-    ])
+    #expect(
+      try connection.written() == [
+        Self.trailersOnly(1, status: 8, "request message of 1025 bytes is larger than the 1024 crisp accepts"),
+        "1 RST_STREAM \(HTTP2ErrorCode.noError)",
+      ])
     #expect(connection.gate.entered == 0)
     #expect(connection.calls.recorded == ["Block resourceExhausted"])
     // Whatever else the client sends for it is dropped.
@@ -59,10 +60,11 @@ import Testing
   @Test func anUnknownMethodIsUnimplemented() throws {
     let connection = try ConnectionHarness()
     try connection.open("/test.Echo/Nope")
-    #expect(try connection.written() == [
-      Self.trailersOnly(1, status: 12, "crisp does not serve the method /test.Echo/Nope"),
-      "1 RST_STREAM \(HTTP2ErrorCode.noError)",
-    ])
+    #expect(
+      try connection.written() == [
+        Self.trailersOnly(1, status: 12, "crisp does not serve the method /test.Echo/Nope"),
+        "1 RST_STREAM \(HTTP2ErrorCode.noError)",
+      ])
     #expect(connection.calls.recorded == ["/test.Echo/Nope unimplemented"])
   }
 
@@ -125,9 +127,10 @@ import Testing
     let connection = try ConnectionHarness()
     try connection.open(FakeMethods.stream)
     try connection.message("3")
-    #expect(try connection.written() == [
-      "1 \(Self.okHeaders)", "1 DATA '1'", "1 DATA '2'", "1 DATA '3'", "1 HEADERS+end grpc-status=0",
-    ])
+    #expect(
+      try connection.written() == [
+        "1 \(Self.okHeaders)", "1 DATA '1'", "1 DATA '2'", "1 DATA '3'", "1 HEADERS+end grpc-status=0",
+      ])
   }
 
   @Test func aClientStreamingCallTakesEachMessage() throws {
@@ -151,9 +154,10 @@ import Testing
     #expect(try connection.written() == ["1 \(Self.okHeaders)", "1 DATA '1'"])
 
     connection.handler.beginShutdown()
-    #expect(try connection.written() == [
-      "0 GOAWAY last=3 \(HTTP2ErrorCode.noError)", "1 HEADERS+end grpc-status=14 grpc-message=crisp is shutting down",
-    ])
+    #expect(
+      try connection.written() == [
+        "0 GOAWAY last=3 \(HTTP2ErrorCode.noError)", "1 HEADERS+end grpc-status=14 grpc-message=crisp is shutting down",
+      ])
     connection.streamClosed(1)
     #expect(connection.channel.isActive)
 

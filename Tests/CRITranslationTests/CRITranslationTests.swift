@@ -11,13 +11,21 @@ import Testing
 @Suite struct CRITranslationTests {
   static func pod() -> Runtime_V1_PodSandboxConfig {
     .with {
-      $0.metadata = .with { $0.name = "web"; $0.namespace = "default"; $0.uid = "u1"; $0.attempt = 2 }
+      $0.metadata = .with {
+        $0.name = "web"; $0.namespace = "default"; $0.uid = "u1"; $0.attempt = 2
+      }
       $0.hostname = "web-0"
       $0.logDirectory = "/var/log/pods/x"
-      $0.dnsConfig = .with { $0.servers = ["10.0.0.10"]; $0.searches = ["svc"]; $0.options = ["ndots:5"] }
+      $0.dnsConfig = .with {
+        $0.servers = ["10.0.0.10"]; $0.searches = ["svc"]; $0.options = ["ndots:5"]
+      }
       $0.portMappings = [
-        .with { $0.protocol = .udp; $0.containerPort = 53; $0.hostPort = 5353; $0.hostIp = "127.0.0.1" },
-        .with { $0.protocol = .UNRECOGNIZED(9); $0.containerPort = 80 },
+        .with {
+          $0.protocol = .udp; $0.containerPort = 53; $0.hostPort = 5353; $0.hostIp = "127.0.0.1"
+        },
+        .with {
+          $0.protocol = .UNRECOGNIZED(9); $0.containerPort = 80
+        },
       ]
       $0.labels = ["app": "web"]
       $0.annotations = ["a": "b"]
@@ -27,9 +35,18 @@ import Testing
         $0.network = .pod
         $0.pid = .container
         $0.ipc = .UNRECOGNIZED(7)
-        $0.usernsOptions = .with { $0.mode = .pod; $0.uids = [.with { $0.hostID = 65536; $0.length = 65536 }] }
+        $0.usernsOptions = .with {
+          $0.mode = .pod;
+          $0.uids = [
+            .with {
+              $0.hostID = 65536; $0.length = 65536
+            }
+          ]
+        }
       }
-      $0.linux.securityContext.seccomp = .with { $0.profileType = .localhost; $0.localhostRef = "/p.json" }
+      $0.linux.securityContext.seccomp = .with {
+        $0.profileType = .localhost; $0.localhostRef = "/p.json"
+      }
       $0.linux.securityContext.runAsUser = .with { $0.value = 0 }
     }
   }
@@ -73,13 +90,36 @@ import Testing
 
   static func container() -> Runtime_V1_ContainerConfig {
     .with {
-      $0.metadata = .with { $0.name = "app"; $0.attempt = 1 }
-      $0.image = .with { $0.image = "busybox"; $0.annotations = ["x": "y"]; $0.userSpecifiedImage = "busybox:latest"; $0.runtimeHandler = "runc" }
+      $0.metadata = .with {
+        $0.name = "app"; $0.attempt = 1
+      }
+      $0.image = .with {
+        $0.image = "busybox"; $0.annotations = ["x": "y"]; $0.userSpecifiedImage = "busybox:latest"; $0.runtimeHandler = "runc"
+      }
       $0.command = ["sh"]
-      $0.envs = [.with { $0.key = "A"; $0.value = "1" }]
-      $0.mounts = [.with { $0.containerPath = "/data"; $0.hostPath = "/srv"; $0.propagation = .propagationHostToContainer; $0.recursiveReadOnly = true }]
-      $0.devices = [.with { $0.containerPath = "/dev/x"; $0.hostPath = "/dev/null"; $0.permissions = "r" }]
-      $0.linux.resources = .with { $0.cpuQuota = -1; $0.memoryLimitInBytes = 1 << 30; $0.hugepageLimits = [.with { $0.pageSize = "2MB"; $0.limit = 4096 }]; $0.unified = ["memory.high": "1"] }
+      $0.envs = [
+        .with {
+          $0.key = "A"; $0.value = "1"
+        }
+      ]
+      $0.mounts = [
+        .with {
+          $0.containerPath = "/data"; $0.hostPath = "/srv"; $0.propagation = .propagationHostToContainer; $0.recursiveReadOnly = true
+        }
+      ]
+      $0.devices = [
+        .with {
+          $0.containerPath = "/dev/x"; $0.hostPath = "/dev/null"; $0.permissions = "r"
+        }
+      ]
+      $0.linux.resources = .with {
+        $0.cpuQuota = -1; $0.memoryLimitInBytes = 1 << 30;
+        $0.hugepageLimits = [
+          .with {
+            $0.pageSize = "2MB"; $0.limit = 4096
+          }
+        ]; $0.unified = ["memory.high": "1"]
+      }
       $0.linux.securityContext = .with {
         $0.capabilities = .with { $0.addCapabilities = ["NET_ADMIN"] }
         $0.runAsGroup = .with { $0.value = 5 }
@@ -93,7 +133,10 @@ import Testing
 
   @Test func aContainerConfigKeepsWhatRuntimeUses() throws {
     let cri = Self.container()
-    let spec = try ContainerSpec.validated(.with { $0.podSandboxID = "p"; $0.config = cri })
+    let spec = try ContainerSpec.validated(
+      .with {
+        $0.podSandboxID = "p"; $0.config = cri
+      })
     #expect(spec.metadata.cri == cri.metadata)
     #expect(spec.image.cri == cri.image)
     #expect(spec.envs == [EnvironmentVariable(key: "A", value: "1")])
@@ -116,7 +159,9 @@ import Testing
 
   @Test func requiredContainerFieldsAreNamed() {
     func message(_ body: (inout Runtime_V1_CreateContainerRequest) -> Void) -> String? {
-      var request = Runtime_V1_CreateContainerRequest.with { $0.podSandboxID = "p"; $0.config = Self.container() }
+      var request = Runtime_V1_CreateContainerRequest.with {
+        $0.podSandboxID = "p"; $0.config = Self.container()
+      }
       body(&request)
       do {
         _ = try ContainerSpec.validated(request)
@@ -155,7 +200,9 @@ import Testing
   @Test func metricsCarryTheirType() {
     var samples = PodMetricSamples(podSandboxID: "p")
     samples.metrics = [MetricSample(metric: .cpuUsageSeconds, timestamp: 1, labelValues: ["a"], value: 2)]
-    samples.containers = [ContainerMetricSamples(containerID: "c", metrics: [MetricSample(metric: .memoryRSS, timestamp: 1, labelValues: [], value: 3)])]
+    samples.containers = [
+      ContainerMetricSamples(containerID: "c", metrics: [MetricSample(metric: .memoryRSS, timestamp: 1, labelValues: [], value: 3)])
+    ]
     let cri = CRIStats.metrics(samples)
     #expect(cri.metrics.first?.metricType == .counter && cri.metrics.first?.value.value == 2)
     #expect(cri.containerMetrics.first?.metrics.first?.metricType == .gauge)

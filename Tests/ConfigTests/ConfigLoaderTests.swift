@@ -183,7 +183,10 @@ import Testing
     for key in ["io.example.", "io.example.anything", "exact", "qa", "bx", "dy", "esc*", "dir/mid/leaf"] {
       #expect(patterns.allows(key), "\(key)")
     }
-    for key in ["io.example/x", "io.examplex", "exactly", "q/", "q", "qab", "dx", "ay", "escx", "dir/a/b/leaf", "", "org.systemd.property.CPUQuota", "run.oci.keep_original_groups"] {
+    for key in [
+      "io.example/x", "io.examplex", "exactly", "q/", "q", "qab", "dx", "ay", "escx", "dir/a/b/leaf", "", "org.systemd.property.CPUQuota",
+      "run.oci.keep_original_groups",
+    ] {
       #expect(!patterns.allows(key), "\(key)")
     }
     let star = try AnnotationPatterns(["*"])

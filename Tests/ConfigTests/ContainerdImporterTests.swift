@@ -169,9 +169,11 @@ import Testing
     #expect(c.registry.configs["harbor.example.com"]?.auth?.auth == "YWRtaW46SGFyYm9yMTIzNDU=")
     #expect(c.cgroupDriver == .auto)
     #expect(c.runtime.defaultHandler == "crun")
-    #expect(c.runtime.handlers["crun"] == .init(
-      binary: "/usr/local/bin/crun", root: "/run/crun-root", podAnnotations: ["io.example.*", "team"],
-      containerAnnotations: ["io.example.container/?"]))
+    #expect(
+      c.runtime.handlers["crun"]
+        == .init(
+          binary: "/usr/local/bin/crun", root: "/run/crun-root", podAnnotations: ["io.example.*", "team"],
+          containerAnnotations: ["io.example.container/?"]))
     #expect(c.runtime.handlers["runc"] == .init(binary: "/usr/bin/runc", systemdCgroup: false))
     #expect(c.cni.binDirs == ["/opt/cni/bin", "/usr/lib/cni"])
     #expect(c.streaming.port == 0)

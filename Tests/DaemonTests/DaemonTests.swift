@@ -12,7 +12,8 @@ import Testing
 
   @Test func servesVersionStatusAndRuntimeConfig() async throws {
     let daemon = try DaemonHarness()
-    try daemon.writeConfig("""
+    try daemon.writeConfig(
+      """
       cgroup_driver = "cgroupfs"
       """)
     try daemon.start()
@@ -109,7 +110,8 @@ import Testing
 
   @Test func runtimeNotReadyWhenTheHandlerBinaryIsMissing() async throws {
     let daemon = try DaemonHarness()
-    try daemon.writeConfig("""
+    try daemon.writeConfig(
+      """
       [runtime]
       default_handler = "ghost"
       [runtime.handlers.ghost]
@@ -147,7 +149,9 @@ import Testing
     #expect(second.output.contains("another crisp daemon"))
     #expect(second.output.contains(daemon.socketPath))
     // A different root does not help: the socket is taken.
-    let otherRoot = try daemon.runToExit(["--config", daemon.configPath, "--root", daemon.directory + "/root2", "--address", daemon.socketPath, "--state", daemon.state])
+    let otherRoot = try daemon.runToExit([
+      "--config", daemon.configPath, "--root", daemon.directory + "/root2", "--address", daemon.socketPath, "--state", daemon.state,
+    ])
     #expect(otherRoot.status != 0)
     // The first daemon is unaffected.
     let version = try await daemon.withClients { runtime, _ in try await runtime.version(.init()) }

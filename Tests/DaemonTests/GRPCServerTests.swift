@@ -10,9 +10,11 @@ import TestSupport
   static func stubs(in daemon: DaemonHarness) throws -> String {
     let stubs = daemon.directory + "/stubs"
     try FileManager.default.createDirectory(atPath: stubs, withIntermediateDirectories: true)
-    let proto = URL(fileURLWithPath: TestEnvironment.fixtures).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("proto").path
+    let proto = URL(fileURLWithPath: TestEnvironment.fixtures).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("proto")
+      .path
     try TestEnvironment.shell(
-      "/usr/bin/python3 -m grpc_tools.protoc -I \(proto) --python_out=\(stubs) --grpc_python_out=\(stubs) \(proto)/runtime/v1/api.proto \(proto)/admin/v1/admin.proto")
+      "/usr/bin/python3 -m grpc_tools.protoc -I \(proto) --python_out=\(stubs) --grpc_python_out=\(stubs) \(proto)/runtime/v1/api.proto \(proto)/admin/v1/admin.proto"
+    )
     return stubs
   }
 

@@ -28,8 +28,10 @@ import TestSupport
     for binary in ["crisp", "crisp-shim", "crisp-pause", "crispctl"] {
       #expect(files.isExecutableFile(atPath: root + "/usr/local/bin/" + binary), "\(binary)")
     }
-    for file in ["/etc/crisp/config.toml", "/etc/crictl.yaml", "/etc/systemd/system/crisp.service",
-                 "/etc/systemd/system/kubelet.service.d/20-crisp.conf", "/etc/modules-load.d/crisp.conf", "/etc/sysctl.d/99-crisp.conf"] {
+    for file in [
+      "/etc/crisp/config.toml", "/etc/crictl.yaml", "/etc/systemd/system/crisp.service",
+      "/etc/systemd/system/kubelet.service.d/20-crisp.conf", "/etc/modules-load.d/crisp.conf", "/etc/sysctl.d/99-crisp.conf",
+    ] {
       #expect(files.fileExists(atPath: root + file), "\(file)")
     }
     // The written configuration is one crisp accepts, readable by root only (it may hold credentials).
@@ -39,7 +41,9 @@ import TestSupport
     #expect(check.contains("status=0"), "\(check)")
     #expect(try String(contentsOfFile: root + "/etc/crictl.yaml", encoding: .utf8).contains("unix:///run/crisp/crisp.sock"))
     let unit = try String(contentsOfFile: root + "/etc/systemd/system/crisp.service", encoding: .utf8)
-    for line in ["Type=notify", "Delegate=yes", "KillMode=process", "OOMScoreAdjust=-999", "LimitNOFILE=1048576", "TasksMax=infinity", "Restart=always"] {
+    for line in [
+      "Type=notify", "Delegate=yes", "KillMode=process", "OOMScoreAdjust=-999", "LimitNOFILE=1048576", "TasksMax=infinity", "Restart=always",
+    ] {
       #expect(unit.contains(line), "\(line)")
     }
     // The node's own network config and plugin are kept; the other plugins are linked from /usr/lib/cni.
@@ -59,10 +63,11 @@ import TestSupport
     // The edited configuration is the operator's now: it stays (with its directory).
     #expect(removal.contains("keep /etc/crisp/config.toml"), "\(removal)")
     let left = try TestEnvironment.shell("cd \(root) && find . -mindepth 1 | sort").split(separator: "\n").map(String.init)
-    #expect(left == [
-      "./etc", "./etc/cni", "./etc/cni/net.d", "./etc/cni/net.d/05-other.conflist", "./etc/crisp", "./etc/crisp/config.toml",
-      "./opt", "./opt/cni", "./opt/cni/bin", "./opt/cni/bin/bridge",
-    ], "\(left)")
+    #expect(
+      left == [
+        "./etc", "./etc/cni", "./etc/cni/net.d", "./etc/cni/net.d/05-other.conflist", "./etc/crisp", "./etc/crisp/config.toml",
+        "./opt", "./opt/cni", "./opt/cni/bin", "./opt/cni/bin/bridge",
+      ], "\(left)")
   }
 
   @Test func aFreshNodeGetsTheDefaultNetworkAndAContainerdImport() throws {
@@ -71,10 +76,10 @@ import TestSupport
     let containerd = root + "-containerd.toml"
     defer { try? FileManager.default.removeItem(atPath: containerd) }
     try """
-      version = 2
-      [plugins."io.containerd.grpc.v1.cri"]
-        sandbox_image = "registry.example/pause:3.10"
-      """.write(toFile: containerd, atomically: true, encoding: .utf8)
+    version = 2
+    [plugins."io.containerd.grpc.v1.cri"]
+      sandbox_image = "registry.example/pause:3.10"
+    """.write(toFile: containerd, atomically: true, encoding: .utf8)
     _ = try Self.install(root, "--from-containerd \(containerd)")
     #expect(FileManager.default.fileExists(atPath: root + "/etc/cni/net.d/10-crisp-bridge.conflist"))
     let config = try String(contentsOfFile: root + "/etc/crisp/config.toml", encoding: .utf8)

@@ -64,13 +64,17 @@ import TestSupport
     try #"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:\#(String(repeating: "a", count: 64))"]}}"#
       .write(toFile: directory + "/tree/config.json", atomically: true, encoding: .utf8)
     try TestEnvironment.shell("tar -C \(directory)/tree -cf \(directory)/missing.tar manifest.json config.json")
-    let missing = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["images", "import", "--address", daemon.socketPath, directory + "/missing.tar"])
+    let missing = try DaemonHarness.run(
+      DaemonHarness.crispctlBinary, ["images", "import", "--address", daemon.socketPath, directory + "/missing.tar"])
     #expect(missing.status != 0)
     #expect(missing.output.contains("missing/layer.tar"))
 
     // A truncated archive.
-    try TestEnvironment.shell("head -c 700 /bin/busybox > \(directory)/blob && tar -C \(directory) -cf \(directory)/full.tar blob && head -c 1000 \(directory)/full.tar > \(directory)/truncated.tar")
-    let truncated = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["images", "import", "--address", daemon.socketPath, directory + "/truncated.tar"])
+    try TestEnvironment.shell(
+      "head -c 700 /bin/busybox > \(directory)/blob && tar -C \(directory) -cf \(directory)/full.tar blob && head -c 1000 \(directory)/full.tar > \(directory)/truncated.tar"
+    )
+    let truncated = try DaemonHarness.run(
+      DaemonHarness.crispctlBinary, ["images", "import", "--address", daemon.socketPath, directory + "/truncated.tar"])
     #expect(truncated.status != 0)
     #expect(truncated.output.contains("truncated"))
 

@@ -50,16 +50,25 @@ import TestSupport
     let registry = try RegistryHarness()
     let pushed = try registry.push([
       "repository": "evil/paxsize", "tag": "1",
-      "images": [["config": ["Cmd": ["/x"]], "layers": [
-        ["compression": "gzip", "entries": [["path": "ok", "type": "file", "content": "fine"]]],
-        ["compression": "gzip", "entries": [
-          ["path": "d", "type": "dir", "pax": ["size": "9223372036854775807"]],
-          ["path": "d/f", "type": "file", "content": "x"],
-        ]],
-      ]]],
+      "images": [
+        [
+          "config": ["Cmd": ["/x"]],
+          "layers": [
+            ["compression": "gzip", "entries": [["path": "ok", "type": "file", "content": "fine"]]],
+            [
+              "compression": "gzip",
+              "entries": [
+                ["path": "d", "type": "dir", "pax": ["size": "9223372036854775807"]],
+                ["path": "d/f", "type": "file", "content": "x"],
+              ],
+            ],
+          ],
+        ]
+      ],
     ])
     let daemon = try daemonFor(registry)
-    try await expectRefused(daemon, "\(registry.host)/evil/paxsize:1", code: .invalidArgument, mentions: [pushed.layers[1], "\"d/\"", "9223372036854775807"])
+    try await expectRefused(
+      daemon, "\(registry.host)/evil/paxsize:1", code: .invalidArgument, mentions: [pushed.layers[1], "\"d/\"", "9223372036854775807"])
   }
 
   /// Item 2: a PAX record whose length field is huge overflowed `index + length` (after a first record).
@@ -67,9 +76,14 @@ import TestSupport
     let registry = try RegistryHarness()
     let pushed = try registry.push([
       "repository": "evil/paxlength", "tag": "1",
-      "images": [["config": ["Cmd": ["/x"]], "layers": [
-        ["compression": "gzip", "entries": [["path": "f", "type": "file", "content": "x", "raw_pax": "9 a=bcde\n9223372036854775807 path=x\n"]]],
-      ]]],
+      "images": [
+        [
+          "config": ["Cmd": ["/x"]],
+          "layers": [
+            ["compression": "gzip", "entries": [["path": "f", "type": "file", "content": "x", "raw_pax": "9 a=bcde\n9223372036854775807 path=x\n"]]]
+          ],
+        ]
+      ],
     ])
     let daemon = try daemonFor(registry)
     try await expectRefused(daemon, "\(registry.host)/evil/paxlength:1", code: .invalidArgument, mentions: [pushed.layers[0], "malformed PAX"])
@@ -82,13 +96,19 @@ import TestSupport
     let pushed = try registry.push([
       "repository": "evil/mediatype", "tag": "1",
       "images": [
-        ["platform": "linux/arm64/v8", "config": ["Cmd": ["/x"]], "layers": [["compression": "gzip", "entries": [["path": "a", "type": "file", "content": "arm"]]]]],
-        ["platform": "linux/amd64", "manifestMediaType": NSNull(), "indexMediaType": "", "config": ["Cmd": ["/x"]],
-         "layers": [["compression": "gzip", "entries": [["path": "b", "type": "file", "content": "amd"]]]]],
+        [
+          "platform": "linux/arm64/v8", "config": ["Cmd": ["/x"]],
+          "layers": [["compression": "gzip", "entries": [["path": "a", "type": "file", "content": "arm"]]]],
+        ],
+        [
+          "platform": "linux/amd64", "manifestMediaType": NSNull(), "indexMediaType": "", "config": ["Cmd": ["/x"]],
+          "layers": [["compression": "gzip", "entries": [["path": "b", "type": "file", "content": "amd"]]]],
+        ],
       ],
     ])
     let daemon = try daemonFor(registry)
-    try await expectRefused(daemon, "\(registry.host)/evil/mediatype:1", code: .invalidArgument, mentions: ["manifests[1]", pushed.manifests[1], "mediaType"])
+    try await expectRefused(
+      daemon, "\(registry.host)/evil/mediatype:1", code: .invalidArgument, mentions: ["manifests[1]", pushed.manifests[1], "mediaType"])
   }
 
   /// Item 8: declared sizes of 2^63-1 trapped when summed for progress, before any download.
@@ -96,24 +116,35 @@ import TestSupport
     let registry = try RegistryHarness()
     let layer = try registry.push([
       "repository": "evil/layersize", "tag": "1",
-      "images": [["config": ["Cmd": ["/x"]], "layers": [
-        ["compression": "gzip", "entries": [["path": "a", "type": "file", "content": "a"]]],
-        ["compression": "gzip", "declaredSize": Int64.max, "entries": [["path": "b", "type": "file", "content": "b"]]],
-      ]]],
+      "images": [
+        [
+          "config": ["Cmd": ["/x"]],
+          "layers": [
+            ["compression": "gzip", "entries": [["path": "a", "type": "file", "content": "a"]]],
+            ["compression": "gzip", "declaredSize": Int64.max, "entries": [["path": "b", "type": "file", "content": "b"]]],
+          ],
+        ]
+      ],
     ])
     let config = try registry.push([
       "repository": "evil/configsize", "tag": "1", "images": [["config": ["Cmd": ["/y"]], "configDeclaredSize": Int64.max, "layers": []]],
     ])
     let negative = try registry.push([
       "repository": "evil/negative", "tag": "1",
-      "images": [["config": ["Cmd": ["/z"]], "layers": [["compression": "gzip", "declaredSize": -5, "entries": [["path": "c", "type": "file", "content": "c"]]]]]],
+      "images": [
+        [
+          "config": ["Cmd": ["/z"]],
+          "layers": [["compression": "gzip", "declaredSize": -5, "entries": [["path": "c", "type": "file", "content": "c"]]]],
+        ]
+      ],
     ])
     let daemon = try daemonFor(registry)
     // The progress stream (crispctl pull) summed them first: through it too.
     let progress = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["pull", "--address", daemon.socketPath, "\(registry.host)/evil/layersize:1"])
     #expect(progress.status != 0)
     #expect(progress.output.contains(layer.layers[1]), "\(progress.output)")
-    try await expectRefused(daemon, "\(registry.host)/evil/layersize:1", code: .invalidArgument, mentions: ["layers[1]", layer.layers[1], "9223372036854775807"])
+    try await expectRefused(
+      daemon, "\(registry.host)/evil/layersize:1", code: .invalidArgument, mentions: ["layers[1]", layer.layers[1], "9223372036854775807"])
     try await expectRefused(daemon, "\(registry.host)/evil/configsize:1", code: .invalidArgument, mentions: ["config", config.configs[0]])
     try await expectRefused(daemon, "\(registry.host)/evil/negative:1", code: .invalidArgument, mentions: ["layers[0]", negative.layers[0], "-5"])
   }
@@ -123,10 +154,15 @@ import TestSupport
     let registry = try RegistryHarness()
     let pushed = try registry.push([
       "repository": "evil/late", "tag": "1",
-      "images": [["config": ["Cmd": ["/x"]], "layers": [
-        ["compression": "gzip", "entries": [["path": "good", "type": "file", "content": "good"]]],
-        ["compression": "gzip", "entries": [["path": "../escape", "type": "file", "content": "bad"]]],
-      ]]],
+      "images": [
+        [
+          "config": ["Cmd": ["/x"]],
+          "layers": [
+            ["compression": "gzip", "entries": [["path": "good", "type": "file", "content": "good"]]],
+            ["compression": "gzip", "entries": [["path": "../escape", "type": "file", "content": "bad"]]],
+          ],
+        ]
+      ],
     ])
     let daemon = try daemonFor(registry)
     try await expectRefused(daemon, "\(registry.host)/evil/late:1", code: .invalidArgument, mentions: [pushed.layers[1], "escapes the layer"])
@@ -140,16 +176,25 @@ import TestSupport
     let registry = try RegistryHarness()
     let pushed = try registry.push([
       "repository": "evil/global", "tag": "1",
-      "images": [["config": ["Cmd": ["/x"]], "layers": [
-        ["compression": "gzip", "global_pax": ["SCHILY.xattr.user.crispevil": "planted"], "entries": [
-          ["path": "d", "type": "dir"], ["path": "d/f", "type": "file", "content": "x"], ["path": "g", "type": "file", "content": "y"],
-        ]],
-      ]]],
+      "images": [
+        [
+          "config": ["Cmd": ["/x"]],
+          "layers": [
+            [
+              "compression": "gzip", "global_pax": ["SCHILY.xattr.user.crispevil": "planted"],
+              "entries": [
+                ["path": "d", "type": "dir"], ["path": "d/f", "type": "file", "content": "x"], ["path": "g", "type": "file", "content": "y"],
+              ],
+            ]
+          ],
+        ]
+      ],
     ])
     let daemon = try daemonFor(registry)
     #expect(try await daemon.pull("\(registry.host)/evil/global:1") == pushed.imageID)
     // Every file in every snapshot: none carries the attribute.
-    let found = try TestEnvironment.shell("""
+    let found = try TestEnvironment.shell(
+      """
       python3 -c 'import os,sys
       hits=[]
       for top,dirs,files in os.walk(sys.argv[1]):
@@ -181,7 +226,9 @@ import TestSupport
     let daemon = try DaemonHarness()
     let host = "127.0.0.1:\(front)"
     let configPath = try writeHostsFile(daemon, host: host, "server = \"http://\(host)\"\n[header]\nX-Crisp-Secret = \"hush\"\n")
-    try startDaemon(daemon, """
+    try startDaemon(
+      daemon,
+      """
       [registry]
       config_path = "\(configPath)"
       [registry.configs."\(host)".auth]
@@ -245,15 +292,19 @@ import TestSupport
     try #"{"schemaVersion":2,"manifests":[]}"#.write(toFile: tree + "/index.json", atomically: true, encoding: .utf8)
     try "payload".write(toFile: tree + "/payload", atomically: true, encoding: .utf8)
     // GNU tar stores the name as given (--transform), `..` and all.
-    try TestEnvironment.shell("tar -C \(tree) -cf \(daemon.directory)/evil.tar --transform 's|^payload$|\(name)|' --absolute-names oci-layout payload index.json")
+    try TestEnvironment.shell(
+      "tar -C \(tree) -cf \(daemon.directory)/evil.tar --transform 's|^payload$|\(name)|' --absolute-names oci-layout payload index.json")
     let listing = try TestEnvironment.shell("tar -tf \(daemon.directory)/evil.tar")
     #expect(listing.contains(name), "\(listing)")
 
-    let result = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["images", "import", "--address", daemon.socketPath, daemon.directory + "/evil.tar"])
+    let result = try DaemonHarness.run(
+      DaemonHarness.crispctlBinary, ["images", "import", "--address", daemon.socketPath, daemon.directory + "/evil.tar"])
     #expect(result.status != 0)
     #expect(result.output.contains("is not a blob name"), "\(result.output)")
     #expect(result.output.contains("../"), "\(result.output)")
-    #expect(result.output.contains("invalidArgument") || result.output.contains("InvalidArgument") || result.output.contains("invalid argument"), "\(result.output)")
+    #expect(
+      result.output.contains("invalidArgument") || result.output.contains("InvalidArgument") || result.output.contains("invalid argument"),
+      "\(result.output)")
     #expect(try FileManager.default.contentsOfDirectory(atPath: target).isEmpty)
     #expect(daemon.ingests.isEmpty)
     #expect(daemon.blobs == blobsBefore)

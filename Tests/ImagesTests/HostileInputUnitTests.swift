@@ -114,7 +114,10 @@ func expectCrispError<T>(_ body: () throws -> T) -> CrispError? {
   }
 
   /// A PAX record whose length field is huge overflowed `index + length`.
-  @Test(arguments: ["9223372036854775807 path=x\n", "9 a=bcde\n9223372036854775807 path=x\n", "99999999999999999999 path=x\n", "-5 path=x\n", "+9 path=x\n", "3 \n", "0 x=y\n", "6 =xy\n"])
+  @Test(arguments: [
+    "9223372036854775807 path=x\n", "9 a=bcde\n9223372036854775807 path=x\n", "99999999999999999999 path=x\n", "-5 path=x\n", "+9 path=x\n", "3 \n",
+    "0 x=y\n", "6 =xy\n",
+  ])
   func malformedPAXRecordsAreRefused(_ records: String) {
     var tar = CraftedTar()
     tar.pax(records)
@@ -145,7 +148,8 @@ func expectCrispError<T>(_ body: () throws -> T) -> CrispError? {
   /// `SCHILY.xattr.*` became an xattr of every file). They apply to none now, as with containerd.
   @Test func globalPAXRecordsApplyToNoEntry() throws {
     var tar = CraftedTar()
-    tar.pax(CraftedTar.paxRecord("SCHILY.xattr.user.evil", "x") + CraftedTar.paxRecord("path", "evil") + CraftedTar.paxRecord("uid", "7"), global: true)
+    tar.pax(
+      CraftedTar.paxRecord("SCHILY.xattr.user.evil", "x") + CraftedTar.paxRecord("path", "evil") + CraftedTar.paxRecord("uid", "7"), global: true)
     tar.member("a", type: "0", content: Array("1".utf8))
     tar.pax(CraftedTar.paxRecord("SCHILY.xattr.user.mine", "y"))
     tar.member("b", type: "0", content: Array("2".utf8))
@@ -255,14 +259,16 @@ final class TemporaryDirectory {
   /// Issue 17 item 3: an index entry with an empty mediaType pointing at a manifest without one trapped on
   /// `split(";")[0]`. The manifest itself parses (its type is inferred) and the index is refused by entry.
   @Test func anEmptyMediaTypeNeitherTrapsNorPasses() throws {
-    let manifest = #"{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\#(Self.digestA)","size":2},"layers":[]}"#
+    let manifest =
+      #"{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\#(Self.digestA)","size":2},"layers":[]}"#
     for header in ["", ";", " ; x=y", ";;"] {
       guard case .manifest = try ManifestParser.parse(Array(manifest.utf8), mediaType: header, reference: "r") else {
         Issue.record("\"\(header)\" did not give a manifest")
         continue
       }
     }
-    let index = #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"","digest":"\#(Self.digestB)","size":10,"platform":{"architecture":"amd64","os":"linux"}}]}"#
+    let index =
+      #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"","digest":"\#(Self.digestB)","size":10,"platform":{"architecture":"amd64","os":"linux"}}]}"#
     let error = expectCrispError { try ManifestParser.parse(Array(index.utf8), mediaType: nil, reference: "r") }
     #expect(error?.code == .invalidArgument)
     #expect(error?.message.contains("manifests[0]") == true, "\(error?.message ?? "")")
@@ -271,10 +277,19 @@ final class TemporaryDirectory {
 
   /// Issue 17 item 8: declared sizes are bounded when the manifest is parsed, naming the descriptor.
   @Test(arguments: [
-    ("layers[0]", #"{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"DA","size":2}"#, #"[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"DB","size":9223372036854775807}]"#),
-    ("layers[1]", #"{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"DA","size":2}"#, #"[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"DA","size":1},{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"DB","size":-1}]"#),
+    (
+      "layers[0]", #"{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"DA","size":2}"#,
+      #"[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"DB","size":9223372036854775807}]"#
+    ),
+    (
+      "layers[1]", #"{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"DA","size":2}"#,
+      #"[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"DA","size":1},{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"DB","size":-1}]"#
+    ),
     ("config", #"{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"DB","size":9223372036854775807}"#, "[]"),
-    ("layers[0]", #"{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"DA","size":2}"#, #"[{"mediaType":"not a type","digest":"DB","size":1}]"#),
+    (
+      "layers[0]", #"{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"DA","size":2}"#,
+      #"[{"mediaType":"not a type","digest":"DB","size":1}]"#
+    ),
   ])
   func absurdDescriptorsAreRefusedByName(_ field: String, _ config: String, _ layers: String) {
     let text = #"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":\#(config),"layers":\#(layers)}"#
@@ -289,15 +304,20 @@ final class TemporaryDirectory {
     let big = Descriptor(mediaType: MediaType.ociLayerGzip, digest: try Digest(parsing: Self.digestB), size: Int64.max)
     let manifest = ImageManifest(mediaType: MediaType.ociManifest, config: config, layers: [big])
     #expect(expectCrispError { try manifest.totalSize(reference: "r") }?.code == .invalidArgument)
-    let fine = ImageManifest(mediaType: MediaType.ociManifest, config: config, layers: [Descriptor(mediaType: MediaType.ociLayerGzip, digest: config.digest, size: 40)])
+    let fine = ImageManifest(
+      mediaType: MediaType.ociManifest, config: config, layers: [Descriptor(mediaType: MediaType.ociLayerGzip, digest: config.digest, size: 40)])
     #expect(try fine.totalSize(reference: "r") == 42)
     #expect(PullProgressTracker.adding(Int64.max, 5) == Int64.max)
     #expect(PullProgressTracker.adding(40, 2) == 42)
   }
 
   @Test func mediaTypesAreShapeChecked() {
-    for good in [MediaType.ociLayerGzip, MediaType.dockerManifest, "application/vnd.cncf.helm.config.v1+json"] { #expect(MediaType.isWellFormed(good), "\(good)") }
-    for bad in ["", ";", "application", "/json", "application/", "a/b c", "a/b;x=y", String(repeating: "a", count: 300) + "/b"] { #expect(!MediaType.isWellFormed(bad), "\(bad)") }
+    for good in [MediaType.ociLayerGzip, MediaType.dockerManifest, "application/vnd.cncf.helm.config.v1+json"] {
+      #expect(MediaType.isWellFormed(good), "\(good)")
+    }
+    for bad in ["", ";", "application", "/json", "application/", "a/b c", "a/b;x=y", String(repeating: "a", count: 300) + "/b"] {
+      #expect(!MediaType.isWellFormed(bad), "\(bad)")
+    }
   }
 }
 
@@ -334,42 +354,54 @@ final class TemporaryDirectory {
   /// Issue 17 item 12: credentials and configured headers go only to the original scheme, host and port.
   @Test func credentialsStayWithTheOrigin() {
     let original = "https://registry.example:5000/v2/app/blobs/sha256:x"
-    #expect(RedirectPolicy.decide(original: original, current: original, location: "/v2/other", redirects: 0)
-      == .follow(url: "https://registry.example:5000/v2/other", sameOrigin: true))
-    #expect(RedirectPolicy.decide(original: original, current: original, location: "https://REGISTRY.example:5000/x", redirects: 0)
-      == .follow(url: "https://REGISTRY.example:5000/x", sameOrigin: true))
+    #expect(
+      RedirectPolicy.decide(original: original, current: original, location: "/v2/other", redirects: 0)
+        == .follow(url: "https://registry.example:5000/v2/other", sameOrigin: true))
+    #expect(
+      RedirectPolicy.decide(original: original, current: original, location: "https://REGISTRY.example:5000/x", redirects: 0)
+        == .follow(url: "https://REGISTRY.example:5000/x", sameOrigin: true))
     // Same host, another port: another server.
-    #expect(RedirectPolicy.decide(original: original, current: original, location: "https://registry.example:5001/x", redirects: 0)
-      == .follow(url: "https://registry.example:5001/x", sameOrigin: false))
-    #expect(RedirectPolicy.decide(original: original, current: original, location: "https://storage.example/x?sig=1", redirects: 0)
-      == .follow(url: "https://storage.example/x?sig=1", sameOrigin: false))
+    #expect(
+      RedirectPolicy.decide(original: original, current: original, location: "https://registry.example:5001/x", redirects: 0)
+        == .follow(url: "https://registry.example:5001/x", sameOrigin: false))
+    #expect(
+      RedirectPolicy.decide(original: original, current: original, location: "https://storage.example/x?sig=1", redirects: 0)
+        == .follow(url: "https://storage.example/x?sig=1", sameOrigin: false))
     // Default ports are the same origin written either way.
-    #expect(RedirectPolicy.decide(original: "http://h/v2/", current: "http://h/v2/", location: "http://h:80/x", redirects: 0)
-      == .follow(url: "http://h:80/x", sameOrigin: true))
+    #expect(
+      RedirectPolicy.decide(original: "http://h/v2/", current: "http://h/v2/", location: "http://h:80/x", redirects: 0)
+        == .follow(url: "http://h:80/x", sameOrigin: true))
     // http to https on the same host is another origin (another port).
-    #expect(RedirectPolicy.decide(original: "http://h/v2/", current: "http://h/v2/", location: "https://h/x", redirects: 0)
-      == .follow(url: "https://h/x", sameOrigin: false))
+    #expect(
+      RedirectPolicy.decide(original: "http://h/v2/", current: "http://h/v2/", location: "https://h/x", redirects: 0)
+        == .follow(url: "https://h/x", sameOrigin: false))
     // Back at the origin after a hop elsewhere: credentials again.
-    #expect(RedirectPolicy.decide(original: original, current: "https://storage.example/x", location: "https://registry.example:5000/y", redirects: 1)
-      == .follow(url: "https://registry.example:5000/y", sameOrigin: true))
+    #expect(
+      RedirectPolicy.decide(original: original, current: "https://storage.example/x", location: "https://registry.example:5000/y", redirects: 1)
+        == .follow(url: "https://registry.example:5000/y", sameOrigin: true))
   }
 
   @Test func onlyHTTPAndNoDowngradeAndABoundedChain() {
     let original = "https://registry.example/v2/app/blobs/sha256:x"
-    for location in ["http+unix://%2Fvar%2Frun%2Fdocker.sock/info", "unix:///var/run/docker.sock", "file:///etc/shadow", "ftp://h/x", "https+unix://%2Ftmp%2Fs/x"] {
+    for location in [
+      "http+unix://%2Fvar%2Frun%2Fdocker.sock/info", "unix:///var/run/docker.sock", "file:///etc/shadow", "ftp://h/x", "https+unix://%2Ftmp%2Fs/x",
+    ] {
       guard case .refuse(let why) = RedirectPolicy.decide(original: original, current: original, location: location, redirects: 0) else {
         Issue.record("\(location) was followed")
         continue
       }
       #expect(why.contains("only http and https"), "\(why)")
     }
-    guard case .refuse(let downgrade) = RedirectPolicy.decide(original: original, current: original, location: "http://registry.example/x", redirects: 0) else {
+    guard
+      case .refuse(let downgrade) = RedirectPolicy.decide(original: original, current: original, location: "http://registry.example/x", redirects: 0)
+    else {
       Issue.record("https to http was followed")
       return
     }
     #expect(downgrade.contains("https to plain http"))
-    #expect(RedirectPolicy.decide(original: original, current: original, location: "/x", redirects: RedirectPolicy.maximumRedirects)
-      == .refuse("more than \(RedirectPolicy.maximumRedirects) redirects"))
+    #expect(
+      RedirectPolicy.decide(original: original, current: original, location: "/x", redirects: RedirectPolicy.maximumRedirects)
+        == .refuse("more than \(RedirectPolicy.maximumRedirects) redirects"))
     #expect(RedirectPolicy.decide(original: original, current: original, location: nil, redirects: 0) == .refuse("a redirect without a Location"))
   }
 
@@ -377,7 +409,9 @@ final class TemporaryDirectory {
     let https = try RegistryEndpoint.direct("https://registry.example")
     let http = try RegistryEndpoint.direct("http://127.0.0.1:5000")
     #expect(RegistryClient.realmRefusal("https://auth.example/token", endpoint: https, sendsCredentials: true) == nil)
-    #expect(RegistryClient.realmRefusal("http+unix://%2Fvar%2Frun%2Fdocker.sock/x", endpoint: https, sendsCredentials: false)?.contains("not an http(s) URL") == true)
+    #expect(
+      RegistryClient.realmRefusal("http+unix://%2Fvar%2Frun%2Fdocker.sock/x", endpoint: https, sendsCredentials: false)?.contains(
+        "not an http(s) URL") == true)
     #expect(RegistryClient.realmRefusal("http://auth.example/token", endpoint: https, sendsCredentials: true)?.contains("in clear") == true)
     #expect(RegistryClient.realmRefusal("http://auth.example/token", endpoint: https, sendsCredentials: false) == nil)
     #expect(RegistryClient.realmRefusal("http://127.0.0.1:5001/token", endpoint: http, sendsCredentials: true) == nil)

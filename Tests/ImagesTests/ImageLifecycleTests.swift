@@ -31,9 +31,10 @@ import TestSupport
 
     let listed = try await daemon.listImages().filter { $0.id == id }
     #expect(listed.count == 1)
-    #expect(Set(listed.first?.repoTags ?? []) == [
-      "\(first.host)/web/app:1", "\(first.host)/web/app:2", "\(first.host)/web/app:3", "\(second.host)/mirror/app:1",
-    ])
+    #expect(
+      Set(listed.first?.repoTags ?? []) == [
+        "\(first.host)/web/app:1", "\(first.host)/web/app:2", "\(first.host)/web/app:3", "\(second.host)/mirror/app:1",
+      ])
     #expect(listed.first?.repoDigests.count == 2)
 
     let usageAfterPull = try await daemon.withClients { _, images in try await images.imageFsInfo(.init()) }
@@ -78,7 +79,9 @@ import TestSupport
     let daemon = try DaemonHarness()
     let configPath = try writeHostsFile(daemon, host: registry.host, "server = \"http://\(registry.host)\"\n")
     try startDaemon(daemon, "[registry]\nconfig_path = \"\(configPath)\"")
-    for (user, uid, name) in [("1002", Int64(1002), ""), ("www-data", nil, "www-data"), ("1003:1004", Int64(1003), ""), ("www-data:1004", nil, "www-data")] {
+    for (user, uid, name) in [
+      ("1002", Int64(1002), ""), ("www-data", nil, "www-data"), ("1003:1004", Int64(1003), ""), ("www-data:1004", nil, "www-data"),
+    ] {
       let repository = "users/u\(abs(user.hashValue) % 100000)"
       try registry.push(busyboxSpec(repository: repository, user: user, marker: user))
       _ = try await daemon.pull("\(registry.host)/\(repository)")
@@ -92,7 +95,10 @@ import TestSupport
   @Test(arguments: [
     ("dotdot", [["path": "../escaped", "type": "file", "content": "x"]], "escapes the layer"),
     ("absolute", [["path": "/etc/crisp-escaped", "type": "file", "content": "x"]], "absolute"),
-    ("symlink", [["path": "escape", "type": "symlink", "target": "/tmp"], ["path": "escape/crisp-through-symlink", "type": "file", "content": "x"]], "symlink"),
+    (
+      "symlink",
+      [["path": "escape", "type": "symlink", "target": "/tmp"], ["path": "escape/crisp-through-symlink", "type": "file", "content": "x"]], "symlink"
+    ),
     ("hardlink", [["path": "passwd", "type": "hardlink", "target": "/etc/passwd"]], "absolute"),
     ("hardlink-dotdot", [["path": "passwd", "type": "hardlink", "target": "../../../../etc/passwd"]], "escapes"),
     ("nul", [["path": "..\u{0}x", "type": "dir"]], "escapes"),
@@ -125,9 +131,19 @@ import TestSupport
     let registry = try RegistryHarness()
     try registry.push([
       "repository": "evil/xattr", "tag": "1",
-      "images": [["config": ["Cmd": ["/x"]], "layers": [["compression": "gzip", "entries": [
-        ["path": "f", "type": "file", "content": "x", "xattrs": ["trusted.overlay.redirect": "2f6574632f736861646f77"]],
-      ]]]]],
+      "images": [
+        [
+          "config": ["Cmd": ["/x"]],
+          "layers": [
+            [
+              "compression": "gzip",
+              "entries": [
+                ["path": "f", "type": "file", "content": "x", "xattrs": ["trusted.overlay.redirect": "2f6574632f736861646f77"]]
+              ],
+            ]
+          ],
+        ]
+      ],
     ])
     let daemon = try DaemonHarness()
     let configPath = try writeHostsFile(daemon, host: registry.host, "server = \"http://\(registry.host)\"\n")
@@ -148,10 +164,20 @@ import TestSupport
     let relative = String(target.dropFirst())
     let pushed = try registry.push([
       "repository": "evil/mtime", "tag": "1",
-      "images": [["config": ["Cmd": ["/x"]], "layers": [["compression": "gzip", "entries": [
-        ["path": "a", "type": "dir"], ["path": "a/\(relative)", "type": "dir"], ["path": "a/\(relative)/x", "type": "dir", "mtime": 1000],
-        ["path": "a", "type": "symlink", "target": "/"],
-      ]]]]],
+      "images": [
+        [
+          "config": ["Cmd": ["/x"]],
+          "layers": [
+            [
+              "compression": "gzip",
+              "entries": [
+                ["path": "a", "type": "dir"], ["path": "a/\(relative)", "type": "dir"], ["path": "a/\(relative)/x", "type": "dir", "mtime": 1000],
+                ["path": "a", "type": "symlink", "target": "/"],
+              ],
+            ]
+          ],
+        ]
+      ],
     ])
     let daemon = try DaemonHarness()
     let configPath = try writeHostsFile(daemon, host: registry.host, "server = \"http://\(registry.host)\"\n")
@@ -169,29 +195,42 @@ import TestSupport
     let registry = try RegistryHarness()
     let spec: [String: Any] = [
       "repository": "layers/three", "tag": "1",
-      "images": [[
-        "config": ["Cmd": ["/x"]],
-        "layers": [
-          ["compression": "gzip", "entries": [
-            ["path": "a", "type": "dir"], ["path": "a/1", "type": "file", "content": "a1"], ["path": "a/2", "type": "file", "content": "a2"],
-            ["path": "b", "type": "file", "content": "b"], ["path": "c", "type": "dir"], ["path": "c/x", "type": "file", "content": "cx"],
-            ["path": "d", "type": "dir"], ["path": "d/old", "type": "file", "content": "old"],
-            ["path": "tool", "type": "file", "content": "setcap", "mode": 0o4755, "uid": 1000, "gid": 1000,
-             "xattrs": ["security.capability": "0100000200200000000000000000000000000000"]],
-            ["path": "fifo", "type": "fifo"], ["path": "null", "type": "char", "major": 1, "minor": 3],
-            ["path": "link", "type": "hardlink", "target": "b"],
-          ]],
-          ["compression": "zstd", "entries": [
-            ["path": ".wh.b", "type": "file"], ["path": "a/.wh.1", "type": "file"],
-            ["path": "c/.wh..wh..opq", "type": "file"], ["path": "c/y", "type": "file", "content": "cy"],
-            ["path": ".wh.d", "type": "file"],
-          ]],
-          ["compression": "none", "entries": [
-            ["path": "b2", "type": "file", "content": "b2"], ["path": "a/3", "type": "file", "content": "a3"],
-            ["path": "d", "type": "dir"], ["path": "d/new", "type": "file", "content": "new"],
-          ]],
-        ],
-      ]],
+      "images": [
+        [
+          "config": ["Cmd": ["/x"]],
+          "layers": [
+            [
+              "compression": "gzip",
+              "entries": [
+                ["path": "a", "type": "dir"], ["path": "a/1", "type": "file", "content": "a1"], ["path": "a/2", "type": "file", "content": "a2"],
+                ["path": "b", "type": "file", "content": "b"], ["path": "c", "type": "dir"], ["path": "c/x", "type": "file", "content": "cx"],
+                ["path": "d", "type": "dir"], ["path": "d/old", "type": "file", "content": "old"],
+                [
+                  "path": "tool", "type": "file", "content": "setcap", "mode": 0o4755, "uid": 1000, "gid": 1000,
+                  "xattrs": ["security.capability": "0100000200200000000000000000000000000000"],
+                ],
+                ["path": "fifo", "type": "fifo"], ["path": "null", "type": "char", "major": 1, "minor": 3],
+                ["path": "link", "type": "hardlink", "target": "b"],
+              ],
+            ],
+            [
+              "compression": "zstd",
+              "entries": [
+                ["path": ".wh.b", "type": "file"], ["path": "a/.wh.1", "type": "file"],
+                ["path": "c/.wh..wh..opq", "type": "file"], ["path": "c/y", "type": "file", "content": "cy"],
+                ["path": ".wh.d", "type": "file"],
+              ],
+            ],
+            [
+              "compression": "none",
+              "entries": [
+                ["path": "b2", "type": "file", "content": "b2"], ["path": "a/3", "type": "file", "content": "a3"],
+                ["path": "d", "type": "dir"], ["path": "d/new", "type": "file", "content": "new"],
+              ],
+            ],
+          ],
+        ]
+      ],
     ]
     let pushed = try registry.push(spec)
     let root = try TestEnvironment.temporaryDirectory("crisp-snap")
@@ -208,30 +247,30 @@ import TestSupport
     let store = try Store(path: root + "/crisp.db")
     let manager = try ImageManager(config: config, store: store, logger: Logger(label: "test"))
     try await withShutdown(manager, store) {
-    #expect(manager.snapshotter.mode.rawValue == snapshotter.rawValue)
-    let image = try await manager.pull("\(registry.host)/layers/three:1", credentials: nil)
-    #expect(image.id == pushed.imageID)
-    try manager.snapshotter.prepareRootfs(owner: "container-1", chainID: image.chainID, target: target)
+      #expect(manager.snapshotter.mode.rawValue == snapshotter.rawValue)
+      let image = try await manager.pull("\(registry.host)/layers/three:1", credentials: nil)
+      #expect(image.id == pushed.imageID)
+      try manager.snapshotter.prepareRootfs(owner: "container-1", chainID: image.chainID, target: target)
 
-    func list(_ path: String) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: target + path)) ?? []).sorted() }
-    #expect(list("") == ["a", "b2", "c", "d", "fifo", "link", "null", "tool"])
-    #expect(list("/a") == ["2", "3"])
-    #expect(list("/c") == ["y"])
-    #expect(list("/d") == ["new"])
-    #expect(try String(contentsOfFile: target + "/link", encoding: .utf8) == "b")
-    var info = stat()
-    #expect(stat(target + "/tool", &info) == 0)
-    #expect(info.st_mode & 0o7777 == 0o4755)
-    #expect(info.st_uid == 1000)
-    var capability = [UInt8](repeating: 0, count: 64)
-    #expect(crisp_lgetxattr(target + "/tool", "security.capability", &capability, capability.count) == 20)
-    #expect(lstat(target + "/fifo", &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
-    #expect(lstat(target + "/null", &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
-    // The container's writes land in its own layer.
-    try "new".write(toFile: target + "/written", atomically: false, encoding: .utf8)
-    try manager.snapshotter.removeRootfs(owner: "container-1", target: target)
-    #expect(!Mounts.isMountPoint(target))
-    #expect(try store.snapshot(owner: "container-1") == nil)
+      func list(_ path: String) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: target + path)) ?? []).sorted() }
+      #expect(list("") == ["a", "b2", "c", "d", "fifo", "link", "null", "tool"])
+      #expect(list("/a") == ["2", "3"])
+      #expect(list("/c") == ["y"])
+      #expect(list("/d") == ["new"])
+      #expect(try String(contentsOfFile: target + "/link", encoding: .utf8) == "b")
+      var info = stat()
+      #expect(stat(target + "/tool", &info) == 0)
+      #expect(info.st_mode & 0o7777 == 0o4755)
+      #expect(info.st_uid == 1000)
+      var capability = [UInt8](repeating: 0, count: 64)
+      #expect(crisp_lgetxattr(target + "/tool", "security.capability", &capability, capability.count) == 20)
+      #expect(lstat(target + "/fifo", &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
+      #expect(lstat(target + "/null", &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
+      // The container's writes land in its own layer.
+      try "new".write(toFile: target + "/written", atomically: false, encoding: .utf8)
+      try manager.snapshotter.removeRootfs(owner: "container-1", target: target)
+      #expect(!Mounts.isMountPoint(target))
+      #expect(try store.snapshot(owner: "container-1") == nil)
     }
   }
 
@@ -256,11 +295,11 @@ import TestSupport
     let store = try Store(path: root + "/crisp.db")
     let manager = try ImageManager(config: config, store: store, logger: Logger(label: "test"))
     try await withShutdown(manager, store) {
-    let image = try await manager.pull("\(registry.host)/layers/many:1", credentials: nil)
-    #expect(image.id == pushed.imageID)
-    try manager.snapshotter.prepareRootfs(owner: "c", chainID: image.chainID, target: target)
-    #expect(((try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []).count == 130)
-    try manager.snapshotter.removeRootfs(owner: "c", target: target)
+      let image = try await manager.pull("\(registry.host)/layers/many:1", credentials: nil)
+      #expect(image.id == pushed.imageID)
+      try manager.snapshotter.prepareRootfs(owner: "c", chainID: image.chainID, target: target)
+      #expect(((try? FileManager.default.contentsOfDirectory(atPath: target)) ?? []).count == 130)
+      try manager.snapshotter.removeRootfs(owner: "c", target: target)
     }
   }
 }

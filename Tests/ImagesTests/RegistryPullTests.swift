@@ -29,7 +29,9 @@ import TestSupport
 
     // Status by every reference form kubelet and crictl use.
     let hex = String(id.dropFirst(7))
-    for form in [id, hex, String(hex.prefix(12)), "\(registry.host)/test/app", "\(registry.host)/test/app:latest", "\(registry.host)/test/app@\(pushed.top)"] {
+    for form in [
+      id, hex, String(hex.prefix(12)), "\(registry.host)/test/app", "\(registry.host)/test/app:latest", "\(registry.host)/test/app@\(pushed.top)",
+    ] {
       let status = try await daemon.imageStatus(form)
       #expect(status.image.id == id, "status by \(form)")
     }
@@ -101,12 +103,20 @@ import TestSupport
     #expect(anonymous?.message.contains("requires credentials") == true)
 
     let wrong = await expectRPCError {
-      _ = try await daemon.pull("\(registry.host)/private/app", auth: .with { $0.username = "alice"; $0.password = "nope" })
+      _ = try await daemon.pull(
+        "\(registry.host)/private/app",
+        auth: .with {
+          $0.username = "alice"; $0.password = "nope"
+        })
     }
     #expect(wrong?.code == .unauthenticated)
     #expect(wrong?.message.contains("nope") == false)
 
-    let id = try await daemon.pull("\(registry.host)/private/app", auth: .with { $0.username = "alice"; $0.password = "s3cret" })
+    let id = try await daemon.pull(
+      "\(registry.host)/private/app",
+      auth: .with {
+        $0.username = "alice"; $0.password = "s3cret"
+      })
     #expect(id == pushed.imageID)
     // Credentials never reach the log.
     #expect(!daemon.log.contains("s3cret"))
@@ -115,7 +125,9 @@ import TestSupport
     let second = try DaemonHarness()
     let secondPath = try writeHostsFile(second, host: registry.host, "server = \"http://\(registry.host)\"\n")
     let auth = Data("alice:s3cret".utf8).base64EncodedString()
-    try startDaemon(second, """
+    try startDaemon(
+      second,
+      """
       [registry]
       config_path = "\(secondPath)"
       [registry.configs."\(registry.host)".auth]
@@ -138,7 +150,8 @@ import TestSupport
       logPath: keys + "/token.log")
     try TestEnvironment.waitForPort(tokenPort)
     let registry = try RegistryHarness(
-      auth: .token(realm: "http://127.0.0.1:\(tokenPort)/token", service: "crisp-registry", issuer: "crisp-test-issuer", certificate: signing.certificate),
+      auth: .token(
+        realm: "http://127.0.0.1:\(tokenPort)/token", service: "crisp-registry", issuer: "crisp-test-issuer", certificate: signing.certificate),
       storage: open.storage)
 
     let daemon = try DaemonHarness()
@@ -148,7 +161,12 @@ import TestSupport
     let anonymous = await expectRPCError { _ = try await daemon.pull("\(registry.host)/team/app") }
     #expect(anonymous?.code == .unauthenticated)
     // Username and password: a token by GET with Basic credentials.
-    #expect(try await daemon.pull("\(registry.host)/team/app", auth: .with { $0.username = "bob"; $0.password = "hunter2" }) == pushed.imageID)
+    #expect(
+      try await daemon.pull(
+        "\(registry.host)/team/app",
+        auth: .with {
+          $0.username = "bob"; $0.password = "hunter2"
+        }) == pushed.imageID)
     #expect(issuer.log.contains("\"how\": \"basic\", \"authorized\": true"))
     // An identity (refresh) token: a token by POST form.
     try await daemon.removeImage(pushed.imageID)
@@ -163,7 +181,9 @@ import TestSupport
     let closedPort = TestEnvironment.freePort()
 
     let daemon = try DaemonHarness()
-    let configPath = try writeHostsFile(daemon, host: upstream.host, """
+    let configPath = try writeHostsFile(
+      daemon, host: upstream.host,
+      """
       server = "http://\(upstream.host)"
 
       [host."http://127.0.0.1:\(closedPort)"]
@@ -183,7 +203,9 @@ import TestSupport
     // A registry that has the image only on its mirror.
     let mirror = try RegistryHarness()
     let mirrored = try mirror.push(busyboxSpec(repository: "only/onmirror", marker: "mirror"))
-    let _ = try writeHostsFile(daemon, host: "registry.invalid", """
+    let _ = try writeHostsFile(
+      daemon, host: "registry.invalid",
+      """
       server = "http://127.0.0.1:\(closedPort)"
       [host."http://\(mirror.host)"]
       """)
@@ -203,7 +225,9 @@ import TestSupport
     let pushed = try upstream.push(busyboxSpec(repository: "lib/app"))
     let emptyMirror = try RegistryHarness()
     let daemon = try DaemonHarness()
-    try startDaemon(daemon, """
+    try startDaemon(
+      daemon,
+      """
       [registry.mirrors."\(upstream.host)"]
       endpoint = ["http://\(emptyMirror.host)", "http://\(upstream.host)"]
       """)
@@ -270,7 +294,9 @@ import TestSupport
     spec["images"] = images
     try registry.push(spec)
     let proxyPort = TestEnvironment.freePort()
-    let proxy = try BackgroundProcess("/usr/bin/python3", ["\(TestEnvironment.fixtures)/slowproxy.py", "\(proxyPort)", "\(registry.port)", "stall"], logPath: registry.directory + "/proxy.log")
+    let proxy = try BackgroundProcess(
+      "/usr/bin/python3", ["\(TestEnvironment.fixtures)/slowproxy.py", "\(proxyPort)", "\(registry.port)", "stall"],
+      logPath: registry.directory + "/proxy.log")
     try TestEnvironment.waitForPort(proxyPort)
     defer { proxy.stop() }
     let daemon = try DaemonHarness()

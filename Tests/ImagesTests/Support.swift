@@ -5,22 +5,29 @@ import GRPCNIOTransportHTTP2
 import TestSupport
 
 /// A small busybox-based image spec for ocibuild.py.
-func busyboxSpec(repository: String, tag: String = "latest", user: String? = nil, marker: String = "v1", compression: String = "gzip", mediaTypes: String = "oci") -> [String: Any] {
+func busyboxSpec(
+  repository: String, tag: String = "latest", user: String? = nil, marker: String = "v1", compression: String = "gzip", mediaTypes: String = "oci"
+) -> [String: Any] {
   var config: [String: Any] = ["Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]]
   if let user { config["User"] = user }
   return [
     "repository": repository, "tag": tag, "mediaTypes": mediaTypes,
-    "images": [[
-      "platform": "linux/amd64", "config": config,
-      "layers": [
-        ["compression": compression, "entries": [
-          ["path": "bin", "type": "dir"],
-          ["path": "bin/busybox", "type": "file", "source": "/bin/busybox", "mode": 0o755],
-          ["path": "bin/sh", "type": "symlink", "target": "busybox"],
-        ]],
-        ["compression": compression, "entries": [["path": "etc/marker", "type": "file", "content": marker]]],
-      ],
-    ]],
+    "images": [
+      [
+        "platform": "linux/amd64", "config": config,
+        "layers": [
+          [
+            "compression": compression,
+            "entries": [
+              ["path": "bin", "type": "dir"],
+              ["path": "bin/busybox", "type": "file", "source": "/bin/busybox", "mode": 0o755],
+              ["path": "bin/sh", "type": "symlink", "target": "busybox"],
+            ],
+          ],
+          ["compression": compression, "entries": [["path": "etc/marker", "type": "file", "content": marker]]],
+        ],
+      ]
+    ],
   ]
 }
 
@@ -41,15 +48,22 @@ func startDaemon(_ daemon: DaemonHarness, _ extra: String) throws {
 extension DaemonHarness {
   func pull(_ image: String, auth: Runtime_V1_AuthConfig? = nil) async throws -> String {
     try await withClients { _, images in
-      try await images.pullImage(.with {
-        $0.image.image = image
-        if let auth { $0.auth = auth }
-      }).imageRef
+      try await images.pullImage(
+        .with {
+          $0.image.image = image
+          if let auth { $0.auth = auth }
+        }
+      ).imageRef
     }
   }
 
   func imageStatus(_ image: String) async throws -> Runtime_V1_ImageStatusResponse {
-    try await withClients { _, images in try await images.imageStatus(.with { $0.image.image = image; $0.verbose = true }) }
+    try await withClients { _, images in
+      try await images.imageStatus(
+        .with {
+          $0.image.image = image; $0.verbose = true
+        })
+    }
   }
 
   func listImages() async throws -> [Runtime_V1_Image] {

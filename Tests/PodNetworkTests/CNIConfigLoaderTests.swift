@@ -81,7 +81,8 @@ import Testing
     let rendered = try CNIConfTemplate.render(template, podCIDRs: ["10.244.1.0/24", "fd00:1::/64"])
     let parsed = try CNIConfigLoader.parse(Array(rendered.utf8), isList: true, file: "rendered")
     let ipam = parsed.plugins[0]["ipam"]
-    #expect(ipam?["ranges"] == .array([.array([.object(["subnet": .string("10.244.1.0/24")])]), .array([.object(["subnet": .string("fd00:1::/64")])])]))
+    #expect(
+      ipam?["ranges"] == .array([.array([.object(["subnet": .string("10.244.1.0/24")])]), .array([.object(["subnet": .string("fd00:1::/64")])])]))
     #expect(ipam?["routes"] == .array([.object(["dst": .string("0.0.0.0/0")]), .object(["dst": .string("::/0")])]))
     #expect(throws: CrispError.self) { try CNIConfTemplate.render("{{range .PodCIDRRanges}}", podCIDRs: ["10.0.0.0/24"]) }
     #expect(throws: CrispError.self) { try CNIConfTemplate.parseCIDRs("10.0.0.0/33") }
@@ -89,16 +90,22 @@ import Testing
   }
 
   @Test func resultsOfEveryVersionReadAlike() throws {
-    let old = try #require(JSONValue.parse(Array("""
-      {"cniVersion": "0.2.0", "ip4": {"ip": "10.1.0.5/16", "gateway": "10.1.0.1"}, "ip6": {"ip": "fd00::5/64"}, "dns": {"nameservers": ["10.96.0.10"]}}
-      """.utf8)))
+    let old = try #require(
+      JSONValue.parse(
+        Array(
+          """
+          {"cniVersion": "0.2.0", "ip4": {"ip": "10.1.0.5/16", "gateway": "10.1.0.1"}, "ip6": {"ip": "fd00::5/64"}, "dns": {"nameservers": ["10.96.0.10"]}}
+          """.utf8)))
     let parsedOld = try CNIResult.parse(old)
     #expect(parsedOld.addresses(onInterface: "eth0").map(\.ip) == ["10.1.0.5", "fd00::5"])
     #expect(parsedOld.dnsServers == ["10.96.0.10"])
-    let new = try #require(JSONValue.parse(Array("""
-      {"cniVersion": "1.0.0", "interfaces": [{"name": "cni0", "mac": "aa"}, {"name": "veth1"}, {"name": "eth0", "sandbox": "/run/netns/x"}],
-       "ips": [{"address": "fd00::7/64", "interface": 2}, {"address": "10.2.0.7/24", "gateway": "10.2.0.1", "interface": 2}, {"address": "10.9.9.9/32", "interface": 0}]}
-      """.utf8)))
+    let new = try #require(
+      JSONValue.parse(
+        Array(
+          """
+          {"cniVersion": "1.0.0", "interfaces": [{"name": "cni0", "mac": "aa"}, {"name": "veth1"}, {"name": "eth0", "sandbox": "/run/netns/x"}],
+           "ips": [{"address": "fd00::7/64", "interface": 2}, {"address": "10.2.0.7/24", "gateway": "10.2.0.1", "interface": 2}, {"address": "10.9.9.9/32", "interface": 0}]}
+          """.utf8)))
     let parsedNew = try CNIResult.parse(new)
     #expect(parsedNew.addresses(onInterface: "eth0").map(\.ip) == ["fd00::7", "10.2.0.7"])
     #expect(PodNetworks.orderedIPs(["fd00::7", "10.2.0.7"], preference: .ipv4) == ["10.2.0.7", "fd00::7"])
@@ -113,7 +120,9 @@ import Testing
     for (host, container) in [(70000, 80), (8080, 0), (8080, -1), (8080, 65536), (Int(Int32.max), 80)] {
       let request = PodNetworkRequest(
         sandboxID: "abc", podName: "web", podNamespace: "prod", podUID: "u-1", netns: "",
-        portMappings: [.init(hostPort: 80, containerPort: 80, proto: "tcp", hostIP: ""), .init(hostPort: host, containerPort: container, proto: "tcp", hostIP: "")],
+        portMappings: [
+          .init(hostPort: 80, containerPort: 80, proto: "tcp", hostIP: ""), .init(hostPort: host, containerPort: container, proto: "tcp", hostIP: ""),
+        ],
         dnsServers: [], annotations: [:], cgroupParent: "")
       do {
         _ = try PodNetworks.runtimeConfig(for: request, podCIDRs: [])
@@ -127,7 +136,9 @@ import Testing
   @Test func pluginsGetOnlyTheRuntimeConfigTheyDeclare() throws {
     let request = PodNetworkRequest(
       sandboxID: "abc", podName: "web", podNamespace: "prod", podUID: "u-1", netns: "/run/netns/x",
-      portMappings: [.init(hostPort: 8080, containerPort: 80, proto: "tcp", hostIP: ""), .init(hostPort: 0, containerPort: 9090, proto: "udp", hostIP: "")],
+      portMappings: [
+        .init(hostPort: 8080, containerPort: 80, proto: "tcp", hostIP: ""), .init(hostPort: 0, containerPort: 9090, proto: "udp", hostIP: ""),
+      ],
       dnsServers: ["10.96.0.10"], annotations: ["kubernetes.io/ingress-bandwidth": "1M"], cgroupParent: "/kubepods/pod1")
     let runtime = try PodNetworks.runtimeConfig(for: request, podCIDRs: ["10.244.0.0/24"])
     #expect(runtime["portMappings"]?.array?.count == 1)

@@ -80,7 +80,8 @@ import Testing
     #expect(read == attachment)
     #expect(String(decoding: read.networks[0].plugins[0].bytes, as: UTF8.self) == #"{"big":9007199254740993,"ratio":1.0,"type":"x"}"#)
     // A file written by the JSONEncoder of an earlier crisp still reads.
-    let older = #"{"args":[["A","b"]],"containerID":"c","netns":"/n","networks":[{"attempted":2,"cniVersion":"0.4.0","ifName":"eth0","name":"n","plugins":[{"type":"bridge"}]}],"runtimeConfig":{}}"#
+    let older =
+      #"{"args":[["A","b"]],"containerID":"c","netns":"/n","networks":[{"attempted":2,"cniVersion":"0.4.0","ifName":"eth0","name":"n","plugins":[{"type":"bridge"}]}],"runtimeConfig":{}}"#
     try older.write(toFile: directory + "/b.json", atomically: true, encoding: .utf8)
     let old = try #require(try PodNetworkAttachment.read(directory + "/b.json"))
     // attempted is clamped to the plugins there are.

@@ -29,7 +29,8 @@ public final class FakeNode: Sendable {
     store = try Store(path: config.root + "/crisp.db")
     let images = try ImageManager(config: config, store: store, logger: logger)
     host = FakeHost(handler: config.runtime.defaultHandler)
-    let networks = PodNetworks(config: config.cni, watcher: CNIConfigWatcher(directory: config.cni.confDir, maxConfNum: 1, logger: logger), logger: logger)
+    let networks = PodNetworks(
+      config: config.cni, watcher: CNIConfigWatcher(directory: config.cni.confDir, maxConfNum: 1, logger: logger), logger: logger)
     manager = RuntimeManager(
       config: config, store: store, images: images, cgroupDriver: .cgroupfs, networks: networks, codec: JSONRecordCodec(), host: host.services,
       runtimes: ([config.runtime.defaultHandler: host.runtime], [:]), logger: logger)
@@ -39,11 +40,13 @@ public final class FakeNode: Sendable {
 
   /// An image record as a pull would leave it (the fakes stand in for its snapshot).
   static func recordImage(_ name: String, digit: Character, command: [String], store: Store) throws {
-    let config = #"{"architecture":"amd64","os":"linux","config":{"Cmd":["\#(command.joined(separator: "\",\""))"]},"rootfs":{"type":"layers","diff_ids":[]}}"#
+    let config =
+      #"{"architecture":"amd64","os":"linux","config":{"Cmd":["\#(command.joined(separator: "\",\""))"]},"rootfs":{"type":"layers","diff_ids":[]}}"#
     let id = "sha256:" + String(repeating: digit, count: 64)
-    try store.putImage(ImageRecord(
-      id: id, manifestDigest: id, chainID: "sha256:" + String(repeating: "c", count: 63) + String(digit), size: 1024, pinned: false,
-      config: Array(config.utf8), createdAt: 1, references: [.init(name, kind: .tag)]))
+    try store.putImage(
+      ImageRecord(
+        id: id, manifestDigest: id, chainID: "sha256:" + String(repeating: "c", count: 63) + String(digit), size: 1024, pinned: false,
+        config: Array(config.utf8), createdAt: 1, references: [.init(name, kind: .tag)]))
   }
 
   /// Where the manager keeps `id`'s bundle.

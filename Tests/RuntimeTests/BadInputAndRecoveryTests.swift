@@ -63,12 +63,20 @@ import TestSupport
       }
       await expectFailure(.invalidArgument, "mounts[0].host_path \"/nonexistent/crisp/path\"") {
         var config = pods.containerConfig("mount", command: ["/bin/true"])
-        config.mounts = [.with { $0.hostPath = "/nonexistent/crisp/path"; $0.containerPath = "/data" }]
+        config.mounts = [
+          .with {
+            $0.hostPath = "/nonexistent/crisp/path"; $0.containerPath = "/data"
+          }
+        ]
         _ = try await pods.runContainer(pod, podConfig, config)
       }
       await expectFailure(.invalidArgument, "container_path \"relative\"") {
         var config = pods.containerConfig("relative", command: ["/bin/true"])
-        config.mounts = [.with { $0.hostPath = "/tmp"; $0.containerPath = "relative" }]
+        config.mounts = [
+          .with {
+            $0.hostPath = "/tmp"; $0.containerPath = "relative"
+          }
+        ]
         _ = try await pods.runContainer(pod, podConfig, config)
       }
       await expectFailure(.internalError, "/no/such/program") {
@@ -112,7 +120,8 @@ import TestSupport
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("survivor")
       let pod = try await pods.runPod(podConfig)
-      let running = try await pods.runContainer(pod, podConfig, pods.containerConfig("running", command: ["/bin/sh", "-c", "while true; do echo tick; sleep 0.2; done"]))
+      let running = try await pods.runContainer(
+        pod, podConfig, pods.containerConfig("running", command: ["/bin/sh", "-c", "while true; do echo tick; sleep 0.2; done"]))
       let exiting = try await pods.runContainer(pod, podConfig, pods.containerConfig("exiting", command: ["/bin/sh", "-c", "sleep 1; exit 7"]))
       let logPath = try await pods.status(running).logPath
 
@@ -148,51 +157,55 @@ import TestSupport
     let scratch = try TestEnvironment.temporaryDirectory("crisp-slow")
     defer { try? FileManager.default.removeItem(atPath: scratch) }
     let slow = Self.slowRuntime(in: scratch)
-    try await PodHarness.with(extraConfig: "[runtime.handlers.runc]\nbinary = \"/usr/bin/runc\"\n[runtime.handlers.slow]\nbinary = \"\(slow)\"\n", { pods in
-      let config = pods.podConfig("interrupted")
-      let attempt = Task { try? await pods.runPod(config, handler: "slow") }
-      try await Task.sleep(for: .milliseconds(1500))
-      pods.daemon.signal(SIGKILL)
-      _ = try pods.daemon.waitForExit()
-      attempt.cancel()  // the call lost its server; it is not waited for
-      try pods.daemon.start()
-      try await Task.sleep(for: .milliseconds(3500))
-      try await pods.runtime { runtime in
-        #expect(try await runtime.listPodSandbox(.init()).items.isEmpty)
-        // The name is free again: the same pod can be created.
-        let id = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
-        _ = try await runtime.stopPodSandbox(.with { $0.podSandboxID = id })
-        _ = try await runtime.removePodSandbox(.with { $0.podSandboxID = id })
-      }
-      #expect(HostSnapshot.take(under: pods.daemon.directory) == .clean)
-      await pods.cleanUp()
-      #expect(pods.leftoverCgroups.isEmpty, "\(pods.leftoverCgroups)")
-    })
+    try await PodHarness.with(
+      extraConfig: "[runtime.handlers.runc]\nbinary = \"/usr/bin/runc\"\n[runtime.handlers.slow]\nbinary = \"\(slow)\"\n",
+      { pods in
+        let config = pods.podConfig("interrupted")
+        let attempt = Task { try? await pods.runPod(config, handler: "slow") }
+        try await Task.sleep(for: .milliseconds(1500))
+        pods.daemon.signal(SIGKILL)
+        _ = try pods.daemon.waitForExit()
+        attempt.cancel()  // the call lost its server; it is not waited for
+        try pods.daemon.start()
+        try await Task.sleep(for: .milliseconds(3500))
+        try await pods.runtime { runtime in
+          #expect(try await runtime.listPodSandbox(.init()).items.isEmpty)
+          // The name is free again: the same pod can be created.
+          let id = try await runtime.runPodSandbox(.with { $0.config = config }).podSandboxID
+          _ = try await runtime.stopPodSandbox(.with { $0.podSandboxID = id })
+          _ = try await runtime.removePodSandbox(.with { $0.podSandboxID = id })
+        }
+        #expect(HostSnapshot.take(under: pods.daemon.directory) == .clean)
+        await pods.cleanUp()
+        #expect(pods.leftoverCgroups.isEmpty, "\(pods.leftoverCgroups)")
+      })
   }
 
   @Test func killedMidCreateContainerIsRolledBack() async throws {
     let scratch = try TestEnvironment.temporaryDirectory("crisp-slow")
     defer { try? FileManager.default.removeItem(atPath: scratch) }
     let slow = Self.slowRuntime(in: scratch)
-    try await PodHarness.with(extraConfig: "[runtime.handlers.runc]\nbinary = \"/usr/bin/runc\"\n[runtime.handlers.slow]\nbinary = \"\(slow)\"\n", { pods in
-      let podConfig = pods.podConfig("half")
-      // The pause container of a "slow" pod takes 3 s to create; its containers too.
-      let pod = try await pods.runPod(podConfig, handler: "slow")
-      let attempt = Task { try? await pods.runContainer(pod, podConfig, pods.containerConfig("interrupted", command: ["/bin/sleep", "100"])) }
-      try await Task.sleep(for: .milliseconds(1500))
-      pods.daemon.signal(SIGKILL)
-      _ = try pods.daemon.waitForExit()
-      attempt.cancel()  // the call lost its server; it is not waited for
-      try pods.daemon.start()
-      try await Task.sleep(for: .milliseconds(3500))
-      let containers = try await pods.runtime { try await $0.listContainers(.init()).containers }
-      #expect(containers.isEmpty)
-      let state = try await pods.runtime { try await $0.podSandboxStatus(.with { $0.podSandboxID = pod }).status.state }
-      #expect(state == .sandboxReady)
-      // Only the pause container's shim and mounts remain.
-      let snapshot = HostSnapshot.take(under: pods.daemon.directory)
-      #expect(snapshot.shims.count == 1, "\(snapshot.shims)")
-      #expect(snapshot.mounts.filter { $0.hasSuffix("/rootfs") }.count == 1, "\(snapshot.mounts)")
-    })
+    try await PodHarness.with(
+      extraConfig: "[runtime.handlers.runc]\nbinary = \"/usr/bin/runc\"\n[runtime.handlers.slow]\nbinary = \"\(slow)\"\n",
+      { pods in
+        let podConfig = pods.podConfig("half")
+        // The pause container of a "slow" pod takes 3 s to create; its containers too.
+        let pod = try await pods.runPod(podConfig, handler: "slow")
+        let attempt = Task { try? await pods.runContainer(pod, podConfig, pods.containerConfig("interrupted", command: ["/bin/sleep", "100"])) }
+        try await Task.sleep(for: .milliseconds(1500))
+        pods.daemon.signal(SIGKILL)
+        _ = try pods.daemon.waitForExit()
+        attempt.cancel()  // the call lost its server; it is not waited for
+        try pods.daemon.start()
+        try await Task.sleep(for: .milliseconds(3500))
+        let containers = try await pods.runtime { try await $0.listContainers(.init()).containers }
+        #expect(containers.isEmpty)
+        let state = try await pods.runtime { try await $0.podSandboxStatus(.with { $0.podSandboxID = pod }).status.state }
+        #expect(state == .sandboxReady)
+        // Only the pause container's shim and mounts remain.
+        let snapshot = HostSnapshot.take(under: pods.daemon.directory)
+        #expect(snapshot.shims.count == 1, "\(snapshot.shims)")
+        #expect(snapshot.mounts.filter { $0.hasSuffix("/rootfs") }.count == 1, "\(snapshot.mounts)")
+      })
   }
 }

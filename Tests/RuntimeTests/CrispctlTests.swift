@@ -10,7 +10,8 @@ import TestSupport
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("operated")
       let pod = try await pods.runPod(podConfig)
-      var config = pods.containerConfig("talker", command: ["/bin/sh", "-c", "echo line-two >&2; sleep 0.3; echo line-one; echo line-three; sleep 1000"])
+      var config = pods.containerConfig(
+        "talker", command: ["/bin/sh", "-c", "echo line-two >&2; sleep 0.3; echo line-one; echo line-three; sleep 1000"])
       config.logPath = "talker.log"
       let id = try await pods.runContainer(pod, podConfig, config)
       try await Task.sleep(for: .milliseconds(500))

@@ -53,13 +53,18 @@ import TestSupport
       try await Self.waitFor(first, quick, count: 3)
       let sleeper = try await pods.runContainer(pod, podConfig, pods.containerConfig("sleeper", command: ["/bin/sleep", "1000"]))
       try await pods.runtime { runtime in
-        _ = try await runtime.stopContainer(.with { $0.containerID = sleeper; $0.timeout = 1 })
+        _ = try await runtime.stopContainer(
+          .with {
+            $0.containerID = sleeper; $0.timeout = 1
+          })
         _ = try await runtime.removeContainer(.with { $0.containerID = sleeper })
         _ = try await runtime.removeContainer(.with { $0.containerID = quick })
         _ = try await runtime.stopPodSandbox(.with { $0.podSandboxID = pod })
         _ = try await runtime.removePodSandbox(.with { $0.podSandboxID = pod })
       }
-      let lifecycle: [Runtime_V1_ContainerEventType] = [.containerCreatedEvent, .containerStartedEvent, .containerStoppedEvent, .containerDeletedEvent]
+      let lifecycle: [Runtime_V1_ContainerEventType] = [
+        .containerCreatedEvent, .containerStartedEvent, .containerStoppedEvent, .containerDeletedEvent,
+      ]
       for collected in [first, second] {
         for id in [pod, quick, sleeper] {
           try await Self.waitFor(collected, id, count: 4)

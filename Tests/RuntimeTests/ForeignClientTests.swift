@@ -10,8 +10,11 @@ import TestSupport
     try await PodHarness.with { pods in
       let stubs = pods.daemon.directory + "/stubs"
       try FileManager.default.createDirectory(atPath: stubs, withIntermediateDirectories: true)
-      let proto = URL(fileURLWithPath: TestEnvironment.fixtures).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("proto").path
-      try TestEnvironment.shell("/usr/bin/python3 -m grpc_tools.protoc -I \(proto) --python_out=\(stubs) --grpc_python_out=\(stubs) \(proto)/runtime/v1/api.proto")
+      let proto = URL(fileURLWithPath: TestEnvironment.fixtures).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+        "proto"
+      ).path
+      try TestEnvironment.shell(
+        "/usr/bin/python3 -m grpc_tools.protoc -I \(proto) --python_out=\(stubs) --grpc_python_out=\(stubs) \(proto)/runtime/v1/api.proto")
       let output = try TestEnvironment.shell(
         "/usr/bin/python3 \(TestEnvironment.fixtures)/cri_smoke.py \(pods.daemon.socketPath) \(pods.image) \(pods.logDirectory) \(stubs)")
       let seen = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")

@@ -57,7 +57,10 @@ import TestSupport
       #expect(stats.writableLayer.inodesUsed.value >= 33_000, "\(stats.writableLayer)")
 
       try await pods.runtime { runtime in
-        _ = try await runtime.stopContainer(.with { $0.containerID = deep; $0.timeout = 0 })
+        _ = try await runtime.stopContainer(
+          .with {
+            $0.containerID = deep; $0.timeout = 0
+          })
         _ = try await runtime.removeContainer(.with { $0.containerID = deep })
         // Still answering, and the container is gone with its writable layer and bundle.
         _ = try await runtime.version(.init())
@@ -102,8 +105,16 @@ import TestSupport
       var usernsConfig = pods.podConfig("userns")
       usernsConfig.linux.securityContext.namespaceOptions.usernsOptions = .with {
         $0.mode = .pod
-        $0.uids = [.with { $0.hostID = host; $0.containerID = 0; $0.length = 65536 }]
-        $0.gids = [.with { $0.hostID = host; $0.containerID = 0; $0.length = 65536 }]
+        $0.uids = [
+          .with {
+            $0.hostID = host; $0.containerID = 0; $0.length = 65536
+          }
+        ]
+        $0.gids = [
+          .with {
+            $0.hostID = host; $0.containerID = 0; $0.length = 65536
+          }
+        ]
       }
       let userns = try await pods.runPod(usernsConfig)
       var bConfig = pods.containerConfig("b", command: ["/bin/sleep", "1000"])
@@ -112,7 +123,8 @@ import TestSupport
 
       // Root in each container leaves a setuid-root shell and a file in the pod's /dev/shm.
       for id in [a, b] {
-        let written = try await pods.exec(id, ["/bin/sh", "-c", "busybox cp /bin/busybox /tmp/suid && chmod 4755 /tmp/suid && echo secret > /dev/shm/secret"])
+        let written = try await pods.exec(
+          id, ["/bin/sh", "-c", "busybox cp /bin/busybox /tmp/suid && chmod 4755 /tmp/suid && echo secret > /dev/shm/secret"])
         #expect(written.exitCode == 0, "\(String(decoding: written.stderr, as: UTF8.self))")
       }
 
@@ -134,11 +146,16 @@ import TestSupport
           targets += [state + "/containers/\(id)/rootfs/tmp/suid", state + "/containers/\(id)/rootfs"]
         }
         for id in [plain, userns] {
-          targets += [state + "/sandboxes/\(id)/shm/secret", state + "/sandboxes/\(id)/shm", state + "/containers/\(id)/rootfs", root + "/sandboxes/\(id)/hosts"]
+          targets += [
+            state + "/sandboxes/\(id)/shm/secret", state + "/sandboxes/\(id)/shm", state + "/containers/\(id)/rootfs",
+            root + "/sandboxes/\(id)/hosts",
+          ]
         }
         for name in Self.listing(root + "/snapshots") {
           targets.append(root + "/snapshots/\(name)/fs")
-          if FileManager.default.fileExists(atPath: root + "/snapshots/\(name)/fs/tmp/suid") { targets.append(root + "/snapshots/\(name)/fs/tmp/suid") }
+          if FileManager.default.fileExists(atPath: root + "/snapshots/\(name)/fs/tmp/suid") {
+            targets.append(root + "/snapshots/\(name)/fs/tmp/suid")
+          }
         }
         for target in targets {
           #expect(FileManager.default.fileExists(atPath: target), "\(target) should exist for the check to mean something")
@@ -167,8 +184,10 @@ import TestSupport
       }
 
       // An install made by an older crisp (0711/0755 directories) is repaired when the daemon starts.
-      for (path, mode) in [(state + "/containers/\(a)", 0o755), (state + "/containers/\(b)", 0o711), (state + "/sandboxes/\(plain)", 0o755),
-                           (state + "/sandboxes/\(userns)", 0o755), (root + "/sandboxes/\(userns)", 0o755), (root + "/snapshots", 0o711)] {
+      for (path, mode) in [
+        (state + "/containers/\(a)", 0o755), (state + "/containers/\(b)", 0o711), (state + "/sandboxes/\(plain)", 0o755),
+        (state + "/sandboxes/\(userns)", 0o755), (root + "/sandboxes/\(userns)", 0o755), (root + "/snapshots", 0o711),
+      ] {
         #expect(chown(path, 0, 0) == 0 && chmod(path, mode_t(mode)) == 0)
       }
       pods.daemon.signal(SIGKILL)

@@ -15,16 +15,25 @@ import TestSupport
   static func pushImage(_ pods: PodHarness, tag: String, user: String) throws -> String {
     try pods.registry.push([
       "repository": "hostile/user", "tag": tag,
-      "images": [[
-        "config": ["Cmd": ["/bin/sleep", "1000"], "Env": ["PATH=/bin"], "User": user],
-        "layers": [["compression": "gzip", "entries": [
-          ["path": "bin", "type": "dir"], ["path": "bin/busybox", "type": "file", "source": "/bin/busybox", "mode": 0o755],
-          ["path": "bin/sleep", "type": "symlink", "target": "busybox"], ["path": "bin/id", "type": "symlink", "target": "busybox"],
-          ["path": "etc", "type": "dir"],
-          ["path": "etc/passwd", "type": "file", "content": "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www:/var/www:/bin/sh\nbroken:x\n"],
-          ["path": "etc/group", "type": "file", "content": "root:x:0:\nextra:x:1234:\n"],
-        ]]],
-      ]],
+      "images": [
+        [
+          "config": ["Cmd": ["/bin/sleep", "1000"], "Env": ["PATH=/bin"], "User": user],
+          "layers": [
+            [
+              "compression": "gzip",
+              "entries": [
+                ["path": "bin", "type": "dir"], ["path": "bin/busybox", "type": "file", "source": "/bin/busybox", "mode": 0o755],
+                ["path": "bin/sleep", "type": "symlink", "target": "busybox"], ["path": "bin/id", "type": "symlink", "target": "busybox"],
+                ["path": "etc", "type": "dir"],
+                [
+                  "path": "etc/passwd", "type": "file", "content": "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www:/var/www:/bin/sh\nbroken:x\n",
+                ],
+                ["path": "etc/group", "type": "file", "content": "root:x:0:\nextra:x:1234:\n"],
+              ],
+            ]
+          ],
+        ]
+      ],
     ])
     return "\(pods.registry.host)/hostile/user:\(tag)"
   }

@@ -16,7 +16,13 @@ import TestSupport
       let podConfig = pods.podConfig("ports")
       let pod = try await pods.runPod(podConfig)
       func url(_ ports: [Int32] = []) async throws -> String {
-        try await pods.runtime { try await $0.portForward(.with { $0.podSandboxID = pod; $0.port = ports }).url }
+        try await pods.runtime {
+          try await $0.portForward(
+            .with {
+              $0.podSandboxID = pod; $0.port = ports
+            }
+          ).url
+        }
       }
       let cases: [(query: String, protocolName: String, requested: [Int32], fragment: String)] = [
         // The reported crash: one port repeated 129 times (UInt8(2 * 128) trapped).
@@ -81,7 +87,13 @@ import TestSupport
       let allowedGrowth = 64 << 20
 
       // SPDY PINGs on a port-forward connection: each is owed an echo.
-      let forwardURL = try await pods.runtime { try await $0.portForward(.with { $0.podSandboxID = pod; $0.port = [80] }).url }
+      let forwardURL = try await pods.runtime {
+        try await $0.portForward(
+          .with {
+            $0.podSandboxID = pod; $0.port = [80]
+          }
+        ).url
+      }
       let pinger = try SPDYClient(url: forwardURL, protocols: ["portforward.k8s.io"])
       #expect(pinger.upgraded, "\(pinger.responseHead)")
       let pings = (0..<4096).flatMap { pinger.framer.encode(.ping(id: UInt32(2 * $0 + 1))) }
@@ -140,7 +152,13 @@ import TestSupport
       // A listener that completes every connection but never accepts: each forwarded connection stays open.
       let listener = try Listener(backlog: 256)
       let port = Int32(listener.port)
-      let url = try await pods.runtime { try await $0.portForward(.with { $0.podSandboxID = pod; $0.port = [port] }).url }
+      let url = try await pods.runtime {
+        try await $0.portForward(
+          .with {
+            $0.podSandboxID = pod; $0.port = [port]
+          }
+        ).url
+      }
       let client = try SPDYClient(url: url, protocols: ["portforward.k8s.io"])
       var pairs: [(error: UInt32, data: UInt32)] = []
       func open(_ request: Int) -> (error: UInt32, data: UInt32) {
@@ -182,7 +200,13 @@ import TestSupport
       let port = Int32(listener.port)
       let big = [UInt8](repeating: 0x61, count: 3 << 20)
 
-      let url = try await pods.runtime { try await $0.portForward(.with { $0.podSandboxID = pod; $0.port = [port] }).url }
+      let url = try await pods.runtime {
+        try await $0.portForward(
+          .with {
+            $0.podSandboxID = pod; $0.port = [port]
+          }
+        ).url
+      }
       let client = try SPDYClient(url: url, protocols: ["portforward.k8s.io"])
       let headers = [("port", "\(port)"), ("requestid", "0")]
       let error = client.openStream("error", extra: headers)
@@ -194,7 +218,13 @@ import TestSupport
       #expect(client.text(error).contains("port \(port)"), "\(client.text(error))")
       try await Self.expectServing(pods)
 
-      let wsURL = try await pods.runtime { try await $0.portForward(.with { $0.podSandboxID = pod; $0.port = [port] }).url }
+      let wsURL = try await pods.runtime {
+        try await $0.portForward(
+          .with {
+            $0.podSandboxID = pod; $0.port = [port]
+          }
+        ).url
+      }
       let socket = try RawWebSocket(url: wsURL, query: "port=\(port)", protocolName: "v4.channel.k8s.io")
       #expect(socket.status == 101, "\(socket.head)")
       socket.send(RawWebSocket.frame(opcode: 0x2, payload: [0] + big))
@@ -284,7 +314,8 @@ final class RawWebSocket {
     guard let parsed = URL(string: url), let host = parsed.host, let port = parsed.port else { throw SPDYClient.Failure.http("bad url \(url)") }
     fd = try Self.connect(host: host, port: port)
     let target = parsed.path + (query.isEmpty ? "" : "?" + query)
-    let request = "GET \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+    let request =
+      "GET \(target) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
       + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: \(protocolName)\r\n\r\n"
     send(Array(request.utf8))
     let deadline = Date().addingTimeInterval(20)
@@ -299,7 +330,8 @@ final class RawWebSocket {
     status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
     if status != 101 {
       // The refusal's body, up to its Content-Length or the server's close.
-      let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+      let length =
+        head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
         .flatMap { Int($0.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "") } ?? Int.max
       while input.count < length, Date() < deadline, readSome(timeout: 1) == true {}
       body = String(decoding: input, as: UTF8.self)
@@ -314,7 +346,9 @@ final class RawWebSocket {
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
     address.sin_addr.s_addr = inet_addr(host)
-    let result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    let result = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
     guard result == 0 else {
       close(fd)
       throw SPDYClient.Failure.http("connect \(host):\(port): \(String(cString: strerror(errno)))")
@@ -396,7 +430,9 @@ final class Listener {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    _ = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
     guard listen(fd, backlog) == 0 else {
       close(fd)
       throw SPDYClient.Failure.http("listen: \(String(cString: strerror(errno)))")

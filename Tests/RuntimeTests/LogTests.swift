@@ -10,8 +10,10 @@ import TestSupport
     try await PodHarness.with(extraConfig: "max_container_log_line_size = 1000") { pods in
       let podConfig = pods.podConfig("long")
       let pod = try await pods.runPod(podConfig)
-      let id = try await pods.runContainer(pod, podConfig, pods.containerConfig(
-        "long", command: ["/bin/sh", "-c", "head -c 2500 /dev/zero | tr '\\\\0' a; echo; echo short"]))
+      let id = try await pods.runContainer(
+        pod, podConfig,
+        pods.containerConfig(
+          "long", command: ["/bin/sh", "-c", "head -c 2500 /dev/zero | tr '\\\\0' a; echo; echo short"]))
       let status = try await pods.waitForExit(id)
       let records = try String(contentsOfFile: status.logPath, encoding: .utf8).split(separator: "\n").map { line in
         let fields = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
@@ -34,8 +36,10 @@ import TestSupport
       podConfig.logDirectory = small
       let pod = try await pods.runPod(podConfig)
       // Far more output than a pipe buffer (64 KiB) and than the log file system can hold.
-      let id = try await pods.runContainer(pod, podConfig, pods.containerConfig(
-        "chatty", command: ["/bin/sh", "-c", "seq 1 200000; echo done"]))
+      let id = try await pods.runContainer(
+        pod, podConfig,
+        pods.containerConfig(
+          "chatty", command: ["/bin/sh", "-c", "seq 1 200000; echo done"]))
       let status = try await pods.waitForExit(id, timeout: .seconds(60))
       #expect(status.exitCode == 0)
       let size = (try FileManager.default.attributesOfItem(atPath: status.logPath)[.size] as? Int) ?? 0

@@ -36,7 +36,9 @@ import TestSupport
       }
       let hostPort = Int32(31000 + Int(getpid() % 2000))
       serverConfig.portMappings = [
-        .with { $0.containerPort = 8080; $0.hostPort = hostPort; $0.protocol = .tcp },
+        .with {
+          $0.containerPort = 8080; $0.hostPort = hostPort; $0.protocol = .tcp
+        },
         .with { $0.containerPort = 9090 },  // a container port only: no host rule
       ]
       let server = try await pods.runPod(serverConfig)
@@ -52,7 +54,8 @@ import TestSupport
       #expect(clientIP.hasPrefix(pods.network.prefix + "."), "\(clientIP)")
       #expect(serverIP != clientIP)
 
-      let web = try await pods.runContainer(server, serverConfig, pods.containerConfig("web", command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/tmp"]))
+      let web = try await pods.runContainer(
+        server, serverConfig, pods.containerConfig("web", command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/tmp"]))
       #expect(try await pods.exec(web, ["/bin/sh", "-c", "echo served-by-pod > /tmp/index.html"]).exitCode == 0)
       // The address in the status is the one on the pod's eth0.
       #expect(Self.text(try await pods.exec(web, ["/bin/ip", "-o", "-4", "addr", "show", "eth0"])).contains(" \(serverIP)/24 "))
@@ -82,7 +85,12 @@ import TestSupport
       #expect(pods.network.leases.count == 2)
       // CNI CHECK through verbose status: fine now; after the pod's address is taken away, the bridge
       // plugin says so.
-      let verbose = try await pods.runtime { try await $0.podSandboxStatus(.with { $0.podSandboxID = client; $0.verbose = true }) }
+      let verbose = try await pods.runtime {
+        try await $0.podSandboxStatus(
+          .with {
+            $0.podSandboxID = client; $0.verbose = true
+          })
+      }
       #expect(verbose.info["info"]?.contains("\"networkCheck\":\"ok\"") == true, "\(verbose.info)")
       // Interface counters from inside the pod's namespace (rtnetlink): eth0 carried the ping and the fetch.
       let info = try #require(try JSONSerialization.jsonObject(with: Data((verbose.info["info"] ?? "").utf8)) as? [String: Any])
@@ -91,7 +99,12 @@ import TestSupport
       #expect((eth0["rxBytes"] as? Int ?? 0) > 0 && (eth0["txBytes"] as? Int ?? 0) > 0, "\(eth0)")
       #expect(interfaces.contains { $0["name"] as? String == "lo" })
       _ = try await pods.exec(sleeper, ["/bin/ip", "addr", "flush", "dev", "eth0"])
-      let broken = try await pods.runtime { try await $0.podSandboxStatus(.with { $0.podSandboxID = client; $0.verbose = true }) }
+      let broken = try await pods.runtime {
+        try await $0.podSandboxStatus(
+          .with {
+            $0.podSandboxID = client; $0.verbose = true
+          })
+      }
       #expect(broken.info["info"]?.contains("\"networkCheck\":\"ok\"") == false, "\(broken.info)")
 
       for pod in [server, client] {
@@ -146,7 +159,12 @@ import TestSupport
       let pod = try await pods.runPod(pods.podConfig("named"))
       let names = try FileManager.default.contentsOfDirectory(atPath: directory)
       #expect(names.count == 1 && names[0].hasPrefix("cni-"), "\(names)")
-      let verbose = try await pods.runtime { try await $0.podSandboxStatus(.with { $0.podSandboxID = pod; $0.verbose = true }) }
+      let verbose = try await pods.runtime {
+        try await $0.podSandboxStatus(
+          .with {
+            $0.podSandboxID = pod; $0.verbose = true
+          })
+      }
       let info = try #require(try JSONSerialization.jsonObject(with: Data((verbose.info["info"] ?? "").utf8)) as? [String: Any])
       #expect(info["netns"] as? String == "\(directory)/\(names.first ?? "")", "\(info)")
       _ = try await pods.runtime { try await $0.stopPodSandbox(.with { $0.podSandboxID = pod }) }
@@ -246,10 +264,12 @@ import TestSupport
   @Test func pluginFailuresFailThePodAndLeakNothing() async throws {
     let binDirectory = try TestEnvironment.temporaryDirectory("crisp-cnibin")
     defer { try? FileManager.default.removeItem(atPath: binDirectory) }
-    try Self.writePlugin(binDirectory, name: "crisp-fails", onAdd: """
-      echo '{"cniVersion": "1.0.0", "code": 11, "msg": "crisp test plugin refused", "details": "on purpose"}'
-      exit 1
-      """)
+    try Self.writePlugin(
+      binDirectory, name: "crisp-fails",
+      onAdd: """
+        echo '{"cniVersion": "1.0.0", "code": 11, "msg": "crisp test plugin refused", "details": "on purpose"}'
+        exit 1
+        """)
     try Self.writePlugin(binDirectory, name: "crisp-hangs", onAdd: "sleep 60")
     let cni = "bin_dirs = [\"\(binDirectory)\", \"/opt/cni/bin\"]\nplugin_timeout = \"1500ms\""
     try await PodHarness.with(cniConfig: cni, writeNetwork: false) { pods in

@@ -13,7 +13,10 @@ import TestSupport
       #expect(id.count == 64)
 
       try await pods.runtime { runtime in
-        let status = try await runtime.podSandboxStatus(.with { $0.podSandboxID = id; $0.verbose = true })
+        let status = try await runtime.podSandboxStatus(
+          .with {
+            $0.podSandboxID = id; $0.verbose = true
+          })
         #expect(status.status.state == .sandboxReady)
         #expect(status.status.metadata == config.metadata)
         #expect(status.status.labels == config.labels)
@@ -57,7 +60,14 @@ import TestSupport
       let podConfig = pods.podConfig("app")
       let pod = try await pods.runPod(podConfig)
       var config = pods.containerConfig("main", command: ["/bin/sh", "-c", "echo hello; echo oops >&2; printf partial; exec sleep 1000"])
-      config.envs = [.with { $0.key = "CRI_VAR"; $0.value = "cri" }, .with { $0.key = "IMAGE_VAR"; $0.value = "overridden" }]
+      config.envs = [
+        .with {
+          $0.key = "CRI_VAR"; $0.value = "cri"
+        },
+        .with {
+          $0.key = "IMAGE_VAR"; $0.value = "overridden"
+        },
+      ]
       config.annotations = ["a": "b"]
       let id = try await pods.runContainer(pod, podConfig, config)
 
@@ -104,7 +114,12 @@ import TestSupport
       #expect(String(decoding: processes.stdout, as: UTF8.self) == "1\n", "the timed-out sleep is still running")
 
       // Stop: SIGTERM is ignored by a shell's `sleep`... the process here is sleep itself (exec), which dies.
-      try await pods.runtime { _ = try await $0.stopContainer(.with { $0.containerID = id; $0.timeout = 5 }) }
+      try await pods.runtime {
+        _ = try await $0.stopContainer(
+          .with {
+            $0.containerID = id; $0.timeout = 5
+          })
+      }
       let stopped = try await pods.status(id)
       #expect(stopped.state == .containerExited)
       #expect(stopped.exitCode == 143)
@@ -139,11 +154,13 @@ import TestSupport
       #expect(failStatus.reason == "Error")
       // A created, never started container can be removed.
       let created = try await pods.runtime { runtime in
-        try await runtime.createContainer(.with {
-          $0.podSandboxID = pod
-          $0.config = pods.containerConfig("idle", command: ["/bin/true"])
-          $0.sandboxConfig = podConfig
-        }).containerID
+        try await runtime.createContainer(
+          .with {
+            $0.podSandboxID = pod
+            $0.config = pods.containerConfig("idle", command: ["/bin/true"])
+            $0.sandboxConfig = podConfig
+          }
+        ).containerID
       }
       #expect(try await pods.status(created).state == .containerCreated)
       try await pods.runtime { runtime in
@@ -183,7 +200,10 @@ import TestSupport
       #expect(exited)
       #expect(try await listed()[long] == .containerRunning)
       try await pods.runtime { runtime in
-        _ = try await runtime.stopContainer(.with { $0.containerID = long; $0.timeout = 0 })
+        _ = try await runtime.stopContainer(
+          .with {
+            $0.containerID = long; $0.timeout = 0
+          })
         #expect(try await listed()[long] == .containerExited)
         _ = try await runtime.removeContainer(.with { $0.containerID = short })
       }
@@ -195,7 +215,9 @@ import TestSupport
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("shared")
       let pod = try await pods.runPod(podConfig)
-      let server = try await pods.runContainer(pod, podConfig, pods.containerConfig("server", command: ["/bin/sh", "-c", "mkdir -p /www && echo served > /www/index.html && exec httpd -f -p 8080 -h /www"]))
+      let server = try await pods.runContainer(
+        pod, podConfig,
+        pods.containerConfig("server", command: ["/bin/sh", "-c", "mkdir -p /www && echo served > /www/index.html && exec httpd -f -p 8080 -h /www"]))
       let client = try await pods.runContainer(pod, podConfig, pods.containerConfig("client", command: ["/bin/sleep", "1000"]))
       var body = ""
       for _ in 0..<50 {
@@ -218,7 +240,8 @@ import TestSupport
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("logs")
       let pod = try await pods.runPod(podConfig)
-      let id = try await pods.runContainer(pod, podConfig, pods.containerConfig("ticker", command: ["/bin/sh", "-c", "while true; do echo tick; sleep 0.1; done"]))
+      let id = try await pods.runContainer(
+        pod, podConfig, pods.containerConfig("ticker", command: ["/bin/sh", "-c", "while true; do echo tick; sleep 0.1; done"]))
       let path = try await pods.status(id).logPath
       try await Task.sleep(for: .milliseconds(300))
       try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
@@ -228,7 +251,12 @@ import TestSupport
       #expect(fresh.contains("stdout F tick"))
 
       // Not running: FAILED_PRECONDITION, and no file appears.
-      try await pods.runtime { _ = try await $0.stopContainer(.with { $0.containerID = id; $0.timeout = 0 }) }
+      try await pods.runtime {
+        _ = try await $0.stopContainer(
+          .with {
+            $0.containerID = id; $0.timeout = 0
+          })
+      }
       try FileManager.default.removeItem(atPath: path)
       do {
         try await pods.runtime { _ = try await $0.reopenContainerLog(.with { $0.containerID = id }) }

@@ -27,7 +27,11 @@ import TestSupport
         let id = try await pods.runContainer(pod, podConfig, config)
         return Self.text(try await pods.exec(id, ["/bin/id"]))
       }
-      let numeric = try await idOutput("numeric", .with { $0.runAsUser = .with { $0.value = 1000 }; $0.runAsGroup = .with { $0.value = 2000 } })
+      let numeric = try await idOutput(
+        "numeric",
+        .with {
+          $0.runAsUser = .with { $0.value = 1000 }; $0.runAsGroup = .with { $0.value = 2000 }
+        })
       #expect(numeric.hasPrefix("uid=1000 gid=2000"), "\(numeric)")
       // www-data is in group "extra" (1234) in the image's /etc/group: Merge adds it, Strict does not.
       var merge = Runtime_V1_LinuxContainerSecurityContext()
@@ -68,7 +72,9 @@ import TestSupport
       #expect(try await pods.exec(id, ["/bin/hostname", "other"]).exitCode != 0)
       // Masked: /proc/timer_list reads as an empty device; read-only: /proc/sys cannot be written.
       let kcore = try await pods.exec(id, ["/bin/sh", "-c", "wc -c < /proc/timer_list"])
-      #expect(Self.text(kcore).trimmingCharacters(in: .whitespacesAndNewlines) == "0", "\(Self.text(kcore)) \(String(decoding: kcore.stderr, as: UTF8.self))")
+      #expect(
+        Self.text(kcore).trimmingCharacters(in: .whitespacesAndNewlines) == "0",
+        "\(Self.text(kcore)) \(String(decoding: kcore.stderr, as: UTF8.self))")
       #expect(try await pods.exec(id, ["/bin/sh", "-c", "echo 1 > /proc/sys/kernel/domainname"]).exitCode != 0)
 
       // The default set when nothing is asked: CAP_CHOWN present, CAP_SYS_ADMIN absent.
@@ -100,7 +106,8 @@ import TestSupport
       // Every capability, no masked /proc/timer_list, writable sysfs, the host's devices.
       let capabilities = UInt64(try await Self.status(pods, id, "CapEff"), radix: 16) ?? 0
       #expect(capabilities & (1 << 21) != 0)
-      #expect(Self.text(try await pods.exec(id, ["/bin/sh", "-c", "wc -c < /proc/timer_list"])).trimmingCharacters(in: .whitespacesAndNewlines) != "0")
+      #expect(
+        Self.text(try await pods.exec(id, ["/bin/sh", "-c", "wc -c < /proc/timer_list"])).trimmingCharacters(in: .whitespacesAndNewlines) != "0")
       let sysfs = Self.text(try await pods.exec(id, ["/bin/sh", "-c", "grep ' /sys ' /proc/mounts"]))
       #expect(sysfs.contains(" rw,"), "\(sysfs)")
       #expect(try await pods.exec(id, ["/bin/test", "-e", "/dev/kmsg"]).exitCode == 0)
@@ -115,8 +122,12 @@ import TestSupport
       var config = pods.containerConfig("devices", command: ["/bin/sleep", "1000"])
       config.devices = [
         // Not one of the devices runc always allows, so the device cgroup rule is what decides.
-        .with { $0.hostPath = "/dev/loop-control"; $0.containerPath = "/dev/crisp-loop"; $0.permissions = "r" },
-        .with { $0.hostPath = "/dev/null"; $0.containerPath = "/dev/crisp-null"; $0.permissions = "rw" },
+        .with {
+          $0.hostPath = "/dev/loop-control"; $0.containerPath = "/dev/crisp-loop"; $0.permissions = "r"
+        },
+        .with {
+          $0.hostPath = "/dev/null"; $0.containerPath = "/dev/crisp-null"; $0.permissions = "rw"
+        },
       ]
       let id = try await pods.runContainer(pod, podConfig, config)
       #expect(try await pods.exec(id, ["/bin/test", "-c", "/dev/crisp-loop"]).exitCode == 0)
@@ -126,9 +137,21 @@ import TestSupport
       #expect(denied.exitCode != 0)
       #expect(String(decoding: denied.stderr, as: UTF8.self).contains("not permitted"), "\(String(decoding: denied.stderr, as: UTF8.self))")
       for (device, fragment) in [
-        (Runtime_V1_Device.with { $0.hostPath = "/nonexistent/crisp-dev"; $0.containerPath = "/dev/x" }, "devices[0].host_path"),
-        (.with { $0.hostPath = "/etc/hostname"; $0.containerPath = "/dev/x" }, "not a character or block device"),
-        (.with { $0.hostPath = "/dev/null"; $0.containerPath = "/dev/x"; $0.permissions = "rwx" }, "devices[0].permissions"),
+        (
+          Runtime_V1_Device.with {
+            $0.hostPath = "/nonexistent/crisp-dev"; $0.containerPath = "/dev/x"
+          }, "devices[0].host_path"
+        ),
+        (
+          .with {
+            $0.hostPath = "/etc/hostname"; $0.containerPath = "/dev/x"
+          }, "not a character or block device"
+        ),
+        (
+          .with {
+            $0.hostPath = "/dev/null"; $0.containerPath = "/dev/x"; $0.permissions = "rwx"
+          }, "devices[0].permissions"
+        ),
       ] {
         var bad = pods.containerConfig("bad-device", command: ["/bin/true"])
         bad.devices = [device]
@@ -152,7 +175,8 @@ import TestSupport
        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}
       """
     try denyMkdir.write(toFile: directory + "/deny-mkdir.json", atomically: true, encoding: .utf8)
-    try denyMkdir.replacingOccurrences(of: "\"mkdirat\"", with: "\"mkdriat\"").write(toFile: directory + "/typo.json", atomically: true, encoding: .utf8)
+    try denyMkdir.replacingOccurrences(of: "\"mkdirat\"", with: "\"mkdriat\"").write(
+      toFile: directory + "/typo.json", atomically: true, encoding: .utf8)
     try await PodHarness.with { pods in
       var podConfig = pods.podConfig("seccomp")
       podConfig.linux.securityContext.seccomp = .with { $0.profileType = .runtimeDefault }
@@ -173,7 +197,9 @@ import TestSupport
       #expect(try await pods.exec(noAdmin, ["/bin/echo", "still works"]).stdout == Data("still works\n".utf8))
 
       var local = pods.containerConfig("localhost-profile", command: ["/bin/sleep", "1000"])
-      local.linux.securityContext.seccomp = .with { $0.profileType = .localhost; $0.localhostRef = directory + "/deny-mkdir.json" }
+      local.linux.securityContext.seccomp = .with {
+        $0.profileType = .localhost; $0.localhostRef = directory + "/deny-mkdir.json"
+      }
       let localID = try await pods.runContainer(pod, podConfig, local)
       let mkdir = try await pods.exec(localID, ["/bin/mkdir", "/tmp/denied"])
       #expect(mkdir.exitCode != 0)
@@ -191,7 +217,9 @@ import TestSupport
       ] {
         let before = HostSnapshot.take(under: pods.daemon.directory)
         var bad = pods.containerConfig("bad-profile", command: ["/bin/true"])
-        bad.linux.securityContext.seccomp = .with { $0.profileType = .localhost; $0.localhostRef = ref }
+        bad.linux.securityContext.seccomp = .with {
+          $0.profileType = .localhost; $0.localhostRef = ref
+        }
         do {
           _ = try await pods.runContainer(pod, podConfig, bad)
           Issue.record("accepted \(ref)")
@@ -242,7 +270,10 @@ import TestSupport
         [ "$(tr '\\0' '\\n' < $P/environ | grep '^HOME=')" = "HOME=$HOME" ] && echo "same home" || echo "DIFFERS home: $HOME"
         """
       }
-      let cases = [("plain", pods.containerConfig("plain", command: ["/bin/sleep", "1001"]), 1001), ("confined", confined, 1002), ("privileged", privileged, 1003)]
+      let cases = [
+        ("plain", pods.containerConfig("plain", command: ["/bin/sleep", "1001"]), 1001), ("confined", confined, 1002),
+        ("privileged", privileged, 1003),
+      ]
       for (name, config, n) in cases {
         let id = try await pods.runContainer(pod, podConfig, config)
         let result = try await pods.exec(id, ["/bin/sh", "-c", script(n)])
@@ -254,7 +285,8 @@ import TestSupport
       let plain = try await pods.runContainer(pod, podConfig, pods.containerConfig("missing", command: ["/bin/sleep", "1000"]))
       let missing = try await pods.exec(plain, ["no-such-command"])
       #expect(missing.exitCode == 127)
-      #expect(String(decoding: missing.stderr, as: UTF8.self).contains("executable file not found"), "\(String(decoding: missing.stderr, as: UTF8.self))")
+      #expect(
+        String(decoding: missing.stderr, as: UTF8.self).contains("executable file not found"), "\(String(decoding: missing.stderr, as: UTF8.self))")
       #expect(try await pods.exec(plain, ["/etc/hostname"]).exitCode == 126)
     }
   }
@@ -263,8 +295,10 @@ import TestSupport
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("refusals")
       let pod = try await pods.runPod(podConfig)
-      func expectRefused(_ fragment: String, pod edit: ((inout Runtime_V1_PodSandboxConfig) -> Void)? = nil,
-                         container editContainer: ((inout Runtime_V1_ContainerConfig) -> Void)? = nil) async throws {
+      func expectRefused(
+        _ fragment: String, pod edit: ((inout Runtime_V1_PodSandboxConfig) -> Void)? = nil,
+        container editContainer: ((inout Runtime_V1_ContainerConfig) -> Void)? = nil
+      ) async throws {
         let before = HostSnapshot.take(under: pods.daemon.directory)
         do {
           if let edit {
@@ -283,18 +317,28 @@ import TestSupport
         }
         #expect(HostSnapshot.take(under: pods.daemon.directory) == before, "\(fragment) leaked")
       }
-      try await expectRefused("apparmor", container: { $0.linux.securityContext.apparmor = .with { $0.profileType = .localhost; $0.localhostRef = "crisp-test" } })
+      try await expectRefused(
+        "apparmor",
+        container: {
+          $0.linux.securityContext.apparmor = .with {
+            $0.profileType = .localhost; $0.localhostRef = "crisp-test"
+          }
+        })
       try await expectRefused("selinux_options", container: { $0.linux.securityContext.selinuxOptions = .with { $0.type = "container_t" } })
       try await expectRefused("userns_options", pod: { $0.linux.securityContext.namespaceOptions.usernsOptions = .with { $0.mode = .pod } })
       try await expectRefused("sysctls[\"kernel.domainname\"]", pod: { $0.linux.sysctls = ["kernel.domainname": "x"] })
-      try await expectRefused("sysctls[\"net.ipv4.ip_forward\"]", pod: {
-        $0.linux.securityContext.namespaceOptions.network = .node
-        $0.linux.sysctls = ["net.ipv4.ip_forward": "1"]
-      })
-      try await expectRefused("sysctls[\"kernel.shmmax\"]", pod: {
-        $0.linux.securityContext.namespaceOptions.ipc = .node
-        $0.linux.sysctls = ["kernel.shmmax": "1000000"]
-      })
+      try await expectRefused(
+        "sysctls[\"net.ipv4.ip_forward\"]",
+        pod: {
+          $0.linux.securityContext.namespaceOptions.network = .node
+          $0.linux.sysctls = ["net.ipv4.ip_forward": "1"]
+        })
+      try await expectRefused(
+        "sysctls[\"kernel.shmmax\"]",
+        pod: {
+          $0.linux.securityContext.namespaceOptions.ipc = .node
+          $0.linux.sysctls = ["kernel.shmmax": "1000000"]
+        })
       // Unconfined and unset profiles are fine.
       var unconfined = pods.containerConfig("unconfined", command: ["/bin/true"])
       unconfined.linux.securityContext.seccomp = .with { $0.profileType = .unconfined }
@@ -323,7 +367,8 @@ import TestSupport
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("resources")
       let pod = try await pods.runPod(podConfig)
-      var config = pods.containerConfig("limited", command: ["/bin/sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=24 2>/dev/null; sleep 1000"])
+      var config = pods.containerConfig(
+        "limited", command: ["/bin/sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=24 2>/dev/null; sleep 1000"])
       config.linux.resources.memoryLimitInBytes = 256 << 20
       let id = try await pods.runContainer(pod, podConfig, config)
       try await Task.sleep(for: .milliseconds(800))
@@ -335,21 +380,23 @@ import TestSupport
       }
       #expect(limit() == "\(256 << 20)")
       try await pods.runtime { runtime in
-        _ = try await runtime.updateContainerResources(.with {
-          $0.containerID = id
-          $0.linux.memoryLimitInBytes = 128 << 20
-          $0.linux.cpuShares = 512
-        })
+        _ = try await runtime.updateContainerResources(
+          .with {
+            $0.containerID = id
+            $0.linux.memoryLimitInBytes = 128 << 20
+            $0.linux.cpuShares = 512
+          })
       }
       #expect(limit() == "\(128 << 20)")
       // -1 swap is "unlimited", not a negative size.
       try await pods.runtime { runtime in
-        _ = try await runtime.updateContainerResources(.with {
-          $0.containerID = id
-          $0.linux.memoryLimitInBytes = 128 << 20
-          $0.linux.memorySwapLimitInBytes = -1
-          $0.linux.cpuShares = 512
-        })
+        _ = try await runtime.updateContainerResources(
+          .with {
+            $0.containerID = id
+            $0.linux.memoryLimitInBytes = 128 << 20
+            $0.linux.memorySwapLimitInBytes = -1
+            $0.linux.cpuShares = 512
+          })
       }
       #expect(limit() == "\(128 << 20)")
       var status = try await pods.runtime { try await $0.containerStatus(.with { $0.containerID = id }).status }
@@ -358,7 +405,12 @@ import TestSupport
 
       // The container holds 24 MiB of shared memory: a 4 MiB limit cannot be applied.
       do {
-        _ = try await pods.runtime { try await $0.updateContainerResources(.with { $0.containerID = id; $0.linux.memoryLimitInBytes = 4 << 20 }) }
+        _ = try await pods.runtime {
+          try await $0.updateContainerResources(
+            .with {
+              $0.containerID = id; $0.linux.memoryLimitInBytes = 4 << 20
+            })
+        }
         Issue.record("a limit below the usage was applied")
       } catch let error as RPCError {
         #expect(error.message.contains("update"), "\(error.message)")
@@ -368,9 +420,17 @@ import TestSupport
       #expect(status.resources.linux.memoryLimitInBytes == 128 << 20)
 
       for (request, code) in [
-        (Runtime_V1_UpdateContainerResourcesRequest.with { $0.containerID = "missing"; $0.linux.cpuShares = 2 }, RPCError.Code.notFound),
+        (
+          Runtime_V1_UpdateContainerResourcesRequest.with {
+            $0.containerID = "missing"; $0.linux.cpuShares = 2
+          }, RPCError.Code.notFound
+        ),
         (.with { $0.containerID = id }, .invalidArgument),
-        (.with { $0.containerID = id; $0.linux.memoryLimitInBytes = -5 }, .invalidArgument),
+        (
+          .with {
+            $0.containerID = id; $0.linux.memoryLimitInBytes = -5
+          }, .invalidArgument
+        ),
       ] {
         do {
           _ = try await pods.runtime { try await $0.updateContainerResources(request) }
@@ -379,7 +439,12 @@ import TestSupport
           #expect(error.code == code, "\(error)")
         }
       }
-      _ = try await pods.runtime { try await $0.updatePodSandboxResources(.with { $0.podSandboxID = pod; $0.resources.cpuShares = 1024 }) }
+      _ = try await pods.runtime {
+        try await $0.updatePodSandboxResources(
+          .with {
+            $0.podSandboxID = pod; $0.resources.cpuShares = 1024
+          })
+      }
       do {
         _ = try await pods.runtime { try await $0.updatePodSandboxResources(.with { $0.podSandboxID = "missing" }) }
         Issue.record("updated a missing sandbox")

@@ -12,7 +12,8 @@ import TestSupport
       // A cgroup of the pod's own under the harness's parent, as kubelet gives every pod.
       podConfig.linux.cgroupParent = pods.cgroupParent + "/pod-stats"
       let pod = try await pods.runPod(podConfig)
-      var config = pods.containerConfig("busy", command: ["/bin/sh", "-c", "dd if=/dev/zero of=/tmp/blob bs=1M count=8 2>/dev/null; while :; do :; done"])
+      var config = pods.containerConfig(
+        "busy", command: ["/bin/sh", "-c", "dd if=/dev/zero of=/tmp/blob bs=1M count=8 2>/dev/null; while :; do :; done"])
       config.labels["role"] = "busy"
       let busy = try await pods.runContainer(pod, podConfig, config)
       let idle = try await pods.runContainer(pod, podConfig, pods.containerConfig("idle", command: ["/bin/sleep", "1000"]))

@@ -9,16 +9,20 @@ import TestSupport
 /// (our test client, checked against the spec's byte layout in StreamingUnitTests) or to a websocket (the
 /// websocket-client library, not ours), and the session runs against real runc containers.
 @Suite(.serialized) struct StreamingTests {
-  static func execURL(_ pods: PodHarness, _ id: String, _ command: [String], stdin: Bool = false, stdout: Bool = true, stderr: Bool = true, tty: Bool = false) async throws -> String {
+  static func execURL(
+    _ pods: PodHarness, _ id: String, _ command: [String], stdin: Bool = false, stdout: Bool = true, stderr: Bool = true, tty: Bool = false
+  ) async throws -> String {
     try await pods.runtime { runtime in
-      try await runtime.exec(.with {
-        $0.containerID = id
-        $0.cmd = command
-        $0.stdin = stdin
-        $0.stdout = stdout
-        $0.stderr = stderr
-        $0.tty = tty
-      }).url
+      try await runtime.exec(
+        .with {
+          $0.containerID = id
+          $0.cmd = command
+          $0.stdin = stdin
+          $0.stdout = stdout
+          $0.stderr = stderr
+          $0.tty = tty
+        }
+      ).url
     }
   }
 
@@ -192,13 +196,25 @@ import TestSupport
       let pod = try await pods.runPod(podConfig)
       let id = try await pods.runContainer(
         pod, podConfig, pods.containerConfig("ticker", command: ["/bin/sh", "-c", "while true; do echo tick; sleep 0.2; done"]))
-      let url = try await pods.runtime { try await $0.attach(.with { $0.containerID = id; $0.stdout = true; $0.stderr = true }).url }
+      let url = try await pods.runtime {
+        try await $0.attach(
+          .with {
+            $0.containerID = id; $0.stdout = true; $0.stderr = true
+          }
+        ).url
+      }
       #expect(url.contains("/attach/"))
       let first = try SPDYClient(url: url, protocols: ["v4.channel.k8s.io"])
       first.openStream("error")
       let stdout = first.openStream("stdout")
       first.openStream("stderr")
-      let secondURL = try await pods.runtime { try await $0.attach(.with { $0.containerID = id; $0.stdout = true }).url }
+      let secondURL = try await pods.runtime {
+        try await $0.attach(
+          .with {
+            $0.containerID = id; $0.stdout = true
+          }
+        ).url
+      }
       let second = try SPDYClient(url: secondURL, protocols: ["v4.channel.k8s.io"])
       second.openStream("error")
       let secondOut = second.openStream("stdout")
@@ -207,7 +223,13 @@ import TestSupport
       // A tty container attached without asking for a tty (kubectl attach without -t): served, stderr dropped.
       let terminal = try await pods.runContainer(
         pod, podConfig, pods.containerConfig("terminal", command: ["/bin/sh", "-c", "while true; do echo tty-tick; sleep 0.2; done"], tty: true))
-      let ttyURL = try await pods.runtime { try await $0.attach(.with { $0.containerID = terminal; $0.stdout = true; $0.stderr = true }).url }
+      let ttyURL = try await pods.runtime {
+        try await $0.attach(
+          .with {
+            $0.containerID = terminal; $0.stdout = true; $0.stderr = true
+          }
+        ).url
+      }
       let ttyClient = try SPDYClient(url: ttyURL, protocols: ["v4.channel.k8s.io"])
       ttyClient.openStream("error")
       let ttyOut = ttyClient.openStream("stdout")
@@ -215,7 +237,12 @@ import TestSupport
       try ttyClient.pump(until: "tty ticks") { ttyClient.text(ttyOut).contains("tty-tick") }
       // Attaching stdin to a container created without it is refused with the reason.
       do {
-        _ = try await pods.runtime { try await $0.attach(.with { $0.containerID = id; $0.stdin = true; $0.stdout = true }) }
+        _ = try await pods.runtime {
+          try await $0.attach(
+            .with {
+              $0.containerID = id; $0.stdin = true; $0.stdout = true
+            })
+        }
         Issue.record("attached stdin")
       } catch let error as RPCError {
         #expect(error.code == .invalidArgument)
@@ -228,9 +255,18 @@ import TestSupport
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("forward")
       let pod = try await pods.runPod(podConfig)
-      _ = try await pods.runContainer(pod, podConfig, pods.containerConfig("web", command: ["/bin/sh", "-c", "echo forwarded-page > /tmp/index.html; exec /bin/httpd -f -p 127.0.0.1:8080 -h /tmp"]))
+      _ = try await pods.runContainer(
+        pod, podConfig,
+        pods.containerConfig(
+          "web", command: ["/bin/sh", "-c", "echo forwarded-page > /tmp/index.html; exec /bin/httpd -f -p 127.0.0.1:8080 -h /tmp"]))
       try await Task.sleep(for: .milliseconds(500))
-      let url = try await pods.runtime { try await $0.portForward(.with { $0.podSandboxID = pod; $0.port = [8080] }).url }
+      let url = try await pods.runtime {
+        try await $0.portForward(
+          .with {
+            $0.podSandboxID = pod; $0.port = [8080]
+          }
+        ).url
+      }
       let client = try SPDYClient(url: url, protocols: ["portforward.k8s.io"])
       #expect(client.responseHead.contains("X-Stream-Protocol-Version: portforward.k8s.io"), "\(client.responseHead)")
       let error = client.openStream("error", extra: [("port", "8080"), ("requestid", "0")])
@@ -242,7 +278,13 @@ import TestSupport
       #expect(client.text(error).isEmpty)
 
       // A port nobody listens on: the error stream says so.
-      let refusedURL = try await pods.runtime { try await $0.portForward(.with { $0.podSandboxID = pod; $0.port = [8181] }).url }
+      let refusedURL = try await pods.runtime {
+        try await $0.portForward(
+          .with {
+            $0.podSandboxID = pod; $0.port = [8181]
+          }
+        ).url
+      }
       let refused = try SPDYClient(url: refusedURL, protocols: ["portforward.k8s.io"])
       let refusedError = refused.openStream("error", extra: [("port", "8181"), ("requestid", "1")])
       refused.openStream("data", extra: [("port", "8181"), ("requestid", "1")])
@@ -266,7 +308,13 @@ import TestSupport
       let hostPod = try await pods.runPod(hostConfig)
       let listener = try TCPListener()
       let listenerPort = Int32(listener.port)
-      let hostURL = try await pods.runtime { try await $0.portForward(.with { $0.podSandboxID = hostPod; $0.port = [listenerPort] }).url }
+      let hostURL = try await pods.runtime {
+        try await $0.portForward(
+          .with {
+            $0.podSandboxID = hostPod; $0.port = [listenerPort]
+          }
+        ).url
+      }
       let hostClient = try SPDYClient(url: hostURL, protocols: ["portforward.k8s.io"])
       hostClient.openStream("error", extra: [("port", "\(listener.port)"), ("requestid", "0")])
       let hostData = hostClient.openStream("data", extra: [("port", "\(listener.port)"), ("requestid", "0")])
@@ -318,11 +366,31 @@ import TestSupport
       let id = try await pods.runContainer(pod, podConfig, pods.containerConfig("short", command: ["/bin/true"]))
       _ = try await pods.waitForExit(id)
       let cases: [(Runtime_V1_ExecRequest, RPCError.Code, String)] = [
-        (.with { $0.containerID = "missing"; $0.cmd = ["/bin/true"]; $0.stdout = true }, .notFound, "container_id"),
-        (.with { $0.containerID = id; $0.cmd = ["/bin/true"]; $0.stdout = true }, .failedPrecondition, "not running"),
-        (.with { $0.containerID = id; $0.cmd = []; $0.stdout = true }, .invalidArgument, "cmd"),
-        (.with { $0.containerID = id; $0.cmd = ["/bin/true"] }, .invalidArgument, "stdin, stdout and stderr"),
-        (.with { $0.containerID = id; $0.cmd = ["/bin/sh"]; $0.tty = true; $0.stderr = true; $0.stdout = true }, .invalidArgument, "tty"),
+        (
+          .with {
+            $0.containerID = "missing"; $0.cmd = ["/bin/true"]; $0.stdout = true
+          }, .notFound, "container_id"
+        ),
+        (
+          .with {
+            $0.containerID = id; $0.cmd = ["/bin/true"]; $0.stdout = true
+          }, .failedPrecondition, "not running"
+        ),
+        (
+          .with {
+            $0.containerID = id; $0.cmd = []; $0.stdout = true
+          }, .invalidArgument, "cmd"
+        ),
+        (
+          .with {
+            $0.containerID = id; $0.cmd = ["/bin/true"]
+          }, .invalidArgument, "stdin, stdout and stderr"
+        ),
+        (
+          .with {
+            $0.containerID = id; $0.cmd = ["/bin/sh"]; $0.tty = true; $0.stderr = true; $0.stdout = true
+          }, .invalidArgument, "tty"
+        ),
       ]
       for (request, code, fragment) in cases {
         do {
@@ -334,13 +402,23 @@ import TestSupport
         }
       }
       do {
-        _ = try await pods.runtime { try await $0.portForward(.with { $0.podSandboxID = "missing"; $0.port = [80] }) }
+        _ = try await pods.runtime {
+          try await $0.portForward(
+            .with {
+              $0.podSandboxID = "missing"; $0.port = [80]
+            })
+        }
         Issue.record("port-forward to a missing pod")
       } catch let error as RPCError {
         #expect(error.code == .notFound)
       }
       do {
-        _ = try await pods.runtime { try await $0.portForward(.with { $0.podSandboxID = pod; $0.port = [70000] }) }
+        _ = try await pods.runtime {
+          try await $0.portForward(
+            .with {
+              $0.podSandboxID = pod; $0.port = [70000]
+            })
+        }
         Issue.record("port 70000 accepted")
       } catch let error as RPCError {
         #expect(error.code == .invalidArgument)
@@ -360,7 +438,9 @@ final class TCPListener {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    _ = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
     listen(fd, 4)
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }

@@ -60,8 +60,14 @@ import TestSupport
       let id = try await pods.runContainer(pod, podConfig, config)
 
       // Root inside is host id 2000000 outside.
-      #expect(Self.text(try await pods.exec(id, ["/bin/cat", "/proc/self/uid_map"])).split(separator: " ", omittingEmptySubsequences: true) == ["0", "2000000", "65536"])
-      #expect(Self.text(try await pods.exec(id, ["/bin/cat", "/proc/self/gid_map"])).split(separator: " ", omittingEmptySubsequences: true) == ["0", "2000000", "65536"])
+      #expect(
+        Self.text(try await pods.exec(id, ["/bin/cat", "/proc/self/uid_map"])).split(separator: " ", omittingEmptySubsequences: true) == [
+          "0", "2000000", "65536",
+        ])
+      #expect(
+        Self.text(try await pods.exec(id, ["/bin/cat", "/proc/self/gid_map"])).split(separator: " ", omittingEmptySubsequences: true) == [
+          "0", "2000000", "65536",
+        ])
       #expect(Self.text(try await pods.exec(id, ["/bin/id", "-u"])) == "0")
       // The image's files (root's on disk) are root's inside, and root can write its own layer.
       #expect(Self.text(try await pods.exec(id, ["/bin/busybox", "stat", "-c", "%u:%g", "/bin/busybox"])) == "0:0")
@@ -107,8 +113,10 @@ import TestSupport
       let pod = try await pods.runPod(userPod)
       let plainPod = pods.podConfig("plain")
       let plain = try await pods.runPod(plainPod)
-      func expectRefused(_ fragment: String, pod edit: ((inout Runtime_V1_PodSandboxConfig) -> Void)? = nil,
-                         container: ((inout Runtime_V1_ContainerConfig) -> Void)? = nil, inPlainPod: Bool = false) async throws {
+      func expectRefused(
+        _ fragment: String, pod edit: ((inout Runtime_V1_PodSandboxConfig) -> Void)? = nil,
+        container: ((inout Runtime_V1_ContainerConfig) -> Void)? = nil, inPlainPod: Bool = false
+      ) async throws {
         let before = HostSnapshot.take(under: pods.daemon.directory)
         do {
           if let edit {
@@ -128,48 +136,67 @@ import TestSupport
         }
         #expect(HostSnapshot.take(under: pods.daemon.directory) == before, "\(fragment) leaked")
       }
-      try await expectRefused("uids: exactly one mapping", pod: {
-        $0.linux.securityContext.namespaceOptions.usernsOptions.uids.append(Self.mapping(5_000_000, container: 65536))
-      })
-      try await expectRefused("gids[0].container_id", pod: { $0.linux.securityContext.namespaceOptions.usernsOptions.gids = [Self.mapping(host, container: 1)] })
+      try await expectRefused(
+        "uids: exactly one mapping",
+        pod: {
+          $0.linux.securityContext.namespaceOptions.usernsOptions.uids.append(Self.mapping(5_000_000, container: 65536))
+        })
+      try await expectRefused(
+        "gids[0].container_id", pod: { $0.linux.securityContext.namespaceOptions.usernsOptions.gids = [Self.mapping(host, container: 1)] })
       try await expectRefused("uids[0].host_id", pod: { $0.linux.securityContext.namespaceOptions.usernsOptions.uids = [Self.mapping(0)] })
       try await expectRefused("mode: container", pod: { $0.linux.securityContext.namespaceOptions.usernsOptions.mode = .container })
       try await expectRefused("mode: target", pod: { $0.linux.securityContext.namespaceOptions.usernsOptions.mode = .target })
       try await expectRefused("namespace_options.network is NODE", pod: { $0.linux.securityContext.namespaceOptions.network = .node })
       try await expectRefused("privileged", pod: { $0.linux.securityContext.privileged = true })
-      try await expectRefused("userns_options.mode: container", container: {
-        $0.linux.securityContext.namespaceOptions.usernsOptions = .with { $0.mode = .container }
-      })
-      try await expectRefused("differ from its pod's", container: {
-        $0.linux.securityContext.namespaceOptions.usernsOptions = .with {
-          $0.mode = .pod
-          $0.uids = [Self.mapping(9_000_000)]
-          $0.gids = [Self.mapping(9_000_000)]
-        }
-      })
-      try await expectRefused("mounts[0]: uidMappings/gidMappings need a pod with its own user namespace", container: {
-        $0.mounts = [.with {
-          $0.containerPath = "/m"
-          $0.hostPath = "/tmp"
-          $0.uidMappings = [Self.mapping(host)]
-          $0.gidMappings = [Self.mapping(host)]
-        }]
-      }, inPlainPod: true)
-      try await expectRefused("must be the pod's own mappings", container: {
-        $0.mounts = [.with {
-          $0.containerPath = "/m"
-          $0.hostPath = "/tmp"
-          $0.uidMappings = [Self.mapping(host + 1)]
-          $0.gidMappings = [Self.mapping(host)]
-        }]
-      })
-      try await expectRefused("user id 70000 is outside the pod's user namespace", container: {
-        $0.linux.securityContext.runAsUser = .with { $0.value = 70000 }
-      })
-      try await expectRefused("group id 65536 is outside", container: {
-        $0.linux.securityContext.runAsUser = .with { $0.value = 1000 }
-        $0.linux.securityContext.supplementalGroups = [65536]
-      })
+      try await expectRefused(
+        "userns_options.mode: container",
+        container: {
+          $0.linux.securityContext.namespaceOptions.usernsOptions = .with { $0.mode = .container }
+        })
+      try await expectRefused(
+        "differ from its pod's",
+        container: {
+          $0.linux.securityContext.namespaceOptions.usernsOptions = .with {
+            $0.mode = .pod
+            $0.uids = [Self.mapping(9_000_000)]
+            $0.gids = [Self.mapping(9_000_000)]
+          }
+        })
+      try await expectRefused(
+        "mounts[0]: uidMappings/gidMappings need a pod with its own user namespace",
+        container: {
+          $0.mounts = [
+            .with {
+              $0.containerPath = "/m"
+              $0.hostPath = "/tmp"
+              $0.uidMappings = [Self.mapping(host)]
+              $0.gidMappings = [Self.mapping(host)]
+            }
+          ]
+        }, inPlainPod: true)
+      try await expectRefused(
+        "must be the pod's own mappings",
+        container: {
+          $0.mounts = [
+            .with {
+              $0.containerPath = "/m"
+              $0.hostPath = "/tmp"
+              $0.uidMappings = [Self.mapping(host + 1)]
+              $0.gidMappings = [Self.mapping(host)]
+            }
+          ]
+        })
+      try await expectRefused(
+        "user id 70000 is outside the pod's user namespace",
+        container: {
+          $0.linux.securityContext.runAsUser = .with { $0.value = 70000 }
+        })
+      try await expectRefused(
+        "group id 65536 is outside",
+        container: {
+          $0.linux.securityContext.runAsUser = .with { $0.value = 1000 }
+          $0.linux.securityContext.supplementalGroups = [65536]
+        })
       // The pods that were accepted still work.
       let ok = try await pods.runContainer(pod, userPod, pods.containerConfig("ok", command: ["/bin/sleep", "100"]))
       #expect(Self.text(try await pods.exec(ok, ["/bin/id", "-u"])) == "0")

@@ -29,9 +29,15 @@ import TestSupport
       let pod = try await pods.runPod(podConfig)
       var config = pods.containerConfig("reader", command: ["/bin/sleep", "1000"])
       config.mounts = [
-        .with { $0.hostPath = shared.path + "/data"; $0.containerPath = "/rw" },
-        .with { $0.hostPath = shared.path + "/data"; $0.containerPath = "/ro"; $0.readonly = true },
-        .with { $0.hostPath = shared.path + "/link"; $0.containerPath = "/via-symlink" },
+        .with {
+          $0.hostPath = shared.path + "/data"; $0.containerPath = "/rw"
+        },
+        .with {
+          $0.hostPath = shared.path + "/data"; $0.containerPath = "/ro"; $0.readonly = true
+        },
+        .with {
+          $0.hostPath = shared.path + "/link"; $0.containerPath = "/via-symlink"
+        },
       ]
       let id = try await pods.runContainer(pod, podConfig, config)
       #expect(try await pods.exec(id, ["/bin/cat", "/via-symlink/file"]).stdout == Data("hello volume\n".utf8))
@@ -57,9 +63,15 @@ import TestSupport
       let pod = try await pods.runPod(podConfig)
       var config = pods.containerConfig("mounter", command: ["/bin/sleep", "1000"])
       config.mounts = [
-        .with { $0.hostPath = shared.path + "/down"; $0.containerPath = "/down"; $0.propagation = .propagationHostToContainer },
-        .with { $0.hostPath = shared.path + "/both"; $0.containerPath = "/both"; $0.propagation = .propagationBidirectional },
-        .with { $0.hostPath = shared.path + "/private"; $0.containerPath = "/private"; $0.propagation = .propagationPrivate },
+        .with {
+          $0.hostPath = shared.path + "/down"; $0.containerPath = "/down"; $0.propagation = .propagationHostToContainer
+        },
+        .with {
+          $0.hostPath = shared.path + "/both"; $0.containerPath = "/both"; $0.propagation = .propagationBidirectional
+        },
+        .with {
+          $0.hostPath = shared.path + "/private"; $0.containerPath = "/private"; $0.propagation = .propagationPrivate
+        },
       ]
       config.linux.securityContext.capabilities.addCapabilities = ["SYS_ADMIN"]
       let id = try await pods.runContainer(pod, podConfig, config)
@@ -91,8 +103,12 @@ import TestSupport
       let pod = try await pods.runPod(podConfig)
       var config = pods.containerConfig("rro", command: ["/bin/sleep", "1000"])
       config.mounts = [
-        .with { $0.hostPath = shared.path + "/tree"; $0.containerPath = "/plain"; $0.readonly = true },
-        .with { $0.hostPath = shared.path + "/tree"; $0.containerPath = "/recursive"; $0.readonly = true; $0.recursiveReadOnly = true },
+        .with {
+          $0.hostPath = shared.path + "/tree"; $0.containerPath = "/plain"; $0.readonly = true
+        },
+        .with {
+          $0.hostPath = shared.path + "/tree"; $0.containerPath = "/recursive"; $0.readonly = true; $0.recursiveReadOnly = true
+        },
       ]
       let id = try await pods.runContainer(pod, podConfig, config)
       // Plain read-only leaves the submount writable; recursive read-only does not.
@@ -103,8 +119,17 @@ import TestSupport
       let status = try await pods.status(id)
       #expect(status.mounts.map(\.recursiveReadOnly) == [false, true])
       for (mount, fragment) in [
-        (Runtime_V1_Mount.with { $0.hostPath = shared.path; $0.containerPath = "/x"; $0.recursiveReadOnly = true }, "needs readonly"),
-        (.with { $0.hostPath = shared.path; $0.containerPath = "/x"; $0.readonly = true; $0.recursiveReadOnly = true; $0.propagation = .propagationHostToContainer }, "private propagation"),
+        (
+          Runtime_V1_Mount.with {
+            $0.hostPath = shared.path; $0.containerPath = "/x"; $0.recursiveReadOnly = true
+          }, "needs readonly"
+        ),
+        (
+          .with {
+            $0.hostPath = shared.path; $0.containerPath = "/x"; $0.readonly = true; $0.recursiveReadOnly = true;
+            $0.propagation = .propagationHostToContainer
+          }, "private propagation"
+        ),
       ] {
         var bad = pods.containerConfig("bad-rro", command: ["/bin/true"])
         bad.mounts = [mount]
@@ -131,7 +156,11 @@ import TestSupport
       let podConfig = pods.podConfig("private")
       let pod = try await pods.runPod(podConfig)
       var config = pods.containerConfig("refused", command: ["/bin/true"])
-      config.mounts = [.with { $0.hostPath = privateDirectory; $0.containerPath = "/x"; $0.propagation = .propagationBidirectional }]
+      config.mounts = [
+        .with {
+          $0.hostPath = privateDirectory; $0.containerPath = "/x"; $0.propagation = .propagationBidirectional
+        }
+      ]
       do {
         _ = try await pods.runContainer(pod, podConfig, config)
         Issue.record("bidirectional propagation from a private mount was accepted")
@@ -151,7 +180,8 @@ import TestSupport
       ]
       let pod = try await pods.runPod(podConfig)
       let id = try await pods.runContainer(pod, podConfig, pods.containerConfig("reader", command: ["/bin/sleep", "1000"]))
-      let values = try await pods.exec(id, ["/bin/sh", "-c", "cat /proc/sys/kernel/shm_rmid_forced /proc/sys/kernel/msgmax /proc/sys/net/ipv4/ip_local_port_range"])
+      let values = try await pods.exec(
+        id, ["/bin/sh", "-c", "cat /proc/sys/kernel/shm_rmid_forced /proc/sys/kernel/msgmax /proc/sys/net/ipv4/ip_local_port_range"])
       #expect(String(decoding: values.stdout, as: UTF8.self) == "1\n10000\n1024\t65000\n")
     }
   }

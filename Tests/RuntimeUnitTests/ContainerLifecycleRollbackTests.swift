@@ -62,7 +62,10 @@ import Testing
       (sandbox, relativeDevice, .invalidArgument, "config.devices[0].container_path \"dev/null\" must be an absolute path"),
       (sandbox, missing, .notFound, "config.image.image \"docker.io/library/absent:1\": image not found (pull it first)"),
       (sandbox, escaping, .invalidArgument, "log_path \"../x.log\" is set but the sandbox has no log_directory"),
-      (String(repeating: "f", count: 64), LifecycleFixtures.container(), .notFound, "pod_sandbox_id \"\(String(repeating: "f", count: 64))\": no such sandbox"),
+      (
+        String(repeating: "f", count: 64), LifecycleFixtures.container(), .notFound,
+        "pod_sandbox_id \"\(String(repeating: "f", count: 64))\": no such sandbox"
+      ),
     ]
     for (sandboxID, config, code, message) in cases {
       let error = await LifecycleFixtures.error { () async throws(CrispError) in

@@ -69,24 +69,32 @@ import OCI
   /// Calls numbered past every call the profile names answer ENOSYS (a stub in front of libseccomp's
   /// program), unless unknown calls are allowed anyway.
   @Test func theENOSYSStubFrontsDenyByDefaultFilters() throws {
-    let deny = try SeccompCompiler.compile(.init(defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, architectures: ["SCMP_ARCH_X86_64"],
-                                                 syscalls: [.init(names: ["read", "write"], action: "SCMP_ACT_ALLOW")]))
+    let deny = try SeccompCompiler.compile(
+      .init(
+        defaultAction: "SCMP_ACT_ERRNO", defaultErrnoRet: 1, architectures: ["SCMP_ARCH_X86_64"],
+        syscalls: [.init(names: ["read", "write"], action: "SCMP_ACT_ALLOW")]))
     // BPF_LD|BPF_W|BPF_ABS (0x20) of offset 4 (the architecture) comes first.
     #expect(deny.program[0] == 0x20 && deny.program[4] == 4)
     // The stub's return: SECCOMP_RET_ERRNO | ENOSYS.
     let words = stride(from: 0, to: deny.program.count, by: 8).map { offset in
-      (UInt16(deny.program[offset]) | UInt16(deny.program[offset + 1]) << 8,
-       UInt32(deny.program[offset + 4]) | UInt32(deny.program[offset + 5]) << 8 | UInt32(deny.program[offset + 6]) << 16 | UInt32(deny.program[offset + 7]) << 24)
+      (
+        UInt16(deny.program[offset]) | UInt16(deny.program[offset + 1]) << 8,
+        UInt32(deny.program[offset + 4]) | UInt32(deny.program[offset + 5]) << 8 | UInt32(deny.program[offset + 6]) << 16 | UInt32(
+          deny.program[offset + 7]) << 24
+      )
     }
     #expect(words.contains { $0.0 == 0x06 && $0.1 == 0x0005_0026 })
     // The highest call named is write (1): the stub compares against it.
     #expect(words.contains { $0.0 == 0x25 && $0.1 == 1 })
     let allow = try SeccompCompiler.compile(.init(defaultAction: "SCMP_ACT_ALLOW", syscalls: [.init(names: ["mkdir"], action: "SCMP_ACT_ERRNO")]))
-    #expect(allow.program[0] != 0x20 || allow.program[4] != 4 || !stride(from: 0, to: allow.program.count, by: 8).contains { allow.program[$0] == 0x06 && allow.program[$0 + 4] == 0x26 })
+    #expect(
+      allow.program[0] != 0x20 || allow.program[4] != 4
+        || !stride(from: 0, to: allow.program.count, by: 8).contains { allow.program[$0] == 0x06 && allow.program[$0 + 4] == 0x26 })
   }
 
   @Test func cgroupMountsFromMountinfo() {
-    let mounts = CgroupMounts.parse("""
+    let mounts = CgroupMounts.parse(
+      """
       30 25 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
       31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw,nsdelegate
       32 30 0:28 / /sys/fs/cgroup/systemd rw,nosuid - cgroup cgroup rw,xattr,name=systemd

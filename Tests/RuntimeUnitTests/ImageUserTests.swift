@@ -6,7 +6,8 @@ import Testing
 /// shape is an INVALID_ARGUMENT naming the image and the field, never a trap or a guess.
 @Suite struct ImageUserTests {
   let field = "image \"example.test/app:1\" config.User"
-  let passwd = Array("""
+  let passwd = Array(
+    """
     root:x:0:0:root:/root:/bin/sh
     www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin
     short:x:77
@@ -15,7 +16,8 @@ import Testing
     app:x:1000:1001::/home/app:/bin/sh
 
     """.utf8)
-  let group = Array("""
+  let group = Array(
+    """
     root:x:0:
     staff:x:50:app,www-data
     short
@@ -95,7 +97,8 @@ import Testing
   /// A name that is not UTF-8 in the file matches nothing (decoding it with repair would make it match
   /// U+FFFD), and a file of garbage is just a file without users.
   @Test func nonUTF8Files() throws {
-    let odd = ImageAccountFiles(passwd: [0xFF, 0x3A, 0x78, 0x3A, 0x35, 0x3A, 0x35, 0x0A] + Array("ok:x:6:6::/:\n".utf8), group: [0xFE, 0xFF, 0x00, 0x3A])
+    let odd = ImageAccountFiles(
+      passwd: [0xFF, 0x3A, 0x78, 0x3A, 0x35, 0x3A, 0x35, 0x0A] + Array("ok:x:6:6::/:\n".utf8), group: [0xFE, 0xFF, 0x00, 0x3A])
     #expect(failure("\u{FFFD}", odd)?.contains("no user") == true)
     #expect(try resolve("ok", odd) == .init(uid: 6, gid: 6, name: "ok"))
     #expect(try resolve("5", odd) == .init(uid: 5, gid: 5, name: nil))

@@ -7,7 +7,9 @@ import OCI
 
 /// The OCI spec builder is a pure function: kubelet's rules, checked without root.
 @Suite struct SpecBuilderTests {
-  func image(entrypoint: [String]? = nil, cmd: [String]? = nil, env: [String]? = nil, workingDir: String? = nil, user: String? = nil) -> ImageConfig.Runtime {
+  func image(entrypoint: [String]? = nil, cmd: [String]? = nil, env: [String]? = nil, workingDir: String? = nil, user: String? = nil)
+    -> ImageConfig.Runtime
+  {
     var runtime = ImageConfig.Runtime()
     runtime.entrypoint = entrypoint
     runtime.cmd = cmd
@@ -22,7 +24,11 @@ import OCI
     #expect(try SpecBuilder.arguments(config: .init(), image: img) == ["/entry", "default"])
     #expect(try SpecBuilder.arguments(config: .with { $0.args = ["a", "b"] }, image: img) == ["/entry", "a", "b"])
     #expect(try SpecBuilder.arguments(config: .with { $0.command = ["/cmd"] }, image: img) == ["/cmd"])
-    #expect(try SpecBuilder.arguments(config: .with { $0.command = ["/cmd"]; $0.args = ["x"] }, image: img) == ["/cmd", "x"])
+    #expect(
+      try SpecBuilder.arguments(
+        config: .with {
+          $0.command = ["/cmd"]; $0.args = ["x"]
+        }, image: img) == ["/cmd", "x"])
     #expect(try SpecBuilder.arguments(config: .init(), image: image(cmd: ["/only-cmd"])) == ["/only-cmd"])
     #expect(throws: CrispError.self) { try SpecBuilder.arguments(config: .init(), image: image()) }
   }
@@ -36,12 +42,20 @@ import OCI
     let defaults = try SpecBuilder.capabilities(.init())
     #expect(defaults.bounding == SpecBuilder.defaultCapabilities)
     #expect(defaults.ambient == [])
-    let added = try SpecBuilder.capabilities(.with { $0.addCapabilities = ["NET_ADMIN"]; $0.dropCapabilities = ["CHOWN"] })
+    let added = try SpecBuilder.capabilities(
+      .with {
+        $0.addCapabilities = ["NET_ADMIN"]; $0.dropCapabilities = ["CHOWN"]
+      })
     #expect(added.effective?.contains("CAP_NET_ADMIN") == true)
     #expect(added.effective?.contains("CAP_CHOWN") == false)
     #expect(try SpecBuilder.capabilities(.with { $0.dropCapabilities = ["ALL"] }).effective == [])
     #expect(try SpecBuilder.capabilities(.with { $0.addCapabilities = ["ALL"] }, bounding: LinuxCapabilities.all).effective == LinuxCapabilities.all)
-    #expect(try SpecBuilder.capabilities(.with { $0.dropCapabilities = ["ALL"]; $0.addCapabilities = ["kill"] }).effective == ["CAP_KILL"])
+    #expect(
+      try SpecBuilder.capabilities(
+        .with {
+          $0.dropCapabilities = ["ALL"]; $0.addCapabilities = ["kill"]
+        }
+      ).effective == ["CAP_KILL"])
     #expect(throws: CrispError.self) { try SpecBuilder.capabilities(.with { $0.addCapabilities = ["CAP_FLY"] }) }
   }
 
@@ -53,7 +67,10 @@ import OCI
     #expect(all.effective == bounding)
     #expect(all.bounding == bounding)
     #expect(all.permitted?.contains("CAP_SYS_RESOURCE") == false)
-    let dropped = try SpecBuilder.capabilities(.with { $0.addCapabilities = ["ALL"]; $0.dropCapabilities = ["NET_RAW"] }, bounding: bounding)
+    let dropped = try SpecBuilder.capabilities(
+      .with {
+        $0.addCapabilities = ["ALL"]; $0.dropCapabilities = ["NET_RAW"]
+      }, bounding: bounding)
     #expect(dropped.effective == bounding.filter { $0 != "CAP_NET_RAW" })
     do {
       _ = try SpecBuilder.capabilities(.with { $0.addCapabilities = ["SYS_RESOURCE"] }, bounding: bounding)
@@ -71,7 +88,8 @@ import OCI
     pod.metadata = PodSandboxMetadata(name: "pod", uid: "uid", namespace: "ns")
     return .init(
       id: "sandbox", config: pod,
-      pausePID: 4242, paths: .init(hostname: "/files/hostname", hosts: "/files/hosts", resolvConf: "/files/resolv.conf", shm: "/shm", netns: "/netns/x"))
+      pausePID: 4242,
+      paths: .init(hostname: "/files/hostname", hosts: "/files/hosts", resolvConf: "/files/resolv.conf", shm: "/shm", netns: "/netns/x"))
   }
 
   @Test func containerJoinsThePodsNamespacesAndGetsItsFiles() throws {
@@ -85,8 +103,10 @@ import OCI
     config.linux.resources.cpuPeriod = 100000
     config.linux.securityContext.readonlyRootfs = true
     config.linux.securityContext.noNewPrivs = true
-    let mounts = [SpecBuilder.ResolvedMount(hostPath: "/data", containerPath: "/etc/hosts", readonly: true, propagation: .private),
-                  SpecBuilder.ResolvedMount(hostPath: "/shared", containerPath: "/mnt", readonly: false, propagation: .bidirectional)]
+    let mounts = [
+      SpecBuilder.ResolvedMount(hostPath: "/data", containerPath: "/etc/hosts", readonly: true, propagation: .private),
+      SpecBuilder.ResolvedMount(hostPath: "/shared", containerPath: "/mnt", readonly: false, propagation: .bidirectional),
+    ]
     let spec = try SpecBuilder.containerSpec(
       id: "c1", config: config, image: ImageConfig(config: nil, rootfs: .init(diffIDs: [])), imageName: "img", rootfs: "/rootfs",
       sandbox: sandbox(), user: .init(uid: 7, gid: 8, additionalGids: [9]), mounts: mounts, cgroupsPath: "/kubepods/c1", oomScoreAdj: 5)
@@ -193,7 +213,8 @@ import OCI
       try SpecBuilder.containerSpec(
         id: "c1", config: config, image: ImageConfig(config: nil, rootfs: .init(diffIDs: [])), imageName: "img", rootfs: "/rootfs",
         sandbox: context, user: .init(uid: 0, gid: 0), mounts: [], cgroupsPath: "/c", oomScoreAdj: nil,
-        podAnnotations: pod, containerAnnotations: own).annotations ?? [:]
+        podAnnotations: pod, containerAnnotations: own
+      ).annotations ?? [:]
     }
     let none = try container(.none, .none)
     #expect(none.keys.allSatisfy { $0.hasPrefix("io.kubernetes.cri.") })

@@ -33,9 +33,15 @@ import Testing
       refused("read") { _ = try store.read(sha256: escape) }
       refused("delete") { try store.delete(sha256: escape) }
       refused("write") { _ = try store.write(Array("x".utf8), expectedSHA256: escape) }
-      refused("ingest ../") { let writer = try store.beginIngest(expectedSHA256: "../../../planted", expectedSize: 1); writer.abort() }
-      refused("ingest upper case") { let writer = try store.beginIngest(expectedSHA256: String(repeating: "A", count: 64), expectedSize: 1); writer.abort() }
-      refused("ingest negative size") { let writer = try store.beginIngest(expectedSHA256: nil, expectedSize: -1); writer.abort() }
+      refused("ingest ../") {
+        let writer = try store.beginIngest(expectedSHA256: "../../../planted", expectedSize: 1); writer.abort()
+      }
+      refused("ingest upper case") {
+        let writer = try store.beginIngest(expectedSHA256: String(repeating: "A", count: 64), expectedSize: 1); writer.abort()
+      }
+      refused("ingest negative size") {
+        let writer = try store.beginIngest(expectedSHA256: nil, expectedSize: -1); writer.abort()
+      }
       #expect(FileManager.default.fileExists(atPath: directory + "/outside"))
       // Nothing was created beside the store (an ingest file named after `../../../planted`).
       let beside = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()

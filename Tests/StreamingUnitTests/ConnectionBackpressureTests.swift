@@ -34,7 +34,9 @@ import Testing
     let client = try RawClient(port: port)
     let framer = try SPDYFramer()
     // The stream once (its header block continues the connection's zlib stream), then the repeating flood.
-    _ = client.flood(framer.encode(.synStream(streamID: 1, associatedTo: 0, priority: 0, flags: 0, headers: SPDYHeaders([("streamtype", "data")]))), total: 1, seconds: 5)
+    _ = client.flood(
+      framer.encode(.synStream(streamID: 1, associatedTo: 0, priority: 0, flags: 0, headers: SPDYHeaders([("streamtype", "data")]))), total: 1,
+      seconds: 5)
     var flood: [UInt8] = []
     for index in 0..<4096 {
       flood += framer.encode(.ping(id: UInt32(2 * index + 1)))
@@ -60,7 +62,9 @@ final class RawClient {
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port)).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    let result = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
     guard result == 0 else { throw SPDYError.malformed("connect: \(errno)") }
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
   }

@@ -81,7 +81,8 @@ import Testing
     #expect(binary.receive(opcode: .continuation, fin: false, [0]) == .closed)
     // Random frames of every opcode: whatever comes, an event and no trap.
     var generator = SeededGenerator(seed: 17)
-    let opcodes: [WebSocketOpcode] = [.continuation, .text, .binary, .connectionClose, .pong] + [3, 11].compactMap { WebSocketOpcode(encodedWebSocketOpcode: $0) }
+    let opcodes: [WebSocketOpcode] =
+      [.continuation, .text, .binary, .connectionClose, .pong] + [3, 11].compactMap { WebSocketOpcode(encodedWebSocketOpcode: $0) }
     for _ in 0..<20_000 {
       let bytes = (0..<Int.random(in: 0...12, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
       var framing = WebSocketChannelFraming(base64: Bool.random(using: &generator))

@@ -14,8 +14,9 @@ import Testing
     #expect(framer.encode(.rstStream(streamID: 5, status: 5)) == [0x80, 0x03, 0x00, 0x03, 0x00, 0x00, 0x00, 0x08, 0, 0, 0, 5, 0, 0, 0, 5])
     #expect(framer.encode(.windowUpdate(streamID: 3, delta: 65536)) == [0x80, 0x03, 0x00, 0x09, 0x00, 0x00, 0x00, 0x08, 0, 0, 0, 3, 0, 1, 0, 0])
     #expect(framer.encode(.goAway(lastGoodStreamID: 7, status: 0)) == [0x80, 0x03, 0x00, 0x07, 0x00, 0x00, 0x00, 0x08, 0, 0, 0, 7, 0, 0, 0, 0])
-    #expect(framer.encode(.settings(flags: 0, entries: [SPDYSetting(flags: 0, id: 7, value: 65536)]))
-      == [0x80, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00, 0x0c, 0, 0, 0, 1, 0x00, 0x00, 0x00, 0x07, 0, 1, 0, 0])
+    #expect(
+      framer.encode(.settings(flags: 0, entries: [SPDYSetting(flags: 0, id: 7, value: 65536)]))
+        == [0x80, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00, 0x0c, 0, 0, 0, 1, 0x00, 0x00, 0x00, 0x07, 0, 1, 0, 0])
     // A data frame: control bit clear, 31-bit stream id, flags (FIN), 24-bit length.
     #expect(framer.encode(.data(streamID: 1, flags: SPDYFrame.flagFin, payload: Array("hi".utf8))) == [0, 0, 0, 1, 0x01, 0, 0, 2, 0x68, 0x69])
   }
@@ -72,7 +73,8 @@ import Testing
     var length = uLongf(compressed.count)
     #expect(compress(&compressed, &length, &block, uLong(block.count)) == Z_OK)
     let body = [0, 0, 0, 1, 0, 0, 0, 0, 0, 0] + Array(compressed[0..<Int(length)]) + [1, 2, 3, 4]
-    var frame: [UInt8] = [0x80, 0x03, 0x00, 0x01, 0x00] + [UInt8(body.count >> 16), UInt8((body.count >> 8) & 0xff), UInt8(body.count & 0xff)] + body
+    var frame: [UInt8] =
+      [0x80, 0x03, 0x00, 0x01, 0x00] + [UInt8(body.count >> 16), UInt8((body.count >> 8) & 0xff), UInt8(body.count & 0xff)] + body
     var start = 0
     #expect(throws: SPDYError.self) { _ = try SPDYFramer().decode(&frame, consumedFrom: &start) }
   }

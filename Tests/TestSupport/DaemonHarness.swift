@@ -98,7 +98,9 @@ public final class DaemonHarness: @unchecked Sendable {
     try Self.run(Self.crispBinary, arguments, timeout: timeout)
   }
 
-  public static func run(_ binary: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration = .seconds(30)) throws -> (status: Int32, output: String) {
+  public static func run(_ binary: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration = .seconds(30)) throws -> (
+    status: Int32, output: String
+  ) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = arguments
@@ -178,7 +180,9 @@ public final class DaemonHarness: @unchecked Sendable {
 
   /// Calls the daemon through a generated gRPC client over its unix socket, as kubelet does.
   public func withClients<T: Sendable>(
-    _ body: @Sendable (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>, Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>) async throws -> T
+    _ body:
+      @Sendable (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>, Runtime_V1_ImageService.Client<HTTP2ClientTransport.Posix>)
+      async throws -> T
   ) async throws -> T {
     let transport = try HTTP2ClientTransport.Posix(target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)
     return try await withGRPCClient(transport: transport) { client in

@@ -27,18 +27,28 @@ public final class PodHarness: @unchecked Sendable {
     registry = try RegistryHarness()
     let spec: [String: Any] = [
       "repository": "pods/busybox", "tag": "1",
-      "images": [[
-        "config": ["Cmd": ["/bin/sh"], "Env": ["PATH=/bin", "IMAGE_VAR=image"], "WorkingDir": "/"],
-        "layers": [["compression": "gzip", "entries": [
-          ["path": "bin", "type": "dir"], ["path": "bin/busybox", "type": "file", "source": "/bin/busybox", "mode": 0o755],
-          ["path": "bin/sh", "type": "symlink", "target": "busybox"],
-        ] + PodHarness.applets.map { ["path": "bin/\($0)", "type": "symlink", "target": "busybox"] } + [
-          ["path": "etc", "type": "dir"],
-          ["path": "etc/passwd", "type": "file", "content": "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www:/var/www:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n"],
-          ["path": "etc/group", "type": "file", "content": "root:x:0:\nwww-data:x:33:\nextra:x:1234:www-data\n"],
-          ["path": "tmp", "type": "dir", "mode": 0o1777],
-        ]]],
-      ]],
+      "images": [
+        [
+          "config": ["Cmd": ["/bin/sh"], "Env": ["PATH=/bin", "IMAGE_VAR=image"], "WorkingDir": "/"],
+          "layers": [
+            [
+              "compression": "gzip",
+              "entries": [
+                ["path": "bin", "type": "dir"], ["path": "bin/busybox", "type": "file", "source": "/bin/busybox", "mode": 0o755],
+                ["path": "bin/sh", "type": "symlink", "target": "busybox"],
+              ] + PodHarness.applets.map { ["path": "bin/\($0)", "type": "symlink", "target": "busybox"] } + [
+                ["path": "etc", "type": "dir"],
+                [
+                  "path": "etc/passwd", "type": "file",
+                  "content": "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www:/var/www:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+                ],
+                ["path": "etc/group", "type": "file", "content": "root:x:0:\nwww-data:x:33:\nextra:x:1234:www-data\n"],
+                ["path": "tmp", "type": "dir", "mode": 0o1777],
+              ],
+            ]
+          ],
+        ]
+      ],
     ]
     try registry.push(spec)
     image = "\(registry.host)/pods/busybox:1"
@@ -80,30 +90,45 @@ public final class PodHarness: @unchecked Sendable {
     }
   }
 
-  public func runtime<T: Sendable>(_ body: @Sendable (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T {
+  public func runtime<T: Sendable>(_ body: @Sendable (Runtime_V1_RuntimeService.Client<HTTP2ClientTransport.Posix>) async throws -> T) async throws
+    -> T
+  {
     try await daemon.withClients { runtime, _ in try await body(runtime) }
   }
 
   /// Runs a pod and returns its id.
   public func runPod(_ config: Runtime_V1_PodSandboxConfig, handler: String = "") async throws -> String {
-    try await runtime { try await $0.runPodSandbox(.with { $0.config = config; $0.runtimeHandler = handler }).podSandboxID }
+    try await runtime {
+      try await $0.runPodSandbox(
+        .with {
+          $0.config = config; $0.runtimeHandler = handler
+        }
+      ).podSandboxID
+    }
   }
 
   /// Creates and starts a container in `pod`.
   public func runContainer(_ pod: String, _ podConfig: Runtime_V1_PodSandboxConfig, _ config: Runtime_V1_ContainerConfig) async throws -> String {
     try await runtime { runtime in
-      let id = try await runtime.createContainer(.with {
-        $0.podSandboxID = pod
-        $0.config = config
-        $0.sandboxConfig = podConfig
-      }).containerID
+      let id = try await runtime.createContainer(
+        .with {
+          $0.podSandboxID = pod
+          $0.config = config
+          $0.sandboxConfig = podConfig
+        }
+      ).containerID
       _ = try await runtime.startContainer(.with { $0.containerID = id })
       return id
     }
   }
 
   public func exec(_ container: String, _ command: [String], timeout: Int64 = 10) async throws -> Runtime_V1_ExecSyncResponse {
-    try await runtime { try await $0.execSync(.with { $0.containerID = container; $0.cmd = command; $0.timeout = timeout }) }
+    try await runtime {
+      try await $0.execSync(
+        .with {
+          $0.containerID = container; $0.cmd = command; $0.timeout = timeout
+        })
+    }
   }
 
   public func status(_ container: String) async throws -> Runtime_V1_ContainerStatus {
@@ -150,7 +175,9 @@ public final class PodHarness: @unchecked Sendable {
     func removeTree(_ path: String) {
       for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDirectory), isDirectory.boolValue { removeTree(path + "/" + name) }
+        if FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDirectory), isDirectory.boolValue {
+          removeTree(path + "/" + name)
+        }
       }
       rmdir(path)
     }
@@ -167,8 +194,10 @@ public final class PodHarness: @unchecked Sendable {
   /// The cgroup directories (any hierarchy) still under this harness's parent.
   public var leftoverCgroups: [String] {
     let roots = ((try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? []).map { "/sys/fs/cgroup/\($0)" }
-    return roots.flatMap { root in ((try? FileManager.default.contentsOfDirectory(atPath: root + cgroupParent)) ?? []).map { root + cgroupParent + "/" + $0 } }
-      .filter { (try? FileManager.default.attributesOfItem(atPath: $0)[.type] as? FileAttributeType) == .typeDirectory }
+    return roots.flatMap { root in
+      ((try? FileManager.default.contentsOfDirectory(atPath: root + cgroupParent)) ?? []).map { root + cgroupParent + "/" + $0 }
+    }
+    .filter { (try? FileManager.default.attributesOfItem(atPath: $0)[.type] as? FileAttributeType) == .typeDirectory }
   }
 }
 
@@ -197,7 +226,8 @@ public struct HostSnapshot: Equatable, Sendable, CustomStringConvertible {
     }.sorted()
     var shims: [String] = []
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int(entry) != nil {
-      guard let bytes = (try? FilePath.read("/proc/\(entry)/cmdline")) ?? nil, case let command = String(decoding: bytes, as: UTF8.self), command.contains("crisp-shim"),
+      guard let bytes = (try? FilePath.read("/proc/\(entry)/cmdline")) ?? nil, case let command = String(decoding: bytes, as: UTF8.self),
+        command.contains("crisp-shim"),
         command.contains(directory)
       else { continue }
       shims.append(command.replacingOccurrences(of: "\0", with: " "))

@@ -207,9 +207,10 @@ struct GRPCCallState {
   mutating func deadlineExpired(after timeout: TimeAmount) -> [GRPCCallAction] {
     guard let method else { return [] }
     let milliseconds = timeout.nanoseconds / 1_000_000
-    return fail(RPCError(
-      code: .deadlineExceeded,
-      message: "\(method.name) did not finish within the caller's deadline of \(milliseconds) ms"), clientSending: true)
+    return fail(
+      RPCError(
+        code: .deadlineExceeded,
+        message: "\(method.name) did not finish within the caller's deadline of \(milliseconds) ms"), clientSending: true)
   }
 
   /// The server shuts down: subscriptions that never end by themselves (`endsAtShutdown`) end now with
@@ -274,9 +275,10 @@ struct GRPCCallState {
         return fail(Self.truncated, clientSending: false)
       }
       guard let request = receiving.request else {
-        return fail(RPCError(
-          code: .internalError,
-          message: "\(receiving.method.name) needs a request message; the client sent none"), clientSending: false)
+        return fail(
+          RPCError(
+            code: .internalError,
+            message: "\(receiving.method.name) needs a request message; the client sent none"), clientSending: false)
       }
       phase = .running(Running(method: receiving.method, client: .done))
       return [.startHandler(receiving.method, receiving.handler.invocation(request))]
@@ -296,8 +298,10 @@ struct GRPCCallState {
   private mutating func fail(_ status: RPCError, clientSending: Bool) -> [GRPCCallAction] {
     if case .receiving(let receiving) = phase {
       phase = .answered(resetPending: clientSending)
-      return [.recordEnd(receiving.method, status), .cancelDeadline,
-              .writeTrailers(status, trailersOnly: true, thenReset: clientSending)]
+      return [
+        .recordEnd(receiving.method, status), .cancelDeadline,
+        .writeTrailers(status, trailersOnly: true, thenReset: clientSending),
+      ]
     }
     return answer(status: status, message: nil, stop: .cancelHandler)
   }

@@ -100,7 +100,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
       abandon(closed.streamID, reason: "the stream was closed by the client")
       closeIfDrained()
     } else if let window = event as? NIOHTTP2WindowUpdatedEvent, window.streamID == .rootStream,
-              let open = window.inboundWindowSize, open < Self.connectionWindowTarget / 2, !connectionUpdateInFlight {
+      let open = window.inboundWindowSize, open < Self.connectionWindowTarget / 2, !connectionUpdateInFlight
+    {
       // The connection window is refilled from NIOHTTP2Handler's own count, which includes DATA it
       // dropped for streams already closed: counting only frames seen here would leak window until
       // the client could send nothing.
@@ -270,7 +271,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
   /// Ends our side of the stream. A client still sending gets a reset once the trailers are out: NIOHTTP2
   /// would drop an answer still queued behind a reset.
   private func writeTrailers(_ status: RPCError?, trailersOnly: Bool, thenReset: Bool, on streamID: HTTP2StreamID) {
-    let trailers = HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: GRPCWire.trailers(status, trailersOnly: trailersOnly), endStream: true)))
+    let trailers = HTTP2Frame(
+      streamID: streamID, payload: .headers(.init(headers: GRPCWire.trailers(status, trailersOnly: trailersOnly), endStream: true)))
     guard thenReset else { return write(trailers) }
     let written = context?.eventLoop.makePromise(of: Void.self)
     written?.futureResult.assumeIsolated().whenComplete { [weak self] _ in self?.trailersFlushed(streamID) }

@@ -27,8 +27,8 @@ struct GRPCMessageReader {
   /// The next complete message, or nil until more bytes arrive.
   mutating func next() throws(RPCError) -> ByteBuffer? {
     guard var buffer = pending, buffer.readableBytes >= GRPCWire.prefixLength,
-          let flag = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
-          let length = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt32.self)
+      let flag = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self),
+      let length = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt32.self)
     else { return nil }
     guard flag == 0 else {
       throw RPCError(code: .unimplemented, message: "compressed messages are not supported: send messages uncompressed (grpc-encoding identity)")

@@ -35,35 +35,43 @@ struct GRPCMethod: Sendable {
   static func unary<Request: Message, Response: Message>(
     _ descriptor: MethodDescriptor, quick: Bool = false, _ handler: @escaping @Sendable (Request) async throws -> Response
   ) -> GRPCMethod {
-    GRPCMethod(descriptor, quick: quick, endsAtShutdown: false, body: .unary { bytes in
-      try await handler(try decode(Request.self, bytes)).serializedBytes()
-    })
+    GRPCMethod(
+      descriptor, quick: quick, endsAtShutdown: false,
+      body: .unary { bytes in
+        try await handler(try decode(Request.self, bytes)).serializedBytes()
+      })
   }
 
   /// A unary call whose handler serializes its answer itself, to answer repeated calls from saved bytes.
   static func unarySerialized<Request: Message>(
     _ descriptor: MethodDescriptor, quick: Bool = false, _ handler: @escaping @Sendable (Request) async throws -> [UInt8]
   ) -> GRPCMethod {
-    GRPCMethod(descriptor, quick: quick, endsAtShutdown: false, body: .unary { bytes in
-      try await handler(try decode(Request.self, bytes))
-    })
+    GRPCMethod(
+      descriptor, quick: quick, endsAtShutdown: false,
+      body: .unary { bytes in
+        try await handler(try decode(Request.self, bytes))
+      })
   }
 
   static func serverStreaming<Request: Message, Response: Message>(
     _ descriptor: MethodDescriptor, endsAtShutdown: Bool = false,
     _ handler: @escaping @Sendable (Request, RPCWriter<Response>) async throws -> Void
   ) -> GRPCMethod {
-    GRPCMethod(descriptor, quick: false, endsAtShutdown: endsAtShutdown, body: .serverStreaming { bytes, sink in
-      try await handler(try decode(Request.self, bytes), RPCWriter(wrapping: GRPCMessageWriter<Response>(sink: sink)))
-    })
+    GRPCMethod(
+      descriptor, quick: false, endsAtShutdown: endsAtShutdown,
+      body: .serverStreaming { bytes, sink in
+        try await handler(try decode(Request.self, bytes), RPCWriter(wrapping: GRPCMessageWriter<Response>(sink: sink)))
+      })
   }
 
   static func clientStreaming<Request: Message, Response: Message>(
     _ descriptor: MethodDescriptor, _ handler: @escaping @Sendable (RPCAsyncSequence<Request, any Error>) async throws -> Response
   ) -> GRPCMethod {
-    GRPCMethod(descriptor, quick: false, endsAtShutdown: false, body: .clientStreaming { source in
-      try await handler(RPCAsyncSequence(wrapping: GRPCDecodedRequests<Request>(source: source))).serializedBytes()
-    })
+    GRPCMethod(
+      descriptor, quick: false, endsAtShutdown: false,
+      body: .clientStreaming { source in
+        try await handler(RPCAsyncSequence(wrapping: GRPCDecodedRequests<Request>(source: source))).serializedBytes()
+      })
   }
 
   /// A request that does not parse is the client's fault in transit, so INTERNAL, as other gRPC servers answer.

@@ -42,7 +42,8 @@ final class GRPCSocketServer: Sendable {
       .childChannelInitializer { [self] channel in
         channel.eventLoop.makeCompletedFuture {
           let handler = GRPCConnectionHandler(environment: environment)
-          try channel.pipeline.syncOperations.addHandler(NIOHTTP2Handler(mode: .server, frameDelegate: nil, connectionConfiguration: GRPCConnectionHandler.connectionConfiguration))
+          try channel.pipeline.syncOperations.addHandler(
+            NIOHTTP2Handler(mode: .server, frameDelegate: nil, connectionConfiguration: GRPCConnectionHandler.connectionConfiguration))
           try channel.pipeline.syncOperations.addHandler(handler)
           self.track(Connection(channel: channel, handler: handler))
         }

@@ -26,7 +26,11 @@ extension ContainerResources {
     cri.oomScoreAdj = oomScoreAdj
     cri.cpusetCpus = cpusetCpus
     cri.cpusetMems = cpusetMems
-    cri.hugepageLimits = hugepageLimits.map { limit in .with { $0.pageSize = limit.pageSize; $0.limit = limit.limit } }
+    cri.hugepageLimits = hugepageLimits.map { limit in
+      .with {
+        $0.pageSize = limit.pageSize; $0.limit = limit.limit
+      }
+    }
     cri.unified = unified
     cri.memorySwapLimitInBytes = memorySwapLimitInBytes
     return cri

@@ -8,7 +8,9 @@ extension RuntimeManager {
     guard !directory.isEmpty else {
       throw CrispError.invalidArgument("log_path \"\(relative)\" is set but the sandbox has no log_directory")
     }
-    guard !relative.hasPrefix("/") else { throw CrispError.invalidArgument("log_path \"\(relative)\" must be relative to the sandbox's log_directory") }
+    guard !relative.hasPrefix("/") else {
+      throw CrispError.invalidArgument("log_path \"\(relative)\" must be relative to the sandbox's log_directory")
+    }
     var depth = 0
     for component in relative.split(separator: "/") {
       if component == ".." { depth -= 1 } else if component != "." { depth += 1 }
@@ -51,16 +53,19 @@ extension RuntimeManager {
         guard let userNamespace else {
           throw CrispError.invalidArgument("mounts[\(index)]: uidMappings/gidMappings need a pod with its own user namespace")
         }
-        guard SecurityChecks.isPodMapping(mount.uidMappings, userNamespace.uids), SecurityChecks.isPodMapping(mount.gidMappings, userNamespace.gids) else {
-          throw CrispError.invalidArgument("mounts[\(index)].uidMappings/gidMappings: must be the pod's own mappings (one range each, from container id 0)")
+        guard SecurityChecks.isPodMapping(mount.uidMappings, userNamespace.uids), SecurityChecks.isPodMapping(mount.gidMappings, userNamespace.gids)
+        else {
+          throw CrispError.invalidArgument(
+            "mounts[\(index)].uidMappings/gidMappings: must be the pod's own mappings (one range each, from container id 0)")
         }
         guard mount.propagation == .private else {
           throw CrispError.invalidArgument("mounts[\(index)]: an idmapped mount cannot propagate mounts (propagation must be private)")
         }
       }
-      result.append(.init(
-        hostPath: path, containerPath: mount.containerPath, readonly: mount.readonly, propagation: mount.propagation,
-        recursiveReadOnly: mount.recursiveReadOnly, idmapped: idmapped))
+      result.append(
+        .init(
+          hostPath: path, containerPath: mount.containerPath, readonly: mount.readonly, propagation: mount.propagation,
+          recursiveReadOnly: mount.recursiveReadOnly, idmapped: idmapped))
     }
     return result
   }

@@ -17,7 +17,8 @@ extension RuntimeManager {
       gid = accounts.user(uid: uid)?.gid ?? 0
     } else if !security.runAsUsername.isEmpty {
       guard let user = accounts.user(named: security.runAsUsername) else {
-        throw CrispError.invalidArgument("linux.security_context.run_as_username \"\(security.runAsUsername)\": no such user in the image's /etc/passwd")
+        throw CrispError.invalidArgument(
+          "linux.security_context.run_as_username \"\(security.runAsUsername)\": no such user in the image's /etc/passwd")
       }
       (uid, gid) = (user.id, user.gid)
       userName = security.runAsUsername

@@ -91,10 +91,11 @@ extension RuntimeManager {
     try writeSpec(spec, to: directory)
     let runtime = plan.runtime
     rollback.add("delete container") { try await runtime.delete(id) }
-    record.pid = try await host.shims.start(.init(
-      id: id, directory: directory, runtime: runtime, logPath: plan.logPath ?? "", maxLogLine: config.maxContainerLogLineSize,
-      tty: plan.config.tty, stdin: plan.config.stdin, stdinOnce: plan.config.stdinOnce,
-      memoryCgroup: cgroups.memoryDirectory(cgroupsPath: cgroupsPath), oomScore: childOOMScore(max(score, -998))))
+    record.pid = try await host.shims.start(
+      .init(
+        id: id, directory: directory, runtime: runtime, logPath: plan.logPath ?? "", maxLogLine: config.maxContainerLogLineSize,
+        tty: plan.config.tty, stdin: plan.config.stdin, stdinOnce: plan.config.stdinOnce,
+        memoryCgroup: cgroups.memoryDirectory(cgroupsPath: cgroupsPath), oomScore: childOOMScore(max(score, -998))))
     record.state = .created
     let extra = ContainerExtra(
       cgroupsPath: cgroupsPath, reservedName: plan.reservedName, stopSignal: stopSignal(plan.config, image.config),
@@ -144,7 +145,9 @@ extension RuntimeManager {
   }
 
   /// The plan's mounts with each idmapped one replaced by its staging mount under `staging`.
-  private func stageIdmappedMounts(_ plan: ContainerCreatePlan, in staging: String, staged: inout [String]) throws(CrispError) -> [SpecBuilder.ResolvedMount] {
+  private func stageIdmappedMounts(_ plan: ContainerCreatePlan, in staging: String, staged: inout [String]) throws(CrispError) -> [SpecBuilder
+    .ResolvedMount]
+  {
     var specMounts = plan.mounts
     // resolveMounts accepted idmapped mounts only in a pod with a user namespace.
     guard let userNamespace = plan.userNamespace else { return specMounts }

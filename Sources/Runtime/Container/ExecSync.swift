@@ -26,7 +26,7 @@ extension RuntimeManager {
     if case .success(let profile) = execProfile(id), record.pid > 0 {
       do {
         result = try await ContainerExec.run(profile, pid: Int32(truncatingIfNeeded: record.pid), id: id, command: command, timeout: deadline)
-      } catch where error.code == .internal {
+      } catch  where error.code == .internal {
         // The command did not start (joining the container failed): the OCI runtime may still manage it.
         logger.warning("crisp's own exec failed; using the OCI runtime's", metadata: ["container": "\(id)", "error": "\(error.message)"])
         result = try await runtimeExec(id, runtime: runtime, command: command, timeout: deadline)
@@ -45,7 +45,9 @@ extension RuntimeManager {
 
   /// `runc exec`, for containers whose spec asks for what crisp's own exec does not apply (an AppArmor
   /// profile, say). A command the runtime cannot start comes back as the command's own failure output.
-  private func runtimeExec(_ id: String, runtime: any ContainerRuntime, command: [String], timeout: Duration?) async throws(CrispError) -> ProcessResult {
+  private func runtimeExec(_ id: String, runtime: any ContainerRuntime, command: [String], timeout: Duration?) async throws(CrispError)
+    -> ProcessResult
+  {
     let pidFile = ExecPIDFile(path: bundle(id) + "/exec-\(Self.newID().prefix(12)).pid")
     defer { pidFile.remove() }
     let arguments = runtime.globalArguments + ["exec", "--pid-file", pidFile.path, id] + command

@@ -11,7 +11,8 @@ enum MountPropagation {
     if !shared && mount.optional.contains("master:") { return }
     let needed = shared ? "shared" : "shared or slave"
     throw CrispError.failedPrecondition(
-      "\(field).propagation: host path \"\(path)\" is on mount \"\(mount.mountPoint)\", which is not \(needed); run `mount --make-rshared \(mount.mountPoint)` on the node (systemd hosts are shared by default)")
+      "\(field).propagation: host path \"\(path)\" is on mount \"\(mount.mountPoint)\", which is not \(needed); run `mount --make-rshared \(mount.mountPoint)` on the node (systemd hosts are shared by default)"
+    )
   }
 
   /// The mountinfo entry of the mount containing `path`: the longest mount point that prefixes it.

@@ -21,8 +21,10 @@ public struct ShimLauncher: ShimControl {
     public var memoryCgroup: String?
     public var oomScore: Int?
 
-    public init(id: String, directory: String, runtime: any ContainerRuntime, logPath: String, maxLogLine: Int, tty: Bool, stdin: Bool,
-                stdinOnce: Bool, memoryCgroup: String?, oomScore: Int?) {
+    public init(
+      id: String, directory: String, runtime: any ContainerRuntime, logPath: String, maxLogLine: Int, tty: Bool, stdin: Bool,
+      stdinOnce: Bool, memoryCgroup: String?, oomScore: Int?
+    ) {
       self.id = id
       self.directory = directory
       self.runtime = runtime
@@ -84,7 +86,8 @@ public struct ShimLauncher: ShimControl {
     if line.hasPrefix("error ") {
       throw CrispError(.internal, "\(request.runtime.handler) create \(request.id): \(line.dropFirst(6))")
     }
-    throw CrispError.internalError("shim for \(request.id) did not report (launcher status \(launcher.status): \(launcher.stderrText.trimmingSpaces))")
+    throw CrispError.internalError(
+      "shim for \(request.id) did not report (launcher status \(launcher.status): \(launcher.stderrText.trimmingSpaces))")
   }
 
   /// Sends one command to a shim and returns its one-line answer. `timeout` bounds the whole exchange.
@@ -170,7 +173,9 @@ public struct ShimLauncher: ShimControl {
     try await Self.request(directory: directory, command, timeout: timeout)
   }
   public func signal(directory: String, _ signal: Int32) async -> Bool { await Self.signal(directory: directory, signal) }
-  public func waitForExit(directory: String, timeout: Duration) async -> ContainerExit? { await Self.waitForExit(directory: directory, timeout: timeout) }
+  public func waitForExit(directory: String, timeout: Duration) async -> ContainerExit? {
+    await Self.waitForExit(directory: directory, timeout: timeout)
+  }
   public func isRunning(directory: String) -> Bool { Self.isRunning(directory: directory) }
   public func killCreating(directory: String, id: String) { Self.killCreating(directory: directory, id: id) }
 }

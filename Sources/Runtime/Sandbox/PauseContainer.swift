@@ -19,10 +19,11 @@ extension RuntimeManager {
     let runtime = plan.runtime
     let id = plan.id
     rollback.add("delete pause container") { try await runtime.delete(id) }
-    let pid = try await host.shims.start(.init(
-      id: id, directory: directory, runtime: runtime, logPath: "", maxLogLine: config.maxContainerLogLineSize,
-      tty: false, stdin: false, stdinOnce: false, memoryCgroup: cgroups.memoryDirectory(cgroupsPath: cgroupsPath),
-      oomScore: childOOMScore(-998)))
+    let pid = try await host.shims.start(
+      .init(
+        id: id, directory: directory, runtime: runtime, logPath: "", maxLogLine: config.maxContainerLogLineSize,
+        tty: false, stdin: false, stdinOnce: false, memoryCgroup: cgroups.memoryDirectory(cgroupsPath: cgroupsPath),
+        oomScore: childOOMScore(-998)))
     try await runtime.start(id, pid: pid)
     record.pid = pid
     let extra = SandboxExtra(

@@ -33,7 +33,8 @@ extension RuntimeManager {
     let userMapping = try SecurityChecks.podUserNamespace(config)
     if userMapping != nil, !supportsUserNamespaces(runtime.handler) {
       throw CrispError.invalidArgument(
-        "config.linux.security_context.namespace_options.userns_options: runtime handler \"\(runtime.handler)\" cannot run user-namespaced pods on this node (Status does not advertise it: \(userNamespaceProblem(runtime.handler) ?? "unknown"))")
+        "config.linux.security_context.namespace_options.userns_options: runtime handler \"\(runtime.handler)\" cannot run user-namespaced pods on this node (Status does not advertise it: \(userNamespaceProblem(runtime.handler) ?? "unknown"))"
+      )
     }
     let podSecurity = config.linux.securityContext
     let seccomp = try SeccompPolicy.filter(
