@@ -14,7 +14,8 @@ public struct MountInfo: Sendable, Equatable {
   public static func parse(_ text: String) -> [MountInfo] {
     var entries: [MountInfo] = []
     for line in text.split(separator: "\n") {
-      let fields = line.split(separator: " ")
+      // Not omitting empty fields: a mount with an empty source still has its source field.
+      let fields = line.split(separator: " ", omittingEmptySubsequences: false)
       guard fields.count > 6, let separator = fields.firstIndex(of: "-"), separator >= 6, separator + 3 < fields.count else { continue }
       entries.append(
         MountInfo(

@@ -35,8 +35,10 @@ extension FilePath {
     defer { close(fd) }
     // Narrowed first, widened to the group only once the group is right.
     guard fchmod(fd, 0o700) == 0 else { throw .last("chmod", path) }
-    // The daemon's own ids (root's 0:0 on a node): unit tests run the same code as an unprivileged user.
-    guard fchown(fd, geteuid(), group ?? getegid()) == 0 else { throw .last("chown", path) }
+    // Root's 0:0 for the daemon (whatever its own group); an unprivileged process (unit tests) keeps its own
+    // ids, which is all it can set.
+    let owner = geteuid()
+    guard fchown(fd, owner, group ?? (owner == 0 ? 0 : getegid())) == 0 else { throw .last("chown", path) }
     if group != nil {
       guard fchmod(fd, 0o710) == 0 else { throw .last("chmod", path) }
     }
