@@ -57,13 +57,12 @@ enum ContainerExec {
     guard let files = cgroupProcsFiles(pid: pid, id: id) else {
       return .failed(CrispError.failedPrecondition("container \(id) is not running"))
     }
-    var cgroupFDs: [Int32] = []
-    defer { for fd in cgroupFDs { close(fd) } }
-    for file in files {
-      let fd = open(file, O_WRONLY | O_CLOEXEC)
-      guard fd >= 0 else { return .failed(CrispError.internalError("exec in container \(id): open \(file): \(String(cString: strerror(errno)))")) }
-      cgroupFDs.append(fd)
+    let cgroupFDs: [Int32]
+    switch openCgroupFiles(files, id: id) {
+    case .success(let fds): cgroupFDs = fds
+    case .failure(let error): return .failed(error)
     }
+    defer { for fd in cgroupFDs { close(fd) } }
     // C copies of everything the request points to, freed once the command has started.
     let arguments = command.map { strdup($0) }, environment = profile.environment.map { strdup($0) }
     let keyring = strdup("_ses." + id), searchPath = strdup(profile.searchPath), cwd = strdup(profile.cwd)
@@ -104,33 +103,53 @@ enum ContainerExec {
     request.stdin_fd = stdio.0
     request.stdout_fd = stdio.1
     request.stderr_fd = stdio.2
-    // ExecSync's timeout is the caller's int64 of seconds: bounded before it is scaled (a timeout past
-    // Int32.max milliseconds, 24 days, is that long).
-    let timeoutMilliseconds =
-      timeout.map { duration -> Int32 in
-        let seconds = min(max(duration.components.seconds, 0), Int64(Int32.max / 1000))
-        return Int32(clamping: seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
-      } ?? 0
     var commandPID: pid_t = -1  // reported by the helper; timeouts go through the waiter
     var failure: Int32 = 0
     var message = [CChar](repeating: 0, count: 512)
-    let waiterPID = crisp_exec_in_container(&request, timeoutMilliseconds, &commandPID, &failure, &message, message.count)
+    let waiterPID = crisp_exec_in_container(&request, milliseconds(timeout), &commandPID, &failure, &message, message.count)
     let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    guard waiterPID > 0 else {
-      switch failure {
-      case 127:
-        let what = command[0].contains("/") ? reason : "\"\(command[0])\": executable file not found in $PATH"
-        return .finished(ProcessResult(status: 127, stdout: [], stderr: Array("exec failed: \(what)\n".utf8), timedOut: false, truncated: false))
-      case 126:
-        return .finished(ProcessResult(status: 126, stdout: [], stderr: Array("exec failed: \(reason)\n".utf8), timedOut: false, truncated: false))
-      case 124:
-        return .finished(ProcessResult(status: 124, stdout: [], stderr: Array("exec failed: \(reason)\n".utf8), timedOut: true, truncated: false))
-      default:
-        return .failed(CrispError.internalError("exec in container \(id): \(reason)"))
-      }
-    }
+    guard waiterPID > 0 else { return launchFailure(failure, reason: reason, command: command, id: id) }
     waiter.value.withLock { $0 = waiterPID }
     return .started(waiterPID)
+  }
+
+  /// The container's cgroup.procs files, opened for the helper to join (closed by the caller).
+  private static func openCgroupFiles(_ files: [String], id: String) -> Result<[Int32], CrispError> {
+    var fds: [Int32] = []
+    for file in files {
+      let fd = open(file, O_WRONLY | O_CLOEXEC)
+      guard fd >= 0 else {
+        let error = SystemError.last("open", file)
+        for opened in fds { close(opened) }
+        return .failure(CrispError.failed("exec in container \(id)", error))
+      }
+      fds.append(fd)
+    }
+    return .success(fds)
+  }
+
+  /// ExecSync's timeout is the caller's int64 of seconds: bounded before it is scaled (a timeout past
+  /// Int32.max milliseconds, 24 days, is that long). 0: none.
+  private static func milliseconds(_ timeout: Duration?) -> Int32 {
+    guard let timeout else { return 0 }
+    let seconds = min(max(timeout.components.seconds, 0), Int64(Int32.max / 1000))
+    return Int32(clamping: seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+  }
+
+  /// A command that did not start: the shell's exit codes for "not found" (127), "not executable" (126) and
+  /// a start that outlived the timeout (124) come back as the command's own result, as runc exec reports them;
+  /// anything else is crisp's failure.
+  private static func launchFailure(_ failure: Int32, reason: String, command: [String], id: String) -> Subprocess.Launch {
+    let result = { (status: Int32, text: String, timedOut: Bool) -> Subprocess.Launch in
+      .finished(ProcessResult(status: status, stdout: [], stderr: Array("exec failed: \(text)\n".utf8), timedOut: timedOut, truncated: false))
+    }
+    let name = command.first ?? ""
+    switch failure {
+    case 127: return result(127, name.contains("/") ? reason : "\"\(name)\": executable file not found in $PATH", false)
+    case 126: return result(126, reason, false)
+    case 124: return result(124, reason, true)
+    default: return .failed(CrispError.internalError("exec in container \(id): \(reason)"))
+    }
   }
 }
 
