@@ -16,6 +16,8 @@ public final class ImageManager: Sendable {
   public let content: ContentStore
   public let snapshotter: Snapshotter
   public let registry: RegistryClient
+  /// Where pulls fetch from: the registry client, unless a test passes a fake.
+  let imageSource: any ImageSource
   let config: CrispConfig
   let logger: Logger
   let leases = ContentLeases()
@@ -25,7 +27,7 @@ public final class ImageManager: Sendable {
   private let downloadSlots: DownloadSlots
   private let usageCache = UsageCache()
 
-  public init(config: CrispConfig, store: Store, logger: Logger) throws(CrispError) {
+  public init(config: CrispConfig, store: Store, logger: Logger, source: (any ImageSource)? = nil) throws(CrispError) {
     self.config = config
     self.store = store
     self.logger = logger
@@ -39,6 +41,7 @@ public final class ImageManager: Sendable {
     }
     snapshotter = try Snapshotter(root: snapshotsRoot, mode: mode, store: store, logger: logger)
     registry = RegistryClient(readTimeout: config.imagePullProgressTimeout, logger: logger)
+    imageSource = source ?? registry
     registry.setConfiguredCredentials(config.registry)
     downloadSlots = DownloadSlots(limit: config.maxConcurrentDownloads)
   }
@@ -189,7 +192,7 @@ public final class ImageManager: Sendable {
   /// digest, and the digest of what the reference itself named; both documents are kept in the content store.
   private func resolveManifest(_ source: PullSource) async throws(CrispError) -> (ImageManifest, manifestDigest: Digest, topDigest: Digest) {
     let reference = source.reference
-    let top = try await registry.fetchManifest(
+    let top = try await imageSource.fetchManifest(
       image: reference, reference: reference.manifestReference, endpoints: source.endpoints, credentials: source.credentials)
     let topDigest = Digest(sha256Hex: SHA256Stream.hex(top.bytes))
     if let expected = reference.digest, expected != topDigest {
@@ -205,7 +208,7 @@ public final class ImageManager: Sendable {
       if let stored = try content.read(sha256: chosen.digest.hex) {
         bytes = stored
       } else {
-        let fetched = try await registry.fetchManifest(
+        let fetched = try await imageSource.fetchManifest(
           image: reference, reference: chosen.digest.description, endpoints: source.endpoints, credentials: source.credentials)
         try content.write(fetched.bytes, expectedSHA256: chosen.digest.hex)
         bytes = fetched.bytes
@@ -311,7 +314,7 @@ public final class ImageManager: Sendable {
     let digest = descriptor.digest.hex
     _ = try await blobs.run("blob \(descriptor.digest)") {
       if self.content.contains(sha256: descriptor.digest.hex) { return true }
-      try await self.registry.fetchBlob(
+      try await self.imageSource.fetchBlob(
         image: reference, descriptor: descriptor, endpoints: endpoints, credentials: credentials, into: self.content,
         progress: { tracker.received(digest, bytes: $0) })
       // Bytes that came over the network (blobs already held are not counted).

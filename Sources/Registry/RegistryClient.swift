@@ -17,6 +17,13 @@ public struct FetchedManifest: Sendable {
   /// The digest the registry reported (`Docker-Content-Digest`), if any; crisp computes its own.
   public var reportedDigest: String?
   public var endpoint: RegistryEndpoint
+
+  public init(bytes: [UInt8], mediaType: String?, reportedDigest: String?, endpoint: RegistryEndpoint) {
+    self.bytes = bytes
+    self.mediaType = mediaType
+    self.reportedDigest = reportedDigest
+    self.endpoint = endpoint
+  }
 }
 
 /// The OCI distribution client: manifests and blobs from a registry's endpoints (mirrors first), with
