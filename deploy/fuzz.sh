@@ -38,7 +38,7 @@ registry|Registry|Sources/Registry/*.swift|reference
 config|Config|Sources/Config/*.swift|config-toml hosts-toml containerd-toml
 runtime|Runtime|Sources/Runtime/**/*.swift|image-user seccomp
 podnetwork|PodNetwork|Sources/PodNetwork/*.swift|cni-result
-grpc|CRIServer|Sources/CRIServer/GRPC/GRPCWire.swift|grpc-frames grpc-timeout
+grpc|CRIServer|Sources/CRIServer/GRPC/GRPCWire.swift Sources/CRIServer/GRPC/GRPCMessageReader.swift|grpc-frames grpc-timeout
 spdy|SPDY|Sources/SPDY/*.swift|spdy-frames spdy-headers
 websocket|Streaming|Sources/Streaming/WebSocketFraming.swift|websocket
 crilog|crispctl|Sources/crispctl/CRILogReader.swift|cri-log
