@@ -67,11 +67,11 @@ public struct Daemon: Sendable {
     }
     let runtime = RuntimeManager(
       config: config, store: store, images: images, cgroupDriver: node.cgroupDriver, shimBinary: shimBinary, codec: CRIRecordCodec(), logger: logger)
-    // The CNI directory watch and the exit watcher run for the life of the process: neither has a stop.
+    // The CNI directory watch runs for the life of the process (it has no stop); the exit watcher is a
+    // service of the group.
     runtime.networks.watcher.start()
     await runtime.recover()
     runtime.restrictPodDirectories()
-    runtime.startExitWatcher()
     await runtime.probeHandlers()
     let streaming = StreamServer(config: config.streaming, runtime: runtime, logger: logger)
     try await streaming.start()
@@ -100,13 +100,17 @@ public struct Daemon: Sendable {
         methods: methods, loopExecutor: executor, recorder: CallRecorder(logger: logger, trimmer: trimmer),
         maxMessageSize: Self.maxReceiveMessageSize))
     let images = components.images
+    let runtime = components.runtime
     let streaming = components.streaming
     let metrics = components.metrics.map { metrics in ComponentService { await metrics.stop() } }
     return ServiceGroup(
       configuration: .init(
         services: DaemonServices.ordered(
           grpc: CRIServerService(server: server), streaming: ComponentService { await streaming.stop() }, metrics: metrics,
-          background: [("image manager", ComponentService { await images.shutdown() }), ("idle trimmer", trimmer)]),
+          background: [
+            ("image manager", ComponentService { await images.shutdown() }), ("idle trimmer", trimmer),
+            ("exit watcher", LoopService { await runtime.watchExits() }),
+          ]),
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
   }

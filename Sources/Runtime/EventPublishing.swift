@@ -10,16 +10,14 @@ extension RuntimeManager {
   }
 
   /// Watches running containers for exits they make by themselves (the shim's exit file appears) and
-  /// publishes them; runs for the life of the daemon, polling twice a second.
-  public func startExitWatcher() {
-    Task.detached { [weak self] in
-      while !Task.isCancelled {
-        try? await Task.sleep(for: .milliseconds(500))
-        guard let self else { return }
-        for (id, _) in self.exitWatch.snapshot where ContainerExit.read(directory: self.bundle(id)) != nil {
-          _ = try? self.refreshed(id)
-          self.publishStopped(id)
-        }
+  /// publishes them, polling twice a second, until the calling task is cancelled (the daemon's service
+  /// group runs it as a service and cancels it at shutdown).
+  public func watchExits() async {
+    while !Task.isCancelled {
+      try? await Task.sleep(for: .milliseconds(500))
+      for (id, _) in exitWatch.snapshot where ContainerExit.read(directory: bundle(id)) != nil {
+        _ = try? refreshed(id)
+        publishStopped(id)
       }
     }
   }

@@ -69,4 +69,22 @@ import Testing
     await #expect(throws: Failure.self) { try await group.run() }
     #expect(log.stopped == ["streaming server", "metrics server", "image manager"])
   }
+
+  /// A loop that runs until cancelled (the exit watcher) ends when the shutdown reaches it, after the servers.
+  @Test func aBackgroundLoopEndsInItsTurn() async throws {
+    let log = StopLog()
+    let loop = LoopService {
+      while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) }
+      await log.service("exit watcher").stop()
+    }
+    let group = Self.group(
+      DaemonServices.ordered(
+        grpc: log.service("gRPC server"), streaming: log.service("streaming server"), metrics: nil,
+        background: [("exit watcher", loop), ("image manager", log.service("image manager"))]))
+    async let running: Void = group.run()
+    try await Task.sleep(for: .milliseconds(50))
+    await group.triggerGracefulShutdown()
+    try await running
+    #expect(log.stopped == ["gRPC server", "streaming server", "image manager", "exit watcher"])
+  }
 }
