@@ -13,7 +13,7 @@ struct AdminServiceHandler: Sendable {
 
   /// Archives are spooled to disk under `<root>/tmp`: they can be far larger than memory.
   private func temporaryPath(_ kind: String) throws(CrispError) -> String {
-    let directory = FilePath.join(node.config.root, "tmp")
+    let directory = images.spoolDirectory
     do {
       try FilePath.makeDirectories(directory, mode: 0o700)
     } catch {

@@ -67,6 +67,10 @@ public final class ImageManager: Sendable {
     try await leases.with(body)
   }
 
+  /// Where image archives being imported or exported are spooled (`<root>/tmp`): they can be far larger
+  /// than memory.
+  public var spoolDirectory: String { FilePath.join(config.root, "tmp") }
+
   public func shutdown() async {
     await registry.shutdown()
   }
