@@ -5,8 +5,8 @@ set -euo pipefail
 
 # What a node needs to build and run crisp (deploy/install.sh installs only these).
 crisp_node_packages=(
-  # runtime: OCI runtimes, CNI plugins, iptables for portmap
-  runc crun containernetworking-plugins iptables iproute2
+  # runtime: OCI runtimes, CNI plugins, iptables for portmap, apparmor_parser for crisp's default profile
+  runc crun containernetworking-plugins iptables iproute2 apparmor
   # build: system libraries crisp links
   libseccomp-dev libsqlite3-dev zlib1g-dev libzstd-dev libnl-3-dev libnl-route-3-dev
 )

@@ -60,6 +60,15 @@ struct RuntimeStatusReporter: Sendable {
     return node.config.runtime.handlers.filter { usable[$0.key] != nil }
   }
 
+  /// Whether pods get AppArmor confinement here, and whether crisp's default profile is in the kernel now
+  /// (it is loaded on the first pod that needs it).
+  private func appArmorState() -> [String: String] {
+    let host = runtime.appArmor.host
+    guard host.isEnabled else { return ["enabled": "false"] }
+    let loaded = host.loadedProfiles().contains(AppArmorDefaultProfile.name)
+    return ["enabled": "true", "defaultProfile": AppArmorDefaultProfile.name, "defaultProfileLoaded": loaded ? "true" : "false"]
+  }
+
   private func verboseInfo(cni: CNIConfigLoad, handlers: [String: CrispConfig.Runtime.Handler]) -> [String: String] {
     let encoder = JSONEncoder()
     encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -87,6 +96,7 @@ struct RuntimeStatusReporter: Sendable {
           })),
       "cniconfig": json(cni),
       "lastCNILoadStatus": json(loadStatus),
+      "appArmor": json(appArmorState()),
     ]
   }
 }

@@ -22,6 +22,8 @@ public final class RuntimeManager: Sendable {
   public let host: HostServices
   /// Where each object's files live under root and state.
   public let paths: RuntimePaths
+  /// The AppArmor profile each pod and container runs under, and crisp's default profile kept loaded.
+  public let appArmor: AppArmorProfiles
   /// The pod networks (CNI) and the watch on their configuration.
   public let networks: PodNetworks
   /// The CRI wire form of what records keep verbatim (see ``RecordCodec``).
@@ -102,6 +104,7 @@ public final class RuntimeManager: Sendable {
     self.logger = logger
     self.host = host
     paths = RuntimePaths(config)
+    appArmor = AppArmorProfiles(host: host.appArmor, directory: paths.appArmor)
     self.networks = networks
     self.codec = codec
     cgroups = Cgroups(driver: cgroupDriver)

@@ -35,6 +35,8 @@ public struct RuntimePaths: Sendable {
   public func networkCache(_ id: String) -> String { FilePath.join(root, "networks/\(id).json") }
   /// All saved CNI attachments.
   public var networkCaches: String { FilePath.join(root, "networks") }
+  /// The AppArmor profile sources crisp loads.
+  public var appArmor: String { FilePath.join(root, "apparmor") }
   /// Every sandbox's hostname, hosts and resolv.conf, by sandbox id.
   public var sandboxFilesParent: String { FilePath.join(root, "sandboxes") }
   public func sandboxFiles(_ id: String) -> String { FilePath.join(sandboxFilesParent, id) }

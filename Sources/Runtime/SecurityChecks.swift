@@ -33,7 +33,6 @@ enum SecurityChecks {
     let namespaces = security.namespaceOptions
     try checkSysctls(config.linux.sysctls, hostNetwork: namespaces.network == .node, hostIPC: namespaces.ipc == .node)
     _ = try podUserNamespace(config)
-    try checkAppArmor(security.apparmor, legacyName: "", field: "config.linux.security_context")
     try checkSELinux(security.selinuxOptions, field: "config.linux.security_context.selinux_options")
   }
 
@@ -49,7 +48,6 @@ enum SecurityChecks {
     if security.privileged, try podUserNamespace(sandbox) != nil {
       throw CrispError.invalidArgument("config.linux.security_context.privileged: a privileged container cannot run in a user-namespaced pod")
     }
-    try checkAppArmor(security.apparmor, legacyName: security.apparmorProfile, field: "config.linux.security_context")
     try checkSELinux(security.selinuxOptions, field: "config.linux.security_context.selinux_options")
   }
 
@@ -124,24 +122,6 @@ enum SecurityChecks {
       throw CrispError.invalidArgument("\(field).mode: \(options.mode) is not supported; a container shares its pod's user namespace (POD)")
     case .unrecognized(let value):
       throw CrispError.invalidArgument("\(field).mode: unknown mode \(value)")
-    }
-  }
-
-  /// AppArmor: with the kernel's AppArmor off, RuntimeDefault means no profile (nothing to apply) and a
-  /// named profile is an error; with it on, crisp does not load profiles yet and refuses both.
-  static func checkAppArmor(_ profile: SecurityProfile?, legacyName: String, field: String) throws(CrispError) {
-    var requested: String?
-    if let profile, profile.kind != .unconfined {
-      requested = profile.kind == .localhost ? "localhost/\(profile.localhostRef)" : "runtime/default"
-    } else if !legacyName.isEmpty && legacyName != "unconfined" {
-      requested = legacyName
-    }
-    guard let requested else { return }
-    if Host.appArmorEnabled {
-      throw CrispError.invalidArgument("\(field).apparmor: profile \"\(requested)\" cannot be applied: crisp does not load AppArmor profiles yet")
-    }
-    if requested != "runtime/default" {
-      throw CrispError.invalidArgument("\(field).apparmor: profile \"\(requested)\" cannot be applied: AppArmor is not enabled on this node")
     }
   }
 

@@ -15,8 +15,11 @@ public final class FakeHost: Sendable {
   public let mounts: FakeMounts
   public let rootfs: FakeRootfs
   public let clock = FixedClock()
+  /// The node's AppArmor as the manager sees it: off unless a test points it at files of its own.
+  public let appArmor: AppArmorHost
 
-  public init(handler: String = "runc") {
+  public init(handler: String = "runc", appArmor: AppArmorHost = .off) {
+    self.appArmor = appArmor
     let containers = FakeContainers()
     runtime = FakeContainerRuntime(handler: handler, log: log, containers: containers)
     shims = FakeShims(log: log, containers: containers)
@@ -27,7 +30,7 @@ public final class FakeHost: Sendable {
   }
 
   public var services: HostServices {
-    HostServices(shims: shims, network: network, namespaces: namespaces, mounts: mounts, rootfs: rootfs, clock: clock)
+    HostServices(shims: shims, network: network, namespaces: namespaces, mounts: mounts, rootfs: rootfs, clock: clock, appArmor: appArmor)
   }
 
   /// What the fakes still hold, one line per object; empty when everything made was undone.

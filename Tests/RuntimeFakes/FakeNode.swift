@@ -17,7 +17,7 @@ public final class FakeNode: Sendable {
   public let manager: RuntimeManager
   public static let containerImage = "docker.io/library/busybox:latest"
 
-  public init() throws {
+  public init(appArmor: AppArmorHost = .off) throws {
     directory = FileManager.default.temporaryDirectory.appendingPathComponent("crisp-unit-\(UUID().uuidString.prefix(8))").path
     var config = CrispConfig()
     config.root = directory + "/root"
@@ -28,7 +28,7 @@ public final class FakeNode: Sendable {
     let logger = Logger(label: "crisp.unit") { _ in SwiftLogNoOpLogHandler() }
     store = try Store(path: config.root + "/crisp.db")
     let images = try ImageManager(config: config, store: store, logger: logger)
-    host = FakeHost(handler: config.runtime.defaultHandler)
+    host = FakeHost(handler: config.runtime.defaultHandler, appArmor: appArmor)
     let networks = PodNetworks(
       config: config.cni, watcher: CNIConfigWatcher(directory: config.cni.confDir, maxConfNum: 1, logger: logger), logger: logger)
     manager = RuntimeManager(

@@ -17,6 +17,7 @@ struct ContainerCreatePlan: Sendable {
   var logPath: String?
   var mounts: [SpecBuilder.ResolvedMount]
   var seccomp: OCISpec.Seccomp?
+  var appArmor: AppArmorChoice
   var devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)]
   /// Every host device, for a privileged container.
   var hostDevices: [OCISpec.Device]
@@ -51,6 +52,8 @@ extension RuntimeManager {
     let seccomp = try SeccompPolicy.filter(
       profile: security.seccomp, legacyPath: security.seccompProfilePath, privileged: security.privileged,
       capabilities: try SpecBuilder.capabilities(security.capabilities).effective ?? [], field: "config.linux.security_context")
+    let appArmor = try self.appArmor.choose(
+      security.apparmor, legacyName: security.apparmorProfile, privileged: security.privileged, field: "config.linux.security_context")
     var devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)] = []
     for (index, device) in config.devices.enumerated() {
       let resolved = try DeviceNodes.resolve(device, index: index)
@@ -59,7 +62,7 @@ extension RuntimeManager {
     let pod = sandbox.config.metadata
     return ContainerCreatePlan(
       id: Self.newID(), config: config, serialized: storedConfig, sandbox: sandbox, sandboxExtra: sandboxExtra, runtime: runtime,
-      logPath: logPath, mounts: mounts, seccomp: seccomp, devices: devices,
+      logPath: logPath, mounts: mounts, seccomp: seccomp, appArmor: appArmor, devices: devices,
       hostDevices: security.privileged ? DeviceNodes.host() : [],
       targetNamespace: try targetPIDNamespace(config, sandboxID: sandboxID),
       reservedName: "\(config.metadata.name)_\(pod.name)_\(pod.namespace)_\(pod.uid)_\(config.metadata.attempt)")

@@ -16,6 +16,7 @@ extension RuntimeManager {
     let plan = try planContainer(sandboxID: rawSandboxID, config: config, storedConfig: storedConfig)
     // Held open until runc has joined it (the shim reports the pid after `runc create`), then closed.
     defer { plan.targetNamespace?.close() }
+    try await appArmor.prepare(plan.appArmor)
     return try await images.withLease { () async throws(CrispError) -> String in
       let image = try containerImage(config)
       var record = try reserveContainer(plan, image: image.record)
@@ -88,6 +89,7 @@ extension RuntimeManager {
     let score = childOOMScore(Int(plan.config.linux.resources.oomScoreAdj))
     var spec = try containerSpec(plan, image: image.config, rootfs: rootfs, user: user, mounts: specMounts, cgroupsPath: cgroupsPath, score: score)
     spec.linux?.seccomp = plan.seccomp
+    spec.process?.apparmorProfile = plan.appArmor.profileName
     try writeSpec(spec, to: directory)
     let runtime = plan.runtime
     rollback.add("delete container") { try await runtime.delete(id) }

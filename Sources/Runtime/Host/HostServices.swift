@@ -10,10 +10,12 @@ public struct HostServices: Sendable {
   public var mounts: any MountControl
   public var rootfs: any RootfsProvider
   public var clock: any WallClock
+  /// The node's AppArmor: whether it is on, which profiles are loaded, the parser that loads crisp's.
+  public var appArmor: AppArmorHost
 
   public init(
     shims: any ShimControl, network: any PodNetworking, namespaces: any NamespaceControl, mounts: any MountControl,
-    rootfs: any RootfsProvider, clock: any WallClock
+    rootfs: any RootfsProvider, clock: any WallClock, appArmor: AppArmorHost
   ) {
     self.shims = shims
     self.network = network
@@ -21,12 +23,14 @@ public struct HostServices: Sendable {
     self.mounts = mounts
     self.rootfs = rootfs
     self.clock = clock
+    self.appArmor = appArmor
   }
 
-  /// The real host: crisp-shim, CNI, kernel namespaces and mounts, the image snapshots, the system clock.
+  /// The real host: crisp-shim, CNI, kernel namespaces and mounts, the image snapshots, the system clock,
+  /// the kernel's AppArmor.
   public static func live(shimBinary: String, networks: PodNetworks, snapshotter: Snapshotter) -> HostServices {
     HostServices(
       shims: ShimLauncher(binary: shimBinary), network: networks, namespaces: KernelNamespaces(), mounts: KernelMounts(),
-      rootfs: snapshotter, clock: SystemWallClock())
+      rootfs: snapshotter, clock: SystemWallClock(), appArmor: .system)
   }
 }

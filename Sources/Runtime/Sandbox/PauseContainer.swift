@@ -88,6 +88,7 @@ extension RuntimeManager {
       oomScoreAdj: childOOMScore(-998), imageName: config.sandboxImage,
       podAnnotations: config.runtime.handlers[plan.runtime.handler]?.podAnnotationPatterns ?? .none)
     spec.linux?.seccomp = plan.seccomp
+    spec.process?.apparmorProfile = plan.appArmor.profileName
     return (spec, cgroupsPath)
   }
 }

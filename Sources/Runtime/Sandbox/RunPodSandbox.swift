@@ -16,6 +16,7 @@ extension RuntimeManager {
   /// `storedConfig` is the config as kubelet sent it, which the record keeps for PodSandboxStatus.
   public func runPodSandbox(_ config: PodSandboxSpec, storedConfig: [UInt8], handler: String) async throws(CrispError) -> String {
     let plan = try planSandbox(config, storedConfig: storedConfig, handler: handler)
+    try await appArmor.prepare(plan.appArmor)
     var record = try reserveSandbox(plan)
     var rollback = Rollback()
     do {

@@ -14,6 +14,8 @@ struct SandboxPlan: Sendable {
   /// The pod's own user namespace mappings; nil for the node's.
   var userMapping: (uids: UserNamespace.Mapping, gids: UserNamespace.Mapping)?
   var seccomp: OCISpec.Seccomp?
+  /// The pause container's AppArmor profile: the pod's.
+  var appArmor: AppArmorChoice
   var hostNetwork: Bool
   /// The CNI request (netns filled in later); nil for a host-network pod.
   var networkRequest: PodNetworkRequest?
@@ -40,6 +42,8 @@ extension RuntimeManager {
     let seccomp = try SeccompPolicy.filter(
       profile: podSecurity.seccomp, legacyPath: podSecurity.seccompProfilePath, privileged: podSecurity.privileged,
       capabilities: SpecBuilder.defaultCapabilities, field: "config.linux.security_context")
+    let appArmor = try self.appArmor.choose(
+      podSecurity.apparmor, legacyName: "", privileged: podSecurity.privileged, field: "config.linux.security_context")
     let id = Self.newID()
     let hostNetwork = podSecurity.namespaceOptions.network == .node
     var networkRequest: PodNetworkRequest?
@@ -51,7 +55,8 @@ extension RuntimeManager {
       networkRequest = request
     }
     return SandboxPlan(
-      id: id, config: config, storedConfig: storedConfig, runtime: runtime, userMapping: userMapping, seccomp: seccomp, hostNetwork: hostNetwork,
+      id: id, config: config, storedConfig: storedConfig, runtime: runtime, userMapping: userMapping, seccomp: seccomp, appArmor: appArmor,
+      hostNetwork: hostNetwork,
       networkRequest: networkRequest, reservedName: "\(metadata.name)_\(metadata.namespace)_\(metadata.uid)_\(metadata.attempt)")
   }
 
