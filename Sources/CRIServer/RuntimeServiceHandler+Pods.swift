@@ -217,7 +217,13 @@ extension RuntimeServiceHandler {
       value.recursiveReadOnly = mount.recursiveReadOnly
       return value
     }
-    status.stopSignal = container.config.stopSignal.cri
+    // What stopping will send (kubelet's, else the image's STOPSIGNAL, else SIGTERM), not only what was asked.
+    status.stopSignal = StopSignal.cri(named: container.stopSignal)
+    if let user = container.user {
+      status.user.linux.uid = Int64(user.uid)
+      status.user.linux.gid = Int64(user.gid)
+      status.user.linux.supplementalGroups = user.processGroups.map { Int64($0) }
+    }
     return status
   }
 

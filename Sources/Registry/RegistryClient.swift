@@ -61,6 +61,10 @@ public final class RegistryClient: Sendable {
         redirectConfiguration: .disallow,
         timeout: .init(connect: .nanoseconds(dial.nanoseconds), read: .nanoseconds(readTimeout.nanoseconds)))
       configuration.decompression = .disabled
+      // A connection that fails fails its requests now, with the real cause (refused, not TLS, bad
+      // certificate), instead of being retried until the dial timeout and reported as a timeout; the pull
+      // falls back to the next host itself.
+      configuration.connectionPool.retryConnectionEstablishment = false
       let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
       clients[dial.nanoseconds] = client
       return client
@@ -84,7 +88,10 @@ public final class RegistryClient: Sendable {
       do {
         body = try await response.body.collect(upTo: limit + 1)
       } catch {
-        throw HostFailure(answer: "manifest larger than \(limit) bytes or unreadable: \(Self.describe(error))", kind: .other)
+        throw HostFailure(
+          answer:
+            "manifest larger than \(limit) bytes or unreadable: \(RegistryConnectionError.translate(error, url: url, caFiles: endpoint.caFiles))",
+          kind: .other)
       }
       return FetchedManifest(
         bytes: Array(buffer: body), mediaType: response.headers.first(name: "Content-Type"),
@@ -122,7 +129,7 @@ public final class RegistryClient: Sendable {
         throw HostFailure(answer: error.message, kind: .other)
       } catch {
         writer.abort()
-        throw HostFailure(answer: Self.describe(error), kind: .connection)
+        throw HostFailure(RegistryConnectionError.translate(error, url: url, caFiles: endpoint.caFiles))
       }
     }
   }
@@ -134,6 +141,19 @@ public final class RegistryClient: Sendable {
     enum Kind { case notFound, unauthorized, connection, other, fatal(CrispError) }
     var answer: String
     var kind: Kind
+    /// The transport failure, when the host could not be talked to at all.
+    var connection: RegistryConnectionError?
+
+    init(answer: String, kind: Kind) {
+      self.answer = answer
+      self.kind = kind
+    }
+
+    init(_ connection: RegistryConnectionError) {
+      answer = connection.description
+      kind = .connection
+      self.connection = connection
+    }
 
     static func status(_ response: HTTPClientResponse) async -> HostFailure {
       let code = response.status.code
@@ -170,10 +190,24 @@ public final class RegistryClient: Sendable {
       } catch {
         if case .fatal(let fatal) = error.kind { throw fatal }
         logger.debug("registry host failed", metadata: ["host": "\(endpoint)", "what": "\(what)", "answer": "\(error.answer)"])
-        failures.append((endpoint, error))
+        guard endpoint.plainHTTPFallback, error.connection?.isNotTLS == true else {
+          failures.append((endpoint, error))
+          continue
+        }
+        // A registry on this node that does not speak TLS: the same request over plain HTTP.
+        let plain = endpoint.overPlainHTTP()
+        do {
+          let result = try await attempt(plain)
+          logger.debug("registry on the node answered over plain HTTP", metadata: ["host": "\(endpoint.host)", "what": "\(what)"])
+          return result
+        } catch let plainError {
+          if case .fatal(let fatal) = plainError.kind { throw fatal }
+          failures.append((endpoint, error))
+          failures.append((plain, plainError))
+        }
       }
     }
-    let summary = failures.map { "\($0.0) (\($0.1.answer))" }.joined(separator: "; ")
+    let summary = failures.map { Self.summarize($0.0, $0.1) }.joined(separator: "; ")
     let message = "pull \(image): \(what): every host failed: \(summary)"
     // Hosts that could not be reached say nothing about the image; if every host that answered said 404,
     // the image does not exist.
@@ -185,6 +219,16 @@ public final class RegistryClient: Sendable {
       throw CrispError(.unauthenticated, message)
     }
     throw CrispError(.unavailable, message)
+  }
+
+  /// One host's failure for the pull's error: a transport failure names its own target (which may be a
+  /// redirect's), any other answer is prefixed by the endpoint.
+  private static func summarize(_ endpoint: RegistryEndpoint, _ failure: HostFailure) -> String {
+    if let connection = failure.connection {
+      let text = connection.description
+      return text.hasPrefix(endpoint.origin) ? text : "\(endpoint): \(text)"
+    }
+    return "\(endpoint) (\(failure.answer))"
   }
 
   // MARK: Requests
@@ -225,7 +269,7 @@ public final class RegistryClient: Sendable {
       do {
         response = try await client.execute(request, deadline: .distantFuture, logger: nil)
       } catch {
-        throw HostFailure(answer: Self.describe(error), kind: .connection)
+        throw HostFailure(RegistryConnectionError.translate(error, url: currentURL, caFiles: endpoint.caFiles))
       }
       switch response.status.code {
       case 301, 302, 303, 307, 308:
@@ -318,7 +362,9 @@ public final class RegistryClient: Sendable {
       } catch let failure as HostFailure {
         throw failure
       } catch {
-        throw HostFailure(answer: "token request failed: \(Self.describe(error))", kind: .unauthorized)
+        throw HostFailure(
+          answer: "token request to \(realm.prefix(200)) failed: \(RegistryConnectionError.translate(error, url: realm, caFiles: endpoint.caFiles))",
+          kind: .unauthorized)
       }
     }
   }
@@ -395,19 +441,5 @@ public final class RegistryClient: Sendable {
     }
     if endpoint.skipVerify { tls.certificateVerification = .none }
     return tls
-  }
-
-  static func describe(_ error: any Error) -> String {
-    if let error = error as? HTTPClientError {
-      switch error {
-      case .connectTimeout: return "connect timed out"
-      case .readTimeout: return "no data received within the progress timeout"
-      case .remoteConnectionClosed: return "connection closed by the host"
-      default: return "\(error)"
-      }
-    }
-    if let error = error as? NIOSSLError { return "TLS: \(error)" }
-    if let error = error as? BoringSSLError { return "TLS: \(error)" }
-    return "\(error)"
   }
 }

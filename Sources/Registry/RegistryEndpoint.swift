@@ -19,6 +19,10 @@ public struct RegistryEndpoint: Sendable, Equatable, CustomStringConvertible {
   public var skipVerify: Bool
   public var headers: [String: [String]]
   public var dialTimeout: TimeSpan?
+  /// HTTPS first, and the same request over plain HTTP when the server does not answer TLS: only for a
+  /// registry on the node itself whose scheme nobody configured (see ``LoopbackHost``). Decided per
+  /// request, never remembered, so a registry that later gains TLS is used over TLS.
+  public var plainHTTPFallback: Bool = false
 
   public var isPlainHTTP: Bool { origin.hasPrefix("http://") }
   public var description: String { origin + (apiRoot == "/v2" ? "" : apiRoot) }
@@ -28,6 +32,16 @@ public struct RegistryEndpoint: Sendable, Equatable, CustomStringConvertible {
     try RegistryEndpoint(url: url, isMirror: false, settings: HostsFile.HostSettings(), source: "endpoint")
   }
 
+  /// This endpoint over plain HTTP (same host and port), without further fallback.
+  public func overPlainHTTP() -> RegistryEndpoint {
+    var plain = self
+    plain.origin = "http://\(host)"
+    plain.plainHTTPFallback = false
+    plain.caFiles = []
+    plain.clientPairs = []
+    return plain
+  }
+
   /// Builds an endpoint from a configured URL (`https://host[:port][/path]`).
   init(url: String, isMirror: Bool, settings: HostsFile.HostSettings, source: String) throws(CrispError) {
     guard let components = URLComponents(string: url), let scheme = components.scheme, scheme == "http" || scheme == "https",
@@ -35,7 +49,8 @@ public struct RegistryEndpoint: Sendable, Equatable, CustomStringConvertible {
     else {
       throw CrispError.invalidArgument("\(source): \"\(url)\" is not an http(s) URL")
     }
-    let hostPart = hostName.contains(":") ? "[\(hostName)]" : hostName
+    // An IPv6 literal in brackets: URLComponents keeps them on some platforms, drops them on others.
+    let hostPart = hostName.contains(":") && !hostName.hasPrefix("[") ? "[\(hostName)]" : hostName
     host = components.port.map { "\(hostPart):\($0)" } ?? hostPart
     origin = "\(scheme)://\(host)"
     var path = components.path
@@ -85,6 +100,8 @@ public struct HostResolver: Sendable {
     let server = file.server ?? Self.defaultServer(for: domain)
     var serverEndpoint = try RegistryEndpoint(url: server, isMirror: false, settings: file.serverSettings, source: path)
     // A `server` that is itself another registry (the `_default` file, say) still answers for this one.
+    // No `server`: the registry's own default, where a registry on the node may be plain HTTP.
+    if file.server == nil { serverEndpoint.plainHTTPFallback = LoopbackHost.fallsBackToPlainHTTP(domain) }
     if file.server != nil && serverEndpoint.host != domain && !(domain == "docker.io" && serverEndpoint.host == "registry-1.docker.io") {
       serverEndpoint.isMirror = true
     }
@@ -120,7 +137,9 @@ public struct HostResolver: Sendable {
         if !tls.certFile.isEmpty { settings.clientPairs = [.init(certificate: tls.certFile, key: tls.keyFile)] }
         settings.skipVerify = tls.insecureSkipVerify
       }
-      result.append(try RegistryEndpoint(url: server, isMirror: false, settings: settings, source: "registry"))
+      var endpoint = try RegistryEndpoint(url: server, isMirror: false, settings: settings, source: "registry")
+      endpoint.plainHTTPFallback = LoopbackHost.fallsBackToPlainHTTP(domain)
+      result.append(endpoint)
     }
     return result
   }

@@ -65,7 +65,9 @@ public final class RuntimeManager: Sendable {
     return runtimes.filter { bad[$0.key] == nil }
   }
   /// Decoded container configs by id (immutable once created), for fast lists.
-  let decodedContainers = Mutex<[String: (config: ContainerSpec, mounts: [SpecBuilder.ResolvedMount])]>([:])
+  let decodedContainers = Mutex<
+    [String: (config: ContainerSpec, mounts: [SpecBuilder.ResolvedMount], user: SpecBuilder.ResolvedUser?, stopSignal: String)]
+  >([:])
   /// How each container's ExecSync commands start: crisp's own exec with the container's profile, or the
   /// OCI runtime's (the reason why). Read from the container's spec on first use.
   let execProfiles = Mutex<[String: Result<ExecProfile, ExecProfile.Unsupported>]>([:])

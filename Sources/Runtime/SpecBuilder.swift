@@ -167,7 +167,7 @@ public enum SpecBuilder {
 
   /// The process user: uid, gid and supplementary groups already resolved (names are looked up in the
   /// image's /etc/passwd by the caller).
-  public struct ResolvedUser: Sendable, Equatable {
+  public struct ResolvedUser: Sendable, Equatable, Codable {
     public var uid: UInt32
     public var gid: UInt32
     public var additionalGids: [UInt32]
@@ -176,6 +176,13 @@ public enum SpecBuilder {
       self.uid = uid
       self.gid = gid
       self.additionalGids = additionalGids
+    }
+
+    /// The groups the process is in, as `id -G` shows them and kubelet reports a container's
+    /// supplemental groups: the primary gid first, then the supplementary ones, each once.
+    public var processGroups: [UInt32] {
+      var seen: Set<UInt32> = []
+      return ([gid] + additionalGids).filter { seen.insert($0).inserted }
     }
   }
 

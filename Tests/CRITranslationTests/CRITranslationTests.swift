@@ -157,6 +157,44 @@ import Testing
     #expect(StopSignal(.UNRECOGNIZED(99)).cri == .UNRECOGNIZED(99))
   }
 
+  /// Each CRI signal becomes a name the runtime sends, and the name it reports maps back to the same signal
+  /// number (SIGCLD, SIGIOT and SIGPOLL are reported by their usual names).
+  @Test func everyCRISignalIsOneTheRuntimeSends() {
+    for signal in Runtime_V1_Signal.allCases where signal != .runtimeDefault {
+      guard case .named(let name) = StopSignal(signal), let canonical = SignalNames.canonicalName(name) else {
+        Issue.record("\(signal): no signal name")
+        continue
+      }
+      guard case .named(let reported) = StopSignal(StopSignal.cri(named: canonical)) else {
+        Issue.record("\(signal): reported as \(StopSignal.cri(named: canonical))")
+        continue
+      }
+      #expect(SignalNames.number(reported) == SignalNames.number(name), "\(signal)")
+    }
+    #expect(StopSignal.cri(named: "SIGRTMIN+3") == .sigrtminplus3)
+    #expect(StopSignal.cri(named: "SIGRTMAX-1") == .sigrtmaxminus1)
+  }
+
+  /// ContainerStatus reports the signal stopping sends and the process's user, not only what kubelet asked.
+  @Test func containerStatusReportsTheEffectiveStopSignalAndUser() {
+    let record = ContainerRecord(
+      id: "c1", sandboxID: "p1", name: "c", attempt: 0, state: .running, imageRef: "img", imageID: "sha256:1", createdAt: 1, config: [],
+      logPath: "")
+    var view = RuntimeManager.ContainerView(
+      record: record, config: ContainerSpec(), mounts: [], user: .init(uid: 1000, gid: 2000, additionalGids: [3000]), stopSignal: "SIGINT")
+    var status = RuntimeServiceHandler.status(view)
+    #expect(status.stopSignal == .sigint)
+    #expect(status.user.linux.uid == 1000)
+    #expect(status.user.linux.gid == 2000)
+    #expect(status.user.linux.supplementalGroups == [2000, 3000])
+    // A container recorded before crisp kept its user: no user rather than a made-up one.
+    view.user = nil
+    view.stopSignal = "SIGTERM"
+    status = RuntimeServiceHandler.status(view)
+    #expect(!status.hasUser)
+    #expect(status.stopSignal == .sigterm)
+  }
+
   @Test func requiredContainerFieldsAreNamed() {
     func message(_ body: (inout Runtime_V1_CreateContainerRequest) -> Void) -> String? {
       var request = Runtime_V1_CreateContainerRequest.with {
@@ -182,7 +220,7 @@ import Testing
     let record = ContainerRecord(
       id: "c1", sandboxID: "p1", name: "app", attempt: 0, state: .running, imageRef: "busybox", imageID: "sha256:1", createdAt: 1, config: [],
       logPath: "")
-    var usage = ContainerUsage(container: .init(record: record, config: ContainerSpec(), mounts: []))
+    var usage = ContainerUsage(container: .init(record: record, config: ContainerSpec(), mounts: [], user: nil, stopSignal: "SIGTERM"))
     var stats = CRIStats.container(usage)
     #expect(!stats.hasCpu && !stats.hasMemory && !stats.hasSwap && !stats.hasWritableLayer && stats.attributes.id == "c1")
     var cpu = CPUUsage()

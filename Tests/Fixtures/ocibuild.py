@@ -14,6 +14,8 @@ Input is a JSON spec on stdin:
                               {"path": "d", "type": "dir", "mode": 493},
                               {"path": "f", "type": "fifo"}, {"path": "c", "type": "char", "major": 1, "minor": 3},
                               {"path": "cap", "type": "file", "content": "", "xattrs": {"security.capability": "<hex>"}}]}]}]}
+An image's "config" is written as the image config's "config" object as given ("User", "Env", "Cmd",
+"Entrypoint", "WorkingDir", "StopSignal", ...).
 Prints a JSON object with the digests it pushed: {"manifests": [...], "top": "sha256:...", "configs": [...], "layers": [...]}.
 
 Crafted (hostile) images, for tests of what crisp refuses:

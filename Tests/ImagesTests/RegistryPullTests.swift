@@ -257,9 +257,69 @@ import TestSupport
       } else {
         let error = await expectRPCError { _ = try await daemon.pull("\(registry.host)/secure/app") }
         #expect(error?.code == .unavailable)
-        #expect(error?.message.contains("TLS") == true || error?.message.contains("certificate") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("https://\(registry.host): certificate not trusted") == true, "\(error?.message ?? "")")
       }
     }
+    registry.stop()
+    // A trusted certificate for another name only (no IP address in it): dialled as 127.0.0.1, the name is wrong.
+    let other = (certificate: "\(keys)/other.crt", key: "\(keys)/other.key")
+    try TestEnvironment.shell(
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout \(other.key) -out \(other.certificate) -days 2 -subj /CN=registry.example -addext subjectAltName=DNS:registry.example 2>&1"
+    )
+    let misnamed = try RegistryHarness(tls: other, storage: open.storage)
+    let daemon = try DaemonHarness()
+    let configPath = try writeHostsFile(daemon, host: misnamed.host, "server = \"https://\(misnamed.host)\"\nca = \"\(other.certificate)\"\n")
+    try startDaemon(daemon, "[registry]\nconfig_path = \"\(configPath)\"")
+    let mismatch = await expectRPCError { _ = try await daemon.pull("\(misnamed.host)/secure/app") }
+    #expect(mismatch?.message.contains("certificate is not valid for 127.0.0.1") == true, "\(mismatch?.message ?? "")")
+  }
+
+  @Test func aRegistryOnTheNodeWithoutHostsTomlIsTriedOverHTTPSThenHTTP() async throws {
+    let registry = try RegistryHarness()
+    let pushed = try registry.push(busyboxSpec(repository: "local/app"))
+    let daemon = try DaemonHarness()
+    // An empty certs.d: no hosts.toml for any registry, nothing from the machine's /etc.
+    let certs = daemon.directory + "/certs.d"
+    try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
+    try startDaemon(daemon, "[registry]\nconfig_path = \"\(certs)\"")
+    #expect(try await daemon.pull("\(registry.host)/local/app") == pushed.imageID)
+    try await daemon.removeImage(pushed.imageID)
+    #expect(try await daemon.pull("localhost:\(registry.port)/local/app") == pushed.imageID)
+    // Every request went over plain HTTP in the end.
+    #expect(registry.log.contains("GET /v2/local/app/manifests/latest"))
+
+    // Nothing listens: refused is not "no TLS", so no plain-HTTP attempt is claimed, and the message says so.
+    let closed = TestEnvironment.freePort()
+    let refused = await expectRPCError { _ = try await daemon.pull("127.0.0.1:\(closed)/local/app") }
+    #expect(refused?.code == .unavailable)
+    #expect(refused?.message.contains("connection refused to 127.0.0.1:\(closed): is the registry running?") == true, "\(refused?.message ?? "")")
+    #expect(refused?.message.contains("http://127.0.0.1:\(closed)") == false, "\(refused?.message ?? "")")
+  }
+
+  @Test func transportFailuresAreExplainedToTheOperator() async throws {
+    let registry = try RegistryHarness()
+    try registry.push(busyboxSpec(repository: "plain/app"))
+    let daemon = try DaemonHarness()
+    // hosts.toml says https for a plain-HTTP port: no fallback, and the error says what to change.
+    let configPath = try writeHostsFile(daemon, host: registry.host, "server = \"https://\(registry.host)\"\n")
+    try startDaemon(daemon, "[registry]\nconfig_path = \"\(configPath)\"")
+    let notTLS = await expectRPCError { _ = try await daemon.pull("\(registry.host)/plain/app") }
+    #expect(notTLS?.code == .unavailable)
+    let expected =
+      "https://\(registry.host): the server did not answer TLS (a plain-HTTP registry? set server = \"http://\(registry.host)\" in hosts.toml)"
+    #expect(notTLS?.message.contains(expected) == true, "\(notTLS?.message ?? "")")
+    #expect(notTLS?.message.contains("BoringSSL") == false)
+    #expect(notTLS?.message.contains("NIOSSLError") == false)
+    // crispctl pull prints the same explanation.
+    let pulled = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["pull", "--address", daemon.socketPath, "\(registry.host)/plain/app"])
+    #expect(pulled.status != 0)
+    #expect(pulled.output.contains("the server did not answer TLS"), "\(pulled.output)")
+
+    // A closed port named in hosts.toml.
+    let closed = TestEnvironment.freePort()
+    _ = try writeHostsFile(daemon, host: "127.0.0.1:\(closed)", "server = \"http://127.0.0.1:\(closed)\"\n")
+    let refused = await expectRPCError { _ = try await daemon.pull("127.0.0.1:\(closed)/plain/app") }
+    #expect(refused?.message.contains("connection refused to 127.0.0.1:\(closed): is the registry running?") == true, "\(refused?.message ?? "")")
   }
 
   @Test func tamperedBlobFailsThePullAndLeavesTheStoreUnchanged() async throws {

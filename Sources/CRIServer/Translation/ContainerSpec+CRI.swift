@@ -128,7 +128,7 @@ extension StopSignal {
     switch cri {
     case .runtimeDefault: self = .runtimeDefault
     case .UNRECOGNIZED(let value): self = .unrecognized(value)
-    default: self = .named(String(describing: cri).uppercased())
+    default: self = .named(Self.signalName(cri))
     }
   }
 
@@ -136,11 +136,22 @@ extension StopSignal {
     switch self {
     case .runtimeDefault: return .runtimeDefault
     case .unrecognized(let value): return .UNRECOGNIZED(value)
-    case .named(let name): return Self.byName[name] ?? .runtimeDefault
+    case .named(let name): return Self.cri(named: name)
     }
+  }
+
+  /// The CRI signal for a `SIG<NAME>` (`SIGRTMIN+3` included); unknown names are the runtime default.
+  static func cri(named name: String) -> Runtime_V1_Signal { byName[name] ?? .runtimeDefault }
+
+  /// `SIGTERM`, `SIGRTMIN+3`, `SIGRTMAX-1`: the CRI enum's names spelt as signal names are.
+  private static func signalName(_ cri: Runtime_V1_Signal) -> String {
+    let upper = String(describing: cri).uppercased()
+    if let range = upper.range(of: "RTMINPLUS") { return upper[..<range.lowerBound] + "RTMIN+" + upper[range.upperBound...] }
+    if let range = upper.range(of: "RTMAXMINUS") { return upper[..<range.lowerBound] + "RTMAX-" + upper[range.upperBound...] }
+    return upper
   }
 
   /// The CRI's signals by the names ``init(_:)`` gives them.
   private static let byName: [String: Runtime_V1_Signal] = Dictionary(
-    Runtime_V1_Signal.allCases.map { (String(describing: $0).uppercased(), $0) }, uniquingKeysWith: { first, _ in first })
+    Runtime_V1_Signal.allCases.map { (signalName($0), $0) }, uniquingKeysWith: { first, _ in first })
 }

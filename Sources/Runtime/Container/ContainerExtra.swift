@@ -4,7 +4,12 @@ import Store
 struct ContainerExtra: RecordExtra {
   var cgroupsPath: String
   var reservedName: String
+  /// The signal StopContainer sends, as `SIG<NAME>`; nil (containers made before crisp recorded a
+  /// resolved one) means SIGTERM.
   var stopSignal: String?
+  /// The user the container's process was started as (the OCI spec's process.user), for ContainerStatus;
+  /// nil for containers made before crisp recorded it.
+  var user: SpecBuilder.ResolvedUser?
   var mounts: [MountRecord]
   /// The serialized CRI LinuxContainerResources of the last successful UpdateContainerResources.
   var updatedResources: [UInt8]?

@@ -27,6 +27,11 @@ extension RuntimeManager {
     /// The container's config, decoded from the record (which keeps it as kubelet sent it).
     public var config: ContainerSpec
     public var mounts: [SpecBuilder.ResolvedMount]
+    /// The uid, gid and supplementary groups the process was started with; nil for containers made by a
+    /// crisp that did not record them.
+    public var user: SpecBuilder.ResolvedUser?
+    /// `SIG<NAME>`: the signal StopContainer sends first.
+    public var stopSignal: String
   }
 
   public func container(_ rawID: String) throws(CrispError) -> ContainerView? {
@@ -39,7 +44,7 @@ extension RuntimeManager {
   func view(_ record: ContainerRecord) throws(CrispError) -> ContainerView {
     // A container's config never changes after creation: decode it once (lists of many containers are hot).
     if let cached = decodedContainers.withLock({ $0[record.id] }) {
-      return ContainerView(record: record, config: cached.config, mounts: cached.mounts)
+      return ContainerView(record: record, config: cached.config, mounts: cached.mounts, user: cached.user, stopSignal: cached.stopSignal)
     }
     let config: ContainerSpec
     do {
@@ -47,12 +52,14 @@ extension RuntimeManager {
     } catch {
       throw CrispError.failed("container \(record.id): stored config unreadable", error)
     }
-    let mounts = (containerExtra(record)?.mounts ?? []).map {
+    let extra = containerExtra(record)
+    let stopSignal = extra?.stopSignal.flatMap(SignalNames.canonicalName) ?? "SIGTERM"
+    let mounts = (extra?.mounts ?? []).map {
       SpecBuilder.ResolvedMount(
         hostPath: $0.hostPath, containerPath: $0.containerPath, readonly: $0.readonly,
         propagation: MountRequest.Propagation(recorded: $0.propagation), recursiveReadOnly: $0.recursiveReadOnly ?? false)
     }
-    if record.state != .creating { decodedContainers.withLock { $0[record.id] = (config, mounts) } }
-    return ContainerView(record: record, config: config, mounts: mounts)
+    if record.state != .creating { decodedContainers.withLock { $0[record.id] = (config, mounts, extra?.user, stopSignal) } }
+    return ContainerView(record: record, config: config, mounts: mounts, user: extra?.user, stopSignal: stopSignal)
   }
 }

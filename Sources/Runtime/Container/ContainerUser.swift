@@ -46,12 +46,15 @@ extension RuntimeManager {
     return .init(uid: uid, gid: gid, additionalGids: additional)
   }
 
-  /// The signal that asks this container to stop: CRI's, else the image's STOPSIGNAL.
-  func stopSignal(_ config: ContainerSpec, _ image: ImageConfig) -> String? {
+  /// The signal that asks this container to stop, as `SIG<NAME>`: CRI's, else the image's STOPSIGNAL
+  /// (`SIGINT`, `INT` or `2`), else SIGTERM. A value that names no signal counts as unset, so what
+  /// ContainerStatus reports is what StopContainer sends.
+  static func stopSignal(_ config: ContainerSpec, _ image: ImageConfig) -> String {
     switch config.stopSignal {
-    case .runtimeDefault: return image.config?.stopSignal
-    case .named(let name): return name.hasPrefix("SIG") ? name : nil
-    case .unrecognized: return nil
+    case .named(let name): if let signal = SignalNames.canonicalName(name) { return signal }
+    case .runtimeDefault: if let signal = image.config?.stopSignal.flatMap(SignalNames.canonicalName) { return signal }
+    case .unrecognized: break
     }
+    return "SIGTERM"
   }
 }

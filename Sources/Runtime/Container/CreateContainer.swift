@@ -100,7 +100,7 @@ extension RuntimeManager {
         memoryCgroup: cgroups.memoryDirectory(cgroupsPath: cgroupsPath), oomScore: childOOMScore(max(score, -998))))
     record.state = .created
     let extra = ContainerExtra(
-      cgroupsPath: cgroupsPath, reservedName: plan.reservedName, stopSignal: stopSignal(plan.config, image.config),
+      cgroupsPath: cgroupsPath, reservedName: plan.reservedName, stopSignal: Self.stopSignal(plan.config, image.config), user: user,
       mounts: plan.mounts.map {
         .init(
           containerPath: $0.containerPath, hostPath: $0.hostPath, readonly: $0.readonly, propagation: $0.propagation.recorded,

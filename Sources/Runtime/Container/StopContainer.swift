@@ -12,7 +12,8 @@ extension RuntimeManager {
       guard let sandbox = try store.sandbox(id: record.sandboxID), let runtime = runtimes[sandbox.runtimeHandler] else { return }
       let directory = bundle(id)
       if timeout > 0 {
-        let signal = containerExtra(record)?.stopSignal ?? "SIGTERM"
+        // The signal ContainerStatus reports: the one recorded at creation (kubelet's, else the image's).
+        let signal = containerExtra(record)?.stopSignal.flatMap(SignalNames.canonicalName) ?? "SIGTERM"
         // The stop signal goes to the container's init, as `runc kill` without --all sends it.
         if let number = SignalNames.number(signal), await host.shims.signal(directory: directory, number) {
         } else {
