@@ -55,8 +55,9 @@ import TestSupport
     _ = try await pods.daemon.withClients { _, images in try await images.removeImage(.with { $0.image.image = image }) }
   }
 
-  @Test func containersSeeTheImageReadOnlyThroughOneSharedView() async throws {
-    try await PodHarness.with { pods in
+  /// With overlayfs (lower directories only) and with the native snapshotter (a bind of one merged copy).
+  @Test(arguments: ["overlayfs", "native"]) func containersSeeTheImageReadOnlyThroughOneSharedView(_ snapshotter: String) async throws {
+    try await PodHarness.with(extraConfig: "snapshotter = \"\(snapshotter)\"") { pods in
       let (image, imageID) = try await Self.pullDataImage(pods)
       let podConfig = pods.podConfig("image-volumes")
       let pod = try await pods.runPod(podConfig)
