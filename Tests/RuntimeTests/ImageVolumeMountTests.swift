@@ -101,6 +101,9 @@ import TestSupport
       } catch let error as RPCError {
         #expect(error.code == .failedPrecondition)
         #expect(error.message.contains("is in use by container "), "\(error.message)")
+        // Named by id, name and state.
+        let named = [(first, "whole"), (second, "parts")].contains { error.message.contains("container \($0.0) (\($0.1), running)") }
+        #expect(named, "\(error.message)")
         #expect(error.message.contains("remove the container first"))
       }
       let listed = try await pods.daemon.withClients { _, images in try await images.listImages(.init()).images.map(\.id) }
