@@ -92,7 +92,7 @@ public struct Daemon: Sendable {
     let node = components.node
     let methods = CRIMethods.table(
       runtime: RuntimeServiceHandler(node: node, runtime: components.runtime, streaming: components.streaming),
-      images: ImageServiceHandler(node: node, images: components.images),
+      images: ImageServiceHandler(node: node, images: components.images, runtime: components.runtime),
       admin: AdminServiceHandler(node: node, images: components.images))
     let server = GRPCSocketServer(
       listeningSocket: listener, group: executor.group,

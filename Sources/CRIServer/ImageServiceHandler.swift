@@ -4,6 +4,7 @@ import Foundation
 import GRPCCore
 import Images
 import Registry
+import Runtime
 import Store
 
 /// The CRI ImageService: pull through the configured mirrors, list, status by any reference form, remove,
@@ -11,6 +12,8 @@ import Store
 struct ImageServiceHandler: Sendable {
   let node: NodeContext
   let images: ImageManager
+  /// RemoveImage asks the runtime, which refuses an image a container uses.
+  let runtime: RuntimeManager
 
   func pullImage(request: Runtime_V1_PullImageRequest) async throws -> Runtime_V1_PullImageResponse {
     let name = request.image.image
@@ -72,7 +75,7 @@ struct ImageServiceHandler: Sendable {
 
   func removeImage(request: Runtime_V1_RemoveImageRequest) async throws -> Runtime_V1_RemoveImageResponse {
     guard !request.image.image.isEmpty else { throw CrispError.invalidArgument("image.image is empty") }
-    try await images.remove(request.image.image)
+    try await runtime.removeImage(request.image.image)
     return Runtime_V1_RemoveImageResponse()
   }
 

@@ -365,9 +365,17 @@ public final class ImageManager: Sendable {
 
   /// Removes the image `text` names, with every tag and digest naming it (also under other registry
   /// names: they share the image id). Removing an image that does not exist succeeds.
-  public func remove(_ text: String) async throws(CrispError) {
-    guard let image = try resolve(text) else { return }
-    try store.removeImage(id: image.id)
+  ///
+  /// `check` runs first, while no pull or container creation holds a lease (a creation writes its record
+  /// inside its lease): it throws to refuse the removal, e.g. for an image a container uses.
+  public func remove(_ text: String, check: @Sendable (ImageRecord) throws(CrispError) -> Void = { _ in }) async throws(CrispError) {
+    let removed = try await leases.exclusively { () throws(CrispError) -> ImageRecord? in
+      guard let image = try resolve(text) else { return nil }
+      try check(image)
+      try store.removeImage(id: image.id)
+      return image
+    }
+    guard let image = removed else { return }
     usageCache.invalidate()
     logger.info("removed image", metadata: ["id": "\(image.id)", "references": "\(image.references.map(\.reference))"])
     try await garbageCollect()
@@ -439,7 +447,8 @@ public final class ImageManager: Sendable {
 
   // MARK: Usage
 
-  /// Bytes and inodes used by images (layers and content) and by containers' writable layers.
+  /// Bytes and inodes used by images (layers, content, and the views image volumes keep) and by
+  /// containers' writable layers.
   public func filesystemUsage() -> FilesystemUsage {
     usageCache.value {
       var imageBytes: Int64 = 0, imageInodes: Int64 = 0, containerBytes: Int64 = 0, containerInodes: Int64 = 0
@@ -448,7 +457,8 @@ public final class ImageManager: Sendable {
         if let failure = usage.failure {
           logger.warning("snapshot only partly measured", metadata: ["snapshot": "\(record.id)", "reason": "\(failure)"])
         }
-        if record.kind == .active {
+        // An image volume's view (a native merged copy) is the image's storage, not a writable layer.
+        if record.kind == .active && !(record.owner ?? "").hasPrefix(Snapshotter.imageViewOwnerPrefix) {
           containerBytes += usage.bytes
           containerInodes += usage.inodes
         } else {

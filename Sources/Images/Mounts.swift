@@ -19,6 +19,15 @@ public enum Mounts {
 
   public enum Flag: Sendable { case nosuid, nodev, noexec, readOnly }
 
+  /// Makes the mount at `target` read-only, nosuid and nodev (its own mount flags, not the filesystem's):
+  /// for image volume views, which a container must never write to or gain privileges through.
+  static func restrictReadOnly(_ target: String) throws(CrispError) {
+    let flags = crisp_ms_bind() | crisp_ms_remount() | crisp_ms_rdonly() | crisp_ms_nosuid() | crisp_ms_nodev()
+    guard crisp_mount(nil, target, nil, flags, nil) == 0 else {
+      throw CrispError.from(SystemError.last("remount read-only, nosuid, nodev", target))
+    }
+  }
+
   /// Mounts a tmpfs on `target` (a pod's /dev/shm).
   public static func tmpfs(at target: String, options: String, flags: [Flag]) throws(CrispError) {
     var bits: UInt = 0
@@ -117,7 +126,18 @@ enum OverlayMount {
   static let pageLimit = 4095
 
   static func mount(lowers: [String], upper: String, work: String, target: String) throws(CrispError) {
-    let data = "lowerdir=\(lowers.joined(separator: ":")),upperdir=\(upper),workdir=\(work)"
+    try mount(lowers: lowers, writable: (upper, work), target: target)
+  }
+
+  /// An overlay of `lowers` only: read-only by construction (overlayfs needs at least two lower layers
+  /// then).
+  static func mountReadOnly(lowers: [String], target: String) throws(CrispError) {
+    try mount(lowers: lowers, writable: nil, target: target)
+  }
+
+  private static func mount(lowers: [String], writable: (upper: String, work: String)?, target: String) throws(CrispError) {
+    var data = "lowerdir=\(lowers.joined(separator: ":"))"
+    if let writable { data += ",upperdir=\(writable.upper),workdir=\(writable.work)" }
     if data.utf8.count <= pageLimit {
       guard crisp_mount("overlay", target, "overlay", 0, data) == 0 else {
         throw CrispError.from(SystemError.last("mount overlay", target))
@@ -132,9 +152,12 @@ enum OverlayMount {
         throw CrispError.internalError("\(SystemError.last("overlay lowerdir+ (needs Linux 6.8 for \(lowers.count) layers)", lower))")
       }
     }
-    guard crisp_fsconfig_string(fd, "upperdir", upper) == 0, crisp_fsconfig_string(fd, "workdir", work) == 0,
-      crisp_fsconfig_create(fd) == 0
-    else { throw CrispError.from(SystemError.last("configure overlay", target)) }
+    if let writable {
+      guard crisp_fsconfig_string(fd, "upperdir", writable.upper) == 0, crisp_fsconfig_string(fd, "workdir", writable.work) == 0 else {
+        throw CrispError.from(SystemError.last("configure overlay", target))
+      }
+    }
+    guard crisp_fsconfig_create(fd) == 0 else { throw CrispError.from(SystemError.last("configure overlay", target)) }
     let mountFD = crisp_fsmount(fd)
     guard mountFD >= 0 else { throw CrispError.from(SystemError.last("fsmount overlay", target)) }
     defer { close(mountFD) }

@@ -17,7 +17,7 @@ public final class Snapshotter: Sendable {
 
   public let mode: Mode
   public let root: String
-  private let store: Store
+  let store: Store
   private let logger: Logger
 
   public init(root: String, mode: Mode, store: Store, logger: Logger) throws(CrispError) {

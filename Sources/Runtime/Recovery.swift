@@ -20,6 +20,8 @@ extension RuntimeManager {
     }
     for sandbox in sandboxes { await recover(sandbox) }
     for container in containers { await recover(container) }
+    // After the half-made containers were rolled back: their views are no longer held by them.
+    await removeUnusedImageViews()
     await releaseForgottenNetworks(known: Set(sandboxes.map(\.id)))
     removeUnknownBundles(known: Set(containers.map(\.id) + sandboxes.map(\.id)))
   }

@@ -44,6 +44,12 @@ public struct RuntimePaths: Sendable {
   public var sandboxStateParent: String { FilePath.join(state, "sandboxes") }
   public func sandboxState(_ id: String) -> String { FilePath.join(sandboxStateParent, id) }
   public func shm(_ id: String) -> String { sandboxState(id) + "/shm" }
+  /// The shared read-only views of images that containers mount as image volumes, one per image chain.
+  public var imageVolumes: String { FilePath.join(state, "image-volumes") }
+  /// The view of the image chain `chainID` (`sha256:<hex>`): `image-volumes/<hex>`.
+  public func imageVolume(_ chainID: String) -> String {
+    FilePath.join(imageVolumes, chainID.hasPrefix("sha256:") ? String(chainID.dropFirst(7)) : chainID)
+  }
   /// A handler's runtime `--root` when the config names none.
   public func runtimeRoot(_ handler: String) -> String { FilePath.join(state, "runtime/\(handler)") }
   /// Scratch space of the start-up probes.

@@ -151,13 +151,16 @@ public enum SpecBuilder {
     public var recursiveReadOnly: Bool
     /// Seen through the pod's user namespace (the CRI mount carried the pod's uid/gid mappings).
     public var idmapped: Bool
+    /// An image volume: a directory of an image's read-only view, bound read-only, nosuid and nodev.
+    public var imageVolume: Bool
 
     public init(
       hostPath: String, containerPath: String, readonly: Bool, propagation: MountRequest.Propagation, recursiveReadOnly: Bool = false,
-      idmapped: Bool = false
+      idmapped: Bool = false, imageVolume: Bool = false
     ) {
       self.recursiveReadOnly = recursiveReadOnly
       self.idmapped = idmapped
+      self.imageVolume = imageVolume
       self.hostPath = hostPath
       self.containerPath = containerPath
       self.readonly = readonly
@@ -255,7 +258,8 @@ public enum SpecBuilder {
       guard mount.containerPath.hasPrefix("/") else {
         throw CrispError.invalidArgument("mounts: container_path \"\(mount.containerPath)\" must be an absolute path")
       }
-      var options = ["rbind", mount.recursiveReadOnly ? "rro" : (mount.readonly ? "ro" : "rw")]
+      var options = ["rbind", mount.recursiveReadOnly ? "rro" : (mount.readonly || mount.imageVolume ? "ro" : "rw")]
+      if mount.imageVolume { options += ["nosuid", "nodev"] }
       switch mount.propagation {
       case .bidirectional:
         options.append("rshared")

@@ -1,4 +1,5 @@
 public import CrispCore
+import Glibc
 public import Images
 public import PodNetwork
 public import Runtime
@@ -94,5 +95,40 @@ public struct FakeRootfs: RootfsProvider {
   public func removeRootfs(owner: String, target: String?) throws(CrispError) {
     try log.record("rootfs.remove", owner)
     held.remove(owner)
+  }
+
+  /// An image's view as a small tree at `target` (the code under test resolves sub paths in it for real):
+  /// `data/file`, `data/sub/`, a file `notdir`, and symlinks `up` → `../../..` and `etc-link` → `/etc`
+  /// pointing out of the image, `inside` → `/data` pointing into it. Held as `view <chain>`.
+  public func mountImageView(chainID: String, at target: String) throws(CrispError) {
+    try log.record("rootfs.mountView", chainID)
+    guard !held.contains("view " + chainID) else { return }
+    do {
+      try FilePath.makeDirectories(target + "/data/sub", mode: 0o755)
+      try AtomicFile.write("image data", to: target + "/data/file")
+      try AtomicFile.write("", to: target + "/notdir")
+      for (name, destination) in [("up", "../../.."), ("etc-link", "/etc"), ("inside", "/data")] {
+        guard symlink(destination, target + "/" + name) == 0 else { throw SystemError.last("symlink", name) }
+      }
+    } catch {
+      try? FilePath.removeTree(target)
+      throw CrispError.failed("fake image view \(target)", error)
+    }
+    held.insert("view " + chainID)
+  }
+
+  public func removeImageView(chainID: String, at target: String) throws(CrispError) {
+    try log.record("rootfs.removeView", chainID)
+    do {
+      try FilePath.removeTree(target)
+    } catch {
+      throw CrispError.failed("fake image view \(target)", error)
+    }
+    held.remove("view " + chainID)
+  }
+
+  /// A query, not logged (recovery asks it every time).
+  public func imageViewChains() throws(CrispError) -> [String] {
+    held.sorted.filter { $0.hasPrefix("view ") }.map { String($0.dropFirst(5)) }
   }
 }

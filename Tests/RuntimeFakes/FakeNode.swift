@@ -16,6 +16,8 @@ public final class FakeNode: Sendable {
   public let store: Store
   public let manager: RuntimeManager
   public static let containerImage = "docker.io/library/busybox:latest"
+  /// An image for image volumes (its view is ``FakeRootfs``'s small tree).
+  public static let volumeImage = "docker.io/library/data:1"
 
   public init(appArmor: AppArmorHost = .off) throws {
     directory = FileManager.default.temporaryDirectory.appendingPathComponent("crisp-unit-\(UUID().uuidString.prefix(8))").path
@@ -36,6 +38,7 @@ public final class FakeNode: Sendable {
       runtimes: ([config.runtime.defaultHandler: host.runtime], [:]), logger: logger)
     try Self.recordImage(config.sandboxImage, digit: "1", command: ["/pause"], store: store)
     try Self.recordImage(Self.containerImage, digit: "2", command: ["sh"], store: store)
+    try Self.recordImage(Self.volumeImage, digit: "3", command: ["true"], store: store)
   }
 
   /// An image record as a pull would leave it (the fakes stand in for its snapshot).

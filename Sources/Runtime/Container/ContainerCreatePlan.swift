@@ -16,6 +16,8 @@ struct ContainerCreatePlan: Sendable {
   /// `log_directory/log_path`; nil without a log.
   var logPath: String?
   var mounts: [SpecBuilder.ResolvedMount]
+  /// The mounts that are image volumes (their entries in `mounts` get a host path once the views are up).
+  var imageVolumes: [ImageVolumePlan]
   var seccomp: OCISpec.Seccomp?
   var appArmor: AppArmorChoice
   var devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)]
@@ -46,6 +48,7 @@ extension RuntimeManager {
     }
     let logPath = try self.logPath(directory: sandbox.config.logDirectory, relative: config.logPath)
     let sandboxExtra = extra(of: sandbox.record)
+    let imageVolumes = try planImageVolumes(config.mounts, userNamespace: sandboxExtra?.userNamespace)
     let mounts = try resolveMounts(config.mounts, recursiveReadOnly: supportsRecursiveReadOnly(handler), userNamespace: sandboxExtra?.userNamespace)
     try SecurityChecks.checkContainer(config, sandbox: sandbox.config)
     let security = config.linux.securityContext
@@ -62,7 +65,7 @@ extension RuntimeManager {
     let pod = sandbox.config.metadata
     return ContainerCreatePlan(
       id: Self.newID(), config: config, serialized: storedConfig, sandbox: sandbox, sandboxExtra: sandboxExtra, runtime: runtime,
-      logPath: logPath, mounts: mounts, seccomp: seccomp, appArmor: appArmor, devices: devices,
+      logPath: logPath, mounts: mounts, imageVolumes: imageVolumes, seccomp: seccomp, appArmor: appArmor, devices: devices,
       hostDevices: security.privileged ? DeviceNodes.host() : [],
       targetNamespace: try targetPIDNamespace(config, sandboxID: sandboxID),
       reservedName: "\(config.metadata.name)_\(pod.name)_\(pod.namespace)_\(pod.uid)_\(config.metadata.attempt)")

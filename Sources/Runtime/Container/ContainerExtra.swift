@@ -13,6 +13,17 @@ struct ContainerExtra: RecordExtra {
   var mounts: [MountRecord]
   /// The serialized CRI LinuxContainerResources of the last successful UpdateContainerResources.
   var updatedResources: [UInt8]?
+  /// The image volumes the container holds: written before their views are mounted, so that a view's
+  /// users are always counted from the records (also after a restart), and RemoveImage sees them.
+  var imageVolumes: [ImageVolumeRecord]?
+
+  /// One image volume: the image (by id, for RemoveImage) and the chain whose shared view it mounts.
+  struct ImageVolumeRecord: Codable, Sendable, Equatable {
+    var containerPath: String
+    var image: String
+    var imageID: String
+    var chainID: String
+  }
 
   struct MountRecord: Codable, Sendable {
     var containerPath: String

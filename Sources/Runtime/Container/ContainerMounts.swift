@@ -28,6 +28,12 @@ extension RuntimeManager {
       guard mount.containerPath.hasPrefix("/") else {
         throw CrispError.invalidArgument("mounts[\(index)].container_path \"\(mount.containerPath)\" must be an absolute path")
       }
+      if mount.isImageVolume {
+        // Checked by planImageVolumes; the host path is the view's directory, known once it is mounted. The
+        // view has no mounts below it, so read-only is already recursive.
+        result.append(.init(hostPath: "", containerPath: mount.containerPath, readonly: true, propagation: .private, imageVolume: true))
+        continue
+      }
       guard !mount.hostPath.isEmpty else { throw CrispError.invalidArgument("mounts[\(index)].host_path is empty") }
       guard let resolved = realpath(mount.hostPath, nil) else {
         throw CrispError.invalidArgument("mounts[\(index)].host_path \"\(mount.hostPath)\": \(SystemError.last("realpath", mount.hostPath).strerror)")

@@ -13,11 +13,13 @@ extension RuntimeManager {
   ///
   /// `storedConfig` is the config as kubelet sent it, which the record keeps for ContainerStatus.
   public func createContainer(sandboxID rawSandboxID: String, config: ContainerSpec, storedConfig: [UInt8]) async throws(CrispError) -> String {
-    let plan = try planContainer(sandboxID: rawSandboxID, config: config, storedConfig: storedConfig)
-    // Held open until runc has joined it (the shim reports the pid after `runc create`), then closed.
-    defer { plan.targetNamespace?.close() }
-    try await appArmor.prepare(plan.appArmor)
+    // Planned inside the lease: the images it resolved (its own, its image volumes') cannot be removed
+    // before the record that uses them is written (RemoveImage checks the records under the same lease).
     return try await images.withLease { () async throws(CrispError) -> String in
+      let plan = try planContainer(sandboxID: rawSandboxID, config: config, storedConfig: storedConfig)
+      // Held open until runc has joined it (the shim reports the pid after `runc create`), then closed.
+      defer { plan.targetNamespace?.close() }
+      try await appArmor.prepare(plan.appArmor)
       let image = try containerImage(config)
       var record = try reserveContainer(plan, image: image.record)
       var rollback = Rollback()
@@ -72,6 +74,19 @@ extension RuntimeManager {
   ) async throws(CrispError) {
     let id = plan.id
     let directory = try makeContainerBundle(plan, rollback: &rollback)
+    let cgroupsPath = cgroups.path(parent: plan.sandbox.config.linux.cgroupParent, id: id)
+    var extra = ContainerExtra(
+      cgroupsPath: cgroupsPath, reservedName: plan.reservedName, stopSignal: Self.stopSignal(plan.config, image.config),
+      mounts: Self.mountRecords(plan.mounts), imageVolumes: plan.imageVolumes.isEmpty ? nil : plan.imageVolumes.map(\.record))
+    var mounts = plan.mounts
+    if let volumes = extra.imageVolumes {
+      // The record lists the volumes before their views are mounted: a view's users are counted from records.
+      record.extra = try extra.encoded(for: "container \(id)")
+      try store.putContainer(record)
+      rollback.add("release image volumes") { try await self.releaseImageViews(of: id, volumes) }
+      try await mountImageVolumes(plan, into: &mounts)
+      extra.mounts = Self.mountRecords(mounts)
+    }
     let rootfs = directory + "/rootfs"
     let provider = host.rootfs
     try provider.prepareRootfs(owner: id, chainID: image.record.chainID, target: rootfs, shift: plan.userNamespace?.shift)
@@ -79,13 +94,13 @@ extension RuntimeManager {
     images.invalidateUsage()
     let user = try Self.resolveUser(plan.config, image: image.config, rootfs: rootfs)
     try Self.checkUserInPodNamespace(user, plan.userNamespace)
+    extra.user = user
     // Volumes that asked for idmapping are seen through the pod's user namespace: each gets an idmapped
     // staging mount in the bundle, which runc binds into the container; once runc has made the
     // container's mounts, the staging mounts are detached (the container keeps its own).
     var staged: [String] = []
     defer { host.mounts.removeStaging(staged, in: directory + "/idmap") }
-    let specMounts = try stageIdmappedMounts(plan, in: directory + "/idmap", staged: &staged)
-    let cgroupsPath = cgroups.path(parent: plan.sandbox.config.linux.cgroupParent, id: id)
+    let specMounts = try stageIdmappedMounts(plan, mounts: mounts, in: directory + "/idmap", staged: &staged)
     let score = childOOMScore(Int(plan.config.linux.resources.oomScoreAdj))
     var spec = try containerSpec(plan, image: image.config, rootfs: rootfs, user: user, mounts: specMounts, cgroupsPath: cgroupsPath, score: score)
     spec.linux?.seccomp = plan.seccomp
@@ -99,15 +114,17 @@ extension RuntimeManager {
         tty: plan.config.tty, stdin: plan.config.stdin, stdinOnce: plan.config.stdinOnce,
         memoryCgroup: cgroups.memoryDirectory(cgroupsPath: cgroupsPath), oomScore: childOOMScore(max(score, -998))))
     record.state = .created
-    let extra = ContainerExtra(
-      cgroupsPath: cgroupsPath, reservedName: plan.reservedName, stopSignal: Self.stopSignal(plan.config, image.config), user: user,
-      mounts: plan.mounts.map {
-        .init(
-          containerPath: $0.containerPath, hostPath: $0.hostPath, readonly: $0.readonly, propagation: $0.propagation.recorded,
-          recursiveReadOnly: $0.recursiveReadOnly ? true : nil)
-      })
     record.extra = try extra.encoded(for: "container \(id)")
     try store.putContainer(record)
+  }
+
+  /// The mounts as the record keeps them (ContainerStatus reports them).
+  private static func mountRecords(_ mounts: [SpecBuilder.ResolvedMount]) -> [ContainerExtra.MountRecord] {
+    mounts.map {
+      .init(
+        containerPath: $0.containerPath, hostPath: $0.hostPath, readonly: $0.readonly, propagation: $0.propagation.recorded,
+        recursiveReadOnly: $0.recursiveReadOnly ? true : nil)
+    }
   }
 
   /// The container's bundle directory (root only; the pod's root may traverse it in a user namespace: the
@@ -146,14 +163,14 @@ extension RuntimeManager {
     }
   }
 
-  /// The plan's mounts with each idmapped one replaced by its staging mount under `staging`.
-  private func stageIdmappedMounts(_ plan: ContainerCreatePlan, in staging: String, staged: inout [String]) throws(CrispError) -> [SpecBuilder
-    .ResolvedMount]
-  {
-    var specMounts = plan.mounts
+  /// `mounts` with each idmapped one replaced by its staging mount under `staging`.
+  private func stageIdmappedMounts(
+    _ plan: ContainerCreatePlan, mounts: [SpecBuilder.ResolvedMount], in staging: String, staged: inout [String]
+  ) throws(CrispError) -> [SpecBuilder.ResolvedMount] {
+    var specMounts = mounts
     // resolveMounts accepted idmapped mounts only in a pod with a user namespace.
     guard let userNamespace = plan.userNamespace else { return specMounts }
-    for (index, mount) in plan.mounts.enumerated() where mount.idmapped {
+    for (index, mount) in mounts.enumerated() where mount.idmapped {
       let path = "\(staging)/\(index)"
       do {
         if FilePath.isDirectory(mount.hostPath) {

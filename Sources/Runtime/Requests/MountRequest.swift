@@ -14,6 +14,9 @@ public struct MountRequest: Sendable, Equatable, Codable {
   public var image: ImageSpec?
   public var imageSubPath = ""
 
+  /// Whether this mount is an image volume (an image named, rather than a host path).
+  public var isImageVolume: Bool { !(image?.image.isEmpty ?? true) }
+
   /// How mounts propagate between the host and the container. `unrecognized` keeps a newer kubelet's value.
   public enum Propagation: Sendable, Equatable, Codable {
     case `private`
