@@ -237,7 +237,7 @@ let package = Package(
     .testTarget(
       name: "CRIServerUnitTests",
       dependencies: [
-        "CRIServer", "CRIAPI", "CrispCore",
+        "CRIServer", "CRIAPI", "Config", "CrispCore",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),
