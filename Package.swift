@@ -147,6 +147,7 @@ let package = Package(
         .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "UnixSignals", package: "swift-service-lifecycle"),
       ],
       swiftSettings: strict
     ),
@@ -237,7 +238,7 @@ let package = Package(
     .testTarget(
       name: "CRIServerUnitTests",
       dependencies: [
-        "CRIServer", "CRIAPI", "CrispCore",
+        "CRIServer", "CRIAPI", "Config", "CrispCore",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOEmbedded", package: "swift-nio"),

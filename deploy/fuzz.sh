@@ -35,7 +35,7 @@ GROUPS_TABLE='
 images|Images|Sources/Images/*.swift|tar gzip zstd image-archive
 oci|OCI|Sources/OCI/*.swift|manifest image-config
 registry|Registry|Sources/Registry/*.swift|reference
-config|Config|Sources/Config/*.swift|config-toml hosts-toml containerd-toml
+config|Config|Sources/Config/*.swift|config-toml config-dropins hosts-toml containerd-toml
 runtime|Runtime|Sources/Runtime/**/*.swift|image-user seccomp
 podnetwork|PodNetwork|Sources/PodNetwork/*.swift|cni-result
 grpc|CRIServer|Sources/CRIServer/GRPC/GRPCWire.swift Sources/CRIServer/GRPC/GRPCMessageReader.swift|grpc-frames grpc-timeout

@@ -8,6 +8,7 @@ public import Logging
 import ServiceLifecycle
 import Store
 import Streaming
+import UnixSignals
 
 /// The crisp daemon: takes its locks, opens the store, serves the CRI socket until SIGTERM/SIGINT, then
 /// shuts down cleanly. Containers are never touched by a shutdown: they belong to their shims.
@@ -17,10 +18,13 @@ public struct Daemon: Sendable {
 
   public let config: CrispConfig
   public let logger: Logger
+  /// Where SIGHUP re-reads the configuration; nil ignores SIGHUP (a daemon built from a value, not files).
+  public let reloadSource: ConfigReloadSource?
 
-  public init(config: CrispConfig, logger: Logger) {
+  public init(config: CrispConfig, logger: Logger, reloadSource: ConfigReloadSource? = nil) {
     self.config = config
     self.logger = logger
+    self.reloadSource = reloadSource
   }
 
   /// Runs until a termination signal, returning normally after a clean shutdown. Start-up problems (another
@@ -36,7 +40,9 @@ public struct Daemon: Sendable {
     let store = try Store(path: FilePath.join(config.root, "crisp.db"))
     let components = try await startComponents(store: store)
     let listener = try openSocket(address)
-    let group = serviceGroup(components, listener: listener)
+    // Trapped before READY=1: from then on a SIGHUP reloads instead of ending the process.
+    let reloads = await UnixSignalsSequence(trapping: .sighup)
+    let group = serviceGroup(components, listener: listener, reloads: reloads)
     logger.info(
       "serving",
       metadata: [
@@ -86,7 +92,7 @@ public struct Daemon: Sendable {
   }
 
   /// The gRPC server over the components, and every service in one group (``DaemonServices`` orders them).
-  private func serviceGroup(_ components: DaemonComponents, listener: Int32) -> ServiceGroup {
+  private func serviceGroup(_ components: DaemonComponents, listener: Int32, reloads: UnixSignalsSequence) -> ServiceGroup {
     let trimmer = IdleTrimmer()
     let executor = EventLoopTaskExecutor()
     let node = components.node
@@ -103,14 +109,20 @@ public struct Daemon: Sendable {
     let runtime = components.runtime
     let streaming = components.streaming
     let metrics = components.metrics.map { metrics in ComponentService { await metrics.stop() } }
+    var background: [(name: String, service: any Service)] = [
+      ("image manager", ComponentService { await images.shutdown() }), ("idle trimmer", trimmer),
+      ("exit watcher", LoopService { await runtime.watchExits() }),
+    ]
+    if let reloadSource {
+      let reloader = ConfigReloader(
+        source: reloadSource, live: node.live, appliers: ConfigReloader.appliers(images: images, runtime: runtime), logger: logger)
+      background.append(("config reloader", ConfigReloadService(signals: reloads, reloader: reloader)))
+    }
     return ServiceGroup(
       configuration: .init(
         services: DaemonServices.ordered(
           grpc: CRIServerService(server: server), streaming: ComponentService { await streaming.stop() }, metrics: metrics,
-          background: [
-            ("image manager", ComponentService { await images.shutdown() }), ("idle trimmer", trimmer),
-            ("exit watcher", LoopService { await runtime.watchExits() }),
-          ]),
+          background: background),
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger))
   }

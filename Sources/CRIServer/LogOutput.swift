@@ -6,22 +6,35 @@ public import Logging
 ///
 /// Text: `2026-11-24T12:00:00.123Z info crisp: serving address=/run/crisp/crisp.sock`.
 /// JSON: `{"time":"…","level":"info","logger":"crisp","msg":"serving","address":"/run/crisp/crisp.sock"}`.
+///
+/// The level follows ``LogLevelSwitch/shared`` (so `log.level` reloads on SIGHUP) unless a logger sets its
+/// own.
 public struct LogOutput: LogHandler {
-  public var logLevel: Logger.Level
+  public var logLevel: Logger.Level {
+    get { pinnedLevel ?? LogLevelSwitch.shared.level }
+    set { pinnedLevel = newValue }
+  }
   public var metadata: Logger.Metadata = [:]
+  private var pinnedLevel: Logger.Level?
   private let label: String
   private let format: CrispConfig.Log.Format
 
-  public init(label: String, level: Logger.Level, format: CrispConfig.Log.Format) {
+  /// A handler at `level`, or following the shared switch when `level` is nil.
+  public init(label: String, level: Logger.Level? = nil, format: CrispConfig.Log.Format) {
     self.label = label
-    self.logLevel = level
+    self.pinnedLevel = level
     self.format = format
   }
 
-  /// Installs this handler for the whole process.
+  /// Installs this handler for the whole process, at `config.level` until a reload sets another.
   public static func bootstrap(_ config: CrispConfig.Log) {
-    let level = Logger.Level(rawValue: config.level.rawValue) ?? .info
-    LoggingSystem.bootstrap { label in LogOutput(label: label, level: level, format: config.format) }
+    setLevel(config.level)
+    LoggingSystem.bootstrap { label in LogOutput(label: label, format: config.format) }
+  }
+
+  /// Sets the level of every logger that follows the shared switch (a configuration reload).
+  public static func setLevel(_ level: CrispConfig.Log.Level) {
+    LogLevelSwitch.shared.set(Logger.Level(rawValue: level.rawValue) ?? .info)
   }
 
   public subscript(metadataKey key: String) -> Logger.Metadata.Value? {

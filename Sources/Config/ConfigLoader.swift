@@ -11,20 +11,55 @@ public enum ConfigLoader {
   /// The file the daemon reads when `--config` is not given.
   public static let defaultPath = "/etc/crisp/config.toml"
 
-  /// Loads `path`. A missing file at the default path means built-in defaults; a missing file that was asked
-  /// for explicitly is an error.
+  /// The largest configuration file read (main file or one drop-in).
+  public static let maximumFileSize = 4 << 20
+  /// The most bytes read for one configuration, main file and drop-ins together.
+  public static let maximumTotalSize = 16 << 20
+
+  /// Loads `path` merged with its drop-ins (``ConfigDropIns``). A missing main file at the default path, or
+  /// one whose drop-ins exist, means built-in defaults under the drop-ins; a missing file that was asked for
+  /// explicitly, with no drop-ins, is an error.
   public static func load(path: String, required: Bool) throws(ConfigError) -> CrispConfig {
+    try loadWithSources(path: path, required: required).config
+  }
+
+  /// ``load(path:required:)`` with the files read and the file each value came from.
+  public static func loadWithSources(path: String, required: Bool) throws(ConfigError) -> LoadedConfig {
+    var total = 0
+    var documents: [(source: String, text: String)] = []
+    if let text = try readFile(path, total: &total) { documents.append((path, text)) }
+    let mainExists = !documents.isEmpty
+    for dropIn in try ConfigDropIns.files(in: ConfigDropIns.directory(forMainFile: path)) {
+      // A drop-in removed between the listing and the read is simply no longer there.
+      if let text = try readFile(dropIn, total: &total) { documents.append((dropIn, text)) }
+    }
+    if documents.isEmpty && required { throw ConfigError(key: "", line: nil, message: "no such file", source: path) }
+    // Keys without a file are placed in the main file's name in messages even when it does not exist.
+    if !mainExists { documents.insert((path, ""), at: 0) }
+    var loaded = try parse(documents: documents)
+    if !mainExists { loaded.files.removeFirst() }
+    return loaded
+  }
+
+  /// Reads one file under the size caps; nil when it does not exist.
+  private static func readFile(_ path: String, total: inout Int) throws(ConfigError) -> String? {
     let bytes: [UInt8]?
     do {
-      bytes = try FilePath.read(path, limit: 4 << 20)
+      bytes = try FilePath.read(path, limit: maximumFileSize)
     } catch {
+      if error.errno == EFBIG {
+        throw ConfigError(key: "", line: nil, message: "larger than \(maximumFileSize >> 20) MiB, the limit for a configuration file", source: path)
+      }
       throw ConfigError(key: "", line: nil, message: "cannot read: \(error)", source: path)
     }
-    guard let bytes else {
-      if required { throw ConfigError(key: "", line: nil, message: "no such file", source: path) }
-      return CrispConfig()
+    guard let bytes else { return nil }
+    total += bytes.count
+    guard total <= maximumTotalSize else {
+      throw ConfigError(
+        key: "", line: nil, message: "the configuration files together exceed \(maximumTotalSize >> 20) MiB (this file passes the limit)",
+        source: path)
     }
-    return try parse(String(decoding: bytes, as: UTF8.self), source: path)
+    return String(decoding: bytes, as: UTF8.self)
   }
 
   public static func parse(_ text: String, source: String = "config.toml") throws(ConfigError) -> CrispConfig {
@@ -33,6 +68,17 @@ public enum ConfigLoader {
     try readTop(&reader, into: &config)
     try reader.finish()
     return config
+  }
+
+  /// Merges `documents` (the main file first, then the drop-ins in order) key by key and validates the
+  /// result; an error names the file and line that set the offending key.
+  public static func parse(documents: [(source: String, text: String)]) throws(ConfigError) -> LoadedConfig {
+    let merged = try TOMLMerge.merge(documents)
+    var reader = merged.reader
+    var config = CrispConfig()
+    try readTop(&reader, into: &config)
+    try reader.finish()
+    return LoadedConfig(config: config, files: documents.map(\.source), sources: merged.sources)
   }
 
   private static func readTop(_ r: inout TableReader, into c: inout CrispConfig) throws(ConfigError) {
@@ -205,7 +251,9 @@ public enum ConfigLoader {
   private static func readRuntime(_ t: inout TableReader, into runtime: inout CrispConfig.Runtime) throws(ConfigError) {
     if let v = try t.string("default_handler") { runtime.defaultHandler = v }
     if var handlers = try t.table("handlers") {
-      runtime.handlers = [:]
+      // Handlers named in the main file replace the built-in pair; a drop-in naming a handler (a device
+      // plugin's installer adding its runtime) adds it to whatever the main file has, defaults included.
+      if t.context.mainFileMentions(["runtime", "handlers"]) { runtime.handlers = [:] }
       for name in handlers.keysInFileOrder {
         guard var h = try handlers.table(name) else { continue }
         guard name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-" || $0 == "_") }), !name.isEmpty else {

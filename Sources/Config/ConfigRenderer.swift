@@ -7,20 +7,53 @@ public enum ConfigRenderer {
   public static func render(_ c: CrispConfig) -> String {
     var out = TOMLWriter()
     renderTopLevel(c, into: &out)
+    renderSections(c, into: &out)
+    return out.text
+  }
+
+  /// The effective configuration (`crisp config dump`): every key with its value, and after each value a
+  /// file set a `# from FILE` comment naming that file; a key without one is a built-in default.
+  /// Credentials are redacted.
+  public static func renderEffective(_ loaded: LoadedConfig) -> String {
+    var out = TOMLWriter(sources: loaded.sources)
+    out.comment("The effective crisp configuration: the main file, then each drop-in of config.d in order,")
+    out.comment("merged key by key. \"# from FILE\" names the file that set a value; keys without it are defaults.")
+    out.comment(loaded.files.isEmpty ? "Files read: none (built-in defaults)." : "Files read, in merge order:")
+    for file in loaded.files { out.comment("  \(file.contains(where: \.isNewline) ? tomlQuoted(file) : file)") }
+    out.blank()
+    renderTopLevel(loaded.config.redacted, into: &out, header: false)
+    renderSections(loaded.config.redacted, into: &out)
+    return out.text
+  }
+
+  private static func renderSections(_ c: CrispConfig, into out: inout TOMLWriter) {
     renderServer(c, into: &out)
     renderCNI(c, into: &out)
     renderRegistry(c, into: &out)
     renderRuntime(c, into: &out)
     renderStreamingAndMetrics(c, into: &out)
-    return out.text
   }
 
   /// The top-level keys: directories, oom score, cgroup driver, images, container log lines.
-  private static func renderTopLevel(_ c: CrispConfig, into out: inout TOMLWriter) {
-    out.comment("crisp configuration (/etc/crisp/config.toml). Every key is optional; the values shown are")
-    out.comment("the built-in defaults unless this file was generated from another configuration.")
-    out.comment("Check a file with `crisp config check FILE`: unknown keys and bad values are errors.")
-    out.blank()
+  private static func renderTopLevel(_ c: CrispConfig, into out: inout TOMLWriter, header: Bool = true) {
+    if header {
+      out.comment("crisp configuration (/etc/crisp/config.toml). Every key is optional; the values shown are")
+      out.comment("the built-in defaults unless this file was generated from another configuration.")
+      out.comment("Check a file with `crisp config check FILE`: unknown keys and bad values are errors.")
+      out.comment("")
+      out.comment("Drop-ins: every *.toml file in config.d beside this file (/etc/crisp/config.d/, or")
+      out.comment("<dir of --config>/config.d) is merged over it in lexical order, key by key: tables merge, a")
+      out.comment("later scalar or array replaces the earlier one (e.g. 10-gpu.toml adding a runtime handler).")
+      out.comment("At most 256 drop-ins of at most 4 MiB each; other names (backups, dotfiles) are ignored.")
+      out.comment("`crisp config dump` prints the merged result with the file each value came from.")
+      out.comment("")
+      out.comment("Reload: SIGHUP (systemctl reload crisp) re-reads this file and the drop-ins. Applied at once:")
+      out.comment("log.level, image_pull_progress_timeout, registry.* (mirrors, hosts.toml path, credentials,")
+      out.comment("TLS), cni.bin_dirs, cni.plugin_timeout, cni.ip_pref and each handler's pod_annotations and")
+      out.comment("container_annotations. Any other changed key is logged and needs a restart; a file that")
+      out.comment("fails to load is logged (file and line) and the running configuration is kept.")
+      out.blank()
+    }
     out.comment("Format version of this file.")
     out.set("version", 1)
     out.comment("Persistent data: the SQLite database (crisp.db), content store and snapshots.")
@@ -177,20 +210,36 @@ public enum ConfigRenderer {
 /// Accumulates TOML lines.
 struct TOMLWriter {
   private(set) var text = ""
+  /// When set, each value a file set is followed by `# from FILE`.
+  var sources: ConfigSources?
+  /// The table the next keys belong to.
+  private var tablePath: [String] = []
 
-  mutating func comment(_ line: String) { text += "# \(line)\n" }
+  init(sources: ConfigSources? = nil) {
+    self.sources = sources
+  }
+
+  mutating func comment(_ line: String) { text += line.isEmpty ? "#\n" : "# \(line)\n" }
   mutating func blank() { text += "\n" }
 
   mutating func table(_ path: [String], _ comment: String?) {
     text += "\n"
     if let comment { self.comment(comment) }
     text += "[\(dotted(path))]\n"
+    tablePath = path
   }
 
-  mutating func set(_ key: String, _ value: String) { text += "\(key) = \(tomlQuoted(value))\n" }
-  mutating func set(_ key: String, _ value: Int) { text += "\(key) = \(value)\n" }
-  mutating func set(_ key: String, _ value: Bool) { text += "\(key) = \(value)\n" }
-  mutating func set(_ key: String, _ value: [String]) {
-    text += "\(key) = [\(value.map(tomlQuoted).joined(separator: ", "))]\n"
+  mutating func set(_ key: String, _ value: String) { line(key, tomlQuoted(value)) }
+  mutating func set(_ key: String, _ value: Int) { line(key, "\(value)") }
+  mutating func set(_ key: String, _ value: Bool) { line(key, "\(value)") }
+  mutating func set(_ key: String, _ value: [String]) { line(key, "[\(value.map(tomlQuoted).joined(separator: ", "))]") }
+
+  private mutating func line(_ key: String, _ value: String) {
+    text += "\(key) = \(value)"
+    if let file = sources?.file(of: tablePath + [key]) {
+      // A name with a line break would end the comment early.
+      text += "  # from \(file.contains(where: \.isNewline) ? tomlQuoted(file) : file)"
+    }
+    text += "\n"
   }
 }

@@ -64,7 +64,7 @@ public enum ContainerdImporter {
       runtime = ["plugins", "io.containerd.cri.v1.runtime"]
     default:
       throw ConfigError(
-        key: "version", line: root.context.locator.line(of: ["version"]),
+        key: "version", line: root.context.line(of: ["version"]),
         message: "unknown containerd configuration version \(version) (1, 2 and 3 are understood)", source: source)
     }
     return SectionPaths(server: server, images: images, runtime: runtime)
@@ -312,7 +312,7 @@ private struct FlatDocument {
     for key in leaves.keys where key.starts(with: prefix) { taken.insert(key) }
   }
 
-  func line(_ path: [String]) -> Int? { context.locator.line(of: path) }
+  func line(_ path: [String]) -> Int? { context.line(of: path) }
 
   func note(_ path: [String], _ message: String) -> String {
     let location = line(path).map { "\(context.source):\($0)" } ?? context.source

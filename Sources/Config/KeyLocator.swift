@@ -50,6 +50,11 @@ public struct KeyLocator: Sendable {
     return nil
   }
 
+  /// Whether the document writes `prefix` itself or any key below it (not merely an ancestor).
+  public func mentions(_ prefix: [String]) -> Bool {
+    lines.keys.contains { $0.count >= prefix.count && $0.starts(with: prefix) }
+  }
+
   /// Parses a (possibly dotted, possibly quoted) key up to `terminator`, leaving the cursor on it.
   static func parseKey(_ cursor: inout Substring, terminator: Character) -> [String]? {
     var parts: [String] = []

@@ -15,17 +15,18 @@ struct TableReader {
   }
 
   /// The keys of this table in the order they appear in the file.
+  /// The keys of this table in the order they appear in the files (a merged table: the main file's first,
+  /// then each drop-in's, by the file that last set them).
   var keysInFileOrder: [String] {
     table.keys.sorted { a, b in
-      let la = context.locator.line(of: path + [a]) ?? Int.max
-      let lb = context.locator.line(of: path + [b]) ?? Int.max
-      return la == lb ? a < b : la < lb
+      let oa = context.order(of: path + [a])
+      let ob = context.order(of: path + [b])
+      return oa == ob ? a < b : (oa.file, oa.line) < (ob.file, ob.line)
     }
   }
 
   func error(_ key: String?, _ message: String) -> ConfigError {
-    let full = key.map { path + [$0] } ?? path
-    return ConfigError(key: dotted(full), line: context.locator.line(of: full), message: message, source: context.source)
+    context.error(key.map { path + [$0] } ?? path, message)
   }
 
   private mutating func value(_ key: String, expecting expected: String, _ types: TOMLType...) throws(ConfigError) -> TOMLValue? {
@@ -125,10 +126,65 @@ struct TableReader {
   }
 }
 
-/// What every reader of one document shares.
+/// What every reader of one document shares: where each key was written. A document merged from a main
+/// file and drop-ins knows, for each key path, which file set it last, so an error names that file's path
+/// and line.
 struct ReadContext {
-  let locator: KeyLocator
+  /// The files the document came from, in merge order (one for a plain file).
+  let documents: [(source: String, locator: KeyLocator)]
+  /// Which of `documents` last set each key path; empty for a single document.
+  let owners: [[String]: Int]
+  /// The file named when a key has no owner (the main file).
   let source: String
+
+  init(locator: KeyLocator, source: String) {
+    documents = [(source, locator)]
+    owners = [:]
+    self.source = source
+  }
+
+  init(documents: [(source: String, locator: KeyLocator)], owners: [[String]: Int], source: String) {
+    self.documents = documents
+    self.owners = owners
+    self.source = source
+  }
+
+  /// The document that owns `path`: its own entry, else its nearest ancestor's (keys of inline tables).
+  private func owner(of path: [String]) -> Int? {
+    if owners.isEmpty { return documents.isEmpty ? nil : 0 }
+    var candidate = path
+    while !candidate.isEmpty {
+      if let index = owners[candidate] { return index }
+      candidate.removeLast()
+    }
+    return nil
+  }
+
+  /// The file and line where `path` was set.
+  func origin(of path: [String]) -> (source: String, line: Int?) {
+    guard let index = owner(of: path), documents.indices.contains(index) else { return (source, nil) }
+    return (documents[index].source, documents[index].locator.line(of: path))
+  }
+
+  /// Whether the main file (the first document) writes `path` or a key below it.
+  func mainFileMentions(_ path: [String]) -> Bool {
+    documents.first?.locator.mentions(path) ?? false
+  }
+
+  /// The line of `path` in the file that set it.
+  func line(of path: [String]) -> Int? { origin(of: path).line }
+
+  /// An error at `path`, located in the file that set it.
+  func error(_ path: [String], _ message: String) -> ConfigError {
+    let origin = origin(of: path)
+    return ConfigError(key: dotted(path), line: origin.line, message: message, source: origin.source)
+  }
+
+  /// Sorts keys by file (merge order), then line.
+  func order(of path: [String]) -> (file: Int, line: Int) {
+    guard let index = owner(of: path), documents.indices.contains(index) else { return (Int.max, Int.max) }
+    return (index, documents[index].locator.line(of: path) ?? Int.max)
+  }
 }
 
 /// Parses TOML text, turning a syntax error into a ``ConfigError`` with its line.

@@ -3,12 +3,12 @@ import Config
 import CrispCore
 import Foundation
 
-/// `config default|check|import-containerd`, shared by `crisp` and `crispctl` so an operator finds them
+/// `config default|check|dump|import-containerd`, shared by `crisp` and `crispctl` so an operator finds them
 /// under either name.
 public struct ConfigCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
-    commandName: "config", abstract: "Print, check and import configuration files.",
-    subcommands: [Default.self, Check.self, ImportContainerd.self])
+    commandName: "config", abstract: "Print, check, dump and import configuration files.",
+    subcommands: [Default.self, Check.self, Dump.self, ImportContainerd.self])
 
   public init() {}
 
@@ -18,12 +18,30 @@ public struct ConfigCommand: ParsableCommand {
   }
 
   struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validate a configuration file; exit non-zero naming the first problem.")
-    @Argument(help: "The file to check.") var file: String
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Validate a configuration file merged with its drop-ins (<dir>/config.d/*.toml); exit non-zero naming the file and line of the first problem."
+    )
+    @Argument(help: "The main file to check (default /etc/crisp/config.toml).") var file: String = ConfigLoader.defaultPath
     func run() {
       do {
-        _ = try ConfigLoader.load(path: file, required: true)
-        print("\(file): OK")
+        let loaded = try ConfigLoader.loadWithSources(path: file, required: true)
+        let dropIns = loaded.files.filter { $0 != file }
+        print(dropIns.isEmpty ? "\(file): OK" : "\(file): OK, with \(dropIns.count) drop-in(s): \(dropIns.joined(separator: ", "))")
+      } catch {
+        failConfig("\(error)")
+      }
+    }
+  }
+
+  struct Dump: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Print the effective configuration (main file merged with its drop-ins), each value a file set followed by \"# from FILE\".")
+    @Option(name: .long, help: "The main file (default /etc/crisp/config.toml); its drop-ins are <dir>/config.d/*.toml.")
+    var config: String = ConfigLoader.defaultPath
+    func run() {
+      do {
+        print(ConfigRenderer.renderEffective(try ConfigLoader.loadWithSources(path: config, required: false)), terminator: "")
       } catch {
         failConfig("\(error)")
       }

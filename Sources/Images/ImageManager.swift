@@ -19,6 +19,8 @@ public final class ImageManager: Sendable {
   /// Where pulls fetch from: the registry client, unless a test passes a fake.
   let imageSource: any ImageSource
   let config: CrispConfig
+  /// `[registry]` as last applied (start-up, then each reload); each pull reads it once.
+  private let registrySettings: Mutex<CrispConfig.Registry>
   let logger: Logger
   let leases = ContentLeases()
   private let pulls = Coalescer<ImageRecord>()
@@ -29,6 +31,7 @@ public final class ImageManager: Sendable {
 
   public init(config: CrispConfig, store: Store, logger: Logger, source: (any ImageSource)? = nil) throws(CrispError) {
     self.config = config
+    registrySettings = Mutex(config.registry)
     self.store = store
     self.logger = logger
     content = try ContentStore(root: FilePath.join(config.root, "content"))
@@ -70,6 +73,18 @@ public final class ImageManager: Sendable {
   /// Where image archives being imported or exported are spooled (`<root>/tmp`): they can be far larger
   /// than memory.
   public var spoolDirectory: String { FilePath.join(config.root, "tmp") }
+
+  /// Takes new `[registry]` settings (mirrors, hosts.toml directories, credentials, TLS) and a new
+  /// `image_pull_progress_timeout` for the pulls that start from now (a configuration reload).
+  public func applyRegistry(_ registry: CrispConfig.Registry) {
+    registrySettings.withLock { $0 = registry }
+    self.registry.setConfiguredCredentials(registry)
+  }
+
+  /// Takes a new `image_pull_progress_timeout` for the pulls that start from now.
+  public func applyPullProgressTimeout(_ timeout: TimeSpan) {
+    registry.setReadTimeout(timeout)
+  }
 
   public func shutdown() async {
     await registry.shutdown()
@@ -155,7 +170,8 @@ public final class ImageManager: Sendable {
   {
     let started = ContinuousClock.now
     let source = PullSource(
-      reference: reference, endpoints: try HostResolver(registry: config.registry).endpoints(for: reference.domain), credentials: credentials)
+      reference: reference, endpoints: try HostResolver(registry: registrySettings.withLock { $0 }).endpoints(for: reference.domain),
+      credentials: credentials)
     let (manifest, manifestDigest, topDigest) = try await resolveManifest(source)
     try checkMediaTypes(manifest, reference: reference)
     // Before any progress is reported or byte fetched: the declared sizes must add up.

@@ -2,6 +2,7 @@ public import Config
 public import CrispCore
 import Foundation
 public import Logging
+import Synchronization
 
 /// What a pod asks of the network, taken from its sandbox config by the runtime.
 public struct PodNetworkRequest: Sendable {
@@ -104,16 +105,27 @@ public struct PodNetworkAttachment: Codable, Sendable, Equatable {
 /// Sets pods up on, and takes them off, the CNI networks of `conf_dir`, running each list's plugins in
 /// order (ADD, CHECK) or in reverse (DEL) the way libcni does.
 public final class PodNetworks: Sendable {
-  public let config: CrispConfig.CNI
   public let watcher: CNIConfigWatcher
-  let plugin: CNIPlugin
   let logger: Logger
+  /// The `[cni]` settings and the plugin runner built from them, swapped together by a reload.
+  private let settings: Mutex<(config: CrispConfig.CNI, plugin: CNIPlugin)>
+
+  /// The `[cni]` settings now.
+  public var config: CrispConfig.CNI { settings.withLock { $0.config } }
+  /// The plugin runner now; a call reads it once and keeps it to its end.
+  var plugin: CNIPlugin { settings.withLock { $0.plugin } }
 
   public init(config: CrispConfig.CNI, watcher: CNIConfigWatcher, logger: Logger) {
-    self.config = config
     self.watcher = watcher
     self.logger = logger
-    plugin = CNIPlugin(binDirs: config.binDirs, timeout: config.pluginTimeout.duration)
+    settings = Mutex((config, CNIPlugin(binDirs: config.binDirs, timeout: config.pluginTimeout.duration)))
+  }
+
+  /// Takes new `bin_dirs`, `plugin_timeout` and `ip_pref` (a configuration reload) for the next calls.
+  /// `conf_dir` and `max_conf_num` belong to the directory watch, fixed at start-up.
+  public func apply(_ config: CrispConfig.CNI) {
+    let plugin = CNIPlugin(binDirs: config.binDirs, timeout: config.pluginTimeout.duration)
+    settings.withLock { $0 = (config, plugin) }
   }
 
   /// The network's readiness, for RunPodSandbox to refuse early with the reason.
@@ -126,6 +138,8 @@ public final class PodNetworks: Sendable {
   /// Runs ADD for every network; returns the pod's IPs, the primary first. The attachment is saved to
   /// `cacheFile` before any plugin runs. On failure the caller runs ``detach(cacheFile:)``.
   public func attach(_ request: PodNetworkRequest, podCIDRs: [String], cacheFile: String) async throws(CrispError) -> [String] {
+    // One version of the settings for the whole call, whatever a reload does meanwhile.
+    let (config, plugin) = settings.withLock { ($0.config, $0.plugin) }
     let load = try requireReady()
     let runtimeConfig = try Self.runtimeConfig(for: request, podCIDRs: podCIDRs)
     let args = [
@@ -170,6 +184,7 @@ public final class PodNetworks: Sendable {
   /// Runs DEL for every network in the saved attachment (last network first, plugins in reverse) and then
   /// forgets it. Nothing saved: nothing to do. A plugin failure keeps the file so the next call retries.
   public func detach(cacheFile: String) async throws(CrispError) {
+    let plugin = self.plugin
     guard let attachment = try PodNetworkAttachment.read(cacheFile) else { return }
     // A namespace that is gone (a reboot; or only a stale file is left) is passed as empty: plugins then
     // release what they hold outside it (IPAM leases, host-side rules) and skip the rest, as the CNI spec asks.
@@ -205,6 +220,7 @@ public final class PodNetworks: Sendable {
   /// Runs CHECK for every network whose version has it (0.4.0 and later): the plugins verify that what ADD
   /// set up is still in place. Throws the first plugin's complaint.
   public func check(cacheFile: String) async throws(CrispError) {
+    let plugin = self.plugin
     guard let attachment = try PodNetworkAttachment.read(cacheFile) else {
       throw CrispError.failedPrecondition("the pod has no network attachment to check")
     }

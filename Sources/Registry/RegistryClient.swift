@@ -30,8 +30,10 @@ public struct FetchedManifest: Sendable {
 /// Basic and Bearer auth, falling back from host to host and naming every host tried when all fail.
 public final class RegistryClient: Sendable {
   private let logger: Logger
-  private let readTimeout: TimeSpan
-  private let clients = Mutex<[Int64: HTTPClient]>([:])
+  /// `image_pull_progress_timeout`: a reload replaces it for the connections made after.
+  private let readTimeout: Mutex<TimeSpan>
+  /// One client per (dial timeout, read timeout) in nanoseconds: its configuration fixes both.
+  private let clients = Mutex<[[Int64]: HTTPClient]>([:])
   private let tokens = TokenCache()
   /// The last challenge each host answered with, so later requests authenticate up front.
   private let challenges = Mutex<[String: AuthChallenge]>([:])
@@ -40,8 +42,14 @@ public final class RegistryClient: Sendable {
   public static let defaultDialTimeout = TimeSpan.seconds(10)
 
   public init(readTimeout: TimeSpan, logger: Logger) {
-    self.readTimeout = readTimeout
+    self.readTimeout = Mutex(readTimeout)
     self.logger = logger
+  }
+
+  /// Sets the read timeout of the requests that start from now (a configuration reload); requests under
+  /// way keep theirs.
+  public func setReadTimeout(_ timeout: TimeSpan) {
+    readTimeout.withLock { $0 = timeout }
   }
 
   /// Closes every connection; call once when the daemon stops.
@@ -55,18 +63,20 @@ public final class RegistryClient: Sendable {
 
   private func client(dialTimeout: TimeSpan?) -> HTTPClient {
     let dial = dialTimeout ?? Self.defaultDialTimeout
+    let read = readTimeout.withLock { $0 }
+    let key = [dial.nanoseconds, read.nanoseconds]
     return clients.withLock { clients in
-      if let existing = clients[dial.nanoseconds] { return existing }
+      if let existing = clients[key] { return existing }
       var configuration = HTTPClient.Configuration(
         redirectConfiguration: .disallow,
-        timeout: .init(connect: .nanoseconds(dial.nanoseconds), read: .nanoseconds(readTimeout.nanoseconds)))
+        timeout: .init(connect: .nanoseconds(dial.nanoseconds), read: .nanoseconds(read.nanoseconds)))
       configuration.decompression = .disabled
       // A connection that fails fails its requests now, with the real cause (refused, not TLS, bad
       // certificate), instead of being retried until the dial timeout and reported as a timeout; the pull
       // falls back to the next host itself.
       configuration.connectionPool.retryConnectionEstablishment = false
       let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-      clients[dial.nanoseconds] = client
+      clients[key] = client
       return client
     }
   }

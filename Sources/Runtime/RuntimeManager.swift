@@ -112,8 +112,25 @@ public final class RuntimeManager: Sendable {
     cgroups = Cgroups(driver: cgroupDriver)
     self.runtimes = runtimes.usable
     unusable = Mutex(runtimes.unavailable)
+    handlerAnnotations = Mutex(config.runtime.handlers)
     daemonOOMScore = (try? OOMScore.current()) ?? 0
     canLowerOOMScore = Host.hasCapability(24)  // CAP_SYS_RESOURCE
+  }
+
+  /// Each handler's annotation allow-lists as last applied (start-up, then each reload). Read once per
+  /// create, so a create sees one version of the lists.
+  private let handlerAnnotations: Mutex<[String: CrispConfig.Runtime.Handler]>
+
+  /// The pod and container annotation patterns of `handler` now.
+  func annotationPatterns(handler name: String) -> (pod: AnnotationPatterns, container: AnnotationPatterns) {
+    let handler = handlerAnnotations.withLock { $0[name] }
+    return (handler?.podAnnotationPatterns ?? .none, handler?.containerAnnotationPatterns ?? .none)
+  }
+
+  /// Takes new `pod_annotations`/`container_annotations` (a configuration reload) for the next creates;
+  /// pods and containers already created keep the annotations their specs were written with.
+  public func applyAnnotationLists(_ handlers: [String: CrispConfig.Runtime.Handler]) {
+    handlerAnnotations.withLock { $0 = handlers }
   }
 
   /// An OCI runtime driver per configured handler whose binary exists, and why the others are unusable.

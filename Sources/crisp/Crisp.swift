@@ -34,9 +34,9 @@ struct Serve: AsyncParsableCommand {
   var logLevel: String?
 
   func run() async throws {
-    let loaded: CrispConfig
+    let loaded: LoadedConfig
     do {
-      loaded = try ConfigLoader.load(path: config ?? ConfigLoader.defaultPath, required: config != nil)
+      loaded = try ConfigLoader.loadWithSources(path: config ?? ConfigLoader.defaultPath, required: config != nil)
     } catch {
       fail("\(error)")
     }
@@ -49,16 +49,21 @@ struct Serve: AsyncParsableCommand {
       guard let parsed = CrispConfig.Log.Level(rawValue: logLevel) else { fail("--log-level: unknown level \"\(logLevel)\"") }
       level = parsed
     }
-    let effective = loaded.overriding(root: root, state: state, address: address, logLevel: level)
+    let overrides: @Sendable (CrispConfig) -> CrispConfig = { [root, state, level] config in
+      config.overriding(root: root, state: state, address: address, logLevel: level)
+    }
+    let effective = overrides(loaded.config)
     LogOutput.bootstrap(effective.log)
     let logger = Logger(label: "crisp")
+    logger.info("configuration read", metadata: ["files": "\(loaded.files.isEmpty ? "none (defaults)" : loaded.files.joined(separator: ","))"])
     // The Swift runtime's backtracer is what logs where crisp died on a trap or fatal signal (a release
     // build's trap otherwise prints nothing); deploy/crisp.service turns it on.
     if !(ProcessInfo.processInfo.environment["SWIFT_BACKTRACE"] ?? "").contains("enable=yes") {
       logger.warning("SWIFT_BACKTRACE does not contain enable=yes: a crash of crisp will log no backtrace (see deploy/crisp.service)")
     }
     do {
-      try await Daemon(config: effective, logger: logger).run()
+      let reloadSource = ConfigReloadSource(path: config ?? ConfigLoader.defaultPath, required: config != nil, overrides: overrides)
+      try await Daemon(config: effective, logger: logger, reloadSource: reloadSource).run()
     } catch let error as CrispError {
       fail(error.description)
     }

@@ -200,12 +200,12 @@ extension RuntimeManager {
     let paths = SpecBuilder.SandboxPaths(
       hostname: files + "/hostname", hosts: files + "/hosts", resolvConf: files + "/resolv.conf", shm: plan.sandboxExtra?.shm,
       netns: sandboxRecord.netnsPath.isEmpty ? nil : sandboxRecord.netnsPath, userNamespace: plan.userNamespace)
-    let handler = config.runtime.handlers[plan.runtime.handler]
+    let annotations = annotationPatterns(handler: plan.runtime.handler)
     return try SpecBuilder.containerSpec(
       id: plan.id, config: plan.config, image: image, imageName: plan.config.image.image, rootfs: rootfs,
       sandbox: .init(id: sandboxID, config: plan.sandbox.config, pausePID: Int32(truncatingIfNeeded: sandboxRecord.pid), paths: paths),
       user: user, mounts: mounts, cgroupsPath: cgroupsPath, oomScoreAdj: score, devices: plan.devices, hostDevices: plan.hostDevices,
       hostCapabilities: LinuxCapabilities.bounding, targetNamespace: plan.targetNamespace?.path,
-      podAnnotations: handler?.podAnnotationPatterns ?? .none, containerAnnotations: handler?.containerAnnotationPatterns ?? .none)
+      podAnnotations: annotations.pod, containerAnnotations: annotations.container)
   }
 }

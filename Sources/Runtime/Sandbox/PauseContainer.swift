@@ -86,7 +86,7 @@ extension RuntimeManager {
     var spec = try SpecBuilder.sandboxSpec(
       id: id, config: plan.config, image: image.config, rootfs: rootfs, paths: paths, cgroupsPath: cgroupsPath,
       oomScoreAdj: childOOMScore(-998), imageName: config.sandboxImage,
-      podAnnotations: config.runtime.handlers[plan.runtime.handler]?.podAnnotationPatterns ?? .none)
+      podAnnotations: annotationPatterns(handler: plan.runtime.handler).pod)
     spec.linux?.seccomp = plan.seccomp
     spec.process?.apparmorProfile = plan.appArmor.profileName
     return (spec, cgroupsPath)
