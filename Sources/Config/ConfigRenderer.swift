@@ -9,6 +9,7 @@ public enum ConfigRenderer {
     renderTopLevel(c, into: &out)
     renderServer(c, into: &out)
     renderCNI(c, into: &out)
+    renderCDI(c, into: &out)
     renderRegistry(c, into: &out)
     renderRuntime(c, into: &out)
     renderStreamingAndMetrics(c, into: &out)
@@ -85,6 +86,14 @@ public enum ConfigRenderer {
     out.set("netns_dir", c.cni.netnsDir)
   }
 
+  /// [cdi].
+  private static func renderCDI(_ c: CrispConfig, into out: inout TOMLWriter) {
+    out.table(["cdi"], "Container Device Interface: devices pods ask for by name (CDI_devices, cdi.k8s.io/* annotations).")
+    out.comment("Directories of CDI spec files (.json, .yaml), watched for changes. A device defined in a later")
+    out.comment("directory overrides the same device in an earlier one; an empty list turns CDI off (requests fail).")
+    out.set("spec_dirs", c.cdi.specDirs)
+  }
+
   /// [registry] with its mirrors and per-host configs.
   private static func renderRegistry(_ c: CrispConfig, into out: inout TOMLWriter) {
     out.table(["registry"], "Image registries: mirrors, credentials, TLS.")
@@ -148,6 +157,9 @@ public enum ConfigRenderer {
       out.comment("Pod annotations passed into the OCI specs of the pod's sandbox and containers, as glob patterns")
       out.comment("(e.g. \"io.example.*\"). None by default: runc acts on some annotations (org.systemd.property.*, run.oci.*).")
       out.set("pod_annotations", handler.podAnnotations)
+      out.comment("Device nodes (CRI devices, CDI devices, a privileged container's host devices) owned by the")
+      out.comment("container's user and group rather than the host's owner, as containerd's option of that name.")
+      out.set("device_ownership_from_security_context", handler.deviceOwnershipFromSecurityContext)
       out.comment("Container annotations passed into the container's OCI spec, as glob patterns. None by default.")
       out.set("container_annotations", handler.containerAnnotations)
     }
