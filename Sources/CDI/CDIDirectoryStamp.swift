@@ -14,4 +14,12 @@ struct CDIDirectoryStamp: Equatable, Sendable {
     seconds = Int(info.st_mtim.tv_sec)
     nanoseconds = Int(info.st_mtim.tv_nsec)
   }
+
+  /// Changed in the last two seconds. The kernel stamps directories from a coarse clock, so a file added in
+  /// the same tick as the last read leaves the stamp as it was: a recent stamp proves nothing.
+  var isRecent: Bool {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int(now.tv_sec) - seconds < 2
+  }
 }

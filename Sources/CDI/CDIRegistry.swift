@@ -43,10 +43,12 @@ public final class CDIRegistry: Sendable {
   }
 
   /// The devices as last read. Without a working watch every call re-reads; with one, a directory whose
-  /// entries changed since (one stat each) is re-read before answering, edits in place come through the watch.
+  /// entries changed since (one stat each), or changed in the last seconds, is re-read before answering;
+  /// edits in place come through the watch.
   public var current: CDIRegistryContents {
     let (directories, stamps, contents) = state.withLock { ($0.directories, $0.stamps, $0.contents) }
-    if !watching.load(ordering: .acquiring) || directories.map(CDIDirectoryStamp.init) != stamps { return reload() }
+    let now = directories.map(CDIDirectoryStamp.init)
+    if !watching.load(ordering: .acquiring) || now != stamps || now.contains(where: { $0?.isRecent == true }) { return reload() }
     return contents
   }
 

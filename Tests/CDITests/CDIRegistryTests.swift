@@ -137,7 +137,9 @@ import Testing
     registry.start()
     try root.write("b.yaml", Self.spec(devices: [("dev1", "B=1")]), in: first)
     #expect(try registry.resolve(cdiDevices: ["vendor.com/device=dev1"], annotations: [:])?.env == ["B=1"])
-    // An edit in place changes no directory entry: the watch sees it.
+    // An edit in place changes no directory entry: the watch sees it. (Past the two seconds in which a
+    // directory stamp counts as recent, so only the watch can tell.)
+    try await Task.sleep(for: .milliseconds(2100))
     try root.write("b.yaml", Self.spec(devices: [("dev1", "B=2")]), in: first)
     var seen: [String]?
     for _ in 0..<50 {
