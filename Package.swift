@@ -36,6 +36,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-nio-http2", exact: "1.46.0"),
     .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+    .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
   ],
   targets: [
     // Swift generated from proto/ by proto/generate.sh; never edited by hand.
@@ -77,6 +78,13 @@ let package = Package(
     // The OCI image and runtime specs as data: manifests, indexes, image configs, the runtime's config.json,
     // and the parser that checks them. Below Registry (which fetches them) and Runtime (which writes specs).
     .target(name: "OCI", dependencies: ["CrispCore"], swiftSettings: strict),
+    // Container Device Interface: vendor spec files (JSON, YAML) read, checked and watched, device names
+    // resolved into edits of an OCI spec. Below Runtime, which applies them at CreateContainer.
+    .target(
+      name: "CDI",
+      dependencies: ["CrispCore", "OCI", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")],
+      swiftSettings: strict
+    ),
     .target(
       name: "Registry",
       dependencies: [
@@ -110,7 +118,7 @@ let package = Package(
     .target(
       name: "Runtime",
       dependencies: [
-        "CrispCore", "CLinux", "CSeccomp", "Config", "OCI", "Store", "Images", "PodNetwork",
+        "CrispCore", "CLinux", "CSeccomp", "Config", "OCI", "CDI", "Store", "Images", "PodNetwork",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict
@@ -135,7 +143,7 @@ let package = Package(
     .target(
       name: "CRIServer",
       dependencies: [
-        "CRIAPI", "CrispCore", "Config", "Store", "PodNetwork", "Registry", "Images", "Runtime", "Streaming",
+        "CRIAPI", "CrispCore", "Config", "CDI", "Store", "PodNetwork", "Registry", "Images", "Runtime", "Streaming",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Prometheus", package: "swift-prometheus"),
@@ -212,6 +220,9 @@ let package = Package(
     .testTarget(name: "CRIAPITests", dependencies: ["CRIAPI"], swiftSettings: strict),
     .testTarget(name: "ConfigTests", dependencies: ["Config", "CrispCore"], swiftSettings: strict),
     .testTarget(name: "StoreTests", dependencies: ["Store", "CrispCore"], swiftSettings: strict),
+    // CDI without a daemon or root: spec parsing per version, the registry's directory order and
+    // conflicts, name rules, and edits applied to an OCI spec (host nodes are /dev/null and /dev/zero).
+    .testTarget(name: "CDITests", dependencies: ["CDI", "CrispCore", "OCI", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
     .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "Config", "CrispCore"], swiftSettings: strict),
     // Shared by the integration tests: the daemon, registry and fixture harnesses. Never part of a product.
     .target(
@@ -268,7 +279,7 @@ let package = Package(
     .testTarget(
       name: "RuntimeUnitTests",
       dependencies: [
-        "Config", "CrispCore", "Images", "OCI", "PodNetwork", "Registry", "Runtime", "RuntimeFakes", "Store",
+        "CDI", "Config", "CrispCore", "Images", "OCI", "PodNetwork", "Registry", "Runtime", "RuntimeFakes", "Store",
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict

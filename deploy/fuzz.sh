@@ -34,6 +34,7 @@ JOBS="${FUZZ_JOBS:-2}"
 GROUPS_TABLE='
 images|Images|Sources/Images/*.swift|tar gzip zstd image-archive
 oci|OCI|Sources/OCI/*.swift|manifest image-config
+cdi|CDI|Sources/CDI/*.swift|cdi-spec
 registry|Registry|Sources/Registry/*.swift|reference
 config|Config|Sources/Config/*.swift|config-toml config-dropins hosts-toml containerd-toml
 runtime|Runtime|Sources/Runtime/**/*.swift|image-user seccomp
@@ -44,7 +45,7 @@ websocket|Streaming|Sources/Streaming/WebSocketFraming.swift|websocket
 crilog|crispctl|Sources/crispctl/CRILogReader.swift|cri-log
 '
 declare -A HARNESS=(
-  [images]=Images [oci]=OCI [registry]=Registry [config]=Config [runtime]=Runtime [podnetwork]=PodNetwork
+  [images]=Images [oci]=OCI [cdi]=CDI [registry]=Registry [config]=Config [runtime]=Runtime [podnetwork]=PodNetwork
   [grpc]=GRPC [spdy]=SPDY [websocket]=WebSocket [crilog]=CRILog
 )
 

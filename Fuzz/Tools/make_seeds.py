@@ -205,6 +205,37 @@ put("seccomp", "args.json", json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "flag
                  {"names": ["mount", "umount2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
                  {"names": ["clone"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 2114060288, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"}]}]}))
 
+# ---- CDI spec files: byte 0 bit 0 = JSON, else YAML; the shapes of crisp's CDI tests and of vendor tools ----
+put("cdi-spec", "yaml-full", b"\0" + b"""cdiVersion: "0.6.0"
+kind: vendor.com/device
+containerEdits:
+  env: [A=1]
+devices:
+  - name: dev0
+    annotations: {a: b}
+    containerEdits:
+      deviceNodes:
+        - {path: /dev/vendor0, hostPath: /dev/null, type: c, major: 1, minor: 3, permissions: rw, uid: 1000}
+      mounts:
+        - {hostPath: /tmp, containerPath: /opt/x, options: [ro, nosuid], type: bind}
+      hooks:
+        - {hookName: createContainer, path: /usr/bin/hook, args: [hook, --x], env: [X=1], timeout: 5}
+""")
+put("cdi-spec", "yaml-anchors", b"\0" + b"""cdiVersion: "0.7.0"
+kind: vendor.com/a.b
+containerEdits: &edits
+  additionalGids: [5]
+devices:
+  - name: "0"
+    containerEdits: *edits
+  - name: gpu1
+    containerEdits: {intelRdt: {closID: x}, env: ["B=2"]}
+""")
+put("cdi-spec", "json-minimal", b"\1" + json.dumps({"cdiVersion": "0.3.0", "kind": "vendor.com/device",
+    "devices": [{"name": "dev0", "containerEdits": {"env": ["A=1"], "deviceNodes": [{"path": "/dev/null"}]}}]}).encode())
+put("cdi-spec", "json-net", b"\1" + json.dumps({"cdiVersion": "1.1.0", "kind": "vendor.com/net",
+    "devices": [{"name": "all", "containerEdits": {"netDevices": [{"hostInterfaceName": "eth1", "name": "net1"}]}}]}, indent=1).encode())
+
 # ---- CNI ADD results (bridge plugin, current and old versions) ----
 put("cni-result", "bridge-1.0.0.json", json.dumps({"cniVersion": "1.0.0",
     "interfaces": [{"name": "cni0", "mac": "0a:58:0a:58:00:01"}, {"name": "veth1234", "mac": "aa:bb:cc:dd:ee:ff"},

@@ -34,7 +34,7 @@ public actor ConfigReloader {
     self.logger = logger
   }
 
-  /// The daemon's appliers: one entry per group. (CDI spec directories, when they exist, are one more.)
+  /// The daemon's appliers: one entry per group.
   static func appliers(images: ImageManager, runtime: RuntimeManager) -> [ReloadGroup: Applier] {
     [
       .logLevel: { LogOutput.setLevel($0.log.level) },
@@ -42,6 +42,7 @@ public actor ConfigReloader {
       .imagePull: { images.applyPullProgressTimeout($0.imagePullProgressTimeout) },
       .cni: { runtime.networks.apply($0.cni) },
       .annotations: { runtime.applyAnnotationLists($0.runtime.handlers) },
+      .cdi: { runtime.cdi.setDirectories($0.cdi.specDirs) },
     ]
   }
 

@@ -76,6 +76,9 @@ public struct Daemon: Sendable {
     // The CNI directory watch runs for the life of the process (it has no stop); the exit watcher is a
     // service of the group.
     runtime.networks.watcher.start()
+    // The CDI spec directories' watch, likewise for the life of the process; a configuration reload moves it
+    // with runtime.cdi.setDirectories.
+    runtime.cdi.start()
     await runtime.recover()
     runtime.restrictPodDirectories()
     await runtime.probeHandlers()

@@ -1,3 +1,4 @@
+import CDI
 import CRIAPI
 import Config
 import CrispCore
@@ -95,6 +96,7 @@ struct RuntimeStatusReporter: Sendable {
             (name, runtime.userNamespaceProblem(name).map { "unavailable: \($0)" } ?? "available")
           })),
       "cniconfig": json(cni),
+      "cdi": json(CDIStatusReport(runtime.cdi)),
       "lastCNILoadStatus": json(loadStatus),
       "appArmor": json(appArmorState()),
     ]

@@ -114,6 +114,7 @@ public enum ConfigLoader {
     if var t = try r.table("grpc") { try readGRPC(&t, into: &c.grpc) }
     if var t = try r.table("log") { try readLog(&t, into: &c.log) }
     if var t = try r.table("cni") { try readCNI(&t, into: &c.cni) }
+    if var t = try r.table("cdi") { try readCDI(&t, into: &c.cdi) }
     if var t = try r.table("registry") { try readRegistry(&t, into: &c.registry) }
     if var t = try r.table("runtime") { try readRuntime(&t, into: &c.runtime) }
     if var t = try r.table("streaming") { try readStreaming(&t, into: &c.streaming) }
@@ -155,6 +156,17 @@ public enum ConfigLoader {
     if let v = try t.string("netns_dir") {
       if !v.isEmpty { _ = try absolutePath(v, "netns_dir", t) }
       section.netnsDir = v
+    }
+    try t.finish()
+  }
+
+  private static func readCDI(_ t: inout TableReader, into section: inout CrispConfig.CDI) throws(ConfigError) {
+    if let v = try t.stringArray("spec_dirs") {
+      for dir in v { _ = try absolutePath(dir, "spec_dirs", t) }
+      if let duplicate = v.enumerated().first(where: { v[..<$0.offset].contains($0.element) }) {
+        throw t.error("spec_dirs", "\(tomlQuoted(duplicate.element)) is listed twice")
+      }
+      section.specDirs = v
     }
     try t.finish()
   }
@@ -266,6 +278,7 @@ public enum ConfigLoader {
           handler.root = v
         }
         handler.systemdCgroup = try h.bool("systemd_cgroup")
+        if let v = try h.bool("device_ownership_from_security_context") { handler.deviceOwnershipFromSecurityContext = v }
         for key in ["pod_annotations", "container_annotations"] {
           guard let patterns = try h.stringArray(key) else { continue }
           do {

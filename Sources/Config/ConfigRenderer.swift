@@ -29,6 +29,7 @@ public enum ConfigRenderer {
   private static func renderSections(_ c: CrispConfig, into out: inout TOMLWriter) {
     renderServer(c, into: &out)
     renderCNI(c, into: &out)
+    renderCDI(c, into: &out)
     renderRegistry(c, into: &out)
     renderRuntime(c, into: &out)
     renderStreamingAndMetrics(c, into: &out)
@@ -49,9 +50,10 @@ public enum ConfigRenderer {
       out.comment("")
       out.comment("Reload: SIGHUP (systemctl reload crisp) re-reads this file and the drop-ins. Applied at once:")
       out.comment("log.level, image_pull_progress_timeout, registry.* (mirrors, hosts.toml path, credentials,")
-      out.comment("TLS), cni.bin_dirs, cni.plugin_timeout, cni.ip_pref and each handler's pod_annotations and")
-      out.comment("container_annotations. Any other changed key is logged and needs a restart; a file that")
-      out.comment("fails to load is logged (file and line) and the running configuration is kept.")
+      out.comment("TLS), cni.bin_dirs, cni.plugin_timeout, cni.ip_pref, cdi.spec_dirs and each handler's")
+      out.comment("pod_annotations and container_annotations. Any other changed key is logged and needs a")
+      out.comment("restart; a file that fails to load is logged (file and line) and the running")
+      out.comment("configuration is kept.")
       out.blank()
     }
     out.comment("Format version of this file.")
@@ -118,6 +120,14 @@ public enum ConfigRenderer {
     out.set("netns_dir", c.cni.netnsDir)
   }
 
+  /// [cdi].
+  private static func renderCDI(_ c: CrispConfig, into out: inout TOMLWriter) {
+    out.table(["cdi"], "Container Device Interface: devices pods ask for by name (CDI_devices, cdi.k8s.io/* annotations).")
+    out.comment("Directories of CDI spec files (.json, .yaml), watched for changes. A device defined in a later")
+    out.comment("directory overrides the same device in an earlier one; an empty list turns CDI off (requests fail).")
+    out.set("spec_dirs", c.cdi.specDirs)
+  }
+
   /// [registry] with its mirrors and per-host configs.
   private static func renderRegistry(_ c: CrispConfig, into out: inout TOMLWriter) {
     out.table(["registry"], "Image registries: mirrors, credentials, TLS.")
@@ -181,6 +191,9 @@ public enum ConfigRenderer {
       out.comment("Pod annotations passed into the OCI specs of the pod's sandbox and containers, as glob patterns")
       out.comment("(e.g. \"io.example.*\"). None by default: runc acts on some annotations (org.systemd.property.*, run.oci.*).")
       out.set("pod_annotations", handler.podAnnotations)
+      out.comment("Device nodes (CRI devices, CDI devices, a privileged container's host devices) owned by the")
+      out.comment("container's user and group rather than the host's owner, as containerd's option of that name.")
+      out.set("device_ownership_from_security_context", handler.deviceOwnershipFromSecurityContext)
       out.comment("Container annotations passed into the container's OCI spec, as glob patterns. None by default.")
       out.set("container_annotations", handler.containerAnnotations)
     }

@@ -128,6 +128,7 @@ public enum ContainerdImporter {
     if let v = doc.take(runtime + ["restrict_oom_score_adj"])?.bool { c.restrictOOMScoreAdj = v }
     if doc.take(server + ["systemd_cgroup"])?.bool == true { c.cgroupDriver = .systemd }
     importRuntimes(&doc, runtime + ["containerd"], into: &c, warnings: &warnings)
+    importCDI(&doc, runtime, into: &c)
     let cni = runtime + ["cni"]
     if let dirs = doc.take(cni + ["bin_dirs"])?.array {
       let list = dirs.compactMap { $0.tomlValue.string }
@@ -212,6 +213,21 @@ public enum ContainerdImporter {
         auth: doc.take(a + ["auth"])?.string ?? "",
         identityToken: doc.take(a + ["identitytoken"])?.string ?? "")
       r.configs[host] = config
+    }
+  }
+
+  /// containerd's `cdi_spec_dirs`, `enable_cdi` (false turns CDI off: no spec directories) and
+  /// `device_ownership_from_security_context` (one switch for all of containerd's CRI; per handler in crisp,
+  /// so every handler gets it).
+  private static func importCDI(_ doc: inout FlatDocument, _ runtime: [String], into c: inout CrispConfig) {
+    if let dirs = doc.take(runtime + ["cdi_spec_dirs"])?.array {
+      var list: [String] = []
+      for dir in dirs.compactMap({ $0.tomlValue.string }) where dir.hasPrefix("/") && !list.contains(dir) { list.append(dir) }
+      c.cdi.specDirs = list
+    }
+    if doc.take(runtime + ["enable_cdi"])?.bool == false { c.cdi.specDirs = [] }
+    if let owned = doc.take(runtime + ["device_ownership_from_security_context"])?.bool {
+      for name in c.runtime.handlers.keys { c.runtime.handlers[name]?.deviceOwnershipFromSecurityContext = owned }
     }
   }
 

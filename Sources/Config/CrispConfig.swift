@@ -28,6 +28,7 @@ public struct CrispConfig: Sendable, Equatable, Encodable {
   public var grpc = GRPC()
   public var log = Log()
   public var cni = CNI()
+  public var cdi = CDI()
   public var registry = Registry()
   public var runtime = Runtime()
   public var streaming = Streaming()
@@ -95,6 +96,14 @@ public struct CrispConfig: Sendable, Equatable, Encodable {
       /// The first address in the plugin's result.
       case cni
     }
+  }
+
+  /// Container Device Interface: vendor spec files describing devices pods may ask for by name.
+  public struct CDI: Sendable, Equatable, Encodable {
+    /// Directories of CDI spec files (`.json`, `.yaml`), watched for changes. A device defined in a later
+    /// directory overrides one of the same name in an earlier directory, as the CDI spec orders them.
+    public var specDirs: [String] = ["/etc/cdi", "/var/run/cdi"]
+    public init() {}
   }
 
   public struct Registry: Sendable, Equatable, Encodable {
@@ -171,7 +180,15 @@ public struct CrispConfig: Sendable, Equatable, Encodable {
       /// Container annotations (glob patterns, as containerd's `container_annotations`) copied into the
       /// container's OCI spec. Empty passes none.
       public var containerAnnotations: [String] = []
-      public init(binary: String, root: String = "", systemdCgroup: Bool? = nil, podAnnotations: [String] = [], containerAnnotations: [String] = []) {
+      /// Device nodes (CRI `devices`, CDI devices, a privileged container's host devices) are owned by the
+      /// container's user and group instead of the host node's owner, as containerd's
+      /// `device_ownership_from_security_context`: a non-root container can then open them.
+      public var deviceOwnershipFromSecurityContext: Bool = false
+      public init(
+        binary: String, root: String = "", systemdCgroup: Bool? = nil, podAnnotations: [String] = [], containerAnnotations: [String] = [],
+        deviceOwnershipFromSecurityContext: Bool = false
+      ) {
+        self.deviceOwnershipFromSecurityContext = deviceOwnershipFromSecurityContext
         self.binary = binary
         self.root = root
         self.systemdCgroup = systemdCgroup

@@ -13,4 +13,6 @@ public enum ReloadGroup: String, Sendable, CaseIterable, Hashable {
   case cni
   /// `runtime.handlers.*.pod_annotations` and `container_annotations`: used by the next create.
   case annotations
+  /// `cdi.spec_dirs`: read again at once and watched instead of the old directories.
+  case cdi
 }

@@ -48,6 +48,7 @@ public enum ReloadKeys {
     ReloadKey("streaming.tls_key_file", nil, \.streaming.tlsKeyFile),
     ReloadKey("metrics.address", nil, \.metrics.address),
     ReloadKey("runtime.default_handler", nil, \.runtime.defaultHandler),
+    ReloadKey("cdi.spec_dirs", .cdi, \.cdi.specDirs),
   ]
 
   /// A handler's allow-lists reload; which handlers exist and how each runs its runtime do not (the OCI

@@ -6,6 +6,8 @@ public struct OCISpec: Codable, Sendable, Equatable {
   public var root: Root?
   public var hostname: String?
   public var mounts: [Mount] = []
+  /// Programs the runtime runs around the container's life (CDI devices bring some).
+  public var hooks: Hooks?
   public var annotations: [String: String]?
   public var linux: Linux?
 
@@ -95,6 +97,35 @@ public struct OCISpec: Codable, Sendable, Equatable {
       self.type = type
       self.source = source
       self.options = options
+    }
+  }
+
+  /// The OCI hook stages runc runs, each a list run in order.
+  public struct Hooks: Codable, Sendable, Equatable {
+    public var prestart: [Hook]?
+    public var createRuntime: [Hook]?
+    public var createContainer: [Hook]?
+    public var startContainer: [Hook]?
+    public var poststart: [Hook]?
+    public var poststop: [Hook]?
+
+    public init() {}
+  }
+
+  public struct Hook: Codable, Sendable, Equatable {
+    /// Absolute path of the program, in the runtime's namespace (createContainer and startContainer: the
+    /// container's).
+    public var path: String
+    public var args: [String]?
+    public var env: [String]?
+    /// Seconds before the runtime kills the hook and fails the container.
+    public var timeout: Int?
+
+    public init(path: String, args: [String]? = nil, env: [String]? = nil, timeout: Int? = nil) {
+      self.path = path
+      self.args = args
+      self.env = env
+      self.timeout = timeout
     }
   }
 

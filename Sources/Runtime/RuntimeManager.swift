@@ -1,3 +1,4 @@
+public import CDI
 public import Config
 import CrispCore
 import Foundation
@@ -26,6 +27,8 @@ public final class RuntimeManager: Sendable {
   public let appArmor: AppArmorProfiles
   /// The pod networks (CNI) and the watch on their configuration.
   public let networks: PodNetworks
+  /// The node's CDI devices (`cdi.spec_dirs`), resolved in CreateContainer's checks.
+  public let cdi: CDIRegistry
   /// The CRI wire form of what records keep verbatim (see ``RecordCodec``).
   public let codec: any RecordCodec
   /// The node's pod CIDRs, as kubelet last reported them (UpdateRuntimeConfig); passed to IPAM plugins
@@ -98,8 +101,10 @@ public final class RuntimeManager: Sendable {
   /// A manager over the given host and runtimes: unit tests pass fakes here.
   public init(
     config: CrispConfig, store: Store, images: ImageManager, cgroupDriver: CrispConfig.CgroupDriver, networks: PodNetworks,
-    codec: any RecordCodec, host: HostServices, runtimes: (usable: [String: any ContainerRuntime], unavailable: [String: String]), logger: Logger
+    codec: any RecordCodec, host: HostServices, runtimes: (usable: [String: any ContainerRuntime], unavailable: [String: String]), logger: Logger,
+    cdi: CDIRegistry? = nil
   ) {
+    self.cdi = cdi ?? CDIRegistry(directories: config.cdi.specDirs, logger: logger)
     self.config = config
     self.store = store
     self.images = images

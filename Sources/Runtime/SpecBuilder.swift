@@ -1,3 +1,4 @@
+public import CDI
 public import Config
 public import CrispCore
 public import PodNetwork
@@ -196,7 +197,8 @@ public enum SpecBuilder {
     sandbox: SandboxContext, user: ResolvedUser, mounts: [ResolvedMount], cgroupsPath: String, oomScoreAdj: Int?,
     devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)] = [], hostDevices: [OCISpec.Device] = [],
     hostCapabilities: [String] = LinuxCapabilities.all, targetNamespace: String? = nil,
-    podAnnotations: AnnotationPatterns = .none, containerAnnotations: AnnotationPatterns = .none
+    podAnnotations: AnnotationPatterns = .none, containerAnnotations: AnnotationPatterns = .none, cdi: CDIEdits? = nil,
+    deviceOwnershipFromSecurityContext: Bool = false
   ) throws(CrispError) -> OCISpec {
     var spec = OCISpec()
     spec.process = try containerProcess(config, image: image, user: user, oomScoreAdj: oomScoreAdj, hostCapabilities: hostCapabilities)
@@ -210,6 +212,19 @@ public enum SpecBuilder {
     spec.linux = linux
     spec.annotations = annotations(
       config, sandbox: sandbox, imageName: imageName, podAnnotations: podAnnotations, containerAnnotations: containerAnnotations)
+    // containerd's device_ownership_from_security_context: the nodes belong to the user the container runs
+    // as, so a non-root container can open them.
+    let owner = deviceOwnershipFromSecurityContext ? (uid: user.uid, gid: user.gid) : nil
+    if let owner, var nodes = spec.linux?.devices {
+      for index in nodes.indices {
+        nodes[index].uid = owner.uid
+        nodes[index].gid = owner.gid
+      }
+      spec.linux?.devices = nodes
+    }
+    // CDI edits last, as the CDI spec orders them: they may replace what crisp set (an env variable, a
+    // mount or device node at the same path).
+    cdi?.apply(to: &spec, owner: owner)
     return spec
   }
 

@@ -112,6 +112,7 @@ import Testing
           $0.containerPath = "/dev/x"; $0.hostPath = "/dev/null"; $0.permissions = "r"
         }
       ]
+      $0.cdiDevices = [.with { $0.name = "vendor.com/gpu=0" }, .with { $0.name = "vendor.com/gpu=all" }]
       $0.linux.resources = .with {
         $0.cpuQuota = -1; $0.memoryLimitInBytes = 1 << 30;
         $0.hugepageLimits = [
@@ -142,6 +143,7 @@ import Testing
     #expect(spec.envs == [EnvironmentVariable(key: "A", value: "1")])
     #expect(spec.mounts.first?.propagation == .hostToContainer && spec.mounts.first?.propagation.cri == .propagationHostToContainer)
     #expect(spec.devices == [DeviceRequest(containerPath: "/dev/x", hostPath: "/dev/null", permissions: "r")])
+    #expect(spec.cdiDevices == ["vendor.com/gpu=0", "vendor.com/gpu=all"])
     #expect(spec.linux.resources.cri == cri.linux.resources)
     #expect(spec.linux.securityContext.mergeImageGroups == false)
     #expect(spec.linux.securityContext.runAsUser == nil && spec.linux.securityContext.runAsGroup == 5)

@@ -26,7 +26,8 @@ import Testing
       auth: .init(username: "robot$ci", password: "p@ss word"), tls: .init(caFile: "/etc/ca.pem", insecureSkipVerify: true))
     config.runtime.handlers["kata-like"] = .init(
       binary: "/opt/bin/runsc", root: "/run/runsc", systemdCgroup: true, podAnnotations: ["io.example/*", "a\\*b"],
-      containerAnnotations: ["io.katacontainers.*"])
+      containerAnnotations: ["io.katacontainers.*"], deviceOwnershipFromSecurityContext: true)
+    config.cdi.specDirs = ["/opt/cdi", "/run/cdi"]
     config.streaming.port = 10010
     config.streaming.idleTimeout = TimeSpan(parsing: "1h30m")!
     config.streaming.streamCreationTimeout = .seconds(5)
@@ -43,6 +44,22 @@ import Testing
     } catch {
       return error
     }
+  }
+
+  @Test func cdiKeys() throws {
+    let loaded = try ConfigLoader.parse(
+      "[cdi]\nspec_dirs = []\n[runtime.handlers.runc]\nbinary = \"/usr/bin/runc\"\ndevice_ownership_from_security_context = true\n")
+    #expect(loaded.cdi.specDirs.isEmpty)
+    #expect(loaded.runtime.handlers["runc"]?.deviceOwnershipFromSecurityContext == true)
+    #expect(CrispConfig().cdi.specDirs == ["/etc/cdi", "/var/run/cdi"])
+    #expect(CrispConfig().runtime.handlers["runc"]?.deviceOwnershipFromSecurityContext == false)
+    let relative = try #require(failure("[cdi]\nspec_dirs = [\"/etc/cdi\", \"cdi\"]\n"))
+    #expect(relative.key == "cdi.spec_dirs")
+    #expect(relative.message.contains("absolute path"))
+    let twice = try #require(failure("[cdi]\nspec_dirs = [\"/etc/cdi\", \"/etc/cdi\"]\n"))
+    #expect(twice.message.contains("listed twice"))
+    let typo = try #require(failure("[cdi]\nspec_dir = [\"/etc/cdi\"]\n"))
+    #expect(typo.key == "cdi.spec_dir")
   }
 
   @Test func unknownKeyIsNamedWithItsLine() throws {

@@ -198,6 +198,23 @@ import Testing
     #expect(c.registry.configPath == "")
   }
 
+  @Test func cdiSettingsCarryOver() throws {
+    let text = """
+      version = 3
+      [plugins."io.containerd.cri.v1.runtime"]
+        enable_cdi = true
+        cdi_spec_dirs = ["/etc/cdi", "/var/run/cdi", "/opt/cdi", "/etc/cdi"]
+        device_ownership_from_security_context = true
+      """
+    let result = try ContainerdImporter.importConfig(text)
+    #expect(result.config.cdi.specDirs == ["/etc/cdi", "/var/run/cdi", "/opt/cdi"])
+    let owned = result.config.runtime.handlers.values.map(\.deviceOwnershipFromSecurityContext)
+    #expect(!owned.isEmpty && !owned.contains(false))
+    #expect(!result.warnings.contains { $0.contains("cdi") || $0.contains("device_ownership") })
+    let off = try ContainerdImporter.importConfig("version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\nenable_cdi = false\n")
+    #expect(off.config.cdi.specDirs.isEmpty)
+  }
+
   @Test func misspeltSectionsFromTheNotesAreWarnedAbout() throws {
     // The seed notes carry `registry.auth."host".auth` (singular): containerd ignores it silently; we say so.
     let text = """

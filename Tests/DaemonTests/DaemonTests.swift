@@ -53,7 +53,7 @@ import Testing
       #expect(ready.status.conditions.first { $0.type == "NetworkReady" }?.reason == "")
 
       // Verbose info: every value is a JSON document.
-      for key in ["config", "versions", "sandboxImage", "cniconfig", "lastCNILoadStatus"] {
+      for key in ["config", "versions", "sandboxImage", "cniconfig", "lastCNILoadStatus", "cdi"] {
         let value = try #require(ready.info[key], "info lacks \(key)")
         #expect(throws: Never.self) { try JSONSerialization.jsonObject(with: Data(value.utf8), options: [.fragmentsAllowed]) }
       }

@@ -1,3 +1,4 @@
+import CDI
 import Config
 import CrispCore
 import Registry
@@ -136,6 +137,38 @@ import OCI
     #expect(spec.linux?.rootfsPropagation == "rshared")
     #expect(spec.annotations?["io.kubernetes.cri.sandbox-id"] == "sandbox")
     #expect(spec.annotations?["io.kubernetes.cri.container-type"] == "container")
+  }
+
+  /// CDI edits come last (an env variable of the same name is replaced); with device ownership from the
+  /// security context every node belongs to the container's user, except a CDI node whose spec names one.
+  @Test func cdiEditsAndDeviceOwnership() throws {
+    var config = ContainerSpec()
+    config.command = ["/x"]
+    config.envs = [.init(key: "SHARED", value: "cri")]
+    var cdi = CDIEdits()
+    cdi.env = ["SHARED=cdi", "VENDOR=1"]
+    cdi.deviceNodes = [
+      .init(device: .init(type: "c", path: "/dev/vendor", major: 1, minor: 3, uid: 0, gid: 0), access: "rw"),
+      .init(device: .init(type: "c", path: "/dev/owned", major: 1, minor: 5, uid: 42, gid: 0), access: "rwm", specOwnsUID: true),
+    ]
+    let criDevice = (node: OCISpec.Device(type: "c", path: "/dev/cri", major: 10, minor: 200, uid: 0, gid: 0), rule: OCISpec.DeviceRule(allow: true))
+    func build(ownership: Bool) throws -> OCISpec {
+      try SpecBuilder.containerSpec(
+        id: "c", config: config, image: ImageConfig(config: nil, rootfs: .init(diffIDs: [])), imageName: "i", rootfs: "/r", sandbox: sandbox(),
+        user: .init(uid: 7, gid: 8), mounts: [], cgroupsPath: "/c", oomScoreAdj: nil, devices: [criDevice], cdi: cdi,
+        deviceOwnershipFromSecurityContext: ownership)
+    }
+    let owned = try build(ownership: true)
+    #expect(owned.process?.env?.contains("SHARED=cdi") == true)
+    #expect(owned.process?.env?.contains("SHARED=cri") == false)
+    #expect(owned.process?.env?.contains("VENDOR=1") == true)
+    let devices = try #require(owned.linux?.devices)
+    #expect(devices.map(\.path) == ["/dev/cri", "/dev/vendor", "/dev/owned"])
+    #expect(devices.map(\.uid) == [7, 7, 42])
+    #expect(devices.map(\.gid) == [8, 8, 8])
+    #expect(owned.linux?.resources?.devices?.contains(.init(allow: true, type: "c", major: 1, minor: 3, access: "rw")) == true)
+    let hosts = try build(ownership: false)
+    #expect(hosts.linux?.devices?.map(\.uid) == [0, 0, 42])
   }
 
   @Test func containerPIDModesAndHostNetwork() throws {

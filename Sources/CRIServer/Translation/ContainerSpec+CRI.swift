@@ -24,6 +24,7 @@ extension ContainerSpec {
     envs = cri.envs.map { EnvironmentVariable(key: $0.key, value: $0.value) }
     mounts = cri.mounts.map(MountRequest.init)
     devices = cri.devices.map { DeviceRequest(containerPath: $0.containerPath, hostPath: $0.hostPath, permissions: $0.permissions) }
+    cdiDevices = cri.cdiDevices.map(\.name)
     labels = cri.labels
     annotations = cri.annotations
     logPath = cri.logPath

@@ -1,3 +1,4 @@
+import CDI
 import CrispCore
 import Images
 import Store
@@ -23,6 +24,8 @@ struct ContainerCreatePlan: Sendable {
   var devices: [(node: OCISpec.Device, rule: OCISpec.DeviceRule)]
   /// Every host device, for a privileged container.
   var hostDevices: [OCISpec.Device]
+  /// The CDI devices asked for (`CDI_devices`, `cdi.k8s.io/*` annotations), resolved; nil when none.
+  var cdi: CDIEdits?
   /// PID mode TARGET: the target's namespace, held open until the runtime has joined it.
   var targetNamespace: TargetPIDNamespace?
   /// `name_pod_namespace_uid_attempt`, unique among containers.
@@ -62,11 +65,13 @@ extension RuntimeManager {
       let resolved = try DeviceNodes.resolve(device, index: index)
       devices.append((resolved.0, resolved.1))
     }
+    // Resolved here, before anything exists: a device that cannot be given fails the call with nothing to undo.
+    let cdi = try self.cdi.resolve(cdiDevices: config.cdiDevices, annotations: config.annotations)
     let pod = sandbox.config.metadata
     return ContainerCreatePlan(
       id: Self.newID(), config: config, serialized: storedConfig, sandbox: sandbox, sandboxExtra: sandboxExtra, runtime: runtime,
       logPath: logPath, mounts: mounts, imageVolumes: imageVolumes, seccomp: seccomp, appArmor: appArmor, devices: devices,
-      hostDevices: security.privileged ? DeviceNodes.host() : [],
+      hostDevices: security.privileged ? DeviceNodes.host() : [], cdi: cdi,
       targetNamespace: try targetPIDNamespace(config, sandboxID: sandboxID),
       reservedName: "\(config.metadata.name)_\(pod.name)_\(pod.namespace)_\(pod.uid)_\(config.metadata.attempt)")
   }

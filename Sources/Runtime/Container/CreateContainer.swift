@@ -1,6 +1,7 @@
 public import CrispCore
 import Foundation
 import Images
+import Logging
 import Store
 import OCI
 
@@ -35,7 +36,9 @@ extension RuntimeManager {
         try? store.deleteContainer(plan.id, reservedName: plan.reservedName)
         throw error
       }
-      logger.info("container created", metadata: ["id": "\(plan.id)", "name": "\(config.metadata.name)", "sandbox": "\(plan.sandboxID)"])
+      var created: Logger.Metadata = ["id": "\(plan.id)", "name": "\(config.metadata.name)", "sandbox": "\(plan.sandboxID)"]
+      if let cdi = plan.cdi { created["cdi_devices"] = "\(cdi.devices.map(\.description))" }
+      logger.info("container created", metadata: created)
       events.publish(ContainerEvent(containerID: plan.id, sandboxID: plan.sandboxID, kind: .created))
       return plan.id
     }
@@ -206,6 +209,7 @@ extension RuntimeManager {
       sandbox: .init(id: sandboxID, config: plan.sandbox.config, pausePID: Int32(truncatingIfNeeded: sandboxRecord.pid), paths: paths),
       user: user, mounts: mounts, cgroupsPath: cgroupsPath, oomScoreAdj: score, devices: plan.devices, hostDevices: plan.hostDevices,
       hostCapabilities: LinuxCapabilities.bounding, targetNamespace: plan.targetNamespace?.path,
-      podAnnotations: annotations.pod, containerAnnotations: annotations.container)
+      podAnnotations: annotations.pod, containerAnnotations: annotations.container, cdi: plan.cdi,
+      deviceOwnershipFromSecurityContext: config.runtime.handlers[plan.runtime.handler]?.deviceOwnershipFromSecurityContext ?? false)
   }
 }

@@ -10,6 +10,9 @@ public struct ContainerSpec: Sendable, Equatable, Codable {
   public var envs: [EnvironmentVariable] = []
   public var mounts: [MountRequest] = []
   public var devices: [DeviceRequest] = []
+  /// Fully-qualified CDI device names (`vendor.com/class=name`, CRI `CDI_devices`); with the
+  /// `cdi.k8s.io/*` annotations, resolved against the node's CDI specs at CreateContainer.
+  public var cdiDevices: [String] = []
   public var labels: [String: String] = [:]
   public var annotations: [String: String] = [:]
   /// Relative to the sandbox's log directory; empty for no log.
