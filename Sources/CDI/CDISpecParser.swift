@@ -40,7 +40,7 @@ public enum CDISpecParser {
     guard info.st_size <= maxFileSize else { throw CDISpecError("larger than \(maxFileSize) bytes (\(info.st_size))") }
     let read: [UInt8]?
     do {
-      read = try FilePath.read(path, limit: maxFileSize)
+      read = try FilePath.readRegularFile(path, limit: maxFileSize)
     } catch {
       throw CDISpecError(error.errno == EFBIG ? "larger than \(maxFileSize) bytes" : "\(error)")
     }

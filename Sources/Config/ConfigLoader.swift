@@ -45,8 +45,12 @@ public enum ConfigLoader {
   private static func readFile(_ path: String, total: inout Int) throws(ConfigError) -> String? {
     let bytes: [UInt8]?
     do {
-      bytes = try FilePath.read(path, limit: maximumFileSize)
+      bytes = try FilePath.readRegularFile(path, limit: maximumFileSize)
     } catch {
+      if error.call == "not a regular file:" {
+        throw ConfigError(
+          key: "", line: nil, message: "not a regular file (a FIFO, device or directory cannot be a configuration file)", source: path)
+      }
       if error.errno == EFBIG {
         throw ConfigError(key: "", line: nil, message: "larger than \(maximumFileSize >> 20) MiB, the limit for a configuration file", source: path)
       }
@@ -59,7 +63,20 @@ public enum ConfigLoader {
         key: "", line: nil, message: "the configuration files together exceed \(maximumTotalSize >> 20) MiB (this file passes the limit)",
         source: path)
     }
-    return String(decoding: bytes, as: UTF8.self)
+    return try text(of: bytes, path: path)
+  }
+
+  /// The file's text. TOML is UTF-8 without NUL anywhere; toml++ would stop reading at a NUL (dropping the
+  /// rest of the file unseen) and a lossy decoding would change values silently, so both are refused.
+  public static func text(of bytes: [UInt8], path: String) throws(ConfigError) -> String {
+    if let nul = bytes.firstIndex(of: 0) {
+      let line = bytes[..<nul].reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+      throw ConfigError(key: "", line: line, message: "a NUL byte (TOML allows none)", source: path)
+    }
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+      throw ConfigError(key: "", line: nil, message: "not valid UTF-8 (TOML files are UTF-8)", source: path)
+    }
+    return text
   }
 
   public static func parse(_ text: String, source: String = "config.toml") throws(ConfigError) -> CrispConfig {

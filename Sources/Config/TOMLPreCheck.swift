@@ -61,6 +61,46 @@ enum TOMLPreCheck {
     return nil
   }
 
+  /// The longest dotted key taken (`a.b.c` has three parts). toml++ builds the tables of a dotted key or
+  /// a table header recursively, one stack frame chain per part: tens of thousands of parts in an 80 KB
+  /// file overflow a worker thread's stack and kill the daemon before any depth check after the parse
+  /// can refuse them. crisp's own keys have at most four parts.
+  static let maximumKeyParts = 64
+
+  /// The 1-based line of the first key (in a header, a key/value line or an inline table) with more than
+  /// `maximumKeyParts` dot-separated parts, or nil. A chain is bare-key characters, quoted keys, blanks
+  /// and dots; anything else (`=`, brackets, braces, commas, a line end) starts a new one, so a float or a
+  /// time's fraction counts one dot.
+  static func firstOverlongKeyLine(_ text: String, maximumParts: Int = maximumKeyParts) -> Int? {
+    let bytes = Array(text.utf8)
+    var index = 0
+    var line = 1
+    var dots = 0
+    while index < bytes.count {
+      let current = bytes[index]
+      switch current {
+      case UInt8(ascii: "\""), UInt8(ascii: "'"):
+        let startLine = line
+        skipString(bytes, &index, &line)
+        if line != startLine { dots = 0 }
+        continue
+      case UInt8(ascii: "."):
+        dots += 1
+        if dots >= maximumParts { return line }
+      case UInt8(ascii: " "), UInt8(ascii: "\t"):
+        break
+      case UInt8(ascii: "#"):
+        while index < bytes.count, bytes[index] != UInt8(ascii: "\n") { index += 1 }
+        continue
+      default:
+        if current == UInt8(ascii: "\n") { line += 1 }
+        if !(startsKey(current) && current != UInt8(ascii: "\"") && current != UInt8(ascii: "'")) { dots = 0 }
+      }
+      index += 1
+    }
+    return nil
+  }
+
   /// A bare key character (A-Z a-z 0-9 _ -) or a quote opening a quoted key.
   private static func startsKey(_ byte: UInt8) -> Bool {
     switch byte {

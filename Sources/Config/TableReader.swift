@@ -195,6 +195,11 @@ func parseTOML(_ text: String, source: String) throws(ConfigError) -> TableReade
       message: "TOML syntax: a table header's key must start with a letter, digit, '_', '-' or a quote, and an array element cannot start with '}'",
       source: source)
   }
+  if let line = TOMLPreCheck.firstOverlongKeyLine(text) {
+    throw ConfigError(
+      key: "", line: line, message: "a key with more than \(TOMLPreCheck.maximumKeyParts) dot-separated parts (no configuration key is that deep)",
+      source: source)
+  }
   let table: TOMLTable
   do {
     table = try TOMLTable(string: text)

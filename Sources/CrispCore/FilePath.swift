@@ -49,6 +49,27 @@ public enum FilePath {
       throw .last("open", path)
     }
     defer { close(fd) }
+    return try readAll(fd, path: path, limit: limit)
+  }
+
+  /// Like ``read(_:limit:)``, for files an operator or another program puts in place (configuration,
+  /// hosts.toml, CDI specs): a FIFO, device or directory there is refused (`EINVAL`, with the call named
+  /// "not a regular file") instead of blocking the reader forever or reading without end. The check is
+  /// on the opened descriptor, so a file swapped after a directory listing cannot get past it.
+  public static func readRegularFile(_ path: String, limit: Int) throws(SystemError) -> [UInt8]? {
+    let fd = retryingOnInterrupt { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
+    if fd < 0 {
+      if errno == ENOENT { return nil }
+      throw .last("open", path)
+    }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0 else { throw .last("fstat", path) }
+    guard info.st_mode & S_IFMT == S_IFREG else { throw SystemError("not a regular file:", path, errno: EINVAL) }
+    return try readAll(fd, path: path, limit: limit)
+  }
+
+  private static func readAll(_ fd: Int32, path: String, limit: Int) throws(SystemError) -> [UInt8] {
     var result: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 16 * 1024)
     while true {

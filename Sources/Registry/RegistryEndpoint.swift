@@ -164,13 +164,13 @@ public struct HostResolver: Sendable {
           let path = "\(directory)/\(name)/hosts.toml"
           let bytes: [UInt8]?
           do {
-            bytes = try FilePath.read(path, limit: 1 << 20)
+            bytes = try FilePath.readRegularFile(path, limit: 1 << 20)
           } catch {
             throw CrispError.failedPrecondition("\(path): \(error)")
           }
           guard let bytes else { continue }
           do {
-            return (try HostsFile.parse(String(decoding: bytes, as: UTF8.self), path: path), path)
+            return (try HostsFile.parse(ConfigLoader.text(of: bytes, path: path), path: path), path)
           } catch {
             throw CrispError.invalidArgument("\(error)")
           }
