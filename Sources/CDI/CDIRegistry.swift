@@ -14,7 +14,7 @@ public final class CDIRegistry: Sendable {
   private struct State {
     var directories: [String]
     var contents: CDIRegistryContents
-    var stamps: [CDIDirectoryStamp?]
+    var stamps: [DirectoryStamp?]
     /// Bumped by setDirectories, so the watch thread re-adds its watches.
     var generation = 0
   }
@@ -27,7 +27,7 @@ public final class CDIRegistry: Sendable {
   public init(directories: [String], logger: Logger) {
     self.logger = logger
     state = Mutex(
-      State(directories: directories, contents: CDIRegistryContents.load(directories: directories), stamps: directories.map(CDIDirectoryStamp.init)))
+      State(directories: directories, contents: CDIRegistryContents.load(directories: directories), stamps: directories.map(DirectoryStamp.init)))
   }
 
   public var directories: [String] { state.withLock { $0.directories } }
@@ -47,7 +47,7 @@ public final class CDIRegistry: Sendable {
   /// edits in place come through the watch.
   public var current: CDIRegistryContents {
     let (directories, stamps, contents) = state.withLock { ($0.directories, $0.stamps, $0.contents) }
-    let now = directories.map(CDIDirectoryStamp.init)
+    let now = directories.map(DirectoryStamp.init)
     if !watching.load(ordering: .acquiring) || now != stamps || now.contains(where: { $0?.isRecent == true }) { return reload() }
     return contents
   }
@@ -56,7 +56,7 @@ public final class CDIRegistry: Sendable {
   @discardableResult
   public func reload() -> CDIRegistryContents {
     let directories = state.withLock { $0.directories }
-    let stamps = directories.map(CDIDirectoryStamp.init)
+    let stamps = directories.map(DirectoryStamp.init)
     let contents = CDIRegistryContents.load(directories: directories)
     let before = state.withLock { (current: inout State) -> CDIRegistryContents? in
       // setDirectories raced this read: its own reload stores the newer directories' contents.

@@ -28,7 +28,10 @@ public final class CNIConfigWatcher: Sendable {
   public var current: CNIConfigLoad {
     if !watching.load(ordering: .acquiring) { return reload() }
     let (load, stamp) = state.withLock { ($0.load, $0.stamp) }
-    if DirectoryStamp(directory) != stamp { return reload() }
+    // A stamp from the last two seconds proves nothing (the kernel's directory clock is coarse: a file
+    // added in the same tick as the last read leaves it unchanged), so the directory is read again.
+    let now = DirectoryStamp(directory)
+    if now != stamp || now?.isRecent == true { return reload() }
     return load
   }
 
@@ -107,20 +110,5 @@ public final class CNIConfigWatcher: Sendable {
       }
       reload()
     }
-  }
-}
-
-/// A directory's identity and modification time, to notice entries added, renamed or removed.
-struct DirectoryStamp: Equatable, Sendable {
-  var inode: UInt64
-  var seconds: Int
-  var nanoseconds: Int
-
-  init?(_ path: String) {
-    var info = stat()
-    guard stat(path, &info) == 0 else { return nil }
-    inode = UInt64(info.st_ino)
-    seconds = Int(info.st_mtim.tv_sec)
-    nanoseconds = Int(info.st_mtim.tv_nsec)
   }
 }

@@ -1,13 +1,14 @@
 import Glibc
 
-/// A spec directory's identity and modification time (nil: missing), to notice files added, renamed or
-/// removed, and a directory appearing or going, without waiting for the watch thread.
-struct CDIDirectoryStamp: Equatable, Sendable {
-  var inode: UInt64
-  var seconds: Int
-  var nanoseconds: Int
+/// A watched directory's identity and modification time (nil: missing), to notice entries added, renamed
+/// or removed, and a directory appearing or going, without waiting for the watch thread (the CNI and CDI
+/// directories).
+public struct DirectoryStamp: Equatable, Sendable {
+  public var inode: UInt64
+  public var seconds: Int
+  public var nanoseconds: Int
 
-  init?(_ path: String) {
+  public init?(_ path: String) {
     var info = stat()
     guard stat(path, &info) == 0 else { return nil }
     inode = UInt64(info.st_ino)
@@ -17,7 +18,7 @@ struct CDIDirectoryStamp: Equatable, Sendable {
 
   /// Changed in the last two seconds. The kernel stamps directories from a coarse clock, so a file added in
   /// the same tick as the last read leaves the stamp as it was: a recent stamp proves nothing.
-  var isRecent: Bool {
+  public var isRecent: Bool {
     var now = timespec()
     clock_gettime(CLOCK_REALTIME, &now)
     return Int(now.tv_sec) - seconds < 2
