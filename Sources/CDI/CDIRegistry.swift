@@ -120,23 +120,10 @@ public final class CDIRegistry: Sendable {
         generation = current
         reload()
       }
-      var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-      guard poll(&descriptor, 1, 1000) > 0 else { continue }
-      // Coalesce a burst (a vendor tool writing several files) into one reload.
-      usleep(20_000)
-      while true {
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count > 0 else { break }
-        var offset = 0
-        buffer.withUnsafeBytes { raw in
-          while offset + MemoryLayout<inotify_event>.size <= count {
-            let event = raw.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
-            if event.mask & UInt32(IN_IGNORED) != 0, watches.removeValue(forKey: event.wd) != nil {
-              watching.store(false, ordering: .releasing)
-            }
-            offset += MemoryLayout<inotify_event>.size + Int(event.len)
-          }
-        }
+      // A burst (a vendor tool writing several files) is one reload.
+      guard let events = InotifyEvents.next(fd, timeout: 1000, buffer: &buffer) else { continue }
+      for event in events where event.mask & UInt32(IN_IGNORED) != 0 && watches.removeValue(forKey: event.watch) != nil {
+        watching.store(false, ordering: .releasing)
       }
       reload()
     }

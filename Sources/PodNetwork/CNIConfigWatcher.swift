@@ -86,23 +86,9 @@ public final class CNIConfigWatcher: Sendable {
         watching.store(true, ordering: .releasing)
         reload()
       }
-      var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-      guard poll(&descriptor, 1, -1) > 0 else { continue }
-      // Coalesce a burst (an add-on writing several files) into one reload.
-      usleep(20_000)
-      var lostWatch = false
-      while true {
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count > 0 else { break }
-        var offset = 0
-        buffer.withUnsafeBytes { raw in
-          while offset + MemoryLayout<inotify_event>.size <= count {
-            let event = raw.loadUnaligned(fromByteOffset: offset, as: inotify_event.self)
-            if event.mask & UInt32(IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF) != 0 { lostWatch = true }
-            offset += MemoryLayout<inotify_event>.size + Int(event.len)
-          }
-        }
-      }
+      // A burst (an add-on writing several files) is one reload.
+      guard let events = InotifyEvents.next(fd, timeout: -1, buffer: &buffer) else { continue }
+      let lostWatch = events.contains { $0.mask & UInt32(IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF) != 0 }
       if lostWatch {
         inotify_rm_watch(fd, watch)
         watch = -1
