@@ -64,9 +64,8 @@ struct RuntimeStatusReporter: Sendable {
   /// Whether pods get AppArmor confinement here, and whether crisp's default profile is in the kernel now
   /// (it is loaded on the first pod that needs it).
   private func appArmorState() -> [String: String] {
-    let host = runtime.appArmor.host
-    guard host.isEnabled else { return ["enabled": "false"] }
-    let loaded = host.loadedProfiles().contains(AppArmorDefaultProfile.name)
+    guard runtime.appArmor.isEnabled else { return ["enabled": "false"] }
+    let loaded = runtime.appArmor.host.loadedProfiles().contains(AppArmorDefaultProfile.name)
     return ["enabled": "true", "defaultProfile": AppArmorDefaultProfile.name, "defaultProfileLoaded": loaded ? "true" : "false"]
   }
 

@@ -5,12 +5,15 @@ public import CrispCore
 /// loaded differs from this build's. Loads are serialized so that a burst of pod starts runs the parser once.
 public final class AppArmorProfiles: Sendable {
   public let host: AppArmorHost
+  /// Whether the kernel has AppArmor on: a boot-time setting, so read once rather than on every create.
+  public let isEnabled: Bool
   /// Where crisp writes the profile source it loads (`<root>/apparmor`).
   public let directory: String
   private let loading = KeyedLocks()
 
   public init(host: AppArmorHost, directory: String) {
     self.host = host
+    isEnabled = host.isEnabled
     self.directory = directory
   }
 
@@ -20,7 +23,7 @@ public final class AppArmorProfiles: Sendable {
   /// The decision for a request, against this node (see ``AppArmorPolicy``).
   public func choose(_ profile: SecurityProfile?, legacyName: String, privileged: Bool, field: String) throws(CrispError) -> AppArmorChoice {
     try AppArmorPolicy.choose(
-      profile, legacyName: legacyName, privileged: privileged, field: field, enabled: host.isEnabled, loaded: { host.loadedProfiles() })
+      profile, legacyName: legacyName, privileged: privileged, field: field, enabled: isEnabled, loaded: { host.loadedProfiles() })
   }
 
   /// Makes sure `choice` can be applied: loads the default profile when it is chosen and missing or stale.
