@@ -4,12 +4,15 @@ import Foundation
 import GRPCCore
 import Images
 import Registry
+import Runtime
 import Store
 
-/// crisp's admin API on the CRI socket: image archives in and out for air-gapped nodes.
+/// crisp's admin API on the CRI socket: image archives in and out for air-gapped nodes, pulls with
+/// progress, and the pod network check.
 struct AdminServiceHandler: Sendable {
   let node: NodeContext
   let images: ImageManager
+  let runtime: RuntimeManager
 
   /// Archives are spooled to disk under `<root>/tmp`: they can be far larger than memory.
   private func temporaryPath(_ kind: String) throws(CrispError) -> String {
@@ -107,5 +110,27 @@ struct AdminServiceHandler: Sendable {
       $0.bytesTotal = UInt64(clamping: progress.bytesTotal)
       $0.bytesDone = UInt64(clamping: progress.bytesDone)
     }
+  }
+
+  /// CNI CHECK of a pod's networks, asked for by an operator: a pod on the host network or not ready has
+  /// nothing to check and says so; a plugin's complaint is the answer, not an error of the call.
+  func checkPodNetwork(request: Crisp_Admin_V1_CheckPodNetworkRequest) async throws -> Crisp_Admin_V1_CheckPodNetworkResponse {
+    guard !request.podSandboxID.isEmpty else { throw CrispError.invalidArgument("pod_sandbox_id is required") }
+    guard let sandbox = try runtime.sandbox(request.podSandboxID) else {
+      throw CrispError.notFound("pod sandbox \"\(request.podSandboxID)\" not found")
+    }
+    var response = Crisp_Admin_V1_CheckPodNetworkResponse()
+    if sandbox.hostNetwork || sandbox.record.state != .ready {
+      response.skipped = true
+      response.message = sandbox.hostNetwork ? "the pod uses the host's network" : "the pod sandbox is not ready"
+      return response
+    }
+    do {
+      try await runtime.checkNetwork(sandbox.record.id)
+      response.ok = true
+    } catch {
+      response.message = CrispError.from(error).message
+    }
+    return response
   }
 }

@@ -67,6 +67,7 @@ enum CRIMethods {
       .clientStreaming(Crisp_Admin_V1_AdminService.Method.ImportImages.descriptor) { try await admin.importImages(request: $0) },
       .serverStreaming(Crisp_Admin_V1_AdminService.Method.ExportImages.descriptor) { try await admin.exportImages(request: $0, response: $1) },
       .serverStreaming(Crisp_Admin_V1_AdminService.Method.PullImage.descriptor) { try await admin.pullImage(request: $0, response: $1) },
+      .unary(Crisp_Admin_V1_AdminService.Method.CheckPodNetwork.descriptor) { try await admin.checkPodNetwork(request: $0) },
     ]
     return Dictionary(uniqueKeysWithValues: methods.map { ($0.path, $0) })
   }

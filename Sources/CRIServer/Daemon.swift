@@ -102,7 +102,7 @@ public struct Daemon: Sendable {
     let methods = CRIMethods.table(
       runtime: RuntimeServiceHandler(node: node, runtime: components.runtime, streaming: components.streaming),
       images: ImageServiceHandler(node: node, images: components.images, runtime: components.runtime),
-      admin: AdminServiceHandler(node: node, images: components.images))
+      admin: AdminServiceHandler(node: node, images: components.images, runtime: components.runtime))
     let server = GRPCSocketServer(
       listeningSocket: listener, group: executor.group,
       environment: GRPCServerEnvironment(

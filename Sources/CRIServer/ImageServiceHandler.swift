@@ -14,6 +14,8 @@ struct ImageServiceHandler: Sendable {
   let images: ImageManager
   /// RemoveImage asks the runtime, which refuses an image a container uses.
   let runtime: RuntimeManager
+  /// Each image's USER as CRI reports it, parsed once per image id (the id is the config's digest).
+  let users = ImageUserCache()
 
   func pullImage(request: Runtime_V1_PullImageRequest) async throws -> Runtime_V1_PullImageResponse {
     let name = request.image.image
@@ -33,12 +35,12 @@ struct ImageServiceHandler: Sendable {
 
   func listImages(request: Runtime_V1_ListImagesRequest) async throws -> Runtime_V1_ListImagesResponse {
     var response = Runtime_V1_ListImagesResponse()
-    response.images = try filtered(request.hasFilter ? request.filter : nil).map(Self.criImage)
+    response.images = try filtered(request.hasFilter ? request.filter : nil).map(criImage)
     return response
   }
 
   func streamImages(request: Runtime_V1_StreamImagesRequest, response: RPCWriter<Runtime_V1_StreamImagesResponse>) async throws {
-    let all = try filtered(request.hasFilter ? request.filter : nil).map(Self.criImage)
+    let all = try filtered(request.hasFilter ? request.filter : nil).map(criImage)
     // Chunks well under the 16 MiB message limit, however many images there are.
     for start in stride(from: 0, to: max(all.count, 1), by: 500) {
       var chunk = Runtime_V1_StreamImagesResponse()
@@ -59,16 +61,14 @@ struct ImageServiceHandler: Sendable {
     var response = Runtime_V1_ImageStatusResponse()
     // An unknown image is not an error: no image and no error, as kubelet expects.
     guard let record = try images.resolve(request.image.image) else { return response }
-    response.image = Self.criImage(record)
+    response.image = criImage(record)
     if request.verbose {
-      let config = (try? JSONSerialization.jsonObject(with: Data(record.config))) ?? [:]
-      let info: [String: Any] = [
-        "imageSpec": config, "manifestDigest": record.manifestDigest, "chainID": record.chainID,
-        "snapshotter": images.snapshotter.mode.rawValue,
-      ]
-      if let data = try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]) {
-        response.info["info"] = String(decoding: data, as: UTF8.self)
-      }
+      var info = VerboseInfo()
+      info["imageSpec"] = .document(record.config)
+      info["manifestDigest"] = .string(record.manifestDigest)
+      info["chainID"] = .string(record.chainID)
+      info["snapshotter"] = .string(images.snapshotter.mode.rawValue)
+      response.info["info"] = info.text
     }
     return response
   }
@@ -96,7 +96,7 @@ struct ImageServiceHandler: Sendable {
   }
 
   /// The CRI view of an image record.
-  static func criImage(_ record: ImageRecord) -> Runtime_V1_Image {
+  func criImage(_ record: ImageRecord) -> Runtime_V1_Image {
     var image = Runtime_V1_Image()
     image.id = record.id
     image.repoTags = record.repoTags
@@ -104,24 +104,9 @@ struct ImageServiceHandler: Sendable {
     image.size = UInt64(max(record.size, 0))
     image.pinned = record.pinned
     image.spec.image = record.id
-    let user = ImageUser(configJSON: record.config)
+    let user = users.user(of: record)
     if let uid = user.uid { image.uid.value = uid }
     image.username = user.username
     return image
-  }
-}
-
-/// The `USER` of an image config as CRI reports it: a numeric user as `uid`, a named one as `username`;
-/// the group part (`1003:1004`, `www-data:1004`) does not change which.
-struct ImageUser {
-  var uid: Int64?
-  var username = ""
-
-  init(configJSON: [UInt8]) {
-    guard let object = try? JSONSerialization.jsonObject(with: Data(configJSON)) as? [String: Any],
-      let runtime = object["config"] as? [String: Any], let user = runtime["User"] as? String, !user.isEmpty
-    else { return }
-    let name = user.split(separator: ":", maxSplits: 1).first.map(String.init) ?? user
-    if let number = Int64(name) { uid = number } else { username = name }
   }
 }

@@ -46,33 +46,7 @@ extension RuntimeServiceHandler {
     var response = Runtime_V1_PodSandboxStatusResponse()
     response.status = Self.status(sandbox)
     response.timestamp = Store.now()
-    if request.verbose {
-      let spec = (try? String(contentsOfFile: runtime.paths.spec(sandbox.record.id), encoding: .utf8)) ?? "{}"
-      var info: [String: Any] = [
-        "pid": sandbox.record.pid, "netns": sandbox.record.netnsPath, "runtimeHandler": sandbox.record.runtimeHandler,
-        "runtimeSpec": (try? JSONSerialization.jsonObject(with: Data(spec.utf8))) ?? [:],
-      ]
-      // CNI CHECK, for an operator asking (crictl inspectp) whether the pod's network is still as set up.
-      if !sandbox.hostNetwork && sandbox.record.state == .ready {
-        do {
-          try await runtime.checkNetwork(sandbox.record.id)
-          info["networkCheck"] = "ok"
-        } catch {
-          info["networkCheck"] = CrispError.from(error).message
-        }
-        if let interfaces = try? await InterfaceStatistics.read(netnsPath: sandbox.record.netnsPath) {
-          info["interfaces"] = interfaces.map { interface -> [String: Any] in
-            [
-              "name": interface.name, "rxBytes": interface.rxBytes, "rxErrors": interface.rxErrors, "txBytes": interface.txBytes,
-              "txErrors": interface.txErrors,
-            ]
-          }
-        }
-      }
-      if let data = try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]) {
-        response.info["info"] = String(decoding: data, as: UTF8.self)
-      }
-    }
+    if request.verbose { response.info["info"] = await Self.verboseInfo(sandbox, specPath: runtime.paths.spec(sandbox.record.id)).text }
     return response
   }
 
@@ -169,14 +143,11 @@ extension RuntimeServiceHandler {
     response.status = Self.status(container)
     response.status.resources.linux = runtime.currentResources(container).cri
     if request.verbose {
-      let spec = (try? String(contentsOfFile: runtime.paths.spec(container.record.id), encoding: .utf8)) ?? "{}"
-      let info: [String: Any] = [
-        "pid": container.record.pid, "sandboxID": container.record.sandboxID,
-        "runtimeSpec": (try? JSONSerialization.jsonObject(with: Data(spec.utf8))) ?? [:],
-      ]
-      if let data = try? JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]) {
-        response.info["info"] = String(decoding: data, as: UTF8.self)
-      }
+      var info = VerboseInfo()
+      info["pid"] = .integer(Int64(container.record.pid))
+      info["sandboxID"] = .string(container.record.sandboxID)
+      info["runtimeSpec"] = .document(Self.runtimeSpec(runtime.paths.spec(container.record.id)))
+      response.info["info"] = info.text
     }
     return response
   }

@@ -28,11 +28,13 @@ public final class ImageManager: Sendable {
   private let layers = Coalescer<Bool>()
   private let downloadSlots: DownloadSlots
   private let usageCache = UsageCache()
+  private let catalog: ImageCatalog
 
   public init(config: CrispConfig, store: Store, logger: Logger, source: (any ImageSource)? = nil) throws(CrispError) {
     self.config = config
     registrySettings = Mutex(config.registry)
     self.store = store
+    catalog = ImageCatalog(store: store)
     self.logger = logger
     content = try ContentStore(root: FilePath.join(config.root, "content"))
     let snapshotsRoot = FilePath.join(config.root, "snapshots")
@@ -98,20 +100,15 @@ public final class ImageManager: Sendable {
   public func resolve(_ text: String) throws(CrispError) -> ImageRecord? {
     let trimmed = text.trimmingSpaces
     guard !trimmed.isEmpty else { throw CrispError.invalidArgument("image reference is empty") }
-    if let id = Self.imageID(from: trimmed) { return try store.image(id: id) }
+    let images = try catalog.current()
+    if let id = Self.imageID(from: trimmed) { return images.image(id: id) }
     if trimmed.count >= 12, trimmed.count < 64, trimmed.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
-      let ids = try store.imageIDs(withPrefix: "sha256:" + trimmed)
-      if ids.count == 1, let id = ids.first { return try store.image(id: id) }
+      let matches = images.images(idPrefix: "sha256:" + trimmed)
+      if matches.count == 1, let only = matches.first { return only }
     }
-    let reference: ImageReference
-    do {
-      reference = try ImageReference(parsing: trimmed)
-    } catch {
-      throw error
-    }
+    let reference = try ImageReference(parsing: trimmed)
     let key = reference.digest.map { reference.digestedName($0) } ?? reference.taggedName ?? reference.description
-    guard let id = try store.imageID(forReference: key) else { return nil }
-    return try store.image(id: id)
+    return images.image(reference: key)
   }
 
   /// `sha256:<hex>` or a bare 64-digit hex id, normalised; nil for anything else.
@@ -121,7 +118,7 @@ public final class ImageManager: Sendable {
     return "sha256:" + hex
   }
 
-  public func list() throws(CrispError) -> [ImageRecord] { try store.allImages() }
+  public func list() throws(CrispError) -> [ImageRecord] { try catalog.current().records }
 
   // MARK: Pull
 

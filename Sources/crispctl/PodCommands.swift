@@ -181,9 +181,11 @@ struct InspectContainer: AsyncParsableCommand {
 }
 
 struct InspectPod: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "inspectp", abstract: "Show pod sandboxes' status and info.")
+  static let configuration = CommandConfiguration(
+    commandName: "inspectp", abstract: "Show pod sandboxes' status and info, with a CNI CHECK of their networks.")
   @OptionGroup var endpoint: Endpoint
   @Option(name: .shortAndLong, help: "Output: json or yaml.") var output: OutputFormat = .json
+  @Flag(help: "Skip the CNI CHECK (it runs every plugin of the pod's network).") var noNetworkCheck = false
   @Argument(help: "Pod sandbox ids (or unique prefixes).") var ids: [String]
 
   func run() async throws {
@@ -194,15 +196,30 @@ struct InspectPod: AsyncParsableCommand {
             $0.podSandboxID = id; $0.verbose = true
           })
       }
-      try emitInspection(try protoObject(response.status, zeroState: "SANDBOX_READY"), response.info, output)
+      var extra: [String: Any] = [:]
+      if !noNetworkCheck {
+        let check = try await endpoint.withAdmin { try await $0.checkPodNetwork(.with { $0.podSandboxID = response.status.id }) }
+        extra["networkCheck"] = check.skipped ? "skipped: \(check.message)" : check.ok ? "ok" : check.message
+      }
+      try emitInspection(try protoObject(response.status, zeroState: "SANDBOX_READY"), response.info, output, extra: extra)
     }
   }
 }
 
-/// A status with its verbose info; the info values are JSON documents themselves and are embedded as such.
-func emitInspection(_ status: Any, _ info: [String: String], _ output: OutputFormat) throws {
-  let parsed = info.mapValues { (try? JSONSerialization.jsonObject(with: Data($0.utf8), options: [.fragmentsAllowed])) ?? $0 }
-  try OutputFormat.emit(["status": status, "info": parsed], output)
+/// A status with its verbose info, printed as crictl prints it: the runtime's `info` document is the
+/// `info` object itself (not nested under its key), other info keys and `extra` sit beside its fields.
+func emitInspection(_ status: Any, _ info: [String: String], _ output: OutputFormat, extra: [String: Any] = [:]) throws {
+  var merged: [String: Any] = [:]
+  for (key, text) in info {
+    let value = (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) ?? text
+    if key == "info", let object = value as? [String: Any] {
+      merged.merge(object) { _, new in new }
+    } else {
+      merged[key] = value
+    }
+  }
+  merged.merge(extra) { _, new in new }
+  try OutputFormat.emit(["status": status, "info": merged], output)
 }
 
 struct Stats: AsyncParsableCommand {

@@ -36,7 +36,10 @@ import TestSupport
       #expect(status.image.id == id, "status by \(form)")
     }
     let status = try await daemon.imageStatus(id)
-    #expect(status.info["info"]?.contains("\"User\":\"1002\"") == true)
+    let info = try #require(try JSONSerialization.jsonObject(with: Data((status.info["info"] ?? "").utf8)) as? [String: Any])
+    let imageSpec = try #require(info["imageSpec"] as? [String: Any], "\(info.keys)")
+    #expect((imageSpec["config"] as? [String: Any])?["User"] as? String == "1002")
+    #expect((info["chainID"] as? String)?.hasPrefix("sha256:") == true, "\(info)")
     // Missing image: no image and no error.
     let missing = try await daemon.imageStatus("\(registry.host)/test/absent:1")
     #expect(!missing.hasImage)

@@ -189,6 +189,15 @@ public final class DaemonHarness: @unchecked Sendable {
       try await body(Runtime_V1_RuntimeService.Client(wrapping: client), Runtime_V1_ImageService.Client(wrapping: client))
     }
   }
+
+  /// Calls crisp's AdminService over the same socket.
+  public func withAdmin<T: Sendable>(_ body: @Sendable (Crisp_Admin_V1_AdminService.Client<HTTP2ClientTransport.Posix>) async throws -> T)
+    async throws
+    -> T
+  {
+    let transport = try HTTP2ClientTransport.Posix(target: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext)
+    return try await withGRPCClient(transport: transport) { client in try await body(Crisp_Admin_V1_AdminService.Client(wrapping: client)) }
+  }
 }
 
 public struct HarnessError: Error, CustomStringConvertible {

@@ -62,11 +62,25 @@ public enum Crisp_Admin_V1_AdminService: Sendable {
                 type: .serverStreaming
             )
         }
+        /// Namespace for "CheckPodNetwork" metadata.
+        public enum CheckPodNetwork: Sendable {
+            /// Request type for "CheckPodNetwork".
+            public typealias Input = Crisp_Admin_V1_CheckPodNetworkRequest
+            /// Response type for "CheckPodNetwork".
+            public typealias Output = Crisp_Admin_V1_CheckPodNetworkResponse
+            /// Descriptor for "CheckPodNetwork".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "crisp.admin.v1.AdminService"),
+                method: "CheckPodNetwork",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "crisp.admin.v1.AdminService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             ImportImages.descriptor,
             ExportImages.descriptor,
-            PullImage.descriptor
+            PullImage.descriptor,
+            CheckPodNetwork.descriptor
         ]
     }
 }
@@ -148,6 +162,25 @@ extension Crisp_Admin_V1_AdminService {
             request: GRPCCore.StreamingServerRequest<Crisp_Admin_V1_PullImageRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Crisp_Admin_V1_PullImageProgress>
+
+        /// Handle the "CheckPodNetwork" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs CNI CHECK for a pod's network attachments: whether the network is still as the plugins set it up.
+        /// > A diagnostic for an operator (`crispctl inspectp`); it runs every plugin of the network.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Crisp_Admin_V1_CheckPodNetworkRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Crisp_Admin_V1_CheckPodNetworkResponse` messages.
+        func checkPodNetwork(
+            request: GRPCCore.StreamingServerRequest<Crisp_Admin_V1_CheckPodNetworkRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Crisp_Admin_V1_CheckPodNetworkResponse>
     }
 
     /// Service protocol for the "crisp.admin.v1.AdminService" service.
@@ -213,6 +246,25 @@ extension Crisp_Admin_V1_AdminService {
             request: GRPCCore.ServerRequest<Crisp_Admin_V1_PullImageRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Crisp_Admin_V1_PullImageProgress>
+
+        /// Handle the "CheckPodNetwork" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs CNI CHECK for a pod's network attachments: whether the network is still as the plugins set it up.
+        /// > A diagnostic for an operator (`crispctl inspectp`); it runs every plugin of the network.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Crisp_Admin_V1_CheckPodNetworkRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Crisp_Admin_V1_CheckPodNetworkResponse` message.
+        func checkPodNetwork(
+            request: GRPCCore.ServerRequest<Crisp_Admin_V1_CheckPodNetworkRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Crisp_Admin_V1_CheckPodNetworkResponse>
     }
 
     /// Simple service protocol for the "crisp.admin.v1.AdminService" service.
@@ -278,6 +330,25 @@ extension Crisp_Admin_V1_AdminService {
             response: GRPCCore.RPCWriter<Crisp_Admin_V1_PullImageProgress>,
             context: GRPCCore.ServerContext
         ) async throws
+
+        /// Handle the "CheckPodNetwork" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs CNI CHECK for a pod's network attachments: whether the network is still as the plugins set it up.
+        /// > A diagnostic for an operator (`crispctl inspectp`); it runs every plugin of the network.
+        ///
+        /// - Parameters:
+        ///   - request: A `Crisp_Admin_V1_CheckPodNetworkRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Crisp_Admin_V1_CheckPodNetworkResponse` to respond with.
+        func checkPodNetwork(
+            request: Crisp_Admin_V1_CheckPodNetworkRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Crisp_Admin_V1_CheckPodNetworkResponse
     }
 }
 
@@ -313,6 +384,17 @@ extension Crisp_Admin_V1_AdminService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Crisp_Admin_V1_PullImageProgress>(),
             handler: { request, context in
                 try await self.pullImage(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Crisp_Admin_V1_AdminService.Method.CheckPodNetwork.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Crisp_Admin_V1_CheckPodNetworkRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Crisp_Admin_V1_CheckPodNetworkResponse>(),
+            handler: { request, context in
+                try await self.checkPodNetwork(
                     request: request,
                     context: context
                 )
@@ -355,6 +437,17 @@ extension Crisp_Admin_V1_AdminService.ServiceProtocol {
             context: context
         )
         return response
+    }
+
+    public func checkPodNetwork(
+        request: GRPCCore.StreamingServerRequest<Crisp_Admin_V1_CheckPodNetworkRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Crisp_Admin_V1_CheckPodNetworkResponse> {
+        let response = try await self.checkPodNetwork(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
     }
 }
 
@@ -405,6 +498,19 @@ extension Crisp_Admin_V1_AdminService.SimpleServiceProtocol {
                 )
                 return [:]
             }
+        )
+    }
+
+    public func checkPodNetwork(
+        request: GRPCCore.ServerRequest<Crisp_Admin_V1_CheckPodNetworkRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Crisp_Admin_V1_CheckPodNetworkResponse> {
+        return GRPCCore.ServerResponse<Crisp_Admin_V1_CheckPodNetworkResponse>(
+            message: try await self.checkPodNetwork(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
         )
     }
 }
@@ -487,6 +593,30 @@ extension Crisp_Admin_V1_AdminService {
             deserializer: some GRPCCore.MessageDeserializer<Crisp_Admin_V1_PullImageProgress>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Crisp_Admin_V1_PullImageProgress>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CheckPodNetwork" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs CNI CHECK for a pod's network attachments: whether the network is still as the plugins set it up.
+        /// > A diagnostic for an operator (`crispctl inspectp`); it runs every plugin of the network.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Crisp_Admin_V1_CheckPodNetworkRequest` message.
+        ///   - serializer: A serializer for `Crisp_Admin_V1_CheckPodNetworkRequest` messages.
+        ///   - deserializer: A deserializer for `Crisp_Admin_V1_CheckPodNetworkResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func checkPodNetwork<Result>(
+            request: GRPCCore.ClientRequest<Crisp_Admin_V1_CheckPodNetworkRequest>,
+            serializer: some GRPCCore.MessageSerializer<Crisp_Admin_V1_CheckPodNetworkRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Crisp_Admin_V1_CheckPodNetworkResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Crisp_Admin_V1_CheckPodNetworkResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -605,6 +735,41 @@ extension Crisp_Admin_V1_AdminService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "CheckPodNetwork" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Runs CNI CHECK for a pod's network attachments: whether the network is still as the plugins set it up.
+        /// > A diagnostic for an operator (`crispctl inspectp`); it runs every plugin of the network.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Crisp_Admin_V1_CheckPodNetworkRequest` message.
+        ///   - serializer: A serializer for `Crisp_Admin_V1_CheckPodNetworkRequest` messages.
+        ///   - deserializer: A deserializer for `Crisp_Admin_V1_CheckPodNetworkResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func checkPodNetwork<Result>(
+            request: GRPCCore.ClientRequest<Crisp_Admin_V1_CheckPodNetworkRequest>,
+            serializer: some GRPCCore.MessageSerializer<Crisp_Admin_V1_CheckPodNetworkRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Crisp_Admin_V1_CheckPodNetworkResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Crisp_Admin_V1_CheckPodNetworkResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Crisp_Admin_V1_AdminService.Method.CheckPodNetwork.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -691,6 +856,36 @@ extension Crisp_Admin_V1_AdminService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Crisp_Admin_V1_PullImageRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Crisp_Admin_V1_PullImageProgress>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CheckPodNetwork" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Runs CNI CHECK for a pod's network attachments: whether the network is still as the plugins set it up.
+    /// > A diagnostic for an operator (`crispctl inspectp`); it runs every plugin of the network.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Crisp_Admin_V1_CheckPodNetworkRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func checkPodNetwork<Result>(
+        request: GRPCCore.ClientRequest<Crisp_Admin_V1_CheckPodNetworkRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Crisp_Admin_V1_CheckPodNetworkResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.checkPodNetwork(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Crisp_Admin_V1_CheckPodNetworkRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Crisp_Admin_V1_CheckPodNetworkResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -792,6 +987,40 @@ extension Crisp_Admin_V1_AdminService.ClientProtocol {
             metadata: metadata
         )
         return try await self.pullImage(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CheckPodNetwork" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Runs CNI CHECK for a pod's network attachments: whether the network is still as the plugins set it up.
+    /// > A diagnostic for an operator (`crispctl inspectp`); it runs every plugin of the network.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func checkPodNetwork<Result>(
+        _ message: Crisp_Admin_V1_CheckPodNetworkRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Crisp_Admin_V1_CheckPodNetworkResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Crisp_Admin_V1_CheckPodNetworkRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.checkPodNetwork(
             request: request,
             options: options,
             onResponse: handleResponse
