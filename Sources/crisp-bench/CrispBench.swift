@@ -35,6 +35,8 @@ struct CrispBench: AsyncParsableCommand {
         exec-stream  Exec over SPDY: time to the first stdout byte, and 100 MB of stdout throughput
         calls     Version: 200 calls in a row on open connections, as kubelet's polling makes them
                   (steady-state cost per call; `list` has the same rows for ListContainers/ListPodSandbox)
+        status    PodSandboxStatus, ContainerStatus, ImageStatus (plain and verbose, as critest's
+                  benchmark asks) and ListImages: 200 calls each on an open connection
         all       every scenario above
       deploy/bench.sh sets up a loopback registry, crisp and containerd, and runs this.
       """)
@@ -54,7 +56,9 @@ struct CrispBench: AsyncParsableCommand {
   func run() async throws {
     var endpoints = [CRIEndpoint(name: name, address: endpoint)]
     if let compare { endpoints.append(CRIEndpoint(name: compareName, address: compare)) }
-    let everything = ["memory", "pull", "network", "unpack", "sandbox", "container", "list", "pods-memory", "concurrency", "exec-stream", "calls"]
+    let everything = [
+      "memory", "pull", "network", "unpack", "sandbox", "container", "status", "list", "pods-memory", "concurrency", "exec-stream", "calls",
+    ]
     let selected = Set(scenarios.contains("all") ? everything : scenarios)
     let known = Set(everything)
     if let unknown = selected.subtracting(known).first { throw ValidationError("unknown scenario \"\(unknown)\"") }
@@ -63,7 +67,7 @@ struct CrispBench: AsyncParsableCommand {
     if selected.contains("memory") { await memoryScenario(endpoints, report) }
     if selected.contains("pull") { try await pullScenario(endpoints, report) }
     if selected.contains("calls") { await callsScenario(endpoints, report) }
-    let podScenarios = ["sandbox", "container", "list", "pods-memory", "concurrency", "exec-stream"].filter(selected.contains)
+    let podScenarios = ["sandbox", "container", "status", "list", "pods-memory", "concurrency", "exec-stream"].filter(selected.contains)
     if !podScenarios.isEmpty {
       guard let containerImage else { throw ValidationError("\(podScenarios.joined(separator: ", ")) need --container-image") }
       let pods = PodBench(endpoints: endpoints, image: containerImage, iterations: iterations, report: report)
@@ -71,6 +75,7 @@ struct CrispBench: AsyncParsableCommand {
       await pods.prepareImage()
       if selected.contains("sandbox") { await pods.sandbox() }
       if selected.contains("container") { await pods.container() }
+      if selected.contains("status") { await pods.statusCalls() }
       if selected.contains("list") { await pods.lists() }
       if selected.contains("pods-memory") { await pods.memoryWithPods() }
       if selected.contains("concurrency") { await pods.concurrency() }
@@ -313,9 +318,25 @@ func leanCalls<Response: SwiftProtobuf.Message>(
   _ endpoints: [CRIEndpoint], _ report: Report, _ name: String, target: String? = nil,
   method: String, request: some SwiftProtobuf.Message & Sendable, response: Response.Type
 ) async {
+  await leanCalls(
+    endpoints, report, name, target: target, method: method, requests: Dictionary(uniqueKeysWithValues: endpoints.map { ($0.name, request) }),
+    response: response)
+}
+
+/// As above, with a request of its own for each endpoint (by name), for calls naming objects each runtime
+/// created itself; an endpoint without a request is reported unsupported.
+func leanCalls<Request: SwiftProtobuf.Message & Sendable, Response: SwiftProtobuf.Message>(
+  _ endpoints: [CRIEndpoint], _ report: Report, _ name: String, target: String? = nil,
+  method: String, requests: [String: Request], response: Response.Type
+) async {
   var results: [String: Samples] = [:]
   for endpoint in endpoints {
     var samples = Samples(unit: "s")
+    guard let request = requests[endpoint.name] else {
+      samples.unsupported = "nothing to ask for (setting up the objects failed)"
+      results[endpoint.name] = samples
+      continue
+    }
     do {
       let client = try await LeanGRPCClient.connect(unixSocket: endpoint.socketPath, group: MultiThreadedEventLoopGroup.singleton)
       do {
