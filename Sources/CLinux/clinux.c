@@ -540,3 +540,5 @@ int crisp_is_mount_root(int dirfd, const char *name) {
 }
 
 int crisp_malloc_trim(void) { return malloc_trim(0); }
+
+int crisp_limit_malloc_arenas(int count) { return mallopt(M_ARENA_MAX, count); }

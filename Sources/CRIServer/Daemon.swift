@@ -32,6 +32,7 @@ public struct Daemon: Sendable {
   public func run() async throws {
     // A helper that exits before reading all its input must not take the daemon with it.
     signal(SIGPIPE, SIG_IGN)
+    MemoryFootprint.limitHeapArenas(2)
     let address = config.grpc.address
     try prepareDirectories()
     let locks = try takeLocks()
@@ -96,7 +97,8 @@ public struct Daemon: Sendable {
 
   /// The gRPC server over the components, and every service in one group (``DaemonServices`` orders them).
   private func serviceGroup(_ components: DaemonComponents, listener: Int32, reloads: UnixSignalsSequence) -> ServiceGroup {
-    let trimmer = IdleTrimmer()
+    let store = components.runtime.store
+    let trimmer = IdleTrimmer(releaseCaches: { store.releaseMemory() })
     let executor = EventLoopTaskExecutor()
     let node = components.node
     let methods = CRIMethods.table(

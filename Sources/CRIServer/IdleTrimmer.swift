@@ -17,9 +17,12 @@ final class IdleTrimmer: Service {
   }
   private let state = Mutex(State())
   let quietPeriod: Duration
+  /// Caches of the daemon's own to drop at the same time (the store's page caches).
+  let releaseCaches: @Sendable () -> Void
 
-  init(quietPeriod: Duration = .milliseconds(500)) {
+  init(quietPeriod: Duration = .milliseconds(500), releaseCaches: @escaping @Sendable () -> Void = {}) {
     self.quietPeriod = quietPeriod
+    self.releaseCaches = releaseCaches
   }
 
   /// The calls after which trimming is worth it: those that start, stop or move things.
@@ -58,6 +61,7 @@ final class IdleTrimmer: Service {
     while !Task.isCancelled {
       try? await Task.sleep(for: quietPeriod / 2)
       if takeQuiet() {
+        releaseCaches()
         MemoryFootprint.trimReadOnlyFileMappings(executableOnly: true)
         MemoryFootprint.releaseFreeHeap()
       }

@@ -56,4 +56,12 @@ public enum MemoryFootprint {
   public static func releaseFreeHeap() {
     _ = crisp_malloc_trim()
   }
+
+  /// Caps the allocator's heaps at `count`. glibc gives threads heaps of their own, up to eight per core;
+  /// the daemon runs short blocking work on threads of its own, so over a day most heaps hold a few live
+  /// objects each and the free memory between them cannot be returned: a small cap keeps resident memory
+  /// close to what is in use. Threads made before the call keep the heap they have.
+  public static func limitHeapArenas(_ count: Int32) {
+    _ = crisp_limit_malloc_arenas(count)
+  }
 }

@@ -20,18 +20,37 @@ public final class Store: Sendable {
   /// kept in memory and reused while it stays the same.
   public var changeCount: UInt64 { writes.load(ordering: .acquiring) }
 
+  /// Concurrent read transactions (each is one SQLite connection).
+  static let readerCount = 2
+  /// Page cache per connection, KiB.
+  static let pageCacheKiB = 512
+
   /// Opens (creating if needed) the database at `path` and brings its schema up to date.
   public init(path: String) throws(CrispError) {
     self.path = path
     var configuration = Configuration()
     configuration.busyMode = .timeout(10)
     configuration.label = "crisp.store"
+    // Each connection keeps its own page cache (2 MB by default), and kubelet's status and stats calls
+    // spread reads over every reader: with the default five readers the caches grew to hold the database
+    // several times over on a full node. Two readers with a small cache each: reads are a few pages, and
+    // the kernel's page cache holds the file anyway.
+    configuration.maximumReaderCount = Self.readerCount
+    configuration.prepareDatabase { db in
+      try db.execute(sql: "PRAGMA cache_size = -\(Self.pageCacheKiB)")
+    }
     do {
       pool = try DatabasePool(path: path, configuration: configuration)
       try Self.migrator.migrate(pool)
     } catch {
       throw CrispError(.internal, "store \(path): cannot open the database", cause: error)
     }
+  }
+
+  /// Frees the connections' page caches and closes idle readers: after a burst of pod starts, when the
+  /// daemon returns memory it no longer needs.
+  public func releaseMemory() {
+    pool.releaseMemory()
   }
 
   /// The schema versions, applied in order, each exactly once. Never edit a released migration: add one.

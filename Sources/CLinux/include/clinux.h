@@ -58,6 +58,8 @@ int crisp_userns_create(const char *userns_path, const char *netns_path, const c
 /// runtime), ESRCH (the init died), ETIMEDOUT, or another errno.
 /// Returns the allocator's free heap memory to the kernel.
 int crisp_malloc_trim(void);
+/* Caps how many heaps (arenas) glibc's allocator creates for new threads. */
+int crisp_limit_malloc_arenas(int count);
 /// 1 when `name` (relative to `dirfd`) is the root of a mount, 0 when not, -1 when the kernel cannot say.
 int crisp_is_mount_root(int dirfd, const char *name);
 int crisp_release_exec_fifo(const char *path, int pid, int timeout_ms);
