@@ -5,10 +5,16 @@
 #     that registry through a hosts.toml, with the same CNI configuration,
 #   - crisp-bench with every scenario, writing bench-results.md and bench-results.json.
 # Usage: deploy/bench.sh [ITERATIONS [SCENARIO...]]   (scenarios default to all; see crisp-bench --help)
+#   The node scenario (not in all): `deploy/bench.sh 1 node` runs 110 pods and 60 s of kubelet's polling;
+#   CRISP_BENCH_PODS=250 and CRISP_BENCH_STEADY=120 change them.
+# Each daemon runs in a cgroup of its own (crisp-bench-daemon-NAME; cgroup v1 cpuacct or v2), which its shims,
+# runc and CNI plugins inherit, so the node scenario reads the CPU they all spend per pod start and teardown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench.sh: run as root" >&2; exit 1; }
 iterations=${1:-5}
+pods=${CRISP_BENCH_PODS:-110}
+steady=${CRISP_BENCH_STEADY:-60}
 shift || true
 scenarios=("${@:-all}")
 source deploy/packages.sh
@@ -29,10 +35,24 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   umount -R "$work"/containerd/state 2>/dev/null || true
   ip link delete crispbench0 2>/dev/null || true
-  for d in /sys/fs/cgroup/*/crisp-bench /sys/fs/cgroup/crisp-bench; do [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null; done
+  for d in /sys/fs/cgroup/*/crisp-bench /sys/fs/cgroup/crisp-bench /sys/fs/cgroup/*/crisp-bench-node-* /sys/fs/cgroup/crisp-bench-node-* \
+    /sys/fs/cgroup/*/crisp-bench-daemon-* /sys/fs/cgroup/crisp-bench-daemon-*; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# Starts "$@" in the background inside a fresh cgroup named crisp-bench-daemon-$name (v1 cpuacct, else v2).
+start_in_cgroup() {
+  local name=$1 log=$2
+  shift 2
+  local cgroup=/sys/fs/cgroup/crisp-bench-daemon-$name
+  [ -d /sys/fs/cgroup/cpuacct ] && cgroup=/sys/fs/cgroup/cpuacct/crisp-bench-daemon-$name
+  mkdir -p "$cgroup"
+  (echo "$BASHPID" > "$cgroup/cgroup.procs"; exec "$@") > "$log" 2>&1 &
+  pids+=($!)
+}
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 registry="127.0.0.1:$port"
@@ -86,8 +106,7 @@ conf_dir = "$work/net.d"
 [registry]
 config_path = "$work/certs.d"
 TOML
-"$bin/crisp" --config "$work/crisp.toml" > "$work/crisp.log" 2>&1 &
-pids+=($!)
+start_in_cgroup crisp "$work/crisp.log" "$bin/crisp" --config "$work/crisp.toml"
 
 cat > "$work/containerd.toml" <<TOML
 version = 2
@@ -107,8 +126,7 @@ state = "$work/containerd/state"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "$work/certs.d"
 TOML
-containerd --config "$work/containerd.toml" > "$work/containerd.log" 2>&1 &
-pids+=($!)
+start_in_cgroup containerd "$work/containerd.log" containerd --config "$work/containerd.toml"
 for socket in "$work/crisp.sock" "$work/containerd.sock"; do
   for _ in $(seq 200); do [ -S "$socket" ] && break; sleep 0.1; done
 done
@@ -117,5 +135,6 @@ sleep 1
 "$bin/crisp-bench" --endpoint "unix://$work/crisp.sock" --compare "unix://$work/containerd.sock" \
   --iterations "$iterations" --registry "http://$registry" \
   --image "$registry/bench/small:1" --image "$registry/bench/big:1" --container-image "$registry/bench/busybox:1" \
+  --pods "$pods" --steady-seconds "$steady" --cni-data-dir "$work/ipam/crisp-bench" \
   --json bench-results.json --markdown bench-results.md "${scenarios[@]}"
 echo "bench.sh: wrote bench-results.md and bench-results.json"

@@ -38,6 +38,8 @@ struct CrispBench: AsyncParsableCommand {
         status    PodSandboxStatus, ContainerStatus, ImageStatus (plain and verbose, as critest's
                   benchmark asks) and ListImages: 200 calls each on an open connection
         all       every scenario above
+        node      a full node as kubelet drives it: --pods pods started 10 at a time, kubelet's polling for
+                  --steady-seconds, teardown; CPU, memory, every call's p50/p99, errors, leftovers (not in all)
       deploy/bench.sh sets up a loopback registry, crisp and containerd, and runs this.
       """)
 
@@ -51,6 +53,9 @@ struct CrispBench: AsyncParsableCommand {
   @Option(help: "Base URL of the registry holding --image, for network/unpack (http://127.0.0.1:5000).") var registry: String?
   @Option(help: "Write the report as JSON here.") var json: String?
   @Option(help: "Write the Markdown table here.") var markdown: String?
+  @Option(help: "Pods in the node scenario (1-\(NodeScenario.maxPods)).") var pods = 110
+  @Option(help: "Seconds of kubelet's polling in the node scenario (1-\(NodeScenario.maxSteadySeconds)).") var steadySeconds = 60
+  @Option(help: "The bench network's host-local data directory, for the node scenario's IP lease check.") var cniDataDir: String?
   @Argument(help: "Scenarios to run.") var scenarios: [String] = ["all"]
 
   func run() async throws {
@@ -60,7 +65,7 @@ struct CrispBench: AsyncParsableCommand {
       "memory", "pull", "network", "unpack", "sandbox", "container", "status", "list", "pods-memory", "concurrency", "exec-stream", "calls",
     ]
     let selected = Set(scenarios.contains("all") ? everything : scenarios)
-    let known = Set(everything)
+    let known = Set(everything + ["node"])
     if let unknown = selected.subtracting(known).first { throw ValidationError("unknown scenario \"\(unknown)\"") }
     let report = Report(sides: endpoints.map(\.name))
     emit(report.header)
@@ -80,6 +85,17 @@ struct CrispBench: AsyncParsableCommand {
       if selected.contains("pods-memory") { await pods.memoryWithPods() }
       if selected.contains("concurrency") { await pods.concurrency() }
       if selected.contains("exec-stream") { await pods.execStream() }
+    }
+    if selected.contains("node") {
+      guard let containerImage else { throw ValidationError("node needs --container-image") }
+      guard (1...NodeScenario.maxPods).contains(pods), (1...NodeScenario.maxSteadySeconds).contains(steadySeconds) else {
+        throw ValidationError("--pods must be 1-\(NodeScenario.maxPods) and --steady-seconds 1-\(NodeScenario.maxSteadySeconds)")
+      }
+      await PodBench(endpoints: endpoints, image: containerImage, iterations: 1, report: report).prepareImage()
+      await NodeScenario(
+        endpoints: endpoints, image: containerImage, pods: pods, steady: .seconds(steadySeconds), parallelism: 10, cniDataDir: cniDataDir,
+        report: report
+      ).run()
     }
     if selected.contains("network") || selected.contains("unpack") {
       guard let registry else { throw ValidationError("network and unpack need --registry") }

@@ -5,8 +5,8 @@ import NIOHTTP2
 import NIOPosix
 import SwiftProtobuf
 
-/// A gRPC client with almost no cost of its own: one HTTP/2 connection, one unary call at a time, frames
-/// written directly.
+/// A gRPC client with almost no cost of its own: one HTTP/2 connection, unary calls (several may run at
+/// once, each on a stream of its own, as kubelet's goroutines share one connection), frames written directly.
 ///
 /// Why: grpc-swift's client spends about half a millisecond per call on its own, which is most of what a
 /// steady-state ListContainers takes and the same for every runtime measured, so it hides the servers'
@@ -45,10 +45,14 @@ final class LeanGRPCClient: Sendable {
   /// One unary call, answered with the response message's bytes; throws on any status but OK. The bytes
   /// are not decoded here: decoding is the client's own work (and SwiftProtobuf's is much slower than
   /// grpc-go's), the same for every server, so the timed part ends when the answer has arrived.
-  func call(_ path: String, _ request: some Message) async throws -> [UInt8] {
+  ///
+  /// A call not answered within `timeout` fails (the bench must not hang on a stuck runtime); the server is
+  /// told the same deadline through `grpc-timeout`.
+  func call(_ path: String, _ request: some Message, timeout: Duration = .seconds(120)) async throws -> [UInt8] {
     let body = try request.serializedBytes() as [UInt8]
+    let milliseconds = max(1, Int64(timeout.components.seconds) * 1000 + Int64(timeout.components.attoseconds / 1_000_000_000_000_000))
     return try await channel.eventLoop.flatSubmit { [responses] in
-      responses.start(path: path, message: body)
+      responses.start(path: path, message: body, timeoutMilliseconds: milliseconds)
     }.get()
   }
 
@@ -62,27 +66,41 @@ final class LeanGRPCClient: Sendable {
     var description: String { "grpc-status \(status): \(message)" }
   }
 
-  /// Collects the one running call's answer. Used only on the channel's event loop.
+  /// Collects the running calls' answers, by stream. Used only on the channel's event loop.
   private final class ResponseHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
 
+    private struct Pending {
+      var promise: EventLoopPromise<[UInt8]>
+      var body: ByteBuffer
+      var status: String?
+      var message: String
+      var deadline: Scheduled<Void>?
+    }
+
     private var context: ChannelHandlerContext?
     private var nextStreamID = HTTP2StreamID(1)
-    private var pending: (id: HTTP2StreamID, promise: EventLoopPromise<[UInt8]>, body: ByteBuffer, status: String?, message: String)?
+    private var pending: [HTTP2StreamID: Pending] = [:]
     private var unreturnedWindow = 0
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
-    func start(path: String, message: [UInt8]) -> EventLoopFuture<[UInt8]> {
+    func start(path: String, message: [UInt8], timeoutMilliseconds: Int64) -> EventLoopFuture<[UInt8]> {
       guard let context else { return MultiThreadedEventLoopGroup.singleton.any().makeFailedFuture(ChannelError.ioOnClosedChannel) }
       let promise = context.eventLoop.makePromise(of: [UInt8].self)
       let id = nextStreamID
+      // Client streams are odd and below 2^31; a connection this long-lived is not expected here.
+      guard Int32(id) < Int32.max - 2 else { return context.eventLoop.makeFailedFuture(CallFailed(status: "client", message: "stream ids used up")) }
       nextStreamID = HTTP2StreamID(Int32(id) + 2)
-      pending = (id, promise, context.channel.allocator.buffer(capacity: 0), nil, "")
+      let deadline = context.eventLoop.scheduleTask(in: .milliseconds(timeoutMilliseconds)) { [weak self] in
+        guard let call = self?.pending.removeValue(forKey: id) else { return }
+        call.promise.fail(CallFailed(status: "client timeout", message: "\(path) not answered in \(timeoutMilliseconds) ms"))
+      }
+      pending[id] = Pending(promise: promise, body: context.channel.allocator.buffer(capacity: 0), status: nil, message: "", deadline: deadline)
       let headers: HPACKHeaders = [
         ":method": "POST", ":scheme": "http", ":path": path, ":authority": "localhost",
-        "content-type": "application/grpc", "te": "trailers",
+        "content-type": "application/grpc", "te": "trailers", "grpc-timeout": "\(timeoutMilliseconds)m",
       ]
       var data = context.channel.allocator.buffer(capacity: 5 + message.count)
       data.writeInteger(UInt8(0))
@@ -105,19 +123,19 @@ final class LeanGRPCClient: Sendable {
             wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: unreturnedWindow))), promise: nil)
           unreturnedWindow = 0
         }
-        guard frame.streamID == pending?.id else { return }
-        pending?.body.writeBuffer(&bytes)
-        if payload.endStream { complete() }
+        guard pending[frame.streamID] != nil else { return }
+        pending[frame.streamID]?.body.writeBuffer(&bytes)
+        if payload.endStream { complete(frame.streamID) }
       case .headers(let headers):
-        guard frame.streamID == pending?.id else { return }
+        guard pending[frame.streamID] != nil else { return }
         if let status = headers.headers.first(name: "grpc-status") {
-          pending?.status = status
-          pending?.message = headers.headers.first(name: "grpc-message") ?? ""
+          pending[frame.streamID]?.status = status
+          pending[frame.streamID]?.message = headers.headers.first(name: "grpc-message") ?? ""
         }
-        if headers.endStream { complete() }
+        if headers.endStream { complete(frame.streamID) }
       case .rstStream(let code):
-        guard frame.streamID == pending?.id, let call = pending else { return }
-        pending = nil
+        guard let call = pending.removeValue(forKey: frame.streamID) else { return }
+        call.deadline?.cancel()
         call.promise.fail(CallFailed(status: "reset", message: "\(code)"))
       default:
         break
@@ -125,14 +143,18 @@ final class LeanGRPCClient: Sendable {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-      pending?.promise.fail(ChannelError.ioOnClosedChannel)
-      pending = nil
+      let calls = pending.values
+      pending = [:]
+      for call in calls {
+        call.deadline?.cancel()
+        call.promise.fail(ChannelError.ioOnClosedChannel)
+      }
       context.fireChannelInactive()
     }
 
-    private func complete() {
-      guard var call = pending else { return }
-      pending = nil
+    private func complete(_ id: HTTP2StreamID) {
+      guard var call = pending.removeValue(forKey: id) else { return }
+      call.deadline?.cancel()
       guard call.status == "0" else {
         return call.promise.fail(CallFailed(status: call.status ?? "missing", message: call.message))
       }

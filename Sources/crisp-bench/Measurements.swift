@@ -17,13 +17,17 @@ struct Samples: Codable {
     guard !s.isEmpty else { return nil }
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
   }
-  var p95: Double? {
+  var p95: Double? { quantile(0.95) }
+  var p99: Double? { quantile(0.99) }
+
+  /// The nearest-rank quantile `q` (0 < q ≤ 1).
+  func quantile(_ q: Double) -> Double? {
     let s = sorted
     guard !s.isEmpty else { return nil }
-    return s[Swift.min(s.count - 1, Int((Double(s.count) * 0.95).rounded(.up)) - 1)]
+    return s[Swift.max(0, Swift.min(s.count - 1, Int((Double(s.count) * q).rounded(.up)) - 1))]
   }
 
-  enum CodingKeys: String, CodingKey { case values, unit, unsupported, min, median, p95, max }
+  enum CodingKeys: String, CodingKey { case values, unit, unsupported, min, median, p95, p99, max }
 
   init(from decoder: any Decoder) throws {
     let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -40,6 +44,7 @@ struct Samples: Codable {
     try container.encodeIfPresent(min, forKey: .min)
     try container.encodeIfPresent(median, forKey: .median)
     try container.encodeIfPresent(p95, forKey: .p95)
+    try container.encodeIfPresent(p99, forKey: .p99)
     try container.encodeIfPresent(max, forKey: .max)
   }
 }
@@ -56,6 +61,10 @@ struct Measurement: Codable {
   var ratio: Double?
   /// The issue's target for the ratio, e.g. "≤ 0.6", printed next to it.
   var target: String?
+  /// "p99" when the row shows min / p50 / p99 / max rather than min / median / p95 / max.
+  var tail: String?
+  /// Context printed after the ratio (e.g. the first error messages, or what was left behind).
+  var detail: String?
 }
 
 /// Accumulates measurements and prints them as a Markdown table and JSON.
@@ -65,11 +74,15 @@ final class Report: @unchecked Sendable {
 
   init(sides: [String]) { self.sides = sides }
 
-  func add(_ operation: String, better: String = "lower", target: String? = nil, sides rowSides: [String]? = nil, _ results: [String: Samples]) {
+  func add(
+    _ operation: String, better: String = "lower", target: String? = nil, sides rowSides: [String]? = nil, tail: String? = nil,
+    detail: String? = nil, _ results: [String: Samples]
+  ) {
     let order = rowSides ?? sides
     var ratio: Double?
     if order.count == 2, let a = results[order[0]]?.median, let b = results[order[1]]?.median, b > 0 { ratio = a / b }
-    measurements.append(Measurement(operation: operation, sides: order, better: better, results: results, ratio: ratio, target: target))
+    measurements.append(
+      Measurement(operation: operation, sides: order, better: better, results: results, ratio: ratio, target: target, tail: tail, detail: detail))
     emit(row(measurements[measurements.count - 1]))
   }
 
@@ -85,6 +98,10 @@ final class Report: @unchecked Sendable {
       return String(format: "%.0fkB", value / 1e3)
     case "B/s":
       return String(format: "%.0fMB/s", value / 1e6)
+    case "%":
+      return String(format: "%.2f%%", value)
+    case "":
+      return String(format: "%.0f", value)
     default:
       return String(format: "%.3g%@", value, unit)
     }
@@ -95,7 +112,8 @@ final class Report: @unchecked Sendable {
   }
 
   func row(_ m: Measurement) -> String {
-    var cells = [m.operation]
+    let p99 = m.tail == "p99"
+    var cells = [p99 ? m.operation + " [min / p50 / p99 / max]" : m.operation]
     for side in m.sides {
       guard let samples = m.results[side] else {
         cells.append("\(side): -")
@@ -106,10 +124,16 @@ final class Report: @unchecked Sendable {
         continue
       }
       cells.append(
-        "\(side): " + [samples.min, samples.median, samples.p95, samples.max].map { Self.format($0, samples.unit) }.joined(separator: " / "))
+        "\(side): "
+          + [samples.min, samples.median, p99 ? samples.p99 : samples.p95, samples.max].map { Self.format($0, samples.unit) }.joined(separator: " / ")
+      )
     }
     var ratio = m.ratio.map { String(format: "%.2f", $0) } ?? "-"
     if let target = m.target { ratio += " (target \(target))" }
+    if let detail = m.detail {
+      let flat = detail.map { $0 == "|" ? "/" : $0.isNewline ? " " : $0 }
+      ratio += " — " + String(flat.prefix(600))
+    }
     while cells.count < 3 { cells.append("-") }
     cells.append(ratio)
     return "| " + cells.joined(separator: " | ") + " |"
