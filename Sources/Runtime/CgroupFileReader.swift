@@ -52,21 +52,31 @@ final class CgroupFileReader {
   }
 
   /// Each line is `key value` with one space; other lines are skipped, as are repeated keys after the
-  /// first.
+  /// first. Keys are compared with memcmp, only against wanted keys of the line key's length.
   static func values(_ bytes: UnsafeRawBufferPointer, keys: [[UInt8]], into result: inout [UInt64?]) {
+    guard let base = bytes.baseAddress, result.count == keys.count else { return }
     var lineStart = 0
     while lineStart < bytes.count {
-      var lineEnd = lineStart
-      while lineEnd < bytes.count, bytes[lineEnd] != 0x0A { lineEnd += 1 }
+      var lineEnd = bytes.count
+      if let newline = memchr(base + lineStart, 0x0A, bytes.count - lineStart) { lineEnd = base.distance(to: UnsafeRawPointer(newline)) }
       defer { lineStart = lineEnd + 1 }
-      var space = lineStart
-      while space < lineEnd, bytes[space] != 0x20 { space += 1 }
-      guard space < lineEnd else { continue }
-      let key = UnsafeRawBufferPointer(rebasing: bytes[lineStart..<space])
-      guard let position = keys.firstIndex(where: { $0.elementsEqual(key) }), result[position] == nil else { continue }
-      let value = UnsafeRawBufferPointer(rebasing: bytes[(space + 1)..<lineEnd])
-      guard !value.contains(0x20) else { continue }
-      result[position] = number(value)
+      guard let found = memchr(base + lineStart, 0x20, lineEnd - lineStart) else { continue }
+      let space = base.distance(to: UnsafeRawPointer(found))
+      let length = space - lineStart
+      var position: Int?
+      for index in keys.indices where keys[index].count == length && result[index] == nil {
+        let same = keys[index].withUnsafeBytes { key -> Bool in
+          guard let keyBase = key.baseAddress else { return length == 0 }
+          return memcmp(base + lineStart, keyBase, length) == 0
+        }
+        if same {
+          position = index
+          break
+        }
+      }
+      guard let position else { continue }
+      guard memchr(base + space + 1, 0x20, lineEnd - space - 1) == nil else { continue }
+      result[position] = number(UnsafeRawBufferPointer(rebasing: bytes[(space + 1)..<lineEnd]))
     }
   }
 

@@ -5,23 +5,24 @@ import Store
 extension RuntimeManager {
   /// Metrics of every ready pod and its created or running containers.
   public func podSandboxMetrics() async throws(CrispError) -> [PodMetricSamples] {
-    let all = try containers()
+    let bySandbox = Dictionary(grouping: try containers(), by: \.record.sandboxID)
     let ready = try sandboxes().filter { $0.record.state == .ready }
     interfaceCounters.retain(only: Set(ready.map(\.record.id)))
     let host = hostLinks(for: ready)
     var result: [PodMetricSamples] = []
     for view in ready {
-      result.append(await podSandboxMetrics(view, containers: all, host: host))
+      result.append(await podSandboxMetrics(view, members: bySandbox[view.record.id] ?? [], host: host))
     }
     return result
   }
 
-  func podSandboxMetrics(_ view: SandboxView, containers all: [ContainerView], host: HostLinkTable?) async -> PodMetricSamples {
+  /// `members`: the pod's containers (those neither created nor running are left out here).
+  func podSandboxMetrics(_ view: SandboxView, members all: [ContainerView], host: HostLinkTable?) async -> PodMetricSamples {
     let now = Store.now()
     let pod = view.config.metadata.name
     let namespace = view.config.metadata.namespace
     var result = PodMetricSamples(podSandboxID: view.record.id)
-    let members = all.filter { $0.record.sandboxID == view.record.id && ($0.record.state == .created || $0.record.state == .running) }
+    let members = all.filter { $0.record.state == .created || $0.record.state == .running }
     for member in members {
       let memberCgroup = cgroupsPath(of: member.record) ?? ""
       var series = MetricSeries(

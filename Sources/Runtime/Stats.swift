@@ -95,12 +95,14 @@ extension RuntimeManager {
 
   public func podSandboxStats(_ rawID: String) async throws(CrispError) -> PodUsage {
     guard let view = try sandbox(rawID) else { throw CrispError.notFound("pod sandbox \"\(rawID)\" not found") }
-    return await podSandboxStats(view, containers: try containers(), host: hostLinks(for: [view]))
+    let members = try containers().filter { $0.record.sandboxID == view.record.id }
+    return await podSandboxStats(view, members: members, host: hostLinks(for: [view]))
   }
 
   /// Stats of the ready sandboxes matching the filter (id, labels).
   public func listPodSandboxStats(_ filter: PodStatsFilter?) async throws(CrispError) -> [PodUsage] {
-    let all = try containers()
+    // Containers by pod, once: filtering every container for every pod is pods x containers copies.
+    let bySandbox = Dictionary(grouping: try containers(), by: \.record.sandboxID)
     let ready = try sandboxes().filter { $0.record.state == .ready }
     interfaceCounters.retain(only: Set(ready.map(\.record.id)))
     let selected = ready.filter { view in
@@ -112,14 +114,15 @@ extension RuntimeManager {
     let host = hostLinks(for: selected)
     var result: [PodUsage] = []
     for view in selected {
-      result.append(await podSandboxStats(view, containers: all, host: host))
+      result.append(await podSandboxStats(view, members: bySandbox[view.record.id] ?? [], host: host))
     }
     return result
   }
 
-  func podSandboxStats(_ view: SandboxView, containers all: [ContainerView], host: HostLinkTable?) async -> PodUsage {
+  /// `members`: the pod's containers (those neither created nor running are left out here).
+  func podSandboxStats(_ view: SandboxView, members all: [ContainerView], host: HostLinkTable?) async -> PodUsage {
     var stats = PodUsage(sandbox: view)
-    let members = all.filter { $0.record.sandboxID == view.record.id && ($0.record.state == .created || $0.record.state == .running) }
+    let members = all.filter { $0.record.state == .created || $0.record.state == .running }
     stats.containers = members.map { containerStats($0) }
     // The pod's own cgroup (kubelet's cgroup_parent) holds the pause and every container: read it whole.
     // Without one, add up the pause's and the containers' cgroups.
