@@ -287,7 +287,7 @@ let package = Package(
     .testTarget(
       name: "RuntimeTests",
       dependencies: [
-        "CRIAPI", "CrispCore", "Config", "Runtime", "Registry", "SPDY", "TestSupport",
+        "CRIAPI", "CrispCore", "Config", "PodNetwork", "Runtime", "Registry", "SPDY", "TestSupport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
       ],

@@ -38,7 +38,7 @@ cdi|CDI|Sources/CDI/*.swift|cdi-spec
 registry|Registry|Sources/Registry/*.swift|reference
 config|Config|Sources/Config/*.swift|config-toml config-dropins hosts-toml containerd-toml
 runtime|Runtime|Sources/Runtime/**/*.swift|image-user seccomp
-podnetwork|PodNetwork|Sources/PodNetwork/*.swift|cni-result
+podnetwork|PodNetwork|Sources/PodNetwork/*.swift|cni-result rtnetlink
 grpc|CRIServer|Sources/CRIServer/GRPC/GRPCWire.swift Sources/CRIServer/GRPC/GRPCMessageReader.swift|grpc-frames grpc-timeout
 spdy|SPDY|Sources/SPDY/*.swift|spdy-frames spdy-headers
 websocket|Streaming|Sources/Streaming/WebSocketFraming.swift|websocket

@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 unit_tests=(
   '^(CDITests|CRIAPITests|ConfigTests|CRIServerUnitTests|CRITranslationTests|RuntimeUnitTests|StoreTests|StreamingUnitTests)\.'
   '^ImagesTests\.(ConnectionErrorTranslationTests|ImageCatalogTests|DigestPathTests|DiskUsageTests|ImageViewUsageTests|LoopbackHostTests|ManifestHostileTests|PlainHTTPFallbackSelectionTests|PullRollbackTests|RedirectPolicyTests|TarReaderHostileTests)(/|$)'
-  '^PodNetworkTests\.(CNIConfigLoaderTests|CNIModelTests|JSONValueTests)(/|$)'
+  '^PodNetworkTests\.(CNIConfigLoaderTests|CNIModelTests|JSONValueTests|RouteNetlinkParsingTests)(/|$)'
 )
 unit_filter=() integration_skip=()
 for pattern in "${unit_tests[@]}"; do

@@ -248,6 +248,36 @@ put("cni-result", "ptp-0.4.0.json", json.dumps({"cniVersion": "0.4.0", "interfac
 put("cni-result", "old-0.2.0.json", json.dumps({"cniVersion": "0.2.0", "ip4": {"ip": "10.2.0.3/24", "gateway": "10.2.0.1",
     "routes": [{"dst": "0.0.0.0/0"}]}, "dns": {"nameservers": ["8.8.8.8"]}}))
 
+# ---- rtnetlink: link-dump datagrams (RTM_NEWLINK messages as the kernel lays them out, then NLMSG_DONE) ----
+def nlattr(kind, value):
+    data = struct.pack("<HH", 4 + len(value), kind) + value
+    return data + b"\0" * (-len(data) % 4)
+
+
+def nlmsg(kind, payload, flags=2, seq=1):
+    data = struct.pack("<IHHII", 16 + len(payload), kind, flags, seq, 0) + payload
+    return data + b"\0" * (-len(data) % 4)
+
+
+def link(index, name, kind=None, peer=None, nsid=None, counters=(0, 0, 0, 0)):
+    rx_bytes, tx_bytes, rx_errors, tx_errors = counters
+    attrs = nlattr(3, name.encode() + b"\0")
+    if peer is not None:
+        attrs += nlattr(5, struct.pack("<i", peer))
+    if nsid is not None:
+        attrs += nlattr(37, struct.pack("<i", nsid))
+    if kind is not None:
+        attrs += nlattr(18 | 0x8000, nlattr(1, kind.encode() + b"\0"))
+    attrs += nlattr(7, struct.pack("<24I", 1, 2, rx_bytes & 0xFFFFFFFF, tx_bytes & 0xFFFFFFFF, rx_errors, tx_errors, *([0] * 18)))
+    attrs += nlattr(23, struct.pack("<6Q", 1, 2, rx_bytes, tx_bytes, rx_errors, tx_errors) + b"\0" * 152)
+    return nlmsg(16, struct.pack("<BBHiII", 0, 0, 1, index, 0x1043, 0) + attrs)
+
+
+put("rtnetlink", "host-veths", link(1, "lo", counters=(5000, 5000, 0, 0)) + link(2, "cni0", kind="bridge")
+    + link(7, "veth1a2b3c4d", kind="veth", peer=2, nsid=0, counters=(1000, 2000, 0, 0))
+    + link(8, "veth5e6f7a8b", kind="veth", peer=2, nsid=1, counters=(3000, 4000, 1, 0)) + nlmsg(3, struct.pack("<i", 0)))
+put("rtnetlink", "error", nlmsg(2, struct.pack("<i", -22) + nlmsg(18, struct.pack("<BBHiII", 0, 0, 0, 0, 0, 0))[:16]))
+
 # ---- gRPC request streams: first byte = DATA frame size - 1, then length-prefixed messages ----
 def grpc(message):
     return b"\0" + struct.pack(">I", len(message)) + message

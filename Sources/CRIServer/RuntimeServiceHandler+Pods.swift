@@ -46,7 +46,7 @@ extension RuntimeServiceHandler {
     var response = Runtime_V1_PodSandboxStatusResponse()
     response.status = Self.status(sandbox)
     response.timestamp = Store.now()
-    if request.verbose { response.info["info"] = await Self.verboseInfo(sandbox, specPath: runtime.paths.spec(sandbox.record.id)).text }
+    if request.verbose { response.info["info"] = await Self.verboseInfo(sandbox, runtime: runtime).text }
     return response
   }
 

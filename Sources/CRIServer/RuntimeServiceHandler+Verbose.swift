@@ -1,5 +1,4 @@
 import CrispCore
-import PodNetwork
 import Runtime
 
 /// The verbose info of PodSandboxStatus and ContainerStatus: what `crictl inspectp` / `inspect` show beyond
@@ -16,14 +15,15 @@ extension RuntimeServiceHandler {
     (try? FilePath.readRegularFile(path, limit: runtimeSpecLimit)) ?? []
   }
 
-  static func verboseInfo(_ sandbox: RuntimeManager.SandboxView, specPath: String) async -> VerboseInfo {
+  static func verboseInfo(_ sandbox: RuntimeManager.SandboxView, runtime: RuntimeManager) async -> VerboseInfo {
+    let specPath = runtime.paths.spec(sandbox.record.id)
     var info = VerboseInfo()
     info["pid"] = .integer(Int64(sandbox.record.pid))
     info["netns"] = .string(sandbox.record.netnsPath)
     info["runtimeHandler"] = .string(sandbox.record.runtimeHandler)
     info["runtimeSpec"] = .document(runtimeSpec(specPath))
     guard !sandbox.hostNetwork, sandbox.record.state == .ready,
-      let interfaces = try? await InterfaceStatistics.read(netnsPath: sandbox.record.netnsPath)
+      let interfaces = await runtime.podInterfaces(sandbox)
     else { return info }
     info["interfaces"] = .array(
       interfaces.map { interface in

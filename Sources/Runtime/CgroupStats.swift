@@ -1,5 +1,4 @@
 import CrispCore
-import Foundation
 import Store
 
 /// One reading of a cgroup's counters, from the v1 controllers (cpuacct, memory, pids) or the v2 files.
@@ -44,57 +43,40 @@ extension Cgroups {
   }
 
   /// Reads the counters of a cgroup; nil when it does not exist (the container is gone, or never started).
+  /// Each file is opened and read once, into one buffer for the whole sample.
   public func sample(_ cgroupsPath: String) -> CgroupSample? {
     let relative = relativeDirectory(cgroupsPath)
+    let reader = CgroupFileReader()
     var sample = CgroupSample(timestamp: Store.now())
     switch layout {
     case .legacy:
       let memory = "\(mountPoint)/memory\(relative)"
-      guard FilePath.isDirectory(memory) else { return nil }
-      sample.cpuNanoseconds = Self.number("\(mountPoint)/cpuacct\(relative)/cpuacct.usage")
-      sample.memoryUsage = Self.number("\(memory)/memory.usage_in_bytes")
-      sample.memoryLimit = Self.number("\(memory)/memory.limit_in_bytes").flatMap { $0 >= 1 << 62 ? nil : $0 }
-      let stat = Self.keyed("\(memory)/memory.stat")
-      sample.inactiveFile = stat["total_inactive_file"]
-      sample.rss = stat["total_rss"]
-      sample.pageFaults = stat["total_pgfault"]
-      sample.majorPageFaults = stat["total_pgmajfault"]
-      if let combined = Self.number("\(memory)/memory.memsw.usage_in_bytes"), let usage = sample.memoryUsage {
+      sample.memoryUsage = reader.number("\(memory)/memory.usage_in_bytes")
+      // The directory is looked at only when the first file is missing.
+      if sample.memoryUsage == nil, !FilePath.isDirectory(memory) { return nil }
+      sample.cpuNanoseconds = reader.number("\(mountPoint)/cpuacct\(relative)/cpuacct.usage")
+      sample.memoryLimit = reader.number("\(memory)/memory.limit_in_bytes").flatMap { $0 >= 1 << 62 ? nil : $0 }
+      let stat = reader.values("\(memory)/memory.stat", keys: ["total_inactive_file", "total_rss", "total_pgfault", "total_pgmajfault"])
+      (sample.inactiveFile, sample.rss, sample.pageFaults, sample.majorPageFaults) = (stat[0], stat[1], stat[2], stat[3])
+      if let combined = reader.number("\(memory)/memory.memsw.usage_in_bytes"), let usage = sample.memoryUsage {
         sample.swapUsage = combined > usage ? combined - usage : 0
       }
-      sample.processCount = Self.number("\(mountPoint)/pids\(relative)/pids.current")
+      sample.processCount = reader.number("\(mountPoint)/pids\(relative)/pids.current")
     case .unified:
       let directory = mountPoint + relative
-      guard FilePath.isDirectory(directory) else { return nil }
-      sample.cpuNanoseconds = Self.keyed("\(directory)/cpu.stat")["usage_usec"].map { $0 * 1000 }
-      sample.memoryUsage = Self.number("\(directory)/memory.current")
-      sample.memoryLimit = Self.number("\(directory)/memory.max")
-      let stat = Self.keyed("\(directory)/memory.stat")
-      sample.inactiveFile = stat["inactive_file"]
-      sample.rss = stat["anon"]
-      sample.pageFaults = stat["pgfault"]
-      sample.majorPageFaults = stat["pgmajfault"]
-      sample.swapUsage = Self.number("\(directory)/memory.swap.current")
-      sample.swapLimit = Self.number("\(directory)/memory.swap.max")
-      sample.processCount = Self.number("\(directory)/pids.current")
+      sample.memoryUsage = reader.number("\(directory)/memory.current")
+      if sample.memoryUsage == nil, !FilePath.isDirectory(directory) { return nil }
+      sample.cpuNanoseconds = reader.values("\(directory)/cpu.stat", keys: ["usage_usec"])[0].flatMap { usec in
+        let (nanoseconds, overflow) = usec.multipliedReportingOverflow(by: 1000)
+        return overflow ? nil : nanoseconds
+      }
+      sample.memoryLimit = reader.number("\(directory)/memory.max")
+      let stat = reader.values("\(directory)/memory.stat", keys: ["inactive_file", "anon", "pgfault", "pgmajfault"])
+      (sample.inactiveFile, sample.rss, sample.pageFaults, sample.majorPageFaults) = (stat[0], stat[1], stat[2], stat[3])
+      sample.swapUsage = reader.number("\(directory)/memory.swap.current")
+      sample.swapLimit = reader.number("\(directory)/memory.swap.max")
+      sample.processCount = reader.number("\(directory)/pids.current")
     }
     return sample
-  }
-
-  /// A file holding one number ("max" and unreadable files are nil).
-  static func number(_ path: String) -> UInt64? {
-    guard let text = (try? FilePath.readText(path)) ?? nil else { return nil }
-    return UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines))
-  }
-
-  /// A file of `key value` lines (memory.stat, cpu.stat).
-  static func keyed(_ path: String) -> [String: UInt64] {
-    guard let text = (try? FilePath.readText(path)) ?? nil else { return [:] }
-    var result: [String: UInt64] = [:]
-    for line in text.split(separator: "\n") {
-      let parts = line.split(separator: " ")
-      if parts.count == 2, let value = UInt64(parts[1]) { result[String(parts[0])] = value }
-    }
-    return result
   }
 }

@@ -5,28 +5,32 @@ import Store
 extension RuntimeManager {
   /// Metrics of every ready pod and its created or running containers.
   public func podSandboxMetrics() async throws(CrispError) -> [PodMetricSamples] {
-    let all = try containers()
+    let bySandbox = Dictionary(grouping: try containers(), by: \.record.sandboxID)
+    let ready = try sandboxes().filter { $0.record.state == .ready }
+    interfaceCounters.retain(only: Set(ready.map(\.record.id)))
+    let host = hostLinks(for: ready)
     var result: [PodMetricSamples] = []
-    for view in try sandboxes() where view.record.state == .ready {
-      result.append(await podSandboxMetrics(view, containers: all))
+    for view in ready {
+      result.append(await podSandboxMetrics(view, members: bySandbox[view.record.id] ?? [], host: host))
     }
     return result
   }
 
-  func podSandboxMetrics(_ view: SandboxView, containers all: [ContainerView]) async -> PodMetricSamples {
+  /// `members`: the pod's containers (those neither created nor running are left out here).
+  func podSandboxMetrics(_ view: SandboxView, members all: [ContainerView], host: HostLinkTable?) async -> PodMetricSamples {
     let now = Store.now()
     let pod = view.config.metadata.name
     let namespace = view.config.metadata.namespace
     var result = PodMetricSamples(podSandboxID: view.record.id)
-    let members = all.filter { $0.record.sandboxID == view.record.id && ($0.record.state == .created || $0.record.state == .running) }
+    let members = all.filter { $0.record.state == .created || $0.record.state == .running }
     for member in members {
-      let cgroupsPath = containerExtra(member.record)?.cgroupsPath ?? ""
+      let memberCgroup = cgroupsPath(of: member.record) ?? ""
       var series = MetricSeries(
         labels: [
-          member.config.metadata.name, cgroupsPath.isEmpty ? "" : cgroups.relativeDirectory(cgroupsPath), member.record.imageRef, member.record.id,
+          member.config.metadata.name, memberCgroup.isEmpty ? "" : cgroups.relativeDirectory(memberCgroup), member.record.imageRef, member.record.id,
           namespace, pod,
         ], timestamp: now)
-      if !cgroupsPath.isEmpty, let sample = cgroups.sample(cgroupsPath) { series.add(sample) }
+      if !memberCgroup.isEmpty, let sample = cgroups.sample(memberCgroup) { series.add(sample) }
       if let layer = writableLayerUsage(member.record.id) {
         series.add(.fsUsageBytes, layer.bytes)
       }
@@ -43,13 +47,13 @@ extension RuntimeManager {
       series.add(sample)
     } else {
       var paths: [String] = extra(of: view.record).map { [$0.cgroupsPath] } ?? []
-      paths += members.compactMap { containerExtra($0.record)?.cgroupsPath }
+      paths += members.compactMap { cgroupsPath(of: $0.record) }
       if let sample = Self.sum(paths.compactMap { cgroups.sample($0) }) { series.add(sample) }
     }
     series.add(.startTimeSeconds, UInt64(max(0, view.record.createdAt) / 1_000_000_000))
     series.add(.lastSeen, UInt64(now / 1_000_000_000))
-    if !view.hostNetwork, !view.record.netnsPath.isEmpty, let interfaces = try? await InterfaceStatistics.read(netnsPath: view.record.netnsPath) {
-      for interface in interfaces where interface.name != "lo" {
+    if let interfaces = await podInterfaces(view, host: host) {
+      for interface in interfaces {
         series.add(.networkReceiveBytes, interface.rxBytes, extra: [interface.name])
         series.add(.networkReceiveErrors, interface.rxErrors, extra: [interface.name])
         series.add(.networkTransmitBytes, interface.txBytes, extra: [interface.name])

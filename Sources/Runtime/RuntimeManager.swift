@@ -38,6 +38,9 @@ public final class RuntimeManager: Sendable {
   let locks = KeyedLocks()
   /// Previous CPU readings and measured writable layers, for stats.
   let statsMemory = StatsMemory()
+  /// How each ready pod's interfaces map to host veth peers, so pod network stats come from one host link
+  /// dump per call instead of entering every pod's namespace.
+  public let interfaceCounters = PodInterfaceCounters()
   /// Lifecycle events for GetContainerEvents subscribers.
   public let events = ContainerEventBus()
   /// Running containers whose exit is yet to be published.

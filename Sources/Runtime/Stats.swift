@@ -26,7 +26,7 @@ extension RuntimeManager {
 
   func containerStats(_ view: ContainerView) -> ContainerUsage {
     var stats = ContainerUsage(container: view)
-    if let cgroupsPath = containerExtra(view.record)?.cgroupsPath, let sample = cgroups.sample(cgroupsPath) {
+    if let path = cgroupsPath(of: view.record), let sample = cgroups.sample(path) {
       (stats.cpu, stats.memory) = usage(from: sample, key: view.record.id)
       if let used = sample.swapUsage {
         let available = sample.swapLimit.map { limit in limit > used ? limit - used : 0 }
@@ -38,6 +38,14 @@ extension RuntimeManager {
         timestamp: layer.measuredAt, mountpoint: images.snapshotter.root, usedBytes: layer.bytes, inodesUsed: layer.inodes)
     }
     return stats
+  }
+
+  /// The container's cgroup (from its record's runtime details, decoded once per container).
+  func cgroupsPath(of record: ContainerRecord) -> String? {
+    if let known = statsMemory.cgroupsPaths.withLock({ $0[record.id] }) { return known }
+    guard let path = containerExtra(record)?.cgroupsPath else { return nil }
+    if record.state != .creating { statsMemory.cgroupsPaths.withLock { $0[record.id] = path } }
+    return path
   }
 
   /// CPU and memory from a cgroup sample.
@@ -87,26 +95,34 @@ extension RuntimeManager {
 
   public func podSandboxStats(_ rawID: String) async throws(CrispError) -> PodUsage {
     guard let view = try sandbox(rawID) else { throw CrispError.notFound("pod sandbox \"\(rawID)\" not found") }
-    return await podSandboxStats(view, containers: try containers())
+    let members = try containers().filter { $0.record.sandboxID == view.record.id }
+    return await podSandboxStats(view, members: members, host: hostLinks(for: [view]))
   }
 
   /// Stats of the ready sandboxes matching the filter (id, labels).
   public func listPodSandboxStats(_ filter: PodStatsFilter?) async throws(CrispError) -> [PodUsage] {
-    let all = try containers()
+    // Containers by pod, once: filtering every container for every pod is pods x containers copies.
+    let bySandbox = Dictionary(grouping: try containers(), by: \.record.sandboxID)
+    let ready = try sandboxes().filter { $0.record.state == .ready }
+    interfaceCounters.retain(only: Set(ready.map(\.record.id)))
+    let selected = ready.filter { view in
+      guard let filter else { return true }
+      if !filter.id.isEmpty && !view.record.id.hasPrefix(filter.id) { return false }
+      return filter.labelSelector.allSatisfy { view.config.labels[$0.key] == $0.value }
+    }
+    // One dump of the host's links serves every pod of the list.
+    let host = hostLinks(for: selected)
     var result: [PodUsage] = []
-    for view in try sandboxes() where view.record.state == .ready {
-      if let filter {
-        if !filter.id.isEmpty && !view.record.id.hasPrefix(filter.id) { continue }
-        if !filter.labelSelector.allSatisfy({ view.config.labels[$0.key] == $0.value }) { continue }
-      }
-      result.append(await podSandboxStats(view, containers: all))
+    for view in selected {
+      result.append(await podSandboxStats(view, members: bySandbox[view.record.id] ?? [], host: host))
     }
     return result
   }
 
-  func podSandboxStats(_ view: SandboxView, containers all: [ContainerView]) async -> PodUsage {
+  /// `members`: the pod's containers (those neither created nor running are left out here).
+  func podSandboxStats(_ view: SandboxView, members all: [ContainerView], host: HostLinkTable?) async -> PodUsage {
     var stats = PodUsage(sandbox: view)
-    let members = all.filter { $0.record.sandboxID == view.record.id && ($0.record.state == .created || $0.record.state == .running) }
+    let members = all.filter { $0.record.state == .created || $0.record.state == .running }
     stats.containers = members.map { containerStats($0) }
     // The pod's own cgroup (kubelet's cgroup_parent) holds the pause and every container: read it whole.
     // Without one, add up the pause's and the containers' cgroups.
@@ -116,15 +132,14 @@ extension RuntimeManager {
       sample = cgroups.sample(parent)
     } else {
       var paths: [String] = extra(of: view.record).map { [$0.cgroupsPath] } ?? []
-      paths += members.compactMap { containerExtra($0.record)?.cgroupsPath }
+      paths += members.compactMap { cgroupsPath(of: $0.record) }
       sample = Self.sum(paths.compactMap { cgroups.sample($0) })
     }
     if let sample {
       (stats.cpu, stats.memory) = usage(from: sample, key: "pod:" + view.record.id)
       if let count = sample.processCount { stats.processes = ProcessUsage(timestamp: sample.timestamp, count: count) }
     }
-    if !view.hostNetwork, !view.record.netnsPath.isEmpty, let interfaces = try? await InterfaceStatistics.read(netnsPath: view.record.netnsPath) {
-      let usage = interfaces.filter { $0.name != "lo" }
+    if let usage = await podInterfaces(view, host: host) {
       stats.network = NetworkUsage(
         timestamp: Store.now(), interfaces: usage, defaultInterface: usage.first(where: { $0.name == "eth0" }) ?? usage.first)
     }

@@ -18,6 +18,9 @@ final class StatsMemory: Sendable {
 
   let cpu = Mutex<[String: CPUReading]>([:])
   let layers = Mutex<[String: LayerUsage]>([:])
+  /// Each container's cgroup, fixed at creation: kept so a stats pass does not decode every record's
+  /// runtime details (JSON) again.
+  let cgroupsPaths = Mutex<[String: String]>([:])
 
   /// Cores in use since the previous reading of `key`, in billionths of a core; nil on the first reading.
   func nanoCores(_ key: String, timestamp: Int64, nanoseconds: UInt64) -> UInt64? {
@@ -36,5 +39,6 @@ final class StatsMemory: Sendable {
   func forget(_ key: String) {
     _ = cpu.withLock { $0.removeValue(forKey: key) }
     _ = layers.withLock { $0.removeValue(forKey: key) }
+    _ = cgroupsPaths.withLock { $0.removeValue(forKey: key) }
   }
 }

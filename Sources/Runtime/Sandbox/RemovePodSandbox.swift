@@ -38,6 +38,7 @@ extension RuntimeManager {
     try store.deleteSandbox(id, name: name)
     decodedSandboxes.withLock { $0[id] = nil }
     statsMemory.forget("pod:" + id)
+    interfaceCounters.forget(sandboxID: id)
     if record.state != .creating { events.publish(ContainerEvent(containerID: id, sandboxID: id, kind: .deleted)) }
   }
 }

@@ -52,6 +52,8 @@ extension RuntimeManager {
       }
     }
     if let shm = extra(of: record)?.shm { try host.mounts.unmount(shm) }
+    // Its network is torn down: the pod's interface mapping is learnt again if it is ever read.
+    interfaceCounters.forget(sandboxID: id)
     if record.state != .notready {
       var record = record
       record.state = .notready

@@ -1,0 +1,70 @@
+public import CrispCore
+import Synchronization
+
+/// A pod's interface counters (loopback left out) without entering its network namespace on every call.
+///
+/// The counters always come from the kernel at call time: the host end of each veth pair, found in one
+/// rtnetlink link dump of the daemon's own namespace (``HostLinkTable``), holds the pod end's counters
+/// with rx and tx swapped. What is learnt once per pod, by one read inside its namespace, is only the
+/// mapping: the namespace's id as the host sees it (RTM_GETNSID) and the pod-side name and ifindex of
+/// each interface. Interfaces with no host veth peer (macvlan, ipvlan, ...) are read inside the
+/// namespace on every call, as is a pod whose set of host peers no longer matches what was learnt (then
+/// the mapping is learnt again).
+public final class PodInterfaceCounters: Sendable {
+  private let plans = Mutex<[String: PodLinkPlan]>([:])
+
+  public init() {}
+
+  /// One dump of the host's links, shared by every pod of one stats pass.
+  public func hostLinks() throws(CrispError) -> HostLinkTable {
+    HostLinkTable(try RouteNetlink.links())
+  }
+
+  /// The interfaces of the pod `sandboxID` whose namespace is pinned at `netnsPath`, with their counters
+  /// now: from `host` (a dump taken for this call) where every interface has a host peer, else read
+  /// inside the namespace.
+  public func read(sandboxID: String, netnsPath: String, host: HostLinkTable) async throws(CrispError) -> [InterfaceStatistics] {
+    if let plan = plans.withLock({ $0[sandboxID] }), plan.servedFromHost, let namespace = plan.namespaceID {
+      let peers = host.peers(inNamespace: namespace)
+      if Set(peers.keys) == plan.peered {
+        var result: [InterfaceStatistics] = []
+        for interface in plan.interfaces {
+          guard let link = peers[interface.index] else { break }
+          result.append(link.asPeer(named: interface.name))
+        }
+        if result.count == plan.interfaces.count { return result }
+      }
+    }
+    return try await learn(sandboxID: sandboxID, netnsPath: netnsPath, host: host)
+  }
+
+  /// The same for one pod, with a dump of its own.
+  public func read(sandboxID: String, netnsPath: String) async throws(CrispError) -> [InterfaceStatistics] {
+    try await read(sandboxID: sandboxID, netnsPath: netnsPath, host: try hostLinks())
+  }
+
+  /// Drops what was learnt about a pod (its namespace is going, or gone).
+  public func forget(sandboxID: String) {
+    _ = plans.withLock { $0.removeValue(forKey: sandboxID) }
+  }
+
+  /// Drops what was learnt about every pod not in `sandboxIDs` (those no longer ready).
+  public func retain(only sandboxIDs: Set<String>) {
+    plans.withLock { plans in plans = plans.filter { sandboxIDs.contains($0.key) } }
+  }
+
+  /// Reads inside the namespace (the answer of this call) and remembers the mapping for the next ones.
+  private func learn(sandboxID: String, netnsPath: String, host: HostLinkTable) async throws(CrispError) -> [InterfaceStatistics] {
+    let inside = try await InterfaceStatistics.readIndexed(netnsPath: netnsPath).filter { $0.statistics.name != "lo" }
+    // The host dump came first, and listing a veth whose peer is in another namespace makes the kernel
+    // give that namespace an id: a pod with a veth has one by now. Without one (or when the kernel would
+    // not say), every read is inside, as this one.
+    let namespace = (try? RouteNetlink.namespaceID(netnsPath: netnsPath)) ?? nil
+    let peers = namespace.map { host.peers(inNamespace: $0) } ?? [:]
+    let plan = PodLinkPlan(
+      namespaceID: namespace, interfaces: inside.map { PodLinkPlan.Interface(name: $0.statistics.name, index: $0.index) },
+      peered: Set(peers.keys))
+    plans.withLock { $0[sandboxID] = plan }
+    return inside.map { $0.statistics }
+  }
+}
