@@ -1,23 +1,13 @@
 import Synchronization
 
-/// What stats remember between calls: the previous CPU reading per cgroup (usage_nano_cores is a rate),
-/// and each writable layer's size, measured at most every `writableLayerInterval` (walking a layer per
-/// call would make ListContainerStats as slow as the largest container).
+/// What stats remember between calls: the previous CPU reading per cgroup (usage_nano_cores is a rate).
+/// Writable layers' sizes come from the image manager's background walker (``WritableLayerMeter``).
 final class StatsMemory: Sendable {
   struct CPUReading: Sendable {
     var timestamp: Int64
     var nanoseconds: UInt64
   }
-  struct LayerUsage: Sendable {
-    var measuredAt: Int64
-    var bytes: UInt64
-    var inodes: UInt64
-  }
-
-  static let writableLayerInterval: Int64 = 10_000_000_000
-
   let cpu = Mutex<[String: CPUReading]>([:])
-  let layers = Mutex<[String: LayerUsage]>([:])
 
   /// Cores in use since the previous reading of `key`, in billionths of a core; nil on the first reading.
   func nanoCores(_ key: String, timestamp: Int64, nanoseconds: UInt64) -> UInt64? {
@@ -35,6 +25,5 @@ final class StatsMemory: Sendable {
 
   func forget(_ key: String) {
     _ = cpu.withLock { $0.removeValue(forKey: key) }
-    _ = layers.withLock { $0.removeValue(forKey: key) }
   }
 }

@@ -35,6 +35,7 @@ struct CrispBench: AsyncParsableCommand {
         exec-stream  Exec over SPDY: time to the first stdout byte, and 100 MB of stdout throughput
         calls     Version: 200 calls in a row on open connections, as kubelet's polling makes them
                   (steady-state cost per call; `list` has the same rows for ListContainers/ListPodSandbox)
+        imagefs   ImageFsInfo with the image store at 1×, 10× and 100× one image (needs --imagefs-repository)
         all       every scenario above
       deploy/bench.sh sets up a loopback registry, crisp and containerd, and runs this.
       """)
@@ -47,6 +48,9 @@ struct CrispBench: AsyncParsableCommand {
   @Option(help: "Image references for pull/network/unpack (repeatable).") var image: [String] = []
   @Option(help: "Image for the pod and container scenarios (needs /bin/sleep and /bin/echo).") var containerImage: String?
   @Option(help: "Base URL of the registry holding --image, for network/unpack (http://127.0.0.1:5000).") var registry: String?
+  @Option(help: "Repository of the imagefs scenario's images, tagged 1…count (127.0.0.1:5000/bench/fs).") var imagefsRepository: String?
+  @Option(help: "How many imagefs images there are (the 100× size needs 100).") var imagefsCount = 100
+  @Option(help: "Unpacked bytes of one imagefs image, for the report.") var imagefsBaseBytes = 100_000_000.0
   @Option(help: "Write the report as JSON here.") var json: String?
   @Option(help: "Write the Markdown table here.") var markdown: String?
   @Argument(help: "Scenarios to run.") var scenarios: [String] = ["all"]
@@ -54,7 +58,9 @@ struct CrispBench: AsyncParsableCommand {
   func run() async throws {
     var endpoints = [CRIEndpoint(name: name, address: endpoint)]
     if let compare { endpoints.append(CRIEndpoint(name: compareName, address: compare)) }
-    let everything = ["memory", "pull", "network", "unpack", "sandbox", "container", "list", "pods-memory", "concurrency", "exec-stream", "calls"]
+    let everything = [
+      "memory", "pull", "network", "unpack", "sandbox", "container", "list", "pods-memory", "concurrency", "exec-stream", "calls", "imagefs",
+    ]
     let selected = Set(scenarios.contains("all") ? everything : scenarios)
     let known = Set(everything)
     if let unknown = selected.subtracting(known).first { throw ValidationError("unknown scenario \"\(unknown)\"") }
@@ -80,6 +86,13 @@ struct CrispBench: AsyncParsableCommand {
       guard let registry else { throw ValidationError("network and unpack need --registry") }
       try await NetworkBench(registry: registry, images: image, iterations: iterations).run(
         report, network: selected.contains("network"), unpack: selected.contains("unpack"))
+    }
+    if selected.contains("imagefs") {
+      guard let imagefsRepository else { throw ValidationError("imagefs needs --imagefs-repository") }
+      await ImageFsBench(
+        endpoints: endpoints, repository: imagefsRepository, count: imagefsCount, baseBytes: imagefsBaseBytes, iterations: iterations,
+        report: report
+      ).run()
     }
     if let json { try report.json().write(to: URL(fileURLWithPath: json)) }
     if let markdown { try report.markdown.write(toFile: markdown, atomically: true, encoding: .utf8) }
