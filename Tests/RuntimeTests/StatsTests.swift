@@ -20,6 +20,8 @@ import TestSupport
       _ = try await pods.exec(idle, ["/bin/ping", "-c", "2", "-W", "2", pods.network.gateway])
       try await Task.sleep(for: .milliseconds(800))
 
+      // Waited for first: each stats call is a CPU reading the next rate is computed from.
+      let measured = try await WritableLayerWait.stats(pods, busy, bytes: 8 << 20)
       let first = try await pods.runtime { try await $0.containerStats(.with { $0.containerID = busy }).stats }
       #expect(first.attributes.id == busy)
       #expect(first.attributes.metadata.name == "busy")
@@ -27,7 +29,6 @@ import TestSupport
       #expect(first.cpu.usageCoreNanoSeconds.value > 100_000_000, "\(first.cpu)")
       #expect(first.memory.workingSetBytes.value > 0)
       #expect(first.memory.usageBytes.value >= first.memory.workingSetBytes.value)
-      let measured = try await WritableLayerWait.stats(pods, busy, bytes: 8 << 20)
       #expect(measured.writableLayer.usedBytes.value >= 8 << 20, "\(measured.writableLayer)")
       #expect(measured.writableLayer.inodesUsed.value >= 1)
       #expect(!measured.writableLayer.fsID.mountpoint.isEmpty)
