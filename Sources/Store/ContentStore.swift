@@ -154,7 +154,8 @@ public final class ContentStore: Sendable {
   /// holds off garbage collection meanwhile. Returns how many records it added and dropped.
   public func reconcileUsage() throws(CrispError) -> (added: Int, dropped: Int) {
     guard let ledger else { return (0, 0) }
-    // Recorded first, then the directory: a blob committed in between is in neither list or is recorded twice.
+    // Recorded first, then the directory: a blob committed in between was recorded by its commit and is
+    // recorded again here with the same numbers, never dropped.
     let recorded = try ledger.accountedBlobs()
     let present = Set(allBlobs())
     var added = 0, dropped = 0
