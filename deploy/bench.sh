@@ -4,11 +4,18 @@
 #   - crisp (release build) and containerd, each on a private socket, root and state, both pulling from
 #     that registry through a hosts.toml, with the same CNI configuration,
 #   - crisp-bench with every scenario, writing bench-results.md and bench-results.json.
+#   - for the imagefs scenario, 100 generated images of ~100 MB unpacked each (4 layers of 250 files of
+#     100 kB of zeros, and a file naming the image and layer, so no two images share a layer): zeros
+#     compress, so the registry holds a few kB per image while each runtime's store grows to 100 MB, 1 GB
+#     and 10 GB (one runtime's store at a time: crisp-bench removes them before the next one pulls).
 # Usage: deploy/bench.sh [ITERATIONS [SCENARIO...]]   (scenarios default to all; see crisp-bench --help)
 #   The node scenario (not in all): `deploy/bench.sh 1 node` runs 110 pods and 60 s of kubelet's polling;
 #   CRISP_BENCH_PODS=250 and CRISP_BENCH_STEADY=120 change them.
 # Each daemon runs in a cgroup of its own (crisp-bench-daemon-NAME; cgroup v1 cpuacct or v2), which its shims,
 # runc and CNI plugins inherit, so the node scenario reads the CPU they all spend per pod start and teardown.
+# Environment: CRISP_BENCH_BIN=DIR uses the crisp, crisp-bench, crisp-shim and crisp-pause already built in DIR
+# (no release build); CRISP_BENCH_CONTAINERD=0 measures crisp alone; CRISP_BENCH_IMAGEFS_COUNT=N (default
+# 100) generates N imagefs images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench.sh: run as root" >&2; exit 1; }
@@ -19,14 +26,19 @@ shift || true
 scenarios=("${@:-all}")
 source deploy/packages.sh
 install_crisp_packages
-dpkg-query -W containerd >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q containerd
+with_containerd=${CRISP_BENCH_CONTAINERD:-1}
+[ "$with_containerd" = 0 ] || dpkg-query -W containerd >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q containerd
 
 # A scratch path of its own, so a benchmark build never waits on (or invalidates) a development build.
 scratch=.build-bench
-# The daemon and the bench link the Swift runtime statically; the shim and pause are static by construction.
-for product in crisp crisp-bench; do swift build -c release --scratch-path "$scratch" --static-swift-stdlib --product "$product"; done
-for product in crisp-shim crisp-pause; do swift build -c release --scratch-path "$scratch" --product "$product"; done
-bin=$(swift build -c release --scratch-path "$scratch" --show-bin-path)
+if [ -n "${CRISP_BENCH_BIN:-}" ]; then
+  bin=$(cd "$CRISP_BENCH_BIN" && pwd)
+else
+  # The daemon and the bench link the Swift runtime statically; the shim and pause are static by construction.
+  for product in crisp crisp-bench; do swift build -c release --scratch-path "$scratch" --static-swift-stdlib --product "$product"; done
+  for product in crisp-shim crisp-pause; do swift build -c release --scratch-path "$scratch" --product "$product"; done
+  bin=$(swift build -c release --scratch-path "$scratch" --show-bin-path)
+fi
 
 work=$(mktemp -d /tmp/crisp-bench.XXXXXX)
 pids=()
@@ -80,6 +92,26 @@ echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/big\", \"tag\
 echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/busybox\", \"tag\": \"1\", \"images\": [{\"config\": {\"Cmd\": [\"/bin/sh\"]}, \"layers\": [{\"compression\": \"gzip\", \"entries\": [{\"path\": \"bin\", \"type\": \"dir\"}, {\"path\": \"bin/busybox\", \"type\": \"file\", \"source\": \"/bin/busybox\", \"mode\": 493}, {\"path\": \"bin/sleep\", \"type\": \"symlink\", \"target\": \"busybox\"}, {\"path\": \"bin/echo\", \"type\": \"symlink\", \"target\": \"busybox\"}, {\"path\": \"bin/sh\", \"type\": \"symlink\", \"target\": \"busybox\"}, {\"path\": \"bin/cat\", \"type\": \"symlink\", \"target\": \"busybox\"}, {\"path\": \"bin/dd\", \"type\": \"symlink\", \"target\": \"busybox\"}]}]}]}" | push
 echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/pause\", \"tag\": \"1\", \"images\": [{\"config\": {\"Entrypoint\": [\"/pause\"], \"User\": \"65535:65535\"}, \"layers\": [{\"compression\": \"gzip\", \"entries\": [{\"path\": \"pause\", \"type\": \"file\", \"source\": \"$bin/crisp-pause\", \"mode\": 493}]}]}]}" | push
 
+imagefs_count=${CRISP_BENCH_IMAGEFS_COUNT:-100}
+imagefs_args=()
+if [[ " ${scenarios[*]} " == *" all "* || " ${scenarios[*]} " == *" imagefs "* ]]; then
+  for i in $(seq "$imagefs_count"); do
+    python3 - "$registry" "$i" <<'PY' | push
+import json, sys
+registry, index = sys.argv[1], int(sys.argv[2])
+layers = []
+for layer in range(4):
+    entries = [{"path": f"l{layer}", "type": "dir"}]
+    entries += [{"path": f"l{layer}/f{n}", "type": "file", "zeros": 100000} for n in range(250)]
+    entries.append({"path": f"l{layer}/image", "type": "file", "content": f"image {index} layer {layer}"})
+    layers.append({"compression": "gzip", "entries": entries})
+print(json.dumps({"registry": f"http://{registry}", "repository": "bench/fs", "tag": str(index),
+                  "images": [{"config": {"Cmd": ["/bin/sh"]}, "layers": layers}]}))
+PY
+  done
+  imagefs_args=(--imagefs-repository "$registry/bench/fs" --imagefs-count "$imagefs_count" --imagefs-base-bytes 100000000)
+fi
+
 printf 'server = "http://%s"\n' "$registry" > "$work/certs.d/$registry/hosts.toml"
 # The same network for both: crisp's shipped default (cni-conf/10-crisp-bridge.conflist: bridge, host-local,
 # portmap, bandwidth, loopback) on a bridge and private range of the benchmark's own. Traffic stays inside the
@@ -126,13 +158,19 @@ state = "$work/containerd/state"
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = "$work/certs.d"
 TOML
-start_in_cgroup containerd "$work/containerd.log" containerd --config "$work/containerd.toml"
-for socket in "$work/crisp.sock" "$work/containerd.sock"; do
+compare_args=()
+sockets=("$work/crisp.sock")
+if [ "$with_containerd" != 0 ]; then
+  start_in_cgroup containerd "$work/containerd.log" containerd --config "$work/containerd.toml"
+  compare_args=(--compare "unix://$work/containerd.sock")
+  sockets+=("$work/containerd.sock")
+fi
+for socket in "${sockets[@]}"; do
   for _ in $(seq 200); do [ -S "$socket" ] && break; sleep 0.1; done
 done
 sleep 1
 
-"$bin/crisp-bench" --endpoint "unix://$work/crisp.sock" --compare "unix://$work/containerd.sock" \
+"$bin/crisp-bench" --endpoint "unix://$work/crisp.sock" "${compare_args[@]}" "${imagefs_args[@]}" \
   --iterations "$iterations" --registry "http://$registry" \
   --image "$registry/bench/small:1" --image "$registry/bench/big:1" --container-image "$registry/bench/busybox:1" \
   --pods "$pods" --steady-seconds "$steady" --cni-data-dir "$work/ipam/crisp-bench" \

@@ -81,17 +81,18 @@ struct ImageServiceHandler: Sendable {
 
   func imageFsInfo(request: Runtime_V1_ImageFsInfoRequest) async throws -> Runtime_V1_ImageFsInfoResponse {
     let usage = images.filesystemUsage()
-    func entry(_ bytes: Int64, _ inodes: Int64) -> Runtime_V1_FilesystemUsage {
+    func entry(_ bytes: Int64, _ inodes: Int64, at timestamp: Int64) -> Runtime_V1_FilesystemUsage {
       var value = Runtime_V1_FilesystemUsage()
-      value.timestamp = usage.timestamp
+      value.timestamp = timestamp
       value.fsID.mountpoint = usage.mountpoint
       value.usedBytes.value = UInt64(max(bytes, 0))
       value.inodesUsed.value = UInt64(max(inodes, 0))
       return value
     }
     var response = Runtime_V1_ImageFsInfoResponse()
-    response.imageFilesystems = [entry(usage.imageBytes, usage.imageInodes)]
-    response.containerFilesystems = [entry(usage.containerBytes, usage.containerInodes)]
+    response.imageFilesystems = [entry(usage.imageBytes, usage.imageInodes, at: usage.timestamp)]
+    // Writable layers as last measured by the background walker, stamped with its oldest measurement.
+    response.containerFilesystems = [entry(usage.containerBytes, usage.containerInodes, at: usage.containerTimestamp)]
     return response
   }
 

@@ -27,8 +27,11 @@ public final class ImageManager: Sendable {
   private let blobs = Coalescer<Bool>()
   private let layers = Coalescer<Bool>()
   private let downloadSlots: DownloadSlots
-  private let usageCache = UsageCache()
   private let catalog: ImageCatalog
+  /// Whether start-up's measuring of what a store from before usage accounting held is done.
+  private let accountingComplete = Atomic<Bool>(false)
+  /// The usage walkers started by ``start(pauseBinary:)``, cancelled by ``shutdown()``.
+  private let background = Mutex<[Task<Void, Never>]>([])
 
   public init(config: CrispConfig, store: Store, logger: Logger, source: (any ImageSource)? = nil) throws(CrispError) {
     self.config = config
@@ -36,7 +39,7 @@ public final class ImageManager: Sendable {
     self.store = store
     catalog = ImageCatalog(store: store)
     self.logger = logger
-    content = try ContentStore(root: FilePath.join(config.root, "content"))
+    content = try ContentStore(root: FilePath.join(config.root, "content"), ledger: store)
     let snapshotsRoot = FilePath.join(config.root, "snapshots")
     let (mode, reason) = Snapshotter.detect(root: config.root, configured: config.snapshotter)
     if config.snapshotter == .auto && mode == .native {
@@ -64,6 +67,7 @@ public final class ImageManager: Sendable {
       }
     }
     try await garbageCollect()
+    startUsageAccounting()
   }
 
   /// Runs `body` while garbage collection is held off: for container creation, between resolving an image
@@ -89,6 +93,12 @@ public final class ImageManager: Sendable {
   }
 
   public func shutdown() async {
+    let tasks = background.withLock { tasks in
+      defer { tasks.removeAll() }
+      return tasks
+    }
+    for task in tasks { task.cancel() }
+    for task in tasks { await task.value }
     await registry.shutdown()
   }
 
@@ -154,7 +164,6 @@ public final class ImageManager: Sendable {
     do throws(CrispError) {
       let counts = try await leases.ifIdle { () throws(CrispError) -> (Int, Int) in try collect() }
       if let (blobCount, snapshotCount) = counts, blobCount + snapshotCount > 0 {
-        usageCache.invalidate()
         logger.info("collected what a refused image left", metadata: ["blobs": "\(blobCount)", "snapshots": "\(snapshotCount)"])
       }
     } catch {
@@ -187,7 +196,6 @@ public final class ImageManager: Sendable {
       chainID: chainIDs.last ?? "", size: imageSize,
       pinned: isPinned(references), config: configBytes, createdAt: Store.now(), references: references)
     try store.putImage(record)
-    usageCache.invalidate()
     let took = ContinuousClock.now - started
     logger.info(
       "pulled image",
@@ -389,7 +397,6 @@ public final class ImageManager: Sendable {
       return image
     }
     guard let image = removed else { return }
-    usageCache.invalidate()
     logger.info("removed image", metadata: ["id": "\(image.id)", "references": "\(image.references.map(\.reference))"])
     try await garbageCollect()
   }
@@ -401,7 +408,6 @@ public final class ImageManager: Sendable {
       try collect()
     }
     if blobCount + snapshotCount > 0 {
-      usageCache.invalidate()
       logger.info("garbage collected", metadata: ["blobs": "\(blobCount)", "snapshots": "\(snapshotCount)"])
     }
   }
@@ -460,37 +466,88 @@ public final class ImageManager: Sendable {
 
   // MARK: Usage
 
-  /// Bytes and inodes used by images (layers, content, and the views image volumes keep) and by
-  /// containers' writable layers.
+  /// Bytes and inodes used by images (content, layers, and the views image volumes keep) and by containers'
+  /// writable layers, without touching the disk beyond four `lstat`s: image usage is the accounting the
+  /// store keeps with its records, writable layers' is the background walker's last measurement.
+  ///
+  /// On a store from before usage accounting, start-up measures what it holds in the background; until that
+  /// is done (`complete` false) the image numbers are a lower bound that grows as it goes.
   public func filesystemUsage() -> FilesystemUsage {
-    usageCache.value {
-      var imageBytes: Int64 = 0, imageInodes: Int64 = 0, containerBytes: Int64 = 0, containerInodes: Int64 = 0
-      for record in (try? store.allSnapshots()) ?? [] {
-        let usage = DiskUsage.measure(snapshotter.directory(of: record.id))
-        if let failure = usage.failure {
-          logger.warning("snapshot only partly measured", metadata: ["snapshot": "\(record.id)", "reason": "\(failure)"])
-        }
-        // An image volume's view (a native merged copy) is the image's storage, not a writable layer.
-        if record.kind == .active && !(record.owner ?? "").hasPrefix(Snapshotter.imageViewOwnerPrefix) {
-          containerBytes += usage.bytes
-          containerInodes += usage.inodes
-        } else {
-          imageBytes += usage.bytes
-          imageInodes += usage.inodes
-        }
-      }
-      let contentUsage = DiskUsage.measure(content.root)
-      if let failure = contentUsage.failure {
-        logger.warning("content store only partly measured", metadata: ["reason": "\(failure)"])
-      }
-      return FilesystemUsage(
-        mountpoint: snapshotter.root, imageBytes: imageBytes + contentUsage.bytes, imageInodes: imageInodes + contentUsage.inodes,
-        containerBytes: containerBytes, containerInodes: containerInodes, timestamp: Store.now())
+    let now = Store.now()
+    let images = store.accountedUsage.total + content.directoryUsage()
+    let (containers, measuredAt) = snapshotter.writableUsage.total()
+    return FilesystemUsage(
+      mountpoint: snapshotter.root, imageBytes: images.bytes, imageInodes: images.inodes,
+      containerBytes: containers.bytes, containerInodes: containers.inodes, timestamp: now,
+      containerTimestamp: measuredAt ?? now, complete: accountingComplete.load(ordering: .acquiring))
+  }
+
+  /// Starts the background usage work: measuring what a store from before accounting holds (once), and the
+  /// writable-layer walker (until shutdown).
+  func startUsageAccounting() {
+    let backfill = Task(priority: .background) { await self.completeAccounting() }
+    let walker = Task(priority: .background) {
+      await self.snapshotter.writableUsage.run(layers: { () throws(CrispError) in try self.writableLayers() }, logger: self.logger)
+    }
+    background.withLock { $0 += [backfill, walker] }
+  }
+
+  /// Measures every writable layer once now, without pausing (tests; the daemon's walker spreads its passes).
+  public func measureWritableLayers() async {
+    do {
+      await snapshotter.writableUsage.pass(try writableLayers(), pause: { _ in .zero }, logger: logger)
+    } catch {
+      logger.warning("cannot list writable layers to measure", metadata: ["error": "\(error.message)"])
     }
   }
 
-  /// Called when containers create or remove writable layers.
-  public func invalidateUsage() { usageCache.invalidate() }
+  /// Containers' writable layers now (image views are image storage, accounted when made).
+  func writableLayers() throws(CrispError) -> [WritableLayerMeter.Layer] {
+    try store.unmeasuredSnapshots().compactMap { record in
+      guard record.kind == .active, let owner = record.owner, !owner.hasPrefix(Snapshotter.imageViewOwnerPrefix) else { return nil }
+      return WritableLayerMeter.Layer(owner: owner, directory: snapshotter.filesystem(of: record.id))
+    }
+  }
+
+  /// Records the usage of blobs and image snapshots that have none (a store from before accounting, or a
+  /// daemon killed between a blob's rename and its record): one bounded walk per snapshot, one `lstat` per
+  /// blob, in the background, with garbage collection held off only while the blobs are compared. On a
+  /// store whose accounting is whole this reads one directory listing and measures nothing.
+  func completeAccounting() async {
+    let started = ContinuousClock.now
+    var blobs = (added: 0, dropped: 0)
+    var snapshots = 0
+    do throws(CrispError) {
+      blobs = try await leases.with { () throws(CrispError) in try self.content.reconcileUsage() }
+      for record in try store.unmeasuredSnapshots() {
+        if Task.isCancelled { return }
+        let isView = record.owner?.hasPrefix(Snapshotter.imageViewOwnerPrefix) ?? false
+        guard record.kind == .layer || isView else { continue }
+        let directory = snapshotter.directory(of: record.id)
+        let usage = await withCheckedContinuation { continuation in
+          DispatchQueue.global(qos: .utility).async { continuation.resume(returning: DiskUsage.measure(directory)) }
+        }
+        if let failure = usage.failure {
+          logger.warning("snapshot only partly measured", metadata: ["snapshot": "\(record.id)", "reason": "\(failure)"])
+        }
+        if try store.recordSnapshotUsage(record.id, UsageTotals(bytes: usage.bytes, inodes: usage.inodes)) { snapshots += 1 }
+        await Task.yield()
+      }
+    } catch {
+      logger.warning("usage accounting could not measure the store; image usage stays a lower bound", metadata: ["error": "\(error.message)"])
+      return
+    }
+    accountingComplete.store(true, ordering: .releasing)
+    if blobs.added + blobs.dropped + snapshots > 0 {
+      let took = ContinuousClock.now - started
+      logger.info(
+        "usage accounting completed",
+        metadata: [
+          "blobs_measured": "\(blobs.added)", "blob_records_dropped": "\(blobs.dropped)", "snapshots_measured": "\(snapshots)",
+          "duration_ms": "\(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)",
+        ])
+    }
+  }
 }
 
 public struct FilesystemUsage: Sendable {
@@ -499,22 +556,12 @@ public struct FilesystemUsage: Sendable {
   public var imageInodes: Int64
   public var containerBytes: Int64
   public var containerInodes: Int64
+  /// When the image numbers were read (they are current).
   public var timestamp: Int64
-}
-
-/// kubelet asks for filesystem usage every few seconds; walking the tree each time would be wasteful, so
-/// the answer is kept until something changes or ten seconds pass.
-final class UsageCache: Sendable {
-  private let state = Mutex<(FilesystemUsage?, ContinuousClock.Instant)>((nil, .now))
-
-  func value(_ compute: () -> FilesystemUsage) -> FilesystemUsage {
-    if let cached = state.withLock({ $0.0 != nil && ContinuousClock.now - $0.1 < .seconds(10) ? $0.0 : nil }) { return cached }
-    let fresh = compute()
-    state.withLock { $0 = (fresh, .now) }
-    return fresh
-  }
-
-  func invalidate() { state.withLock { $0.0 = nil } }
+  /// The oldest writable-layer measurement in the container numbers (now when there is none).
+  public var containerTimestamp: Int64
+  /// False while start-up still measures a store from before usage accounting (image numbers too low).
+  public var complete: Bool
 }
 
 /// Bounds concurrent layer downloads (`max_concurrent_downloads`) across all pulls.

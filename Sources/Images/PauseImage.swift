@@ -90,7 +90,6 @@ extension ImageManager {
         size: try manifest.totalSize(reference: manifestDigest.description),
         pinned: pinned || self.isPinned(references), config: configBytes, createdAt: Store.now(), references: references)
       try self.store.putImage(record)
-      self.invalidateUsage()
       return try self.store.image(id: record.id) ?? record
     }
   }

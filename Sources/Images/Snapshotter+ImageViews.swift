@@ -41,7 +41,9 @@ extension Snapshotter {
       if made {
         try makeDirectory(copy)
         if mode == .native { try NativeMerge.merge(layers: layers.reversed().map { filesystem(of: $0.id) }, into: copy) }
-        try store.commitSnapshot(id, size: 0)
+        // A view does not change once made: its usage is the image's, recorded with its commit.
+        let usage = DiskUsage.measure(directory(of: id))
+        try store.commitSnapshot(id, measured: UsageTotals(bytes: usage.bytes, inodes: usage.inodes))
       }
       try makeDirectory(target)
       if !Mounts.isMountPoint(target) {

@@ -19,6 +19,8 @@ public final class Snapshotter: Sendable {
   public let root: String
   let store: Store
   private let logger: Logger
+  /// Containers' writable-layer usage, measured in the background (``WritableLayerMeter``).
+  public let writableUsage = WritableLayerMeter()
 
   public init(root: String, mode: Mode, store: Store, logger: Logger) throws(CrispError) {
     self.root = root
@@ -79,8 +81,12 @@ public final class Snapshotter: Sendable {
     do {
       try FilePath.makeDirectories(directory, mode: 0o755)
       try fill(directory)
-      let size = DiskUsage.measure(directory).bytes
-      try store.commitSnapshot(id, size: size)
+      // What the layer uses, recorded with its commit: the image filesystem's usage is then a sum.
+      let usage = DiskUsage.measure(self.directory(of: id))
+      if let failure = usage.failure {
+        logger.warning("layer only partly measured", metadata: ["snapshot": "\(id)", "reason": "\(failure)"])
+      }
+      try store.commitSnapshot(id, measured: UsageTotals(bytes: usage.bytes, inodes: usage.inodes))
       guard let record = try store.snapshot(id: id) else { throw CrispError.internalError("snapshot \(id) vanished") }
       return record
     } catch let error as CrispError {
@@ -204,6 +210,7 @@ public final class Snapshotter: Sendable {
   public func removeRootfs(owner: String, target: String?) throws(CrispError) {
     if let target { try Mounts.unmount(target) }
     if let record = try store.snapshot(owner: owner) { try discard(record.id) }
+    writableUsage.forget(owner)
   }
 
   /// The writable layer's directory for `owner` (for writable-layer usage stats).

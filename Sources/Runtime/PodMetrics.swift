@@ -31,8 +31,9 @@ extension RuntimeManager {
           namespace, pod,
         ], timestamp: now)
       if !memberCgroup.isEmpty, let sample = cgroups.sample(memberCgroup) { series.add(sample) }
-      if let layer = writableLayerUsage(member.record.id) {
-        series.add(.fsUsageBytes, layer.bytes)
+      // The background walker's last measurement of the writable layer (none until its first).
+      if let layer = images.snapshotter.writableUsage.usage(owner: member.record.id) {
+        series.add(.fsUsageBytes, UInt64(max(0, layer.usage.bytes)))
       }
       if member.record.startedAt > 0 { series.add(.startTimeSeconds, UInt64(member.record.startedAt / 1_000_000_000)) }
       series.add(.lastSeen, UInt64(now / 1_000_000_000))

@@ -33,9 +33,11 @@ extension RuntimeManager {
         stats.swap = SwapUsage(timestamp: sample.timestamp, usageBytes: used, availableBytes: available)
       }
     }
-    if let layer = writableLayerUsage(view.record.id) {
+    // The background walker's last measurement, with its time; none until the first.
+    if let layer = images.snapshotter.writableUsage.usage(owner: view.record.id) {
       stats.writableLayer = WritableLayerUsage(
-        timestamp: layer.measuredAt, mountpoint: images.snapshotter.root, usedBytes: layer.bytes, inodesUsed: layer.inodes)
+        timestamp: layer.measuredAt, mountpoint: images.snapshotter.root, usedBytes: UInt64(max(0, layer.usage.bytes)),
+        inodesUsed: UInt64(max(0, layer.usage.inodes)))
     }
     return stats
   }
@@ -66,29 +68,6 @@ extension RuntimeManager {
     memory.pageFaults = sample.pageFaults
     memory.majorPageFaults = sample.majorPageFaults
     return (cpu, memory)
-  }
-
-  /// The container's writable layer size, re-measured when the last measure is older than the interval.
-  func writableLayerUsage(_ id: String) -> StatsMemory.LayerUsage? {
-    let now = Store.now()
-    if let cached = statsMemory.layers.withLock({ $0[id] }), now - cached.measuredAt < StatsMemory.writableLayerInterval {
-      return cached
-    }
-    guard let directory = (try? images.snapshotter.writableDirectory(owner: id)) ?? nil else { return nil }
-    let usage = DiskUsage.measure(directory)
-    var bytes = UInt64(max(0, usage.bytes)), inodes = UInt64(max(0, usage.inodes))
-    if let failure = usage.failure {
-      // A lower bound, and never lower than the last reading: a container must not shrink its
-      // ephemeral-storage usage (and escape eviction) by making the walk fail. The log says so.
-      logger.warning("writable layer only partly measured", metadata: ["container": "\(id)", "reason": "\(failure)"])
-      if let previous = statsMemory.layers.withLock({ $0[id] }) {
-        bytes = max(bytes, previous.bytes)
-        inodes = max(inodes, previous.inodes)
-      }
-    }
-    let measured = StatsMemory.LayerUsage(measuredAt: now, bytes: bytes, inodes: inodes)
-    statsMemory.layers.withLock { $0[id] = measured }
-    return measured
   }
 
   // MARK: Pod stats

@@ -1,23 +1,13 @@
 import Synchronization
 
-/// What stats remember between calls: the previous CPU reading per cgroup (usage_nano_cores is a rate),
-/// and each writable layer's size, measured at most every `writableLayerInterval` (walking a layer per
-/// call would make ListContainerStats as slow as the largest container).
+/// What stats remember between calls: the previous CPU reading per cgroup (usage_nano_cores is a rate).
+/// Writable layers' sizes come from the image manager's background walker (``WritableLayerMeter``).
 final class StatsMemory: Sendable {
   struct CPUReading: Sendable {
     var timestamp: Int64
     var nanoseconds: UInt64
   }
-  struct LayerUsage: Sendable {
-    var measuredAt: Int64
-    var bytes: UInt64
-    var inodes: UInt64
-  }
-
-  static let writableLayerInterval: Int64 = 10_000_000_000
-
   let cpu = Mutex<[String: CPUReading]>([:])
-  let layers = Mutex<[String: LayerUsage]>([:])
   /// Each container's cgroup, fixed at creation: kept so a stats pass does not decode every record's
   /// runtime details (JSON) again.
   let cgroupsPaths = Mutex<[String: String]>([:])
@@ -38,7 +28,6 @@ final class StatsMemory: Sendable {
 
   func forget(_ key: String) {
     _ = cpu.withLock { $0.removeValue(forKey: key) }
-    _ = layers.withLock { $0.removeValue(forKey: key) }
     _ = cgroupsPaths.withLock { $0.removeValue(forKey: key) }
   }
 }

@@ -11,9 +11,13 @@ public final class ContentStore: Sendable {
   public let root: String
   private let blobs: String
   private let ingest: String
+  /// Where each committed blob's usage is recorded and each deleted one's dropped (nil: not accounted, as
+  /// for crisp-bench's scratch stores).
+  private let ledger: Store?
 
-  public init(root: String) throws(CrispError) {
+  public init(root: String, ledger: Store? = nil) throws(CrispError) {
     self.root = root
+    self.ledger = ledger
     blobs = root + "/blobs/sha256"
     ingest = root + "/ingest"
     do {
@@ -107,6 +111,30 @@ public final class ContentStore: Sendable {
       throw CrispError.internalError("content store: \(error)")
     }
     AtomicFile.syncDirectory(blobs)
+    if let ledger, let usage = measure(sha256: hex) { try ledger.recordBlob(hex, usage) }
+  }
+
+  /// The bytes (allocated blocks, as `du` counts them) and the one inode a committed blob uses; nil when it
+  /// is not there.
+  public func measure(sha256 hex: String) -> UsageTotals? {
+    guard Self.isSHA256Hex(hex) else { return nil }
+    var info = stat()
+    guard lstat("\(blobs)/\(hex)", &info) == 0 else { return nil }
+    let (bytes, overflow) = Int64(info.st_blocks).multipliedReportingOverflow(by: 512)
+    return UsageTotals(bytes: overflow ? Int64.max : bytes, inodes: 1)
+  }
+
+  /// The usage of the store's own directories (the root, `blobs`, `blobs/sha256`, `ingest`), which grow
+  /// with the number of entries: four `lstat`s, not a walk.
+  public func directoryUsage() -> UsageTotals {
+    var total = UsageTotals()
+    for path in [root, root + "/blobs", blobs, ingest] {
+      var info = stat()
+      guard lstat(path, &info) == 0 else { continue }
+      let (bytes, overflow) = Int64(info.st_blocks).multipliedReportingOverflow(by: 512)
+      total.add(UsageTotals(bytes: overflow ? Int64.max : bytes, inodes: 1))
+    }
+    return total
   }
 
   /// Deletes a blob; a missing blob is not an error.
@@ -117,6 +145,30 @@ public final class ContentStore: Sendable {
     } catch {
       throw CrispError.internalError("content store: \(error)")
     }
+    try ledger?.forgetBlob(hex)
+  }
+
+  /// Brings the recorded blob usage in line with the blobs on disk: records blobs committed without a record
+  /// (a store from before accounting, or a daemon killed between the rename and the record) and drops
+  /// records of blobs no longer there. A directory listing and one `lstat` per unrecorded blob; the caller
+  /// holds off garbage collection meanwhile. Returns how many records it added and dropped.
+  public func reconcileUsage() throws(CrispError) -> (added: Int, dropped: Int) {
+    guard let ledger else { return (0, 0) }
+    // Recorded first, then the directory: a blob committed in between was recorded by its commit and is
+    // recorded again here with the same numbers, never dropped.
+    let recorded = try ledger.accountedBlobs()
+    let present = Set(allBlobs())
+    var added = 0, dropped = 0
+    for hex in present.subtracting(recorded) {
+      guard let usage = measure(sha256: hex) else { continue }
+      try ledger.recordBlob(hex, usage)
+      added += 1
+    }
+    for hex in recorded.subtracting(present) where !contains(sha256: hex) {
+      try ledger.forgetBlob(hex)
+      dropped += 1
+    }
+    return (added, dropped)
   }
 
   /// Every committed blob's hex digest (names that are not one are not blobs and are left alone).

@@ -154,7 +154,11 @@ public struct SnapshotRecord: Sendable, Equatable {
   public var state: State
   /// The container that owns an active snapshot.
   public var owner: String?
+  /// Bytes on disk: measured at commit for image layers and views, 0 for container writable layers.
   public var size: Int64
+  /// Inodes measured with `size`; nil when not measured (writable layers, and snapshots from before usage
+  /// accounting until start-up measures them).
+  public var inodes: Int64?
 }
 
 extension Store {
@@ -198,22 +202,27 @@ extension Store {
     try read("list snapshots") { db in try Self.fetchSnapshots(db, nil, []) }
   }
 
+  /// Deletes the snapshot's record, and its usage from the accounting in the same transaction.
   public func deleteSnapshot(_ id: Int64) throws(CrispError) {
-    try write("delete snapshot \(id)") { db in
+    let previous = try write("delete snapshot \(id)") { db -> UsageTotals? in
+      let previous = try Self.snapshotUsage(db, id)
       try db.execute(sql: "DELETE FROM snapshots WHERE id = ?", arguments: [id])
+      return db.changesCount > 0 ? previous : nil
     }
+    if let previous { usage.withLock { $0.snapshots.remove(previous) } }
   }
 
   private static func fetchSnapshots(_ db: Database, _ whereSQL: String?, _ arguments: [any DatabaseValueConvertible & Sendable]) throws
     -> [SnapshotRecord]
   {
-    let sql = "SELECT id, chain_id, parent_id, kind, state, owner, size FROM snapshots" + (whereSQL.map { " WHERE \($0)" } ?? "") + " ORDER BY id"
+    let sql =
+      "SELECT id, chain_id, parent_id, kind, state, owner, size, inodes FROM snapshots" + (whereSQL.map { " WHERE \($0)" } ?? "") + " ORDER BY id"
     return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)).map { row in
       SnapshotRecord(
         id: row["id"], chainID: row["chain_id"], parentID: row["parent_id"],
         kind: SnapshotRecord.Kind(rawValue: row["kind"]) ?? .layer,
         state: SnapshotRecord.State(rawValue: row["state"]) ?? .preparing,
-        owner: row["owner"], size: row["size"])
+        owner: row["owner"], size: row["size"], inodes: row["inodes"])
     }
   }
 }

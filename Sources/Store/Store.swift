@@ -14,6 +14,9 @@ public final class Store: Sendable {
   private let pool: DatabasePool
   public let path: String
   private let writes = Atomic<UInt64>(0)
+  /// The accounted disk usage (``StoreUsage``), summed once when the store opens and then moved by every
+  /// write that adds or removes an accounted blob or snapshot.
+  let usage = Mutex(StoreUsage())
 
   /// Grows after every write transaction ends (committed or rolled back), and never otherwise: a reader that
   /// saw the same value before two reads knows nothing was written between them, so list results can be
@@ -42,6 +45,8 @@ public final class Store: Sendable {
     do {
       pool = try DatabasePool(path: path, configuration: configuration)
       try Self.migrator.migrate(pool)
+      let totals = try pool.read(Self.sumUsage)
+      usage.withLock { $0 = totals }
     } catch {
       throw CrispError(.internal, "store \(path): cannot open the database", cause: error)
     }
@@ -123,6 +128,20 @@ public final class Store: Sendable {
             name TEXT PRIMARY KEY NOT NULL,
             owner_id TEXT NOT NULL,
             created_at INTEGER NOT NULL
+          );
+          """)
+    }
+    migrator.registerMigration("v2-usage") { db in
+      // Usage accounting: bytes and inodes measured when a blob or an image's snapshot is written, so the
+      // image filesystem's usage is a sum, not a walk. A snapshot's `inodes` is NULL until measured
+      // (container writable layers stay NULL: they change while the container runs).
+      try db.execute(
+        sql: """
+          ALTER TABLE snapshots ADD COLUMN inodes INTEGER;
+          CREATE TABLE blob_usage (
+            digest TEXT PRIMARY KEY NOT NULL,
+            bytes INTEGER NOT NULL,
+            inodes INTEGER NOT NULL
           );
           """)
     }

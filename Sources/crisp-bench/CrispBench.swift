@@ -37,6 +37,7 @@ struct CrispBench: AsyncParsableCommand {
                   (steady-state cost per call; `list` has the same rows for ListContainers/ListPodSandbox)
         status    PodSandboxStatus, ContainerStatus, ImageStatus (plain and verbose, as critest's
                   benchmark asks) and ListImages: 200 calls each on an open connection
+        imagefs   ImageFsInfo with the image store at 1×, 10× and 100× one image (needs --imagefs-repository)
         all       every scenario above
         node      a full node as kubelet drives it: --pods pods started 10 at a time, kubelet's polling for
                   --steady-seconds, teardown; CPU, memory, every call's p50/p99, errors, leftovers (not in all)
@@ -51,6 +52,9 @@ struct CrispBench: AsyncParsableCommand {
   @Option(help: "Image references for pull/network/unpack (repeatable).") var image: [String] = []
   @Option(help: "Image for the pod and container scenarios (needs /bin/sleep and /bin/echo).") var containerImage: String?
   @Option(help: "Base URL of the registry holding --image, for network/unpack (http://127.0.0.1:5000).") var registry: String?
+  @Option(help: "Repository of the imagefs scenario's images, tagged 1…count (127.0.0.1:5000/bench/fs).") var imagefsRepository: String?
+  @Option(help: "How many imagefs images there are (the 100× size needs 100).") var imagefsCount = 100
+  @Option(help: "Unpacked bytes of one imagefs image, for the report.") var imagefsBaseBytes = 100_000_000.0
   @Option(help: "Write the report as JSON here.") var json: String?
   @Option(help: "Write the Markdown table here.") var markdown: String?
   @Option(help: "Pods in the node scenario (1-\(NodeScenario.maxPods)).") var pods = 110
@@ -65,7 +69,8 @@ struct CrispBench: AsyncParsableCommand {
       "memory", "pull", "network", "unpack", "sandbox", "container", "status", "list", "pods-memory", "concurrency", "exec-stream", "calls",
     ]
     let selected = Set(scenarios.contains("all") ? everything : scenarios)
-    let known = Set(everything + ["node"])
+    // node and imagefs take minutes and gigabytes: only when named.
+    let known = Set(everything + ["node", "imagefs"])
     if let unknown = selected.subtracting(known).first { throw ValidationError("unknown scenario \"\(unknown)\"") }
     let report = Report(sides: endpoints.map(\.name))
     emit(report.header)
@@ -101,6 +106,13 @@ struct CrispBench: AsyncParsableCommand {
       guard let registry else { throw ValidationError("network and unpack need --registry") }
       try await NetworkBench(registry: registry, images: image, iterations: iterations).run(
         report, network: selected.contains("network"), unpack: selected.contains("unpack"))
+    }
+    if selected.contains("imagefs") {
+      guard let imagefsRepository else { throw ValidationError("imagefs needs --imagefs-repository") }
+      await ImageFsBench(
+        endpoints: endpoints, repository: imagefsRepository, count: imagefsCount, baseBytes: imagefsBaseBytes, iterations: iterations,
+        report: report
+      ).run()
     }
     if let json { try report.json().write(to: URL(fileURLWithPath: json)) }
     if let markdown { try report.markdown.write(toFile: markdown, atomically: true, encoding: .utf8) }

@@ -9,6 +9,7 @@ Input is a JSON spec on stdin:
       "layers": [{"compression": "gzip" | "zstd" | "none",
                   "entries": [{"path": "bin/busybox", "type": "file", "source": "/bin/busybox", "mode": 493},
                               {"path": "etc/motd", "type": "file", "content": "hi"},
+                              {"path": "z", "type": "file", "zeros": 1048576},
                               {"path": "lib", "type": "symlink", "target": "usr/lib"},
                               {"path": "x", "type": "hardlink", "target": "etc/motd"},
                               {"path": "d", "type": "dir", "mode": 493},
@@ -110,6 +111,8 @@ def layer_tar(entries, global_pax=None):
                         data = source.read()
                 elif "random" in entry:
                     data = os.urandom(entry["random"])
+                elif "zeros" in entry:
+                    data = bytes(entry["zeros"])
                 elif "size" in entry:
                     data = bytes((i * 7 + 3) % 251 for i in range(entry["size"]))
                 else:

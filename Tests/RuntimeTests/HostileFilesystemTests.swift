@@ -53,7 +53,7 @@ import TestSupport
       try await Self.waitForFile(pods, deep, "/tmp/done", timeout: .seconds(300))
       // The usage walk counts the whole tree (33 000 directories), where a recursive one ran out of
       // descriptors (or stack) and answered less.
-      let stats = try await pods.runtime { try await $0.containerStats(.with { $0.containerID = deep }).stats }
+      let stats = try await WritableLayerWait.stats(pods, deep, inodes: 33_000)
       #expect(stats.writableLayer.inodesUsed.value >= 33_000, "\(stats.writableLayer)")
 
       try await pods.runtime { runtime in

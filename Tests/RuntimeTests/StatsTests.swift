@@ -20,6 +20,8 @@ import TestSupport
       _ = try await pods.exec(idle, ["/bin/ping", "-c", "2", "-W", "2", pods.network.gateway])
       try await Task.sleep(for: .milliseconds(800))
 
+      // Waited for first: each stats call is a CPU reading the next rate is computed from.
+      let measured = try await WritableLayerWait.stats(pods, busy, bytes: 8 << 20)
       let first = try await pods.runtime { try await $0.containerStats(.with { $0.containerID = busy }).stats }
       #expect(first.attributes.id == busy)
       #expect(first.attributes.metadata.name == "busy")
@@ -27,9 +29,9 @@ import TestSupport
       #expect(first.cpu.usageCoreNanoSeconds.value > 100_000_000, "\(first.cpu)")
       #expect(first.memory.workingSetBytes.value > 0)
       #expect(first.memory.usageBytes.value >= first.memory.workingSetBytes.value)
-      #expect(first.writableLayer.usedBytes.value >= 8 << 20, "\(first.writableLayer)")
-      #expect(first.writableLayer.inodesUsed.value >= 1)
-      #expect(!first.writableLayer.fsID.mountpoint.isEmpty)
+      #expect(measured.writableLayer.usedBytes.value >= 8 << 20, "\(measured.writableLayer)")
+      #expect(measured.writableLayer.inodesUsed.value >= 1)
+      #expect(!measured.writableLayer.fsID.mountpoint.isEmpty)
       try await Task.sleep(for: .milliseconds(500))
       let second = try await pods.runtime { try await $0.containerStats(.with { $0.containerID = busy }).stats }
       // The rate is the CPU time used between the two readings over the time between them, whatever share
@@ -76,6 +78,42 @@ import TestSupport
           #expect(error.code == code)
         }
       }
+    }
+  }
+
+  /// A container's writable-layer usage is the background walker's last measurement, with its time; the
+  /// container filesystems of ImageFsInfo add them up, and a removed container's goes.
+  @Test func writableLayerUsageIsMeasuredInTheBackground() async throws {
+    try await PodHarness.with { pods in
+      let podConfig = pods.podConfig("layer-usage")
+      let pod = try await pods.runPod(podConfig)
+      let writer = try await pods.runContainer(
+        pod, podConfig,
+        pods.containerConfig(
+          "writer", command: ["/bin/sh", "-c", "dd if=/dev/zero of=/tmp/written bs=1M count=6 2>/dev/null; touch /tmp/a /tmp/b; sleep 1000"]))
+      let stats = try await WritableLayerWait.stats(pods, writer, bytes: 6 << 20, inodes: 3)
+      #expect(stats.writableLayer.usedBytes.value >= 6 << 20, "\(stats.writableLayer)")
+      #expect(stats.writableLayer.inodesUsed.value >= 3, "\(stats.writableLayer)")
+      let now = Int64(Date().timeIntervalSince1970 * 1e9)
+      // Measured, not made up at the call: a time in the last minute.
+      #expect(stats.writableLayer.timestamp > now - 60_000_000_000 && stats.writableLayer.timestamp <= now, "\(stats.writableLayer)")
+
+      let imageFs = { () async throws -> Runtime_V1_FilesystemUsage? in
+        try await pods.daemon.withClients { _, images in try await images.imageFsInfo(.init()).containerFilesystems.first }
+      }
+      let withWriter = try await imageFs()
+      #expect(withWriter?.usedBytes.value ?? 0 >= 6 << 20, "\(String(describing: withWriter))")
+      #expect(withWriter?.inodesUsed.value ?? 0 >= 3)
+
+      try await pods.runtime { runtime in
+        _ = try await runtime.stopContainer(
+          .with {
+            $0.containerID = writer; $0.timeout = 0
+          })
+        _ = try await runtime.removeContainer(.with { $0.containerID = writer })
+      }
+      let removed = try await imageFs()
+      #expect(removed?.usedBytes.value ?? UInt64.max < 6 << 20, "\(String(describing: removed))")
     }
   }
 

@@ -94,7 +94,6 @@ extension RuntimeManager {
     let provider = host.rootfs
     try provider.prepareRootfs(owner: id, chainID: image.record.chainID, target: rootfs, shift: plan.userNamespace?.shift)
     rollback.add("remove rootfs") { try provider.removeRootfs(owner: id, target: rootfs) }
-    images.invalidateUsage()
     let user = try Self.resolveUser(plan.config, image: image.config, rootfs: rootfs)
     try Self.checkUserInPodNamespace(user, plan.userNamespace)
     extra.user = user

@@ -22,7 +22,6 @@ extension RuntimeManager {
       for runtime in runtimes.values { try? await runtime.delete(id) }
     }
     try host.rootfs.removeRootfs(owner: id, target: bundle(id) + "/rootfs")
-    images.invalidateUsage()
     if let volumes = containerExtra(record)?.imageVolumes, !volumes.isEmpty { try await releaseImageViews(of: id, volumes) }
     // Idmapped views exist only for containers of user-namespaced pods.
     if FilePath.exists(bundle(id) + "/idmap") { host.mounts.unmountAll(under: bundle(id) + "/idmap") }

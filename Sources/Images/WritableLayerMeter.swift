@@ -1,0 +1,126 @@
+public import CrispCore
+import Dispatch
+public import Logging
+public import Store
+import Synchronization
+
+/// Containers' writable-layer usage (bytes and inodes), measured by one background walker and answered from
+/// the last measurement.
+///
+/// A writable layer changes while its container runs, so its usage cannot be recorded once like an image
+/// layer's; walking it on every stats call made ListContainerStats and ImageFsInfo as slow as the largest
+/// container. Instead one task walks the layers one at a time, spreading a full pass over at least
+/// ``passPeriod`` (with 250 containers, one small walk every 40 ms), and every answer is the last
+/// measurement with its time. A container is absent until first measured; removal drops it.
+public final class WritableLayerMeter: Sendable {
+  /// One layer's last measurement.
+  public struct Measurement: Sendable, Equatable {
+    /// Nanoseconds since the epoch, when the walk finished.
+    public var measuredAt: Int64
+    public var usage: UsageTotals
+  }
+
+  /// A container's writable layer: who owns it and the directory to walk.
+  public struct Layer: Sendable, Equatable {
+    public var owner: String
+    public var directory: String
+
+    public init(owner: String, directory: String) {
+      self.owner = owner
+      self.directory = directory
+    }
+  }
+
+  /// How long a full pass over every writable layer takes at least: the walks are spread over it.
+  public static let passPeriod: Duration = .seconds(10)
+  /// The shortest pause between two walks, however many layers there are: bounds the walker's CPU share.
+  static let minimumPause: Duration = .milliseconds(20)
+
+  private let readings = Mutex<[String: Measurement]>([:])
+
+  public init() {}
+
+  /// The last measurement of `owner`'s writable layer; nil until its first.
+  public func usage(owner: String) -> Measurement? { readings.withLock { $0[owner] } }
+
+  /// Every measured layer added up, and the oldest of their measurement times (nil when none is measured).
+  public func total() -> (usage: UsageTotals, measuredAt: Int64?) {
+    readings.withLock { readings in
+      var sum = UsageTotals()
+      var oldest: Int64?
+      for reading in readings.values {
+        sum.add(reading.usage)
+        oldest = min(oldest ?? reading.measuredAt, reading.measuredAt)
+      }
+      return (sum, oldest)
+    }
+  }
+
+  /// Drops `owner`'s measurement (its writable layer was removed).
+  public func forget(_ owner: String) { _ = readings.withLock { $0.removeValue(forKey: owner) } }
+
+  /// Walks one layer (on a dispatch thread, not the tasks' pool) and keeps the result. A walk that could not
+  /// finish is a lower bound, and never lower than the last reading: a container must not shrink its
+  /// ephemeral-storage usage (and escape eviction) by making the walk fail.
+  public func measure(_ layer: Layer, logger: Logger) async {
+    let directory = layer.directory
+    let usage = await withCheckedContinuation { continuation in
+      DispatchQueue.global(qos: .utility).async { continuation.resume(returning: DiskUsage.measure(directory)) }
+    }
+    var measured = UsageTotals(bytes: usage.bytes, inodes: usage.inodes)
+    let now = Store.now()
+    readings.withLock { readings in
+      if usage.failure != nil, let previous = readings[layer.owner] {
+        measured = UsageTotals(bytes: max(measured.bytes, previous.usage.bytes), inodes: max(measured.inodes, previous.usage.inodes))
+      }
+      readings[layer.owner] = Measurement(measuredAt: now, usage: measured)
+    }
+    if let failure = usage.failure {
+      logger.warning("writable layer only partly measured", metadata: ["container": "\(layer.owner)", "reason": "\(failure)"])
+    }
+  }
+
+  /// One pass: drops measurements of layers that are gone, then walks each layer (never measured first, then
+  /// the longest unmeasured), pausing `pause` after each walk. One walk at a time.
+  public func pass(_ layers: [Layer], pause: (Int) -> Duration, logger: Logger) async {
+    let owners = Set(layers.map(\.owner))
+    let known = readings.withLock { readings in
+      readings = readings.filter { owners.contains($0.key) }
+      return readings.mapValues(\.measuredAt)
+    }
+    let ordered = layers.sorted { (known[$0.owner] ?? Int64.min) < (known[$1.owner] ?? Int64.min) }
+    let wait = pause(ordered.count)
+    for layer in ordered {
+      if Task.isCancelled { return }
+      await measure(layer, logger: logger)
+      try? await Task.sleep(for: wait)
+    }
+  }
+
+  /// The pause after each walk for a pass over `count` layers to take ``passPeriod``.
+  public static func pause(forPassOver count: Int) -> Duration {
+    max(minimumPause, passPeriod / max(1, count))
+  }
+
+  /// Measures until cancelled: `layers` lists the current writable layers at the start of each pass.
+  public func run(layers: @Sendable () throws(CrispError) -> [Layer], logger: Logger) async {
+    while !Task.isCancelled {
+      let current: [Layer]
+      do {
+        current = try layers()
+      } catch {
+        logger.warning("cannot list writable layers to measure", metadata: ["error": "\(error.message)"])
+        current = []
+      }
+      if current.isEmpty {
+        // Nothing to measure: look again a pass later (a new container waits at most that long).
+        forgetAll()
+        try? await Task.sleep(for: Self.passPeriod)
+        continue
+      }
+      await pass(current, pause: Self.pause(forPassOver:), logger: logger)
+    }
+  }
+
+  private func forgetAll() { readings.withLock { $0.removeAll() } }
+}
