@@ -94,7 +94,7 @@ echo "{\"registry\": \"http://$registry\", \"repository\": \"bench/pause\", \"ta
 
 imagefs_count=${CRISP_BENCH_IMAGEFS_COUNT:-100}
 imagefs_args=()
-if [[ " ${scenarios[*]} " == *" all "* || " ${scenarios[*]} " == *" imagefs "* ]]; then
+if [[ " ${scenarios[*]} " == *" imagefs "* ]]; then
   for i in $(seq "$imagefs_count"); do
     python3 - "$registry" "$i" <<'PY' | push
 import json, sys
