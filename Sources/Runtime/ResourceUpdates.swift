@@ -46,10 +46,14 @@ extension RuntimeManager {
 
   /// The limits in force: the last successful update's, else those the container was created with.
   public func currentResources(_ view: ContainerView) -> ContainerResources {
-    if let bytes = containerExtra(view.record)?.updatedResources, let updated = try? codec.decodeResources(bytes) {
-      return updated
+    let record = view.record
+    // ContainerStatus asks for every call; the record's details are decoded again only when they changed.
+    if let known = updatedResources.withLock({ $0[record.id] }), known.extra == record.extra {
+      return known.resources ?? view.config.linux.resources
     }
-    return view.config.linux.resources
+    let updated = containerExtra(record)?.updatedResources.flatMap { try? codec.decodeResources($0) }
+    updatedResources.withLock { $0[record.id] = (record.extra, updated) }
+    return updated ?? view.config.linux.resources
   }
 
   /// UpdatePodSandboxResources: kubelet reports the pod's new overhead and total; the pod cgroup itself is

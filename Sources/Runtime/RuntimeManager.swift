@@ -80,8 +80,10 @@ public final class RuntimeManager: Sendable {
   /// Decoded sandbox configs by id, with whether the pod uses the host's network (both fixed at creation).
   let decodedSandboxes = Mutex<[String: (config: PodSandboxSpec, hostNetwork: Bool)]>([:])
   /// The last container and sandbox records read for a list (see ``ListedRecords``).
-  let listedContainers = ListedRecords<ContainerRecord>()
-  let listedSandboxes = ListedRecords<SandboxRecord>()
+  let listedContainers = ListedRecords<ContainerRecord>(id: \.id)
+  let listedSandboxes = ListedRecords<SandboxRecord>(id: \.id)
+  /// Each container's last UpdateContainerResources, decoded, with the record details it came from.
+  let updatedResources = Mutex<[String: (extra: [UInt8], resources: ContainerResources?)]>([:])
   /// The daemon's own oom_score_adj, the floor for children under `restrict_oom_score_adj`.
   let daemonOOMScore: Int
   /// Without CAP_SYS_RESOURCE no child can go below the daemon's score either: the kernel refuses, and runc

@@ -33,6 +33,7 @@ extension RuntimeManager {
     let name = containerExtra(record)?.reservedName ?? ""
     try store.deleteContainer(id, reservedName: name)
     decodedContainers.withLock { $0[id] = nil }
+    updatedResources.withLock { $0[id] = nil }
     execProfiles.withLock { $0[id] = nil }
     statsMemory.forget(id)
     publishStopped(id)
