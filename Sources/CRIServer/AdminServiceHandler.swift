@@ -126,8 +126,12 @@ struct AdminServiceHandler: Sendable {
       return response
     }
     do {
-      try await runtime.checkNetwork(sandbox.record.id)
-      response.ok = true
+      if try await runtime.checkNetwork(sandbox.record.id) {
+        response.ok = true
+      } else {
+        response.skipped = true
+        response.message = "the pod sandbox is not ready"
+      }
     } catch {
       response.message = CrispError.from(error).message
     }

@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// Reading SQLite for each of them cost more than containerd's whole answer: every lookup fetched the
 /// record with its config blob, and the reference table in full. The catalog is rebuilt from the store
-/// whenever the store's change count has moved since it was built, so it is never older than the last
+/// whenever the store's image change count has moved since it was built, so it is never older than the last
 /// write: the count is read before the rows, and a write racing the read only makes the next call rebuild.
 final class ImageCatalog: Sendable {
   struct Snapshot: Sendable {
@@ -54,7 +54,7 @@ final class ImageCatalog: Sendable {
 
   /// The records as of now: the kept snapshot while nothing was written since it was built.
   func current() throws(CrispError) -> Snapshot {
-    let count = store.changeCount
+    let count = store.imageChangeCount
     if let kept = latest.withLock({ $0 }), kept.changeCount == count { return kept }
     let snapshot = Snapshot(changeCount: count, records: try store.allImages())
     latest.withLock { kept in

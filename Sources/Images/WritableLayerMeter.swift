@@ -37,6 +37,9 @@ public final class WritableLayerMeter: Sendable {
   static let minimumPause: Duration = .milliseconds(20)
 
   private let readings = Mutex<[String: Measurement]>([:])
+  /// Owners whose layer was removed during the current pass: a walk of theirs still in flight must not put
+  /// its result back. Cleared when the next pass starts from a fresh listing.
+  private let removed = Mutex<Set<String>>([])
 
   public init() {}
 
@@ -57,7 +60,10 @@ public final class WritableLayerMeter: Sendable {
   }
 
   /// Drops `owner`'s measurement (its writable layer was removed).
-  public func forget(_ owner: String) { _ = readings.withLock { $0.removeValue(forKey: owner) } }
+  public func forget(_ owner: String) {
+    removed.withLock { _ = $0.insert(owner) }
+    _ = readings.withLock { $0.removeValue(forKey: owner) }
+  }
 
   /// Walks one layer (on a dispatch thread, not the tasks' pool) and keeps the result. A walk that could not
   /// finish is a lower bound, and never lower than the last reading: a container must not shrink its
@@ -70,6 +76,9 @@ public final class WritableLayerMeter: Sendable {
     var measured = UsageTotals(bytes: usage.bytes, inodes: usage.inodes)
     let now = Store.now()
     readings.withLock { readings in
+      // Removed while it was walked: its result describes a layer that no longer exists. Checked under the
+      // readings' lock, which `forget` takes after marking the owner removed.
+      if removed.withLock({ $0.contains(layer.owner) }) { return }
       if usage.failure != nil, let previous = readings[layer.owner] {
         measured = UsageTotals(bytes: max(measured.bytes, previous.usage.bytes), inodes: max(measured.inodes, previous.usage.inodes))
       }
@@ -84,6 +93,8 @@ public final class WritableLayerMeter: Sendable {
   /// the longest unmeasured), pausing `pause` after each walk. One walk at a time.
   public func pass(_ layers: [Layer], pause: (Int) -> Duration, logger: Logger) async {
     let owners = Set(layers.map(\.owner))
+    // The listing is newer than any removal before it: only removals from now on matter to this pass.
+    removed.withLock { $0.removeAll() }
     let known = readings.withLock { readings in
       readings = readings.filter { owners.contains($0.key) }
       return readings.mapValues(\.measuredAt)
@@ -109,8 +120,11 @@ public final class WritableLayerMeter: Sendable {
       do {
         current = try layers()
       } catch {
+        // Keep the readings: a store that did not answer once says nothing about the layers, and dropping
+        // them would hide every container's usage from eviction until the next pass.
         logger.warning("cannot list writable layers to measure", metadata: ["error": "\(error.message)"])
-        current = []
+        try? await Task.sleep(for: Self.passPeriod)
+        continue
       }
       if current.isEmpty {
         // Nothing to measure: look again a pass later (a new container waits at most that long).

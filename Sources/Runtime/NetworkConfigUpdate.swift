@@ -3,8 +3,15 @@ import PodNetwork
 
 extension RuntimeManager {
   /// CNI CHECK of a sandbox's networks (versions 0.4.0 and later): the plugins verify what ADD set up.
-  public func checkNetwork(_ id: String) async throws(CrispError) {
-    try await networks.check(cacheFile: networkCacheFile(id))
+  /// Runs under the sandbox's lock, and only while the sandbox is ready: the CNI spec forbids CHECK
+  /// concurrently with a DEL of the same attachment (StopPodSandbox, RemovePodSandbox). Returns false when
+  /// the sandbox was no longer ready (nothing checked).
+  public func checkNetwork(_ id: String) async throws(CrispError) -> Bool {
+    try await locks.with(id) { () async throws(CrispError) -> Bool in
+      guard let current = try store.sandbox(id: id), current.state == .ready else { return false }
+      try await networks.check(cacheFile: networkCacheFile(id))
+      return true
+    }
   }
 
   /// kubelet's UpdateRuntimeConfig: records the node's pod CIDRs (IPAM plugins that take `ipRanges` get

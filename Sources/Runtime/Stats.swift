@@ -15,7 +15,13 @@ extension RuntimeManager {
 
   /// Stats of the created and running containers matching the filter (id, sandbox id, labels).
   public func listContainerStats(_ filter: ContainerStatsFilter?) throws(CrispError) -> [ContainerUsage] {
-    try containers().filter { view in
+    let all = try containers()
+    // A pass racing RemoveContainer may have remembered a removed container's cgroup: keep only live ones.
+    let live = Set(all.map(\.record.id))
+    statsMemory.cgroupsPaths.withLock { paths in
+      if paths.keys.contains(where: { !live.contains($0) }) { paths = paths.filter { live.contains($0.key) } }
+    }
+    return all.filter { view in
       guard view.record.state == .created || view.record.state == .running else { return false }
       guard let filter else { return true }
       if !filter.id.isEmpty && !view.record.id.hasPrefix(filter.id) { return false }

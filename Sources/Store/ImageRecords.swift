@@ -53,7 +53,7 @@ extension Store {
   /// this one (a tag was re-pushed); an image left with no reference at all is removed from the table (its
   /// content goes with the next garbage collection).
   public func putImage(_ image: ImageRecord) throws(CrispError) {
-    try write("record image \(image.id)") { db in
+    try writeImages("record image \(image.id)") { db in
       try db.execute(
         sql: """
           INSERT INTO images (id, manifest_digest, chain_id, size, pinned, config, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -82,7 +82,7 @@ extension Store {
 
   /// Marks an image pinned (or not).
   public func setPinned(_ id: String, _ pinned: Bool) throws(CrispError) {
-    try write("pin image \(id)") { db in
+    try writeImages("pin image \(id)") { db in
       try db.execute(sql: "UPDATE images SET pinned = ? WHERE id = ?", arguments: [pinned, id])
     }
   }
@@ -112,7 +112,7 @@ extension Store {
   /// Removes an image and all its references in one transaction; returns whether it existed.
   @discardableResult
   public func removeImage(id: String) throws(CrispError) -> Bool {
-    try write("remove image \(id)") { db in
+    try writeImages("remove image \(id)") { db in
       try db.execute(sql: "DELETE FROM image_references WHERE image_id = ?", arguments: [id])
       try db.execute(sql: "DELETE FROM images WHERE id = ?", arguments: [id])
       return db.changesCount > 0

@@ -14,6 +14,7 @@ public final class Store: Sendable {
   private let pool: DatabasePool
   public let path: String
   private let writes = Atomic<UInt64>(0)
+  private let imageWrites = Atomic<UInt64>(0)
   /// The accounted disk usage (``StoreUsage``), summed once when the store opens and then moved by every
   /// write that adds or removes an accounted blob or snapshot.
   let usage = Mutex(StoreUsage())
@@ -22,6 +23,10 @@ public final class Store: Sendable {
   /// saw the same value before two reads knows nothing was written between them, so list results can be
   /// kept in memory and reused while it stays the same.
   public var changeCount: UInt64 { writes.load(ordering: .acquiring) }
+
+  /// As ``changeCount``, for writes to the image tables only: the image catalog is not rebuilt for every
+  /// container and sandbox write of a busy node.
+  public var imageChangeCount: UInt64 { imageWrites.load(ordering: .acquiring) }
 
   /// Concurrent read transactions (each is one SQLite connection).
   static let readerCount = 2
@@ -186,6 +191,12 @@ public final class Store: Sendable {
   // MARK: Plumbing
 
   /// Runs `body` in one write transaction; a thrown error rolls everything back.
+  /// ``write(_:_:)`` of the image tables.
+  func writeImages<T: Sendable>(_ what: String, _ body: (Database) throws -> T) throws(CrispError) -> T {
+    defer { imageWrites.add(1, ordering: .releasing) }
+    return try write(what, body)
+  }
+
   func write<T: Sendable>(_ what: String, _ body: (Database) throws -> T) throws(CrispError) -> T {
     // Counted after the transaction ends, even a failed one (harmless: a cache reads once more).
     defer { writes.add(1, ordering: .releasing) }

@@ -39,6 +39,10 @@ import Testing
     #expect(afterSecond.image(reference: "docker.io/library/busybox:1")?.id == second.id)
     #expect(afterSecond.image(id: first.id) == nil)
 
+    // A sandbox write is not an image write: the catalog is kept.
+    try store.putSandbox(
+      SandboxRecord(id: "s", name: "n", namespace: "ns", uid: "u", attempt: 0, state: .ready, runtimeHandler: "", createdAt: 1, config: []))
+    #expect(try catalog.current().changeCount == afterSecond.changeCount)
     try store.setPinned(second.id, true)
     #expect(try catalog.current().image(id: second.id)?.pinned == true)
     try store.removeImage(id: second.id)
