@@ -45,6 +45,9 @@ public final class RuntimeManager: Sendable {
   public let events = ContainerEventBus()
   /// Running containers whose exit is yet to be published.
   let exitWatch = ExitWatch()
+  /// Which ready sandboxes' pause containers may have exited since the last list (as ``ExitWatch/signals``
+  /// for containers): a sandbox not watched (recovered after a restart, say) is looked at every time.
+  let sandboxExits = ExitSignals()
   /// Handlers whose runtime binary exists, by name.
   public let runtimes: [String: any ContainerRuntime]
   /// Handlers whose runtime and kernel make recursive read-only mounts (found at start-up).

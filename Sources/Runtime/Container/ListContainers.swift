@@ -17,11 +17,15 @@ extension RuntimeManager {
     }
   }
 
+  /// Every container but those being created, with exits recorded: only containers that may have exited
+  /// since the last look are looked at (``containersGeneration()``), not one exit file per container.
   public func containers() throws(CrispError) -> [ContainerView] {
+    _ = try containersGeneration()
     let records = try listedContainers.records(store) { () throws(CrispError) in try store.allContainers() }
     var result: [ContainerView] = []
+    result.reserveCapacity(records.count)
     for record in records where record.state != .creating {
-      result.append(try view(try refreshed(record)))
+      result.append(try view(record))
     }
     return result
   }

@@ -69,6 +69,8 @@ extension RuntimeManager {
       record.ips = try await networkSetup.value.get()
     }
     record.state = .ready
+    // Watched before the record says ready: a pause that dies from here on is seen by the next list.
+    sandboxExits.watch(record.id, directory: bundle(record.id))
     try store.putSandbox(record)
   }
 
