@@ -6,22 +6,33 @@ import Synchronization
 ///
 /// A burst of lifecycle calls (pod and container starts and stops, pulls, execs) runs a lot of code once:
 /// the pages of the daemon's binary it touched stay mapped, and the allocator keeps the heap it grew. Once
-/// such a burst is followed by `quietPeriod` without any call starting or ending, the binary's clean code
-/// pages are dropped from its mapping (they stay in the page cache and fault back in on use, as after
-/// start-up) and the allocator returns free heap to the kernel. Polling calls (lists, statuses, stats) keep
-/// the daemon from being quiet but never cause a trim, so kubelet's steady relisting costs nothing here.
+/// such a burst is followed by `quietPeriod` without a lifecycle call starting or ending, the binary's clean
+/// code pages are dropped from its mapping (they stay in the page cache and fault back in on use, as after
+/// start-up) and the allocator returns free heap to the kernel. Polling calls (lists, statuses, stats) do
+/// not hold the trim back: on a full node kubelet's polling never leaves half a second without a call, and
+/// the code of the burst stayed resident for good. They touch their own pages again, and those (plus what a
+/// rare call touched) are dropped every `pollingPeriod` while polling goes on: refaulting kubelet's
+/// working set from the page cache every half minute costs a few milliseconds.
 final class IdleTrimmer: Service {
   private struct State {
-    var lastActivity = ContinuousClock.now
+    var lastLifecycle = ContinuousClock.now
+    var lastTrim = ContinuousClock.now
+    /// A lifecycle call since the last trim.
     var dirty = false
+    /// Any call since the last trim.
+    var touched = false
   }
   private let state = Mutex(State())
   let quietPeriod: Duration
+  let pollingPeriod: Duration
   /// Caches of the daemon's own to drop at the same time (the store's page caches).
   let releaseCaches: @Sendable () -> Void
 
-  init(quietPeriod: Duration = .milliseconds(500), releaseCaches: @escaping @Sendable () -> Void = {}) {
+  init(
+    quietPeriod: Duration = .milliseconds(500), pollingPeriod: Duration = .seconds(30), releaseCaches: @escaping @Sendable () -> Void = {}
+  ) {
     self.quietPeriod = quietPeriod
+    self.pollingPeriod = pollingPeriod
     self.releaseCaches = releaseCaches
   }
 
@@ -36,16 +47,24 @@ final class IdleTrimmer: Service {
   func activity(_ method: String) {
     let lifecycle = Self.lifecycleMethods.contains(method)
     state.withLock {
-      $0.lastActivity = ContinuousClock.now
-      if lifecycle { $0.dirty = true }
+      $0.touched = true
+      if lifecycle {
+        $0.lastLifecycle = ContinuousClock.now
+        $0.dirty = true
+      }
     }
   }
 
-  /// Whether the daemon has been quiet long enough since its last activity; clears the activity flag.
+  /// Whether to trim now: `quietPeriod` after the last lifecycle call when one happened since the last trim,
+  /// else `pollingPeriod` after the last trim when any call happened since. Clears the flags when so.
   func takeQuiet() -> Bool {
     state.withLock {
-      guard $0.dirty, ContinuousClock.now - $0.lastActivity >= quietPeriod else { return false }
+      let now = ContinuousClock.now
+      guard now - $0.lastLifecycle >= quietPeriod else { return false }
+      guard $0.dirty || ($0.touched && now - $0.lastTrim >= pollingPeriod) else { return false }
       $0.dirty = false
+      $0.touched = false
+      $0.lastTrim = now
       return true
     }
   }

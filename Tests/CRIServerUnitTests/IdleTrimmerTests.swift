@@ -1,0 +1,29 @@
+import Foundation
+import Testing
+
+@testable import CRIServer
+
+/// When memory is given back: after a lifecycle burst even while polling continues, and every polling
+/// period while only polling; never in the middle of a burst or with nothing done.
+@Suite struct IdleTrimmerTests {
+  @Test func burstsTrimOnceQuietAndPollingTrimsEachPeriod() async throws {
+    let trimmer = IdleTrimmer(quietPeriod: .milliseconds(50), pollingPeriod: .milliseconds(400))
+    #expect(!trimmer.takeQuiet(), "nothing happened")
+    trimmer.activity("RunPodSandbox")
+    #expect(!trimmer.takeQuiet(), "the burst is still going on")
+    // Polling right after the burst does not hold the trim back.
+    for _ in 0..<3 {
+      try await Task.sleep(for: .milliseconds(30))
+      trimmer.activity("ListContainers")
+    }
+    #expect(trimmer.takeQuiet())
+    #expect(!trimmer.takeQuiet(), "trimmed once")
+    trimmer.activity("PodSandboxStatus")
+    #expect(!trimmer.takeQuiet(), "polling alone waits for its period")
+    try await Task.sleep(for: .milliseconds(450))
+    trimmer.activity("ListPodSandbox")
+    #expect(trimmer.takeQuiet())
+    try await Task.sleep(for: .milliseconds(450))
+    #expect(!trimmer.takeQuiet(), "no call at all since the last trim")
+  }
+}
