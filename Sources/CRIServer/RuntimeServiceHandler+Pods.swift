@@ -144,7 +144,7 @@ extension RuntimeServiceHandler {
     response.status.resources.linux = runtime.currentResources(container).cri
     if request.verbose {
       var info = VerboseInfo()
-      info["pid"] = .integer(Int64(container.record.pid))
+      info["pid"] = .integer(container.record.pid)
       info["sandboxID"] = .string(container.record.sandboxID)
       info["runtimeSpec"] = .document(Self.runtimeSpec(runtime.paths.spec(container.record.id)))
       response.info["info"] = info.text

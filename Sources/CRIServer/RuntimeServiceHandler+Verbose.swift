@@ -18,7 +18,7 @@ extension RuntimeServiceHandler {
   static func verboseInfo(_ sandbox: RuntimeManager.SandboxView, runtime: RuntimeManager) async -> VerboseInfo {
     let specPath = runtime.paths.spec(sandbox.record.id)
     var info = VerboseInfo()
-    info["pid"] = .integer(Int64(sandbox.record.pid))
+    info["pid"] = .integer(sandbox.record.pid)
     info["netns"] = .string(sandbox.record.netnsPath)
     info["runtimeHandler"] = .string(sandbox.record.runtimeHandler)
     info["runtimeSpec"] = .document(runtimeSpec(specPath))

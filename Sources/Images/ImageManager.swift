@@ -201,7 +201,7 @@ public final class ImageManager: Sendable {
       "pulled image",
       metadata: [
         "image": "\(reference)", "id": "\(record.id)", "layers": "\(manifest.layers.count)",
-        "duration_ms": "\(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)",
+        "duration_ms": "\(took.totalNanoseconds / 1_000_000)",
       ])
     return try store.image(id: record.id) ?? record
   }
@@ -544,7 +544,7 @@ public final class ImageManager: Sendable {
         "usage accounting completed",
         metadata: [
           "blobs_measured": "\(blobs.added)", "blob_records_dropped": "\(blobs.dropped)", "snapshots_measured": "\(snapshots)",
-          "duration_ms": "\(took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000)",
+          "duration_ms": "\(took.totalNanoseconds / 1_000_000)",
         ])
     }
   }
