@@ -14,7 +14,9 @@ enum CRIMethods {
       .unary(Runtime_V1_RuntimeService.Method.StopPodSandbox.descriptor) { try await runtime.stopPodSandbox(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.RemovePodSandbox.descriptor) { try await runtime.removePodSandbox(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.PodSandboxStatus.descriptor) { try await runtime.podSandboxStatus(request: $0) },
-      .unary(Runtime_V1_RuntimeService.Method.ListPodSandbox.descriptor, quick: true) { try await runtime.listPodSandbox(request: $0) },
+      .unarySerialized(Runtime_V1_RuntimeService.Method.ListPodSandbox.descriptor, quick: true) {
+        try await runtime.serializedSandboxList(request: $0)
+      },
       .unary(Runtime_V1_RuntimeService.Method.CreateContainer.descriptor) { try await runtime.createContainer(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.StartContainer.descriptor) { try await runtime.startContainer(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.StopContainer.descriptor) { try await runtime.stopContainer(request: $0) },

@@ -74,6 +74,19 @@ extension RuntimeServiceHandler {
     return response
   }
 
+  /// ListPodSandbox as kubelet's relist asks it every second (no filter): while no sandbox changed (same
+  /// store change count, no pause exit found), the last answer's bytes are sent again.
+  func serializedSandboxList(request: Runtime_V1_ListPodSandboxRequest) async throws -> [UInt8] {
+    guard !request.hasFilter || request.filter == Runtime_V1_PodSandboxFilter() else {
+      return try await listPodSandbox(request: request).serializedBytes()
+    }
+    let generation = try runtime.sandboxesGeneration()
+    if let bytes = sandboxListAnswer.bytes(at: generation) { return bytes }
+    let bytes: [UInt8] = try await listPodSandbox(request: request).serializedBytes()
+    sandboxListAnswer.save(bytes, at: generation)
+    return bytes
+  }
+
   func streamPodSandboxes(request: Runtime_V1_StreamPodSandboxesRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxesResponse>) async throws {
     let all = try filteredSandboxes(request.hasFilter ? request.filter : nil)
     for start in stride(from: 0, to: max(all.count, 1), by: 500) {

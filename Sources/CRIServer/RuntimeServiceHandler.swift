@@ -14,6 +14,8 @@ struct RuntimeServiceHandler: Sendable {
   let streaming: StreamServer
   /// The last unfiltered ListContainers answer, as sent (see ``serializedContainerList(request:)``).
   let containerListAnswer = SavedAnswer()
+  /// The last unfiltered ListPodSandbox answer, as sent (see ``serializedSandboxList(request:)``).
+  let sandboxListAnswer = SavedAnswer()
 
   /// The CRI API version this runtime speaks; kubelet sends its own as `version` and expects this back.
   static let criVersion = "0.1.0"

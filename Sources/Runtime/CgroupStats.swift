@@ -42,40 +42,64 @@ extension Cgroups {
     return String(expanded.dropLast("/x-y.scope".count))
   }
 
+  /// The files a sample reads, as (directory below the mount point, name); the first is the one whose
+  /// absence means there is no such cgroup.
+  var counterFileNames: [(directory: String, name: String)] {
+    switch layout {
+    case .legacy:
+      return [
+        ("/memory", "memory.usage_in_bytes"), ("/memory", "memory.limit_in_bytes"), ("/memory", "memory.stat"),
+        ("/memory", "memory.memsw.usage_in_bytes"), ("/cpuacct", "cpuacct.usage"), ("/pids", "pids.current"),
+      ]
+    case .unified:
+      return [
+        ("", "memory.current"), ("", "cpu.stat"), ("", "memory.max"), ("", "memory.stat"), ("", "memory.swap.current"),
+        ("", "memory.swap.max"), ("", "pids.current"),
+      ]
+    }
+  }
+
+  /// Opens the counter files of the cgroup at `relative` (from ``relativeDirectory(_:)``); nil when it
+  /// does not exist.
+  func openCounterFiles(_ relative: String) -> CgroupCounterFiles? {
+    CgroupCounterFiles(root: mountPoint, relative: relative, files: counterFileNames)
+  }
+
   /// Reads the counters of a cgroup; nil when it does not exist (the container is gone, or never started).
-  /// Each file is opened and read once, into one buffer for the whole sample.
+  /// Each file is opened and read once, into one buffer for the whole sample; stats passes keep the files
+  /// open instead (``CgroupCounters``).
   public func sample(_ cgroupsPath: String) -> CgroupSample? {
-    let relative = relativeDirectory(cgroupsPath)
-    let reader = CgroupFileReader()
+    guard let files = openCounterFiles(relativeDirectory(cgroupsPath)) else { return nil }
+    return sample(files, reader: CgroupFileReader())
+  }
+
+  /// Reads a sample from open files. A file that is open but fails to read (the cgroup was removed since
+  /// it was opened) reads as absent and is counted in the reader's ``CgroupFileReader/readFailures``.
+  func sample(_ files: CgroupCounterFiles, reader: CgroupFileReader) -> CgroupSample {
     var sample = CgroupSample(timestamp: Store.now())
     switch layout {
     case .legacy:
-      let memory = "\(mountPoint)/memory\(relative)"
-      sample.memoryUsage = reader.number("\(memory)/memory.usage_in_bytes")
-      // The directory is looked at only when the first file is missing.
-      if sample.memoryUsage == nil, !FilePath.isDirectory(memory) { return nil }
-      sample.cpuNanoseconds = reader.number("\(mountPoint)/cpuacct\(relative)/cpuacct.usage")
-      sample.memoryLimit = reader.number("\(memory)/memory.limit_in_bytes").flatMap { $0 >= 1 << 62 ? nil : $0 }
-      let stat = reader.values("\(memory)/memory.stat", keys: ["total_inactive_file", "total_rss", "total_pgfault", "total_pgmajfault"])
+      sample.memoryUsage = reader.number(files.descriptor(0))
+      sample.memoryLimit = reader.number(files.descriptor(1)).flatMap { $0 >= 1 << 62 ? nil : $0 }
+      let stat = reader.values(files.descriptor(2), keys: ["total_inactive_file", "total_rss", "total_pgfault", "total_pgmajfault"])
       (sample.inactiveFile, sample.rss, sample.pageFaults, sample.majorPageFaults) = (stat[0], stat[1], stat[2], stat[3])
-      if let combined = reader.number("\(memory)/memory.memsw.usage_in_bytes"), let usage = sample.memoryUsage {
+      if let combined = reader.number(files.descriptor(3)), let usage = sample.memoryUsage {
         sample.swapUsage = combined > usage ? combined - usage : 0
       }
-      sample.processCount = reader.number("\(mountPoint)/pids\(relative)/pids.current")
+      sample.cpuNanoseconds = reader.number(files.descriptor(4))
+      sample.processCount = reader.number(files.descriptor(5))
     case .unified:
-      let directory = mountPoint + relative
-      sample.memoryUsage = reader.number("\(directory)/memory.current")
-      if sample.memoryUsage == nil, !FilePath.isDirectory(directory) { return nil }
-      sample.cpuNanoseconds = reader.values("\(directory)/cpu.stat", keys: ["usage_usec"])[0].flatMap { usec in
+      sample.memoryUsage = reader.number(files.descriptor(0))
+      sample.cpuNanoseconds = reader.values(files.descriptor(1), keys: ["usage_usec"])[0].flatMap { usec in
         let (nanoseconds, overflow) = usec.multipliedReportingOverflow(by: 1000)
         return overflow ? nil : nanoseconds
       }
-      sample.memoryLimit = reader.number("\(directory)/memory.max")
-      let stat = reader.values("\(directory)/memory.stat", keys: ["inactive_file", "anon", "pgfault", "pgmajfault"])
+      sample.memoryLimit = reader.number(files.descriptor(2))
+      let stat = reader.values(files.descriptor(3), keys: ["inactive_file", "anon", "pgfault", "pgmajfault"])
       (sample.inactiveFile, sample.rss, sample.pageFaults, sample.majorPageFaults) = (stat[0], stat[1], stat[2], stat[3])
-      sample.swapUsage = reader.number("\(directory)/memory.swap.current")
-      sample.swapLimit = reader.number("\(directory)/memory.swap.max")
-      sample.processCount = reader.number("\(directory)/pids.current")
+      sample.swapUsage = reader.number(files.descriptor(4))
+      sample.swapLimit = reader.number(files.descriptor(5))
+      sample.processCount = reader.number(files.descriptor(6))
     }
     return sample
   }

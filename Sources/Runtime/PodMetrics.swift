@@ -5,9 +5,11 @@ import Store
 extension RuntimeManager {
   /// Metrics of every ready pod and its created or running containers.
   public func podSandboxMetrics() async throws(CrispError) -> [PodMetricSamples] {
-    let bySandbox = Dictionary(grouping: try containers(), by: \.record.sandboxID)
+    let all = try containers()
+    let bySandbox = Dictionary(grouping: all, by: \.record.sandboxID)
     let ready = try sandboxes().filter { $0.record.state == .ready }
     interfaceCounters.retain(only: Set(ready.map(\.record.id)))
+    closeUnusedCgroupFiles(sandboxes: ready, containers: all)
     let host = hostLinks(for: ready)
     var result: [PodMetricSamples] = []
     for view in ready {
@@ -30,7 +32,7 @@ extension RuntimeManager {
           member.config.metadata.name, memberCgroup.isEmpty ? "" : cgroups.relativeDirectory(memberCgroup), member.record.imageRef, member.record.id,
           namespace, pod,
         ], timestamp: now)
-      if !memberCgroup.isEmpty, let sample = cgroups.sample(memberCgroup) { series.add(sample) }
+      if !memberCgroup.isEmpty, let sample = cgroupCounters.sample(memberCgroup) { series.add(sample) }
       // The background walker's last measurement of the writable layer (none until its first).
       if let layer = images.snapshotter.writableUsage.usage(owner: member.record.id) {
         series.add(.fsUsageBytes, UInt64(max(0, layer.usage.bytes)))
@@ -44,12 +46,12 @@ extension RuntimeManager {
     let parent = view.config.linux.cgroupParent
     var series = MetricSeries(
       labels: ["", parent.isEmpty ? "" : cgroups.relativeDirectory(parent), "", view.record.id, namespace, pod], timestamp: now)
-    if !parent.isEmpty, let sample = cgroups.sample(parent) {
+    if !parent.isEmpty, let sample = cgroupCounters.sample(parent) {
       series.add(sample)
     } else {
       var paths: [String] = extra(of: view.record).map { [$0.cgroupsPath] } ?? []
       paths += members.compactMap { cgroupsPath(of: $0.record) }
-      if let sample = Self.sum(paths.compactMap { cgroups.sample($0) }) { series.add(sample) }
+      if let sample = Self.sum(paths.compactMap { cgroupCounters.sample($0) }) { series.add(sample) }
     }
     series.add(.startTimeSeconds, UInt64(max(0, view.record.createdAt) / 1_000_000_000))
     series.add(.lastSeen, UInt64(now / 1_000_000_000))

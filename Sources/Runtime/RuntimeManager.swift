@@ -19,6 +19,8 @@ public final class RuntimeManager: Sendable {
   public let store: Store
   public let images: ImageManager
   public let cgroups: Cgroups
+  /// Stats passes read cgroups through this, which keeps their counter files open between passes.
+  let cgroupCounters: CgroupCounters
   /// What the lifecycle does to the host (shims, CNI, namespaces, mounts, root filesystems, the clock).
   public let host: HostServices
   /// Where each object's files live under root and state.
@@ -123,6 +125,7 @@ public final class RuntimeManager: Sendable {
     self.networks = networks
     self.codec = codec
     cgroups = Cgroups(driver: cgroupDriver)
+    cgroupCounters = CgroupCounters(cgroups: cgroups)
     self.runtimes = runtimes.usable
     unusable = Mutex(runtimes.unavailable)
     handlerAnnotations = Mutex(config.runtime.handlers)

@@ -21,6 +21,7 @@ extension RuntimeManager {
     statsMemory.cgroupsPaths.withLock { paths in
       if paths.keys.contains(where: { !live.contains($0) }) { paths = paths.filter { live.contains($0.key) } }
     }
+    closeUnusedCgroupFiles(sandboxes: try sandboxes(), containers: all)
     return all.filter { view in
       guard view.record.state == .created || view.record.state == .running else { return false }
       guard let filter else { return true }
@@ -32,7 +33,7 @@ extension RuntimeManager {
 
   func containerStats(_ view: ContainerView) -> ContainerUsage {
     var stats = ContainerUsage(container: view)
-    if let path = cgroupsPath(of: view.record), let sample = cgroups.sample(path) {
+    if let path = cgroupsPath(of: view.record), let sample = cgroupCounters.sample(path) {
       (stats.cpu, stats.memory) = usage(from: sample, key: view.record.id)
       if let used = sample.swapUsage {
         let available = sample.swapLimit.map { limit in limit > used ? limit - used : 0 }
@@ -87,9 +88,11 @@ extension RuntimeManager {
   /// Stats of the ready sandboxes matching the filter (id, labels).
   public func listPodSandboxStats(_ filter: PodStatsFilter?) async throws(CrispError) -> [PodUsage] {
     // Containers by pod, once: filtering every container for every pod is pods x containers copies.
-    let bySandbox = Dictionary(grouping: try containers(), by: \.record.sandboxID)
+    let all = try containers()
+    let bySandbox = Dictionary(grouping: all, by: \.record.sandboxID)
     let ready = try sandboxes().filter { $0.record.state == .ready }
     interfaceCounters.retain(only: Set(ready.map(\.record.id)))
+    closeUnusedCgroupFiles(sandboxes: ready, containers: all)
     let selected = ready.filter { view in
       guard let filter else { return true }
       if !filter.id.isEmpty && !view.record.id.hasPrefix(filter.id) { return false }
@@ -114,11 +117,11 @@ extension RuntimeManager {
     let parent = view.config.linux.cgroupParent
     var sample: CgroupSample?
     if !parent.isEmpty {
-      sample = cgroups.sample(parent)
+      sample = cgroupCounters.sample(parent)
     } else {
       var paths: [String] = extra(of: view.record).map { [$0.cgroupsPath] } ?? []
       paths += members.compactMap { cgroupsPath(of: $0.record) }
-      sample = Self.sum(paths.compactMap { cgroups.sample($0) })
+      sample = Self.sum(paths.compactMap { cgroupCounters.sample($0) })
     }
     if let sample {
       (stats.cpu, stats.memory) = usage(from: sample, key: "pod:" + view.record.id)
@@ -129,6 +132,24 @@ extension RuntimeManager {
         timestamp: Store.now(), interfaces: usage, defaultInterface: usage.first(where: { $0.name == "eth0" }) ?? usage.first)
     }
     return stats
+  }
+
+  /// Closes the kept counter files of cgroups that belong to none of `sandboxes` (their own cgroup parent
+  /// and pause) and `containers`: what stats passes read, and nothing removed since.
+  func closeUnusedCgroupFiles(sandboxes: [SandboxView], containers: [ContainerView]) {
+    var live = Set<String>()
+    for view in sandboxes where view.record.state == .ready {
+      let parent = view.config.linux.cgroupParent
+      if parent.isEmpty {
+        if let pause = extra(of: view.record)?.cgroupsPath { live.insert(pause) }
+      } else {
+        live.insert(parent)
+      }
+    }
+    for view in containers where view.record.state == .created || view.record.state == .running {
+      if let path = cgroupsPath(of: view.record) { live.insert(path) }
+    }
+    cgroupCounters.retain(only: live)
   }
 
   /// Several cgroups' counters added up (a pod without a cgroup of its own).

@@ -35,16 +35,35 @@ import Testing
   }
 
   @Test func filesAreReadUpToTheBuffer() throws {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("crisp-cgroup-file-\(UUID().uuidString)").path
-    defer { try? FileManager.default.removeItem(atPath: path) }
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("crisp-cgroup-dir-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let path = directory + "/memory.stat"
     let reader = CgroupFileReader()
     // Wanted lines past the buffer's end are not seen; the read stops there.
     let filler = String(repeating: "filler 1\n", count: CgroupFileReader.capacity / 9 + 10)
     try ("first 1\n" + filler + "last 2\n").write(toFile: path, atomically: true, encoding: .utf8)
-    #expect(reader.values(path, keys: ["first", "last"]) == [1, nil])
-    try "  42\n".write(toFile: path, atomically: true, encoding: .utf8)
-    #expect(reader.number(path) == 42)
-    #expect(reader.number(path + ".missing") == nil)
-    #expect(reader.values(path + ".missing", keys: ["a"]) == [nil])
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    #expect(fd >= 0)
+    defer { close(fd) }
+    #expect(reader.values(fd, keys: ["first", "last"]) == [1, nil])
+    // The same open file is read from its start again, whatever was read before.
+    let handle = try #require(FileHandle(forWritingAtPath: path))
+    try handle.truncate(atOffset: 0)
+    try handle.write(contentsOf: Data("  42\n".utf8))
+    try handle.close()
+    #expect(reader.number(fd) == 42)
+    #expect(reader.number(fd) == 42)
+    #expect(reader.number(nil) == nil)
+    #expect(reader.values(nil, keys: ["a"]) == [nil])
+    #expect(reader.readFailures == 0)
+    // A descriptor that cannot be read counts as a failure.
+    let directoryFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    defer { close(directoryFD) }
+    #expect(reader.number(directoryFD) == nil)
+    #expect(reader.readFailures == 1)
+    #expect(CgroupFileReader.openDirectory(directory + "/missing") == nil)
+    // A file is not a directory to read relative to.
+    #expect(CgroupFileReader.openDirectory(path) == nil)
   }
 }
