@@ -193,6 +193,13 @@ int crisp_in_netns(const char *path, void (*body)(void *), void *context) {
 int crisp_madvise(void *address, size_t length, int advice) { return madvise(address, length, advice); }
 int crisp_madv_random(void) { return MADV_RANDOM; }
 int crisp_madv_dontneed(void) { return MADV_DONTNEED; }
+int crisp_madv_pageout(void) {
+#ifdef MADV_PAGEOUT
+  return MADV_PAGEOUT;
+#else
+  return -1;
+#endif
+}
 
 int crisp_is_nsfs(const char *path) {
   struct statfs info;

@@ -13,7 +13,7 @@ enum CRIMethods {
       .unary(Runtime_V1_RuntimeService.Method.RunPodSandbox.descriptor) { try await runtime.runPodSandbox(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.StopPodSandbox.descriptor) { try await runtime.stopPodSandbox(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.RemovePodSandbox.descriptor) { try await runtime.removePodSandbox(request: $0) },
-      .unary(Runtime_V1_RuntimeService.Method.PodSandboxStatus.descriptor) { try await runtime.podSandboxStatus(request: $0) },
+      .unary(Runtime_V1_RuntimeService.Method.PodSandboxStatus.descriptor, quick: true) { try await runtime.podSandboxStatus(request: $0) },
       .unarySerialized(Runtime_V1_RuntimeService.Method.ListPodSandbox.descriptor, quick: true) {
         try await runtime.serializedSandboxList(request: $0)
       },
@@ -64,7 +64,7 @@ enum CRIMethods {
       .unary(Runtime_V1_ImageService.Method.ImageStatus.descriptor, quick: true) { try await images.imageStatus(request: $0) },
       .unary(Runtime_V1_ImageService.Method.PullImage.descriptor) { try await images.pullImage(request: $0) },
       .unary(Runtime_V1_ImageService.Method.RemoveImage.descriptor) { try await images.removeImage(request: $0) },
-      .unary(Runtime_V1_ImageService.Method.ImageFsInfo.descriptor) { try await images.imageFsInfo(request: $0) },
+      .unary(Runtime_V1_ImageService.Method.ImageFsInfo.descriptor, quick: true) { try await images.imageFsInfo(request: $0) },
       .serverStreaming(Runtime_V1_ImageService.Method.StreamImages.descriptor) { try await images.streamImages(request: $0, response: $1) },
       .clientStreaming(Crisp_Admin_V1_AdminService.Method.ImportImages.descriptor) { try await admin.importImages(request: $0) },
       .serverStreaming(Crisp_Admin_V1_AdminService.Method.ExportImages.descriptor) { try await admin.exportImages(request: $0, response: $1) },

@@ -55,17 +55,19 @@ final class IdleTrimmer: Service {
     }
   }
 
-  /// Whether to trim now: `quietPeriod` after the last lifecycle call when one happened since the last trim,
-  /// else `pollingPeriod` after the last trim when any call happened since. Clears the flags when so.
-  func takeQuiet() -> Bool {
+  /// Whether to trim now: `quietPeriod` after the last lifecycle call when one happened since the last trim
+  /// (then `true`: after a burst), else `pollingPeriod` after the last trim when any call happened since
+  /// (`false`); nil when not. Clears the flags when so.
+  func takeQuiet() -> Bool? {
     state.withLock {
       let now = ContinuousClock.now
-      guard now - $0.lastLifecycle >= quietPeriod else { return false }
-      guard $0.dirty || ($0.touched && now - $0.lastTrim >= pollingPeriod) else { return false }
+      guard now - $0.lastLifecycle >= quietPeriod else { return nil }
+      guard $0.dirty || ($0.touched && now - $0.lastTrim >= pollingPeriod) else { return nil }
+      let afterBurst = $0.dirty
       $0.dirty = false
       $0.touched = false
       $0.lastTrim = now
-      return true
+      return afterBurst
     }
   }
 
@@ -79,9 +81,10 @@ final class IdleTrimmer: Service {
   private func trimWhenQuiet() async {
     while !Task.isCancelled {
       try? await Task.sleep(for: quietPeriod / 2)
-      if takeQuiet() {
+      if let afterBurst = takeQuiet() {
         releaseCaches()
-        MemoryFootprint.trimReadOnlyFileMappings(executableOnly: true)
+        // What a burst touched goes back to reclaim once after it; polling's own pages come back and stay.
+        MemoryFootprint.trimReadOnlyFileMappings(executableOnly: true, reclaim: afterBurst)
         MemoryFootprint.releaseFreeHeap()
       }
     }

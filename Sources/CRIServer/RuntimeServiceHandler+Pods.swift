@@ -46,7 +46,14 @@ extension RuntimeServiceHandler {
     var response = Runtime_V1_PodSandboxStatusResponse()
     response.status = Self.status(sandbox)
     response.timestamp = Store.now()
-    if request.verbose { response.info["info"] = await Self.verboseInfo(sandbox, runtime: runtime).text }
+    if request.verbose {
+      // The verbose info reads the pod's interfaces (a netlink dump, maybe its namespace): not on the
+      // socket's loop, where the plain status is answered.
+      let runtime = runtime
+      response.info["info"] = await withTaskExecutorPreference(globalConcurrentExecutor) {
+        await Self.verboseInfo(sandbox, runtime: runtime).text
+      }
+    }
     return response
   }
 

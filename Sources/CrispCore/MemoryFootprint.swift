@@ -13,7 +13,15 @@ public enum MemoryFootprint {
   /// With `executableOnly`, only the daemon's own binary is touched: it is never remapped while the daemon
   /// runs, whereas a library being loaded at that moment (the resolver's modules, say) briefly has a
   /// read-only mapping that the loader then replaces with data pages, which must never be dropped.
-  public static func trimReadOnlyFileMappings(executableOnly: Bool = false) {
+  ///
+  /// With `reclaim`, the binary's mappings are handed to the kernel's reclaim (MADV_PAGEOUT) instead:
+  /// its pages leave the page cache too, so a later fault reads back only the page it needs. Dropping
+  /// page table entries alone is not enough: recent kernels map up to 64 KiB around every fault from the
+  /// page cache whatever the advice, so the code of a burst kept coming back with every polling call
+  /// near it. The writable data mapping is included: most of it is read-only data the linker placed among
+  /// writable sections (37 MB, of which start-up and a burst touch several), and reclaim takes only clean
+  /// file pages, as memory pressure would, never a page the process wrote.
+  public static func trimReadOnlyFileMappings(executableOnly: Bool = false, reclaim: Bool = false) {
     guard let smaps = try? FilePath.readText("/proc/self/smaps") else { return }
     var executable: String?
     if executableOnly {
@@ -27,7 +35,12 @@ public enum MemoryFootprint {
     func flush() {
       if let range = candidate, clean, let address = UnsafeMutableRawPointer(bitPattern: range.start) {
         _ = crisp_madvise(address, Int(range.end - range.start), crisp_madv_random())
-        _ = crisp_madvise(address, Int(range.end - range.start), crisp_madv_dontneed())
+        // Reclaim where the kernel has it; else (or if it refuses) only the page table entries go.
+        if !(reclaim && executable != nil && crisp_madv_pageout() >= 0
+          && crisp_madvise(address, Int(range.end - range.start), crisp_madv_pageout()) == 0)
+        {
+          _ = crisp_madvise(address, Int(range.end - range.start), crisp_madv_dontneed())
+        }
       }
       candidate = nil
       clean = true
@@ -39,6 +52,13 @@ public enum MemoryFootprint {
         // A mapping header: "start-end perms offset dev inode [path]".
         flush()
         let permissions = fields[1]
+        if reclaim, let executable, permissions == "rw-p", fields.count >= 6, String(fields[5]) == executable,
+          let start = UInt(first[..<separator], radix: 16), let end = UInt(first[first.index(after: separator)...], radix: 16), end > start,
+          let address = UnsafeMutableRawPointer(bitPattern: start), crisp_madv_pageout() >= 0
+        {
+          _ = crisp_madvise(address, Int(end - start), crisp_madv_pageout())
+          continue
+        }
         guard fields.count >= 6, fields[5].hasPrefix("/"), executable == nil || String(fields[5]) == executable, permissions.hasPrefix("r"),
           !permissions.contains("w"),
           permissions.hasSuffix("p"), let start = UInt(first[..<separator], radix: 16),

@@ -8,22 +8,22 @@ import Testing
 @Suite struct IdleTrimmerTests {
   @Test func burstsTrimOnceQuietAndPollingTrimsEachPeriod() async throws {
     let trimmer = IdleTrimmer(quietPeriod: .milliseconds(50), pollingPeriod: .milliseconds(400))
-    #expect(!trimmer.takeQuiet(), "nothing happened")
+    #expect(trimmer.takeQuiet() == nil, "nothing happened")
     trimmer.activity("RunPodSandbox")
-    #expect(!trimmer.takeQuiet(), "the burst is still going on")
+    #expect(trimmer.takeQuiet() == nil, "the burst is still going on")
     // Polling right after the burst does not hold the trim back.
     for _ in 0..<3 {
       try await Task.sleep(for: .milliseconds(30))
       trimmer.activity("ListContainers")
     }
-    #expect(trimmer.takeQuiet())
-    #expect(!trimmer.takeQuiet(), "trimmed once")
+    #expect(trimmer.takeQuiet() == true, "a trim after a burst")
+    #expect(trimmer.takeQuiet() == nil, "trimmed once")
     trimmer.activity("PodSandboxStatus")
-    #expect(!trimmer.takeQuiet(), "polling alone waits for its period")
+    #expect(trimmer.takeQuiet() == nil, "polling alone waits for its period")
     try await Task.sleep(for: .milliseconds(450))
     trimmer.activity("ListPodSandbox")
-    #expect(trimmer.takeQuiet())
+    #expect(trimmer.takeQuiet() == false, "a polling trim, not after a burst")
     try await Task.sleep(for: .milliseconds(450))
-    #expect(!trimmer.takeQuiet(), "no call at all since the last trim")
+    #expect(trimmer.takeQuiet() == nil, "no call at all since the last trim")
   }
 }

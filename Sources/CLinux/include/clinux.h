@@ -85,6 +85,8 @@ int crisp_in_netns(const char *path, void (*body)(void *), void *context);
 int crisp_madvise(void *address, size_t length, int advice);
 int crisp_madv_random(void);
 int crisp_madv_dontneed(void);
+/// MADV_PAGEOUT (Linux 5.4): reclaim the range now, as memory pressure would; -1 where the headers lack it.
+int crisp_madv_pageout(void);
 ssize_t crisp_copy_file_range(int in, int out, size_t length);
 dev_t crisp_makedev(unsigned int major, unsigned int minor);
 unsigned int crisp_major(dev_t dev);
