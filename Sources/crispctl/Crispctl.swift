@@ -52,7 +52,13 @@ struct Endpoint: ParsableArguments {
     do {
       return try await withGRPCClient(transport: transport) { client in try await body(client) }
     } catch let error as RPCError {
-      FileHandle.standardError.write(Data("crispctl: \(socketPath): \(error.code): \(error.message)\n".utf8))
+      // A transport failure is explained from the socket itself (missing, refused, permission), not with
+      // the transport's error chain.
+      if error.code == .unavailable, let reason = SocketDiagnosis.reason(socketPath) {
+        FileHandle.standardError.write(Data("crispctl: cannot connect to crisp at unix://\(socketPath): \(reason)\n".utf8))
+      } else {
+        FileHandle.standardError.write(Data("crispctl: \(socketPath): \(error.code): \(error.message)\n".utf8))
+      }
       throw ExitCode(1)
     }
   }
