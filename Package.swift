@@ -233,7 +233,7 @@ let package = Package(
     // `crisp check` on this machine (root: it probes overlayfs and the runtimes), its injected failures, and
     // the executable end to end.
     .testTarget(
-      name: "PreflightTests", dependencies: ["Preflight", "Config", "CrispCore", "TestSupport"], swiftSettings: strict),
+      name: "PreflightTests", dependencies: ["Preflight", "Config", "CrispCore", "Registry", "TestSupport"], swiftSettings: strict),
     .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "Config", "CrispCore"], swiftSettings: strict),
     // Shared by the integration tests: the daemon, registry and fixture harnesses. Never part of a product.
     .target(
