@@ -159,6 +159,13 @@ let package = Package(
       ],
       swiftSettings: strict
     ),
+    // `crisp check`: the read-only node preflight (kernel, cgroups, runtimes, CNI, registries, storage,
+    // privileges), reusing the daemon's own probes and loaders.
+    .target(
+      name: "Preflight",
+      dependencies: ["Config", "CrispCore", "Images", "PodNetwork", "Registry", "Runtime"],
+      swiftSettings: strict
+    ),
     // `config default|check|import-containerd`, shared by crisp and crispctl.
     .target(
       name: "ConfigCommands",
@@ -168,7 +175,7 @@ let package = Package(
     .executableTarget(
       name: "crisp",
       dependencies: [
-        "CRIServer", "Config", "ConfigCommands", "CrispCore",
+        "CRIServer", "Config", "ConfigCommands", "CrispCore", "Preflight",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ],
@@ -223,6 +230,10 @@ let package = Package(
     // CDI without a daemon or root: spec parsing per version, the registry's directory order and
     // conflicts, name rules, and edits applied to an OCI spec (host nodes are /dev/null and /dev/zero).
     .testTarget(name: "CDITests", dependencies: ["CDI", "CrispCore", "OCI", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
+    // `crisp check` on this machine (root: it probes overlayfs and the runtimes), its injected failures, and
+    // the executable end to end.
+    .testTarget(
+      name: "PreflightTests", dependencies: ["Preflight", "Config", "CrispCore", "Registry", "TestSupport"], swiftSettings: strict),
     .testTarget(name: "PodNetworkTests", dependencies: ["PodNetwork", "Config", "CrispCore"], swiftSettings: strict),
     // Shared by the integration tests: the daemon, registry and fixture harnesses. Never part of a product.
     .target(

@@ -199,3 +199,10 @@ install.sh: installed. systemd is not running here, so crisp was not started. St
 (or under your init system; it serves unix:///run/crisp/crisp.sock and needs the kernel settings above)
 EOF
 fi
+
+# The node preflight, read-only: what crisp meets on this node, one line per check. A warning is a cost
+# crisp works around; a failure is printed but does not undo the install (fix it, then re-run crisp check).
+echo "install.sh: crisp check:"
+if ! "$destdir/usr/local/bin/crisp" check --config "$destdir/etc/crisp/config.toml"; then
+  echo "install.sh: crisp check found problems (the fail lines above): fix them before pointing kubelet at crisp" >&2
+fi

@@ -23,6 +23,7 @@ unit_tests=(
   '^(CDITests|CRIAPITests|ConfigTests|CRIServerUnitTests|CRITranslationTests|RuntimeUnitTests|StoreTests|StreamingUnitTests)\.'
   '^ImagesTests\.(ConnectionErrorTranslationTests|ImageCatalogTests|DigestPathTests|DiskUsageTests|ImageViewUsageTests|LoopbackHostTests|ManifestHostileTests|PlainHTTPFallbackSelectionTests|PullRollbackTests|RedirectPolicyTests|TarReaderHostileTests)(/|$)'
   '^PodNetworkTests\.(CNIConfigLoaderTests|CNIModelTests|JSONValueTests|RouteNetlinkParsingTests)(/|$)'
+  '^PreflightTests\.CgroupChecksTests(/|$)'
 )
 unit_filter=() integration_skip=()
 for pattern in "${unit_tests[@]}"; do

@@ -109,6 +109,7 @@ struct AdminServiceHandler: Sendable {
       $0.layersDone = UInt32(clamping: progress.layersDone)
       $0.bytesTotal = UInt64(clamping: progress.bytesTotal)
       $0.bytesDone = UInt64(clamping: progress.bytesDone)
+      $0.bytesFetched = UInt64(clamping: progress.bytesFetched)
     }
   }
 

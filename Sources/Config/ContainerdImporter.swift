@@ -12,6 +12,15 @@ public enum ContainerdImporter {
     public var warnings: [String]
   }
 
+  /// The sandbox images containerd releases use when their configuration names none (1.3 … 2.x), which
+  /// `containerd config default` prints: importing one would replace crisp's built-in pause for nothing.
+  public static let containerdDefaultSandboxImages: Set<String> = [
+    "k8s.gcr.io/pause:3.1", "k8s.gcr.io/pause:3.2", "k8s.gcr.io/pause:3.5", "k8s.gcr.io/pause:3.6",
+    "registry.k8s.io/pause:3.6", "registry.k8s.io/pause:3.8", "registry.k8s.io/pause:3.9", "registry.k8s.io/pause:3.10",
+  ]
+  /// containerd's default `oom_score` (leave the daemon's score alone); crisp's default protects the daemon.
+  public static let containerdDefaultOOMScore = 0
+
   public static func importConfig(_ text: String, source: String = "config.toml") throws(ConfigError) -> Result {
     let root = try parseTOML(text, source: source)
     var doc = FlatDocument(root.table, context: root.context)
@@ -74,7 +83,16 @@ public enum ContainerdImporter {
   private static func importDaemon(_ doc: inout FlatDocument, into c: inout CrispConfig, warnings: inout [String]) {
     if let v = doc.take(["root"])?.string, v != "/var/lib/containerd" { c.root = v }
     if let v = doc.take(["state"])?.string, v != "/run/containerd" { c.state = v }
-    if let v = doc.take(["oom_score"])?.int { c.oomScore = v }
+    if let v = doc.take(["oom_score"])?.int {
+      if v == containerdDefaultOOMScore {
+        warnings.append(
+          doc.note(
+            ["oom_score"],
+            "\(v) is containerd's built-in default; keeping crisp's oom_score \(c.oomScore) (set it in crisp's configuration to keep \(v))"))
+      } else {
+        c.oomScore = v
+      }
+    }
     if let gid = doc.take(["grpc", "gid"])?.int, gid != 0 { c.grpc.group = String(gid) }
     if let level = doc.take(["debug", "level"])?.string, !level.isEmpty {
       let mapped: [String: CrispConfig.Log.Level] = [
@@ -97,8 +115,16 @@ public enum ContainerdImporter {
     _ doc: inout FlatDocument, _ paths: SectionPaths, version: Int, into c: inout CrispConfig, warnings: inout [String]
   ) throws(ConfigError) {
     let (server, images) = (paths.server, paths.images)
-    if let v = doc.take(server + ["sandbox_image"])?.string, !v.isEmpty { c.sandboxImage = v }
-    if let v = doc.take(images + ["pinned_images", "sandbox"])?.string, !v.isEmpty { c.sandboxImage = v }
+    for path in [server + ["sandbox_image"], images + ["pinned_images", "sandbox"]] {
+      guard let v = doc.take(path)?.string, !v.isEmpty else { continue }
+      if containerdDefaultSandboxImages.contains(v) {
+        // containerd writes its own default into `containerd config default`: that is no operator's choice,
+        // and crisp's built-in pause (made locally, no pull) serves better than a pull of the same image.
+        warnings.append(doc.note(path, "\(v) is containerd's built-in default; keeping crisp's built-in pause (\(c.sandboxImage))"))
+      } else {
+        c.sandboxImage = v
+      }
+    }
     let snapshotterPath = version == 3 ? images + ["snapshotter"] : server + ["containerd", "snapshotter"]
     if let v = doc.take(snapshotterPath)?.string, !v.isEmpty {
       switch v {

@@ -346,6 +346,9 @@ public final class ImageManager: Sendable {
       Counter(label: "crisp_image_pull_bytes_total").increment(by: Int64(clamping: descriptor.size))
       return true
     }
+    // Called only for blobs the content store lacked: whether this pull or a concurrent one fetched it, the
+    // image was not all on the node when this pull began.
+    tracker.fetched(descriptor.size)
   }
 
   /// Unpacks one layer blob into the snapshot for `chainID`, checking its uncompressed digest.
@@ -590,6 +593,9 @@ public struct PullProgress: Sendable, Equatable {
   /// Compressed bytes of the config and layers; done counts what is on the node (fetched or already held).
   public var bytesTotal: Int64 = 0
   public var bytesDone: Int64 = 0
+  /// Compressed bytes of the blobs this pull downloaded (or waited for another pull to download); 0 when
+  /// everything was already on the node.
+  public var bytesFetched: Int64 = 0
 
   public init() {}
 }
@@ -642,6 +648,11 @@ final class PullProgressTracker: Sendable {
       state.progress.bytesDone = Self.adding(state.progress.bytesDone, size - min(size, state.perBlob[digest] ?? 0))
       state.perBlob[digest] = size
     }
+  }
+
+  /// A blob that was not on the node has been downloaded for this pull.
+  func fetched(_ size: Int64) {
+    publish { state in state.progress.bytesFetched = Self.adding(state.progress.bytesFetched, max(0, size)) }
   }
 
   func layerDone(_ index: Int) {

@@ -167,11 +167,11 @@ enum OverlayMount {
   }
 }
 
-/// Checks that overlayfs works on a filesystem the way crisp uses it.
-enum OverlayProbe {
+/// Checks that overlayfs works on a filesystem the way crisp uses it (the `auto` snapshotter and `crisp check`).
+public enum OverlayProbe {
   /// Why overlayfs cannot be used under `root`, or nil when a test mount with a whiteout and an opaque
   /// directory behaves.
-  static func problem(in root: String) -> String? {
+  public static func problem(in root: String) -> String? {
     let probe = "\(root)/.overlay-probe-\(getpid())"
     defer {
       _ = try? Mounts.unmount("\(probe)/merged")

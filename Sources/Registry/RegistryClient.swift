@@ -446,8 +446,13 @@ public final class RegistryClient: Sendable {
         tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: pair.key.isEmpty ? pair.certificate : pair.key, format: .pem))
       }
     } catch {
+      // Said in words (which file, missing or not PEM), not as NIOSSL's error value.
+      var settings = HostsFile.HostSettings()
+      settings.caFiles = endpoint.caFiles
+      settings.clientPairs = Array(endpoint.clientPairs.prefix(1))
+      let reason = RegistryTLSFiles.problems(settings).first ?? "cannot be loaded"
       throw HostFailure(
-        answer: "TLS files for \(endpoint.host): \(error)", kind: .fatal(CrispError.failedPrecondition("TLS files for \(endpoint.host): \(error)")))
+        answer: "TLS files for \(endpoint.host): \(reason)", kind: .fatal(CrispError.failedPrecondition("TLS files for \(endpoint.host): \(reason)")))
     }
     if endpoint.skipVerify { tls.certificateVerification = .none }
     return tls

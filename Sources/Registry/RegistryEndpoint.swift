@@ -162,21 +162,27 @@ public struct HostResolver: Sendable {
       for directory in directories {
         for name in candidates {
           let path = "\(directory)/\(name)/hosts.toml"
-          let bytes: [UInt8]?
-          do {
-            bytes = try FilePath.readRegularFile(path, limit: 1 << 20)
-          } catch {
-            throw CrispError.failedPrecondition("\(path): \(error)")
-          }
-          guard let bytes else { continue }
-          do {
-            return (try HostsFile.parse(ConfigLoader.text(of: bytes, path: path), path: path), path)
-          } catch {
-            throw CrispError.invalidArgument("\(error)")
-          }
+          if let file = try Self.readHostsFile(path) { return (file, path) }
         }
       }
     }
     return nil
+  }
+
+  /// One hosts.toml read and parsed as a pull reads it (regular file, at most 1 MiB); nil when absent.
+  /// `crisp check` parses every file under `registry.config_path` with it.
+  public static func readHostsFile(_ path: String) throws(CrispError) -> HostsFile? {
+    let bytes: [UInt8]?
+    do {
+      bytes = try FilePath.readRegularFile(path, limit: 1 << 20)
+    } catch {
+      throw CrispError.failedPrecondition("\(path): \(error)")
+    }
+    guard let bytes else { return nil }
+    do {
+      return try HostsFile.parse(ConfigLoader.text(of: bytes, path: path), path: path)
+    } catch {
+      throw CrispError.invalidArgument("\(error)")
+    }
   }
 }

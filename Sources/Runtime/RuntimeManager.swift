@@ -175,30 +175,13 @@ public final class RuntimeManager: Sendable {
     for (name, runtime) in runtimes.sorted(by: { $0.key < $1.key }) {
       let id = "crisp-probe-\(getpid())-\(name)"
       let directory = paths.probe(name)
-      var spec = OCISpec()
-      var process = OCISpec.Process()
-      process.args = ["/pause"]
-      process.user.uid = 65534
-      process.user.gid = 65534
-      process.noNewPrivileges = true
-      spec.process = process
-      spec.root = .init(path: images.snapshotter.filesystem(of: layer.id), readonly: true)
-      spec.mounts = [.init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"])]
-      var linux = OCISpec.Linux()
-      linux.namespaces = [.init("mount"), .init("pid"), .init("ipc"), .init("uts"), .init("network")]
-      linux.cgroupsPath = cgroups.path(parent: "/crisp-probe-\(getpid())", id: name)
-      spec.linux = linux
+      let spec = HandlerProbe.spec(
+        rootfs: images.snapshotter.filesystem(of: layer.id), cgroupsPath: cgroups.path(parent: "/crisp-probe-\(getpid())", id: name))
       do {
-        try FilePath.makePrivateDirectory(directory)
-        try writeSpec(spec, to: directory)
-        try await runtime.delete(id)
-        try await runtime.probeCreate(id, bundle: directory)
-        try await runtime.delete(id)
-      } catch let error as CrispError {
+        try await HandlerProbe.run(runtime, id: id, spec: spec, bundle: directory)
+      } catch {
         unusable.withLock { $0[name] = error.message }
         logger.warning("runtime handler cannot run containers here; not advertised", metadata: ["handler": "\(name)", "reason": "\(error.message)"])
-      } catch {
-        unusable.withLock { $0[name] = "\(error)" }
       }
       try? await runtime.delete(id)
       try? FilePath.removeTree(directory)
@@ -328,15 +311,7 @@ public final class RuntimeManager: Sendable {
   }
 
   func writeSpec(_ spec: OCISpec, to directory: String) throws(CrispError) {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    do {
-      try AtomicFile.write(Array(try encoder.encode(spec)), to: directory + "/config.json", mode: 0o600)
-    } catch let error as SystemError {
-      throw CrispError.failed("write \(directory)/config.json", error)
-    } catch {
-      throw CrispError.failed("\(directory): encode the OCI spec", error)
-    }
+    try HandlerProbe.writeSpec(spec, to: directory)
   }
 
   /// Resolves an id or a unique prefix of one (crictl accepts short ids).

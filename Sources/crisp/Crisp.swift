@@ -6,14 +6,14 @@ import CrispCore
 import Foundation
 import Logging
 
-/// `crisp`: the daemon, plus the `config` tools an operator uses before starting it.
+/// `crisp`: the daemon, plus the `config` tools and the node `check` an operator uses before starting it.
 @main
 struct Crisp: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "crisp",
     abstract: "A Kubernetes container runtime (CRI v1) on runc.",
     version: CrispVersion.current,
-    subcommands: [Serve.self, ConfigCommand.self],
+    subcommands: [Serve.self, ConfigCommand.self, CheckCommand.self],
     defaultSubcommand: Serve.self)
 }
 

@@ -52,7 +52,13 @@ struct Endpoint: ParsableArguments {
     do {
       return try await withGRPCClient(transport: transport) { client in try await body(client) }
     } catch let error as RPCError {
-      FileHandle.standardError.write(Data("crispctl: \(socketPath): \(error.code): \(error.message)\n".utf8))
+      // A transport failure is explained from the socket itself (missing, refused, permission), not with
+      // the transport's error chain.
+      if error.code == .unavailable, let reason = SocketDiagnosis.reason(socketPath) {
+        FileHandle.standardError.write(Data("crispctl: cannot connect to crisp at unix://\(socketPath): \(reason)\n".utf8))
+      } else {
+        FileHandle.standardError.write(Data("crispctl: \(socketPath): \(error.code): \(error.message)\n".utf8))
+      }
       throw ExitCode(1)
     }
   }
@@ -162,7 +168,7 @@ struct Pull: AsyncParsableCommand {
     let start = ContinuousClock.now
     let progress = quiet ? nil : Progress("pull")
     // crisp's admin PullImage streams progress; the pull itself is the one CRI PullImage does.
-    let id = try await endpoint.withAdmin { client in
+    let id: (String, UInt64) = try await endpoint.withAdmin { client in
       try await client.pullImage(
         .with {
           $0.image = reference
@@ -171,17 +177,26 @@ struct Pull: AsyncParsableCommand {
         }
       ) { response in
         var id = ""
+        var fetched: UInt64 = 0
         for try await update in response.messages {
           progress?.update(
             update.bytesDone, total: update.bytesTotal, detail: "\(update.layersDone)/\(update.layersTotal) layers", force: !update.imageID.isEmpty)
           if !update.imageID.isEmpty { id = update.imageID }
+          fetched = max(fetched, update.bytesFetched)
         }
-        return id
+        return (id, fetched)
       }
     }
     progress?.finish()
     let elapsed = ContinuousClock.now - start
-    print("Image is up to date for \(id) (\(elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .abbreviated))))")
+    print(Self.summary(id: id.0, bytesFetched: id.1, elapsed: elapsed))
+  }
+
+  /// docker's words: "Downloaded newer image" when any blob came from a registry, else "up to date".
+  static func summary(id: String, bytesFetched: UInt64, elapsed: Duration) -> String {
+    let took = elapsed.formatted(.units(allowed: [.seconds, .milliseconds], width: .abbreviated))
+    if bytesFetched > 0 { return "Downloaded newer image for \(id) (\(formatSize(bytesFetched)) in \(took))" }
+    return "Image is up to date for \(id) (\(took))"
   }
 }
 

@@ -159,7 +159,10 @@ import Testing
     let result = try ContainerdImporter.importConfig(Self.containerd2x, source: "containerd.toml")
     let c = result.config
     #expect(c.root == CrispConfig().root)
-    #expect(c.oomScore == 0)
+    // oom_score = 0 is containerd's default, not a choice: crisp's own protection of the daemon stays.
+    #expect(c.oomScore == CrispConfig().oomScore)
+    #expect(
+      result.warnings.contains { $0.contains("containerd.toml:4: oom_score: 0 is containerd's built-in default; keeping crisp's oom_score -999") })
     #expect(c.grpc.group == "1001")
     #expect(c.sandboxImage == "harbor.example.com/k8s/pause:3.10")
     #expect(c.maxConcurrentDownloads == 5)
@@ -192,10 +195,37 @@ import Testing
         [plugins.cri.registry.mirrors."docker.io"]
           endpoint = ["https://registry-1.docker.io"]
       """
-    let c = try ContainerdImporter.importConfig(text).config
-    #expect(c.sandboxImage == "k8s.gcr.io/pause:3.1")
+    let result = try ContainerdImporter.importConfig(text)
+    let c = result.config
+    // containerd 1.3's own default sandbox image: crisp keeps its built-in pause and says so.
+    #expect(c.sandboxImage == CrispConfig().sandboxImage)
+    #expect(result.warnings.contains { $0.contains("k8s.gcr.io/pause:3.1 is containerd's built-in default; keeping crisp's built-in pause") })
     #expect(c.registry.mirrors["docker.io"]?.endpoints == ["https://registry-1.docker.io"])
     #expect(c.registry.configPath == "")
+  }
+
+  /// What `containerd config default` prints (1.7 and 2.x): its built-in sandbox image and oom_score are
+  /// not an operator's choices, so crisp's stay, each with a warning; a mirror's pause image still carries over.
+  @Test(arguments: [
+    (2, "sandbox_image", "registry.k8s.io/pause:3.8"), (2, "sandbox_image", "registry.k8s.io/pause:3.6"),
+    (2, "sandbox_image", "registry.k8s.io/pause:3.9"), (3, "pinned_images.sandbox", "registry.k8s.io/pause:3.10"),
+  ])
+  func containerdDefaultsKeepCrispDefaults(version: Int, key: String, image: String) throws {
+    let section = version == 3 ? "[plugins.'io.containerd.cri.v1.images']" : "[plugins.\"io.containerd.grpc.v1.cri\"]"
+    let line = version == 3 ? "[plugins.'io.containerd.cri.v1.images'.pinned_images]\nsandbox = '\(image)'" : "sandbox_image = \"\(image)\""
+    let text = "version = \(version)\noom_score = 0\n\(section)\n\(line)\n"
+    let result = try ContainerdImporter.importConfig(text, source: "default.toml")
+    #expect(result.config.sandboxImage == CrispConfig().sandboxImage)
+    #expect(result.config.oomScore == CrispConfig().oomScore)
+    #expect(
+      result.warnings.contains { $0.contains("\(image) is containerd's built-in default; keeping crisp's built-in pause") }, "\(result.warnings)")
+    #expect(result.warnings.contains { $0.contains("default.toml:2: oom_score: 0 is containerd's built-in default") }, "\(result.warnings)")
+
+    let mirrored = try ContainerdImporter.importConfig(
+      "version = \(version)\noom_score = -500\n\(section)\n\(line.replacingOccurrences(of: "registry.k8s.io", with: "mirror.example.com/k8s"))\n")
+    #expect(mirrored.config.sandboxImage == image.replacingOccurrences(of: "registry.k8s.io", with: "mirror.example.com/k8s"))
+    #expect(mirrored.config.oomScore == -500)
+    #expect(!mirrored.warnings.contains { $0.contains("built-in default") })
   }
 
   @Test func cdiSettingsCarryOver() throws {

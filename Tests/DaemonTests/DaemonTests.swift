@@ -228,4 +228,37 @@ import Testing
     #expect(down.status != 0)
     #expect(down.output.contains(daemon.socketPath))
   }
+
+  /// crispctl without a daemon says what is wrong with the socket in words, never the transport's error chain.
+  @Test func crispctlExplainsAnUnreachableSocket() throws {
+    let directory = try TestEnvironment.temporaryDirectory("crispctl-sock")
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let missing = directory + "/crisp.sock"
+    let absent = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["version", "--address", "unix://" + missing])
+    #expect(absent.status == 1)
+    #expect(
+      absent.output
+        == "crispctl: cannot connect to crisp at unix://\(missing): no such file (is crisp running? is --address or $CRISP_ADDRESS right?)\n")
+
+    // A socket file nobody listens on (left by a killed daemon): refused.
+    let stale = directory + "/stale.sock"
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { buffer in for (index, byte) in stale.utf8.enumerated() { buffer[index] = byte } }
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    close(fd)
+    #expect(bound == 0)
+    let refused = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["images", "--address", stale])
+    #expect(refused.status == 1)
+    #expect(refused.output.hasPrefix("crispctl: cannot connect to crisp at unix://\(stale): connection refused"), "\(refused.output)")
+
+    // A regular file where the socket should be.
+    let file = directory + "/file.sock"
+    try "".write(toFile: file, atomically: true, encoding: .utf8)
+    let notSocket = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["version", "--address", file])
+    #expect(notSocket.output == "crispctl: cannot connect to crisp at unix://\(file): not a socket\n")
+  }
 }

@@ -25,6 +25,9 @@ import TestSupport
     let output = try Self.install(root)
     #expect(output.contains("systemd is not running here"), "\(output)")
     #expect(output.contains("/usr/local/bin/crisp --config"), "\(output)")
+    // It ends with the node preflight's lines, whatever they say.
+    #expect(output.contains("install.sh: crisp check:"), "\(output)")
+    #expect(output.contains("runtime.runc") && output.contains("privileges.root"), "\(output)")
     for binary in ["crisp", "crisp-shim", "crisp-pause", "crispctl"] {
       #expect(files.isExecutableFile(atPath: root + "/usr/local/bin/" + binary), "\(binary)")
     }

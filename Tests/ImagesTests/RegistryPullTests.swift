@@ -440,11 +440,18 @@ import TestSupport
     try startDaemon(daemon, "[registry]\nconfig_path = \"\(configPath)\"")
     let pulled = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["pull", "--address", daemon.socketPath, "\(registry.host)/test/progress"])
     #expect(pulled.status == 0, "\(pulled.output)")
-    #expect(pulled.output.contains("Image is up to date for \(pushed.imageID)"), "\(pulled.output)")
+    // The layers came from the registry: docker's words for that, not "up to date".
+    #expect(pulled.output.contains("Downloaded newer image for \(pushed.imageID)"), "\(pulled.output)")
+    #expect(!pulled.output.contains("Image is up to date"), "\(pulled.output)")
     // Not a terminal: one progress line per update; the last one is complete.
     let lines = pulled.output.split(separator: "\n").filter { $0.hasPrefix("pull: ") }
     #expect(lines.last?.contains("2/2 layers") == true, "\(pulled.output)")
     #expect(try await daemon.listImages().contains { $0.id == pushed.imageID })
+    // The same pull again downloads nothing (only the manifest is asked for): up to date.
+    let again = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["pull", "--address", daemon.socketPath, "\(registry.host)/test/progress"])
+    #expect(again.status == 0, "\(again.output)")
+    #expect(again.output.contains("Image is up to date for \(pushed.imageID)"), "\(again.output)")
+    #expect(!again.output.contains("Downloaded newer image"), "\(again.output)")
     // A pull that fails ends with the status, non-zero.
     let missing = try DaemonHarness.run(DaemonHarness.crispctlBinary, ["pull", "--address", daemon.socketPath, "\(registry.host)/test/absent:1"])
     #expect(missing.status != 0)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Config
 import CrispCore
 import Foundation
+import Logging
 import NIOCore
 import NIOSSL
 @testable import Registry
@@ -90,6 +91,22 @@ import Testing
 /// Library errors into operator messages, one case each.
 @Suite struct ConnectionErrorTranslationTests {
   let url = "https://127.0.0.1:5000/v2/app/manifests/latest"
+
+  /// A CA file hosts.toml names that is missing is said in words before any connection, not as NIOSSL's value.
+  @Test func missingCAFileIsNamed() async throws {
+    var endpoint = try RegistryEndpoint.direct("https://127.0.0.1:9")
+    endpoint.caFiles = ["/nonexistent/crisp-ca.pem"]
+    let client = RegistryClient(readTimeout: .seconds(5), logger: Logger(label: "test"))
+    let image = try ImageReference(parsing: "127.0.0.1:9/app:1")
+    do {
+      _ = try await client.fetchManifest(image: image, reference: "1", endpoints: [endpoint], credentials: nil)
+      Issue.record("the fetch succeeded")
+    } catch {
+      #expect(error.message.contains("TLS files for 127.0.0.1:9: CA file /nonexistent/crisp-ca.pem: No such file or directory"), "\(error.message)")
+      #expect(!error.message.contains("NIOSSL"), "\(error.message)")
+    }
+    await client.shutdown()
+  }
 
   @Test func refusedConnection() {
     let error = RegistryConnectionError.translate(IOError(errnoCode: ECONNREFUSED, reason: "connect"), url: url)

@@ -139,6 +139,10 @@ public nonisolated struct Crisp_Admin_V1_PullImageProgress: Sendable {
 
   public var imageRef: String = String()
 
+  /// Compressed bytes of the blobs this pull had to download from a registry (0: the image's content was
+  /// already on the node), so a client can say "downloaded" rather than "up to date".
+  public var bytesFetched: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -392,7 +396,7 @@ nonisolated extension Crisp_Admin_V1_PullImageRequest: SwiftProtobuf.Message, Sw
 
 nonisolated extension Crisp_Admin_V1_PullImageProgress: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PullImageProgress"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}layers_total\0\u{3}layers_done\0\u{3}bytes_total\0\u{3}bytes_done\0\u{3}image_id\0\u{3}image_ref\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}layers_total\0\u{3}layers_done\0\u{3}bytes_total\0\u{3}bytes_done\0\u{3}image_id\0\u{3}image_ref\0\u{3}bytes_fetched\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -406,6 +410,7 @@ nonisolated extension Crisp_Admin_V1_PullImageProgress: SwiftProtobuf.Message, S
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.bytesDone) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.imageID) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.imageRef) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.bytesFetched) }()
       default: break
       }
     }
@@ -430,6 +435,9 @@ nonisolated extension Crisp_Admin_V1_PullImageProgress: SwiftProtobuf.Message, S
     if !self.imageRef.isEmpty {
       try visitor.visitSingularStringField(value: self.imageRef, fieldNumber: 6)
     }
+    if self.bytesFetched != 0 {
+      try visitor.visitSingularUInt64Field(value: self.bytesFetched, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -440,6 +448,7 @@ nonisolated extension Crisp_Admin_V1_PullImageProgress: SwiftProtobuf.Message, S
     if lhs.bytesDone != rhs.bytesDone {return false}
     if lhs.imageID != rhs.imageID {return false}
     if lhs.imageRef != rhs.imageRef {return false}
+    if lhs.bytesFetched != rhs.bytesFetched {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
