@@ -35,6 +35,9 @@ enum TracingSetup {
     else { throw CrispError.invalidArgument("tracing.sampling_ratio: must be between 0.0 and 1.0, found \(config.samplingRatio)") }
     otel.traces.sampler = sampler
     do {
+      // In this order: AsyncHTTPClient takes the global tracer when a client is made, so the exporter's own
+      // client (made here) keeps the no-op one and its exports are not traced (and exported, and traced …),
+      // while the registry client, made later, traces each registry request under its pull.
       let backend = try OTel.makeTracingBackend(configuration: otel)
       InstrumentationSystem.bootstrap(backend.factory)
       logger.info(
