@@ -37,6 +37,10 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
+    .package(url: "https://github.com/apple/swift-distributed-tracing", exact: "1.7.3"),
+    // Only the OTLP exporters crisp offers (`tracing.protocol`): both traits are named so a default change
+    // upstream cannot add or drop one.
+    .package(url: "https://github.com/swift-otel/swift-otel", exact: "1.6.0", traits: ["OTLPHTTP", "OTLPGRPC"]),
   ],
   targets: [
     // Swift generated from proto/ by proto/generate.sh; never edited by hand.
@@ -50,7 +54,9 @@ let package = Package(
       swiftSettings: [.swiftLanguageMode(.v6)]
     ),
     // The bottom layer: the domain error, atomic file writes, and small kernel-facing helpers.
-    .target(name: "CrispCore", dependencies: ["CLinux"], swiftSettings: strict),
+    // Tracing: child spans of a traced CRI call (``withChildSpan``), for every module above.
+    .target(
+      name: "CrispCore", dependencies: ["CLinux", .product(name: "Tracing", package: "swift-distributed-tracing")], swiftSettings: strict),
     // C: wrappers for Linux calls Swift's Glibc module lacks (openat2, xattrs, mounts, namespaces).
     .target(name: "CLinux"),
     // C: interface counters inside a pod's network namespace, through libnl-route (Debian's libnl-route-3-dev).
@@ -103,6 +109,7 @@ let package = Package(
       dependencies: [
         "CrispCore", "CLinux", "CZlib", "CZstd", "Config", "OCI", "Store", "Registry",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Tracing", package: "swift-distributed-tracing"),
         .product(name: "Metrics", package: "swift-metrics"),
       ],
       swiftSettings: strict
@@ -112,6 +119,7 @@ let package = Package(
       dependencies: [
         "CrispCore", "CLinux", "CNetlink", "Config", .product(name: "Logging", package: "swift-log"),
         .product(name: "Metrics", package: "swift-metrics"),
+        .product(name: "Tracing", package: "swift-distributed-tracing"),
       ],
       swiftSettings: strict
     ),
@@ -120,6 +128,7 @@ let package = Package(
       dependencies: [
         "CrispCore", "CLinux", "CSeccomp", "Config", "OCI", "CDI", "Store", "Images", "PodNetwork",
         .product(name: "Logging", package: "swift-log"),
+        .product(name: "Tracing", package: "swift-distributed-tracing"),
       ],
       swiftSettings: strict
     ),
@@ -156,6 +165,8 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+        .product(name: "Tracing", package: "swift-distributed-tracing"),
+        .product(name: "OTel", package: "swift-otel"),
       ],
       swiftSettings: strict
     ),
@@ -252,6 +263,10 @@ let package = Package(
         "CRIAPI", "CrispCore", "TestSupport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       swiftSettings: strict
     ),

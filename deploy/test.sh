@@ -54,7 +54,10 @@ phase() {
 }
 proto_check() {
   proto/generate.sh || return
-  git diff --exit-code -- Sources/CRIAPI || { echo "test.sh: Sources/CRIAPI differs from proto/generate.sh output" >&2; return 1; }
+  git diff --exit-code -- Sources/CRIAPI Tests/DaemonTests/Generated || {
+    echo "test.sh: Sources/CRIAPI or Tests/DaemonTests/Generated differs from proto/generate.sh output" >&2
+    return 1
+  }
 }
 
 source deploy/packages.sh

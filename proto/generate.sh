@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the Swift code under Sources/CRIAPI from the .proto files in this directory.
+# Regenerates the Swift code under Sources/CRIAPI from the .proto files in this directory, and the OTLP
+# messages the tracing tests decode under Tests/DaemonTests/Generated.
 #
 # Normal builds never run this: the generated files are committed. Run it after editing a .proto file:
 #
@@ -45,3 +46,13 @@ protoc -I . \
   --grpc-swift_out="$out" --grpc-swift_opt=Visibility=Public,FileNaming=PathToUnderscores,Server=true,Client=true \
   "${protos[@]}"
 echo "generated: $(cd "$out" && ls | tr '\n' ' ')"
+
+# The OTLP trace messages the tracing tests decode (internal to the test target; no services).
+test_out="$top/Tests/DaemonTests/Generated"
+rm -rf "$test_out"
+mkdir -p "$test_out"
+protoc -I . \
+  --plugin=protoc-gen-swift="$plugins/.build/release/protoc-gen-swift" \
+  --swift_out="$test_out" --swift_opt=Visibility=Internal,FileNaming=PathToUnderscores \
+  otlp/trace.proto
+echo "generated: $(cd "$test_out" && ls | tr '\n' ' ')"

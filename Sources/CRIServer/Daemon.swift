@@ -38,12 +38,14 @@ public struct Daemon: Sendable {
     let locks = try takeLocks()
     applyOOMScore()
 
+    // Before any component starts, so that no span is started on the no-op tracer and then missed.
+    let tracing = try TracingSetup.bootstrap(config.tracing, logger: logger)
     let store = try Store(path: FilePath.join(config.root, "crisp.db"))
     let components = try await startComponents(store: store)
     let listener = try openSocket(address)
     // Trapped before READY=1: from then on a SIGHUP reloads instead of ending the process.
     let reloads = await UnixSignalsSequence(trapping: .sighup)
-    let group = serviceGroup(components, listener: listener, reloads: reloads)
+    let group = serviceGroup(components, listener: listener, reloads: reloads, tracing: tracing)
     logger.info(
       "serving",
       metadata: [
@@ -96,7 +98,9 @@ public struct Daemon: Sendable {
   }
 
   /// The gRPC server over the components, and every service in one group (``DaemonServices`` orders them).
-  private func serviceGroup(_ components: DaemonComponents, listener: Int32, reloads: UnixSignalsSequence) -> ServiceGroup {
+  private func serviceGroup(
+    _ components: DaemonComponents, listener: Int32, reloads: UnixSignalsSequence, tracing: (any Service)?
+  ) -> ServiceGroup {
     let store = components.runtime.store
     let trimmer = IdleTrimmer(releaseCaches: { store.releaseMemory() })
     let executor = EventLoopTaskExecutor()
@@ -109,7 +113,7 @@ public struct Daemon: Sendable {
       listeningSocket: listener, group: executor.group,
       environment: GRPCServerEnvironment(
         methods: methods, loopExecutor: executor, recorder: CallRecorder(logger: logger, trimmer: trimmer),
-        maxMessageSize: Self.maxReceiveMessageSize))
+        maxMessageSize: Self.maxReceiveMessageSize, tracer: tracing == nil ? nil : CallTracer()))
     let images = components.images
     let runtime = components.runtime
     let streaming = components.streaming
@@ -118,6 +122,8 @@ public struct Daemon: Sendable {
       ("image manager", ComponentService { await images.shutdown() }), ("idle trimmer", trimmer),
       ("exit watcher", LoopService { await runtime.watchExits() }),
     ]
+    // First in the list, so stopped last: spans of calls the gRPC server drains are still exported.
+    if let tracing { background.insert(("span exporter", tracing), at: 0) }
     if let reloadSource {
       let reloader = ConfigReloader(
         source: reloadSource, live: node.live, appliers: ConfigReloader.appliers(images: images, runtime: runtime), logger: logger)

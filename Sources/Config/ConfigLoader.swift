@@ -136,6 +136,7 @@ public enum ConfigLoader {
     if var t = try r.table("runtime") { try readRuntime(&t, into: &c.runtime) }
     if var t = try r.table("streaming") { try readStreaming(&t, into: &c.streaming) }
     if var t = try r.table("metrics") { try readMetrics(&t, into: &c.metrics) }
+    if var t = try r.table("tracing") { try readTracing(&t, into: &c.tracing) }
   }
 
   private static func readGRPC(_ t: inout TableReader, into section: inout CrispConfig.GRPC) throws(ConfigError) {
@@ -221,6 +222,25 @@ public enum ConfigLoader {
         else { throw t.error("address", "must be host:port (e.g. 127.0.0.1:1338) or empty, found \"\(v)\"") }
       }
       section.address = v
+    }
+    try t.finish()
+  }
+
+  private static func readTracing(_ t: inout TableReader, into section: inout CrispConfig.Tracing) throws(ConfigError) {
+    if let v = try t.string("endpoint") {
+      if !v.isEmpty, !CrispConfig.Tracing.isEndpointURL(v) {
+        throw t.error("endpoint", "must be an http:// or https:// URL with a host (e.g. \"http://127.0.0.1:4317\") or empty, found \(tomlQuoted(v))")
+      }
+      section.endpoint = v
+    }
+    if let v = try t.choice("protocol", CrispConfig.Tracing.ExportProtocol.self) { section.exportProtocol = v }
+    if let v = try t.number("sampling_ratio") {
+      guard v >= 0, v <= 1 else { throw t.error("sampling_ratio", "must be between 0.0 and 1.0, found \(v)") }
+      section.samplingRatio = v
+    }
+    if let v = try t.string("service_name") {
+      guard !v.isEmpty else { throw t.error("service_name", "must not be empty") }
+      section.serviceName = v
     }
     try t.finish()
   }

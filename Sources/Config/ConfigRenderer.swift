@@ -199,7 +199,7 @@ public enum ConfigRenderer {
     }
   }
 
-  /// [streaming] and [metrics].
+  /// [streaming], [metrics] and [tracing].
   private static func renderStreamingAndMetrics(_ c: CrispConfig, into out: inout TOMLWriter) {
     out.table(["streaming"], "The exec/attach/port-forward server kubelet proxies to.")
     out.comment("Listen address; keep it on loopback unless kubelet runs elsewhere.")
@@ -217,6 +217,17 @@ public enum ConfigRenderer {
     out.table(["metrics"], "Prometheus metrics (GET /metrics): per-RPC latency and errors, pulls, CNI calls, pods, containers, shims.")
     out.comment("host:port to serve them on, e.g. \"127.0.0.1:1338\"; empty means off.")
     out.set("address", c.metrics.address)
+
+    out.table(["tracing"], "OpenTelemetry spans over OTLP: one per CRI call, with children for image layers, CNI plugins, runc and shims.")
+    out.comment("Collector URL, e.g. \"http://127.0.0.1:4317\" (grpc) or \"http://127.0.0.1:4318\" (http/protobuf: /v1/traces")
+    out.comment("is added when the URL has no path); empty means off, and then tracing costs nothing.")
+    out.set("endpoint", c.tracing.endpoint)
+    out.comment("\"grpc\" or \"http/protobuf\".")
+    out.set("protocol", c.tracing.exportProtocol.rawValue)
+    out.comment("Share of new traces recorded, 0.0 to 1.0. A call carrying kubelet's traceparent follows kubelet's choice.")
+    out.set("sampling_ratio", c.tracing.samplingRatio)
+    out.comment("service.name of the spans.")
+    out.set("service_name", c.tracing.serviceName)
   }
 }
 
@@ -245,6 +256,8 @@ struct TOMLWriter {
   mutating func set(_ key: String, _ value: String) { line(key, tomlQuoted(value)) }
   mutating func set(_ key: String, _ value: Int) { line(key, "\(value)") }
   mutating func set(_ key: String, _ value: Bool) { line(key, "\(value)") }
+  /// A float: Swift prints one with a fraction or exponent (`1.0`, `1e-05`), both TOML floats.
+  mutating func set(_ key: String, _ value: Double) { line(key, "\(value)") }
   mutating func set(_ key: String, _ value: [String]) { line(key, "[\(value.map(tomlQuoted).joined(separator: ", "))]") }
 
   private mutating func line(_ key: String, _ value: String) {

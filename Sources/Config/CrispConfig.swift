@@ -33,6 +33,7 @@ public struct CrispConfig: Sendable, Equatable, Encodable {
   public var runtime = Runtime()
   public var streaming = Streaming()
   public var metrics = Metrics()
+  public var tracing = Tracing()
 
   public init() {}
 
@@ -207,6 +208,51 @@ public struct CrispConfig: Sendable, Equatable, Encodable {
     /// `host:port` of the Prometheus endpoint (`GET /metrics`); empty turns it off.
     public var address: String = ""
     public init() {}
+  }
+
+  /// OpenTelemetry spans for every CRI call, exported over OTLP. Off unless `endpoint` is set: then no
+  /// tracer is installed and calls pay nothing for it.
+  public struct Tracing: Sendable, Equatable, Encodable {
+    /// How spans reach the collector (OTLP's own names for its transports).
+    public enum ExportProtocol: String, Sendable, Equatable, Encodable, CaseIterable {
+      case grpc
+      case httpProtobuf = "http/protobuf"
+    }
+
+    /// The OTLP collector's URL (`http://127.0.0.1:4317` for gRPC, `http://127.0.0.1:4318` or a full
+    /// `…/v1/traces` URL for HTTP); empty turns tracing off.
+    public var endpoint: String = ""
+    public var exportProtocol: ExportProtocol = .grpc
+    /// The share of new traces recorded, 0.0 to 1.0; a call whose caller (kubelet) sent a `traceparent`
+    /// follows the caller's decision instead.
+    public var samplingRatio: Double = 1.0
+    /// `service.name` of the exported spans.
+    public var serviceName: String = "crisp"
+    public init() {}
+
+    /// Whether tracing is on at all.
+    public var enabled: Bool { !endpoint.isEmpty }
+
+    /// Where spans are sent: the endpoint as written, except that an HTTP endpoint with no path gets OTLP's
+    /// `/v1/traces`, so `http://collector:4318` works as it does for other OTLP exporters.
+    public var exportURL: String {
+      guard exportProtocol == .httpProtobuf, let rest = Self.afterScheme(endpoint) else { return endpoint }
+      let path = rest.firstIndex(of: "/").map { rest[$0...] } ?? ""
+      guard path.isEmpty || path == "/" else { return endpoint }
+      return (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + "/v1/traces"
+    }
+
+    /// An `http://` or `https://` URL naming a host: the only endpoints the OTLP exporters accept.
+    static func isEndpointURL(_ text: String) -> Bool {
+      guard let rest = afterScheme(text), text.utf8.count <= 2048 else { return false }
+      let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+      return !authority.isEmpty && !authority.hasPrefix(":") && !authority.contains(where: { $0 == " " || $0 == "@" })
+    }
+
+    private static func afterScheme(_ text: String) -> Substring? {
+      for scheme in ["http://", "https://"] where text.hasPrefix(scheme) { return text.dropFirst(scheme.count) }
+      return nil
+    }
   }
 
   public struct Streaming: Sendable, Equatable, Encodable {

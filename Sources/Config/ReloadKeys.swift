@@ -47,6 +47,11 @@ public enum ReloadKeys {
     ReloadKey("streaming.tls_cert_file", nil, \.streaming.tlsCertFile),
     ReloadKey("streaming.tls_key_file", nil, \.streaming.tlsKeyFile),
     ReloadKey("metrics.address", nil, \.metrics.address),
+    // The tracer is installed once per process (swift-distributed-tracing allows one bootstrap).
+    ReloadKey("tracing.endpoint", nil, \.tracing.endpoint),
+    ReloadKey("tracing.protocol", nil, \.tracing.exportProtocol) { $0.rawValue },
+    ReloadKey("tracing.sampling_ratio", nil, \.tracing.samplingRatio),
+    ReloadKey("tracing.service_name", nil, \.tracing.serviceName),
     ReloadKey("runtime.default_handler", nil, \.runtime.defaultHandler),
     ReloadKey("cdi.spec_dirs", .cdi, \.cdi.specDirs),
   ]

@@ -57,6 +57,13 @@ struct TableReader {
     return int
   }
 
+  /// A float, or an integer taken as one (`1` for `1.0`).
+  mutating func number(_ key: String) throws(ConfigError) -> Double? {
+    guard let value = try value(key, expecting: "a number", .double, .int) else { return nil }
+    if let int = value.int { return Double(int) }
+    return value.double
+  }
+
   mutating func bool(_ key: String) throws(ConfigError) -> Bool? {
     try value(key, expecting: "a boolean", .bool)?.bool
   }

@@ -8,6 +8,7 @@ import Metrics
 public import Registry
 public import Store
 import OCI
+import Tracing
 
 /// Images as kubelet sees them: pulled through the registry client, unpacked into snapshots, recorded in
 /// the store, resolved by any reference form, removed, and garbage-collected.
@@ -279,10 +280,16 @@ public final class ImageManager: Sendable {
     var downloads: [Int: Task<Void, any Error>] = [:]
     for index in firstMissing..<manifest.layers.count {
       let descriptor = manifest.layers[index]
+      // The task inherits the call's trace context: its span is a child of the pull's.
       downloads[index] = Task {
         if self.content.contains(sha256: descriptor.digest.hex) { return }
-        try await self.downloadSlots.with {
-          try await self.fetchBlobOnce(reference, descriptor, endpoints: source.endpoints, credentials: source.credentials, tracker: tracker)
+        try await withChildSpan("image.layer.fetch", attributes: Self.attributes(of: descriptor, index: index)) {
+          () async throws(CrispError) in
+          try await CrispError.catching {
+            try await self.downloadSlots.with {
+              try await self.fetchBlobOnce(reference, descriptor, endpoints: source.endpoints, credentials: source.credentials, tracker: tracker)
+            }
+          }
         }
         tracker.blobDone(descriptor.digest.hex)
       }
@@ -296,12 +303,28 @@ public final class ImageManager: Sendable {
       guard index < imageConfig.rootfs.diffIDs.count, index < chainIDs.count else {
         throw CrispError.invalidArgument("pull \(reference): layer \(manifest.layers[index].digest) has no diff_id in the image config")
       }
-      try await unpackOnce(
-        manifest.layers[index], diffID: imageConfig.rootfs.diffIDs[index], chainID: chainIDs[index],
-        parent: index > 0 ? chainIDs[index - 1] : nil)
+      let diffID = imageConfig.rootfs.diffIDs[index]
+      try await withChildSpan(
+        "image.layer.unpack", attributes: Self.attributes(of: manifest.layers[index], index: index, diffID: diffID)
+      ) { () async throws(CrispError) in
+        try await unpackOnce(manifest.layers[index], diffID: diffID, chainID: chainIDs[index], parent: index > 0 ? chainIDs[index - 1] : nil)
+      }
       tracker.blobDone(manifest.layers[index].digest.hex)
       tracker.layerDone(index)
     }
+  }
+
+  /// A layer's span attributes. The fetch span covers the download and the check of the blob's sha256
+  /// against the manifest (made on the bytes as they stream into the content store); the unpack span covers
+  /// extraction and the check of the uncompressed digest against the config's diff_id (also made as the
+  /// bytes stream), so each verification is inside the span of the step that reads those bytes.
+  static func attributes(of layer: Descriptor, index: Int, diffID: Digest? = nil) -> SpanAttributes {
+    var attributes: SpanAttributes = [
+      "oci.layer.index": .int64(Int64(clamping: index)), "oci.layer.digest": .string(layer.digest.description),
+      "oci.layer.media_type": .string(layer.mediaType), "oci.layer.size": .int64(layer.size),
+    ]
+    if let diffID { attributes["oci.layer.diff_id"] = diffID.description }
+    return attributes
   }
 
   private func checkMediaTypes(_ manifest: ImageManifest, reference: ImageReference) throws(CrispError) {

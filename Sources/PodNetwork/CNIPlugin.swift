@@ -2,6 +2,7 @@ public import CrispCore
 import Foundation
 import Glibc
 import Metrics
+import Tracing
 
 /// One exec of a CNI plugin, as the CNI spec defines it: parameters in the environment, the network
 /// configuration on stdin, the result (or a `{code, msg, details}` error) on stdout.
@@ -43,8 +44,21 @@ public struct CNIPlugin: Sendable {
       "CNI plugin \"\(type)\" not found in \(binDirs.joined(separator: ", ")) (cni.bin_dirs); install it there")
   }
 
-  /// Runs `type` with `config` on stdin. Returns the parsed stdout for ADD, `nil` for DEL and CHECK.
+  /// Runs `type` with `config` on stdin. Returns the parsed stdout for ADD, `nil` for DEL and CHECK. Inside a
+  /// traced CRI call the run is a span `cni ADD` (DEL, CHECK) naming the plugin and network.
   public func run(_ command: Command, type: String, network: String, config: JSONValue, call: Call) async throws(CrispError) -> JSONValue? {
+    let attributes: () -> SpanAttributes = {
+      [
+        "cni.command": .string(command.rawValue), "cni.plugin.type": .string(type), "cni.network": .string(network),
+        "cni.ifname": .string(call.ifName), "crisp.pod_sandbox_id": .string(call.containerID),
+      ]
+    }
+    return try await withChildSpan("cni \(command.rawValue)", attributes: attributes()) { () async throws(CrispError) -> JSONValue? in
+      try await exec(command, type: type, network: network, config: config, call: call)
+    }
+  }
+
+  private func exec(_ command: Command, type: String, network: String, config: JSONValue, call: Call) async throws(CrispError) -> JSONValue? {
     let binary = try locate(type)
     let arguments = call.args.map { "\($0.0)=\($0.1)" }.joined(separator: ";")
     let environment = [

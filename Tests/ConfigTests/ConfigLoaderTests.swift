@@ -32,6 +32,10 @@ import Testing
     config.streaming.idleTimeout = TimeSpan(parsing: "1h30m")!
     config.streaming.streamCreationTimeout = .seconds(5)
     config.metrics.address = "127.0.0.1:1338"
+    config.tracing.endpoint = "https://collector.example:4318/otlp/v1/traces"
+    config.tracing.exportProtocol = .httpProtobuf
+    config.tracing.samplingRatio = 0.25
+    config.tracing.serviceName = "crisp-node-7"
     let loaded = try ConfigLoader.parse(ConfigRenderer.render(config))
     #expect(loaded == config)
   }
@@ -60,6 +64,63 @@ import Testing
     #expect(twice.message.contains("listed twice"))
     let typo = try #require(failure("[cdi]\nspec_dir = [\"/etc/cdi\"]\n"))
     #expect(typo.key == "cdi.spec_dir")
+  }
+
+  @Test func tracingKeys() throws {
+    #expect(!CrispConfig().tracing.enabled)
+    #expect(CrispConfig().tracing.exportProtocol == .grpc)
+    #expect(CrispConfig().tracing.samplingRatio == 1.0)
+    #expect(CrispConfig().tracing.serviceName == "crisp")
+    let loaded = try ConfigLoader.parse(
+      "[tracing]\nendpoint = \"http://127.0.0.1:4318\"\nprotocol = \"http/protobuf\"\nsampling_ratio = 0\nservice_name = \"n\"\n")
+    #expect(loaded.tracing.enabled)
+    #expect(loaded.tracing.exportProtocol == .httpProtobuf)
+    // An integer is taken as a float.
+    #expect(loaded.tracing.samplingRatio == 0.0)
+    #expect(loaded.tracing.serviceName == "n")
+    #expect(try ConfigLoader.parse("[tracing]\nsampling_ratio = 1e-2\n").tracing.samplingRatio == 0.01)
+  }
+
+  @Test func tracingValuesOutOfRangeAreNamedWithTheirLine() throws {
+    let high = try #require(failure("[tracing]\nendpoint = \"http://127.0.0.1:4317\"\nsampling_ratio = 1.5\n"))
+    #expect(high.key == "tracing.sampling_ratio")
+    #expect(high.line == 3)
+    #expect(high.message.contains("between 0.0 and 1.0"))
+    #expect(high.description.hasPrefix("test.toml:3: key tracing.sampling_ratio:"))
+    let negative = try #require(failure("[tracing]\nsampling_ratio = -0.1\n"))
+    #expect(negative.key == "tracing.sampling_ratio")
+    #expect(negative.line == 2)
+    let nan = try #require(failure("[tracing]\nsampling_ratio = nan\n"))
+    #expect(nan.key == "tracing.sampling_ratio")
+    let text = try #require(failure("[tracing]\nsampling_ratio = \"0.5\"\n"))
+    #expect(text.message == "expected a number, found a string")
+    let proto = try #require(failure("[tracing]\nprotocol = \"http/json\"\n"))
+    #expect(proto.key == "tracing.protocol")
+    #expect(proto.message.contains("\"http/protobuf\""))
+    for endpoint in ["127.0.0.1:4317", "grpc://c:4317", "http://", "http://:4317", "http://user:pw@c:4317", "http://c 1:4317"] {
+      let bad = try #require(failure("[tracing]\nendpoint = \(tomlString(endpoint))\n"), "\(endpoint)")
+      #expect(bad.key == "tracing.endpoint", "\(endpoint)")
+      #expect(bad.line == 2)
+    }
+    #expect(try #require(failure("[tracing]\nservice_name = \"\"\n")).key == "tracing.service_name")
+    #expect(try #require(failure("[tracing]\nendpont = \"http://c:1\"\n")).key == "tracing.endpont")
+  }
+
+  @Test func tracingExportURL() {
+    var tracing = CrispConfig.Tracing()
+    tracing.endpoint = "http://127.0.0.1:4317"
+    #expect(tracing.exportURL == "http://127.0.0.1:4317")
+    tracing.exportProtocol = .httpProtobuf
+    #expect(tracing.exportURL == "http://127.0.0.1:4317/v1/traces")
+    tracing.endpoint = "http://127.0.0.1:4318/"
+    #expect(tracing.exportURL == "http://127.0.0.1:4318/v1/traces")
+    tracing.endpoint = "https://collector:443/custom/traces"
+    #expect(tracing.exportURL == "https://collector:443/custom/traces")
+  }
+
+  /// A TOML basic string holding `text`.
+  private func tomlString(_ text: String) -> String {
+    "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
   }
 
   @Test func unknownKeyIsNamedWithItsLine() throws {

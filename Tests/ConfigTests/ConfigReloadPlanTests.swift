@@ -88,10 +88,14 @@ import Testing
     loaded.streaming.tlsCertFile = "/c"
     loaded.streaming.tlsKeyFile = "/k"
     loaded.metrics.address = "127.0.0.1:1"
+    loaded.tracing.endpoint = "http://127.0.0.1:4317"
+    loaded.tracing.exportProtocol = .httpProtobuf
+    loaded.tracing.samplingRatio = 0.5
+    loaded.tracing.serviceName = "node-1"
     loaded.runtime.defaultHandler = "crun"
     let plan = ConfigReloadPlan(running: CrispConfig(), loaded: loaded)
     #expect(!plan.restartOnly.contains { $0.key.hasPrefix("(") })
     #expect(Set(plan.reloaded) == ["cni.plugin_timeout", "cni.ip_pref", "registry.configs"])
-    #expect(plan.restartOnly.count == 20)
+    #expect(plan.restartOnly.count == 24)
   }
 }

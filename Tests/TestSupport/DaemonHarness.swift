@@ -14,6 +14,8 @@ public final class DaemonHarness: @unchecked Sendable {
   public var cniConfDir: String { directory + "/net.d" }
   public var logPath: String { directory + "/daemon.log" }
   public private(set) var process: Process?
+  /// Variables added to the daemon's environment (which is otherwise the test process's own).
+  public var environment: [String: String] = [:]
 
   /// The directory holding the built products (the test bundle sits next to them).
   public static var productsDirectory: String {
@@ -63,6 +65,7 @@ public final class DaemonHarness: @unchecked Sendable {
     process.standardOutput = log
     var environment = ProcessInfo.processInfo.environment
     environment["SWIFT_BACKTRACE"] = Self.backtraceSetting
+    environment.merge(self.environment) { _, added in added }
     process.environment = environment
     try process.run()
     self.process = process

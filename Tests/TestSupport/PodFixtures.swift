@@ -23,7 +23,9 @@ public final class PodHarness: @unchecked Sendable {
   /// The pods' bridge network, private to this harness.
   public let network: TestNetwork
 
-  public init(extraConfig: String = "", cniConfig: String = "", writeNetwork: Bool = true) async throws {
+  public init(
+    extraConfig: String = "", cniConfig: String = "", writeNetwork: Bool = true, environment: [String: String] = [:]
+  ) async throws {
     registry = try RegistryHarness()
     let spec: [String: Any] = [
       "repository": "pods/busybox", "tag": "1",
@@ -53,6 +55,7 @@ public final class PodHarness: @unchecked Sendable {
     try registry.push(spec)
     image = "\(registry.host)/pods/busybox:1"
     daemon = try DaemonHarness()
+    daemon.environment = environment
     logDirectory = daemon.directory + "/logs"
     let certs = daemon.directory + "/certs.d/" + registry.host
     try FileManager.default.createDirectory(atPath: certs, withIntermediateDirectories: true)
@@ -148,9 +151,10 @@ public final class PodHarness: @unchecked Sendable {
 
   /// Runs `body` with a fresh harness, then always removes every pod, stops the daemon and the registry.
   public static func with(
-    extraConfig: String = "", cniConfig: String = "", writeNetwork: Bool = true, _ body: (PodHarness) async throws -> Void
+    extraConfig: String = "", cniConfig: String = "", writeNetwork: Bool = true, environment: [String: String] = [:],
+    _ body: (PodHarness) async throws -> Void
   ) async throws {
-    let pods = try await PodHarness(extraConfig: extraConfig, cniConfig: cniConfig, writeNetwork: writeNetwork)
+    let pods = try await PodHarness(extraConfig: extraConfig, cniConfig: cniConfig, writeNetwork: writeNetwork, environment: environment)
     do {
       try await body(pods)
     } catch {

@@ -62,6 +62,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     var task: Task<Void, Never>?
     /// The `grpc-timeout` timer, when the client sent one: disarmed once the call is over.
     var deadline: Scheduled<Void>?
+    /// The request's trace propagation headers, kept only while tracing is on.
+    var traceHeaders: [(String, String)] = []
   }
 
   func handlerAdded(context: ChannelHandlerContext) {
@@ -145,7 +147,9 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     if streamID > highestStreamID { highestStreamID = streamID }
     var state = GRPCCallState(maxMessageSize: environment.maxMessageSize)
     let actions = state.receivedHeaders(headers, endStream: endStream, methods: methods)
-    if !state.isClosed { calls[streamID] = Call(state: state) }
+    if !state.isClosed {
+      calls[streamID] = Call(state: state, traceHeaders: environment.tracer == nil ? [] : CallTracer.carriedHeaders(headers))
+    }
     perform(actions, on: streamID)
   }
 
@@ -298,7 +302,8 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     let bound = LoopBoundHandler(self, loop: loop)
     let recorder = environment.recorder
     let executor = method.quick ? environment.loopExecutor : environment.poolExecutor
-    let work = Self.work(invocation, bound: bound, streamID: streamID)
+    var work = Self.work(invocation, bound: bound, streamID: streamID)
+    if let tracer = environment.tracer { work = tracer.traced(method, headers: calls[streamID]?.traceHeaders ?? [], work) }
     return Task(executorPreference: executor) {
       let outcome: Result<[UInt8]?, RPCError>
       do {

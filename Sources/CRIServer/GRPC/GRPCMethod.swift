@@ -18,6 +18,10 @@ struct GRPCMethod: Sendable {
   let name: String
   /// What a request's `:path` header names it by: `/runtime.v1.RuntimeService/ListContainers`.
   let path: String
+  /// The service's full name, `runtime.v1.RuntimeService`, as a span's `rpc.service` shows it.
+  let service: String
+  /// The call's span name: its full method name, `runtime.v1.RuntimeService/ListContainers`.
+  var spanName: String { String(path.dropFirst()) }
   /// Runs on the socket's event loop thread: calls that answer from memory (see ``GRPCServerEnvironment``).
   let quick: Bool
   /// Ended when the server shuts down instead of being waited for: subscriptions that never end by themselves.
@@ -27,6 +31,7 @@ struct GRPCMethod: Sendable {
   private init(_ descriptor: MethodDescriptor, quick: Bool, endsAtShutdown: Bool, body: Body) {
     self.name = descriptor.method
     self.path = "/" + descriptor.fullyQualifiedMethod
+    self.service = descriptor.service.fullyQualifiedService
     self.quick = quick
     self.endsAtShutdown = endsAtShutdown
     self.body = body
@@ -38,7 +43,11 @@ struct GRPCMethod: Sendable {
     GRPCMethod(
       descriptor, quick: quick, endsAtShutdown: false,
       body: .unary { bytes in
-        try await handler(try decode(Request.self, bytes)).serializedBytes()
+        let request = try decode(Request.self, bytes)
+        CallSpan.describe(request)
+        let response = try await handler(request)
+        CallSpan.describe(response)
+        return try response.serializedBytes()
       })
   }
 
@@ -49,7 +58,9 @@ struct GRPCMethod: Sendable {
     GRPCMethod(
       descriptor, quick: quick, endsAtShutdown: false,
       body: .unary { bytes in
-        try await handler(try decode(Request.self, bytes))
+        let request = try decode(Request.self, bytes)
+        CallSpan.describe(request)
+        return try await handler(request)
       })
   }
 
@@ -60,7 +71,9 @@ struct GRPCMethod: Sendable {
     GRPCMethod(
       descriptor, quick: false, endsAtShutdown: endsAtShutdown,
       body: .serverStreaming { bytes, sink in
-        try await handler(try decode(Request.self, bytes), RPCWriter(wrapping: GRPCMessageWriter<Response>(sink: sink)))
+        let request = try decode(Request.self, bytes)
+        CallSpan.describe(request)
+        try await handler(request, RPCWriter(wrapping: GRPCMessageWriter<Response>(sink: sink)))
       })
   }
 

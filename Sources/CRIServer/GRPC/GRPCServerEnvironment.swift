@@ -9,4 +9,6 @@ struct GRPCServerEnvironment: Sendable {
   /// Where the other calls run: the concurrency pool. A seam for unit tests, which run every call on their
   /// embedded event loop, one step at a time.
   var poolExecutor: any TaskExecutor = globalConcurrentExecutor
+  /// Spans for every call; nil when tracing is off, and then calls neither keep headers nor start spans.
+  var tracer: CallTracer?
 }

@@ -2,6 +2,7 @@ public import CrispCore
 import CLinux
 import Foundation
 import Glibc
+import Tracing
 
 /// Drives an OCI runtime binary (runc, crun) for one handler: `--root` per handler, JSON logs so that a
 /// failure's own message reaches the CRI caller.
@@ -21,12 +22,26 @@ public struct OCIRuntime: ContainerRuntime {
   /// Runs a runtime command; a failure becomes an error carrying the runtime's own message.
   @discardableResult
   func run(_ arguments: [String], what: String, timeout: Duration = .seconds(60)) async throws(CrispError) -> ProcessResult {
-    let result = try await Subprocess.run(globalArguments + arguments, timeout: timeout)
+    let result = try await traced(arguments) { () async throws(CrispError) -> ProcessResult in
+      try await Subprocess.run(globalArguments + arguments, timeout: timeout)
+    }
     if result.timedOut { throw CrispError(.deadlineExceeded, "\(handler) \(what): timed out after \(timeout)") }
     guard result.status == 0 else {
       throw CrispError(.internal, "\(handler) \(what): \(Self.message(from: result))")
     }
     return result
+  }
+
+  /// Inside a traced CRI call, one runtime command is a span `runc start` (`crun kill`, …) with its
+  /// arguments; `direct` marks what crisp did itself instead of starting the runtime (see ``start(_:pid:)``).
+  func traced<T>(_ arguments: [String], direct: Bool = false, _ body: () async throws(CrispError) -> T) async throws(CrispError) -> T {
+    let command = arguments.first ?? ""
+    return try await withChildSpan(
+      "\(FilePath.lastComponent(of: binary)) \(command)",
+      attributes: [
+        "oci.runtime.handler": .string(handler), "oci.runtime.command": .string(command),
+        "oci.runtime.args": .string(arguments.joined(separator: " ")), "crisp.oci.runtime.bypassed": .bool(direct),
+      ], body)
   }
 
   /// The error text of a failed run: runc prints `time="…" level=error msg="…"` or plain text on stderr.
@@ -81,7 +96,9 @@ public struct OCIRuntime: ContainerRuntime {
       return
     }
     let fifo = FilePath.join(root, "\(id)/exec.fifo")
-    let status = await onDedicatedThread { crisp_release_exec_fifo(fifo, initPID, 30_000) }
+    let status = try await traced(["start", id], direct: true) { () async throws(CrispError) -> Int32 in
+      await onDedicatedThread { crisp_release_exec_fifo(fifo, initPID, 30_000) }
+    }
     switch status {
     case 0:
       return
@@ -103,7 +120,10 @@ public struct OCIRuntime: ContainerRuntime {
 
   /// Deletes the container (killing it first when forced); a container the runtime does not know is fine.
   public func delete(_ id: String, force: Bool) async throws(CrispError) {
-    let result = try await Subprocess.run(globalArguments + ["delete"] + (force ? ["--force"] : []) + [id], timeout: .seconds(60))
+    let arguments = ["delete"] + (force ? ["--force"] : []) + [id]
+    let result = try await traced(arguments) { () async throws(CrispError) -> ProcessResult in
+      try await Subprocess.run(globalArguments + arguments, timeout: .seconds(60))
+    }
     if result.status != 0 {
       let message = Self.message(from: result)
       if message.contains("does not exist") || message.contains("not found") || message.contains("No such file") { return }
@@ -149,7 +169,9 @@ public struct OCIRuntime: ContainerRuntime {
   /// The runtime's view of a container: its status (`created`, `running`, `stopped`, `paused`) and pid; nil
   /// when it does not know the container.
   public func state(_ id: String) async throws(CrispError) -> (status: String, pid: Int64)? {
-    let result = try await Subprocess.run(globalArguments + ["state", id], timeout: .seconds(30))
+    let result = try await traced(["state", id]) { () async throws(CrispError) -> ProcessResult in
+      try await Subprocess.run(globalArguments + ["state", id], timeout: .seconds(30))
+    }
     guard result.status == 0 else { return nil }
     guard let object = try? JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any] else { return nil }
     return (object["status"] as? String ?? "unknown", (object["pid"] as? NSNumber)?.int64Value ?? 0)

@@ -1,6 +1,7 @@
 public import CrispCore
 import CLinux
 import Glibc
+import Tracing
 
 /// Starts `crisp-shim` for a container and talks to it over its control socket.
 public struct ShimLauncher: ShimControl {
@@ -39,8 +40,21 @@ public struct ShimLauncher: ShimControl {
   }
 
   /// Starts the shim, which runs `runc create`; returns the container's pid once created. A runtime
-  /// failure comes back with the runtime's own message.
+  /// failure comes back with the runtime's own message. Inside a traced CRI call this is the span
+  /// `shim launch`, which covers the runtime's `create` (the shim runs it).
   public func start(_ request: Request) async throws(CrispError) -> Int64 {
+    try await withChildSpan(
+      "shim launch",
+      attributes: [
+        "crisp.container_id": .string(request.id), "oci.runtime.handler": .string(request.runtime.handler),
+        "oci.runtime.command": "create",
+      ]
+    ) { () async throws(CrispError) -> Int64 in
+      try await launch(request)
+    }
+  }
+
+  private func launch(_ request: Request) async throws(CrispError) -> Int64 {
     var pipe: [Int32] = [-1, -1]
     guard crisp_pipe_cloexec(&pipe) == 0 else { throw CrispError.from(SystemError.last("pipe", "shim")) }
     var arguments = [
