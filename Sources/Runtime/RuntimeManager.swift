@@ -168,10 +168,13 @@ public final class RuntimeManager: Sendable {
   /// A runtime that cannot work on this host (Debian's crun 1.8 on a hybrid cgroup layout, say) is then not
   /// advertised in Status, and pods asking for it fail at once with the runtime's own message.
   public func probeHandlers() async {
-    guard let image = try? await sandboxImage(), let layer = try? images.snapshotter.layer(chainID: image.record.chainID) else { return }
+    guard let image = try? await sandboxImage(), (try? images.snapshotter.layer(chainID: image.record.chainID)) != nil else { return }
     for (name, runtime) in runtimes.sorted(by: { $0.key < $1.key }) {
       let id = "crisp-probe-\(getpid())-\(name)"
       let directory = paths.probe(name)
+      // A root of the probe's own over the pause image, as a container gets: runc writes into the root it is
+      // given (device nodes and mount points under /dev, /proc), and the image's layers are shared by every pod.
+      let rootfs = directory + "/rootfs"
       var spec = OCISpec()
       var process = OCISpec.Process()
       process.args = ["/pause"]
@@ -179,7 +182,7 @@ public final class RuntimeManager: Sendable {
       process.user.gid = 65534
       process.noNewPrivileges = true
       spec.process = process
-      spec.root = .init(path: images.snapshotter.filesystem(of: layer.id), readonly: true)
+      spec.root = .init(path: rootfs, readonly: true)
       spec.mounts = [.init(destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"])]
       var linux = OCISpec.Linux()
       linux.namespaces = [.init("mount"), .init("pid"), .init("ipc"), .init("uts"), .init("network")]
@@ -187,6 +190,7 @@ public final class RuntimeManager: Sendable {
       spec.linux = linux
       do {
         try FilePath.makePrivateDirectory(directory)
+        try host.rootfs.prepareRootfs(owner: id, chainID: image.record.chainID, target: rootfs, shift: nil)
         try writeSpec(spec, to: directory)
         try await runtime.delete(id)
         try await runtime.probeCreate(id, bundle: directory)
@@ -198,6 +202,7 @@ public final class RuntimeManager: Sendable {
         unusable.withLock { $0[name] = "\(error)" }
       }
       try? await runtime.delete(id)
+      try? host.rootfs.removeRootfs(owner: id, target: rootfs)
       try? FilePath.removeTree(directory)
       if await runtime.supportsRecursiveReadOnly() { recursiveReadOnly.withLock { _ = $0.insert(name) } }
       if unavailableHandlers[name] == nil { await probeUserNamespaces(name, runtime: runtime, spec: spec, image: image.record) }
