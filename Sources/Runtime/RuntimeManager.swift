@@ -169,6 +169,7 @@ public final class RuntimeManager: Sendable {
   /// advertised in Status, and pods asking for it fail at once with the runtime's own message.
   public func probeHandlers() async {
     guard let image = try? await sandboxImage(), (try? images.snapshotter.layer(chainID: image.record.chainID)) != nil else { return }
+    removeLeftoverProbeRoots()
     for (name, runtime) in runtimes.sorted(by: { $0.key < $1.key }) {
       let id = "crisp-probe-\(getpid())-\(name)"
       let directory = paths.probe(name)
@@ -210,6 +211,18 @@ public final class RuntimeManager: Sendable {
     try? host.namespaces.removeUser(at: paths.probe("userns"))
     try? FilePath.removeTree(FilePath.join(paths.state, "probe"))
     cgroups.removeEmpty("/crisp-probe-\(getpid())")
+  }
+
+  /// A daemon killed while probing left its probes' roots: their mounts (the probe directories are named by
+  /// handler, so they are this start's too) and writable snapshots go before probing again, so no probe
+  /// layer is ever measured as a container's or keeps an image from garbage collection.
+  private func removeLeftoverProbeRoots() {
+    host.mounts.unmountAll(under: FilePath.join(paths.state, "probe"))
+    let leftovers = ((try? store.allSnapshots()) ?? []).compactMap { record -> String? in
+      guard record.kind == .active, let owner = record.owner, owner.hasPrefix("crisp-probe-") else { return nil }
+      return owner
+    }
+    for owner in leftovers { try? host.rootfs.removeRootfs(owner: owner, target: nil) }
   }
 
   /// Runs the probe container again in a user namespace of its own, on an idmapped overlay root made the way
