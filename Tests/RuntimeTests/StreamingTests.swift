@@ -163,6 +163,28 @@ import TestSupport
         #expect(bytes == expected, "the command read \(bytes), output \(output.debugDescription)")
         #expect(!output.contains("^@"), "\(output.debugDescription)")
       }
+      // Typed, and stdin ended, before runc has set the terminal up (a client piping a line in): the command
+      // still reads exactly the line, then the end of input; nothing is turned into a NUL on the way.
+      for attempt in 1...3 {
+        let url = try await Self.execURL(pods, id, ["/bin/od", "-An", "-tx1", "-v"], stdin: true, stderr: false, tty: true)
+        let client = try SPDYClient(url: url, protocols: ["v4.channel.k8s.io"])
+        let error = client.openStream("error")
+        let stdin = client.openStream("stdin")
+        let stdout = client.openStream("stdout")
+        client.openStream("resize")
+        try client.pump(until: "replies") { client.replied.count == 4 }
+        client.write(stdin, "early-\(attempt)\n")
+        client.send(.data(streamID: stdin, flags: SPDYFrame.flagFin, payload: []))
+        // A lost end of input leaves od waiting: the output so far then shows what it read.
+        let ended = (try? client.pump(until: "od to end", timeout: 10) { client.finished.contains(error) }) != nil
+        let output = client.text(stdout)
+        #expect(ended, "od never saw the end of its input; output \(output.debugDescription)")
+        let expected: [String] = Array("early-\(attempt)\n".utf8).map {
+          String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)
+        }
+        #expect(Self.hexDump(in: output) == expected, "output \(output.debugDescription)")
+        #expect(!output.contains("^@"), "\(output.debugDescription)")
+      }
     }
   }
 
