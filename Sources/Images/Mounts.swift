@@ -221,9 +221,10 @@ enum DirectoryTypes {
 
 /// Bytes and inodes used under a directory.
 ///
-/// The directory may be a container's writable layer: the walk is a loop over a ``TreeWalk`` (any depth, a
-/// bounded number of open directories, raw names, no symlink followed, no other mount entered). A walk that
-/// cannot finish says so in ``Usage/failure`` instead of answering a smaller number as if it were the total.
+/// The directory may be a container's writable layer: the walk (``DiskUsageWalk``) is a loop over a
+/// ``TreeWalk`` (any depth, a bounded number of open directories, raw names, no symlink followed, no other
+/// mount entered). A walk that cannot finish says so in ``Usage/failure`` instead of answering a smaller
+/// number as if it were the total.
 public enum DiskUsage {
   public struct Usage: Sendable, Equatable {
     public var bytes: Int64 = 0
@@ -233,63 +234,16 @@ public enum DiskUsage {
     public var complete: Bool { failure == nil }
   }
 
-  /// Walks `path`, again from the top when a directory the walk had to close was moved meanwhile (up to
-  /// ``attempts`` times): a container renaming directories in a loop must not keep its usage uncounted.
+  /// Walks `path` in one go, again from the top when a directory the walk had to close was moved meanwhile
+  /// (up to ``attempts`` times): a container renaming directories in a loop must not keep its usage
+  /// uncounted.
   public static func measure(_ path: String, openLimit: Int = TreeWalk.defaultOpenLimit) -> Usage {
-    var usage = Usage()
-    for _ in 0..<attempts {
-      let moved: Bool
-      (usage, moved) = measureOnce(path, openLimit: openLimit)
-      if !moved { break }
-    }
-    return usage
+    let walk = DiskUsageWalk(path, openLimit: openLimit)
+    while walk.step(budget: Int.max) == .more {}
+    return walk.usage
   }
 
   static let attempts = 3
-
-  /// One walk; `moved` tells that it stopped because a closed directory had moved (ESTALE).
-  private static func measureOnce(_ path: String, openLimit: Int) -> (usage: Usage, moved: Bool) {
-    var usage = Usage()
-    let walk: TreeWalk
-    do {
-      walk = try TreeWalk(root: path, reopen: .resume, openLimit: openLimit)
-    } catch {
-      // A directory that is not there uses nothing.
-      if error.errno != ENOENT { usage.failure = "\(error)" }
-      return (usage, false)
-    }
-    var info = stat()
-    guard fstat(walk.descriptor, &info) == 0 else {
-      usage.failure = "\(SystemError.last("fstat", path))"
-      return (usage, false)
-    }
-    usage.add(info)
-    // Hard links count once (a directory's link count is its subdirectories).
-    var seen: Set<UInt64> = []
-    do {
-      while true {
-        guard let entry = try walk.next() else {
-          guard try walk.leave() != nil else { break }
-          continue
-        }
-        guard fstatat(walk.descriptor, entry.name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-          // Removed since it was read: it uses nothing now.
-          if errno == ENOENT { continue }
-          throw SystemError.last("fstatat", walk.path(entry.name))
-        }
-        if info.st_mode & S_IFMT != S_IFDIR && info.st_nlink > 1 && !seen.insert(UInt64(info.st_ino)).inserted { continue }
-        usage.add(info)
-        if info.st_mode & S_IFMT == S_IFDIR {
-          // A mount point inside is another filesystem's usage; a name no longer a directory was counted.
-          _ = try walk.enter(entry.name)
-        }
-      }
-    } catch {
-      usage.failure = "\(error)"
-      return (usage, (error as? SystemError)?.errno == ESTALE)
-    }
-    return (usage, false)
-  }
 }
 
 extension DiskUsage.Usage {

@@ -36,12 +36,24 @@ public final class WritableLayerMeter: Sendable {
   /// The shortest pause between two walks, however many layers there are: bounds the walker's CPU share.
   static let minimumPause: Duration = .milliseconds(20)
 
+  /// How many entries one slice of a walk visits before the walker yields: a layer with millions of inodes
+  /// is walked in many short slices, not one long stretch that holds up the pass and shutdown.
+  public static let sliceEntries = 4096
+  /// The pause between two slices of one walk: bounds the walker's CPU share inside a huge layer too.
+  public static let slicePause: Duration = .milliseconds(2)
+
   private let readings = Mutex<[String: Measurement]>([:])
   /// Owners whose layer was removed during the current pass: a walk of theirs still in flight must not put
   /// its result back. Cleared when the next pass starts from a fresh listing.
   private let removed = Mutex<Set<String>>([])
+  private let sliceEntries: Int
+  private let slicePause: Duration
 
-  public init() {}
+  /// `sliceEntries` and `slicePause` are the defaults above except in tests.
+  public init(sliceEntries: Int = WritableLayerMeter.sliceEntries, slicePause: Duration = WritableLayerMeter.slicePause) {
+    self.sliceEntries = max(1, sliceEntries)
+    self.slicePause = slicePause
+  }
 
   /// The last measurement of `owner`'s writable layer; nil until its first.
   public func usage(owner: String) -> Measurement? { readings.withLock { $0[owner] } }
@@ -65,14 +77,20 @@ public final class WritableLayerMeter: Sendable {
     _ = readings.withLock { $0.removeValue(forKey: owner) }
   }
 
-  /// Walks one layer (on a dispatch thread, not the tasks' pool) and keeps the result. A walk that could not
-  /// finish is a lower bound, and never lower than the last reading: a container must not shrink its
-  /// ephemeral-storage usage (and escape eviction) by making the walk fail.
+  /// Walks one layer in slices of ``sliceEntries`` entries (each on a dispatch thread, not the tasks' pool,
+  /// with ``slicePause`` between them) and keeps the result. A walk that could not finish is a lower bound,
+  /// and never lower than the last reading: a container must not shrink its ephemeral-storage usage (and
+  /// escape eviction) by making the walk fail. Cancelling the task (daemon shutdown) stops the walk within
+  /// one entry and keeps the last reading.
   public func measure(_ layer: Layer, logger: Logger) async {
-    let directory = layer.directory
-    let usage = await withCheckedContinuation { continuation in
-      DispatchQueue.global(qos: .utility).async { continuation.resume(returning: DiskUsage.measure(directory)) }
+    let walk = DiskUsageWalk(layer.directory)
+    let progress = await withTaskCancellationHandler {
+      await walkInSlices(walk)
+    } onCancel: {
+      walk.cancel()
     }
+    guard progress == .finished else { return }
+    let usage = walk.usage
     var measured = UsageTotals(bytes: usage.bytes, inodes: usage.inodes)
     let now = Store.now()
     readings.withLock { readings in
@@ -86,6 +104,20 @@ public final class WritableLayerMeter: Sendable {
     }
     if let failure = usage.failure {
       logger.warning("writable layer only partly measured", metadata: ["container": "\(layer.owner)", "reason": "\(failure)"])
+    }
+  }
+
+  /// Runs `walk` slice by slice until it finishes or is cancelled.
+  private func walkInSlices(_ walk: DiskUsageWalk) async -> DiskUsageWalk.Progress {
+    let budget = sliceEntries
+    while true {
+      let progress = await withCheckedContinuation { continuation in
+        DispatchQueue.global(qos: .utility).async { continuation.resume(returning: walk.step(budget: budget)) }
+      }
+      guard progress == .more else { return progress }
+      // Between slices the other layers' readers and the pool run; a cancelled walk ends here at the latest.
+      try? await Task.sleep(for: slicePause)
+      if Task.isCancelled { return .cancelled }
     }
   }
 

@@ -171,19 +171,29 @@ public final class RuntimeManager: Sendable {
   /// A runtime that cannot work on this host (Debian's crun 1.8 on a hybrid cgroup layout, say) is then not
   /// advertised in Status, and pods asking for it fail at once with the runtime's own message.
   public func probeHandlers() async {
-    guard let image = try? await sandboxImage(), let layer = try? images.snapshotter.layer(chainID: image.record.chainID) else { return }
+    guard let image = try? await sandboxImage(), (try? images.snapshotter.layer(chainID: image.record.chainID)) != nil else { return }
+    removeLeftoverProbeRoots()
     for (name, runtime) in runtimes.sorted(by: { $0.key < $1.key }) {
       let id = "crisp-probe-\(getpid())-\(name)"
       let directory = paths.probe(name)
-      let spec = HandlerProbe.spec(
-        rootfs: images.snapshotter.filesystem(of: layer.id), cgroupsPath: cgroups.path(parent: "/crisp-probe-\(getpid())", id: name))
-      do {
+      // A root of the probe's own over the pause image, as a container gets: runc writes into the root it is
+      // given (device nodes and mount points under /dev, /proc), and the image's layers are shared by every pod.
+      let rootfs = directory + "/rootfs"
+      let spec = HandlerProbe.spec(rootfs: rootfs, cgroupsPath: cgroups.path(parent: "/crisp-probe-\(getpid())", id: name))
+      do throws(CrispError) {
+        do {
+          try FilePath.makePrivateDirectory(directory)
+        } catch {
+          throw CrispError.failed("create the probe bundle \(directory)", error)
+        }
+        try host.rootfs.prepareRootfs(owner: id, chainID: image.record.chainID, target: rootfs, shift: nil)
         try await HandlerProbe.run(runtime, id: id, spec: spec, bundle: directory)
       } catch {
         unusable.withLock { $0[name] = error.message }
         logger.warning("runtime handler cannot run containers here; not advertised", metadata: ["handler": "\(name)", "reason": "\(error.message)"])
       }
       try? await runtime.delete(id)
+      try? host.rootfs.removeRootfs(owner: id, target: rootfs)
       try? FilePath.removeTree(directory)
       if await runtime.supportsRecursiveReadOnly() { recursiveReadOnly.withLock { _ = $0.insert(name) } }
       if unavailableHandlers[name] == nil { await probeUserNamespaces(name, runtime: runtime, spec: spec, image: image.record) }
@@ -191,6 +201,18 @@ public final class RuntimeManager: Sendable {
     try? host.namespaces.removeUser(at: paths.probe("userns"))
     try? FilePath.removeTree(FilePath.join(paths.state, "probe"))
     cgroups.removeEmpty("/crisp-probe-\(getpid())")
+  }
+
+  /// A daemon killed while probing left its probes' roots: their mounts (the probe directories are named by
+  /// handler, so they are this start's too) and writable snapshots go before probing again, so no probe
+  /// layer is ever measured as a container's or keeps an image from garbage collection.
+  private func removeLeftoverProbeRoots() {
+    host.mounts.unmountAll(under: FilePath.join(paths.state, "probe"))
+    let leftovers = ((try? store.allSnapshots()) ?? []).compactMap { record -> String? in
+      guard record.kind == .active, let owner = record.owner, owner.hasPrefix("crisp-probe-") else { return nil }
+      return owner
+    }
+    for owner in leftovers { try? host.rootfs.removeRootfs(owner: owner, target: nil) }
   }
 
   /// Runs the probe container again in a user namespace of its own, on an idmapped overlay root made the way

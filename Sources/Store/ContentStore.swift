@@ -125,16 +125,48 @@ public final class ContentStore: Sendable {
   }
 
   /// The usage of the store's own directories (the root, `blobs`, `blobs/sha256`, `ingest`), which grow
-  /// with the number of entries: four `lstat`s, not a walk.
+  /// with the number of entries, and of the partial downloads in `ingest`: four `lstat`s and one listing of a
+  /// directory that holds one file per download in progress, not a walk.
   public func directoryUsage() -> UsageTotals {
     var total = UsageTotals()
     for path in [root, root + "/blobs", blobs, ingest] {
       var info = stat()
       guard lstat(path, &info) == 0 else { continue }
-      let (bytes, overflow) = Int64(info.st_blocks).multipliedReportingOverflow(by: 512)
-      total.add(UsageTotals(bytes: overflow ? Int64.max : bytes, inodes: 1))
+      total.add(Self.usage(of: info))
+    }
+    total.add(ingestUsage())
+    return total
+  }
+
+  /// At most this many ingest files are counted: downloads in progress are bounded by
+  /// `max_concurrent_downloads` per pull, so more means leftovers, and the listing stays cheap whatever
+  /// lies there.
+  public static let ingestCountLimit = 1024
+
+  /// Bytes and inodes of the partial downloads under `ingest` (they are on the image filesystem while the
+  /// pull runs: a pull of a large image must show in ImageFsInfo before it completes). One `lstat` per file,
+  /// for at most ``ingestCountLimit`` files.
+  public func ingestUsage() -> UsageTotals {
+    var total = UsageTotals()
+    guard let directory = opendir(ingest) else { return total }
+    defer { closedir(directory) }
+    let fd = dirfd(directory)
+    var counted = 0
+    while counted < Self.ingestCountLimit, let entry = readdir(directory) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> [CChar] in raw.prefix { $0 != 0 }.map { CChar(bitPattern: $0) } + [0] }
+      if name == [46, 0] || name == [46, 46, 0] { continue }
+      var info = stat()
+      // Committed or abandoned since it was listed: it is not a partial download any more.
+      guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+      counted += 1
+      total.add(Self.usage(of: info))
     }
     return total
+  }
+
+  private static func usage(of info: stat) -> UsageTotals {
+    let (bytes, overflow) = Int64(info.st_blocks).multipliedReportingOverflow(by: 512)
+    return UsageTotals(bytes: overflow ? Int64.max : bytes, inodes: 1)
   }
 
   /// Deletes a blob; a missing blob is not an error.
@@ -150,8 +182,9 @@ public final class ContentStore: Sendable {
 
   /// Brings the recorded blob usage in line with the blobs on disk: records blobs committed without a record
   /// (a store from before accounting, or a daemon killed between the rename and the record) and drops
-  /// records of blobs no longer there. A directory listing and one `lstat` per unrecorded blob; the caller
-  /// holds off garbage collection meanwhile. Returns how many records it added and dropped.
+  /// records of blobs no longer there. A directory listing and one `lstat` per unrecorded blob, recorded
+  /// ``reconcileBatch`` to a transaction; the caller holds off garbage collection meanwhile. Returns how many
+  /// records it added and dropped.
   public func reconcileUsage() throws(CrispError) -> (added: Int, dropped: Int) {
     guard let ledger else { return (0, 0) }
     // Recorded first, then the directory: a blob committed in between was recorded by its commit and is
@@ -159,17 +192,35 @@ public final class ContentStore: Sendable {
     let recorded = try ledger.accountedBlobs()
     let present = Set(allBlobs())
     var added = 0, dropped = 0
+    var batch: [(digest: String, usage: UsageTotals)] = []
     for hex in present.subtracting(recorded) {
       guard let usage = measure(sha256: hex) else { continue }
-      try ledger.recordBlob(hex, usage)
-      added += 1
+      batch.append((hex, usage))
+      if batch.count == Self.reconcileBatch {
+        try ledger.recordBlobs(batch)
+        added += batch.count
+        batch.removeAll(keepingCapacity: true)
+      }
     }
+    try ledger.recordBlobs(batch)
+    added += batch.count
+    var gone: [String] = []
     for hex in recorded.subtracting(present) where !contains(sha256: hex) {
-      try ledger.forgetBlob(hex)
-      dropped += 1
+      gone.append(hex)
+      if gone.count == Self.reconcileBatch {
+        try ledger.forgetBlobs(gone)
+        dropped += gone.count
+        gone.removeAll(keepingCapacity: true)
+      }
     }
+    try ledger.forgetBlobs(gone)
+    dropped += gone.count
     return (added, dropped)
   }
+
+  /// Blobs recorded (or dropped) per transaction by ``reconcileUsage()``: a store from before accounting
+  /// with thousands of blobs takes a few transactions, not thousands, while garbage collection waits.
+  public static let reconcileBatch = 256
 
   /// Every committed blob's hex digest (names that are not one are not blobs and are left alone).
   public func allBlobs() -> [String] {

@@ -204,12 +204,12 @@ extension Store {
 
   /// Deletes the snapshot's record, and its usage from the accounting in the same transaction.
   public func deleteSnapshot(_ id: Int64) throws(CrispError) {
-    let previous = try write("delete snapshot \(id)") { db -> UsageTotals? in
+    try write("delete snapshot \(id)") { db in
       let previous = try Self.snapshotUsage(db, id)
       try db.execute(sql: "DELETE FROM snapshots WHERE id = ?", arguments: [id])
-      return db.changesCount > 0 ? previous : nil
+      guard db.changesCount > 0, let previous else { return }
+      onCommit(db) { $0.snapshots.remove(previous) }
     }
-    if let previous { usage.withLock { $0.snapshots.remove(previous) } }
   }
 
   private static func fetchSnapshots(_ db: Database, _ whereSQL: String?, _ arguments: [any DatabaseValueConvertible & Sendable]) throws

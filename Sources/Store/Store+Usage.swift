@@ -5,6 +5,10 @@ import GRDB
 /// as the change that makes or removes them (a snapshot's commit and deletion) or right after the blob's
 /// file is committed, and summed in memory, so ImageFsInfo is a read of two numbers and a restart does not
 /// walk the store.
+///
+/// The in-memory sums move when a transaction commits (on the writer's queue, in commit order), never after
+/// the write returns: two callers recording and deleting the same blob must add and subtract in the order
+/// the database saw them, or the sums drift from the tables until the next restart.
 extension Store {
   /// The accounted usage right now (no database access).
   public var accountedUsage: StoreUsage { usage.withLock { $0 } }
@@ -25,29 +29,55 @@ extension Store {
 
   /// Records the usage of the committed blob `digest` (hex), replacing what was recorded for it.
   public func recordBlob(_ digest: String, _ measured: UsageTotals) throws(CrispError) {
-    let previous = try write("record usage of blob \(digest)") { db -> UsageTotals? in
-      let previous = try Self.blobUsage(db, digest)
-      try db.execute(
-        sql: """
-          INSERT INTO blob_usage (digest, bytes, inodes) VALUES (?, ?, ?)
-          ON CONFLICT(digest) DO UPDATE SET bytes = excluded.bytes, inodes = excluded.inodes
-          """, arguments: [digest, measured.bytes, measured.inodes])
-      return previous
-    }
-    usage.withLock {
-      if let previous { $0.content.remove(previous) }
-      $0.content.add(measured)
+    try recordBlobs([(digest, measured)])
+  }
+
+  /// Records the usage of several committed blobs in one transaction (start-up reconcile of a store from
+  /// before accounting: a few hundred per transaction instead of one each).
+  public func recordBlobs(_ blobs: [(digest: String, usage: UsageTotals)]) throws(CrispError) {
+    guard let first = blobs.first else { return }
+    try write(blobs.count == 1 ? "record usage of blob \(first.digest)" : "record usage of \(blobs.count) blobs") { db in
+      var replaced = UsageTotals()
+      var recorded = UsageTotals()
+      for blob in blobs {
+        if let previous = try Self.blobUsage(db, blob.digest) { replaced.add(previous) }
+        try db.execute(
+          sql: """
+            INSERT INTO blob_usage (digest, bytes, inodes) VALUES (?, ?, ?)
+            ON CONFLICT(digest) DO UPDATE SET bytes = excluded.bytes, inodes = excluded.inodes
+            """, arguments: [blob.digest, blob.usage.bytes, blob.usage.inodes])
+        recorded.add(blob.usage)
+      }
+      onCommit(db) { [replaced, recorded] in
+        $0.content.remove(replaced)
+        $0.content.add(recorded)
+      }
     }
   }
 
   /// Drops the blob's usage (the blob was deleted). A blob not recorded is fine.
   public func forgetBlob(_ digest: String) throws(CrispError) {
-    let previous = try write("forget usage of blob \(digest)") { db -> UsageTotals? in
-      let previous = try Self.blobUsage(db, digest)
-      try db.execute(sql: "DELETE FROM blob_usage WHERE digest = ?", arguments: [digest])
-      return previous
+    try forgetBlobs([digest])
+  }
+
+  /// Drops several blobs' usage in one transaction.
+  public func forgetBlobs(_ digests: [String]) throws(CrispError) {
+    guard let first = digests.first else { return }
+    try write(digests.count == 1 ? "forget usage of blob \(first)" : "forget usage of \(digests.count) blobs") { db in
+      var forgotten = UsageTotals()
+      for digest in digests {
+        guard let previous = try Self.blobUsage(db, digest) else { continue }
+        try db.execute(sql: "DELETE FROM blob_usage WHERE digest = ?", arguments: [digest])
+        forgotten.add(previous)
+      }
+      onCommit(db) { [forgotten] in $0.content.remove(forgotten) }
     }
-    if let previous { usage.withLock { $0.content.remove(previous) } }
+  }
+
+  /// Moves the in-memory sums by `change` once the current write transaction commits (not at all if it
+  /// rolls back). Commit hooks run on the writer's queue in commit order, so the sums follow the tables.
+  func onCommit(_ db: Database, _ change: @escaping @Sendable (inout StoreUsage) -> Void) {
+    db.afterNextTransaction(onCommit: { _ in self.usage.withLock { change(&$0) } })
   }
 
   /// The blobs whose usage is recorded (hex digests): start-up compares them with the blobs on disk.
@@ -64,16 +94,15 @@ extension Store {
   /// Commits a snapshot with its measured usage, in one transaction: an image layer or view, whose content
   /// does not change after this.
   public func commitSnapshot(_ id: Int64, measured: UsageTotals) throws(CrispError) {
-    let previous = try write("commit snapshot \(id)") { db -> UsageTotals? in
+    try write("commit snapshot \(id)") { db in
       let previous = try Self.snapshotUsage(db, id)
       try db.execute(
         sql: "UPDATE snapshots SET state = 'committed', size = ?, inodes = ? WHERE id = ?", arguments: [measured.bytes, measured.inodes, id])
-      return db.changesCount > 0 ? previous ?? UsageTotals() : nil
-    }
-    guard let previous else { return }
-    usage.withLock {
-      $0.snapshots.remove(previous)
-      $0.snapshots.add(measured)
+      guard db.changesCount > 0 else { return }
+      onCommit(db) {
+        if let previous { $0.snapshots.remove(previous) }
+        $0.snapshots.add(measured)
+      }
     }
   }
 
@@ -81,14 +110,14 @@ extension Store {
   /// a snapshot already measured, or gone, is left as it is. Returns whether it was recorded.
   @discardableResult
   public func recordSnapshotUsage(_ id: Int64, _ measured: UsageTotals) throws(CrispError) -> Bool {
-    let recorded = try write("record usage of snapshot \(id)") { db -> Bool in
+    try write("record usage of snapshot \(id)") { db -> Bool in
       try db.execute(
         sql: "UPDATE snapshots SET size = ?, inodes = ? WHERE id = ? AND state = 'committed' AND inodes IS NULL",
         arguments: [measured.bytes, measured.inodes, id])
-      return db.changesCount > 0
+      guard db.changesCount > 0 else { return false }
+      onCommit(db) { $0.snapshots.add(measured) }
+      return true
     }
-    if recorded { usage.withLock { $0.snapshots.add(measured) } }
-    return recorded
   }
 
   /// Committed snapshots whose usage is not recorded: container writable layers, and on a store from before

@@ -108,6 +108,14 @@ struct ExecBackend: CommandBackend {
   ) -> Result<Spawned, ExecFailure> {
     var master: Int32 = -1, slave: Int32 = -1
     guard crisp_openpty(&master, &slave) == 0 else { return .failure(ExecFailure(message: "exec: openpty: \(String(cString: strerror(errno)))")) }
+    // Raw from the start, as runc sets it once it runs: input that arrives earlier must not meet a line
+    // discipline of crisp's own, which echoes it back to the client and stores the end-of-input character
+    // (crisp's stdin close) as a NUL marker that reaches the container as a NUL byte once the terminal turns
+    // raw, so the command never sees its end of input.
+    var mode = termios()
+    guard tcgetattr(slave, &mode) == 0 else { return Self.failed("tcgetattr", closing: master, slave) }
+    cfmakeraw(&mode)
+    guard tcsetattr(slave, TCSANOW, &mode) == 0 else { return Self.failed("tcsetattr", closing: master, slave) }
     let pid: Int32
     do {
       pid = try Subprocess.spawn(arguments + ["--tty", target.containerID] + command, stdin: slave, stdout: slave, stderr: slave)
@@ -121,6 +129,14 @@ struct ExecBackend: CommandBackend {
       Spawned(
         pid: pid, inputFD: options.stdin ? dup(master) : -1, terminalFD: dup(master),
         pumps: [OutputPump.start(master, to: .stdout, output: output, onClientGone: killCommand)]))
+  }
+
+  /// Closes the terminal pair and reports the call that failed.
+  private static func failed(_ call: String, closing master: Int32, _ slave: Int32) -> Result<Spawned, ExecFailure> {
+    let reason = String(cString: strerror(errno))
+    close(master)
+    close(slave)
+    return .failure(ExecFailure(message: "exec: \(call) on the terminal: \(reason)"))
   }
 
   /// stdout and stderr on pipes of their own (1 MiB: bulk output such as `kubectl cp` arrives in large

@@ -126,6 +126,33 @@ import Testing
     #expect(condition?.message.contains("/nonexistent/ghost-runtime") == true)
   }
 
+  /// Start-up tries each runtime handler with a throwaway container from the pause image. The pause image's
+  /// layer is shared by every pod, so the probe runs on a root of its own: after start-up (and a restart,
+  /// which probes again) the layer holds exactly what the image does, and the probe's root is gone.
+  @Test func probingTheHandlersLeavesThePauseLayerAsUnpacked() async throws {
+    let daemon = try DaemonHarness()
+    try daemon.start()
+    let status = try await daemon.withClients { runtime, _ in try await runtime.status(.init()) }
+    #expect(status.status.conditions.first { $0.type == "RuntimeReady" }?.status == true)
+    func snapshotTrees() throws -> [String: [String]] {
+      let snapshots = daemon.root + "/snapshots"
+      var trees: [String: [String]] = [:]
+      for name in try FileManager.default.contentsOfDirectory(atPath: snapshots) where !name.hasPrefix(".") {
+        let fs = snapshots + "/" + name + "/fs"
+        trees[name] = (FileManager.default.enumerator(atPath: fs)?.allObjects as? [String] ?? []).sorted()
+      }
+      return trees
+    }
+    // One snapshot: the pause layer, holding the pause program and nothing runc made.
+    let first = try snapshotTrees()
+    #expect(Array(first.values) == [["pause"]], "\(first)")
+    daemon.signal(SIGTERM)
+    _ = try daemon.waitForExit()
+    try daemon.start()
+    let again = try snapshotTrees()
+    #expect(Array(again.values) == [["pause"]], "\(again)")
+  }
+
   @Test func restartsAfterKill9OnTheSamePaths() async throws {
     let daemon = try DaemonHarness()
     try daemon.start()

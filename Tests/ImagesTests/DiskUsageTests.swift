@@ -2,6 +2,8 @@ import CrispCore
 import Foundation
 import Glibc
 import Images
+import Logging
+import Store
 import Testing
 
 /// Disk usage of a container's writable layer is measured over a tree the container built: any depth, any
@@ -86,5 +88,66 @@ import Testing
     // Missing is empty, not a failure.
     let missing = DiskUsage.measure(base + "/missing")
     #expect(missing.complete && missing.inodes == 0 && missing.bytes == 0)
+  }
+
+  /// A big layer is walked in slices: each visits at most its budget, the walk picks up where the last
+  /// slice stopped, and the total is the same as one walk's.
+  @Test func aWalkInSlicesResumesAndFinishesWithTheWholeTotal() throws {
+    let base = try Self.scratch()
+    defer { try? FilePath.removeTree(base) }
+    let expected = try Self.build(base, depth: 60, files: 150, hardLinks: true)
+    let walk = DiskUsageWalk(base, openLimit: 4)
+    var slices = 0
+    var counted: Int64 = 0
+    while walk.step(budget: 500) == .more {
+      slices += 1
+      // Hard links make an entry count nothing, so a slice adds at most its budget.
+      #expect(walk.usage.inodes - counted <= 500)
+      counted = walk.usage.inodes
+    }
+    // 60 levels of 150 files and 150 links: over 18 000 entries, so at least 36 slices.
+    #expect(slices >= 36)
+    #expect(walk.usage.failure == nil)
+    #expect(walk.usage.inodes == expected.inodes)
+    #expect(walk.usage.bytes == expected.bytes)
+    #expect(walk.step(budget: 500) == .finished)
+  }
+
+  /// A cancelled walk stops at its next entry, in this slice and every later one, with a partial count.
+  @Test func aCancelledWalkStopsAtOnce() throws {
+    let base = try Self.scratch()
+    defer { try? FilePath.removeTree(base) }
+    let expected = try Self.build(base, depth: 20, files: 200)
+    let walk = DiskUsageWalk(base)
+    #expect(walk.step(budget: 100) == .more)
+    walk.cancel()
+    #expect(walk.step(budget: Int.max) == .cancelled)
+    #expect(walk.step(budget: Int.max) == .cancelled)
+    #expect(walk.usage.inodes > 0 && walk.usage.inodes <= 101 && walk.usage.inodes < expected.inodes)
+  }
+
+  /// The writable-layer walker on a large layer: cancelling the task that measures (daemon shutdown) ends
+  /// the walk within a slice, long before it could finish, and keeps no partial reading; the next
+  /// measurement walks the whole layer and records the right total.
+  @Test func theMeterStopsAHugeWalkWhenCancelledAndMeasuresItWholeLater() async throws {
+    let base = try Self.scratch()
+    defer { try? FilePath.removeTree(base) }
+    let expected = try Self.build(base, depth: 40, files: 250)
+    // 100 entries a slice and 100 ms between slices: the whole walk would take over 10 s.
+    let meter = WritableLayerMeter(sliceEntries: 100, slicePause: .milliseconds(100))
+    let layer = WritableLayerMeter.Layer(owner: "huge", directory: base)
+    let logger = Logger(label: "test")
+    let measuring = Task { await meter.measure(layer, logger: logger) }
+    try await Task.sleep(for: .milliseconds(200))
+    let cancelled = ContinuousClock.now
+    measuring.cancel()
+    await measuring.value
+    // Well short of the walk's 10 s, with room for a loaded machine's scheduling.
+    #expect(ContinuousClock.now - cancelled < .seconds(3))
+    #expect(meter.usage(owner: "huge") == nil)
+
+    let quick = WritableLayerMeter(sliceEntries: 100, slicePause: .zero)
+    await quick.measure(layer, logger: logger)
+    #expect(quick.usage(owner: "huge")?.usage == UsageTotals(bytes: expected.bytes, inodes: expected.inodes))
   }
 }

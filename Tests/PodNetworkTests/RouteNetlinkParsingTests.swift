@@ -24,17 +24,18 @@ import Testing
     padded(le(UInt32(16 + payload.count)) + le(type) + le(flags) + le(sequence) + le(UInt32(0)) + payload)
   }
   static func vethPayload(index: Int32 = 7, peer: Int32 = 2, namespace: Int32 = 4) -> [UInt8] {
-    linkPayload(
-      index: index,
-      [
-        attribute(HostLink.ifName, name("veth1a2b3c4d")),
-        attribute(HostLink.ifLink, le(peer)),
-        attribute(HostLink.ifLinkNetnsID, le(namespace)),
-        // Nested, as the kernel marks it (NLA_F_NESTED); the flag is not part of the type.
-        attribute(HostLink.ifLinkInfo | 0x8000, attribute(HostLink.infoKind, name("veth"))),
-        attribute(HostLink.ifStats, [UInt8](repeating: 0xFF, count: 92)),
-        attribute(HostLink.ifStats64, stats64(rxBytes: 1000, txBytes: 2000, rxErrors: 3, txErrors: 4, extra: 152)),
-      ])
+    linkPayload(index: index, vethAttributes(peer: peer, namespace: namespace))
+  }
+  static func vethAttributes(peer: Int32 = 2, namespace: Int32 = 4) -> [[UInt8]] {
+    [
+      attribute(HostLink.ifName, name("veth1a2b3c4d")),
+      attribute(HostLink.ifLink, le(peer)),
+      attribute(HostLink.ifLinkNetnsID, le(namespace)),
+      // Nested, as the kernel marks it (NLA_F_NESTED); the flag is not part of the type.
+      attribute(HostLink.ifLinkInfo | 0x8000, attribute(HostLink.infoKind, name("veth"))),
+      attribute(HostLink.ifStats, [UInt8](repeating: 0xFF, count: 92)),
+      attribute(HostLink.ifStats64, stats64(rxBytes: 1000, txBytes: 2000, rxErrors: 3, txErrors: 4, extra: 152)),
+    ]
   }
 
   static func parse(_ payload: [UInt8]) throws -> HostLink {
@@ -109,15 +110,57 @@ import Testing
     #expect(link.name == "abcdefghijklmno")
   }
 
-  @Test func everyCutOfAMessageIsAnErrorOrAShorterLink() {
-    // Cutting anywhere must never trap; a cut at an attribute boundary is a valid, shorter link.
+  /// Every cut of a link message: a cut that ends a whole attribute (at its true length or anywhere in its
+  /// padding) is the link with exactly the attributes before it; any other cut is an error naming the short
+  /// part, never a trap and never a link with made-up values.
+  @Test func everyCutOfAMessageIsAnErrorOrAShorterLink() throws {
     let payload = Self.vethPayload()
-    for end in 0..<payload.count {
-      _ = try? Self.parse(Array(payload[0..<end]))
+    let attributes = Self.vethAttributes()
+    // After attribute k: ends[k] is where its value ends, ends[k] up to its padded end is a whole cut.
+    var whole: [Int: Int] = [:]
+    var start = HostLink.headerSize
+    for (k, attribute) in attributes.enumerated() {
+      let length = Int(attribute[0]) | Int(attribute[1]) << 8
+      for end in (start + length)...(start + attribute.count) { whole[end] = k }
+      start += attribute.count
     }
-    let datagram = Self.message(HostLink.messageType, payload)
-    for end in 0..<datagram.count {
-      _ = try? Self.messages(Array(datagram[0..<end]))
+    #expect(start == payload.count)
+    var links = 0
+    for end in 0...payload.count {
+      let cut = Array(payload[0..<end])
+      guard let k = whole[end] else {
+        #expect(throws: CrispError.self, "cut at \(end)") { try Self.parse(cut) }
+        continue
+      }
+      let link = try Self.parse(cut)
+      links += 1
+      #expect(link.index == 7 && link.name == "veth1a2b3c4d", "cut at \(end)")
+      #expect(link.peerIndex == (k >= 1 ? 2 : nil), "cut at \(end)")
+      #expect(link.peerNamespaceID == (k >= 2 ? 4 : nil), "cut at \(end)")
+      #expect(link.kind == (k >= 3 ? "veth" : nil), "cut at \(end)")
+      let counters: [UInt64] = k >= 5 ? [1000, 2000, 3, 4] : k == 4 ? Array(repeating: 0xFFFF_FFFF, count: 4) : [0, 0, 0, 0]
+      #expect([link.rxBytes, link.txBytes, link.rxErrors, link.txErrors] == counters, "cut at \(end)")
+    }
+    // One link per whole cut: the six attributes, each with its padding positions.
+    #expect(links == whole.count)
+
+    // A datagram of two link messages: cut at the end of the first (or in its padding), exactly one message;
+    // empty, none; anywhere else, an error.
+    let first = Self.message(HostLink.messageType, Self.vethPayload(index: 7))
+    let datagram = first + Self.message(HostLink.messageType, sequence: 2, Self.vethPayload(index: 8))
+    for end in 0...datagram.count {
+      let cut = Array(datagram[0..<end])
+      switch end {
+      case 0:
+        #expect(try Self.messages(cut).isEmpty)
+      case first.count, datagram.count:
+        let split = try Self.messages(cut)
+        #expect(split.count == (end == first.count ? 1 : 2), "cut at \(end)")
+        let indexes = try cut.withUnsafeBytes { buffer in try split.map { try HostLink(parsing: buffer, payload: $0.payload).index } }
+        #expect(indexes == Array([7, 8].prefix(split.count)), "cut at \(end)")
+      default:
+        #expect(throws: CrispError.self, "cut at \(end)") { try Self.messages(cut) }
+      }
     }
   }
 

@@ -36,6 +36,30 @@ import TestSupport
       txErrors: try number("tx", "errors"))
   }
 
+  /// The name, in the host's namespace, of the host end of the veth whose pod end is eth0 in `netns`
+  /// (eth0's `link_index` as iproute2 prints it inside, matched against the host's ifindexes in sysfs).
+  static func hostPeer(_ netns: String) throws -> String {
+    let output = try TestEnvironment.shell("nsenter --net=\(netns) ip -j link show dev eth0")
+    let links = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]])
+    let peerIndex = try #require((links.first?["link_index"] as? NSNumber)?.intValue, "\(output)")
+    for name in try FileManager.default.contentsOfDirectory(atPath: "/sys/class/net") {
+      let text = try? String(contentsOfFile: "/sys/class/net/\(name)/ifindex", encoding: .utf8)
+      if Int(text?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") == peerIndex { return name }
+    }
+    throw HarnessError("no host link has ifindex \(peerIndex)")
+  }
+
+  /// The pod end's counters as the host end's own sysfs counters give them: what the host end sent, the pod
+  /// end received.
+  static func hostEnd(_ veth: String) throws -> Counters {
+    func value(_ key: String) throws -> UInt64 {
+      let text = try String(contentsOfFile: "/sys/class/net/\(veth)/statistics/\(key)", encoding: .utf8)
+      return try #require(UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)), "\(key): \(text)")
+    }
+    return Counters(
+      rxBytes: try value("tx_bytes"), txBytes: try value("rx_bytes"), rxErrors: try value("tx_errors"), txErrors: try value("rx_errors"))
+  }
+
   static func counters(_ usage: Runtime_V1_NetworkInterfaceUsage) -> Counters {
     Counters(rxBytes: usage.rxBytes.value, txBytes: usage.txBytes.value, rxErrors: usage.rxErrors.value, txErrors: usage.txErrors.value)
   }
@@ -102,6 +126,18 @@ import TestSupport
       #expect(stats.defaultInterface.rxBytes.value >= first.defaultInterface.rxBytes.value + 3000, "\(first) then \(stats)")
       // The pod is silent now: both readers give the very same numbers.
       if before == after { #expect(host == before) }
+
+      // The host path: given a namespace path that cannot be entered, the reader still answers, from the
+      // host's link dump alone, with the host end's own counters swapped (read apart, from sysfs). A reader
+      // that entered the namespace would fail here.
+      let veth = try Self.hostPeer(netns)
+      let hostBefore = try Self.hostEnd(veth)
+      let blind = try #require(try await reader.read(sandboxID: pod, netnsPath: pods.daemon.directory + "/no-such-netns").first)
+      let hostAfter = try Self.hostEnd(veth)
+      let blindCounters = Counters(rxBytes: blind.rxBytes, txBytes: blind.txBytes, rxErrors: blind.rxErrors, txErrors: blind.txErrors)
+      #expect(blind.name == "eth0")
+      #expect(Self.between(hostBefore, blindCounters, hostAfter), "sysfs \(hostBefore) / read \(blindCounters) / sysfs \(hostAfter)")
+      #expect(blindCounters.rxBytes > blindCounters.txBytes + 20_000, "\(blindCounters)")
 
       // A stopped pod is forgotten; its stats are no longer listed.
       _ = try await pods.runtime { try await $0.stopPodSandbox(.with { $0.podSandboxID = pod }) }

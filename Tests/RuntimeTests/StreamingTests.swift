@@ -130,6 +130,76 @@ import TestSupport
     }
   }
 
+  /// What a client types into an exec'd terminal is exactly what the command reads: nothing ahead of it (no
+  /// NUL bytes the terminal would echo as `^@`), nothing dropped. The command dumps its input in hex, so any
+  /// extra byte shows; the client opens its streams, sizes the terminal and types as kubectl and crictl do.
+  @Test func aTerminalCommandReadsExactlyWhatWasTyped() async throws {
+    try await PodHarness.with { pods in
+      let podConfig = pods.podConfig("typed")
+      let pod = try await pods.runPod(podConfig)
+      let id = try await pods.runContainer(pod, podConfig, pods.containerConfig("reader", command: ["/bin/sleep", "1000"]))
+      for attempt in 1...3 {
+        let url = try await Self.execURL(pods, id, ["/bin/od", "-An", "-tx1", "-v"], stdin: true, stderr: false, tty: true)
+        let client = try SPDYClient(url: url, protocols: ["v4.channel.k8s.io"])
+        let error = client.openStream("error")
+        let stdin = client.openStream("stdin")
+        let stdout = client.openStream("stdout")
+        let resize = client.openStream("resize")
+        try client.pump(until: "replies") { client.replied.count == 4 }
+        client.write(resize, "{\"Width\":80,\"Height\":24}")
+        // Give runc time to set the terminal up: bytes written before that are what this test is about.
+        try await Task.sleep(for: .milliseconds(300))
+        client.write(stdin, "typed-\(attempt)\n")
+        // The terminal's echo of the line: the command has read it by then.
+        try client.pump(until: "the echo") { client.text(stdout).contains("typed-\(attempt)") }
+        client.send(.data(streamID: stdin, flags: SPDYFrame.flagFin, payload: []))
+        try client.pump(until: "od to end") { client.finished.contains(error) }
+        let output = client.text(stdout)
+        #expect(Self.status(client.text(error))["status"] as? String == "Success", "\(client.text(error))")
+        let bytes = Self.hexDump(in: output)
+        let expected: [String] = Array("typed-\(attempt)\n".utf8).map { byte in
+          String(byte, radix: 16).count == 1 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
+        }
+        #expect(bytes == expected, "the command read \(bytes), output \(output.debugDescription)")
+        #expect(!output.contains("^@"), "\(output.debugDescription)")
+      }
+      // Typed, and stdin ended, before runc has set the terminal up (a client piping a line in): the command
+      // still reads exactly the line, then the end of input; nothing is turned into a NUL on the way.
+      for attempt in 1...3 {
+        let url = try await Self.execURL(pods, id, ["/bin/od", "-An", "-tx1", "-v"], stdin: true, stderr: false, tty: true)
+        let client = try SPDYClient(url: url, protocols: ["v4.channel.k8s.io"])
+        let error = client.openStream("error")
+        let stdin = client.openStream("stdin")
+        let stdout = client.openStream("stdout")
+        client.openStream("resize")
+        try client.pump(until: "replies") { client.replied.count == 4 }
+        client.write(stdin, "early-\(attempt)\n")
+        client.send(.data(streamID: stdin, flags: SPDYFrame.flagFin, payload: []))
+        // A lost end of input leaves od waiting: the output so far then shows what it read.
+        let ended = (try? client.pump(until: "od to end", timeout: 10) { client.finished.contains(error) }) != nil
+        let output = client.text(stdout)
+        #expect(ended, "od never saw the end of its input; output \(output.debugDescription)")
+        let expected: [String] = Array("early-\(attempt)\n".utf8).map {
+          String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)
+        }
+        #expect(Self.hexDump(in: output) == expected, "output \(output.debugDescription)")
+        #expect(!output.contains("^@"), "\(output.debugDescription)")
+      }
+    }
+  }
+
+  /// The bytes of od's `-tx1` lines in `output` (lines of two-digit hex words only; the terminal's echo of
+  /// the typed line is not one).
+  static func hexDump(in output: String) -> [String] {
+    var bytes: [String] = []
+    for line in output.split(whereSeparator: \.isNewline) {
+      let words = line.split(separator: " ").map(String.init)
+      let isDump = !words.isEmpty && words.allSatisfy { word in word.count == 2 && word.allSatisfy { $0.isHexDigit } }
+      if isDump { bytes += words }
+    }
+    return bytes
+  }
+
   @Test func aClientThatGoesAwayKillsTheExecdProcess() async throws {
     try await PodHarness.with { pods in
       let podConfig = pods.podConfig("gone")

@@ -53,6 +53,42 @@ import Testing
     }
   }
 
+  /// Records and deletions of the same blobs and snapshots racing on many threads: the in-memory totals
+  /// move in the order the database committed the changes, so they always equal a fresh sum of the tables.
+  @Test func concurrentRecordsAndDeletionsLeaveTheTotalsEqualToARecount() throws {
+    try withDirectory { directory in
+      let store = try Store(path: directory + "/crisp.db")
+      let digests = [digestA, digestB]
+      var snapshots: [Int64] = []
+      for digest in digests {
+        snapshots.append(try store.createSnapshot(kind: .layer, chainID: "sha256:" + digest, parentID: nil, owner: nil))
+      }
+      let ids = snapshots
+      DispatchQueue.concurrentPerform(iterations: 8) { worker in
+        for round in 0..<300 {
+          let which = (worker + round) % 2
+          let size = UsageTotals(bytes: Int64(4096 * (1 + (worker + round) % 5)), inodes: Int64(1 + worker))
+          do {
+            // A snapshot's commit replaces its numbers; a blob comes and goes.
+            try store.commitSnapshot(ids[which], measured: size)
+            if (worker + round / 2) % 2 == 0 {
+              try store.recordBlob(digests[which], size)
+            } else {
+              try store.forgetBlob(digests[which])
+            }
+          } catch {
+            Issue.record("\(error)")
+          }
+        }
+      }
+      let racing = store.accountedUsage
+      store.close()
+      let recount = try Store(path: directory + "/crisp.db")
+      defer { recount.close() }
+      #expect(racing == recount.accountedUsage)
+    }
+  }
+
   @Test func aSnapshotMeasuredLaterIsRecordedOnce() throws {
     try withDirectory { directory in
       let store = try Store(path: directory + "/crisp.db")
@@ -91,6 +127,59 @@ import Testing
       #expect(store.accountedUsage.content == content.measure(sha256: kept))
       let again = try content.reconcileUsage()
       #expect(again.added == 0 && again.dropped == 0)
+    }
+  }
+
+  /// Partial downloads are on the image filesystem while a pull runs: ImageFsInfo counts them (one `lstat`
+  /// each, for at most ``ContentStore/ingestCountLimit`` files), and stops counting them once committed.
+  @Test func partialDownloadsCountUntilCommittedWithinTheCap() throws {
+    try withDirectory { directory in
+      let store = try Store(path: directory + "/crisp.db")
+      defer { store.close() }
+      let content = try ContentStore(root: directory + "/content", ledger: store)
+      let before = content.directoryUsage()
+      #expect(content.ingestUsage() == UsageTotals())
+      let payload = [UInt8](repeating: 7, count: 1 << 20)
+      let writer = try content.beginIngest(expectedSHA256: nil, expectedSize: nil)
+      try writer.append(payload)
+      let partial = content.ingestUsage()
+      #expect(partial.inodes == 1 && partial.bytes >= 1 << 20, "\(partial)")
+      #expect(content.directoryUsage().bytes >= before.bytes + (1 << 20))
+      #expect(content.directoryUsage().inodes == before.inodes + 1)
+      let hex = try writer.commit()
+      #expect(content.ingestUsage() == UsageTotals())
+      #expect(store.accountedUsage.content == content.measure(sha256: hex))
+
+      // Leftovers beyond the cap are not listed further.
+      for index in 0..<(ContentStore.ingestCountLimit + 50) {
+        let fd = open(directory + "/content/ingest/left-\(index)", O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        #expect(fd >= 0)
+        close(fd)
+      }
+      #expect(content.ingestUsage().inodes == Int64(ContentStore.ingestCountLimit))
+    }
+  }
+
+  /// Start-up reconcile of a store from before accounting records its blobs a batch per transaction, not one
+  /// transaction each, and ends with the same totals.
+  @Test func reconcileRecordsBlobsInBatches() throws {
+    try withDirectory { directory in
+      let store = try Store(path: directory + "/crisp.db")
+      defer { store.close() }
+      let unaccounted = try ContentStore(root: directory + "/content")
+      var expected = UsageTotals()
+      for index in 0..<600 {
+        let hex = try unaccounted.write(Array("blob \(index)".utf8))
+        expected.add(try #require(unaccounted.measure(sha256: hex)))
+      }
+      let content = try ContentStore(root: directory + "/content", ledger: store)
+      let writesBefore = store.changeCount
+      let (added, dropped) = try content.reconcileUsage()
+      #expect(added == 600 && dropped == 0)
+      // 600 blobs at 256 a transaction: three writes.
+      #expect(store.changeCount - writesBefore == 3)
+      #expect(store.accountedUsage.content == expected)
+      #expect(try store.accountedBlobs().count == 600)
     }
   }
 }

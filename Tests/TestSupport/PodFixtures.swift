@@ -17,7 +17,7 @@ public final class PodHarness: @unchecked Sendable {
   static let applets = [
     "true", "false", "sleep", "echo", "hostname", "wget", "httpd", "ps", "grep", "cat", "id", "mkdir", "ls", "stty",
     "printf", "head", "nc", "mount", "umount", "touch", "kill", "env", "tail", "wc", "dd", "rm", "su", "ping", "ip",
-    "sysctl", "test", "seq", "awk", "sed", "chmod", "chown", "whoami", "tr",
+    "sysctl", "test", "seq", "awk", "sed", "chmod", "chown", "whoami", "tr", "od",
   ]
 
   /// The pods' bridge network, private to this harness.
