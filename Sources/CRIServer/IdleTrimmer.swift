@@ -21,18 +21,26 @@ final class IdleTrimmer: Service {
     var dirty = false
     /// Any call since the last trim.
     var touched = false
+    /// A lifecycle call since the binary's pages were last handed to reclaim.
+    var reclaimDue = false
   }
   private let state = Mutex(State())
   let quietPeriod: Duration
   let pollingPeriod: Duration
+  /// How long without a lifecycle call before the binary's pages go to reclaim: a burst of pod starts
+  /// often leaves half a second without a call starting or ending (every worker inside a long call), and
+  /// reclaiming then made the rest of the burst read its code back from disk.
+  let reclaimQuietPeriod: Duration
   /// Caches of the daemon's own to drop at the same time (the store's page caches).
   let releaseCaches: @Sendable () -> Void
 
   init(
-    quietPeriod: Duration = .milliseconds(500), pollingPeriod: Duration = .seconds(30), releaseCaches: @escaping @Sendable () -> Void = {}
+    quietPeriod: Duration = .milliseconds(500), pollingPeriod: Duration = .seconds(30), reclaimQuietPeriod: Duration = .seconds(5),
+    releaseCaches: @escaping @Sendable () -> Void = {}
   ) {
     self.quietPeriod = quietPeriod
     self.pollingPeriod = pollingPeriod
+    self.reclaimQuietPeriod = reclaimQuietPeriod
     self.releaseCaches = releaseCaches
   }
 
@@ -51,23 +59,26 @@ final class IdleTrimmer: Service {
       if lifecycle {
         $0.lastLifecycle = ContinuousClock.now
         $0.dirty = true
+        $0.reclaimDue = true
       }
     }
   }
 
-  /// Whether to trim now: `quietPeriod` after the last lifecycle call when one happened since the last trim
-  /// (then `true`: after a burst), else `pollingPeriod` after the last trim when any call happened since
-  /// (`false`); nil when not. Clears the flags when so.
+  /// Whether to trim now: `quietPeriod` after the last lifecycle call when one happened since the last trim,
+  /// else `pollingPeriod` after the last trim when any call happened since, else `reclaimQuietPeriod`
+  /// after the last lifecycle call when the binary's pages were not reclaimed since it; nil when not.
+  /// `true` asks for the reclaim (see ``reclaimQuietPeriod``). Clears the flags it answers for.
   func takeQuiet() -> Bool? {
     state.withLock {
       let now = ContinuousClock.now
       guard now - $0.lastLifecycle >= quietPeriod else { return nil }
-      guard $0.dirty || ($0.touched && now - $0.lastTrim >= pollingPeriod) else { return nil }
-      let afterBurst = $0.dirty
+      let reclaim = $0.reclaimDue && now - $0.lastLifecycle >= reclaimQuietPeriod
+      guard reclaim || $0.dirty || ($0.touched && now - $0.lastTrim >= pollingPeriod) else { return nil }
+      if reclaim { $0.reclaimDue = false }
       $0.dirty = false
       $0.touched = false
       $0.lastTrim = now
-      return afterBurst
+      return reclaim
     }
   }
 
@@ -81,10 +92,10 @@ final class IdleTrimmer: Service {
   private func trimWhenQuiet() async {
     while !Task.isCancelled {
       try? await Task.sleep(for: quietPeriod / 2)
-      if let afterBurst = takeQuiet() {
+      if let reclaim = takeQuiet() {
         releaseCaches()
-        // What a burst touched goes back to reclaim once after it; polling's own pages come back and stay.
-        MemoryFootprint.trimReadOnlyFileMappings(executableOnly: true, reclaim: afterBurst)
+        // What a burst touched goes back to reclaim once it is well over; polling's own pages come back and stay.
+        MemoryFootprint.trimReadOnlyFileMappings(executableOnly: true, reclaim: reclaim)
         MemoryFootprint.releaseFreeHeap()
       }
     }
