@@ -64,7 +64,8 @@ enum CRIMethods {
       .unary(Runtime_V1_ImageService.Method.ImageStatus.descriptor, quick: true) { try await images.imageStatus(request: $0) },
       .unary(Runtime_V1_ImageService.Method.PullImage.descriptor) { try await images.pullImage(request: $0) },
       .unary(Runtime_V1_ImageService.Method.RemoveImage.descriptor) { try await images.removeImage(request: $0) },
-      .unary(Runtime_V1_ImageService.Method.ImageFsInfo.descriptor, quick: true) { try await images.imageFsInfo(request: $0) },
+      // Not quick: it lists content/ingest (up to 1024 lstat), which must not hold the loop.
+      .unary(Runtime_V1_ImageService.Method.ImageFsInfo.descriptor) { try await images.imageFsInfo(request: $0) },
       .serverStreaming(Runtime_V1_ImageService.Method.StreamImages.descriptor) { try await images.streamImages(request: $0, response: $1) },
       .clientStreaming(Crisp_Admin_V1_AdminService.Method.ImportImages.descriptor) { try await admin.importImages(request: $0) },
       .serverStreaming(Crisp_Admin_V1_AdminService.Method.ExportImages.descriptor) { try await admin.exportImages(request: $0, response: $1) },

@@ -13,15 +13,43 @@ import Tracing
 ///
 /// With tracing off the daemon has no `CallTracer` at all: calls keep no headers and start no span.
 struct CallTracer: Sendable {
-  /// The propagation headers of a request, kept with its call until its handler starts. Only these two:
-  /// nothing else of a request's metadata reaches the tracer.
+  /// The propagation headers of a request, kept with its call until its handler starts. Only these two,
+  /// and only when they have the W3C form: nothing else of a request's metadata reaches the tracer, and a
+  /// malformed value is dropped here rather than handed to the propagator's parser (a `tracestate` of
+  /// letters with combining marks crashes the W3C library's parser on its error path; any client may send
+  /// one).
   static func carriedHeaders(_ headers: HPACKHeaders) -> [(String, String)] {
-    var carried: [(String, String)] = []
-    for name in ["traceparent", "tracestate"] {
-      // W3C caps tracestate at 512 bytes of members; a longer value is not a trace context.
-      if let value = headers.first(name: name), value.utf8.count <= 1024 { carried.append((name, value)) }
-    }
+    guard let parent = headers.first(name: "traceparent"), isTraceParent(parent) else { return [] }
+    var carried = [("traceparent", parent)]
+    if let state = headers.first(name: "tracestate"), isTraceState(state) { carried.append(("tracestate", state)) }
     return carried
+  }
+
+  /// `version-traceid-parentid-flags`: 2, 32, 16 and 2 lowercase hex digits (55 bytes).
+  static func isTraceParent(_ value: String) -> Bool {
+    let bytes = Array(value.utf8)
+    guard bytes.count == 55 else { return false }
+    for (index, byte) in bytes.enumerated() {
+      if index == 2 || index == 35 || index == 52 {
+        guard byte == UInt8(ascii: "-") else { return false }
+      } else {
+        let digit = (byte >= 0x30 && byte <= 0x39) || (byte >= 0x61 && byte <= 0x66)
+        guard digit else { return false }
+      }
+    }
+    return true
+  }
+
+  /// At most 512 bytes of printable ASCII in at most 32 comma-separated members, as W3C bounds it.
+  static func isTraceState(_ value: String) -> Bool {
+    let bytes = value.utf8
+    guard bytes.count <= 512 else { return false }
+    var members = 1
+    for byte in bytes {
+      guard byte >= 0x20 && byte <= 0x7E else { return false }
+      if byte == UInt8(ascii: ",") { members += 1 }
+    }
+    return members <= 32
   }
 
   /// `work` as a span of `method`, the child of the context in `headers` when they carry one.

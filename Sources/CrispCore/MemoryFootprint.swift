@@ -19,8 +19,9 @@ public enum MemoryFootprint {
   /// page table entries alone is not enough: recent kernels map up to 64 KiB around every fault from the
   /// page cache whatever the advice, so the code of a burst kept coming back with every polling call
   /// near it. The writable data mapping is included: most of it is read-only data the linker placed among
-  /// writable sections (37 MB, of which start-up and a burst touch several), and reclaim takes only clean
-  /// file pages, as memory pressure would, never a page the process wrote.
+  /// writable sections (37 MB, of which start-up and a burst touch several). Reclaim never loses a page
+  /// the process wrote: clean file pages are dropped and read back from the file, written (copied) pages
+  /// go to swap where there is swap and stay otherwise, as under memory pressure.
   public static func trimReadOnlyFileMappings(executableOnly: Bool = false, reclaim: Bool = false) {
     guard let smaps = try? FilePath.readText("/proc/self/smaps") else { return }
     var executable: String?

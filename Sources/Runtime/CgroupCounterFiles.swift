@@ -28,7 +28,8 @@ final class CgroupCounterFiles: @unchecked Sendable {
         directories[file.directory] = directory
       }
       if index == 0 && directory < 0 { return nil }
-      opened.append(directory >= 0 ? openat(directory, file.name, O_RDONLY | O_CLOEXEC) : -1)
+      // Never a symlink, never a wait on a FIFO: the files are the kernel's, anything else is skipped.
+      opened.append(directory >= 0 ? openat(directory, file.name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) : -1)
     }
     descriptors = opened
   }

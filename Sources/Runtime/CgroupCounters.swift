@@ -6,7 +6,7 @@ import Synchronization
 /// the files each time was most of a pass.
 ///
 /// Open files are bounded by what the process may open: a budget of cgroups taken from RLIMIT_NOFILE
-/// (an eighth of what is left above 1024, at most 1024 cgroups); past it, or when the limit is low, a
+/// (a quarter of the descriptors above 1024, at eight a cgroup; at most 1024 cgroups); past it, or when the limit is low, a
 /// cgroup is read as ``Cgroups/sample(_:)`` reads it, opening and closing its files. Files of cgroups no
 /// longer asked about are closed at the next ``retain(only:)``.
 public final class CgroupCounters: Sendable {
@@ -19,13 +19,14 @@ public final class CgroupCounters: Sendable {
     self.capacity = capacity ?? Self.defaultCapacity()
   }
 
-  /// How many cgroups' files may stay open: one cgroup is at most eight descriptors.
+  /// How many cgroups' files may stay open: a quarter of the descriptors above 1024, one cgroup being at
+  /// most eight (the rest is for exec streams, pulls, CNI and the store).
   static func defaultCapacity() -> Int {
     var limit = rlimit()
     guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
     let soft = UInt64(min(limit.rlim_cur, 1 << 20))  // RLIM_INFINITY is all ones
     guard soft > 1024 else { return 0 }
-    return Int(min((soft - 1024) / 8, 1024))
+    return Int(min((soft - 1024) / 4 / 8, 1024))
   }
 
   /// The cgroup's counters now; nil when it does not exist.

@@ -191,31 +191,24 @@ public final class ContentStore: Sendable {
     // recorded again here with the same numbers, never dropped.
     let recorded = try ledger.accountedBlobs()
     let present = Set(allBlobs())
-    var added = 0, dropped = 0
-    var batch: [(digest: String, usage: UsageTotals)] = []
-    for hex in present.subtracting(recorded) {
-      guard let usage = measure(sha256: hex) else { continue }
-      batch.append((hex, usage))
-      if batch.count == Self.reconcileBatch {
-        try ledger.recordBlobs(batch)
-        added += batch.count
-        batch.removeAll(keepingCapacity: true)
-      }
+    let added = try Self.inBatches(present.subtracting(recorded).compactMap { hex in measure(sha256: hex).map { (digest: hex, usage: $0) } }) {
+      batch throws(CrispError) in try ledger.recordBlobs(batch)
     }
-    try ledger.recordBlobs(batch)
-    added += batch.count
-    var gone: [String] = []
-    for hex in recorded.subtracting(present) where !contains(sha256: hex) {
-      gone.append(hex)
-      if gone.count == Self.reconcileBatch {
-        try ledger.forgetBlobs(gone)
-        dropped += gone.count
-        gone.removeAll(keepingCapacity: true)
-      }
+    let dropped = try Self.inBatches(recorded.subtracting(present).filter { !contains(sha256: $0) }) { batch throws(CrispError) in
+      try ledger.forgetBlobs(batch)
     }
-    try ledger.forgetBlobs(gone)
-    dropped += gone.count
     return (added, dropped)
+  }
+
+  /// Hands `items` to `write` ``reconcileBatch`` at a time; returns how many were written.
+  private static func inBatches<Item>(_ items: [Item], _ write: ([Item]) throws(CrispError) -> Void) throws(CrispError) -> Int {
+    var start = 0
+    while start < items.count {
+      let end = min(start + reconcileBatch, items.count)
+      try write(Array(items[start..<end]))
+      start = end
+    }
+    return items.count
   }
 
   /// Blobs recorded (or dropped) per transaction by ``reconcileUsage()``: a store from before accounting

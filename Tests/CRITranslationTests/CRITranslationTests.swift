@@ -88,6 +88,29 @@ import Testing
     }
   }
 
+  /// A cgroup parent that climbs out of the cgroup filesystem (stats would read, and runc would place the
+  /// pod, wherever it points) is refused naming the field; kubelet's forms pass.
+  @Test func cgroupParentsThatClimbOutAreRefused() {
+    func message(_ parent: String) -> String? {
+      var config = Self.pod()
+      config.linux.cgroupParent = parent
+      do {
+        _ = try PodSandboxSpec.validated(.with { $0.config = config })
+        return nil
+      } catch {
+        return error.code == .invalidArgument ? error.message : "\(error.code): \(error.message)"
+      }
+    }
+    for good in ["", "/kubepods/burstable/pod1", "kubepods-burstable-pod1.slice", "/kubepods.slice/kubepods-pod1.slice", "a..b/c."] {
+      #expect(message(good) == nil, "\(good)")
+    }
+    for bad in ["/../../var/lib/kubelet", "/kubepods/../..", "a:/../../tmp/x:y", "./x", "/kubepods/.", "x:..:y"] {
+      #expect(message(bad)?.hasPrefix("config.linux.cgroup_parent") == true, "\(bad)")
+    }
+    #expect(message("/a\u{0}b") == "config.linux.cgroup_parent contains a NUL byte")
+    #expect(message("/" + String(repeating: "a", count: 4096)) == "config.linux.cgroup_parent is longer than 4096 bytes")
+  }
+
   static func container() -> Runtime_V1_ContainerConfig {
     .with {
       $0.metadata = .with {

@@ -80,6 +80,25 @@ import TestSupport
     #expect(attribute(stop, "crisp.container_id") == "no-such-container")
     #expect(attribute(stop, "rpc.grpc.status_code") == String(RPCError.Code.notFound.rawValue))
     #expect(stop.status.code == .error)
+
+    // Hostile trace headers from any client: a tracestate of letters with combining marks (which the W3C
+    // library's parser traps on) is dropped, the call and the daemon go on; a huge container id in a
+    // request is cut in the span.
+    let hostileTrace = randomHex(bytes: 16)
+    let hostile = traceMetadata("00-\(hostileTrace)-\(randomHex(bytes: 8))-01", state: String(repeating: "b\u{301}", count: 89) + "=1")
+    _ = try await pods.runtime { runtime in try await runtime.version(.init(), metadata: hostile) }
+    let longID = String(repeating: "x", count: 100_000)
+    _ = try? await pods.runtime { runtime in try await runtime.containerStatus(.with { $0.containerID = longID }, metadata: hostile) }
+    let version = "runtime.v1.RuntimeService/Version"
+    let afterHostile = try await receiver.waitForSpans { spans in
+      spans.contains { $0.name == version && hex($0.traceID) == hostileTrace }
+        && spans.contains { $0.name == statusName && hex($0.traceID) == hostileTrace }
+    }
+    let hostileCall = try #require(afterHostile.first { $0.name == version && hex($0.traceID) == hostileTrace })
+    #expect(hostileCall.traceState.isEmpty)
+    let longCall = try #require(afterHostile.first { $0.name == statusName && hex($0.traceID) == hostileTrace })
+    #expect(attribute(longCall, "crisp.container_id")?.utf8.count == 256)
+    #expect(try await pods.runtime { runtime in try await runtime.version(.init()).runtimeName } == "crisp")
     #expect(receiver.snapshot.errors.isEmpty)
   }
 

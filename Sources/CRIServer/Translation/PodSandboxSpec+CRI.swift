@@ -11,7 +11,22 @@ extension PodSandboxSpec {
     for (field, value) in [("name", metadata.name), ("namespace", metadata.namespace), ("uid", metadata.uid)] where value.isEmpty {
       throw CrispError.invalidArgument("config.metadata.\(field) is required")
     }
+    try checkCgroupParent(request.config.linux.cgroupParent)
     return PodSandboxSpec(request.config)
+  }
+
+  /// kubelet's cgroup parent is a path below the cgroup mount (`/kubepods/burstable/pod<uid>`) or a systemd
+  /// slice (`kubepods-burstable-pod<uid>.slice`); crisp reads stats files under it and hands it to runc. A
+  /// `..` (or `.`) part would take those reads, and the pod's cgroup, outside the cgroup filesystem.
+  static func checkCgroupParent(_ parent: String) throws(CrispError) {
+    guard parent.utf8.count <= 4096 else {
+      throw CrispError.invalidArgument("config.linux.cgroup_parent is longer than 4096 bytes")
+    }
+    guard !parent.utf8.contains(0) else { throw CrispError.invalidArgument("config.linux.cgroup_parent contains a NUL byte") }
+    let parts = parent.split(omittingEmptySubsequences: true) { $0 == "/" || $0 == ":" }
+    if parts.contains(where: { $0 == ".." || $0 == "." }) {
+      throw CrispError.invalidArgument("config.linux.cgroup_parent \"\(parent.prefix(256))\" has a \".\" or \"..\" part")
+    }
   }
 
   /// Every field Runtime uses, unchecked (stored configs were checked when they came in).
