@@ -52,12 +52,13 @@ final class IdleTrimmer: Service {
   ]
 
   /// A call (`method`: its own name, `ListContainers`) started or ended.
-  func activity(_ method: String) {
+  /// `now` is for tests, which step time instead of sleeping.
+  func activity(_ method: String, now: ContinuousClock.Instant = .now) {
     let lifecycle = Self.lifecycleMethods.contains(method)
     state.withLock {
       $0.touched = true
       if lifecycle {
-        $0.lastLifecycle = ContinuousClock.now
+        $0.lastLifecycle = now
         $0.dirty = true
         $0.reclaimDue = true
       }
@@ -68,9 +69,8 @@ final class IdleTrimmer: Service {
   /// else `pollingPeriod` after the last trim when any call happened since, else `reclaimQuietPeriod`
   /// after the last lifecycle call when the binary's pages were not reclaimed since it; nil when not.
   /// `true` asks for the reclaim (see ``reclaimQuietPeriod``). Clears the flags it answers for.
-  func takeQuiet() -> Bool? {
+  func takeQuiet(now: ContinuousClock.Instant = .now) -> Bool? {
     state.withLock {
-      let now = ContinuousClock.now
       guard now - $0.lastLifecycle >= quietPeriod else { return nil }
       let reclaim = $0.reclaimDue && now - $0.lastLifecycle >= reclaimQuietPeriod
       guard reclaim || $0.dirty || ($0.touched && now - $0.lastTrim >= pollingPeriod) else { return nil }
