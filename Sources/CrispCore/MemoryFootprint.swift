@@ -34,13 +34,13 @@ public enum MemoryFootprint {
     var candidate: (start: UInt, end: UInt)?
     var clean = true
     func flush() {
-      if let range = candidate, clean, let address = UnsafeMutableRawPointer(bitPattern: range.start) {
-        _ = crisp_madvise(address, Int(range.end - range.start), crisp_madv_random())
+      if let range = candidate, clean, let address = UnsafeMutableRawPointer(bitPattern: range.start),
+        let length = Int(exactly: range.end - range.start)
+      {
+        _ = crisp_madvise(address, length, crisp_madv_random())
         // Reclaim where the kernel has it; else (or if it refuses) only the page table entries go.
-        if !(reclaim && executable != nil && crisp_madv_pageout() >= 0
-          && crisp_madvise(address, Int(range.end - range.start), crisp_madv_pageout()) == 0)
-        {
-          _ = crisp_madvise(address, Int(range.end - range.start), crisp_madv_dontneed())
+        if !(reclaim && executable != nil && crisp_madv_pageout() >= 0 && crisp_madvise(address, length, crisp_madv_pageout()) == 0) {
+          _ = crisp_madvise(address, length, crisp_madv_dontneed())
         }
       }
       candidate = nil
@@ -53,18 +53,16 @@ public enum MemoryFootprint {
         // A mapping header: "start-end perms offset dev inode [path]".
         flush()
         let permissions = fields[1]
-        if reclaim, let executable, permissions == "rw-p", fields.count >= 6, String(fields[5]) == executable,
-          let start = UInt(first[..<separator], radix: 16), let end = UInt(first[first.index(after: separator)...], radix: 16), end > start,
-          let address = UnsafeMutableRawPointer(bitPattern: start), crisp_madv_pageout() >= 0
-        {
-          _ = crisp_madvise(address, Int(end - start), crisp_madv_pageout())
+        guard fields.count >= 6, fields[5].hasPrefix("/"), executable == nil || String(fields[5]) == executable,
+          let start = UInt(first[..<separator], radix: 16), let end = UInt(first[first.index(after: separator)...], radix: 16), end > start
+        else { continue }
+        if reclaim, executable != nil, permissions == "rw-p" {
+          if let address = UnsafeMutableRawPointer(bitPattern: start), let length = Int(exactly: end - start), crisp_madv_pageout() >= 0 {
+            _ = crisp_madvise(address, length, crisp_madv_pageout())
+          }
           continue
         }
-        guard fields.count >= 6, fields[5].hasPrefix("/"), executable == nil || String(fields[5]) == executable, permissions.hasPrefix("r"),
-          !permissions.contains("w"),
-          permissions.hasSuffix("p"), let start = UInt(first[..<separator], radix: 16),
-          let end = UInt(first[first.index(after: separator)...], radix: 16), end > start
-        else { continue }
+        guard permissions.hasPrefix("r"), !permissions.contains("w"), permissions.hasSuffix("p") else { continue }
         candidate = (start, end)
       } else if candidate != nil, first == "Anonymous:" || first == "Private_Dirty:" || first == "Swap:" {
         if fields.count > 1, fields[1] != "0" { clean = false }
