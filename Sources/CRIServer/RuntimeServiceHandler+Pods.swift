@@ -87,11 +87,10 @@ extension RuntimeServiceHandler {
     guard !request.hasFilter || request.filter == Runtime_V1_PodSandboxFilter() else {
       return try await listPodSandbox(request: request).serializedBytes()
     }
-    let generation = try runtime.sandboxesGeneration()
-    if let bytes = sandboxListAnswer.bytes(at: generation) { return bytes }
-    let bytes: [UInt8] = try await listPodSandbox(request: request).serializedBytes()
-    sandboxListAnswer.save(bytes, at: generation)
-    return bytes
+    let (generation, items) = try sandboxEntries()
+    return try sandboxList.bytes(at: generation, items: items) { items in
+      try Runtime_V1_ListPodSandboxResponse.with { $0.items = items }.serializedBytes()
+    }
   }
 
   func streamPodSandboxes(request: Runtime_V1_StreamPodSandboxesRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxesResponse>) async throws {
@@ -101,26 +100,33 @@ extension RuntimeServiceHandler {
     }
   }
 
+  /// Every sandbox's list entry as of now, with the generation it was made at: built once per generation.
+  private func sandboxEntries() throws -> (generation: UInt64, items: [Runtime_V1_PodSandbox]) {
+    let generation = try runtime.sandboxesGeneration()
+    let items = try sandboxList.items(at: generation) { try runtime.sandboxes().map(Self.listEntry) }
+    return (generation, items)
+  }
+
   private func filteredSandboxes(_ filter: Runtime_V1_PodSandboxFilter?) throws -> [Runtime_V1_PodSandbox] {
-    try runtime.sandboxes().filter { sandbox in
-      guard let filter else { return true }
-      if !filter.id.isEmpty && !sandbox.record.id.hasPrefix(filter.id) { return false }
-      if filter.hasState {
-        let ready = sandbox.record.state == .ready
-        if (filter.state.state == .sandboxReady) != ready { return false }
-      }
-      return filter.labelSelector.allSatisfy { sandbox.config.labels[$0.key] == $0.value }
-    }.map { sandbox in
-      var item = Runtime_V1_PodSandbox()
-      item.id = sandbox.record.id
-      item.metadata = sandbox.config.metadata.cri
-      item.state = sandbox.record.state == .ready ? .sandboxReady : .sandboxNotready
-      item.createdAt = sandbox.record.createdAt
-      item.labels = sandbox.config.labels
-      item.annotations = sandbox.config.annotations
-      item.runtimeHandler = sandbox.record.runtimeHandler
-      return item
+    let all = try sandboxEntries().items
+    guard let filter else { return all }
+    return all.filter { item in
+      if !filter.id.isEmpty && !item.id.hasPrefix(filter.id) { return false }
+      if filter.hasState && filter.state.state != item.state { return false }
+      return filter.labelSelector.allSatisfy { item.labels[$0.key] == $0.value }
     }
+  }
+
+  static func listEntry(_ sandbox: RuntimeManager.SandboxView) -> Runtime_V1_PodSandbox {
+    var item = Runtime_V1_PodSandbox()
+    item.id = sandbox.record.id
+    item.metadata = sandbox.config.metadata.cri
+    item.state = sandbox.record.state == .ready ? .sandboxReady : .sandboxNotready
+    item.createdAt = sandbox.record.createdAt
+    item.labels = sandbox.config.labels
+    item.annotations = sandbox.config.annotations
+    item.runtimeHandler = sandbox.record.runtimeHandler
+    return item
   }
 
   // MARK: Containers
@@ -231,11 +237,10 @@ extension RuntimeServiceHandler {
     guard !request.hasFilter || request.filter == Runtime_V1_ContainerFilter() else {
       return try await listContainers(request: request).serializedBytes()
     }
-    let generation = try runtime.containersGeneration()
-    if let bytes = containerListAnswer.bytes(at: generation) { return bytes }
-    let bytes: [UInt8] = try await listContainers(request: request).serializedBytes()
-    containerListAnswer.save(bytes, at: generation)
-    return bytes
+    let (generation, items) = try containerEntries()
+    return try containerList.bytes(at: generation, items: items) { items in
+      try Runtime_V1_ListContainersResponse.with { $0.containers = items }.serializedBytes()
+    }
   }
 
   func streamContainers(request: Runtime_V1_StreamContainersRequest, response: RPCWriter<Runtime_V1_StreamContainersResponse>) async throws {
@@ -245,27 +250,37 @@ extension RuntimeServiceHandler {
     }
   }
 
+  /// Every container's list entry as of now, with the generation it was made at: built once per generation.
+  private func containerEntries() throws -> (generation: UInt64, items: [Runtime_V1_Container]) {
+    let generation = try runtime.containersGeneration()
+    let items = try containerList.items(at: generation) { try runtime.containers().map(Self.listEntry) }
+    return (generation, items)
+  }
+
   private func filteredContainers(_ filter: Runtime_V1_ContainerFilter?) throws -> [Runtime_V1_Container] {
-    try runtime.containers().filter { container in
-      guard let filter else { return true }
-      if !filter.id.isEmpty && !container.record.id.hasPrefix(filter.id) { return false }
-      if !filter.podSandboxID.isEmpty && !container.record.sandboxID.hasPrefix(filter.podSandboxID) { return false }
-      if filter.hasState && filter.state.state != Self.state(container.record.state) { return false }
-      return filter.labelSelector.allSatisfy { container.config.labels[$0.key] == $0.value }
-    }.map { container in
-      var item = Runtime_V1_Container()
-      item.id = container.record.id
-      item.podSandboxID = container.record.sandboxID
-      item.metadata = container.config.metadata.cri
-      item.image = container.config.image.cri
-      item.imageRef = container.record.imageID
-      item.imageID = container.record.imageID
-      item.state = Self.state(container.record.state)
-      item.createdAt = container.record.createdAt
-      item.labels = container.config.labels
-      item.annotations = container.config.annotations
-      return item
+    let all = try containerEntries().items
+    guard let filter else { return all }
+    return all.filter { item in
+      if !filter.id.isEmpty && !item.id.hasPrefix(filter.id) { return false }
+      if !filter.podSandboxID.isEmpty && !item.podSandboxID.hasPrefix(filter.podSandboxID) { return false }
+      if filter.hasState && filter.state.state != item.state { return false }
+      return filter.labelSelector.allSatisfy { item.labels[$0.key] == $0.value }
     }
+  }
+
+  static func listEntry(_ container: RuntimeManager.ContainerView) -> Runtime_V1_Container {
+    var item = Runtime_V1_Container()
+    item.id = container.record.id
+    item.podSandboxID = container.record.sandboxID
+    item.metadata = container.config.metadata.cri
+    item.image = container.config.image.cri
+    item.imageRef = container.record.imageID
+    item.imageID = container.record.imageID
+    item.state = Self.state(container.record.state)
+    item.createdAt = container.record.createdAt
+    item.labels = container.config.labels
+    item.annotations = container.config.annotations
+    return item
   }
 
   func execSync(request: Runtime_V1_ExecSyncRequest) async throws -> Runtime_V1_ExecSyncResponse {

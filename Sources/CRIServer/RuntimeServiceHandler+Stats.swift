@@ -12,14 +12,14 @@ extension RuntimeServiceHandler {
   }
 
   func listContainerStats(request: Runtime_V1_ListContainerStatsRequest) async throws -> Runtime_V1_ListContainerStatsResponse {
-    let stats = try runtime.listContainerStats(request.hasFilter ? Self.filter(request.filter) : nil).map(CRIStats.container)
+    let stats = try await runtime.listContainerStats(request.hasFilter ? Self.filter(request.filter) : nil).map(CRIStats.container)
     return .with { $0.stats = stats }
   }
 
   func streamContainerStats(
     request: Runtime_V1_StreamContainerStatsRequest, response: RPCWriter<Runtime_V1_StreamContainerStatsResponse>
   ) async throws {
-    let all = try runtime.listContainerStats(request.hasFilter ? Self.filter(request.filter) : nil).map(CRIStats.container)
+    let all = try await runtime.listContainerStats(request.hasFilter ? Self.filter(request.filter) : nil).map(CRIStats.container)
     for start in stride(from: 0, to: max(all.count, 1), by: 200) {
       try await response.write(.with { $0.containerStats = Array(all[start..<min(start + 200, all.count)]) })
     }

@@ -12,10 +12,10 @@ struct RuntimeServiceHandler: Sendable {
   let node: NodeContext
   let runtime: RuntimeManager
   let streaming: StreamServer
-  /// The last unfiltered ListContainers answer, as sent (see ``serializedContainerList(request:)``).
-  let containerListAnswer = SavedAnswer()
-  /// The last unfiltered ListPodSandbox answer, as sent (see ``serializedSandboxList(request:)``).
-  let sandboxListAnswer = SavedAnswer()
+  /// Every container's ListContainers entry at the last generation listed, and the unfiltered answer.
+  let containerList = SavedList<Runtime_V1_Container>()
+  /// Every sandbox's ListPodSandbox entry at the last generation listed, and the unfiltered answer.
+  let sandboxList = SavedList<Runtime_V1_PodSandbox>()
 
   /// The CRI API version this runtime speaks; kubelet sends its own as `version` and expects this back.
   static let criVersion = "0.1.0"
@@ -40,15 +40,35 @@ struct RuntimeServiceHandler: Sendable {
   }
 }
 
-/// An answer's bytes, kept with the store change count they were made at.
-final class SavedAnswer: Sendable {
-  private let saved = Mutex<(generation: UInt64, bytes: [UInt8])?>(nil)
+/// The last unfiltered list (ListPodSandbox or ListContainers) as built, and its encoding once sent,
+/// kept with the generation they were made at (the store's change count once exits were looked at, see
+/// ``RuntimeManager/sandboxesGeneration()``): while it stays the same, every entry is the same, so
+/// kubelet's relist resends the bytes and its filtered lookups (by pod uid, by state) filter the entries,
+/// instead of building an entry for every pod on every call.
+final class SavedList<Item: Sendable>: Sendable {
+  private struct Saved {
+    var generation: UInt64
+    var items: [Item]
+    var bytes: [UInt8]?
+  }
+  private let saved = Mutex<Saved?>(nil)
 
-  func bytes(at generation: UInt64) -> [UInt8]? {
-    saved.withLock { $0?.generation == generation ? $0?.bytes : nil }
+  /// The entries made at `generation`, else made now by `build` and kept.
+  func items(at generation: UInt64, build: () throws -> [Item]) rethrows -> [Item] {
+    if let items = saved.withLock({ $0?.generation == generation ? $0?.items : nil }) { return items }
+    let items = try build()
+    saved.withLock { $0 = Saved(generation: generation, items: items, bytes: nil) }
+    return items
   }
 
-  func save(_ bytes: [UInt8], at generation: UInt64) {
-    saved.withLock { $0 = (generation, bytes) }
+  /// The encoded unfiltered answer made at `generation`, else encoded now by `encode` from the entries
+  /// and kept with them.
+  func bytes(at generation: UInt64, items: [Item], encode: ([Item]) throws -> [UInt8]) rethrows -> [UInt8] {
+    if let bytes = saved.withLock({ $0?.generation == generation ? $0?.bytes : nil }) { return bytes }
+    let bytes = try encode(items)
+    saved.withLock { saved in
+      if saved?.generation == generation { saved?.bytes = bytes }
+    }
+    return bytes
   }
 }

@@ -98,7 +98,8 @@ final class CgroupFileReader {
     guard let base = buffer.baseAddress else { return nil }
     var used = 0
     while used < buffer.count {
-      let count = pread(fd, base + used, buffer.count - used, off_t(used))
+      let wanted = buffer.count - used
+      let count = pread(fd, base + used, wanted, off_t(used))
       if count < 0 {
         if errno == EINTR { continue }
         readFailures += 1
@@ -106,6 +107,9 @@ final class CgroupFileReader {
       }
       if count == 0 { break }
       used += count
+      // A counter file is one record that the kernel renders whole for each read from its start: a read
+      // shorter than asked is its end. Asking again only to be told so doubled a stats pass's system calls.
+      if count < wanted { break }
     }
     return UnsafeRawBufferPointer(rebasing: buffer[0..<used])
   }

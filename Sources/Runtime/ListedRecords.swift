@@ -4,8 +4,8 @@ import Store
 
 /// The records of one table as last read for a list, with the store's ``Store/changeCount`` at the time:
 /// reused while nothing has been written since (kubelet lists every second; records change only on
-/// lifecycle calls). The status calls kubelet makes for each pod look their record up here too, by id,
-/// while the list is current; a stale list is never reloaded for one lookup (the caller reads the one row).
+/// lifecycle calls). The status calls kubelet makes for each pod look their record up here too, by id
+/// (``record(_:id:read:)``).
 final class ListedRecords<Record: Sendable>: Sendable {
   private struct Listed: Sendable {
     var changeCount: UInt64
@@ -32,14 +32,36 @@ final class ListedRecords<Record: Sendable>: Sendable {
     return records
   }
 
-  /// The record with `recordID` when the kept list is as current as the store (`.some(nil)`: no such
-  /// record); nil when the list is stale or was never read, and the store must be asked.
-  func record(_ store: Store, id recordID: String) -> Record?? {
+  /// The record with `recordID` as of now: from the kept list while it is as current as the store, else
+  /// from a row read earlier by this method while nothing has been written since, else from `read` (one
+  /// row; a stale list is never reloaded for one lookup). critest and tools ask one pod's status over and
+  /// over without listing, and each call read its row through the store.
+  func record(
+    _ store: Store, id recordID: String, read: (String) throws(CrispError) -> Record?
+  ) throws(CrispError) -> Record? {
+    // As in ``records(_:load:)``, the count is read before the row.
     let changeCount = store.changeCount
-    return last.withLock { listed -> Record?? in
+    let known = last.withLock { listed -> Record?? in
       guard let listed, listed.changeCount == changeCount else { return nil }
       guard let position = listed.positions[recordID], listed.records.indices.contains(position) else { return .some(nil) }
       return .some(listed.records[position])
     }
+    if let known { return known }
+    if let row = rows.withLock({ $0.changeCount == changeCount ? $0.records[recordID] : nil }) { return row }
+    let record = try read(recordID)
+    rows.withLock { rows in
+      if rows.changeCount != changeCount || rows.records.count >= Self.rowLimit { rows = ReadRows(changeCount: changeCount) }
+      rows.records[recordID] = .some(record)
+    }
+    return record
   }
+
+  /// Rows read one at a time, kept with the change count they were read at (all dropped at the next write).
+  private struct ReadRows: Sendable {
+    var changeCount: UInt64
+    var records: [String: Record?] = [:]
+  }
+  private let rows = Mutex(ReadRows(changeCount: .max))
+  /// Ids kept between two writes; a client asking for more ids than this just reads rows again.
+  static var rowLimit: Int { 256 }
 }

@@ -14,7 +14,7 @@ extension RuntimeManager {
   }
 
   /// Stats of the created and running containers matching the filter (id, sandbox id, labels).
-  public func listContainerStats(_ filter: ContainerStatsFilter?) throws(CrispError) -> [ContainerUsage] {
+  public func listContainerStats(_ filter: ContainerStatsFilter?) async throws(CrispError) -> [ContainerUsage] {
     let all = try containers()
     // A pass racing RemoveContainer may have remembered a removed container's cgroup: keep only live ones.
     let live = Set(all.map(\.record.id))
@@ -22,13 +22,14 @@ extension RuntimeManager {
       if paths.keys.contains(where: { !live.contains($0) }) { paths = paths.filter { live.contains($0.key) } }
     }
     closeUnusedCgroupFiles(sandboxes: try sandboxes(), containers: all)
-    return all.filter { view in
+    let selected = all.filter { view in
       guard view.record.state == .created || view.record.state == .running else { return false }
       guard let filter else { return true }
       if !filter.id.isEmpty && !view.record.id.hasPrefix(filter.id) { return false }
       if !filter.podSandboxID.isEmpty && !view.record.sandboxID.hasPrefix(filter.podSandboxID) { return false }
       return filter.labelSelector.allSatisfy { view.config.labels[$0.key] == $0.value }
-    }.map { containerStats($0) }
+    }
+    return await StatsPass.map(selected) { [self] view in containerStats(view) }
   }
 
   func containerStats(_ view: ContainerView) -> ContainerUsage {
@@ -100,11 +101,9 @@ extension RuntimeManager {
     }
     // One dump of the host's links serves every pod of the list.
     let host = hostLinks(for: selected)
-    var result: [PodUsage] = []
-    for view in selected {
-      result.append(await podSandboxStats(view, members: bySandbox[view.record.id] ?? [], host: host))
+    return await StatsPass.map(selected) { [self] view in
+      await podSandboxStats(view, members: bySandbox[view.record.id] ?? [], host: host)
     }
-    return result
   }
 
   /// `members`: the pod's containers (those neither created nor running are left out here).

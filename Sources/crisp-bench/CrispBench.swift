@@ -370,7 +370,7 @@ func leanCalls<Request: SwiftProtobuf.Message & Sendable, Response: SwiftProtobu
       do {
         // The first answer is decoded, untimed: the rows time real, well-formed answers.
         _ = try Response(serializedBytes: try await client.call(method, request))
-        for index in 0..<200 {
+        for index in 0..<leanCallCount {
           do {
             samples.values.append(try await time { _ = try await client.call(method, request) })
           } catch {
@@ -387,5 +387,14 @@ func leanCalls<Request: SwiftProtobuf.Message & Sendable, Response: SwiftProtobu
     }
     results[endpoint.name] = samples
   }
-  report.add("\(name), 200 calls on an open connection, lean HTTP/2 client", target: target, results)
+  report.add("\(name), \(leanCallCount) calls on an open connection, lean HTTP/2 client", target: target, results)
 }
+
+/// Calls per lean-client row: 200, or `CRISP_BENCH_CALLS` (1-1000000), for a run long enough to profile
+/// the daemon under one kind of call.
+let leanCallCount: Int = {
+  guard let text = ProcessInfo.processInfo.environment["CRISP_BENCH_CALLS"], let count = Int(text), (1...1_000_000).contains(count) else {
+    return 200
+  }
+  return count
+}()

@@ -7,7 +7,8 @@ import Foundation
 ///   deploy/bench.sh puts each runtime's root and state) or naming a pod's or container's id;
 /// - netns: new `nsfs` mounts (network namespaces pinned by bind mounts, wherever the runtime keeps them);
 /// - shims: shim processes for the pods' ids still running;
-/// - cgroups: directories left below the pods' cgroup parent, in any hierarchy;
+/// - cgroups: directories left below the pods' cgroup parent, in any hierarchy, once the bench has removed
+///   the (empty) pod cgroups as kubelet would;
 /// - IP leases: new files in the bench network's host-local data directory (when it is given).
 struct NodeLeftovers: Sendable {
   let mounts: Set<String>
@@ -57,10 +58,7 @@ struct NodeLeftovers: Sendable {
   /// Directories below `parent` in every cgroup hierarchy (v1 controllers and the v2 tree), at most two
   /// levels down and 1000 in all.
   static func leftCgroups(_ parent: String) -> [String] {
-    var roots = ["/sys/fs/cgroup\(parent)"]
-    for hierarchy in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] {
-      roots.append("/sys/fs/cgroup/\(hierarchy)\(parent)")
-    }
+    let roots = hierarchyRoots(parent)
     var found: [String] = []
     for root in roots {
       var queue: [(path: String, depth: Int)] = [(root, 0)]
@@ -79,12 +77,27 @@ struct NodeLeftovers: Sendable {
     return found
   }
 
-  /// Removes the (empty) cgroup parent directories the runtimes made for the pods; non-empty ones stay.
+  /// Removes the pods' cgroups (`pod<uid>` below `parent`) as kubelet does once a pod is gone, then `parent`
+  /// itself. Only empty directories go: a pod cgroup still holding a container's stays, and is reported.
+  static func removePodCgroups(_ parent: String) {
+    for root in hierarchyRoots(parent) {
+      for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where name.hasPrefix("pod") {
+        rmdir("\(root)/\(name)")
+      }
+    }
+  }
+
+  /// Removes the (empty) cgroup parent directories made for the pods; non-empty ones stay.
   static func removeParent(_ parent: String) {
+    for root in hierarchyRoots(parent) { rmdir(root) }
+  }
+
+  /// `parent` in the v2 tree and in every v1 controller's hierarchy.
+  private static func hierarchyRoots(_ parent: String) -> [String] {
     var roots = ["/sys/fs/cgroup\(parent)"]
     for hierarchy in (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/cgroup")) ?? [] {
       roots.append("/sys/fs/cgroup/\(hierarchy)\(parent)")
     }
-    for root in roots { rmdir(root) }
+    return roots
   }
 }

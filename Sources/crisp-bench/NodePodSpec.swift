@@ -2,11 +2,13 @@ import CRIAPI
 import Foundation
 
 /// The pods of the node scenario, shaped as kubelet shapes them: kubelet's labels (which its status
-/// lookups filter on), a cgroup parent, a log directory, and one busybox `sleep` container with a memory
+/// lookups filter on), a cgroup of the pod's own (kubelet gives every pod `kubepods/<class>/pod<uid>`, so a
+/// pod's stats read a cgroup holding only that pod), a log directory, and one busybox `sleep` container with a memory
 /// limit and CPU shares, as a pod with `resources.limits.memory: 64Mi` gets.
 struct NodePodSpec: Sendable {
   let image: String
-  /// The pods' cgroup parent, one per endpoint (so what a runtime leaves behind is its own).
+  /// Where the pods' cgroups go (`<cgroupParent>/pod<uid>`), one per endpoint, so what a runtime leaves
+  /// behind is its own.
   let cgroupParent: String
   let logRoot: String
   static let memoryLimit: Int64 = 64 << 20
@@ -26,7 +28,7 @@ struct NodePodSpec: Sendable {
       $0.logDirectory = "\(logRoot)/\(Self.namespace)_\(name)_\(uid)"
       $0.labels = labels
       $0.annotations = ["kubernetes.io/config.source": "api"]
-      $0.linux.cgroupParent = cgroupParent
+      $0.linux.cgroupParent = "\(cgroupParent)/pod\(uid)"
     }
     let container = Runtime_V1_ContainerConfig.with {
       $0.metadata.name = "sleep"

@@ -1,9 +1,11 @@
+import CRIAPI
 import CrispCore
 import Foundation
 
 /// `node`: a full node as kubelet drives it, against each endpoint in turn (one at a time, so each
 /// runtime has the machine to itself): `pods` pods started `parallelism` at a time (``NodeLifecycle``),
-/// kubelet's polling for `steady` (``NodePolling``), teardown at the same parallelism; then what is left
+/// kubelet's polling for `steady` (``NodePolling``), the two stats lists ten times each alone, teardown at
+/// the same parallelism; then what is left
 /// behind (``NodeLeftovers``). All calls go over one connection per endpoint, as kubelet's do.
 ///
 /// CPU per pod start and teardown is read from the daemon's cgroup when deploy/bench.sh started the daemon in
@@ -79,6 +81,12 @@ struct NodeScenario: Sendable {
     result.shims = (shimMemory.rss, shimMemory.pss, processes.shims.count)
     result.pauses = (pauseMemory.rss, pauseMemory.pss, processes.pauses.count)
 
+    for _ in 0..<10 {
+      _ = await connection.call(
+        .alone, "ListPodSandboxStats", Runtime_V1_ListPodSandboxStatsRequest(), as: Runtime_V1_ListPodSandboxStatsResponse.self)
+      _ = await connection.call(.alone, "ListContainerStats", Runtime_V1_ListContainerStatsRequest(), as: Runtime_V1_ListContainerStatsResponse.self)
+    }
+
     let cpu2 = cpuReading(daemon, ids: ids)
     result.teardownSeconds = await time { await lifecycle.teardown(started) }
     let cpu3 = cpuReading(daemon, ids: ids)
@@ -88,6 +96,7 @@ struct NodeScenario: Sendable {
     // Whatever the teardown did not remove is removed now (and reported); then a moment for exiting shims.
     let swept = await NodeLifecycle.sweep(endpoint)
     try? await Task.sleep(for: .seconds(2))
+    NodeLeftovers.removePodCgroups(cgroupParent)
     let after = NodeLeftovers.snapshot(cniDataDir: cniDataDir)
     let leftShims = NodeProcesses.find(daemon: daemon, ids: ids, cgroupParent: cgroupParent).shims
     var left = NodeLeftovers.compare(

@@ -4,9 +4,9 @@ public import Store
 extension RuntimeManager {
   /// The record with the exit (if the container has exited since) folded in.
   func refreshed(_ id: String) throws(CrispError) -> ContainerRecord? {
-    let found: ContainerRecord?
-    if let listed = listedContainers.record(store, id: id) { found = listed } else { found = try store.container(id: id) }
-    guard let record = found else { return nil }
+    guard let record = try listedContainers.record(store, id: id, read: { id throws(CrispError) in try store.container(id: id) }) else {
+      return nil
+    }
     return try refreshed(record)
   }
 

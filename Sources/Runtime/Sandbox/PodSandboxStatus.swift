@@ -13,9 +13,9 @@ extension RuntimeManager {
   /// The sandbox with its state brought up to date (a pause container that died makes it NOTREADY).
   public func sandbox(_ rawID: String) throws(CrispError) -> SandboxView? {
     guard let id = try resolveID(rawID, table: "sandboxes") else { return nil }
-    let found: SandboxRecord?
-    if let listed = listedSandboxes.record(store, id: id) { found = listed } else { found = try store.sandbox(id: id) }
-    guard let record = found else { return nil }
+    guard let record = try listedSandboxes.record(store, id: id, read: { id throws(CrispError) in try store.sandbox(id: id) }) else {
+      return nil
+    }
     return try view(try refreshed(record))
   }
 
