@@ -107,21 +107,33 @@ extension RuntimeServiceHandler {
     return (generation, items)
   }
 
+  /// A filtered list filters the kept entries when they are current; while writes keep moving the
+  /// generation (a burst of pod starts), only the matching sandboxes get an entry and nothing is kept.
   private func filteredSandboxes(_ filter: Runtime_V1_PodSandboxFilter?) throws -> [Runtime_V1_PodSandbox] {
-    let all = try sandboxEntries().items
-    guard let filter else { return all }
-    return all.filter { item in
-      if !filter.id.isEmpty && !item.id.hasPrefix(filter.id) { return false }
-      if filter.hasState && filter.state.state != item.state { return false }
-      return filter.labelSelector.allSatisfy { item.labels[$0.key] == $0.value }
+    guard let filter else { return try sandboxEntries().items }
+    if let kept = sandboxList.kept(at: try runtime.sandboxesGeneration()) {
+      return kept.filter { Self.matches(filter, id: $0.id, state: $0.state, labels: $0.labels) }
     }
+    return try runtime.sandboxes().filter { sandbox in
+      Self.matches(filter, id: sandbox.record.id, state: Self.listEntryState(sandbox), labels: sandbox.config.labels)
+    }.map(Self.listEntry)
+  }
+
+  static func matches(_ filter: Runtime_V1_PodSandboxFilter, id: String, state: Runtime_V1_PodSandboxState, labels: [String: String]) -> Bool {
+    if !filter.id.isEmpty && !id.hasPrefix(filter.id) { return false }
+    if filter.hasState && filter.state.state != state { return false }
+    return filter.labelSelector.allSatisfy { labels[$0.key] == $0.value }
+  }
+
+  static func listEntryState(_ sandbox: RuntimeManager.SandboxView) -> Runtime_V1_PodSandboxState {
+    sandbox.record.state == .ready ? .sandboxReady : .sandboxNotready
   }
 
   static func listEntry(_ sandbox: RuntimeManager.SandboxView) -> Runtime_V1_PodSandbox {
     var item = Runtime_V1_PodSandbox()
     item.id = sandbox.record.id
     item.metadata = sandbox.config.metadata.cri
-    item.state = sandbox.record.state == .ready ? .sandboxReady : .sandboxNotready
+    item.state = listEntryState(sandbox)
     item.createdAt = sandbox.record.createdAt
     item.labels = sandbox.config.labels
     item.annotations = sandbox.config.annotations
@@ -257,15 +269,26 @@ extension RuntimeServiceHandler {
     return (generation, items)
   }
 
+  /// As ``filteredSandboxes(_:)``: kept entries when current, else entries for the matching containers only.
   private func filteredContainers(_ filter: Runtime_V1_ContainerFilter?) throws -> [Runtime_V1_Container] {
-    let all = try containerEntries().items
-    guard let filter else { return all }
-    return all.filter { item in
-      if !filter.id.isEmpty && !item.id.hasPrefix(filter.id) { return false }
-      if !filter.podSandboxID.isEmpty && !item.podSandboxID.hasPrefix(filter.podSandboxID) { return false }
-      if filter.hasState && filter.state.state != item.state { return false }
-      return filter.labelSelector.allSatisfy { item.labels[$0.key] == $0.value }
+    guard let filter else { return try containerEntries().items }
+    if let kept = containerList.kept(at: try runtime.containersGeneration()) {
+      return kept.filter { Self.matches(filter, id: $0.id, sandboxID: $0.podSandboxID, state: $0.state, labels: $0.labels) }
     }
+    return try runtime.containers().filter { container in
+      Self.matches(
+        filter, id: container.record.id, sandboxID: container.record.sandboxID, state: Self.state(container.record.state),
+        labels: container.config.labels)
+    }.map(Self.listEntry)
+  }
+
+  static func matches(
+    _ filter: Runtime_V1_ContainerFilter, id: String, sandboxID: String, state: Runtime_V1_ContainerState, labels: [String: String]
+  ) -> Bool {
+    if !filter.id.isEmpty && !id.hasPrefix(filter.id) { return false }
+    if !filter.podSandboxID.isEmpty && !sandboxID.hasPrefix(filter.podSandboxID) { return false }
+    if filter.hasState && filter.state.state != state { return false }
+    return filter.labelSelector.allSatisfy { labels[$0.key] == $0.value }
   }
 
   static func listEntry(_ container: RuntimeManager.ContainerView) -> Runtime_V1_Container {

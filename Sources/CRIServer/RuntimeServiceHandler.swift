@@ -44,7 +44,8 @@ struct RuntimeServiceHandler: Sendable {
 /// kept with the generation they were made at (the store's change count once exits were looked at, see
 /// ``RuntimeManager/sandboxesGeneration()``): while it stays the same, every entry is the same, so
 /// kubelet's relist resends the bytes and its filtered lookups (by pod uid, by state) filter the entries,
-/// instead of building an entry for every pod on every call.
+/// instead of building an entry for every pod on every call. (Filtered lists only read what the relist
+/// kept: during a burst of writes they build entries for the matching pods alone.)
 final class SavedList<Item: Sendable>: Sendable {
   private struct Saved {
     var generation: UInt64
@@ -53,11 +54,19 @@ final class SavedList<Item: Sendable>: Sendable {
   }
   private let saved = Mutex<Saved?>(nil)
 
+  /// The entries made at `generation`; nil when none are kept for it.
+  func kept(at generation: UInt64) -> [Item]? {
+    saved.withLock { $0?.generation == generation ? $0?.items : nil }
+  }
+
   /// The entries made at `generation`, else made now by `build` and kept.
   func items(at generation: UInt64, build: () throws -> [Item]) rethrows -> [Item] {
-    if let items = saved.withLock({ $0?.generation == generation ? $0?.items : nil }) { return items }
+    if let items = kept(at: generation) { return items }
     let items = try build()
-    saved.withLock { $0 = Saved(generation: generation, items: items, bytes: nil) }
+    // A build that took longer than a newer one does not replace it (generations only grow).
+    saved.withLock { saved in
+      if (saved?.generation ?? 0) <= generation { saved = Saved(generation: generation, items: items, bytes: nil) }
+    }
     return items
   }
 

@@ -28,7 +28,10 @@ final class ListedRecords<Record: Sendable>: Sendable {
     var positions: [String: Int] = [:]
     positions.reserveCapacity(records.count)
     for (position, record) in records.enumerated() { positions[id(record)] = position }
-    last.withLock { $0 = Listed(changeCount: changeCount, records: records, positions: positions) }
+    // A load that took longer than a newer one does not replace it (change counts only grow).
+    last.withLock { last in
+      if (last?.changeCount ?? 0) <= changeCount { last = Listed(changeCount: changeCount, records: records, positions: positions) }
+    }
     return records
   }
 

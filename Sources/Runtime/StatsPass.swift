@@ -9,11 +9,11 @@ enum StatsPass {
   /// At most this many slices, whatever the core count.
   static let maximumSlices = 4
 
-  /// `transform` of every item, in the items' order.
+  /// `transform` of every item, in the items' order. `cores` is for tests (default: this machine's).
   static func map<Item: Sendable, Result: Sendable>(
-    _ items: [Item], _ transform: @escaping @Sendable (Item) async -> Result
+    _ items: [Item], cores: Int = ProcessInfo.processInfo.activeProcessorCount, _ transform: @escaping @Sendable (Item) async -> Result
   ) async -> [Result] {
-    let slices = min(max(1, ProcessInfo.processInfo.activeProcessorCount), maximumSlices, items.count / minimumPerSlice)
+    let slices = min(max(1, cores), maximumSlices, items.count / minimumPerSlice)
     guard slices > 1 else {
       var results: [Result] = []
       results.reserveCapacity(items.count)

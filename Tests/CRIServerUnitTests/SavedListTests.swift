@@ -13,12 +13,18 @@ import Testing
         builds += 1; return items
       }
     }
+    #expect(list.kept(at: 1) == nil)
     #expect(list.items(at: 1, build: build(["a", "b"])) == ["a", "b"])
+    #expect(list.kept(at: 1) == ["a", "b"])
+    #expect(list.kept(at: 2) == nil)
     #expect(list.items(at: 1, build: build(["stale"])) == ["a", "b"])
     #expect(builds == 1)
     // A new generation is built afresh, and the old one is not served again.
     #expect(list.items(at: 2, build: build(["c"])) == ["c"])
     #expect(list.items(at: 1, build: build(["d"])) == ["d"])
+    #expect(builds == 3)
+    // A slow build of an older generation did not replace the newer entries.
+    #expect(list.items(at: 2, build: build(["e"])) == ["c"])
     #expect(builds == 3)
   }
 
