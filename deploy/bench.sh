@@ -46,6 +46,14 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # A containerd that died mid-run (it has, in its CRI sandbox store) leaves its shims and containers:
+  # those of this run (shims serving its socket, containers whose bundle is under $work) are removed.
+  for shim in $(pgrep -f "containerd-shim-runc-v2 .*-address $work/containerd.sock" || true); do kill -9 "$shim" 2>/dev/null || true; done
+  local runc_root=/run/containerd/runc/k8s.io id bundle
+  for id in $(runc --root "$runc_root" list -q 2>/dev/null || true); do
+    bundle=$(runc --root "$runc_root" state "$id" 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin).get("bundle", ""))' 2>/dev/null || true)
+    case "$bundle" in "$work"/*) runc --root "$runc_root" delete --force "$id" >/dev/null 2>&1 || true ;; esac
+  done
   umount -R "$work"/containerd/state 2>/dev/null || true
   ip link delete crispbench0 2>/dev/null || true
   for d in /sys/fs/cgroup/*/crisp-bench /sys/fs/cgroup/crisp-bench /sys/fs/cgroup/*/crisp-bench-node-* /sys/fs/cgroup/crisp-bench-node-* \

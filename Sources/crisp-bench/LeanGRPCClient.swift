@@ -85,9 +85,12 @@ final class LeanGRPCClient: Sendable {
     private var unreturnedWindow = 0
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func start(path: String, message: [UInt8], timeoutMilliseconds: Int64) -> EventLoopFuture<[UInt8]> {
       guard let context else { return MultiThreadedEventLoopGroup.singleton.any().makeFailedFuture(ChannelError.ioOnClosedChannel) }
+      // A peer that went away (a daemon that died mid-run) fails each later call at once, not at its deadline.
+      guard context.channel.isActive else { return context.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
       let promise = context.eventLoop.makePromise(of: [UInt8].self)
       let id = nextStreamID
       // Client streams are odd and below 2^31; a connection this long-lived is not expected here.
