@@ -13,23 +13,19 @@ enum StatsPass {
   static func map<Item: Sendable, Result: Sendable>(
     _ items: [Item], cores: Int = ProcessInfo.processInfo.activeProcessorCount, _ transform: @escaping @Sendable (Item) async -> Result
   ) async -> [Result] {
-    let slices = min(max(1, cores), maximumSlices, items.count / minimumPerSlice)
-    guard slices > 1 else {
+    @Sendable func inTurn(_ part: [Item]) async -> [Result] {
       var results: [Result] = []
-      results.reserveCapacity(items.count)
-      for item in items { results.append(await transform(item)) }
+      results.reserveCapacity(part.count)
+      for item in part { results.append(await transform(item)) }
       return results
     }
+    let slices = min(max(1, cores), maximumSlices, items.count / minimumPerSlice)
+    guard slices > 1 else { return await inTurn(items) }
     let size = (items.count + slices - 1) / slices
     return await withTaskGroup(of: (Int, [Result]).self) { group in
       for slice in 0..<slices {
         let part = Array(items[min(slice * size, items.count)..<min((slice + 1) * size, items.count)])
-        group.addTask {
-          var results: [Result] = []
-          results.reserveCapacity(part.count)
-          for item in part { results.append(await transform(item)) }
-          return (slice, results)
-        }
+        group.addTask { (slice, await inTurn(part)) }
       }
       var parts = [[Result]](repeating: [], count: slices)
       for await (slice, results) in group where parts.indices.contains(slice) { parts[slice] = results }

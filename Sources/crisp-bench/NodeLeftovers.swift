@@ -77,8 +77,8 @@ struct NodeLeftovers: Sendable {
     return found
   }
 
-  /// Removes the pods' cgroups (`pod<uid>` below `parent`) as kubelet does once a pod is gone, then `parent`
-  /// itself. Only empty directories go: a pod cgroup still holding a container's stays, and is reported.
+  /// Removes the pods' cgroups (`pod<uid>` below `parent`) as kubelet does once a pod is gone (``removeParent(_:)``
+  /// removes `parent` later). Only empty directories go: a pod cgroup still holding a container's stays, and is reported.
   static func removePodCgroups(_ parent: String) {
     for root in hierarchyRoots(parent) {
       for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where name.hasPrefix("pod") {
