@@ -7,14 +7,37 @@ import Synchronization
 /// A container's shim renames its exit file into the container's bundle directory when the container ends.
 /// One inotify descriptor watches the bundle directory of every running container, so a list reads it once
 /// (usually: nothing to read, nothing exited) instead of looking for one exit file per container. kubelet
-/// lists every second; on a node with many containers those lookups were most of the list's cost.
+/// lists every second; on a node with many containers those lookups were most of the list's cost. The exit
+/// watcher, which publishes exits, reads the same events through a pending set of its own (``Reader``): what
+/// one reader takes stays pending for the other.
 final class ExitSignals: Sendable {
+  /// Who takes the signals. Each reader has its own pending set and overflow flag.
+  enum Reader: Sendable { case lists, exitWatcher }
+
   private let fd: Int32
   private let state = Mutex(State())
 
   private struct State {
     var idByWatch: [Int32: String] = [:]
     var watchByID: [String: Int32] = [:]
+    var lists = Pending()
+    var exitWatcher = Pending()
+
+    subscript(reader: Reader) -> Pending {
+      get { reader == .lists ? lists : exitWatcher }
+      set {
+        if reader == .lists { lists = newValue } else { exitWatcher = newValue }
+      }
+    }
+
+    mutating func changed(_ id: String) {
+      lists.changed.insert(id)
+      exitWatcher.changed.insert(id)
+    }
+  }
+
+  /// What happened since one reader last took the signals.
+  private struct Pending {
     var changed: Set<String> = []
     /// The kernel dropped events (its queue was full): every container must be looked at.
     var overflowed = false
@@ -48,13 +71,14 @@ final class ExitSignals: Sendable {
     state.withLock { state in
       state.idByWatch[watch] = id
       state.watchByID[id] = watch
-      state.changed.insert(id)
+      state.changed(id)
     }
   }
 
   func unwatch(_ id: String) {
     state.withLock { state in
-      state.changed.remove(id)
+      state.lists.changed.remove(id)
+      state.exitWatcher.changed.remove(id)
       guard let watch = state.watchByID.removeValue(forKey: id) else { return }
       state.idByWatch[watch] = nil
       inotify_rm_watch(fd, watch)
@@ -68,7 +92,7 @@ final class ExitSignals: Sendable {
   /// Runs one look with what happened since the last. If the look fails, the signals are kept for the next.
   func look<T>(_ body: (Check) throws(CrispError) -> T) throws(CrispError) -> T {
     try looking.withLock { _ throws(CrispError) -> T in
-      let check = take()
+      let check = take(.lists)
       do throws(CrispError) {
         return try body(check)
       } catch {
@@ -78,28 +102,28 @@ final class ExitSignals: Sendable {
     }
   }
 
-  /// Flags `id` again: its exit file is there but could not be read yet.
-  func flag(_ id: String) {
+  /// Flags `id` again for `reader`: its exit file is there but could not be read yet.
+  func flag(_ id: String, for reader: Reader = .lists) {
     state.withLock { state in
-      if state.watchByID[id] != nil { state.changed.insert(id) }
+      if state.watchByID[id] != nil { state[reader].changed.insert(id) }
     }
   }
 
   private func restore(_ check: Check) {
     state.withLock { state in
-      state.changed.formUnion(check.changed)
-      state.overflowed = state.overflowed || check.all
+      state.lists.changed.formUnion(check.changed)
+      state.lists.overflowed = state.lists.overflowed || check.all
     }
   }
 
-  /// Reads what happened since the last look, and hands it to the caller (the next look starts afresh).
-  func take() -> Check {
+  /// Reads what happened since `reader` last took the signals, and hands it over (that reader's next take
+  /// starts afresh; the other reader's pending set is untouched).
+  func take(_ reader: Reader = .lists) -> Check {
     drain()
     return state.withLock { state in
-      let check = Check(all: state.overflowed || fd < 0, changed: state.changed, watched: state.watchByID)
-      state.changed = []
-      state.overflowed = false
-      return check
+      let pending = state[reader]
+      state[reader] = Pending()
+      return Check(all: pending.overflowed || fd < 0, changed: pending.changed, watched: state.watchByID)
     }
   }
 
@@ -118,14 +142,15 @@ final class ExitSignals: Sendable {
         while offset + header <= count {
           let event = buffer.load(fromByteOffset: offset, as: inotify_event.self)
           if event.mask & UInt32(IN_Q_OVERFLOW) != 0 {
-            state.overflowed = true
+            state.lists.overflowed = true
+            state.exitWatcher.overflowed = true
           } else if let id = state.idByWatch[event.wd] {
             if event.mask & UInt32(IN_IGNORED) != 0 {
               // The directory is gone (the container was removed): the kernel dropped the watch.
               state.idByWatch[event.wd] = nil
               state.watchByID[id] = nil
             } else {
-              state.changed.insert(id)
+              state.changed(id)
             }
           }
           offset += header + Int(event.len)

@@ -31,6 +31,32 @@ import Testing
     #expect(signals.take().mustCheck("c1"))
   }
 
+  /// The exit watcher and the lists read the same events: what one takes stays pending for the other.
+  @Test func eachReaderSeesAnExitOnce() throws {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("crisp-exits-\(UUID().uuidString)").path
+    let bundle = base + "/c3"
+    try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: base) }
+    let signals = ExitSignals()
+    signals.watch("c3", directory: bundle)
+    #expect(signals.take(.exitWatcher).mustCheck("c3"))
+    #expect(!signals.take(.exitWatcher).mustCheck("c3"))
+    // The lists had not looked yet: the first look after the watch is still theirs.
+    #expect(signals.take(.lists).mustCheck("c3"))
+
+    try "exit_code=0\n".write(toFile: bundle + "/.exit.tmp", atomically: false, encoding: .utf8)
+    #expect(rename(bundle + "/.exit.tmp", bundle + "/exit") == 0)
+    #expect(signals.take(.lists).mustCheck("c3"))
+    #expect(!signals.take(.lists).mustCheck("c3"))
+    #expect(signals.take(.exitWatcher).mustCheck("c3"))
+    #expect(!signals.take(.exitWatcher).mustCheck("c3"))
+
+    // A flag for one reader is that reader's only.
+    signals.flag("c3", for: .exitWatcher)
+    #expect(!signals.take(.lists).mustCheck("c3"))
+    #expect(signals.take(.exitWatcher).mustCheck("c3"))
+  }
+
   @Test func aRemovedBundleDropsItsWatch() throws {
     let base = FileManager.default.temporaryDirectory.appendingPathComponent("crisp-exits-\(UUID().uuidString)").path
     let bundle = base + "/c2"
