@@ -11,7 +11,8 @@
 # Usage: deploy/bench.sh [ITERATIONS [SCENARIO...]]   (scenarios default to all; see crisp-bench --help)
 #   The node scenario (not in all): `deploy/bench.sh 1 node` runs 110 pods and 60 s of kubelet's polling;
 #   CRISP_BENCH_PODS=250 and CRISP_BENCH_STEADY=120 change them. CRISP_BENCH_CALLS=N makes the status and
-#   calls rows N calls each instead of 200 (long enough to profile the daemon under one kind of call).
+#   calls rows N calls each instead of 200 (long enough to profile the daemon under one kind of call), and
+#   CRISP_BENCH_ALONE=N makes the node scenario's alone phase N calls of each stats list instead of 10.
 # Each daemon runs in a cgroup of its own (crisp-bench-daemon-NAME; cgroup v1 cpuacct or v2), which its shims,
 # runc and CNI plugins inherit, so the node scenario reads the CPU they all spend per pod start and teardown.
 # Environment: CRISP_BENCH_BIN=DIR uses the crisp, crisp-bench, crisp-shim and crisp-pause already built in DIR

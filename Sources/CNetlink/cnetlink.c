@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <linux/if_link.h>
 #include <linux/net_namespace.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -117,6 +118,21 @@ int crisp_rtnl_request_links(int fd, uint32_t sequence) {
   request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   request.header.nlmsg_seq = sequence;
   request.link.ifi_family = AF_UNSPEC;
+  return send_request(fd, &request, sizeof(request));
+}
+
+int crisp_rtnl_request_link_counters(int fd, uint32_t sequence) {
+  struct {
+    struct nlmsghdr header;
+    struct if_stats_msg stats;
+  } request;
+  memset(&request, 0, sizeof(request));
+  request.header.nlmsg_len = sizeof(request);
+  request.header.nlmsg_type = RTM_GETSTATS;
+  request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  request.header.nlmsg_seq = sequence;
+  request.stats.family = AF_UNSPEC;
+  request.stats.filter_mask = IFLA_STATS_FILTER_BIT(IFLA_STATS_LINK_64);
   return send_request(fd, &request, sizeof(request));
 }
 

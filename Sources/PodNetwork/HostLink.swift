@@ -78,15 +78,12 @@ public struct HostLink: Sendable, Equatable {
       }
     }
     guard named else { throw CrispError.internalError("rtnetlink: link \(index) has no name") }
-    // struct rtnl_link_stats64 (and the older 32-bit rtnl_link_stats) begin with rx_packets, tx_packets,
-    // rx_bytes, tx_bytes, rx_errors, tx_errors; newer kernels append fields, so only a floor is checked.
+    // struct rtnl_link_stats64 (``LinkCounters/read64(_:_:)``) and the older 32-bit rtnl_link_stats begin
+    // with rx_packets, tx_packets, rx_bytes, tx_bytes, rx_errors, tx_errors; only a floor is checked.
     if let range = stats64 {
-      guard range.count >= 48 else { throw CrispError.internalError("rtnetlink: link \(index) IFLA_STATS64 of \(range.count) bytes") }
-      let base = range.lowerBound
-      rxBytes = buffer.loadUnaligned(fromByteOffset: base + 16, as: UInt64.self)
-      txBytes = buffer.loadUnaligned(fromByteOffset: base + 24, as: UInt64.self)
-      rxErrors = buffer.loadUnaligned(fromByteOffset: base + 32, as: UInt64.self)
-      txErrors = buffer.loadUnaligned(fromByteOffset: base + 40, as: UInt64.self)
+      var counters = LinkCounters(index: index)
+      try counters.read64(buffer, range)
+      take(counters)
     } else if let range = stats32 {
       guard range.count >= 24 else { throw CrispError.internalError("rtnetlink: link \(index) IFLA_STATS of \(range.count) bytes") }
       let base = range.lowerBound
@@ -102,6 +99,11 @@ public struct HostLink: Sendable, Equatable {
       throw CrispError.internalError("rtnetlink: \(name) of \(attribute.value.count) bytes, not 4")
     }
     return value
+  }
+
+  /// Takes the counters of a later reading of this link (an RTM_GETSTATS dump).
+  public mutating func take(_ counters: LinkCounters) {
+    (rxBytes, rxErrors, txBytes, txErrors) = (counters.rxBytes, counters.rxErrors, counters.txBytes, counters.txErrors)
   }
 
   /// The counters as the other end of this veth sees them: what this end received, it sent.

@@ -10,21 +10,47 @@ import Synchronization
 /// each interface. Interfaces with no host veth peer (macvlan, ipvlan, ...) are read inside the
 /// namespace on every call, as is a pod whose set of host peers no longer matches what was learnt (then
 /// the mapping is learnt again).
+///
+/// The host's links themselves are described in full (RTM_GETLINK: which veth's peer is in which namespace)
+/// only when they may have changed; a pass otherwise asks the kernel for the counters alone (RTM_GETSTATS)
+/// and puts them on the links last described (``HostLinkTopology``).
 public final class PodInterfaceCounters: Sendable {
   private let plans = Mutex<[String: PodLinkPlan]>([:])
+  private let topology = Mutex<HostLinkTopology?>(nil)
+  private let descriptions = Atomic<Int>(0)
+
+  /// How many full link dumps this reader has taken: most passes should take the counters alone, and a
+  /// count that grows with every pass says the host's links keep changing.
+  public var linkDescriptions: Int { descriptions.load(ordering: .relaxed) }
 
   public init() {}
 
-  /// One dump of the host's links, shared by every pod of one stats pass.
+  /// One dump of the host's links with their counters now, shared by every pod of one stats pass: the
+  /// counters alone on the links last described while the set of links is the same, else a full dump.
   public func hostLinks() throws(CrispError) -> HostLinkTable {
-    HostLinkTable(try RouteNetlink.links())
+    let now = ContinuousClock.now
+    if let known = topology.withLock({ $0 }), known.current(at: now),
+      let counters = try? RouteNetlink.linkCounters(), let links = known.links(with: counters)
+    {
+      return HostLinkTable(links)
+    }
+    let links = try RouteNetlink.links()
+    descriptions.add(1, ordering: .relaxed)
+    topology.withLock { $0 = HostLinkTopology(links, described: now) }
+    return HostLinkTable(links)
+  }
+
+  /// The next pass describes the links in full: a pod's links did not match what was known.
+  private func describeAgain() {
+    topology.withLock { $0?.stale = true }
   }
 
   /// The interfaces of the pod `sandboxID` whose namespace is pinned at `netnsPath`, with their counters
   /// now: from `host` (a dump taken for this call) where every interface has a host peer, else read
   /// inside the namespace.
   public func read(sandboxID: String, netnsPath: String, host: HostLinkTable) async throws(CrispError) -> [InterfaceStatistics] {
-    if let plan = plans.withLock({ $0[sandboxID] }), plan.servedFromHost, let namespace = plan.namespaceID {
+    let known = plans.withLock { $0[sandboxID] }
+    if let plan = known, plan.servedFromHost, let namespace = plan.namespaceID {
       let peers = host.peers(inNamespace: namespace)
       if Set(peers.keys) == plan.peered {
         var result: [InterfaceStatistics] = []
@@ -35,6 +61,9 @@ public final class PodInterfaceCounters: Sendable {
         if result.count == plan.interfaces.count { return result }
       }
     }
+    // A new pod, or one whose host peers are not what was learnt: the links changed since they were last
+    // described (a pod whose interfaces have no host peer is read inside every time, and says nothing).
+    if known?.servedFromHost ?? true { describeAgain() }
     return try await learn(sandboxID: sandboxID, netnsPath: netnsPath, host: host)
   }
 

@@ -3,9 +3,9 @@ public import CrispCore
 import Glibc
 
 /// rtnetlink requests from the daemon's own network namespace, on a socket opened per request (no state
-/// shared between concurrent callers): the dump of every link with its counters, and the id this
-/// namespace gives another namespace. Replies are parsed by ``NetlinkMessage``, ``RouteAttribute`` and
-/// ``HostLink``, bounded in size and count.
+/// shared between concurrent callers): the dump of every link with its counters, every link's counters
+/// alone, and the id this namespace gives another namespace. Replies are parsed by ``NetlinkMessage``,
+/// ``RouteAttribute``, ``HostLink`` and ``LinkCounters``, bounded in size and count.
 public enum RouteNetlink {
   /// One datagram; the kernel fills dump datagrams up to 32 KiB.
   static let datagramSize = 128 * 1024
@@ -25,11 +25,27 @@ public enum RouteNetlink {
   /// Every link of the daemon's namespace. A dump the kernel marks interrupted (links came or went while
   /// it ran) is taken again, up to three times; the last one is used whatever it says.
   public static func links() throws(CrispError) -> [HostLink] {
+    try dump("RTM_GETLINK", request: crisp_rtnl_request_links, messageType: HostLink.messageType) { buffer, payload throws(CrispError) in
+      try HostLink(parsing: buffer, payload: payload)
+    }
+  }
+
+  /// Every link's counters alone (RTM_GETSTATS), retried as ``links()`` is.
+  public static func linkCounters() throws(CrispError) -> [LinkCounters] {
+    try dump("RTM_GETSTATS", request: crisp_rtnl_request_link_counters, messageType: LinkCounters.messageType) {
+      buffer, payload throws(CrispError) in try LinkCounters(parsing: buffer, payload: payload)
+    }
+  }
+
+  private static func dump<Item>(
+    _ name: String, request: (Int32, UInt32) -> Int32, messageType: UInt16,
+    decode: (UnsafeRawBufferPointer, Range<Int>) throws(CrispError) -> Item
+  ) throws(CrispError) -> [Item] {
     var attempt = 0
     while true {
       attempt += 1
-      let (links, interrupted) = try dumpLinks()
-      if !interrupted || attempt >= 3 { return links }
+      let (items, interrupted) = try dumpOnce(name, request: request, messageType: messageType, decode: decode)
+      if !interrupted || attempt >= 3 { return items }
     }
   }
 
@@ -65,27 +81,32 @@ public enum RouteNetlink {
     }
   }
 
-  static func dumpLinks() throws(CrispError) -> (links: [HostLink], interrupted: Bool) {
-    try withSocket { (socket, buffer) throws(CrispError) -> ([HostLink], Bool) in
+  /// One dump: every message of `messageType` decoded, at most ``linkLimit`` of them and ``dumpByteLimit``
+  /// bytes in all; `interrupted` when the kernel says the links changed while it ran.
+  static func dumpOnce<Item>(
+    _ name: String, request: (Int32, UInt32) -> Int32, messageType: UInt16,
+    decode: (UnsafeRawBufferPointer, Range<Int>) throws(CrispError) -> Item
+  ) throws(CrispError) -> (items: [Item], interrupted: Bool) {
+    try withSocket { (socket, buffer) throws(CrispError) -> ([Item], Bool) in
       let sequence: UInt32 = 1
-      try check(crisp_rtnl_request_links(socket, sequence), "RTM_GETLINK")
-      var links: [HostLink] = []
+      try check(request(socket, sequence), name)
+      var items: [Item] = []
       var interrupted = false
       var total = 0
       while true {
         let datagram = try receive(socket, buffer)
         total += datagram.count
-        guard total <= dumpByteLimit else { throw CrispError.internalError("rtnetlink: link dump over \(dumpByteLimit) bytes") }
+        guard total <= dumpByteLimit else { throw CrispError.internalError("rtnetlink: \(name) dump over \(dumpByteLimit) bytes") }
         for message in try NetlinkMessage.messages(in: datagram) where message.sequence == sequence {
           if message.flags & dumpInterrupted != 0 { interrupted = true }
           switch message.type {
-          case NetlinkMessage.done: return (links, interrupted)
+          case NetlinkMessage.done: return (items, interrupted)
           case NetlinkMessage.error:
             let code = try message.errorCode(in: datagram)
-            throw CrispError.internalError("rtnetlink: RTM_GETLINK: \(reason(Int64(code)))")
-          case HostLink.messageType:
-            guard links.count < linkLimit else { throw CrispError.internalError("rtnetlink: link dump over \(linkLimit) links") }
-            links.append(try HostLink(parsing: datagram, payload: message.payload))
+            throw CrispError.internalError("rtnetlink: \(name): \(reason(Int64(code)))")
+          case messageType:
+            guard items.count < linkLimit else { throw CrispError.internalError("rtnetlink: \(name) dump over \(linkLimit) links") }
+            items.append(try decode(datagram, message.payload))
           default: continue
           }
         }

@@ -392,9 +392,12 @@ func leanCalls<Request: SwiftProtobuf.Message & Sendable, Response: SwiftProtobu
 
 /// Calls per lean-client row: 200, or `CRISP_BENCH_CALLS` (1-1000000), for a run long enough to profile
 /// the daemon under one kind of call.
-let leanCallCount: Int = {
-  guard let text = ProcessInfo.processInfo.environment["CRISP_BENCH_CALLS"], let count = Int(text), (1...1_000_000).contains(count) else {
-    return 200
+let leanCallCount = countFromEnvironment("CRISP_BENCH_CALLS", default: 200)
+
+/// A count from the environment (1-1000000), or `fallback` when unset or out of range.
+func countFromEnvironment(_ name: String, default fallback: Int) -> Int {
+  guard let text = ProcessInfo.processInfo.environment[name], let count = Int(text), (1...1_000_000).contains(count) else {
+    return fallback
   }
   return count
-}()
+}

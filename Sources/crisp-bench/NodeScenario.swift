@@ -81,7 +81,7 @@ struct NodeScenario: Sendable {
     result.shims = (shimMemory.rss, shimMemory.pss, processes.shims.count)
     result.pauses = (pauseMemory.rss, pauseMemory.pss, processes.pauses.count)
 
-    for _ in 0..<10 {
+    for _ in 0..<aloneCallCount {
       _ = await connection.call(
         .alone, "ListPodSandboxStats", Runtime_V1_ListPodSandboxStatsRequest(), as: Runtime_V1_ListPodSandboxStatsResponse.self)
       _ = await connection.call(.alone, "ListContainerStats", Runtime_V1_ListContainerStatsRequest(), as: Runtime_V1_ListContainerStatsResponse.self)
@@ -132,3 +132,6 @@ struct NodeScenario: Sendable {
     return (own.own + own.children + shimSeconds, "/proc: daemon + reaped children + live shims")
   }
 }
+
+/// Calls of each stats list in the alone phase: 10, or `CRISP_BENCH_ALONE` (enough to profile one list).
+let aloneCallCount = countFromEnvironment("CRISP_BENCH_ALONE", default: 10)

@@ -88,7 +88,7 @@ import Testing
     Self.rejects(Self.linkPayload(index: 1, [good, Self.attribute(HostLink.ifLink, Self.le(UInt16(2)))]), "IFLA_LINK of 2 bytes")
     Self.rejects(
       Self.linkPayload(index: 1, [good, Self.attribute(HostLink.ifLinkNetnsID, Self.le(UInt64(2)))]), "IFLA_LINK_NETNSID of 8 bytes")
-    Self.rejects(Self.linkPayload(index: 1, [good, Self.attribute(HostLink.ifStats64, [UInt8](repeating: 1, count: 40))]), "IFLA_STATS64 of 40")
+    Self.rejects(Self.linkPayload(index: 1, [good, Self.attribute(HostLink.ifStats64, [UInt8](repeating: 1, count: 40))]), "64-bit stats of 40")
     Self.rejects(Self.linkPayload(index: 1, [good, Self.attribute(HostLink.ifStats, [UInt8](repeating: 1, count: 20))]), "IFLA_STATS of 20")
     // Names: longer than IFNAMSIZ (with or without a terminator), or missing.
     Self.rejects(Self.linkPayload(index: 1, [Self.attribute(HostLink.ifName, Array(repeating: 0x61, count: 40))]), "name over 15")

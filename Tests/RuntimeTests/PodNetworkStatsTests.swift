@@ -139,6 +139,22 @@ import TestSupport
       #expect(Self.between(hostBefore, blindCounters, hostAfter), "sysfs \(hostBefore) / read \(blindCounters) / sysfs \(hostAfter)")
       #expect(blindCounters.rxBytes > blindCounters.txBytes + 20_000, "\(blindCounters)")
 
+      // While the host's links stay the same, a pass takes the counters alone and puts them on the links
+      // last described; a link that comes or goes makes the next pass describe them again.
+      let described = reader.linkDescriptions
+      let again = try #require(try await reader.read(sandboxID: pod, netnsPath: netns).first)
+      #expect(reader.linkDescriptions == described, "counters alone while nothing changed")
+      #expect(again.name == "eth0" && again.rxBytes >= blind.rxBytes && again.txBytes >= blind.txBytes)
+      let extra = "crispt\(UInt32.random(in: 0..<100_000))"
+      _ = try TestEnvironment.shell("ip link add \(extra) type veth peer name \(extra)p")
+      defer { _ = try? TestEnvironment.shell("ip link delete \(extra)") }
+      let afterAdd = try #require(try await reader.read(sandboxID: pod, netnsPath: pods.daemon.directory + "/no-such-netns").first)
+      #expect(reader.linkDescriptions == described + 1, "a new link: described again")
+      let hostNow = try Self.hostEnd(veth)
+      #expect(afterAdd.rxBytes <= hostNow.rxBytes && afterAdd.txBytes <= hostNow.txBytes && afterAdd.rxBytes >= blind.rxBytes)
+      _ = try await reader.read(sandboxID: pod, netnsPath: netns)
+      #expect(reader.linkDescriptions == described + 1)
+
       // A stopped pod is forgotten; its stats are no longer listed.
       _ = try await pods.runtime { try await $0.stopPodSandbox(.with { $0.podSandboxID = pod }) }
       #expect(try await pods.runtime { try await $0.listPodSandboxStats(.with { $0.filter.id = pod }).stats }.isEmpty)

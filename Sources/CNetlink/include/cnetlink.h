@@ -27,6 +27,11 @@ int crisp_rtnl_open(int timeout_ms);
 /// Returns 0 or a negative errno.
 int crisp_rtnl_request_links(int fd, uint32_t sequence);
 
+/// Sends an RTM_GETSTATS dump request for every link's 64-bit counters alone (IFLA_STATS_LINK_64): the
+/// kernel fills a few hundred bytes per link instead of a whole link description. Returns 0 or a
+/// negative errno.
+int crisp_rtnl_request_link_counters(int fd, uint32_t sequence);
+
 /// Sends an RTM_GETNSID request for the network namespace open at `netns_fd`: the id the socket's
 /// namespace gives it (what IFLA_LINK_NETNSID names it by). Returns 0 or a negative errno.
 int crisp_rtnl_request_nsid(int fd, uint32_t sequence, int netns_fd);
