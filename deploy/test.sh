@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 unit_tests=(
   '^(CDITests|CRIAPITests|ConfigTests|CRIServerUnitTests|CRITranslationTests|RuntimeUnitTests|StoreTests|StreamingUnitTests)\.'
   '^ImagesTests\.(ConnectionErrorTranslationTests|ImageCatalogTests|DigestPathTests|DiskUsageTests|ImageViewUsageTests|LoopbackHostTests|ManifestHostileTests|PlainHTTPFallbackSelectionTests|PullRollbackTests|RedirectPolicyTests|TarReaderHostileTests)(/|$)'
-  '^PodNetworkTests\.(CNIConfigLoaderTests|CNIModelTests|JSONValueTests|RouteNetlinkParsingTests)(/|$)'
+  '^PodNetworkTests\.(CNIConfigLoaderTests|CNIModelTests|JSONValueTests|LinkCountersTests|RouteNetlinkParsingTests)(/|$)'
   '^PreflightTests\.CgroupChecksTests(/|$)'
 )
 unit_filter=() integration_skip=()

@@ -32,9 +32,13 @@ enum CRIMethods {
       .unary(Runtime_V1_RuntimeService.Method.Attach.descriptor) { try await runtime.attach(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.PortForward.descriptor) { try await runtime.portForward(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.ContainerStats.descriptor) { try await runtime.containerStats(request: $0) },
-      .unary(Runtime_V1_RuntimeService.Method.ListContainerStats.descriptor) { try await runtime.listContainerStats(request: $0) },
+      .unarySerialized(Runtime_V1_RuntimeService.Method.ListContainerStats.descriptor) {
+        try await runtime.serializedContainerStatsList(request: $0)
+      },
       .unary(Runtime_V1_RuntimeService.Method.PodSandboxStats.descriptor) { try await runtime.podSandboxStats(request: $0) },
-      .unary(Runtime_V1_RuntimeService.Method.ListPodSandboxStats.descriptor) { try await runtime.listPodSandboxStats(request: $0) },
+      .unarySerialized(Runtime_V1_RuntimeService.Method.ListPodSandboxStats.descriptor) {
+        try await runtime.serializedPodStatsList(request: $0)
+      },
       .unary(Runtime_V1_RuntimeService.Method.UpdateRuntimeConfig.descriptor) { try await runtime.updateRuntimeConfig(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.Status.descriptor, quick: true) { try await runtime.status(request: $0) },
       .unary(Runtime_V1_RuntimeService.Method.CheckpointContainer.descriptor) { try await runtime.checkpointContainer(request: $0) },

@@ -11,9 +11,10 @@ extension RuntimeServiceHandler {
     return .with { $0.stats = stats }
   }
 
-  func listContainerStats(request: Runtime_V1_ListContainerStatsRequest) async throws -> Runtime_V1_ListContainerStatsResponse {
-    let stats = try await runtime.listContainerStats(request.hasFilter ? Self.filter(request.filter) : nil).map(CRIStats.container)
-    return .with { $0.stats = stats }
+  /// ListContainerStats, encoded entry by entry inside the stats pass (``EncodedList``).
+  func serializedContainerStatsList(request: Runtime_V1_ListContainerStatsRequest) async throws -> [UInt8] {
+    let filter = request.hasFilter ? Self.filter(request.filter) : nil
+    return try EncodedList.response(try await runtime.listContainerStats(filter) { EncodedList.entry(CRIStats.container($0)) })
   }
 
   func streamContainerStats(
@@ -31,9 +32,10 @@ extension RuntimeServiceHandler {
     return .with { $0.stats = stats }
   }
 
-  func listPodSandboxStats(request: Runtime_V1_ListPodSandboxStatsRequest) async throws -> Runtime_V1_ListPodSandboxStatsResponse {
-    let stats = try await runtime.listPodSandboxStats(request.hasFilter ? Self.filter(request.filter) : nil).map(CRIStats.pod)
-    return .with { $0.stats = stats }
+  /// ListPodSandboxStats, encoded entry by entry inside the stats pass (``EncodedList``).
+  func serializedPodStatsList(request: Runtime_V1_ListPodSandboxStatsRequest) async throws -> [UInt8] {
+    let filter = request.hasFilter ? Self.filter(request.filter) : nil
+    return try EncodedList.response(try await runtime.listPodSandboxStats(filter) { EncodedList.entry(CRIStats.pod($0)) })
   }
 
   func streamPodSandboxStats(

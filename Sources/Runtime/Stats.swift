@@ -15,6 +15,14 @@ extension RuntimeManager {
 
   /// Stats of the created and running containers matching the filter (id, sandbox id, labels).
   public func listContainerStats(_ filter: ContainerStatsFilter?) async throws(CrispError) -> [ContainerUsage] {
+    try await listContainerStats(filter) { $0 }
+  }
+
+  /// The same, each container's stats handed to `entry` inside the pass, so that what the caller makes of
+  /// them (the wire entry of a list) is made on every core, as the reading is.
+  public func listContainerStats<Entry: Sendable>(
+    _ filter: ContainerStatsFilter?, each entry: @escaping @Sendable (ContainerUsage) -> Entry
+  ) async throws(CrispError) -> [Entry] {
     let all = try containers()
     // A pass racing RemoveContainer may have remembered a removed container's cgroup: keep only live ones.
     let live = Set(all.map(\.record.id))
@@ -29,7 +37,7 @@ extension RuntimeManager {
       if !filter.podSandboxID.isEmpty && !view.record.sandboxID.hasPrefix(filter.podSandboxID) { return false }
       return filter.labelSelector.allSatisfy { view.config.labels[$0.key] == $0.value }
     }
-    return await StatsPass.map(selected) { [self] view in containerStats(view) }
+    return await StatsPass.map(selected) { [self] view in entry(containerStats(view)) }
   }
 
   func containerStats(_ view: ContainerView) -> ContainerUsage {
@@ -88,6 +96,13 @@ extension RuntimeManager {
 
   /// Stats of the ready sandboxes matching the filter (id, labels).
   public func listPodSandboxStats(_ filter: PodStatsFilter?) async throws(CrispError) -> [PodUsage] {
+    try await listPodSandboxStats(filter) { $0 }
+  }
+
+  /// The same, each pod's stats handed to `entry` inside the pass (see ``listContainerStats(_:each:)``).
+  public func listPodSandboxStats<Entry: Sendable>(
+    _ filter: PodStatsFilter?, each entry: @escaping @Sendable (PodUsage) -> Entry
+  ) async throws(CrispError) -> [Entry] {
     // Containers by pod, once: filtering every container for every pod is pods x containers copies.
     let all = try containers()
     let bySandbox = Dictionary(grouping: all, by: \.record.sandboxID)
@@ -102,7 +117,7 @@ extension RuntimeManager {
     // One dump of the host's links serves every pod of the list.
     let host = hostLinks(for: selected)
     return await StatsPass.map(selected) { [self] view in
-      await podSandboxStats(view, members: bySandbox[view.record.id] ?? [], host: host)
+      entry(await podSandboxStats(view, members: bySandbox[view.record.id] ?? [], host: host))
     }
   }
 
