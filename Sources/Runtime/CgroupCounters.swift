@@ -29,18 +29,18 @@ public final class CgroupCounters: Sendable {
     return Int(min((soft - 1024) / 4 / 8, 1024))
   }
 
-  /// The cgroup's counters now; nil when it does not exist.
-  public func sample(_ cgroupsPath: String) -> CgroupSample? {
+  /// The cgroup's counters now (`parts`: the optional ones wanted); nil when it does not exist.
+  public func sample(_ cgroupsPath: String, parts: CgroupSample.Parts = .all) -> CgroupSample? {
     let relative = cgroups.relativeDirectory(cgroupsPath)
     if let files = open.withLock({ $0[relative] }) {
       let reader = CgroupFileReader()
-      let sample = cgroups.sample(files, reader: reader)
+      let sample = cgroups.sample(files, reader: reader, parts: parts)
       if reader.readFailures == 0 { return sample }
       // Removed (and perhaps made again under the same path): open it afresh.
       _ = open.withLock { $0.removeValue(forKey: relative) }
     }
     guard let files = cgroups.openCounterFiles(relative) else { return nil }
-    let sample = cgroups.sample(files, reader: CgroupFileReader())
+    let sample = cgroups.sample(files, reader: CgroupFileReader(), parts: parts)
     open.withLock { open in
       if open.count < capacity { open[relative] = files }
     }

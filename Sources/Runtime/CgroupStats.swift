@@ -24,6 +24,15 @@ public struct CgroupSample: Sendable, Equatable {
     return usage > inactive ? usage - inactive : 0
   }
 
+  /// The optional parts of a sample (CPU and memory are always read).
+  public struct Parts: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let swap = Parts(rawValue: 1)
+    public static let processes = Parts(rawValue: 2)
+    public static let all: Parts = [.swap, .processes]
+  }
+
   /// Bytes left before the limit; nil without one.
   public var available: UInt64? {
     guard let limit = memoryLimit, let working = workingSet else { return nil }
@@ -75,7 +84,10 @@ extension Cgroups {
 
   /// Reads a sample from open files. A file that is open but fails to read (the cgroup was removed since
   /// it was opened) reads as absent and is counted in the reader's ``CgroupFileReader/readFailures``.
-  func sample(_ files: CgroupCounterFiles, reader: CgroupFileReader) -> CgroupSample {
+  ///
+  /// `parts` leaves out what the caller does not report (a container's stats have no process count, a pod's
+  /// no swap): each counter file is a system call, and a stats pass reads thousands.
+  func sample(_ files: CgroupCounterFiles, reader: CgroupFileReader, parts: CgroupSample.Parts = .all) -> CgroupSample {
     var sample = CgroupSample(timestamp: Store.now())
     switch layout {
     case .legacy:
@@ -83,11 +95,11 @@ extension Cgroups {
       sample.memoryLimit = reader.number(files.descriptor(1)).flatMap { $0 >= 1 << 62 ? nil : $0 }
       let stat = reader.values(files.descriptor(2), keys: ["total_inactive_file", "total_rss", "total_pgfault", "total_pgmajfault"])
       (sample.inactiveFile, sample.rss, sample.pageFaults, sample.majorPageFaults) = (stat[0], stat[1], stat[2], stat[3])
-      if let combined = reader.number(files.descriptor(3)), let usage = sample.memoryUsage {
+      if parts.contains(.swap), let combined = reader.number(files.descriptor(3)), let usage = sample.memoryUsage {
         sample.swapUsage = combined > usage ? combined - usage : 0
       }
       sample.cpuNanoseconds = reader.number(files.descriptor(4))
-      sample.processCount = reader.number(files.descriptor(5))
+      if parts.contains(.processes) { sample.processCount = reader.number(files.descriptor(5)) }
     case .unified:
       sample.memoryUsage = reader.number(files.descriptor(0))
       sample.cpuNanoseconds = reader.values(files.descriptor(1), keys: ["usage_usec"])[0].flatMap { usec in
@@ -97,9 +109,11 @@ extension Cgroups {
       sample.memoryLimit = reader.number(files.descriptor(2))
       let stat = reader.values(files.descriptor(3), keys: ["inactive_file", "anon", "pgfault", "pgmajfault"])
       (sample.inactiveFile, sample.rss, sample.pageFaults, sample.majorPageFaults) = (stat[0], stat[1], stat[2], stat[3])
-      sample.swapUsage = reader.number(files.descriptor(4))
-      sample.swapLimit = reader.number(files.descriptor(5))
-      sample.processCount = reader.number(files.descriptor(6))
+      if parts.contains(.swap) {
+        sample.swapUsage = reader.number(files.descriptor(4))
+        sample.swapLimit = reader.number(files.descriptor(5))
+      }
+      if parts.contains(.processes) { sample.processCount = reader.number(files.descriptor(6)) }
     }
     return sample
   }

@@ -42,7 +42,8 @@ extension RuntimeManager {
 
   func containerStats(_ view: ContainerView) -> ContainerUsage {
     var stats = ContainerUsage(container: view)
-    if let path = cgroupsPath(of: view.record), let sample = cgroupCounters.sample(path) {
+    // Container stats have no process count.
+    if let path = cgroupsPath(of: view.record), let sample = cgroupCounters.sample(path, parts: .swap) {
       (stats.cpu, stats.memory) = usage(from: sample, key: view.record.id)
       if let used = sample.swapUsage {
         let available = sample.swapLimit.map { limit in limit > used ? limit - used : 0 }
@@ -130,12 +131,13 @@ extension RuntimeManager {
     // Without one, add up the pause's and the containers' cgroups.
     let parent = view.config.linux.cgroupParent
     var sample: CgroupSample?
+    // Pod stats have no swap.
     if !parent.isEmpty {
-      sample = cgroupCounters.sample(parent)
+      sample = cgroupCounters.sample(parent, parts: .processes)
     } else {
       var paths: [String] = extra(of: view.record).map { [$0.cgroupsPath] } ?? []
       paths += members.compactMap { cgroupsPath(of: $0.record) }
-      sample = Self.sum(paths.compactMap { cgroupCounters.sample($0) })
+      sample = Self.sum(paths.compactMap { cgroupCounters.sample($0, parts: .processes) })
     }
     if let sample {
       (stats.cpu, stats.memory) = usage(from: sample, key: "pod:" + view.record.id)

@@ -53,6 +53,23 @@ import Testing
     #expect(counters.openCount == 1)
   }
 
+  /// A part left out is not read (nil), whatever the file says; the rest reads the same.
+  @Test func partsLeftOutAreNotRead() throws {
+    let root = try legacyHierarchy(["a"])
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    try "1500\n".write(toFile: "\(root)/memory/a/memory.memsw.usage_in_bytes", atomically: false, encoding: .utf8)
+    let counters = CgroupCounters(cgroups: Cgroups(driver: .cgroupfs, mountPoint: root), capacity: 4)
+    let all = try #require(counters.sample("/a"))
+    #expect(all.swapUsage == 500 && all.processCount == 2)
+    let container = try #require(counters.sample("/a", parts: .swap))
+    #expect(container.swapUsage == 500 && container.processCount == nil)
+    let pod = try #require(counters.sample("/a", parts: .processes))
+    #expect(pod.swapUsage == nil && pod.processCount == 2)
+    let neither = try #require(counters.sample("/a", parts: []))
+    #expect(neither.swapUsage == nil && neither.processCount == nil)
+    #expect(neither.memoryUsage == 1000 && neither.workingSet == 900 && neither.cpuNanoseconds == 5)
+  }
+
   @Test func withoutABudgetNothingStaysOpen() throws {
     let root = try legacyHierarchy(["a"])
     defer { try? FileManager.default.removeItem(atPath: root) }
