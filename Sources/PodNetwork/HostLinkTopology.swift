@@ -1,12 +1,12 @@
 /// Which of the host's links are pods' veth peers, as the last full link dump described them, so that a
 /// stats pass can take the counters alone (``LinkCounters``) and put them on the right links.
 ///
-/// It is trusted only while the host has exactly the links it had then (ifindexes are handed out in turn
-/// and not reused before they wrap, so a link that went or came changes the set), while no pod's links
-/// were found different from it (``PodInterfaceCounters`` marks it stale), and for at most ``lifetime``:
-/// a veth whose peer moved to another namespace keeps its ifindex, and a full description once a minute
-/// bounds how long anything of the kind can go unseen. Counters are never taken from it: every pass
-/// reads them from the kernel.
+/// It is trusted only while the host has exactly the links it had then (the kernel hands ifindexes out in
+/// turn, so a link that went or came changes the set; only a link made with an explicit index, or moved in
+/// from another namespace, can take a freed one back), while no pod's links were found different from it
+/// (``PodInterfaceCounters`` marks it stale), and for at most ``lifetime``: a veth whose peer moved to
+/// another namespace keeps its ifindex, and a full description once a minute bounds how long anything of
+/// the kind can go unseen. Counters are never taken from it: every pass reads them from the kernel.
 struct HostLinkTopology: Sendable {
   static let lifetime: Duration = .seconds(60)
 

@@ -26,8 +26,9 @@ public struct LinkCounters: Sendable, Equatable {
     self.txErrors = txErrors
   }
 
-  /// Decodes the payload of one RTM_NEWSTATS message. A message without IFLA_STATS_LINK_64 reads as zero
-  /// counters; one of the wrong size, or any malformed length, is an error.
+  /// Decodes the payload of one RTM_NEWSTATS message. A message without IFLA_STATS_LINK_64 (which was
+  /// asked for), one of the wrong size, or any malformed length is an error: the caller then describes the
+  /// links in full rather than report zeros.
   public init(parsing buffer: UnsafeRawBufferPointer, payload: Range<Int>) throws(CrispError) {
     guard payload.lowerBound >= 0, payload.upperBound <= buffer.count, payload.count >= Self.headerSize else {
       throw CrispError.internalError("rtnetlink: stats message of \(payload.count) bytes")
@@ -38,7 +39,8 @@ public struct LinkCounters: Sendable, Equatable {
       (attribute) throws(CrispError) in
       if attribute.type == Self.link64 { stats64 = attribute.value }
     }
-    if let stats64 { try read64(buffer, stats64) }
+    guard let stats64 else { throw CrispError.internalError("rtnetlink: link \(index) stats without IFLA_STATS_LINK_64") }
+    try read64(buffer, stats64)
   }
 
   /// Reads a `struct rtnl_link_stats64`: rx_packets, tx_packets, rx_bytes, tx_bytes, rx_errors, tx_errors

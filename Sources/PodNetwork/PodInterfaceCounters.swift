@@ -18,6 +18,9 @@ public final class PodInterfaceCounters: Sendable {
   private let plans = Mutex<[String: PodLinkPlan]>([:])
   private let topology = Mutex<HostLinkTopology?>(nil)
   private let descriptions = Atomic<Int>(0)
+  /// Bumped whenever a pod's links did not match: a full dump that began before a bump may predate the
+  /// change and is stored as stale.
+  private let mismatches = Atomic<Int>(0)
 
   /// How many full link dumps this reader has taken: most passes should take the counters alone, and a
   /// count that grows with every pass says the host's links keep changing.
@@ -34,15 +37,27 @@ public final class PodInterfaceCounters: Sendable {
     {
       return HostLinkTable(links)
     }
+    let before = mismatches.load(ordering: .acquiring)
     let links = try RouteNetlink.links()
     descriptions.add(1, ordering: .relaxed)
-    topology.withLock { $0 = HostLinkTopology(links, described: now) }
+    topology.withLock { known in
+      // A slower dump that began earlier never replaces a later one.
+      if let known, known.described > now { return }
+      var described = HostLinkTopology(links, described: now)
+      // Read under the lock ``describeAgain()`` bumps it under: a mismatch is either seen here or marks
+      // what is stored here.
+      described.stale = mismatches.load(ordering: .acquiring) != before
+      known = described
+    }
     return HostLinkTable(links)
   }
 
   /// The next pass describes the links in full: a pod's links did not match what was known.
   private func describeAgain() {
-    topology.withLock { $0?.stale = true }
+    topology.withLock { known in
+      mismatches.add(1, ordering: .releasing)
+      known?.stale = true
+    }
   }
 
   /// The interfaces of the pod `sandboxID` whose namespace is pinned at `netnsPath`, with their counters

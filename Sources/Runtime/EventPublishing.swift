@@ -17,8 +17,7 @@ extension RuntimeManager {
   public func watchExits() async {
     while !Task.isCancelled {
       try? await Task.sleep(for: .milliseconds(500))
-      let check = exitWatch.signals.take(.exitWatcher)
-      for (id, _) in exitWatch.snapshot where check.mustCheck(id) {
+      for id in exitWatch.toLookAt() {
         guard ContainerExit.read(directory: bundle(id)) != nil else {
           // An exit file that is there but did not read yet (a partial write seen early) is looked at again.
           if exitRecorded(id) { exitWatch.signals.flag(id, for: .exitWatcher) }

@@ -127,16 +127,19 @@ final class ExitSignals: Sendable {
     }
   }
 
+  /// Reads the pending events into both readers' sets. Read and recorded under the lock: a reader whose
+  /// take comes while another drains must find what that drain read already recorded (the descriptor
+  /// does not block, so the lock is held for a few system calls at most).
   private func drain() {
     guard fd >= 0 else { return }
     // Aligned for inotify_event; room for many events with short names (exit files are named "exit").
     let capacity = 8192
     let buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: MemoryLayout<inotify_event>.alignment)
     defer { buffer.deallocate() }
-    while true {
-      let count = read(fd, buffer, capacity)
-      guard count > 0 else { return }
-      state.withLock { state in
+    state.withLock { state in
+      while true {
+        let count = read(fd, buffer, capacity)
+        guard count > 0 else { return }
         var offset = 0
         let header = MemoryLayout<inotify_event>.size
         while offset + header <= count {
@@ -155,8 +158,8 @@ final class ExitSignals: Sendable {
           }
           offset += header + Int(event.len)
         }
+        if count < capacity / 2 { return }
       }
-      if count < capacity / 2 { return }
     }
   }
 }

@@ -4,22 +4,37 @@ import Synchronization
 
 /// The running containers whose exit has not been published yet. An exit is published once, by whichever
 /// notices it first: the exit watcher (a container that ended by itself) or StopContainer.
+///
+/// Registering a container (its inotify watch and its entry) and the watcher's look (its signals and the
+/// entries) each happen under one lock, so a look never takes a container's first signal without seeing
+/// its entry: a container whose exit file landed before its watch is looked at once, and that look must
+/// not be spent while the container is only half registered.
 final class ExitWatch: Sendable {
   private let running = Mutex<[String: String]>([:])
   /// Tells lists which of the watched containers to look at.
   let signals = ExitSignals()
 
   func watch(_ id: String, sandboxID: String, bundle: String) {
-    // Signals first: a claim landing in between then finds both to undo.
-    signals.watch(id, directory: bundle)
-    running.withLock { $0[id] = sandboxID }
+    running.withLock { running in
+      signals.watch(id, directory: bundle)
+      running[id] = sandboxID
+    }
   }
 
   /// The sandbox of `id` if it was still watched (and is no longer).
   func claim(_ id: String) -> String? {
-    signals.unwatch(id)
-    return running.withLock { $0.removeValue(forKey: id) }
+    running.withLock { running in
+      signals.unwatch(id)
+      return running.removeValue(forKey: id)
+    }
   }
 
-  var snapshot: [String: String] { running.withLock { $0 } }
+  /// The watched containers the exit watcher must look at now: those whose bundle saw an event since its
+  /// last look, and those it cannot vouch for (``ExitSignals/Check/mustCheck(_:)``).
+  func toLookAt() -> [String] {
+    running.withLock { running in
+      let check = signals.take(.exitWatcher)
+      return running.keys.filter { check.mustCheck($0) }
+    }
+  }
 }

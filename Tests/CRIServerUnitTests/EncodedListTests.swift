@@ -27,14 +27,17 @@ import Testing
   }
 
   @Test func entriesMakeTheResponse() throws {
-    for paddings in [[], [0], [0, 100, 200], [20_000, 0, 300_000], Array(repeating: 50, count: 110)] {
+    // Lengths of one, two, three and four bytes (past 2^21).
+    for paddings in [[], [0], [0, 100, 200], [20_000, 0, 300_000], [2_200_000], Array(repeating: 50, count: 110)] {
       let stats = paddings.enumerated().map { Self.pod($0.offset, padding: $0.element) }
       let whole: [UInt8] = try Runtime_V1_ListPodSandboxStatsResponse.with { $0.stats = stats }.serializedBytes()
       let joined = try EncodedList.response(stats.map { EncodedList.entry($0) })
-      #expect(joined.count == whole.count, "paddings \(paddings)")
+      #expect(joined == whole, "paddings \(paddings)")
       let decoded = try Runtime_V1_ListPodSandboxStatsResponse(serializedBytes: joined)
       #expect(decoded.stats == stats, "paddings \(paddings)")
     }
+    // An empty entry is its key and a zero length.
+    #expect(try EncodedList.response([EncodedList.entry(Runtime_V1_ContainerStats())]) == [0x0A, 0])
     let containers = (0..<3).map { index in
       Runtime_V1_ContainerStats.with {
         $0.attributes.id = "c\(index)"; $0.writableLayer.usedBytes.value = 1

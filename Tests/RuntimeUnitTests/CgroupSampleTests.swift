@@ -44,6 +44,12 @@ import Testing
       #expect(sample.swapLimit == nil)
       #expect(sample.processCount == 7)
       #expect(cgroups.sample("/kubepods/missing") == nil)
+      // What a container's stats read (no process count), and a pod's (no swap).
+      let counters = CgroupCounters(cgroups: cgroups, capacity: 0)
+      let container = try #require(counters.sample("/" + pod, parts: .swap))
+      #expect(container.swapUsage == 4096 && container.processCount == nil && container.workingSet == sample.workingSet)
+      let podSample = try #require(counters.sample("/" + pod, parts: .processes))
+      #expect(podSample.swapUsage == nil && podSample.swapLimit == nil && podSample.processCount == 7)
     }
   }
 

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Runtime
+import Synchronization
 import Testing
 
 /// Lists look only at containers whose bundle directory saw an exit file arrive; everything else they
@@ -55,6 +56,37 @@ import Testing
     signals.flag("c3", for: .exitWatcher)
     #expect(!signals.take(.lists).mustCheck("c3"))
     #expect(signals.take(.exitWatcher).mustCheck("c3"))
+  }
+
+  /// A container whose exit file landed before its watch (it exited at once) is looked at by the exit
+  /// watcher's next look, and by the lists', once each; a claimed container is not looked at again.
+  @Test func anExitBeforeTheWatchIsLookedAtOnce() throws {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("crisp-exits-\(UUID().uuidString)").path
+    let bundle = base + "/c4"
+    try FileManager.default.createDirectory(atPath: bundle, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: base) }
+    try "exit_code=1\n".write(toFile: bundle + "/exit", atomically: true, encoding: .utf8)
+    let watch = ExitWatch()
+    // No event will come for this exit; registering gives the container its one look.
+    watch.watch("c4", sandboxID: "pod", bundle: bundle)
+    #expect(watch.toLookAt() == ["c4"])
+    #expect(watch.toLookAt().isEmpty)
+    #expect(watch.signals.take(.lists).mustCheck("c4"))
+    // Registration and the watcher's look are one step each: looks racing registrations never lose one.
+    let ids = (0..<200).map { "r\($0)" }
+    for id in ids { try FileManager.default.createDirectory(atPath: "\(base)/\(id)", withIntermediateDirectories: false) }
+    let seen = Mutex<Set<String>>([])
+    DispatchQueue.concurrentPerform(iterations: 2) { worker in
+      if worker == 0 {
+        for id in ids { watch.watch(id, sandboxID: "pod", bundle: "\(base)/\(id)") }
+      } else {
+        for _ in 0..<400 { seen.withLock { $0.formUnion(watch.toLookAt()) } }
+      }
+    }
+    seen.withLock { $0.formUnion(watch.toLookAt()) }
+    #expect(seen.withLock { $0 } == Set(ids))
+    #expect(watch.claim("c4") == "pod")
+    #expect(watch.claim("c4") == nil)
   }
 
   @Test func aRemovedBundleDropsItsWatch() throws {
