@@ -85,12 +85,21 @@ extension RuntimeServiceHandler {
   /// store change count, no pause exit found), the last answer's bytes are sent again.
   func serializedSandboxList(request: Runtime_V1_ListPodSandboxRequest) async throws -> [UInt8] {
     guard !request.hasFilter || request.filter == Runtime_V1_PodSandboxFilter() else {
+      // A filter every kept entry matches (housekeeping's READY on a node whose pods all run) is answered
+      // with the unfiltered list's bytes: the same entries in the same order.
+      let filter = request.filter
+      let generation = try runtime.sandboxesGeneration()
+      if let kept = sandboxList.kept(at: generation), kept.allSatisfy({ Self.matches(filter, id: $0.id, state: $0.state, labels: $0.labels) }) {
+        return try sandboxList.bytes(at: generation, items: kept, encode: Self.encodeSandboxList)
+      }
       return try await listPodSandbox(request: request).serializedBytes()
     }
     let (generation, items) = try sandboxEntries()
-    return try sandboxList.bytes(at: generation, items: items) { items in
-      try Runtime_V1_ListPodSandboxResponse.with { $0.items = items }.serializedBytes()
-    }
+    return try sandboxList.bytes(at: generation, items: items, encode: Self.encodeSandboxList)
+  }
+
+  static func encodeSandboxList(_ items: [Runtime_V1_PodSandbox]) throws -> [UInt8] {
+    try Runtime_V1_ListPodSandboxResponse.with { $0.items = items }.serializedBytes()
   }
 
   func streamPodSandboxes(request: Runtime_V1_StreamPodSandboxesRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxesResponse>) async throws {
@@ -247,12 +256,22 @@ extension RuntimeServiceHandler {
   /// encoding fifty entries.
   func serializedContainerList(request: Runtime_V1_ListContainersRequest) async throws -> [UInt8] {
     guard !request.hasFilter || request.filter == Runtime_V1_ContainerFilter() else {
+      // As for sandboxes: a filter every kept entry matches (RUNNING, all running) sends the saved bytes.
+      let filter = request.filter
+      let generation = try runtime.containersGeneration()
+      if let kept = containerList.kept(at: generation),
+        kept.allSatisfy({ Self.matches(filter, id: $0.id, sandboxID: $0.podSandboxID, state: $0.state, labels: $0.labels) })
+      {
+        return try containerList.bytes(at: generation, items: kept, encode: Self.encodeContainerList)
+      }
       return try await listContainers(request: request).serializedBytes()
     }
     let (generation, items) = try containerEntries()
-    return try containerList.bytes(at: generation, items: items) { items in
-      try Runtime_V1_ListContainersResponse.with { $0.containers = items }.serializedBytes()
-    }
+    return try containerList.bytes(at: generation, items: items, encode: Self.encodeContainerList)
+  }
+
+  static func encodeContainerList(_ items: [Runtime_V1_Container]) throws -> [UInt8] {
+    try Runtime_V1_ListContainersResponse.with { $0.containers = items }.serializedBytes()
   }
 
   func streamContainers(request: Runtime_V1_StreamContainersRequest, response: RPCWriter<Runtime_V1_StreamContainersResponse>) async throws {

@@ -26,7 +26,11 @@ import TestSupport
         #expect(status.info["info"]?.contains("\"pid\"") == true)
 
         let other = try await runtime.runPodSandbox(.with { $0.config = pods.podConfig("db", labels: ["app": "db"]) }).podSandboxID
-        #expect(try await runtime.listPodSandbox(.init()).items.count == 2)
+        let all = try await runtime.listPodSandbox(.init()).items
+        #expect(all.count == 2)
+        // A filter both match is answered with the unfiltered list (the same entries, same order).
+        #expect(try await runtime.listPodSandbox(.with { $0.filter.state.state = .sandboxReady }).items == all)
+        #expect(try await runtime.listPodSandbox(.with { $0.filter.state.state = .sandboxNotready }).items.isEmpty)
         #expect(try await runtime.listPodSandbox(.with { $0.filter.id = id }).items.map(\.id) == [id])
         #expect(try await runtime.listPodSandbox(.with { $0.filter.id = String(id.prefix(12)) }).items.map(\.id) == [id])
         #expect(try await runtime.listPodSandbox(.with { $0.filter.labelSelector = ["app": "db"] }).items.map(\.id) == [other])
