@@ -32,12 +32,16 @@ with_containerd=${CRISP_BENCH_CONTAINERD:-1}
 [ "$with_containerd" = 0 ] || dpkg-query -W containerd >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q containerd
 
 # A scratch path of its own, so a benchmark build never waits on (or invalidates) a development build.
-scratch=.build-bench
+# (.build-rel, built only with deploy/release-flags.sh's flags: see there why not the older .build-bench.)
+scratch=.build-rel
 if [ -n "${CRISP_BENCH_BIN:-}" ]; then
   bin=$(cd "$CRISP_BENCH_BIN" && pwd)
 else
   # The daemon and the bench link the Swift runtime statically; the shim and pause are static by construction.
-  for product in crisp crisp-bench; do swift build -c release --scratch-path "$scratch" --static-swift-stdlib --product "$product"; done
+  source deploy/release-flags.sh
+  for product in crisp crisp-bench; do
+    swift build -c release --scratch-path "$scratch" --static-swift-stdlib --product "$product" "${crisp_release_flags[@]}"
+  done
   for product in crisp-shim crisp-pause; do swift build -c release --scratch-path "$scratch" --product "$product"; done
   bin=$(swift build -c release --scratch-path "$scratch" --show-bin-path)
 fi

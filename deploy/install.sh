@@ -106,8 +106,9 @@ if [ "$packages" = 1 ] && [ -z "$destdir" ]; then
 fi
 
 if [ -z "$binaries" ]; then
-  swift build -c release --static-swift-stdlib --product crisp
-  swift build -c release --static-swift-stdlib --product crispctl
+  source deploy/release-flags.sh
+  swift build -c release --static-swift-stdlib --product crisp "${crisp_release_flags[@]}"
+  swift build -c release --static-swift-stdlib --product crispctl "${crisp_release_flags[@]}"
   swift build -c release --product crisp-shim
   swift build -c release --product crisp-pause
   binaries=$(swift build -c release --show-bin-path)

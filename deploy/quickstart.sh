@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "quickstart.sh: run as root (crisp manages mounts, namespaces and cgroups)" >&2; exit 1; }
 source deploy/packages.sh
 install_crisp_packages
-swift build -c release --static-swift-stdlib --product crisp
-swift build -c release --static-swift-stdlib --product crispctl
+source deploy/release-flags.sh
+swift build -c release --static-swift-stdlib --product crisp "${crisp_release_flags[@]}"
+swift build -c release --static-swift-stdlib --product crispctl "${crisp_release_flags[@]}"
 # Static by construction (Embedded Swift, plain C): no --static-swift-stdlib.
 swift build -c release --product crisp-shim
 swift build -c release --product crisp-pause

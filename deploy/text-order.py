@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""Prints the daemon's text order (gold section names, `.text.<symbol>`): every symbol on the sampled
+stacks given (`perf script --no-demangle -F ip,sym`), the most seen first, then the previous order's
+entries not among them. See deploy/text-order.sh. Usage: text-order.py PREVIOUS STACKS..."""
+import collections
+import sys
+
+seen = collections.Counter()
+for path in sys.argv[2:]:
+    for line in open(path, errors="replace"):
+        parts = line.split(None, 1)
+        if len(parts) == 2 and parts[1].strip() not in ("[unknown]", ""):
+            seen[parts[1].strip()] += 1
+
+order, placed = [], set()
+for symbol, _ in sorted(seen.items(), key=lambda item: (-item[1], item[0])):
+    placed.add(symbol)
+    order.append(symbol)
+sampled = len(order)
+for line in open(sys.argv[1]):
+    symbol = line.strip().removeprefix(".text.")
+    if symbol and symbol not in placed:
+        placed.add(symbol)
+        order.append(symbol)
+print(f"text-order.py: {sampled} symbols on the sampled stacks, {len(order) - sampled} kept from before", file=sys.stderr)
+for symbol in order:
+    print(".text." + symbol)
