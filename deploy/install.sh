@@ -106,12 +106,13 @@ if [ "$packages" = 1 ] && [ -z "$destdir" ]; then
 fi
 
 if [ -z "$binaries" ]; then
+  # A scratch path of its own, only ever built with the release flags (see deploy/release-flags.sh).
   source deploy/release-flags.sh
-  swift build -c release --static-swift-stdlib --product crisp "${crisp_release_flags[@]}"
-  swift build -c release --static-swift-stdlib --product crispctl "${crisp_release_flags[@]}"
-  swift build -c release --product crisp-shim
-  swift build -c release --product crisp-pause
-  binaries=$(swift build -c release --show-bin-path)
+  swift build -c release --scratch-path .build-rel --static-swift-stdlib --product crisp "${crisp_release_flags[@]}"
+  swift build -c release --scratch-path .build-rel --static-swift-stdlib --product crispctl "${crisp_release_flags[@]}"
+  swift build -c release --scratch-path .build-rel --product crisp-shim
+  swift build -c release --scratch-path .build-rel --product crisp-pause
+  binaries=$(swift build -c release --scratch-path .build-rel --show-bin-path)
 fi
 echo "install.sh: installing into ${destdir:-/}"
 for binary in crisp crisp-shim crisp-pause crispctl; do

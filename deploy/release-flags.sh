@@ -1,5 +1,6 @@
-# Sourced by install.sh, quickstart.sh and bench.sh: the flags of the release build of crisp and the tools
-# linked with it (crispctl, crisp-bench; not the shim and pause, which are Embedded Swift and C).
+# Sourced by install.sh, quickstart.sh, bench.sh and text-order.sh (all build in .build-rel): the flags of
+# the release build of crisp and the tools linked with it (crispctl, crisp-bench; not the shim and pause,
+# which are Embedded Swift and C).
 #
 # Every function gets a section of its own (Swift and C), and the linker (gold, Swift's default on Linux)
 # lays the daemon's text out in the order of deploy/crisp.text-order: the functions kubelet's polling runs
@@ -12,6 +13,9 @@
 # Build in a scratch path that has only ever been built with these flags: a scratch path built before
 # without them was seen to keep its Swift objects (the driver "compiled" each module and left its objects
 # as they were, without function sections), and the layout then applies to the C code alone.
+#
+# --section-ordering-file is gold's (the linker Swift 6.3 uses on Linux); lld's equivalent is
+# --symbol-ordering-file, so a toolchain that links with lld needs this line changed.
 crisp_release_flags=(
   -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections
   -Xlinker "--section-ordering-file=$(pwd)/deploy/crisp.text-order"
