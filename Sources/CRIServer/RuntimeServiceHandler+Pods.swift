@@ -88,9 +88,11 @@ extension RuntimeServiceHandler {
       // A filter every kept entry matches (housekeeping's READY on a node whose pods all run) is answered
       // with the unfiltered list's bytes: the same entries in the same order.
       let filter = request.filter
-      let generation = try runtime.sandboxesGeneration()
-      if let kept = sandboxList.kept(at: generation), kept.allSatisfy({ Self.matches(filter, id: $0.id, state: $0.state, labels: $0.labels) }) {
-        return try sandboxList.bytes(at: generation, items: kept, encode: Self.encodeSandboxList)
+      if let bytes = try sandboxList.bytes(
+        at: try runtime.sandboxesGeneration(), ifEvery: { Self.matches(filter, id: $0.id, state: $0.state, labels: $0.labels) },
+        encode: Self.encodeSandboxList)
+      {
+        return bytes
       }
       return try await listPodSandbox(request: request).serializedBytes()
     }
@@ -258,11 +260,12 @@ extension RuntimeServiceHandler {
     guard !request.hasFilter || request.filter == Runtime_V1_ContainerFilter() else {
       // As for sandboxes: a filter every kept entry matches (RUNNING, all running) sends the saved bytes.
       let filter = request.filter
-      let generation = try runtime.containersGeneration()
-      if let kept = containerList.kept(at: generation),
-        kept.allSatisfy({ Self.matches(filter, id: $0.id, sandboxID: $0.podSandboxID, state: $0.state, labels: $0.labels) })
+      if let bytes = try containerList.bytes(
+        at: try runtime.containersGeneration(),
+        ifEvery: { Self.matches(filter, id: $0.id, sandboxID: $0.podSandboxID, state: $0.state, labels: $0.labels) },
+        encode: Self.encodeContainerList)
       {
-        return try containerList.bytes(at: generation, items: kept, encode: Self.encodeContainerList)
+        return bytes
       }
       return try await listContainers(request: request).serializedBytes()
     }

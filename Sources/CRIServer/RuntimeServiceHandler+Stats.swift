@@ -20,7 +20,7 @@ extension RuntimeServiceHandler {
   func streamContainerStats(
     request: Runtime_V1_StreamContainerStatsRequest, response: RPCWriter<Runtime_V1_StreamContainerStatsResponse>
   ) async throws {
-    let all = try await runtime.listContainerStats(request.hasFilter ? Self.filter(request.filter) : nil).map(CRIStats.container)
+    let all = try await runtime.listContainerStats(request.hasFilter ? Self.filter(request.filter) : nil, each: CRIStats.container)
     for start in stride(from: 0, to: max(all.count, 1), by: 200) {
       try await response.write(.with { $0.containerStats = Array(all[start..<min(start + 200, all.count)]) })
     }
@@ -41,7 +41,7 @@ extension RuntimeServiceHandler {
   func streamPodSandboxStats(
     request: Runtime_V1_StreamPodSandboxStatsRequest, response: RPCWriter<Runtime_V1_StreamPodSandboxStatsResponse>
   ) async throws {
-    let all = try await runtime.listPodSandboxStats(request.hasFilter ? Self.filter(request.filter) : nil).map(CRIStats.pod)
+    let all = try await runtime.listPodSandboxStats(request.hasFilter ? Self.filter(request.filter) : nil, each: CRIStats.pod)
     for start in stride(from: 0, to: max(all.count, 1), by: 100) {
       try await response.write(.with { $0.podSandboxStats = Array(all[start..<min(start + 100, all.count)]) })
     }

@@ -80,4 +80,12 @@ final class SavedList<Item: Sendable>: Sendable {
     }
     return bytes
   }
+
+  /// The unfiltered answer's bytes (as ``bytes(at:items:encode:)``) when every entry kept at `generation`
+  /// passes `matches`: a filtered list's answer is then the same entries in the same order. nil when no
+  /// entries are kept for `generation` or one does not match.
+  func bytes(at generation: UInt64, ifEvery matches: (Item) -> Bool, encode: ([Item]) throws -> [UInt8]) rethrows -> [UInt8]? {
+    guard let kept = kept(at: generation), kept.allSatisfy(matches) else { return nil }
+    return try bytes(at: generation, items: kept, encode: encode)
+  }
 }

@@ -13,13 +13,9 @@ extension RuntimeManager {
     return containerStats(view)
   }
 
-  /// Stats of the created and running containers matching the filter (id, sandbox id, labels).
-  public func listContainerStats(_ filter: ContainerStatsFilter?) async throws(CrispError) -> [ContainerUsage] {
-    try await listContainerStats(filter) { $0 }
-  }
-
-  /// The same, each container's stats handed to `entry` inside the pass, so that what the caller makes of
-  /// them (the wire entry of a list) is made on every core, as the reading is.
+  /// Stats of the created and running containers matching the filter (id, sandbox id, labels), each handed
+  /// to `entry` inside the pass, so that what the caller makes of them (the wire entry of a list) is made on
+  /// every core, as the reading is.
   public func listContainerStats<Entry: Sendable>(
     _ filter: ContainerStatsFilter?, each entry: @escaping @Sendable (ContainerUsage) -> Entry
   ) async throws(CrispError) -> [Entry] {
@@ -95,12 +91,8 @@ extension RuntimeManager {
     return await podSandboxStats(view, members: members, host: hostLinks(for: [view]))
   }
 
-  /// Stats of the ready sandboxes matching the filter (id, labels).
-  public func listPodSandboxStats(_ filter: PodStatsFilter?) async throws(CrispError) -> [PodUsage] {
-    try await listPodSandboxStats(filter) { $0 }
-  }
-
-  /// The same, each pod's stats handed to `entry` inside the pass (see ``listContainerStats(_:each:)``).
+  /// Stats of the ready sandboxes matching the filter (id, labels), each handed to `entry` inside the pass
+  /// (see ``listContainerStats(_:each:)``).
   public func listPodSandboxStats<Entry: Sendable>(
     _ filter: PodStatsFilter?, each entry: @escaping @Sendable (PodUsage) -> Entry
   ) async throws(CrispError) -> [Entry] {

@@ -49,6 +49,17 @@ import Testing
     #expect(encodes == 3)
   }
 
+  /// A filter every kept entry passes gets the unfiltered bytes; any other, or a generation not kept, nil.
+  @Test func bytesForAFilterEveryEntryPasses() {
+    let list = SavedList<String>()
+    func encode(_ items: [String]) -> [UInt8] { Array(items.joined(separator: ",").utf8) }
+    #expect(list.bytes(at: 3, ifEvery: { _ in true }, encode: encode) == nil)
+    _ = list.items(at: 3) { ["ready-a", "ready-b"] }
+    #expect(list.bytes(at: 3, ifEvery: { $0.hasPrefix("ready") }, encode: encode) == Array("ready-a,ready-b".utf8))
+    #expect(list.bytes(at: 3, ifEvery: { $0.hasSuffix("a") }, encode: encode) == nil)
+    #expect(list.bytes(at: 4, ifEvery: { _ in true }, encode: encode) == nil)
+  }
+
   @Test func aFailedBuildKeepsNothing() {
     struct Failure: Error {}
     let list = SavedList<Int>()
